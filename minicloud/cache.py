@@ -1,0 +1,132 @@
+"""The in-memory object cache, and the write path that keeps it in step with the store.
+
+Reads come from the cache and never reach a driver.  Writes go through :meth:`Inventory.write`:
+the caller has already changed the cloud; the store is written in one transaction; the cache
+changes last, only after the commit, so a failed write leaves the cache as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from .errors import StaleError
+from .model import KINDS, Deployment, from_dict, to_dict
+from .store import Store, record_key
+
+T = TypeVar("T")
+
+
+def clone(obj: T) -> T:
+    """A deep copy to change; cached objects are never changed in place."""
+    return from_dict(type(obj), to_dict(obj))
+
+
+class Cache:
+    def __init__(self) -> None:
+        self._objs: dict[str, dict[tuple[str, str], Any]] = {kind: {} for kind in KINDS}
+
+    def get(self, kind: str, cloud: str, ident: str) -> Any | None:
+        return self._objs[kind].get((cloud, ident))
+
+    def all(self, kind: str, cloud: str | None = None) -> list[Any]:
+        objs = self._objs[kind].values()
+        if cloud is None:
+            return list(objs)
+        return [o for o in objs if o.key[0] == cloud]
+
+    def put(self, obj: Any) -> None:
+        self._objs[obj.kind][obj.key] = obj
+
+    def remove(self, obj: Any) -> None:
+        self._objs[obj.kind].pop(obj.key, None)
+
+    def clear(self) -> None:
+        for objs in self._objs.values():
+            objs.clear()
+
+    def deployment(self) -> Deployment:
+        return Deployment(
+            clouds=self.all("cloud"),
+            clusters=self.all("cluster"),
+            networks=self.all("network"),
+            routers=self.all("router"),
+            instances=self.all("instance"),
+            public_ips=self.all("public_ip"),
+            security_groups=self.all("security_group"),
+        )
+
+
+class Writes:
+    """What one write changes; applied to the store, then (after commit) to the cache."""
+
+    def __init__(self) -> None:
+        self.puts: list[tuple[Any, bool]] = []
+        self.deletes: list[tuple[Any, bool]] = []
+
+    def put(self, obj: Any, force: bool = False) -> Any:
+        """Save ``obj``.  ``force`` skips the version check (a cloud's own report wins)."""
+        self.puts.append((obj, force))
+        return obj
+
+    def delete(self, obj: Any, force: bool = False) -> None:
+        self.deletes.append((obj, force))
+
+
+def _cloud_of(obj: Any) -> str:
+    return obj.key[0]
+
+
+class Inventory:
+    """Cache + store: loads once at first use, then answers reads from memory."""
+
+    def __init__(self, store: Store, cache: Cache | None = None):
+        self.store = store
+        self.cache = cache or Cache()
+        self.loaded = False
+
+    def ensure_loaded(self) -> Cache:
+        if not self.loaded:
+            self.reload()
+        return self.cache
+
+    def reload(self) -> None:
+        """Read every table (one query each) into a fresh cache."""
+        fresh = Cache()
+        for kind, cls in KINDS.items():
+            for data, version in self.store.load(kind):
+                obj = from_dict(cls, data)
+                obj.version = version
+                fresh.put(obj)
+        self.cache._objs = fresh._objs
+        self.loaded = True
+
+    @contextmanager
+    def write(self) -> Iterator[Writes]:
+        self.ensure_loaded()
+        writes = Writes()
+        yield writes
+        saved: list[Any] = []
+        try:
+            with self.store.transaction():
+                for obj, force in writes.deletes:
+                    cached = self.cache.get(obj.kind, *obj.key)
+                    expected = None if force or cached is None else cached.version
+                    self.store.kind(obj.kind).delete(record_key(*obj.key), expected)
+                for obj, force in writes.puts:
+                    cached = self.cache.get(obj.kind, *obj.key)
+                    expected = None if force else (cached.version if cached else 0)
+                    data = to_dict(obj)
+                    data.pop("version", None)
+                    version = self.store.kind(obj.kind).put(record_key(*obj.key),
+                                                            _cloud_of(obj), data, expected)
+                    saved.append(dataclasses.replace(obj, version=version))
+        except StaleError:
+            self.reload()  # the refusal comes with a refresh
+            raise
+        for obj, _ in writes.deletes:
+            self.cache.remove(obj)
+        for obj in saved:
+            self.cache.put(obj)

@@ -1,0 +1,105 @@
+"""Entry point: global options, logging, then the menu or a one-shot command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+
+USAGE = "minicloud [--config PATH] [--debug] [--demo] [COMMAND ...]"
+DESCRIPTION = (
+    "MiniCloud: one place to see and change the instances, networks and routers of several "
+    "clouds. With no COMMAND it opens the interactive menu; 'minicloud help' lists commands."
+)
+
+
+def parse_global(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="minicloud", usage=USAGE, description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"minicloud {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="configuration file (minicloud.ini)")
+    parser.add_argument("--debug", action="store_true",
+                        help="log every remote call to stderr as well as to the log file")
+    parser.add_argument("--demo", action="store_true",
+                        help="build the README's demo deployment when the store holds no clouds")
+    parser.add_argument("command", nargs=argparse.REMAINDER,
+                        help="a one-shot command (e.g. 'topology'); none opens the menu")
+    return parser.parse_args(argv)
+
+
+def setup_logging(config: object, debug: bool) -> None:
+    """Everything to the log file; with --debug, to stderr too.  Never a password."""
+    from ..secrets import RedactingFilter
+
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    home = config.home  # type: ignore[attr-defined]
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(config.log_file, encoding="utf-8")  # type: ignore[attr-defined]
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    if debug:
+        err = logging.StreamHandler(sys.stderr)
+        err.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+        err.addFilter(RedactingFilter())
+        root.addHandler(err)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_global(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        # Odd bytes on stdin must not crash a prompt; odd names must print.
+        try:
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
+    if not args.command and not args.demo:
+        # The menu is drawn before anything heavy is imported or opened.
+        from .menus.main import run_menu
+
+        return run_menu(lambda: open_app(args))
+    app = open_app(args)
+    if app is None:
+        return 2
+    try:
+        if args.demo:
+            from ..demo import build_demo
+            from ..errors import MiniCloudError
+
+            try:
+                if not build_demo(app):
+                    print("The store already holds clouds: demo not built.", file=sys.stderr)
+            except MiniCloudError as err:
+                print(f"Demo not built: {err}", file=sys.stderr)
+                return 1
+        if not args.command:
+            from .menus.main import run_menu
+
+            return run_menu(lambda: app)
+        from .commands import run_command
+
+        return run_command(app, args.command)
+    finally:
+        app.close()
+
+
+def open_app(args: argparse.Namespace):  # noqa: ANN201 - returns MiniCloud | None
+    """Load the configuration and open the store; one line on stderr when that fails."""
+    from ..app import MiniCloud
+    from ..config import load_config
+    from ..errors import MiniCloudError
+
+    try:
+        config = load_config(args.config, args.debug)
+        setup_logging(config, args.debug)
+        app = MiniCloud(config, notify=lambda text: print(text, file=sys.stderr))
+        return app.open()
+    except MiniCloudError as err:
+        print(f"minicloud: {err}", file=sys.stderr)
+        return None

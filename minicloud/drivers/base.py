@@ -1,0 +1,236 @@
+"""The interface every cloud type implements.
+
+A driver speaks to one cloud.  It returns model objects and raises only
+:class:`minicloud.errors.DriverError`.  Everything it creates it marks as MiniCloud's own (the
+``owned`` flag it reports back comes from that mark, so a resync knows what Reset may delete).
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from ..errors import TIMEOUT, DriverError
+from ..model import (
+    Cloud,
+    CloudSnapshot,
+    Flavor,
+    Image,
+    Instance,
+    KeyPair,
+    Network,
+    Port,
+    PublicIP,
+    Router,
+    SecurityGroup,
+    SecurityRule,
+)
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+# Metadata key on servers that holds the cluster; tag/metadata value marking MiniCloud's objects.
+CLUSTER_KEY = "minicloud_cluster"
+OWNER_TAG = "minicloud"
+
+
+@dataclass
+class ServerSpec:
+    name: str
+    image_id: str
+    flavor_id: str
+    network_id: str
+    security_groups: list[str] = field(default_factory=lambda: ["default"])
+    fixed_ip: str | None = None
+    key_name: str | None = None
+    cluster: str | None = None
+    availability_zone: str | None = None
+
+
+@dataclass
+class Setting:
+    """A setting a cloud type asks for when it is added (the UI and commands read these)."""
+
+    name: str
+    prompt: str
+    default: str = ""
+    secret: bool = False
+
+
+Progress = Callable[[str], None]
+
+
+class Driver(ABC):
+    """One cloud's driver."""
+
+    type_name: ClassVar[str]
+    # Stub clouds have no hosts to SSH into: connect only says what it would run.
+    has_hosts: ClassVar[bool] = True
+    settings: ClassVar[tuple[Setting, ...]] = ()
+
+    def __init__(self, cloud: Cloud, store: Store, password: str | None = None):
+        self.cloud = cloud
+        self.store = store
+        self.password = password
+        self.progress: Progress | None = None
+
+    def error(self, operation: str, reason: str, detail: str = "") -> DriverError:
+        return DriverError(self.cloud.name, operation, reason, detail)
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def setup(self) -> None:  # noqa: B027 - optional hook
+        """Called once when the cloud is added: check access, create simulated state..."""
+
+    def forget(self) -> None:  # noqa: B027 - optional hook
+        """Called when the cloud is removed from MiniCloud (its resources stay in the cloud)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def snapshot(self) -> CloudSnapshot:
+        """A full sync: a constant number of list calls, never one per server."""
+        return CloudSnapshot(
+            networks=self.list_networks(),
+            routers=self.list_routers(),
+            instances=self.list_servers(),
+            public_ips=self.list_public_ips(),
+            security_groups=self.list_security_groups(),
+            keypairs=self.list_keypairs(),
+            images=self.list_images(),
+            flavors=self.list_flavors(),
+        )
+
+    @abstractmethod
+    def list_images(self) -> list[Image]: ...
+
+    @abstractmethod
+    def list_flavors(self) -> list[Flavor]: ...
+
+    @abstractmethod
+    def list_networks(self) -> list[Network]: ...
+
+    @abstractmethod
+    def list_routers(self) -> list[Router]: ...
+
+    @abstractmethod
+    def list_servers(self) -> list[Instance]: ...
+
+    @abstractmethod
+    def get_server(self, server_id: str) -> Instance: ...
+
+    @abstractmethod
+    def list_ports(self) -> list[Port]: ...
+
+    @abstractmethod
+    def list_public_ips(self) -> list[PublicIP]: ...
+
+    @abstractmethod
+    def list_security_groups(self) -> list[SecurityGroup]: ...
+
+    @abstractmethod
+    def list_keypairs(self) -> list[KeyPair]: ...
+
+    # -- servers -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def create_server(self, spec: ServerSpec) -> Instance:
+        """Start building a server; it may still be in BUILD.  See :meth:`wait_server`."""
+
+    @abstractmethod
+    def delete_server(self, server_id: str) -> None: ...
+
+    @abstractmethod
+    def start_server(self, server_id: str) -> Instance: ...
+
+    @abstractmethod
+    def stop_server(self, server_id: str) -> Instance: ...
+
+    @abstractmethod
+    def reboot_server(self, server_id: str) -> Instance: ...
+
+    @abstractmethod
+    def add_server_security_group(self, server_id: str, group_id: str) -> Instance: ...
+
+    def wait_server(self, server_id: str, status: str, timeout: float = 600.0) -> Instance:
+        """Poll one server with backoff until it reaches ``status`` (ERROR fails at once)."""
+        start = time.monotonic()
+        delay = 0.5
+        while True:
+            server = self.get_server(server_id)
+            if server.status == status:
+                return server
+            if server.status == "ERROR":
+                raise self.error(f"server {server.name}", "failed", "status ERROR")
+            elapsed = time.monotonic() - start
+            if elapsed > timeout:
+                raise self.error(f"waiting for server {server.name} to be {status}", TIMEOUT,
+                                 f"still {server.status} after {elapsed:.0f} s")
+            if self.progress:
+                self.progress(f"{server.name}: {server.status}, {elapsed:.0f} s")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+
+    # -- networks and routers ------------------------------------------------------------------
+
+    @abstractmethod
+    def create_network(self, name: str, cidr: str) -> Network:
+        """A network with one subnet ``NAME-subnet``; all or nothing."""
+
+    @abstractmethod
+    def delete_network(self, network_id: str) -> None: ...
+
+    @abstractmethod
+    def create_router(self, name: str, gateway_network_id: str | None = None) -> Router: ...
+
+    @abstractmethod
+    def delete_router(self, router_id: str) -> None: ...
+
+    @abstractmethod
+    def set_router_gateway(self, router_id: str, network_id: str) -> Router: ...
+
+    @abstractmethod
+    def clear_router_gateway(self, router_id: str) -> Router: ...
+
+    @abstractmethod
+    def add_router_interface(self, router_id: str, network_id: str) -> Router: ...
+
+    @abstractmethod
+    def remove_router_interface(self, router_id: str, network_id: str) -> Router: ...
+
+    # -- public IPs ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def allocate_public_ip(self, network_id: str, address: str | None = None) -> PublicIP: ...
+
+    @abstractmethod
+    def associate_public_ip(self, ip_id: str, server_id: str) -> PublicIP: ...
+
+    @abstractmethod
+    def disassociate_public_ip(self, ip_id: str) -> PublicIP: ...
+
+    @abstractmethod
+    def release_public_ip(self, ip_id: str) -> None: ...
+
+    # -- security groups and key pairs ---------------------------------------------------------
+
+    @abstractmethod
+    def create_security_group(self, name: str, description: str = "") -> SecurityGroup: ...
+
+    @abstractmethod
+    def delete_security_group(self, group_id: str) -> None: ...
+
+    @abstractmethod
+    def add_security_group_rule(self, group_id: str, rule: SecurityRule) -> SecurityGroup:
+        """Add a rule; a rule that already exists counts as success."""
+
+    @abstractmethod
+    def create_keypair(self, name: str, public_key: str) -> KeyPair: ...
+
+    @abstractmethod
+    def delete_keypair(self, name: str) -> None: ...

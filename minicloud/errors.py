@@ -1,0 +1,65 @@
+"""Errors MiniCloud raises on purpose.  Every one of them reads as one line a user can act on."""
+
+from __future__ import annotations
+
+
+class MiniCloudError(Exception):
+    """Base: ``str(err)`` is the one line the user interface shows."""
+
+
+class ValidationError(MiniCloudError):
+    """The request itself is wrong (bad name, bad CIDR, overlap...)."""
+
+
+class NotFoundError(MiniCloudError):
+    """A named object does not exist (in MiniCloud's view)."""
+
+
+class AmbiguousError(MiniCloudError):
+    """A name matches objects in several clouds."""
+
+
+class InUseError(MiniCloudError):
+    """An object cannot be removed while others depend on it."""
+
+
+class StaleError(MiniCloudError):
+    """Another MiniCloud changed the object since it was read; nothing was written."""
+
+
+class StoreError(MiniCloudError):
+    """The store cannot be opened or written."""
+
+
+class ConfigError(MiniCloudError):
+    """The configuration is wrong or incomplete."""
+
+
+class LeftoverError(MiniCloudError):
+    """An operation failed and undoing it failed too: names what is left behind."""
+
+
+# Why a cloud call failed; drivers map their own exceptions onto these.
+UNREACHABLE = "unreachable"
+UNAUTHORIZED = "unauthorized"
+FORBIDDEN = "forbidden"
+NOT_FOUND = "not found"
+CONFLICT = "conflict"
+QUOTA = "quota exceeded"
+SERVER = "server error"
+TIMEOUT = "timed out"
+FAILED = "failed"
+
+
+class DriverError(MiniCloudError):
+    """A cloud refused or failed a call.  The one error type every driver raises."""
+
+    def __init__(self, cloud: str, operation: str, reason: str = FAILED, detail: str = ""):
+        self.cloud = cloud
+        self.operation = operation
+        self.reason = reason
+        self.detail = detail
+        text = f"cloud {cloud}: {operation} {reason}"
+        if detail:
+            text += f": {detail}"
+        super().__init__(text)

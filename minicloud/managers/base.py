@@ -1,0 +1,102 @@
+"""What every manager shares: lookups by name, the name rule, and undo on failure."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AmbiguousError, LeftoverError, MiniCloudError, NotFoundError, ValidationError
+from ..model import NAME_RULE, valid_name
+
+if TYPE_CHECKING:
+    from ..app import MiniCloud
+    from ..cache import Cache
+    from ..drivers.base import Driver
+
+log = logging.getLogger("minicloud")
+
+LABELS = {
+    "cloud": "cloud",
+    "cluster": "cluster",
+    "network": "network",
+    "router": "router",
+    "instance": "instance",
+    "public_ip": "public IP",
+    "security_group": "security group",
+    "keypair": "key pair",
+    "image": "image",
+    "flavor": "flavor",
+}
+
+
+def check_name(name: str, what: str = "name") -> str:
+    if not isinstance(name, str) or not valid_name(name):
+        shown = name if isinstance(name, str) and len(name) <= 40 else f"{str(name)[:40]}..."
+        shown = shown.encode("ascii", "backslashreplace").decode("ascii")
+        raise ValidationError(f"invalid {what} {shown!r}: use {NAME_RULE}")
+    return name
+
+
+class Undo:
+    """Steps that undo what an operation did in a cloud, run in reverse when it fails."""
+
+    def __init__(self) -> None:
+        self._steps: list[tuple[str, Callable[[], Any]]] = []
+
+    def push(self, what: str, step: Callable[[], Any]) -> None:
+        self._steps.append((what, step))
+
+    def __enter__(self) -> Undo:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            return
+        leftovers = []
+        for what, step in reversed(self._steps):
+            try:
+                step()
+            except Exception as err:  # noqa: BLE001 - every leftover must be named
+                log.warning("undo failed, %s left behind: %s", what, err)
+                leftovers.append(what)
+        if leftovers:
+            first = str(exc) if isinstance(exc, MiniCloudError) else repr(exc)
+            raise LeftoverError(f"{first}; undo failed, left behind: {', '.join(leftovers)} "
+                                "(the next refresh or reset cleans it)") from exc
+
+
+class Manager:
+    def __init__(self, app: MiniCloud):
+        self.app = app
+
+    @property
+    def cache(self) -> Cache:
+        return self.app.inventory.ensure_loaded()
+
+    def driver(self, cloud: str) -> Driver:
+        return self.app.driver(cloud)
+
+    def find(self, kind: str, name: str, cloud: str | None = None) -> Any:
+        """The one object of ``kind`` called ``name`` (in ``cloud`` when given)."""
+        if cloud is not None:
+            self.app.clouds.get(cloud)
+        matches = [o for o in self.cache.all(kind, cloud) if o.name == name]
+        label = LABELS.get(kind, kind)
+        if not matches:
+            where = f" in cloud {cloud}" if cloud else ""
+            raise NotFoundError(f"no {label} named {name!r}{where}")
+        if len(matches) > 1:
+            clouds = sorted({o.key[0] for o in matches})
+            if len(clouds) > 1:
+                raise AmbiguousError(f"{label} {name!r} exists in clouds {', '.join(clouds)}; "
+                                     "name the cloud")
+            raise AmbiguousError(f"{len(matches)} {label}s are named {name!r} in cloud "
+                                 f"{clouds[0]}")
+        return matches[0]
+
+    def by_id(self, kind: str, cloud: str, ident: str) -> Any:
+        obj = self.cache.get(kind, cloud, ident)
+        if obj is None:
+            raise NotFoundError(f"no {LABELS.get(kind, kind)} {ident} in cloud {cloud}")
+        return obj

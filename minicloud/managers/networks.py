@@ -1,0 +1,172 @@
+"""Networks (with CIDR rules), router attachment, and public IPs."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ..cache import clone
+from ..errors import InUseError, NotFoundError, ValidationError
+from ..model import Change, Network, PublicIP, Router
+from .base import Manager, Undo, check_name
+
+
+def parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A network address with a prefix that leaves room for hosts, e.g. ``10.0.0.0/24``."""
+    text = text.strip()
+    shown = text if len(text) <= 45 else text[:45] + "..."
+    shown = shown.encode("ascii", "backslashreplace").decode("ascii")
+    if "/" not in text:
+        raise ValidationError(f"invalid CIDR {shown!r}: write an address and a prefix, "
+                              "e.g. 10.0.0.0/24")
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+        given = ipaddress.ip_address(text.split("/")[0])
+    except ValueError:
+        raise ValidationError(f"invalid CIDR {shown!r}: write an address and a prefix, "
+                              "e.g. 10.0.0.0/24") from None
+    if given != net.network_address:
+        raise ValidationError(f"{shown} has host bits set: did you mean {net}?")
+    if net.num_addresses < 4:
+        raise ValidationError(f"{net} is too small: use a prefix of /{net.max_prefixlen - 2} "
+                              "or shorter")
+    return net
+
+
+class NetworkManager(Manager):
+    def list(self, cloud: str | None = None) -> list[Network]:
+        return sorted(self.cache.all("network", cloud), key=lambda n: (n.name, n.cloud))
+
+    def routers_of(self, network: Network) -> list[Router]:
+        return [r for r in self.cache.all("router", network.cloud)
+                if network.id in r.interface_network_ids]
+
+    def check_cidr(self, cloud: str, cidr: str) -> str:
+        net = parse_cidr(cidr)
+        for other in self.cache.all("network", cloud):
+            for existing in other.cidrs:
+                try:
+                    theirs = ipaddress.ip_network(existing, strict=False)
+                except ValueError:
+                    continue
+                if theirs.version == net.version and net.overlaps(theirs):
+                    raise ValidationError(f"{net} overlaps {other.name} ({theirs}) in cloud "
+                                          f"{cloud}")
+        return str(net)
+
+    def create(self, cloud: str, name: str, cidr: str, router: str | None = None) -> Network:
+        self.app.clouds.get(cloud)
+        check_name(name, "network name")
+        if any(n.name == name for n in self.cache.all("network", cloud)):
+            raise ValidationError(f"a network named {name!r} exists already in cloud {cloud}")
+        cidr = self.check_cidr(cloud, cidr)
+        target = self.find("router", router, cloud) if router else None
+        driver = self.driver(cloud)
+        with Undo() as undo:
+            network = driver.create_network(name, cidr)
+            undo.push(f"network {name} in cloud {cloud}", lambda: driver.delete_network(network.id))
+            with self.app.inventory.write() as tx:
+                tx.put(network)
+                if target is not None:
+                    self._attach(tx, undo, target, network)
+        return self.by_id("network", cloud, network.id)
+
+    def attach(self, network: Network, router: Router) -> Router:
+        if network.cloud != router.cloud:
+            raise ValidationError(f"network {network.name} and router {router.name} are in "
+                                  "different clouds")
+        if network.external:
+            raise ValidationError(f"{network.name} is an external network: set it as the "
+                                  "router's gateway instead")
+        if network.id in router.interface_network_ids:
+            raise ValidationError(f"network {network.name} is attached to {router.name} "
+                                  "already")
+        with Undo() as undo, self.app.inventory.write() as tx:
+            self._attach(tx, undo, router, network)
+        return self.by_id("router", router.cloud, router.id)
+
+    def _attach(self, tx, undo: Undo, router: Router, network: Network) -> None:  # noqa: ANN001
+        driver = self.driver(router.cloud)
+        updated = driver.add_router_interface(router.id, network.id)
+        undo.push(f"interface of {network.name} on router {router.name}",
+                  lambda: driver.remove_router_interface(router.id, network.id))
+        tx.put(updated)
+        if not router.owned:
+            tx.put(Change(router.cloud, f"interface-{router.id}-{network.id}", "interface",
+                          owned=True, target_id=router.id, network_id=network.id))
+
+    def detach(self, network: Network, router: Router) -> Router:
+        if network.id not in router.interface_network_ids:
+            raise ValidationError(f"network {network.name} is not attached to {router.name}")
+        users = [i.name for i in self.cache.all("instance", network.cloud)
+                 if any(n.network_id == network.id for n in i.nics)
+                 and self._public_ips_of(i.id, network.cloud)]
+        if users:
+            raise InUseError(f"instances on {network.name} use public IPs through "
+                             f"{router.name}: {', '.join(sorted(users))}; release them first")
+        driver = self.driver(router.cloud)
+        updated = driver.remove_router_interface(router.id, network.id)
+        with Undo() as undo:
+            undo.push(f"interface of {network.name} on router {router.name}",
+                      lambda: driver.add_router_interface(router.id, network.id))
+            with self.app.inventory.write() as tx:
+                tx.put(updated)
+                change = self.cache.get("change", router.cloud,
+                                        f"interface-{router.id}-{network.id}")
+                if change is not None:
+                    tx.delete(change)
+        return self.by_id("router", router.cloud, router.id)
+
+    def _public_ips_of(self, instance_id: str, cloud: str) -> list[PublicIP]:
+        return [f for f in self.cache.all("public_ip", cloud) if f.instance_id == instance_id]
+
+    def remove(self, network: Network) -> None:
+        """Remove a network MiniCloud created, detaching it from its routers first."""
+        if not network.owned:
+            raise ValidationError(f"MiniCloud did not create network {network.name}; it stays")
+        users = sorted(i.name for i in self.cache.all("instance", network.cloud)
+                       if any(n.network_id == network.id for n in i.nics))
+        if users:
+            raise InUseError(f"network {network.name} has instances: {', '.join(users)}; "
+                             "remove them first")
+        if any(r.gateway_network_id == network.id for r in self.cache.all("router",
+                                                                          network.cloud)):
+            raise InUseError(f"network {network.name} is a router's gateway; clear it first")
+        driver = self.driver(network.cloud)
+        with Undo() as undo:
+            for router in self.routers_of(network):
+                driver.remove_router_interface(router.id, network.id)
+                undo.push(f"interface of {network.name} on router {router.name}",
+                          lambda r=router: driver.add_router_interface(r.id, network.id))
+            driver.delete_network(network.id)
+        # The network is gone: from here on only the store and cache need to follow.
+        with self.app.inventory.write() as tx:
+            for router in self.routers_of(network):
+                updated = clone(router)
+                updated.interface_network_ids.remove(network.id)
+                tx.put(updated)
+                change = self.cache.get("change", router.cloud,
+                                        f"interface-{router.id}-{network.id}")
+                if change is not None:
+                    tx.delete(change)
+            tx.delete(network)
+
+    # -- public IPs ----------------------------------------------------------------------------
+
+    def public_ips(self, cloud: str | None = None) -> list[PublicIP]:
+        return sorted(self.cache.all("public_ip", cloud), key=lambda f: (f.cloud, f.name))
+
+    def find_public_ip(self, address: str, cloud: str | None = None) -> PublicIP:
+        matches = [f for f in self.cache.all("public_ip", cloud) if f.name == address]
+        if not matches:
+            raise NotFoundError(f"no public IP {address!r}")
+        if len(matches) > 1:
+            raise ValidationError(f"public IP {address} exists in several clouds; name the cloud")
+        return matches[0]
+
+    def release(self, fip: PublicIP) -> None:
+        """Give a public IP MiniCloud allocated back to the cloud."""
+        if not fip.owned:
+            raise ValidationError(f"MiniCloud did not allocate {fip.name}; it stays")
+        self.driver(fip.cloud).release_public_ip(fip.id)
+        with self.app.inventory.write() as tx:
+            tx.delete(fip)

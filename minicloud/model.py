@@ -1,0 +1,323 @@
+"""MiniCloud's object model: plain dataclasses, no I/O.
+
+Every cloud-side object carries the name of the cloud it lives in and the id the cloud gave it;
+``(cloud, id)`` is its key everywhere (cache, store, ownership records).  ``owned`` says that
+MiniCloud created the object, so that Reset may delete it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+NAME_RULE = (
+    "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+)
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+# MiniCloud's own SSH group: created on demand, once per cloud.
+PUBLIC_SSH = "public_ssh"
+DEFAULT_GROUP = "default"
+# Key pairs carry no tags in Nova, so MiniCloud marks its own by name.
+KEYPAIR_PREFIX = "minicloud-"
+
+
+def valid_name(name: str) -> bool:
+    return bool(_NAME_RE.fullmatch(name))
+
+
+@dataclass
+class Cloud:
+    name: str
+    type: str  # a key of drivers.registry.DRIVERS
+    location: str = ""
+    # Non-secret settings the driver needs (clouds.yaml entry, auth URL, stub external network).
+    settings: dict[str, str] = field(default_factory=dict)
+    # False when the last contact with the cloud failed; the tree then shows its last known state.
+    reachable: bool = True
+    version: int = 0
+
+    kind: ClassVar[str] = "cloud"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.name, self.name)
+
+
+@dataclass
+class Cluster:
+    cloud: str
+    name: str
+    version: int = 0
+
+    kind: ClassVar[str] = "cluster"
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.cloud, self.name)
+
+
+@dataclass
+class Resource:
+    """Something that lives in a cloud and that the cloud named with an id."""
+
+    cloud: str
+    id: str
+    name: str
+    owned: bool = False
+    version: int = 0
+
+    kind: ClassVar[str] = "resource"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.cloud, self.id)
+
+
+@dataclass
+class Subnet:
+    id: str
+    name: str
+    cidr: str
+    gateway_ip: str | None = None
+
+
+@dataclass
+class Network(Resource):
+    subnets: list[Subnet] = field(default_factory=list)
+    external: bool = False
+
+    kind: ClassVar[str] = "network"
+
+    @property
+    def cidrs(self) -> list[str]:
+        return [s.cidr for s in self.subnets]
+
+
+@dataclass
+class Router(Resource):
+    gateway_network_id: str | None = None
+    # Networks with an interface on this router, in the order they were attached.
+    interface_network_ids: list[str] = field(default_factory=list)
+
+    kind: ClassVar[str] = "router"
+
+
+@dataclass
+class Nic:
+    network_id: str
+    ip: str | None = None
+    port_id: str | None = None
+
+
+@dataclass
+class Instance(Resource):
+    image: str = ""
+    flavor: str = ""
+    cluster: str | None = None
+    nics: list[Nic] = field(default_factory=list)
+    security_groups: list[str] = field(default_factory=list)
+    status: str = "BUILD"
+    key_name: str | None = None
+
+    kind: ClassVar[str] = "instance"
+
+    @property
+    def primary_nic(self) -> Nic | None:
+        return self.nics[0] if self.nics else None
+
+    @property
+    def private_ip(self) -> str | None:
+        nic = self.primary_nic
+        return nic.ip if nic else None
+
+
+@dataclass
+class PublicIP(Resource):
+    """A floating IP. ``name`` is its address."""
+
+    network_id: str = ""
+    instance_id: str | None = None
+    port_id: str | None = None
+    fixed_ip: str | None = None
+
+    kind: ClassVar[str] = "public_ip"
+
+    @property
+    def address(self) -> str:
+        return self.name
+
+
+@dataclass
+class SecurityRule:
+    direction: str = "ingress"
+    protocol: str | None = "tcp"
+    port_min: int | None = None
+    port_max: int | None = None
+    ethertype: str = "IPv4"
+    remote_ip_prefix: str | None = None
+
+    def allows_tcp(self, port: int) -> bool:
+        if self.direction != "ingress" or self.protocol not in (None, "tcp", "6"):
+            return False
+        low = self.port_min if self.port_min is not None else 1
+        high = self.port_max if self.port_max is not None else 65535
+        return low <= port <= high
+
+
+@dataclass
+class SecurityGroup(Resource):
+    rules: list[SecurityRule] = field(default_factory=list)
+    description: str = ""
+
+    kind: ClassVar[str] = "security_group"
+
+    def allows_ssh(self) -> bool:
+        return any(rule.allows_tcp(22) for rule in self.rules)
+
+
+@dataclass
+class KeyPair(Resource):
+    """``id`` and ``name`` are both the key pair's name (Nova keys them by name)."""
+
+    fingerprint: str = ""
+    public_key: str = ""
+
+    kind: ClassVar[str] = "keypair"
+
+
+@dataclass
+class Image(Resource):
+    properties: dict[str, str] = field(default_factory=dict)
+
+    kind: ClassVar[str] = "image"
+
+
+@dataclass
+class Flavor(Resource):
+    vcpus: int = 1
+    ram: int = 512
+    disk: int = 1
+
+    kind: ClassVar[str] = "flavor"
+
+
+@dataclass
+class Port:
+    """A network port, as drivers report them; not cached on its own."""
+
+    id: str
+    network_id: str
+    device_id: str = ""
+    device_owner: str = ""
+    fixed_ips: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Change(Resource):
+    """A change MiniCloud made to something it did not create, so that Reset can undo it.
+
+    ``name`` is what was changed: ``interface`` (router_id, network_id), ``gateway`` (router_id)
+    or ``association`` (public IP id).
+    """
+
+    target_id: str = ""
+    network_id: str | None = None
+
+    kind: ClassVar[str] = "change"
+
+
+@dataclass
+class CloudSnapshot:
+    """Everything a full sync of one cloud reports."""
+
+    networks: list[Network] = field(default_factory=list)
+    routers: list[Router] = field(default_factory=list)
+    instances: list[Instance] = field(default_factory=list)
+    public_ips: list[PublicIP] = field(default_factory=list)
+    security_groups: list[SecurityGroup] = field(default_factory=list)
+    keypairs: list[KeyPair] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
+    flavors: list[Flavor] = field(default_factory=list)
+
+    def resources(self) -> list[Resource]:
+        out: list[Resource] = []
+        for f in dataclasses.fields(self):
+            out.extend(getattr(self, f.name))
+        return out
+
+
+@dataclass
+class Deployment:
+    """Everything MiniCloud knows, across clouds: what the topology and JSON views read."""
+
+    clouds: list[Cloud] = field(default_factory=list)
+    clusters: list[Cluster] = field(default_factory=list)
+    networks: list[Network] = field(default_factory=list)
+    routers: list[Router] = field(default_factory=list)
+    instances: list[Instance] = field(default_factory=list)
+    public_ips: list[PublicIP] = field(default_factory=list)
+    security_groups: list[SecurityGroup] = field(default_factory=list)
+
+
+# Every kind the store and cache keep, in the order a load must restore them.
+KINDS: dict[str, type] = {
+    "cloud": Cloud,
+    "cluster": Cluster,
+    "network": Network,
+    "router": Router,
+    "instance": Instance,
+    "public_ip": PublicIP,
+    "security_group": SecurityGroup,
+    "keypair": KeyPair,
+    "image": Image,
+    "flavor": Flavor,
+    "change": Change,
+}
+# Kinds a cloud sync reports (the rest are MiniCloud's own records).
+SYNCED_KINDS = ("network", "router", "instance", "public_ip", "security_group", "keypair",
+                "image", "flavor")
+
+_NESTED: dict[tuple[type, str], type] = {
+    (Network, "subnets"): Subnet,
+    (Instance, "nics"): Nic,
+    (SecurityGroup, "rules"): SecurityRule,
+}
+
+T = TypeVar("T")
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    return dataclasses.asdict(obj)
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Rebuild a model object from :func:`to_dict` output; unknown keys are ignored."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            continue
+        nested = _NESTED.get((cls, key))
+        if nested is not None and value is not None:
+            value = [from_dict(nested, item) for item in value]
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def ip_sort_key(ip: str | None) -> tuple[int, int]:
+    """IPv4 before IPv6, numerically; no or unparsable address last."""
+    if not ip:
+        return (2, 0)
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return (2, 0)
+    return (0 if addr.version == 4 else 1, int(addr))

@@ -1,0 +1,327 @@
+"""Persistence through ``dataset``: an SQLite file by default, MySQL/MariaDB by URL.
+
+Every table has the same four columns: ``key`` (primary), ``cloud``, ``data`` (JSON text, since
+MariaDB reflects JSON columns as LONGTEXT) and ``version`` (optimistic concurrency between two
+MiniCloud processes).  Tables and columns are created once at open, outside any transaction,
+because DDL commits implicitly on MySQL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from .errors import StaleError, StoreError
+
+log = logging.getLogger(__name__)
+
+# MiniCloud's own tables, by model kind.
+TABLES = {
+    "cloud": "clouds",
+    "cluster": "clusters",
+    "network": "networks",
+    "router": "routers",
+    "instance": "instances",
+    "public_ip": "public_ips",
+    "security_group": "security_groups",
+    "keypair": "keypairs",
+    "image": "images",
+    "flavor": "flavors",
+    "change": "changes",
+}
+META_TABLE = "minicloud_meta"
+SCHEMA_VERSION = 1
+KEY_LENGTH = 255
+CLOUD_LENGTH = 64
+
+
+def record_key(cloud: str, ident: str) -> str:
+    return f"{cloud}/{ident}"
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***``, for every message and log line."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable database URL>"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def describe_url(url: str) -> str:
+    """``host:port/database`` (or the SQLite file) for error messages; never the password."""
+    parts = urlsplit(url)
+    if parts.scheme.startswith("sqlite"):
+        return parts.path.lstrip("/") and parts.path[1:] or "in-memory SQLite"
+    host = parts.hostname or "localhost"
+    port = parts.port or 3306
+    return f"{host}:{port}/{parts.path.lstrip('/')}"
+
+
+def with_password(url: str, password: str | None) -> str:
+    """Put ``password`` (from ``MINICLOUD_DB_PASSWORD``) into a URL that has none."""
+    if not password:
+        return url
+    parts = urlsplit(url)
+    if parts.password is not None or not parts.username:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Table:
+    """One keyed table of JSON records, with optimistic versions."""
+
+    def __init__(self, store: Store, name: str):
+        self.store = store
+        self.name = name
+
+    @property
+    def _sa(self) -> Any:
+        return self.store.db[self.name].table
+
+    def rows(self, cloud: str | None = None) -> list[tuple[dict[str, Any], int]]:
+        """``(data, version)`` of every record (of one cloud)."""
+        t = self._sa
+        query = t.select()
+        if cloud is not None:
+            query = query.where(t.c.cloud == cloud)
+        with self.store.transaction():
+            result = self.store.db.executable.execute(query).fetchall()
+        return [(json.loads(row.data), row.version) for row in result]
+
+    def get(self, key: str) -> tuple[dict[str, Any], int] | None:
+        t = self._sa
+        with self.store.transaction():
+            row = self.store.db.executable.execute(t.select().where(t.c.key == key)).first()
+        return None if row is None else (json.loads(row.data), row.version)
+
+    def put(self, key: str, cloud: str, data: dict[str, Any], expected: int | None = None) -> int:
+        """Write a record; return its new version.
+
+        ``expected`` is the version the writer read (``None``: write whatever is there, the
+        driver-owned tables' way).  A mismatch raises :class:`StaleError` and writes nothing.
+        """
+        if len(key) > KEY_LENGTH or len(cloud) > CLOUD_LENGTH:
+            raise StoreError(f"key too long for the store: {key[:80]}")
+        t = self._sa
+        text = json.dumps(data, sort_keys=True)
+        conn = self.store.db.executable
+        with self.store.transaction():
+            if expected is None:
+                row = conn.execute(t.select().where(t.c.key == key)).first()
+                version = (row.version if row is not None else 0) + 1
+                if row is None:
+                    conn.execute(t.insert().values(key=key, cloud=cloud, data=text,
+                                                   version=version))
+                else:
+                    conn.execute(t.update().where(t.c.key == key)
+                                 .values(cloud=cloud, data=text, version=version))
+                return version
+            if expected == 0:
+                if conn.execute(t.select().where(t.c.key == key)).first() is not None:
+                    raise StaleError(f"{key} was created meanwhile by another MiniCloud; "
+                                     "refreshed, try again")
+                conn.execute(t.insert().values(key=key, cloud=cloud, data=text, version=1))
+                return 1
+            result = conn.execute(t.update().where(t.c.key == key, t.c.version == expected)
+                                  .values(cloud=cloud, data=text, version=expected + 1))
+            if result.rowcount != 1:
+                raise StaleError(f"{key} was changed meanwhile by another MiniCloud; "
+                                 "refreshed, try again")
+            return expected + 1
+
+    def delete(self, key: str, expected: int | None = None) -> None:
+        t = self._sa
+        query = t.delete().where(t.c.key == key)
+        if expected:
+            query = query.where(t.c.version == expected)
+        with self.store.transaction():
+            result = self.store.db.executable.execute(query)
+            if expected and result.rowcount != 1:
+                raise StaleError(f"{key} was changed meanwhile by another MiniCloud; "
+                                 "refreshed, try again")
+
+    def delete_cloud(self, cloud: str) -> None:
+        t = self._sa
+        with self.store.transaction():
+            self.store.db.executable.execute(t.delete().where(t.c.cloud == cloud))
+
+    def put_many(self, records: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        """Unversioned bulk write (one transaction), for loads and benchmarks."""
+        for key, cloud, data in records:
+            self.put(key, cloud, data)
+
+
+class Store:
+    """MiniCloud's database.  ``open()`` connects and creates every table."""
+
+    def __init__(self, url: str, extra_tables: Iterable[str] = ()):
+        self.url = url
+        self.db: Any = None
+        self._extra = list(extra_tables)
+        self._tables: dict[str, Table] = {}
+        self._lock = threading.RLock()
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def open(self) -> Store:
+        if self.db is not None:
+            return self
+        import dataset  # heavy (alembic); imported only when the store is first needed
+        import sqlalchemy
+
+        url = self.url
+        if url.startswith("sqlite:///"):
+            path = url[len("sqlite:///"):]
+            if path and path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        try:
+            engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+            if url.startswith("sqlite"):
+                # A second process writing the same file waits this long, then says "busy".
+                engine_kwargs["connect_args"] = {"timeout": 5}
+            db = dataset.connect(url, engine_kwargs=engine_kwargs, ensure_schema=False)
+            self.db = db
+            self._ensure_database()
+            self._create_tables()
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            self.db = None
+            raise StoreError(self.explain(exc)) from None
+        return self
+
+    def _ensure_database(self) -> None:
+        """Create a missing MySQL database when the account may; otherwise say how."""
+        import sqlalchemy
+
+        try:
+            self.db.executable.execute(sqlalchemy.text("SELECT 1"))
+            self.db.executable.commit()
+        except sqlalchemy.exc.OperationalError as exc:
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code != 1049:  # ER_BAD_DB_ERROR: unknown database
+                raise
+            self.db.close()
+            parts = urlsplit(self.url)
+            name = parts.path.lstrip("/")
+            server = sqlalchemy.create_engine(urlunsplit(parts._replace(path="/")))
+            try:
+                with server.connect() as conn:
+                    conn.execute(sqlalchemy.text(
+                        f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4"))
+                    conn.commit()
+            except sqlalchemy.exc.SQLAlchemyError:
+                raise StoreError(
+                    f"database {name!r} does not exist on {describe_url(self.url)} and this "
+                    f"account may not create it; run: CREATE DATABASE `{name}` "
+                    "CHARACTER SET utf8mb4;") from None
+            finally:
+                server.dispose()
+            import dataset
+
+            self.db = dataset.connect(self.url, engine_kwargs={"pool_pre_ping": True},
+                                      ensure_schema=False)
+
+    def _create_tables(self) -> None:
+        db = self.db
+        names = [*TABLES.values(), *self._extra]
+        existing = set(db.tables)
+        for name in names:
+            if name not in existing:
+                table = db.create_table(name, primary_id="key",
+                                        primary_type=db.types.string(KEY_LENGTH),
+                                        primary_increment=False)
+                table.create_column("cloud", db.types.string(CLOUD_LENGTH), index=True)
+                table.create_column("data", db.types.text)
+                table.create_column("version", db.types.integer, nullable=False,
+                                    server_default="0")
+            else:
+                table = db.load_table(name)
+                if "version" not in table.columns:  # a store written before row versions
+                    table.create_column("version", db.types.integer, nullable=False,
+                                        server_default="0")
+                    log.info("migrated table %s: added row versions", name)
+        if META_TABLE not in existing:
+            meta = db.create_table(META_TABLE, primary_id="name",
+                                   primary_type=db.types.string(64), primary_increment=False)
+            meta.create_column("value", db.types.string(255))
+        db[META_TABLE].upsert({"name": "schema", "value": str(SCHEMA_VERSION)}, ["name"])
+
+    def add_tables(self, names: Iterable[str]) -> None:
+        """Tables a driver keeps (e.g. the Stub cloud's); created now, outside transactions."""
+        new = [n for n in names if n not in self._extra]
+        self._extra.extend(new)
+        if self.db is not None and new:
+            self._create_tables()
+
+    def explain(self, exc: BaseException) -> str:
+        """One line for a database failure: where, what, what to check; never the password."""
+        where = describe_url(self.url)
+        orig = getattr(exc, "orig", None)
+        code = orig.args[0] if orig is not None and getattr(orig, "args", None) else None
+        if code == 1045:
+            return f"store {where}: access denied; check the user and password"
+        if code in (2003, 2002, 2013, 2006):
+            return f"store {where}: server unreachable; check that it runs and the host/port"
+        if code == 1049:
+            return f"store {where}: unknown database"
+        text = str(orig or exc).splitlines()[0] if str(orig or exc) else type(exc).__name__
+        if "locked" in text or "busy" in text:
+            return f"store {where}: busy (another MiniCloud is writing); try again"
+        if "unable to open" in text:
+            return f"store {where}: cannot open the file; check the folder and its permissions"
+        return f"store {where}: {mask_url(text) if '://' in text else text}"
+
+    # -- use -----------------------------------------------------------------------------------
+
+    def table(self, name: str) -> Table:
+        if name not in self._tables:
+            self._tables[name] = Table(self, name)
+        return self._tables[name]
+
+    def kind(self, kind: str) -> Table:
+        return self.table(TABLES[kind])
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One transaction; nested uses join the outer one (dataset flattens them)."""
+        import sqlalchemy
+
+        self.open()
+        with self._lock:
+            try:
+                with self.db:
+                    yield self
+            except sqlalchemy.exc.SQLAlchemyError as exc:
+                raise StoreError(self.explain(exc)) from None
+
+    def load(self, kind: str) -> list[tuple[dict[str, Any], int]]:
+        return self.kind(kind).rows()
+
+    def drop_all(self) -> None:
+        """Drop MiniCloud's tables (and the drivers'): the next start is a first start."""
+        self.open()
+        for name in list(self.db.tables):
+            self.db[name].drop()
+        self._tables.clear()
+        self.close()
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None

@@ -1,0 +1,253 @@
+"""The deployment topology tree: model -> lines of text (pure functions, no I/O).
+
+The tree is built in two steps so that the layout rules live in one place:
+
+1. :func:`build` turns a :class:`~minicloud.model.Deployment` into a small generic tree of
+   :class:`Node` (a label and its children), already in display order;
+2. :func:`layout` lays any such tree out with the prefix/spacer rules of DESIGN.md section 4.
+
+Everything the labels need (networks by key, public IPs by instance, instance counts by
+network, clusters by cloud) is indexed in one pass over the deployment, so rendering is linear
+in the number of objects (plus the sorts).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from minicloud.model import Deployment, Instance, Network, Router, ip_sort_key
+
+EMPTY = "Nothing to show yet: add a cloud in Cloud management."
+
+ROOT_LABEL = "MiniCloud"
+MARGIN = " " * 6
+BRANCH = "+---"
+BAR = "|"
+# What a child prefix gains below a node: a bar when later siblings follow, else blanks.
+CONTINUED = "|   "
+CLOSED = "    "
+
+Key = tuple[str, str]
+
+
+@dataclass(slots=True)
+class Node:
+    """One line of the tree: its label and the nodes hanging below it, in display order."""
+
+    label: str
+    children: list[Node] = field(default_factory=list)
+
+
+def layout(root: Node) -> list[str]:
+    """Lay a tree out: root at the margin, children with ``+---``, spacers as DESIGN.md says.
+
+    - A child line is its parent's child prefix, ``+---``, then its label.
+    - A node's child prefix is the prefix its own line started with plus ``|   `` when later
+      siblings follow it, or four spaces when it is the last child; the root's is the margin.
+    - A spacer (child prefix + ``|``) comes between a node and its first child, and after a
+      child that has children of its own when a sibling follows it; nowhere else.
+    - No line ends with a space.
+    """
+    lines = [(MARGIN + root.label).rstrip()]
+    _layout_children(root.children, MARGIN, lines)
+    return lines
+
+
+def _layout_children(children: list[Node], prefix: str, out: list[str]) -> None:
+    if not children:
+        return
+    spacer = prefix + BAR
+    out.append(spacer)
+    last = len(children) - 1
+    for i, child in enumerate(children):
+        out.append((prefix + BRANCH + child.label).rstrip())
+        if child.children:
+            _layout_children(child.children, prefix + (CLOSED if i == last else CONTINUED), out)
+            if i != last:
+                out.append(spacer)
+
+
+def render(dep: Deployment) -> list[str]:
+    """The lines of the topology tree (no newline characters); ``[EMPTY]`` with no clouds."""
+    if not dep.clouds:
+        return [EMPTY]
+    return layout(build(dep))
+
+
+def render_text(dep: Deployment) -> str:
+    """The tree as text, each line ending with a newline."""
+    return "\n".join(render(dep)) + "\n"
+
+
+# --- building the tree ---------------------------------------------------------------------
+
+
+def _plural(n: int) -> str:
+    return f"{n} instance" if n == 1 else f"{n} instances"
+
+
+def _ambiguous(objects: list[Router] | list[Network]) -> set[str]:
+    """Names that two or more clouds hold (those lines get `` @CLOUD``)."""
+    clouds_by_name: dict[str, set[str]] = defaultdict(set)
+    for obj in objects:
+        clouds_by_name[obj.name].add(obj.cloud)
+    return {name for name, clouds in clouds_by_name.items() if len(clouds) > 1}
+
+
+def _by_name(obj: Router | Network) -> tuple[str, str, str]:
+    return (obj.name, obj.cloud, obj.id)
+
+
+class _Index:
+    """What the labels need, looked up by ``(cloud, id)``; built in one pass per kind."""
+
+    def __init__(self, dep: Deployment) -> None:
+        self.networks: dict[Key, Network] = {n.key: n for n in dep.networks}
+        self.public_ip: dict[Key, str] = {}
+        for pip in dep.public_ips:
+            if pip.instance_id is None:
+                continue
+            key = (pip.cloud, pip.instance_id)
+            known = self.public_ip.get(key)
+            # Several addresses on one instance: show the lowest, so the tree is stable.
+            if known is None or ip_sort_key(pip.name) < ip_sort_key(known):
+                self.public_ip[key] = pip.name
+        self.instance_count: dict[Key, int] = defaultdict(int)
+        for inst in dep.instances:
+            for network_id in {nic.network_id for nic in inst.nics}:
+                self.instance_count[(inst.cloud, network_id)] += 1
+        self.router_names = _ambiguous(dep.routers)
+        self.network_names = _ambiguous(dep.networks)
+
+    def network_name(self, cloud: str, network_id: str) -> str:
+        net = self.networks.get((cloud, network_id))
+        return net.name if net is not None else network_id
+
+
+def _instance_label(inst: Instance, idx: _Index) -> str:
+    nic = inst.primary_nic
+    if nic is None:
+        where = "[-] (-)"
+    else:
+        where = f"[{nic.ip or '-'}] ({idx.network_name(inst.cloud, nic.network_id)})"
+    label = f"Instance: {inst.name} {where} [{', '.join(inst.security_groups)}]"
+    public = idx.public_ip.get(inst.key)
+    if public:
+        label += f" [{public}]"
+    return f"{label} [{inst.status}]"
+
+
+def _instance_order(inst: Instance) -> tuple[tuple[int, int], str, str]:
+    return (ip_sort_key(inst.private_ip), inst.name, inst.id)
+
+
+def _compute(dep: Deployment, idx: _Index) -> list[Node]:
+    cluster_names: dict[str, set[str]] = defaultdict(set)
+    for cluster in dep.clusters:
+        cluster_names[cluster.cloud].add(cluster.name)
+    # (cloud, cluster or None) -> instances; an unknown cluster counts as none.
+    placed: dict[tuple[str, str | None], list[Instance]] = defaultdict(list)
+    for inst in dep.instances:
+        cluster = inst.cluster if inst.cluster in cluster_names[inst.cloud] else None
+        placed[(inst.cloud, cluster)].append(inst)
+
+    def instances(cloud: str, cluster: str | None) -> list[Node]:
+        members = sorted(placed.get((cloud, cluster), ()), key=_instance_order)
+        return [Node(_instance_label(inst, idx)) for inst in members]
+
+    nodes = []
+    for cloud in sorted(dep.clouds, key=lambda c: c.name):
+        label = f"Cloud: {cloud.name}"
+        if cloud.location:
+            label += f" ({cloud.location})"
+        if not cloud.reachable:
+            label += " (unreachable)"
+        children = instances(cloud.name, None)
+        children += [
+            Node(f"Cluster: {name}", instances(cloud.name, name))
+            for name in sorted(cluster_names[cloud.name])
+        ]
+        nodes.append(Node(label, children))
+    return nodes
+
+
+def _network_label(net: Network, idx: _Index) -> str:
+    name = net.name
+    if name in idx.network_names:
+        name += f" @{net.cloud}"
+    if net.external:
+        first = net.subnets[0] if net.subnets else None
+        subnet = (first.name or first.cidr) if first is not None else ""
+        return f"Network: {name} (external) [{subnet}]"
+    count = idx.instance_count.get(net.key, 0)
+    return f"Network: {name} [{', '.join(net.cidrs)}] ({_plural(count)})"
+
+
+def _network_node(cloud: str, network_id: str, idx: _Index) -> Node:
+    net = idx.networks.get((cloud, network_id))
+    if net is None:  # not (yet) known to MiniCloud: show what the router says
+        net = Network(cloud=cloud, id=network_id, name=network_id)
+    return Node(_network_label(net, idx))
+
+
+def _router_node(router: Router, idx: _Index) -> Node:
+    label = f"Router: {router.name}"
+    if router.name in idx.router_names:
+        label += f" @{router.cloud}"
+    gateway = router.gateway_network_id
+    if gateway:
+        label += f" ({idx.network_name(router.cloud, gateway)})"
+    interfaces = {nid for nid in router.interface_network_ids if nid != gateway}
+    ordered = sorted(
+        interfaces, key=lambda nid: (idx.network_name(router.cloud, nid), nid)
+    )
+    children = [_network_node(router.cloud, nid, idx) for nid in ordered]
+    if gateway:
+        children.append(_network_node(router.cloud, gateway, idx))
+    return Node(label, children)
+
+
+def _networking(dep: Deployment, idx: _Index) -> list[Node]:
+    attached: set[Key] = set()
+    for router in dep.routers:
+        attached.update((router.cloud, nid) for nid in router.interface_network_ids)
+        if router.gateway_network_id:
+            attached.add((router.cloud, router.gateway_network_id))
+    nodes = [_router_node(r, idx) for r in sorted(dep.routers, key=_by_name)]
+    nodes += [
+        Node(_network_label(net, idx))
+        for net in sorted(dep.networks, key=_by_name)
+        if net.key not in attached
+    ]
+    return nodes
+
+
+def _known_clouds_only(dep: Deployment) -> Deployment:
+    known = {cloud.name for cloud in dep.clouds}
+    return Deployment(
+        clouds=dep.clouds,
+        clusters=[c for c in dep.clusters if c.cloud in known],
+        networks=[n for n in dep.networks if n.cloud in known],
+        routers=[r for r in dep.routers if r.cloud in known],
+        instances=[i for i in dep.instances if i.cloud in known],
+        public_ips=[p for p in dep.public_ips if p.cloud in known],
+        security_groups=dep.security_groups,
+    )
+
+
+def build(dep: Deployment) -> Node:
+    """The generic tree of a deployment, in display order; empty sections are left out.
+
+    Only objects of the deployment's clouds are shown (a forgotten cloud's leftovers are not).
+    """
+    dep = _known_clouds_only(dep)
+    idx = _Index(dep)
+    root = Node(ROOT_LABEL)
+    compute = _compute(dep, idx)
+    if compute:
+        root.children.append(Node("Compute", compute))
+    networking = _networking(dep, idx)
+    if networking:
+        root.children.append(Node("Networking", networking))
+    return root
