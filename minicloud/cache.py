@@ -79,6 +79,12 @@ def _cloud_of(obj: Any) -> str:
     return obj.key[0]
 
 
+def _data(obj: Any) -> dict[str, Any]:
+    data = to_dict(obj)
+    data.pop("version", None)
+    return data
+
+
 class Inventory:
     """Cache + store: loads once at first use, then answers reads from memory."""
 
@@ -111,18 +117,31 @@ class Inventory:
         saved: list[Any] = []
         try:
             with self.store.transaction():
+                forced_deletes: dict[str, list[str]] = {}
                 for obj, force in writes.deletes:
                     cached = self.cache.get(obj.kind, *obj.key)
-                    expected = None if force or cached is None else cached.version
-                    self.store.kind(obj.kind).delete(record_key(*obj.key), expected)
+                    if force or cached is None:
+                        forced_deletes.setdefault(obj.kind, []).append(record_key(*obj.key))
+                    else:
+                        self.store.kind(obj.kind).delete(record_key(*obj.key), cached.version)
+                for kind, keys in forced_deletes.items():
+                    self.store.kind(kind).delete_many(keys)
+                forced: dict[str, dict[tuple[str, str], Any]] = {}
                 for obj, force in writes.puts:
+                    if force:  # the last report of an object wins
+                        forced.setdefault(obj.kind, {})[obj.key] = obj
+                        continue
                     cached = self.cache.get(obj.kind, *obj.key)
-                    expected = None if force else (cached.version if cached else 0)
-                    data = to_dict(obj)
-                    data.pop("version", None)
-                    version = self.store.kind(obj.kind).put(record_key(*obj.key),
-                                                            _cloud_of(obj), data, expected)
+                    version = self.store.kind(obj.kind).put(
+                        record_key(*obj.key), _cloud_of(obj), _data(obj),
+                        cached.version if cached else 0)
                     saved.append(dataclasses.replace(obj, version=version))
+                for kind, by_key in forced.items():
+                    objs = list(by_key.values())
+                    versions = self.store.kind(kind).put_many(
+                        (record_key(*o.key), _cloud_of(o), _data(o)) for o in objs)
+                    saved.extend(dataclasses.replace(o, version=versions[record_key(*o.key)])
+                                 for o in objs)
         except StaleError:
             self.reload()  # the refusal comes with a refresh
             raise

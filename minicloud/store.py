@@ -162,10 +162,51 @@ class Table:
         with self.store.transaction():
             self.store.db.executable.execute(t.delete().where(t.c.cloud == cloud))
 
-    def put_many(self, records: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
-        """Unversioned bulk write (one transaction), for loads and benchmarks."""
-        for key, cloud, data in records:
-            self.put(key, cloud, data)
+    def put_many(self, records: Iterable[tuple[str, str, dict[str, Any]]]) -> dict[str, int]:
+        """Unversioned bulk write: one query to read versions, then batched inserts and updates.
+
+        Returns the new version of each key.  This is how a sync writes what a cloud reports.
+        """
+        import sqlalchemy
+
+        records = list(records)
+        if not records:
+            return {}
+        for key, cloud, _ in records:
+            if len(key) > KEY_LENGTH or len(cloud) > CLOUD_LENGTH:
+                raise StoreError(f"key too long for the store: {key[:80]}")
+        t = self._sa
+        conn = self.store.db.executable
+        versions: dict[str, int] = {}
+        with self.store.transaction():
+            keys = [key for key, _, _ in records]
+            for i in range(0, len(keys), 500):
+                query = sqlalchemy.select(t.c.key, t.c.version).where(t.c.key.in_(keys[i:i + 500]))
+                versions.update({row.key: row.version for row in conn.execute(query)})
+            inserts, updates = [], []
+            for key, cloud, data in records:
+                text = json.dumps(data, sort_keys=True)
+                if key in versions:
+                    versions[key] += 1
+                    updates.append({"b_key": key, "b_cloud": cloud, "b_data": text,
+                                    "b_version": versions[key]})
+                else:
+                    versions[key] = 1
+                    inserts.append({"key": key, "cloud": cloud, "data": text, "version": 1})
+            if inserts:
+                conn.execute(t.insert(), inserts)
+            if updates:
+                conn.execute(t.update().where(t.c.key == sqlalchemy.bindparam("b_key")).values(
+                    cloud=sqlalchemy.bindparam("b_cloud"), data=sqlalchemy.bindparam("b_data"),
+                    version=sqlalchemy.bindparam("b_version")), updates)
+        return versions
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        t = self._sa
+        keys = list(keys)
+        with self.store.transaction():
+            for i in range(0, len(keys), 500):
+                self.store.db.executable.execute(t.delete().where(t.c.key.in_(keys[i:i + 500])))
 
 
 class Store:
