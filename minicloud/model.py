@@ -282,8 +282,8 @@ KINDS: dict[str, type] = {
     "change": Change,
 }
 # Kinds a cloud sync reports (the rest are MiniCloud's own records).
-SYNCED_KINDS = ("network", "router", "instance", "public_ip", "security_group", "keypair",
-                "image", "flavor")
+SYNCED_KINDS = ("network", "router", "instance", "public_ip", "security_group", "image",
+                "flavor")
 
 _NESTED: dict[tuple[type, str], type] = {
     (Network, "subnets"): Subnet,

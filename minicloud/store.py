@@ -62,12 +62,16 @@ def mask_url(url: str) -> str:
 
 def describe_url(url: str) -> str:
     """``host:port/database`` (or the SQLite file) for error messages; never the password."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "an unparsable database URL"
+    if not parts.scheme or "://" not in url:
+        return "an unparsable database URL"
     if parts.scheme.startswith("sqlite"):
-        return parts.path.lstrip("/") and parts.path[1:] or "in-memory SQLite"
-    host = parts.hostname or "localhost"
-    port = parts.port or 3306
-    return f"{host}:{port}/{parts.path.lstrip('/')}"
+        return parts.path[1:] if len(parts.path) > 1 else "in-memory SQLite"
+    return f"{parts.hostname or 'localhost'}:{port or 3306}/{parts.path.lstrip('/')}"
 
 
 def with_password(url: str, password: str | None) -> str:
@@ -93,7 +97,7 @@ class Table:
 
     @property
     def _sa(self) -> Any:
-        return self.store.db[self.name].table
+        return self.store.open().db[self.name].table
 
     def rows(self, cloud: str | None = None) -> list[tuple[dict[str, Any], int]]:
         """``(data, version)`` of every record (of one cloud)."""
@@ -228,11 +232,10 @@ class Store:
         import sqlalchemy
 
         url = self.url
-        if url.startswith("sqlite:///"):
-            path = url[len("sqlite:///"):]
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+        try:
             if path and path != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        try:
             engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
             if url.startswith("sqlite"):
                 # A second process writing the same file waits this long, then says "busy".
@@ -241,9 +244,13 @@ class Store:
             self.db = db
             self._ensure_database()
             self._create_tables()
-        except sqlalchemy.exc.SQLAlchemyError as exc:
+        except (sqlalchemy.exc.SQLAlchemyError, ValueError) as exc:
             self.db = None
             raise StoreError(self.explain(exc)) from None
+        except OSError as exc:
+            self.db = None
+            raise StoreError(f"store {describe_url(url)}: cannot create its folder: "
+                             f"{exc.strerror}") from None
         return self
 
     def _ensure_database(self) -> None:
@@ -296,12 +303,20 @@ class Store:
                 if "version" not in table.columns:  # a store written before row versions
                     table.create_column("version", db.types.integer, nullable=False,
                                         server_default="0")
+                    # Version 0 means "not yet written"; existing rows are at version 1.
+                    db.executable.execute(table.table.update().values(version=1))
+                    db.executable.commit()
                     log.info("migrated table %s: added row versions", name)
         if META_TABLE not in existing:
             meta = db.create_table(META_TABLE, primary_id="name",
                                    primary_type=db.types.string(64), primary_increment=False)
             meta.create_column("value", db.types.string(255))
-        db[META_TABLE].upsert({"name": "schema", "value": str(SCHEMA_VERSION)}, ["name"])
+        # Written only when it changes: a reader must not need the write lock to start.
+        meta = db[META_TABLE]
+        row = meta.find_one(name="schema")
+        db.executable.commit()  # end the read transaction (MySQL snapshot, SQLite lock)
+        if row is None or row["value"] != str(SCHEMA_VERSION):
+            meta.upsert({"name": "schema", "value": str(SCHEMA_VERSION)}, ["name"])
 
     def add_tables(self, names: Iterable[str]) -> None:
         """Tables a driver keeps (e.g. the Stub cloud's); created now, outside transactions."""
@@ -312,11 +327,18 @@ class Store:
 
     def explain(self, exc: BaseException) -> str:
         """One line for a database failure: where, what, what to check; never the password."""
+        from .secrets import redact
+
+        return redact(self._explain(exc))
+
+    def _explain(self, exc: BaseException) -> str:
         where = describe_url(self.url)
         orig = getattr(exc, "orig", None)
         code = orig.args[0] if orig is not None and getattr(orig, "args", None) else None
         if code == 1045:
             return f"store {where}: access denied; check the user and password"
+        if code in (1044, 1142):
+            return f"store {where}: this account has no rights on the database; grant them"
         if code in (2003, 2002, 2013, 2006):
             return f"store {where}: server unreachable; check that it runs and the host/port"
         if code == 1049:
@@ -326,7 +348,7 @@ class Store:
             return f"store {where}: busy (another MiniCloud is writing); try again"
         if "unable to open" in text:
             return f"store {where}: cannot open the file; check the folder and its permissions"
-        return f"store {where}: {mask_url(text) if '://' in text else text}"
+        return f"store {where}: {text}"
 
     # -- use -----------------------------------------------------------------------------------
 

@@ -58,6 +58,8 @@ class Setting:
     prompt: str
     default: str = ""
     secret: bool = False
+    # Checks a value and returns it normalised; raises ValidationError with one line.
+    check: Callable[[str], str] | None = None
 
 
 Progress = Callable[[str], None]
@@ -94,14 +96,17 @@ class Driver(ABC):
     # -- reads ---------------------------------------------------------------------------------
 
     def snapshot(self) -> CloudSnapshot:
-        """A full sync: a constant number of list calls, never one per server."""
+        """A full sync: a constant number of list calls, never one per server.
+
+        Key pairs are left out (listed only when needed): they cost a request per sync and
+        matter only to instance creation and reset.
+        """
         return CloudSnapshot(
             networks=self.list_networks(),
             routers=self.list_routers(),
             instances=self.list_servers(),
             public_ips=self.list_public_ips(),
             security_groups=self.list_security_groups(),
-            keypairs=self.list_keypairs(),
             images=self.list_images(),
             flavors=self.list_flavors(),
         )
@@ -156,6 +161,9 @@ class Driver(ABC):
 
     @abstractmethod
     def add_server_security_group(self, server_id: str, group_id: str) -> Instance: ...
+
+    @abstractmethod
+    def remove_server_security_group(self, server_id: str, group_id: str) -> Instance: ...
 
     def wait_server(self, server_id: str, status: str, timeout: float = 600.0) -> Instance:
         """Poll one server with backoff until it reaches ``status`` (ERROR fails at once)."""

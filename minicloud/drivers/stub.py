@@ -20,6 +20,7 @@ from ..model import (
     DEFAULT_GROUP,
     KEYPAIR_PREFIX,
     Cloud,
+    CloudSnapshot,
     Flavor,
     Image,
     Instance,
@@ -36,6 +37,7 @@ from ..model import (
     from_dict,
     to_dict,
 )
+from ..validation import check_name, check_optional_name, parse_cidr
 from .base import Driver, ServerSpec, Setting
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -93,9 +95,12 @@ class StubDriver(Driver):
     type_name = "stub"
     has_hosts = False
     settings = (
-        Setting("external_network", "External network name", DEFAULT_EXTERNAL[0]),
-        Setting("external_cidr", "External network CIDR", DEFAULT_EXTERNAL[1]),
-        Setting("external_subnet", "External subnet name (empty: none)", ""),
+        Setting("external_network", "External network name", DEFAULT_EXTERNAL[0],
+                check=lambda v: check_name(v, "external network name")),
+        Setting("external_cidr", "External network CIDR", DEFAULT_EXTERNAL[1],
+                check=lambda v: str(parse_cidr(v))),
+        Setting("external_subnet", "External subnet name (empty: none)", "",
+                check=lambda v: check_optional_name(v, "external subnet name")),
     )
 
     def __init__(self, cloud: Cloud, store: Any, password: str | None = None):
@@ -182,6 +187,11 @@ class StubDriver(Driver):
         return self._allocate(network_id, address, owned=False)
 
     # -- reads ---------------------------------------------------------------------------------
+
+    def snapshot(self) -> CloudSnapshot:
+        # A sync re-reads the simulated cloud: another process may have changed it.
+        self._state = None
+        return super().snapshot()
 
     def list_images(self) -> list[Image]:
         return [Image(self.cloud.name, f"image-{n}", n, properties=dict(p)) for n, p in IMAGES]
@@ -305,6 +315,15 @@ class StubDriver(Driver):
         group = self._get("security_group", group_id)
         if group.name not in server.security_groups:
             server.security_groups.append(group.name)
+            self._save(server)
+        return self._copy(server)
+
+    @faultable
+    def remove_server_security_group(self, server_id: str, group_id: str) -> Instance:
+        server = self._copy(self._get("instance", server_id))
+        group = self._get("security_group", group_id)
+        if group.name in server.security_groups:
+            server.security_groups.remove(group.name)
             self._save(server)
         return self._copy(server)
 

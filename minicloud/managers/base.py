@@ -6,8 +6,10 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AmbiguousError, LeftoverError, MiniCloudError, NotFoundError, ValidationError
-from ..model import NAME_RULE, valid_name
+from ..errors import AmbiguousError, LeftoverError, MiniCloudError, NotFoundError
+from ..validation import check_name
+
+__all__ = ["LABELS", "Manager", "Undo", "check_name"]
 
 if TYPE_CHECKING:
     from ..app import MiniCloud
@@ -28,14 +30,6 @@ LABELS = {
     "image": "image",
     "flavor": "flavor",
 }
-
-
-def check_name(name: str, what: str = "name") -> str:
-    if not isinstance(name, str) or not valid_name(name):
-        shown = name if isinstance(name, str) and len(name) <= 40 else f"{str(name)[:40]}..."
-        shown = shown.encode("ascii", "backslashreplace").decode("ascii")
-        raise ValidationError(f"invalid {what} {shown!r}: use {NAME_RULE}")
-    return name
 
 
 class Undo:

@@ -56,8 +56,9 @@ class CloudManager(Manager):
             raise ValidationError(f"a cloud named {name!r} exists already")
         if len(location) > 255:
             raise ValidationError("location too long (255 characters at most)")
-        cloud = Cloud(name, type_name, location, dict(settings or {}))
-        driver = driver_class(type_name)(cloud, self.app.store, password)
+        cls = driver_class(type_name)
+        cloud = Cloud(name, type_name, location, self._check_settings(cls, settings or {}))
+        driver = cls(cloud, self.app.store, password)
         try:
             driver.setup()
             snapshot = driver.snapshot()
@@ -73,6 +74,20 @@ class CloudManager(Manager):
         self.app.adopt_driver(name, driver)
         return self.get(name)
 
+    @staticmethod
+    def _check_settings(cls: type[Driver], settings: dict[str, str]) -> dict[str, str]:
+        known = {s.name: s for s in cls.settings}
+        checked = {}
+        for key, value in settings.items():
+            if key not in known:
+                raise ValidationError(f"a {cls.type_name} cloud has no setting {key!r}; "
+                                      f"settings: {', '.join(known) or 'none'}")
+            if known[key].secret:
+                raise ValidationError(f"{key} is secret: MiniCloud does not store it")
+            check = known[key].check
+            checked[key] = check(value) if check and value is not None else value
+        return checked
+
     def update(self, name: str, location: str) -> Cloud:
         if len(location) > 255:
             raise ValidationError("location too long (255 characters at most)")
@@ -86,7 +101,7 @@ class CloudManager(Manager):
         """Forget a cloud.  Returns what happened to its resources, in one line."""
         cloud = self.get(name)
         with self.app.inventory.write() as tx:
-            for kind in (*SYNCED_KINDS, "cluster", "change"):
+            for kind in (*SYNCED_KINDS, "keypair", "cluster", "change"):
                 for obj in self.cache.all(kind, name):
                     tx.delete(obj, force=True)
             tx.delete(cloud)
@@ -281,12 +296,19 @@ class CloudManager(Manager):
             if group.owned:
                 step(f"deleted security group {group.name}", driver.delete_security_group,
                      group.id)
-        for pair in self.cache.all("keypair", name):
+        try:
+            pairs = driver.list_keypairs()  # not part of a sync: read when needed
+        except DriverError as err:
+            report.failures.append(f"list key pairs: {err}")
+            pairs = []
+        for pair in pairs:
             if pair.owned:
                 step(f"deleted key pair {pair.name}", driver.delete_keypair, pair.name)
         with self.app.inventory.write() as tx:
             for change in changes:
                 tx.delete(change, force=True)
+            for pair in self.cache.all("keypair", name):
+                tx.delete(pair, force=True)
 
     def destroy(self) -> ResetReport:
         """Reset, then forget every cloud and drop MiniCloud's tables."""

@@ -7,6 +7,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..cache import clone
 from ..drivers.base import Driver, ServerSpec
@@ -45,6 +46,9 @@ class InstanceManager(Manager):
     def list(self, cloud: str | None = None) -> list[Instance]:
         return sorted(self.cache.all("instance", cloud), key=lambda i: (i.name, i.cloud))
 
+    def security_groups(self, cloud: str | None = None) -> list[SecurityGroup]:
+        return sorted(self.cache.all("security_group", cloud), key=lambda g: (g.name, g.cloud))
+
     def public_ip_of(self, instance: Instance) -> PublicIP | None:
         return next((f for f in self.cache.all("public_ip", instance.cloud)
                      if f.instance_id == instance.id), None)
@@ -78,9 +82,10 @@ class InstanceManager(Manager):
             self.find("security_group", security_group, cloud)
         driver = self.driver(cloud)
         with Undo() as undo:
+            pending: list[Any] = []
             if security_group == PUBLIC_SSH:
-                self.ensure_public_ssh(cloud, undo)
-            key_name = self._ensure_keypair(cloud, driver, undo)
+                pending.append(self._public_ssh(cloud, undo))
+            key_name = self._keypair(cloud, driver, undo, pending)
             spec = ServerSpec(name, image_obj.id, flavor_obj.id, net.id, [security_group],
                               fixed_ip, key_name, cluster,
                               cluster if cluster in self._zones(cloud) else None)
@@ -88,9 +93,14 @@ class InstanceManager(Manager):
             undo.push(f"instance {name} in cloud {cloud}",
                       lambda: driver.delete_server(server.id))
             server = driver.wait_server(server.id, "ACTIVE")
-            with self.app.inventory.write() as tx:
-                tx.put(server)
+            self._save(*pending, server)
         return self.by_id("instance", cloud, server.id)
+
+    def _save(self, *objs: Any) -> None:
+        """The one store write of an operation, after every cloud call succeeded."""
+        with self.app.inventory.write() as tx:
+            for obj in objs:
+                tx.put(obj)
 
     def _zones(self, cloud: str) -> set[str]:
         zones = getattr(self.driver(cloud), "availability_zones", None)
@@ -104,7 +114,7 @@ class InstanceManager(Manager):
         if not any(addr in ipaddress.ip_network(c, strict=False) for c in net.cidrs):
             raise ValidationError(f"{fixed_ip} is not in {net.name} ({', '.join(net.cidrs)})")
 
-    def _ensure_keypair(self, cloud: str, driver: Driver, undo: Undo) -> str | None:
+    def _keypair(self, cloud: str, driver: Driver, undo: Undo, pending: list[Any]) -> str | None:
         """Upload the user's public key once per cloud, on clouds with real hosts."""
         if not driver.has_hosts:
             return None
@@ -116,14 +126,19 @@ class InstanceManager(Manager):
         name = f"{KEYPAIR_PREFIX}{user}"
         if self.cache.get("keypair", cloud, name) is not None:
             return name
-        pair = driver.create_keypair(name, key.read_text().strip())
+        existing = next((k for k in driver.list_keypairs() if k.name == name), None)
+        if existing is not None:  # uploaded earlier, by this or another MiniCloud
+            pending.append(existing)
+            return name
+        pending.append(driver.create_keypair(name, key.read_text().strip()))
         undo.push(f"key pair {name} in cloud {cloud}", lambda: driver.delete_keypair(name))
-        with self.app.inventory.write() as tx:
-            tx.put(pair)
         return name
 
-    def ensure_public_ssh(self, cloud: str, undo: Undo) -> SecurityGroup:
-        """MiniCloud's SSH group, created once per cloud with TCP 22 for IPv4 and IPv6."""
+    def _public_ssh(self, cloud: str, undo: Undo) -> SecurityGroup:
+        """MiniCloud's SSH group, created once per cloud with TCP 22 for IPv4 and IPv6.
+
+        Returns the group for the caller's one store write.
+        """
         driver = self.driver(cloud)
         group = next((g for g in self.cache.all("security_group", cloud)
                       if g.name == PUBLIC_SSH), None)
@@ -135,9 +150,7 @@ class InstanceManager(Manager):
         for rule in SSH_RULES:
             if rule not in group.rules:
                 group = driver.add_security_group_rule(group.id, rule)
-        with self.app.inventory.write() as tx:
-            tx.put(group)
-        return self.by_id("security_group", cloud, group.id)
+        return group
 
     # -- power and removal ---------------------------------------------------------------------
 
@@ -207,6 +220,14 @@ class InstanceManager(Manager):
 
     def assign_public_ip(self, instance: Instance, address: str | None = None) -> PublicIP:
         """Give the instance a public IP: reuse a free one before allocating."""
+        with Undo() as undo:
+            pending: list[Any] = []
+            fip = self._assign(instance, address, undo, pending)
+            self._save(*pending)
+        return self.by_id("public_ip", instance.cloud, fip.id)
+
+    def _assign(self, instance: Instance, address: str | None, undo: Undo,
+                pending: list[Any]) -> PublicIP:
         current = self.public_ip_of(instance)
         if current is not None:
             if address and current.name != address:
@@ -222,38 +243,40 @@ class InstanceManager(Manager):
                 if f.network_id == external.id and not f.instance_id
                 and (address is None or f.name == address)]
         free.sort(key=lambda f: (not f.owned, f.name))
-        with Undo() as undo:
-            if free:
-                fip = free[0]
-            else:
-                fip = driver.allocate_public_ip(external.id, address)
-                undo.push(f"public IP {fip.name} in cloud {instance.cloud}",
-                          lambda: driver.release_public_ip(fip.id))
-                with self.app.inventory.write() as tx:
-                    tx.put(fip)
-            bound = driver.associate_public_ip(fip.id, instance.id)
-            undo.push(f"association of {fip.name}",
-                      lambda: driver.disassociate_public_ip(fip.id))
-            with self.app.inventory.write() as tx:
-                tx.put(bound)
-                if not fip.owned:
-                    tx.put(Change(instance.cloud, f"association-{fip.id}", "association",
+        if free:
+            fip = free[0]
+        else:
+            fip = driver.allocate_public_ip(external.id, address)
+            undo.push(f"public IP {fip.name} in cloud {instance.cloud}",
+                      lambda: driver.release_public_ip(fip.id))
+        bound = driver.associate_public_ip(fip.id, instance.id)
+        undo.push(f"association of {fip.name}", lambda: driver.disassociate_public_ip(fip.id))
+        pending.append(bound)
+        if not fip.owned:
+            pending.append(Change(instance.cloud, f"association-{fip.id}", "association",
                                   owned=True, target_id=fip.id))
-        return self.by_id("public_ip", instance.cloud, fip.id)
+        return bound
 
     def ensure_ssh_access(self, instance: Instance) -> Instance:
         """Add ``public_ssh`` when none of the instance's groups lets TCP 22 in."""
+        with Undo() as undo:
+            pending: list[Any] = []
+            self._ssh_access(instance, undo, pending)
+            self._save(*pending)
+        return self.by_id("instance", instance.cloud, instance.id)
+
+    def _ssh_access(self, instance: Instance, undo: Undo, pending: list[Any]) -> None:
         groups = [g for g in self.cache.all("security_group", instance.cloud)
                   if g.name in instance.security_groups]
         if any(g.allows_ssh() for g in groups):
-            return instance
+            return
         driver = self.driver(instance.cloud)
-        with Undo() as undo:
-            group = self.ensure_public_ssh(instance.cloud, undo)
-            server = driver.add_server_security_group(instance.id, group.id)
-            with self.app.inventory.write() as tx:
-                tx.put(server)
-        return self.by_id("instance", instance.cloud, instance.id)
+        group = self._public_ssh(instance.cloud, undo)
+        pending.append(group)
+        server = driver.add_server_security_group(instance.id, group.id)
+        undo.push(f"{PUBLIC_SSH} on instance {instance.name}",
+                  lambda: driver.remove_server_security_group(instance.id, group.id))
+        pending.append(server)
 
     def login_user(self, instance: Instance) -> str | None:
         image = next((i for i in self.cache.all("image", instance.cloud)
@@ -271,11 +294,15 @@ class InstanceManager(Manager):
                 address: str | None = None) -> ConnectPlan:
         """Public IP where the network is routed out, SSH access, then the ssh command."""
         ip = instance.private_ip
-        if self.gateway_network(instance) is not None or address:
-            ip = self.assign_public_ip(instance, address).name
-        instance = self.ensure_ssh_access(self.by_id("instance", instance.cloud, instance.id))
-        if not ip:
-            raise ValidationError(f"instance {instance.name} has no address to connect to")
+        with Undo() as undo:
+            pending: list[Any] = []
+            if self.gateway_network(instance) is not None or address:
+                ip = self._assign(instance, address, undo, pending).name
+            self._ssh_access(instance, undo, pending)
+            if not ip:
+                raise ValidationError(f"instance {instance.name} has no address to connect to")
+            self._save(*pending)
+        instance = self.by_id("instance", instance.cloud, instance.id)
         user = user or self.login_user(instance) or "root"
         command = [*self.app.config.ssh_command, f"{user}@{ip}"]
         return ConnectPlan(instance, ip, user, command, self.driver(instance.cloud).has_hosts)

@@ -7,29 +7,10 @@ import ipaddress
 from ..cache import clone
 from ..errors import InUseError, NotFoundError, ValidationError
 from ..model import Change, Network, PublicIP, Router
+from ..validation import parse_cidr
 from .base import Manager, Undo, check_name
 
-
-def parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """A network address with a prefix that leaves room for hosts, e.g. ``10.0.0.0/24``."""
-    text = text.strip()
-    shown = text if len(text) <= 45 else text[:45] + "..."
-    shown = shown.encode("ascii", "backslashreplace").decode("ascii")
-    if "/" not in text:
-        raise ValidationError(f"invalid CIDR {shown!r}: write an address and a prefix, "
-                              "e.g. 10.0.0.0/24")
-    try:
-        net = ipaddress.ip_network(text, strict=False)
-        given = ipaddress.ip_address(text.split("/")[0])
-    except ValueError:
-        raise ValidationError(f"invalid CIDR {shown!r}: write an address and a prefix, "
-                              "e.g. 10.0.0.0/24") from None
-    if given != net.network_address:
-        raise ValidationError(f"{shown} has host bits set: did you mean {net}?")
-    if net.num_addresses < 4:
-        raise ValidationError(f"{net} is too small: use a prefix of /{net.max_prefixlen - 2} "
-                              "or shorter")
-    return net
+__all__ = ["NetworkManager", "parse_cidr"]
 
 
 class NetworkManager(Manager):

@@ -1,0 +1,43 @@
+"""Input rules shared by every client and driver: names and CIDRs."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from .errors import ValidationError
+from .model import NAME_RULE, valid_name
+
+
+def check_name(name: str, what: str = "name") -> str:
+    if not isinstance(name, str) or not valid_name(name):
+        shown = name if isinstance(name, str) and len(name) <= 40 else f"{str(name)[:40]}..."
+        shown = shown.encode("ascii", "backslashreplace").decode("ascii")
+        raise ValidationError(f"invalid {what} {shown!r}: use {NAME_RULE}")
+    return name
+
+
+def check_optional_name(name: str, what: str = "name") -> str:
+    """Empty, or a valid name."""
+    return check_name(name, what) if name else name
+
+
+def parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A network address with a prefix that leaves room for hosts, e.g. ``10.0.0.0/24``."""
+    text = text.strip()
+    shown = text if len(text) <= 45 else text[:45] + "..."
+    shown = shown.encode("ascii", "backslashreplace").decode("ascii")
+    if "/" not in text:
+        raise ValidationError(f"invalid CIDR {shown!r}: write an address and a prefix, "
+                              "e.g. 10.0.0.0/24")
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+        given = ipaddress.ip_address(text.split("/")[0])
+    except ValueError:
+        raise ValidationError(f"invalid CIDR {shown!r}: write an address and a prefix, "
+                              "e.g. 10.0.0.0/24") from None
+    if given != net.network_address:
+        raise ValidationError(f"{shown} has host bits set: did you mean {net}?")
+    if net.num_addresses < 4:
+        raise ValidationError(f"{net} is too small: use a prefix of /{net.max_prefixlen - 2} "
+                              "or shorter")
+    return net
