@@ -1,0 +1,278 @@
+"""ONE contract every driver honours, run against every driver kind.
+
+A kind is a factory: ``factory(store)`` is a context manager yielding ``(driver, fake)`` for a
+cloud that has images cirros and ubuntu, flavors m1.tiny/m1.small/m1.medium, a ``default``
+security group, one external network ``public`` (203.0.113.0/24) and no servers.  Adding a
+driver is one line in ``FACTORIES`` (OpenStack runs against tests/drivers/fake_openstack.py,
+openstacksdk's real HTTP stack served by requests_mock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from minicloud.drivers.base import Driver, ServerSpec
+from minicloud.drivers.stub import StubDriver
+from minicloud.errors import DriverError
+from minicloud.model import KEYPAIR_PREFIX, Cloud, SecurityRule
+from minicloud.store import Store
+from tests.drivers.fake_openstack import fake_openstack_driver
+
+
+@contextmanager
+def stub_driver(store: Store) -> Iterator[tuple[Driver, None]]:
+    driver = StubDriver(Cloud("Contract", "stub", "here"), store)
+    driver.setup()
+    try:
+        yield driver, None
+    finally:
+        driver.close()
+
+
+FACTORIES: dict[str, Callable[[Store], AbstractContextManager[tuple[Driver, Any]]]] = {
+    "stub": stub_driver,
+    "openstack": fake_openstack_driver,
+}
+
+
+@pytest.fixture(params=list(FACTORIES), ids=list(FACTORIES))
+def driver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Driver]:
+    store = Store(f"sqlite:///{tmp_path}/contract.db").open()
+    try:
+        with FACTORIES[request.param](store) as (drv, _fake):
+            yield drv
+    finally:
+        store.close()
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+def by_name(objs: list[Any]) -> dict[str, Any]:
+    return {o.name: o for o in objs}
+
+
+def public(driver: Driver) -> Any:
+    return by_name(driver.list_networks())["public"]
+
+
+def spec(driver: Driver, name: str, network_id: str, **kw: Any) -> ServerSpec:
+    image = by_name(driver.list_images())["cirros"]
+    flavor = by_name(driver.list_flavors())["m1.tiny"]
+    return ServerSpec(name, image.id, flavor.id, network_id, **kw)
+
+
+def reach(driver: Driver, server: Any, status: str) -> Any:
+    return server if server.status == status else driver.wait_server(server.id, status, 60)
+
+
+def assert_driver_error(driver: Driver, call: Callable[[], Any]) -> DriverError:
+    with pytest.raises(DriverError) as err:
+        call()
+    assert driver.cloud.name in str(err.value)
+    assert err.value.cloud == driver.cloud.name
+    return err.value
+
+
+MISSING = "00000000-0000-0000-0000-000000000000"
+
+
+# -- the starting point ------------------------------------------------------------------------
+
+def test_catalogue(driver: Driver) -> None:
+    assert {"cirros", "ubuntu"} <= set(by_name(driver.list_images()))
+    assert {"m1.tiny", "m1.small", "m1.medium"} <= set(by_name(driver.list_flavors()))
+    for obj in driver.list_images() + driver.list_flavors():
+        assert obj.cloud == driver.cloud.name and obj.id
+
+
+def test_pre_existing_objects_are_not_owned(driver: Driver) -> None:
+    net = public(driver)
+    assert net.external and not net.owned
+    assert net.cidrs == ["203.0.113.0/24"]
+    default = by_name(driver.list_security_groups())["default"]
+    assert not default.owned
+    assert driver.list_servers() == []
+
+
+# -- networks and routers ----------------------------------------------------------------------
+
+def test_networks(driver: Driver) -> None:
+    net = driver.create_network("cnet", "10.31.0.0/24")
+    assert (net.name, net.owned, net.external, net.cloud) == ("cnet", True, False,
+                                                            driver.cloud.name)
+    assert [(s.name, s.cidr) for s in net.subnets] == [("cnet-subnet", "10.31.0.0/24")]
+    listed = by_name(driver.list_networks())["cnet"]
+    assert listed.id == net.id and listed.owned and listed.cidrs == ["10.31.0.0/24"]
+    driver.delete_network(net.id)
+    assert "cnet" not in by_name(driver.list_networks())
+    assert_driver_error(driver, lambda: driver.delete_network(net.id))
+
+
+def test_routers_gateway_and_interfaces(driver: Driver) -> None:
+    ext = public(driver)
+    net = driver.create_network("rnet", "10.32.0.0/24")
+    router = driver.create_router("crouter")
+    assert (router.name, router.owned, router.gateway_network_id) == ("crouter", True, None)
+    with_gw = driver.create_router("crouter2", ext.id)
+    assert with_gw.gateway_network_id == ext.id
+    assert driver.set_router_gateway(router.id, ext.id).gateway_network_id == ext.id
+    assert by_name(driver.list_routers())["crouter"].gateway_network_id == ext.id
+    assert driver.clear_router_gateway(router.id).gateway_network_id is None
+    assert by_name(driver.list_routers())["crouter"].gateway_network_id is None
+    assert driver.add_router_interface(router.id, net.id).interface_network_ids == [net.id]
+    assert by_name(driver.list_routers())["crouter"].interface_network_ids == [net.id]
+    ports = [p for p in driver.list_ports() if p.device_id == router.id]
+    assert [p.network_id for p in ports] == [net.id]
+    assert driver.remove_router_interface(router.id, net.id).interface_network_ids == []
+    assert by_name(driver.list_routers())["crouter"].interface_network_ids == []
+    driver.delete_router(router.id)
+    driver.delete_router(with_gw.id)
+    assert set(by_name(driver.list_routers())) == set()
+    assert_driver_error(driver, lambda: driver.delete_router(router.id))
+    driver.delete_network(net.id)
+
+
+# -- servers -----------------------------------------------------------------------------------
+
+def test_server_life_cycle(driver: Driver) -> None:
+    net = driver.create_network("snet", "10.33.0.0/24")
+    server = driver.create_server(spec(driver, "cvm", net.id, fixed_ip="10.33.0.20"))
+    assert server.name == "cvm" and server.owned
+    server = driver.wait_server(server.id, "ACTIVE", 60)
+    assert server.status == "ACTIVE"
+    assert server.private_ip == "10.33.0.20"
+    assert server.nics[0].network_id == net.id
+    assert (server.image, server.flavor) == ("cirros", "m1.tiny")
+    assert "default" in server.security_groups
+    listed = by_name(driver.list_servers())["cvm"]
+    assert listed.id == server.id and listed.owned and listed.private_ip == "10.33.0.20"
+    assert driver.get_server(server.id).id == server.id
+    ports = [p for p in driver.list_ports() if p.device_id == server.id]
+    assert [(p.network_id, p.fixed_ips) for p in ports] == [(net.id, ["10.33.0.20"])]
+    assert reach(driver, driver.stop_server(server.id), "SHUTOFF").status == "SHUTOFF"
+    assert reach(driver, driver.start_server(server.id), "ACTIVE").status == "ACTIVE"
+    assert reach(driver, driver.reboot_server(server.id), "ACTIVE").status == "ACTIVE"
+    driver.delete_server(server.id)
+    assert "cvm" not in by_name(driver.list_servers())
+    assert_driver_error(driver, lambda: driver.delete_server(server.id))
+    assert_driver_error(driver, lambda: driver.get_server(server.id))
+    driver.delete_network(net.id)
+
+
+def test_server_cluster_is_reported(driver: Driver) -> None:
+    net = driver.create_network("knet", "10.34.0.0/24")
+    server = driver.create_server(spec(driver, "kvm", net.id, cluster="London"))
+    driver.wait_server(server.id, "ACTIVE", 60)
+    assert by_name(driver.list_servers())["kvm"].cluster == "London"
+    driver.delete_server(server.id)
+
+
+def test_missing_server_is_a_driver_error(driver: Driver) -> None:
+    for call in (driver.delete_server, driver.start_server, driver.stop_server,
+                 driver.reboot_server):
+        assert_driver_error(driver, lambda c=call: c(MISSING))
+
+
+# -- security groups ---------------------------------------------------------------------------
+
+def test_security_groups(driver: Driver) -> None:
+    group = driver.create_security_group("cgroup", "contract")
+    assert (group.name, group.owned) == ("cgroup", True)
+    rule = SecurityRule("ingress", "tcp", 22, 22, "IPv4", "0.0.0.0/0")
+    once = driver.add_security_group_rule(group.id, rule)
+    twice = driver.add_security_group_rule(group.id, rule)  # already there: success
+    assert once.allows_ssh() and twice.allows_ssh()
+    listed = by_name(driver.list_security_groups())["cgroup"]
+    matching = [r for r in listed.rules if (r.direction, r.protocol, r.port_min, r.port_max,
+                                            r.ethertype) == ("ingress", "tcp", 22, 22, "IPv4")]
+    assert len(matching) == 1
+    net = driver.create_network("gnet", "10.35.0.0/24")
+    server = driver.wait_server(driver.create_server(spec(driver, "gvm", net.id)).id, "ACTIVE",
+                                60)
+    updated = driver.add_server_security_group(server.id, group.id)
+    assert "cgroup" in updated.security_groups
+    assert "cgroup" in by_name(driver.list_servers())["gvm"].security_groups
+    driver.delete_server(server.id)
+    driver.delete_security_group(group.id)
+    assert "cgroup" not in by_name(driver.list_security_groups())
+    assert_driver_error(driver, lambda: driver.delete_security_group(group.id))
+
+
+# -- public IPs --------------------------------------------------------------------------------
+
+def test_public_ips(driver: Driver) -> None:
+    ext = public(driver)
+    net = driver.create_network("fnet", "10.36.0.0/24")
+    router = driver.create_router("frouter", ext.id)
+    driver.add_router_interface(router.id, net.id)
+    server = driver.wait_server(driver.create_server(spec(driver, "fvm", net.id)).id,
+                                "ACTIVE", 60)
+    fip = driver.allocate_public_ip(ext.id, "203.0.113.50")
+    assert (fip.name, fip.address, fip.owned, fip.instance_id, fip.network_id) == (
+        "203.0.113.50", "203.0.113.50", True, None, ext.id)
+    bound = driver.associate_public_ip(fip.id, server.id)
+    assert bound.instance_id == server.id and bound.fixed_ip == server.private_ip
+    assert by_name(driver.list_public_ips())["203.0.113.50"].instance_id == server.id
+    free = driver.disassociate_public_ip(fip.id)
+    assert free.instance_id is None
+    assert by_name(driver.list_public_ips())["203.0.113.50"].instance_id is None
+    driver.release_public_ip(fip.id)
+    assert "203.0.113.50" not in by_name(driver.list_public_ips())
+    assert_driver_error(driver, lambda: driver.release_public_ip(fip.id))
+    driver.delete_server(server.id)
+    driver.remove_router_interface(router.id, net.id)
+    driver.delete_router(router.id)
+    driver.delete_network(net.id)
+
+
+# -- key pairs ---------------------------------------------------------------------------------
+
+def test_keypairs(driver: Driver) -> None:
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ5dGVzYnl0ZXNieXRlc2J5dGVzYnl0ZXNieXRlcw x"
+    mine = driver.create_keypair(f"{KEYPAIR_PREFIX}contract", key)
+    theirs = driver.create_keypair("someone-else", key)
+    assert mine.owned and not theirs.owned
+    assert mine.name == mine.id == f"{KEYPAIR_PREFIX}contract"
+    listed = by_name(driver.list_keypairs())
+    assert listed[f"{KEYPAIR_PREFIX}contract"].owned and not listed["someone-else"].owned
+    driver.delete_keypair(mine.name)
+    driver.delete_keypair(theirs.name)
+    assert not {mine.name, theirs.name} & set(by_name(driver.list_keypairs()))
+    assert_driver_error(driver, lambda: driver.delete_keypair(mine.name))
+
+
+# -- a full sync -------------------------------------------------------------------------------
+
+def test_snapshot_contains_everything(driver: Driver) -> None:
+    ext = public(driver)
+    net = driver.create_network("anet", "10.37.0.0/24")
+    router = driver.create_router("arouter", ext.id)
+    driver.add_router_interface(router.id, net.id)
+    server = driver.wait_server(driver.create_server(spec(driver, "avm", net.id)).id,
+                                "ACTIVE", 60)
+    fip = driver.allocate_public_ip(ext.id)
+    driver.associate_public_ip(fip.id, server.id)
+    group = driver.create_security_group("agroup")
+    pair = driver.create_keypair(f"{KEYPAIR_PREFIX}a", "ssh-ed25519 AAAA a")
+    snap = driver.snapshot()
+    assert {"public", "anet"} <= set(by_name(snap.networks))
+    assert by_name(snap.routers)["arouter"].interface_network_ids == [net.id]
+    assert by_name(snap.instances)["avm"].id == server.id
+    assert by_name(snap.public_ips)[fip.name].instance_id == server.id
+    assert {"default", "agroup"} <= set(by_name(snap.security_groups))
+    assert snap.keypairs == []  # listed only when needed, never in a sync
+    assert by_name(driver.list_keypairs())[pair.name].owned
+    assert {"cirros", "ubuntu"} <= set(by_name(snap.images))
+    assert {"m1.tiny", "m1.small", "m1.medium"} <= set(by_name(snap.flavors))
+    owned = {o.name: o.owned for o in snap.resources() if o.kind not in ("image", "flavor")}
+    assert owned["public"] is False and owned["default"] is False
+    for name in ("anet", "arouter", "avm", fip.name, "agroup"):
+        assert owned[name] is True, name
+    assert group.id in {g.id for g in snap.security_groups}
+    for obj in snap.resources():
+        assert obj.cloud == driver.cloud.name

@@ -1,0 +1,202 @@
+"""What only the Stub driver does: persistence, fault injection, address choice, seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from minicloud.drivers import stub
+from minicloud.drivers.base import ServerSpec
+from minicloud.drivers.stub import StubDriver
+from minicloud.errors import DriverError
+from minicloud.model import Cloud
+from minicloud.store import Store
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store(db_url).open()
+    yield s
+    s.close()
+
+
+def make(store: Store, name: str = "S", **settings: str) -> StubDriver:
+    driver = StubDriver(Cloud(name, "stub", settings=dict(settings)), store)
+    driver.setup()
+    return driver
+
+
+def spec(network_id: str, name: str = "vm", **kw) -> ServerSpec:  # noqa: ANN003
+    return ServerSpec(name, "image-cirros", "flavor-m1.tiny", network_id, **kw)
+
+
+def test_setup_defaults_and_settings(store: Store) -> None:
+    (net,) = make(store).list_networks()
+    assert (net.name, net.cidrs, net.external, net.owned) == ("public", ["203.0.113.0/24"],
+                                                            True, False)
+    other = make(store, "T", external_network="ext", external_cidr="8.21.28.0/24",
+                 external_subnet="trystack")
+    (net,) = other.list_networks()
+    assert (net.name, net.cidrs, net.subnets[0].name) == ("ext", ["8.21.28.0/24"], "trystack")
+    assert [(g.name, g.owned, g.rules) for g in other.list_security_groups()] == [
+        ("default", False, [])]
+
+
+def test_setup_twice_changes_nothing(store: Store) -> None:
+    driver = make(store)
+    before = driver.snapshot()
+    driver.setup()
+    assert make(store).snapshot() == before
+
+
+def test_state_survives_a_new_driver(store: Store, db_url: str) -> None:
+    driver = make(store)
+    net = driver.create_network("n", "10.0.0.0/24")
+    server = driver.create_server(spec(net.id))
+    again = StubDriver(Cloud("S", "stub"), store)
+    assert {n.name for n in again.list_networks()} == {"public", "n"}
+    assert again.get_server(server.id).status == "ACTIVE"
+    reopened = Store(db_url).open()  # a restart
+    try:
+        third = StubDriver(Cloud("S", "stub"), reopened)
+        assert {s.id for s in third.list_servers()} == {server.id}
+    finally:
+        reopened.close()
+
+
+def test_clouds_on_one_store_are_separate(store: Store) -> None:
+    a, b = make(store, "A"), make(store, "B")
+    a.create_network("only-a", "10.0.0.0/24")
+    assert "only-a" not in {n.name for n in b.list_networks()}
+
+
+def test_build_becomes_active(store: Store) -> None:
+    driver = make(store)
+    net = driver.create_network("n", "10.0.0.0/24")
+    server = driver.create_server(spec(net.id))
+    assert server.status == "BUILD"
+    assert driver.list_servers()[0].status == "ACTIVE"
+    assert driver.wait_server(server.id, "ACTIVE", 5).status == "ACTIVE"
+
+
+def test_fault_every_call(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    driver = make(store)
+    monkeypatch.setenv("MINICLOUD_STUB_FAIL", "list_networks, create_router")
+    for _ in range(2):
+        with pytest.raises(DriverError) as err:
+            driver.list_networks()
+        assert "cloud S:" in str(err.value) and "injected fault" in str(err.value)
+    with pytest.raises(DriverError):
+        driver.create_router("r")
+    assert driver.list_routers() == []  # the failed call changed nothing
+    monkeypatch.delenv("MINICLOUD_STUB_FAIL")
+    assert driver.list_networks()
+
+
+def test_fault_nth_call(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    driver = make(store)
+    stub.reset_fault_counters()
+    monkeypatch.setenv("MINICLOUD_STUB_FAIL", "create_network:2")
+    driver.create_network("a", "10.1.0.0/24")
+    with pytest.raises(DriverError):
+        driver.create_network("b", "10.2.0.0/24")
+    driver.create_network("c", "10.3.0.0/24")
+    assert [n.name for n in driver.list_networks()] == ["public", "a", "c"]
+    assert stub._calls["create_network"] == 3
+    stub.reset_fault_counters()
+    assert stub._calls["create_network"] == 0
+    driver.create_network("d", "10.4.0.0/24")
+    with pytest.raises(DriverError):
+        driver.create_network("e", "10.5.0.0/24")  # counting started again
+
+
+def test_lowest_free_ip_after_the_gateway(store: Store) -> None:
+    driver = make(store)
+    net = driver.create_network("n", "10.0.0.0/24")
+    assert net.subnets[0].gateway_ip == "10.0.0.1"
+    first = driver.create_server(spec(net.id, "a"))
+    assert first.private_ip == "10.0.0.2"
+    asked = driver.create_server(spec(net.id, "b", fixed_ip="10.0.0.9"))
+    assert asked.private_ip == "10.0.0.9"
+    taken = driver.create_server(spec(net.id, "c", fixed_ip="10.0.0.9"))
+    assert taken.private_ip == "10.0.0.3"
+    gateway = driver.create_server(spec(net.id, "d", fixed_ip="10.0.0.1"))
+    assert gateway.private_ip == "10.0.0.4"
+    driver.delete_server(first.id)
+    assert driver.create_server(spec(net.id, "e")).private_ip == "10.0.0.2"
+
+
+def test_public_ip_addresses(store: Store) -> None:
+    driver = make(store)
+    ext = driver.list_networks()[0]
+    assert driver.allocate_public_ip(ext.id).name == "203.0.113.2"
+    assert driver.allocate_public_ip(ext.id, "203.0.113.30").name == "203.0.113.30"
+    assert driver.allocate_public_ip(ext.id, "203.0.113.30").name == "203.0.113.3"
+    net = driver.create_network("n", "10.0.0.0/24")
+    with pytest.raises(DriverError):
+        driver.allocate_public_ip(net.id)  # not external
+
+
+def test_seeds_are_not_owned(store: Store) -> None:
+    driver = make(store)
+    ext = driver.list_networks()[0]
+    net = driver.seed_network("legacy", "10.9.0.0/24")
+    router = driver.seed_router("corp", ext.id)
+    server = driver.seed_server(spec(net.id, "theirs"))
+    fip = driver.seed_public_ip(ext.id, "203.0.113.200")
+    snap = driver.snapshot()
+    for obj in (net, router, server, fip):
+        assert not obj.owned
+    assert not any(o.owned for o in snap.resources() if o.kind not in ("image", "flavor"))
+    assert router.gateway_network_id == ext.id and fip.name == "203.0.113.200"
+
+
+def test_forget_drops_the_state(store: Store) -> None:
+    driver = make(store)
+    keep = make(store, "Other")
+    driver.create_network("n", "10.0.0.0/24")
+    driver.forget()
+    fresh = StubDriver(Cloud("S", "stub"), store)
+    assert fresh.list_networks() == [] and fresh.list_security_groups() == []
+    assert driver.list_networks() == []
+    assert [n.name for n in keep.list_networks()] == ["public"]
+    fresh.setup()
+    assert [n.name for n in fresh.list_networks()] == ["public"]
+
+
+def test_conflicts(store: Store) -> None:
+    driver = make(store)
+    ext = driver.list_networks()[0]
+    net = driver.create_network("n", "10.0.0.0/24")
+    router = driver.create_router("r", ext.id)
+    driver.add_router_interface(router.id, net.id)
+    with pytest.raises(DriverError, match="already attached"):
+        driver.add_router_interface(router.id, net.id)
+    with pytest.raises(DriverError, match="in use"):
+        driver.delete_network(net.id)
+    with pytest.raises(DriverError, match="interfaces"):
+        driver.delete_router(router.id)
+    with pytest.raises(DriverError, match="not an external"):
+        driver.set_router_gateway(router.id, net.id)
+    with pytest.raises(DriverError, match="gateway, not an interface"):
+        driver.add_router_interface(router.id, ext.id)
+    with pytest.raises(DriverError, match="name in use"):
+        driver.create_security_group("default")
+    with pytest.raises(DriverError, match="security group"):
+        driver.create_server(spec(net.id, security_groups=["nope"]))
+    with pytest.raises(DriverError, match="image or flavor"):
+        driver.create_server(ServerSpec("x", "image-windows", "flavor-m1.tiny", net.id))
+    isolated = driver.create_network("iso", "10.1.0.0/24")
+    server = driver.create_server(spec(isolated.id))
+    fip = driver.allocate_public_ip(ext.id)
+    with pytest.raises(DriverError, match="no route"):
+        driver.associate_public_ip(fip.id, server.id)
+
+
+def test_state_is_in_its_own_tables(store: Store) -> None:
+    make(store).create_network("n", "10.0.0.0/24")
+    assert set(stub.TABLES.values()) <= set(store.db.tables)
+    assert store.load("network") == []  # never in MiniCloud's own tables
+
+
