@@ -1,0 +1,1 @@
+"""The interactive menus, one module per menu."""

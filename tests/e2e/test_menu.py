@@ -1,0 +1,372 @@
+"""The interactive menu driven through stdin, as a piped script would (DESIGN.md 2-4b)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from menu_helpers import EMPTY_TREE, MAIN_MENU, REFERENCE_TREE, Runner, with_demo
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Runner:
+    """A fresh temporary home (also HOME and the working directory)."""
+    return Runner(tmp_path)
+
+
+@pytest.fixture
+def demo(run: Runner) -> Runner:
+    """A home holding the demo deployment."""
+    return with_demo(run)
+
+
+def keys(*answers: str) -> str:
+    """One line per answer (an empty string is Enter)."""
+    return "".join(f"{a}\n" for a in answers)
+
+
+# Adds stub cloud Lab (default external network `public`, 203.0.113.0/24) from the main menu
+# and returns to it.
+ADD_LAB = ("2", "3", "Lab", "", "lab.local", "", "", "", "11")
+
+
+def test_exit_shows_exactly_the_main_menu_and_opens_nothing(run: Runner) -> None:
+    result = run(stdin="8\n")
+    assert result.code == 0
+    assert result.out == MAIN_MENU
+    assert result.err == ""
+    assert not (run.home / "minicloud.db").exists()
+
+
+def test_first_start_topology_then_end_of_input(run: Runner) -> None:
+    result = run(stdin="1\n")
+    assert result.code == 0
+    assert result.out == MAIN_MENU + "\n" + EMPTY_TREE + MAIN_MENU + "\n"
+
+
+def test_demo_tree_in_the_menu_and_after_restart(run: Runner) -> None:
+    result = run("--demo", stdin="1\n8\n")
+    assert result.code == 0
+    assert REFERENCE_TREE in result.out
+    assert result.out.startswith(MAIN_MENU)
+    assert run.topology() == REFERENCE_TREE
+    again = run("--demo", stdin="\n8\n")  # Enter takes [1]; a second --demo changes nothing
+    assert REFERENCE_TREE in again.out
+    assert "already holds clouds" in again.err
+    assert run.topology() == REFERENCE_TREE
+
+
+def test_cloud_management(run: Runner) -> None:
+    result = run(stdin=keys(
+        "2",
+        "2",                                      # list: none yet
+        "4",                                      # update with no cloud: says so
+        "3", "Lab", "", "lab.local", "", "", "",  # add stub Lab, defaults
+        "3", "Spare", "", "", "ext", "10.99.0.0/24", "",
+        "3", "Lab", "", "", "", "", "",           # a second Lab: refused in one line
+        "2",
+        "4", "1", "Ghent",                        # update Lab's location
+        "6", "1", "bad name", "Antwerp",          # a bad cluster name: one line, asked again
+        "6", "1", "North",
+        "7", "2",                                 # remove cluster North (Antwerp, North)
+        "8", "1",                                 # images of Lab
+        "9", "1",                                 # flavors of Lab
+        "10",                                     # refresh
+        "5", "2", "y",                            # remove Spare
+        "5", "", "",                              # remove Lab? Enter = no
+        "1",
+        "11", "8"))
+    out = result.out
+    assert result.code == 0, result.err
+    assert "No clouds yet.\n" in out
+    assert "No clouds yet: add one in Cloud management.\n" in out
+    assert "Cloud Lab added (stub).\n" in out
+    assert "Cloud Spare added (stub).\n" in out
+    assert "Error: a cloud named 'Lab' exists already\n" in out
+    assert "Lab: type stub, location lab.local; clusters: none\n" in out
+    assert "Spare: type stub, location -; clusters: none\n" in out
+    assert "Cloud Lab: location is now Ghent.\n" in out
+    assert re.search(r"Cluster name : invalid cluster name 'bad name': use 1-64 characters[^\n]*"
+                     r"\nCluster name : Cluster Antwerp added to cloud Lab\.\n", out)
+    assert "Cluster North removed from cloud Lab.\n" in out
+    assert ": cirros\nubuntu\n" in out
+    assert "m1.tiny: 1 vCPU, 512 MB RAM, 1 GB disk\nm1.small: 1 vCPU, 2048 MB RAM" in out
+    assert "Refreshed 2 of 2 clouds.\n" in out
+    assert "Cloud Spare forgotten with its simulated resources.\n" in out
+    assert "Remove cloud Lab from MiniCloud? [y/N] Nothing changed.\n" in out
+    assert "+---Cloud: Lab (Ghent)\n" in out
+    tree = run.topology()  # a restart keeps it all
+    assert "Cloud: Lab (Ghent)" in tree and "Cluster: Antwerp" in tree
+    assert "Spare" not in tree and "North" not in tree
+    assert "Network: public (external) [203.0.113.0/24]" in tree
+
+
+def test_router_and_network_management(run: Runner) -> None:
+    result = run(stdin=keys(
+        *ADD_LAB,
+        "3",
+        "2",                                      # list: none
+        "3", "", "Gw", "",                        # gateway: the one external network
+        "3", "", "Inner", "1",                    # no gateway
+        "9",
+        "4",
+        "3", "", "Net1", "10.1.0.0", "10.1.0.0/24", "2",   # CIDR refused once; router Gw
+        "3", "", "Net2", "10.1.0.0/16", "10.2.0.0/24", "1",  # overlap refused; no router
+        "2",
+        "4", "2", "2",                            # attach Net2 to Inner
+        "5", "2", "",                             # detach Net2 from its only router
+        "9",
+        "3",
+        "4", "2", "2",                            # router Inner: attach Net2
+        "5", "2", "",                             # router Inner: detach Net2
+        "7", "",                                  # clear Gw's gateway
+        "7",                                      # no router has a gateway now
+        "6", "1", "",                             # set Gw's gateway: public
+        "6", "1", "",                             # again: one-line error
+        "8", "2", "y",                            # remove Inner
+        "2",
+        "1",
+        "9", "8"))
+    out = result.out
+    assert result.code == 0, result.err
+    assert "No routers yet.\n" in out
+    assert "Router Gw created in cloud Lab with gateway public.\n" in out
+    assert "Router Inner created in cloud Lab.\n" in out
+    assert "CIDR (e.g. 10.0.0.0/24) : invalid CIDR '10.1.0.0'" in out
+    assert "Network Net1 [10.1.0.0/24] created in cloud Lab, attached to router Gw.\n" in out
+    assert "10.1.0.0/16 overlaps Net1 (10.1.0.0/24) in cloud Lab\n" in out
+    assert "Network Net2 [10.2.0.0/24] created in cloud Lab.\n" in out
+    assert "Net1: 10.1.0.0/24; routers: Gw\n" in out
+    assert "public: 203.0.113.0/24 (external)\n" in out
+    assert out.count("Network Net2 attached to router Inner.\n") == 2
+    assert out.count("Network Net2 detached from router Inner.\n") == 2
+    assert "Router Gw: gateway cleared.\n" in out
+    assert "No router has a gateway.\n" in out
+    assert "Router Gw: gateway is now public.\n" in out
+    assert "Error: public is the gateway of Gw already\n" in out
+    assert "Router Inner removed.\n" in out
+    assert "Gw: gateway public; networks: Net1\n" in out
+    tree = run.topology()
+    assert "+---Router: Gw (public)\n" in tree
+    assert "Inner" not in tree
+    assert "+---Network: Net2 [10.2.0.0/24] (0 instances)\n" in tree
+
+
+def test_instance_management_on_the_demo(demo: Runner) -> None:
+    # Instances sort by name: Ben, Bourla, (Extra,) Tower.
+    result = demo(stdin=keys(
+        "5",
+        "2",
+        "8", "3",                                 # connect Tower
+        "8", "1",                                 # connect Ben: a new public IP
+        "3", "", "Extra", "3", "1", "1", "2", "", "10.10.2.99",
+        "4", "3",
+        "6", "3", "6", "3",                       # stop, stop again
+        "7", "3",                                 # reboot a stopped one
+        "5", "3", "7", "3",                       # start, reboot
+        "9", "3", "",                             # remove? Enter = no
+        "9", "3", "y",
+        "1",
+        "10", "8"))
+    out = result.out
+    assert result.code == 0, result.err
+    assert "Tower: ACTIVE, 10.10.2.5 on LondonNet, public IP 8.21.28.30, cluster London\n" in out
+    assert "\nssh cirros@8.21.28.30\n" in out
+    assert re.search(r"\nssh cirros@8\.21\.28\.\d+\n(.|\n)*\nssh cirros@8\.21\.28\.(?!30\n)\d+\n",
+                     out)
+    assert "Instance Extra created: ACTIVE, 10.10.2.99 on LondonNet.\n" in out
+    assert "Status               : ACTIVE\n" in out
+    assert "Cluster              : London\n" in out
+    assert "Instance Extra stopped: SHUTOFF.\n" in out
+    assert "Error: instance Extra is stopped already\n" in out
+    assert "Error: instance Extra is stopped: start it instead\n" in out
+    assert "Instance Extra started: ACTIVE.\n" in out
+    assert "Instance Extra rebooted: ACTIVE.\n" in out
+    assert "Remove instance Extra from cloud TryStack? [y/N] Nothing changed.\n" in out
+    assert "Instance Extra removed.\n" in out
+    tree = demo.topology()
+    assert "Extra" not in tree
+    assert re.search(r"Instance: Ben \[10\.10\.2\.6\] \(LondonNet\) \[default, public_ssh\] "
+                     r"\[8\.21\.28\.\d+\] \[ACTIVE\]", tree)
+
+
+def test_public_ips_and_removals(demo: Runner) -> None:
+    result = demo(stdin=keys(
+        "4",
+        "6",                                      # list public IPs
+        "8", "2", "y",                            # remove LondonNet: it has instances
+        "8", "3", "y",                            # remove external: not MiniCloud's
+        "7", "", "",                              # release? Enter = no
+        "7", "", "y",
+        "6",
+        "9",
+        "5", "9", "1", "y", "9", "1", "y", "9", "", "y",  # remove Ben, Bourla, Tower
+        "10",
+        "4", "8", "2", "y",                       # now LondonNet goes
+        "9",
+        "3", "8", "", "y",                        # and the router
+        "9",
+        "2", "7", "1", "7", "", "11",             # and the clusters
+        "8"))
+    out = result.out
+    assert result.code == 0, result.err
+    assert "8.21.28.30: attached to Tower, allocated by MiniCloud\n" in out
+    assert "Error: network LondonNet has instances: Ben, Tower; remove them first\n" in out
+    assert "Error: MiniCloud did not create network external; it stays\n" in out
+    assert "Release public IP 8.21.28.30 back to cloud TryStack? [y/N] Nothing changed.\n" in out
+    assert "Public IP 8.21.28.30 released.\n" in out
+    assert "No public IPs yet.\n" in out
+    for name in ("Ben", "Bourla", "Tower"):
+        assert f"Instance {name} removed.\n" in out
+    assert "Network LondonNet removed.\n" in out
+    assert "Router LondonGateway removed.\n" in out
+    assert "Cluster Antwerp removed from cloud TryStack.\n" in out
+    assert "Cluster London removed from cloud TryStack.\n" in out
+    assert demo.topology() == """\
+      MiniCloud
+      |
+      +---Compute
+      |   |
+      |   +---Cloud: TryStack (trystack.org)
+      |
+      +---Networking
+          |
+          +---Network: AntwerpNet [10.10.1.0/24] (0 instances)
+          +---Network: external (external) [trystack]
+"""
+
+
+AFTER_RESET = """\
+      MiniCloud
+      |
+      +---Compute
+      |   |
+      |   +---Cloud: TryStack (trystack.org)
+      |       |
+      |       +---Cluster: Antwerp
+      |       +---Cluster: London
+      |
+      +---Networking
+          |
+          +---Network: external (external) [trystack]
+"""
+
+
+@pytest.mark.parametrize("answer", ["", "N"])
+def test_reset_and_destroy_default_to_no(demo: Runner, answer: str) -> None:
+    result = demo(stdin=keys("6", answer, "7", answer, "8"))
+    assert result.code == 0
+    assert result.out.count("Nothing changed.\n") == 2
+    assert demo.topology() == REFERENCE_TREE
+
+
+def test_reset_keeps_clouds_clusters_and_the_external_network(demo: Runner) -> None:
+    result = demo(stdin=keys("6", "y", "1", "8"))
+    assert result.code == 0, result.err
+    assert "Reset to startup: undo everything MiniCloud did in every cloud" in result.out
+    assert "  released public IP 8.21.28.30\n" in result.out
+    assert "  deleted instance Tower\n" in result.out
+    assert "  deleted router LondonGateway\n" in result.out
+    assert "  deleted network AntwerpNet\n" in result.out
+    assert "Failed" not in result.out
+    assert AFTER_RESET in result.out
+    assert demo.topology() == AFTER_RESET
+
+
+def test_destroy_leaves_a_first_start(demo: Runner) -> None:
+    result = demo(stdin=keys("7", "y", "1", "8"))
+    assert result.code == 0, result.err
+    assert "All data destroyed: the next start is a first start.\n" in result.out
+    assert "\n" + EMPTY_TREE in result.out  # the same session goes on as a first start
+    assert demo.topology() == EMPTY_TREE
+    again = demo("--demo", "topology")  # a first start: the demo can be built again
+    assert again.out == REFERENCE_TREE
+
+
+def test_destroy_then_exit_at_once(demo: Runner) -> None:
+    assert demo(stdin=keys("7", "y", "8")).code == 0
+    assert demo.topology() == EMPTY_TREE
+
+
+MENU_GARBAGE = [b"abc", b"99", b"-1", b"0", b"x" * 10_000, b"9" * 10_000, b"\xff\xfe\x80",
+                b"\x1b[A", b"1e3", b" 2 2"]
+
+
+def test_garbage_at_every_prompt_kind(run: Runner) -> None:
+    lines = [
+        *MENU_GARBAGE, b"2",            # main menu
+        *MENU_GARBAGE, b"3",            # Clouds menu -> Add a cloud
+        b"", b"bad name", b"-x", b"x" * 10_000, b"\xff", b"\x07", b"Lab",  # name (ask)
+        *MENU_GARBAGE, b"",             # type (pick; Enter takes stub)
+        b"x" * 10_000, b"\xff", b"\x07", b"Here",  # location (optional)
+        b"", b"not-a-cidr", b"",  # external network: default name, a bad CIDR, default
+        b"",
+        b"5", *MENU_GARBAGE, b"1",      # remove a cloud: pick
+        b"abc", b"99", b"\xff", b"x" * 10_000, b"n",   # confirm
+        b"11", b"8",
+    ]
+    result = run(stdin=b"\n".join(lines) + b"\n")
+    out = result.out
+    assert result.code == 0
+    assert out.count("Please pick a number between 1 and 8.\n") == len(MENU_GARBAGE)
+    assert out.count("Please pick a number between 1 and 11.\n") == len(MENU_GARBAGE)
+    assert out.count("Please pick a number between 1 and 3.\n") == len(MENU_GARBAGE)
+    assert out.count("Please pick a number between 1 and 2.\n") == len(MENU_GARBAGE)
+    assert "Cloud name : A value is required.\n" in out
+    assert "Cloud name : invalid cloud name 'bad name': use 1-64 characters" in out
+    assert "Cloud name : invalid cloud name '-x'" in out
+    assert out.count("That is too long: 1000 characters at most.\n") == 2
+    assert out.count("That is not valid UTF-8 text.\n") == 2
+    assert out.count("Control characters are not allowed.\n") == 2
+    assert "External network CIDR : [203.0.113.0/24] invalid CIDR 'not-a-cidr'" in out
+    assert out.count("Please answer y or n.\n") == 4
+    assert "Cloud Lab added (stub).\n" in out
+    assert "Nothing changed.\n" in out
+    assert "x" * 1001 not in out and "Unexpected" not in out
+    assert "Cloud: Lab (Here)" in run.topology()
+
+
+EOF_SCRIPTS = [
+    "",                                # main menu
+    "2\n",                             # submenu
+    "2\n3\n",                          # ask
+    "2\n3\nLab\n",                     # pick
+    "2\n3\nLab\n\nHere\n\n",           # a driver setting
+    "2\n3\nLab\n\nHere\n\n\n",         # the last question
+    "6\n",                             # confirm
+    "2\n6\n",                          # a pick with nothing to pick, then the submenu
+]
+
+
+def test_end_of_input_anywhere_exits_0_with_nothing_half_done(run: Runner) -> None:
+    for script in EOF_SCRIPTS:
+        result = run(stdin=script)
+        assert result.code == 0
+        assert result.out.endswith("\n")
+    assert run.topology() == EMPTY_TREE
+    # With every question answered the cloud is there; end of input at the confirmation.
+    assert run(stdin="2\n3\nLab\n\nHere\n\n\n\n5\n\n").code == 0
+    assert "Cloud: Lab (Here)" in run.topology()
+
+
+def test_end_of_input_in_the_demo_keeps_it(demo: Runner) -> None:
+    for script in ("5\n", "5\n9\n", "5\n9\n3\n", "4\n3\n", "3\n3\n", "7\n"):
+        assert demo(stdin=script).code == 0
+    assert demo.topology() == REFERENCE_TREE
+
+
+def test_manager_errors_are_one_line_and_the_menu_goes_on(demo: Runner) -> None:
+    result = demo(stdin=keys("3", "3", "", "LondonGateway", "", "1", "9", "8"))
+    assert result.code == 0
+    assert "Error: a router named 'LondonGateway' exists already in cloud TryStack\n" \
+        in result.out
+    assert result.out.endswith(MAIN_MENU)
+
+
+def test_store_that_cannot_open_exits_2(run: Runner) -> None:
+    (run.home / "minicloud.ini").write_text("[database]\nurl = nosuch://x\n")
+    result = run(stdin="1\n")
+    assert result.code == 2
+    assert result.out == MAIN_MENU  # the menu came first; nothing after the error
+    assert result.err.startswith("minicloud: ")
