@@ -1,0 +1,195 @@
+"""Shared fixtures: a store per backend, an opened MiniCloud, the demo, restarts, snapshots.
+
+Every test that takes ``db_url`` (directly or through ``app``) runs once per backend; the ids
+name the backend (``[sqlite]``, ``[mysql]``).  The MySQL cases need ``MINICLOUD_TEST_MYSQL_URL``
+(e.g. ``mysql+pymysql://root@localhost/minicloud_test?unix_socket=/run/mysqld.sock&charset=utf8mb4``)
+and start from an empty database: every table is dropped first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from minicloud.app import MiniCloud
+from minicloud.config import Config
+from minicloud.demo import build_demo
+from minicloud.drivers import stub
+from minicloud.model import KINDS, to_dict
+
+MYSQL_ENV = "MINICLOUD_TEST_MYSQL_URL"
+
+
+def drop_all_tables(url: str) -> None:
+    """Give a test a clean MySQL database (created when missing)."""
+    import sqlalchemy
+
+    parsed = sqlalchemy.engine.make_url(url)
+    server = sqlalchemy.create_engine(parsed.set(database=""))
+    try:
+        with server.connect() as conn:
+            conn.execute(sqlalchemy.text(f"CREATE DATABASE IF NOT EXISTS `{parsed.database}` "
+                                         "CHARACTER SET utf8mb4"))
+            conn.commit()
+    finally:
+        server.dispose()
+    engine = sqlalchemy.create_engine(url)
+    try:
+        meta = sqlalchemy.MetaData()
+        meta.reflect(bind=engine)
+        meta.drop_all(bind=engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "mysql"], ids=["sqlite", "mysql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/minicloud.db"
+    url = os.environ.get(MYSQL_ENV)
+    if not url:
+        pytest.skip(f"{MYSQL_ENV} is not set: MySQL cases skipped")
+    drop_all_tables(url)
+    return url
+
+
+@pytest.fixture(autouse=True)
+def _no_stub_faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("MINICLOUD_STUB_FAIL", raising=False)
+    stub.reset_fault_counters()
+    yield
+    stub.reset_fault_counters()
+
+
+@pytest.fixture
+def notices() -> list[str]:
+    """The one-line notices the app gave (dropped objects, unreachable clouds...)."""
+    return []
+
+
+def make_app(home: Path, url: str, notify: Callable[[str], None] | None = None) -> MiniCloud:
+    return MiniCloud(Config(home=home, db_url=url), notify=notify).open()
+
+
+@pytest.fixture
+def app(tmp_path: Path, db_url: str, notices: list[str]) -> Iterator[MiniCloud]:
+    application = make_app(tmp_path, db_url, notices.append)
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def demo_app(app: MiniCloud) -> MiniCloud:
+    assert build_demo(app) is True
+    return app
+
+
+def reopen_app(app: MiniCloud, notify: Callable[[str], None] | None = None) -> MiniCloud:
+    """A restart: a new MiniCloud on the same store URL (the caller closes it)."""
+    return make_app(app.config.home, app.config.db_url, notify)
+
+
+@pytest.fixture
+def reopen() -> Iterator[Callable[..., MiniCloud]]:
+    """``reopen(app)``: a new MiniCloud on the same URL, closed at the end of the test."""
+    opened: list[MiniCloud] = []
+
+    def _reopen(app: MiniCloud, notify: Callable[[str], None] | None = None) -> MiniCloud:
+        other = reopen_app(app, notify)
+        opened.append(other)
+        return other
+
+    yield _reopen
+    for other in opened:
+        other.close()
+
+
+# -- snapshots for rollback assertions ---------------------------------------------------------
+
+def _dump(obj: Any, versions: bool, sort_interfaces: bool = False) -> str:
+    data = to_dict(obj)
+    if not versions:
+        data.pop("version", None)
+    if sort_interfaces and "interface_network_ids" in data:
+        data["interface_network_ids"] = sorted(data["interface_network_ids"])
+    return json.dumps(data, sort_keys=True)
+
+
+def _cache_picture(cache: Any, versions: bool) -> dict[str, list[str]]:
+    return {kind: sorted(_dump(o, versions) for o in cache.all(kind)) for kind in KINDS}
+
+
+def cloud_picture(app: MiniCloud, clouds: list[Any] | None = None) -> dict[str, dict]:
+    """What each cloud holds, read through a FRESH driver (its own tables, not the app's)."""
+    if clouds is None:
+        clouds = app.inventory.cache.all("cloud")
+    picture: dict[str, dict] = {}
+    for cloud in clouds:
+        driver = app.make_driver_for(cloud)
+        try:
+            snap = driver.snapshot()
+        finally:
+            driver.close()
+        picture[cloud.name] = {
+            kind: sorted(_dump(o, False, sort_interfaces=True) for o in getattr(snap, kind))
+            for kind in ("networks", "routers", "instances", "public_ips", "security_groups",
+                         "keypairs")
+        }
+    return picture
+
+
+def snapshot_state(app: MiniCloud, versions: bool = True) -> dict[str, Any]:
+    """A comparable picture of cloud, store and cache.
+
+    ``cloud``: every cloud the store knows, listed through a fresh driver; ``store``: what a
+    restarted MiniCloud loads; ``cache``: the running app's cache.  With ``versions`` the row
+    versions count too (a rolled-back operation must not even bump them).  A router's
+    interface list is compared as a set in the cloud part (undo re-attaches in reverse order).
+    """
+    saved = os.environ.pop("MINICLOUD_STUB_FAIL", None)
+    try:
+        other = reopen_app(app)
+        try:
+            store = _cache_picture(other.inventory.cache, versions)
+            clouds = list(other.inventory.cache.all("cloud"))
+            cloud = cloud_picture(other, clouds)
+        finally:
+            other.close()
+    finally:
+        if saved is not None:
+            os.environ["MINICLOUD_STUB_FAIL"] = saved
+    return {"cloud": cloud, "store": store,
+            "cache": _cache_picture(app.inventory.cache, versions)}
+
+
+@pytest.fixture(name="snapshot_state")
+def snapshot_state_fixture() -> Callable[..., dict[str, Any]]:
+    """The :func:`snapshot_state` helper, for test modules (conftest is not imported)."""
+    return snapshot_state
+
+
+# -- clouds for the manager tests --------------------------------------------------------------
+
+CLOUD = "Lab"
+
+
+def fresh_driver(app: MiniCloud, cloud_name: str = CLOUD) -> Any:
+    """A new driver on the cloud, sharing nothing with the app's own (another process's view)."""
+    return app.make_driver_for(app.clouds.get(cloud_name))
+
+
+@pytest.fixture(name="fresh_driver")
+def fresh_driver_fixture() -> Callable[..., Any]:
+    return fresh_driver
+
+
+@pytest.fixture
+def cloud_app(app: MiniCloud) -> MiniCloud:
+    """The app with one Stub cloud ``Lab`` (external network ``public`` 203.0.113.0/24)."""
+    app.clouds.add(CLOUD, "stub", "the lab")
+    return app

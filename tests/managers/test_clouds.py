@@ -1,0 +1,275 @@
+"""Clouds and clusters; refresh; reset and destroy (DESIGN.md section 3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from minicloud.drivers.base import ServerSpec
+from minicloud.drivers.stub import StubDriver
+from minicloud.errors import InUseError, NotFoundError, ValidationError
+from minicloud.model import NAME_RULE, Cloud
+from minicloud.topology import EMPTY, render_text
+
+CLOUD = "Lab"
+
+
+# -- clouds ------------------------------------------------------------------------------------
+
+def test_add_stub_cloud(app, reopen) -> None:  # noqa: ANN001
+    cloud = app.clouds.add(CLOUD, "stub", "the lab")
+    assert (cloud.name, cloud.type, cloud.location, cloud.reachable) == (CLOUD, "stub",
+                                                                        "the lab", True)
+    nets = app.networks.list(CLOUD)
+    assert [(n.name, n.cidrs, n.external, n.owned) for n in nets] == [
+        ("public", ["203.0.113.0/24"], True, False)]
+    assert [(g.name, g.owned) for g in app.inventory.cache.all("security_group", CLOUD)] == [
+        ("default", False)]
+    assert [i.name for i in app.clouds.images(CLOUD)] == ["cirros", "ubuntu"]
+    assert [f.name for f in app.clouds.flavors(CLOUD)] == ["m1.tiny", "m1.small", "m1.medium"]
+    again = reopen(app)
+    assert [c.name for c in again.clouds.list()] == [CLOUD]
+    assert [n.name for n in again.networks.list()] == ["public"]
+
+
+def test_add_with_external_network_settings(app) -> None:  # noqa: ANN001
+    app.clouds.add(CLOUD, "stub", "", {"external_network": "ext", "external_cidr":
+                                       "198.51.100.0/24", "external_subnet": "ext-sub"})
+    (net,) = app.networks.list(CLOUD)
+    assert (net.name, net.cidrs, net.subnets[0].name) == ("ext", ["198.51.100.0/24"],
+                                                          "ext-sub")
+
+
+@pytest.mark.parametrize("name", ["", "bad name", "-lead", "x" * 65, "a/b"])
+def test_cloud_name_rule(app, name: str) -> None:  # noqa: ANN001
+    with pytest.raises(ValidationError) as err:
+        app.clouds.add(name, "stub")
+    assert NAME_RULE in str(err.value)
+    assert app.clouds.list() == []
+
+
+def test_cloud_refusals(app) -> None:  # noqa: ANN001
+    app.clouds.add(CLOUD, "stub")
+    with pytest.raises(ValidationError, match="exists already"):
+        app.clouds.add(CLOUD, "stub")
+    with pytest.raises(ValidationError, match="unknown cloud type"):
+        app.clouds.add("Other", "azure")
+    with pytest.raises(ValidationError, match="too long"):
+        app.clouds.add("Other", "stub", "x" * 256)
+    with pytest.raises(NotFoundError):
+        app.clouds.get("Nope")
+    assert [c.name for c in app.clouds.list()] == [CLOUD]
+    assert app.clouds.types() == ["openstack", "stub"]
+
+
+def test_update_location(cloud_app, reopen) -> None:  # noqa: ANN001
+    assert cloud_app.clouds.update(CLOUD, "moved").location == "moved"
+    assert reopen(cloud_app).clouds.get(CLOUD).location == "moved"
+    with pytest.raises(ValidationError):
+        cloud_app.clouds.update(CLOUD, "y" * 256)
+
+
+def test_remove_cloud(cloud_app, reopen, fresh_driver) -> None:  # noqa: ANN001
+    cloud_app.clouds.add_cluster(CLOUD, "C")
+    cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
+    text = cloud_app.clouds.remove(CLOUD)
+    assert text == f"cloud {CLOUD} forgotten with its simulated resources"
+    assert cloud_app.clouds.list() == []
+    again = reopen(cloud_app)
+    assert again.clouds.list() == []
+    for kind in ("network", "cluster", "security_group", "image"):
+        assert again.inventory.cache.all(kind) == []
+    ghost = StubDriver(Cloud(CLOUD, "stub"), again.store)
+    assert ghost.list_networks() == []  # the simulated resources went with it
+
+
+# -- clusters ----------------------------------------------------------------------------------
+
+def test_clusters(cloud_app, reopen) -> None:  # noqa: ANN001
+    cloud_app.clouds.add_cluster(CLOUD, "London")
+    cloud_app.clouds.add_cluster(CLOUD, "Antwerp")
+    assert [c.name for c in cloud_app.clouds.clusters(CLOUD)] == ["Antwerp", "London"]
+    with pytest.raises(ValidationError, match="exists already"):
+        cloud_app.clouds.add_cluster(CLOUD, "London")
+    with pytest.raises(ValidationError) as err:
+        cloud_app.clouds.add_cluster(CLOUD, "no spaces")
+    assert NAME_RULE in str(err.value)
+    with pytest.raises(NotFoundError):
+        cloud_app.clouds.add_cluster("Nope", "X")
+    cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
+    cloud_app.instances.create(CLOUD, "vm", "cirros", "m1.tiny", "n1", cluster="London")
+    with pytest.raises(InUseError, match="vm"):
+        cloud_app.clouds.remove_cluster(CLOUD, "London")
+    cloud_app.clouds.remove_cluster(CLOUD, "Antwerp")
+    with pytest.raises(NotFoundError):
+        cloud_app.clouds.remove_cluster(CLOUD, "Antwerp")
+    assert [c.name for c in reopen(cloud_app).clouds.clusters(CLOUD)] == ["London"]
+
+
+# -- refresh -----------------------------------------------------------------------------------
+
+def test_refresh_drops_what_was_deleted_behind_our_back(cloud_app, fresh_driver, notices,  # noqa: ANN001
+                                                       reopen) -> None:  # noqa: ANN001
+    net = cloud_app.networks.create(CLOUD, "gone", "10.1.0.0/24")
+    fresh_driver(cloud_app).delete_network(net.id)
+    notices.clear()
+    assert cloud_app.clouds.refresh() == []
+    assert "gone" not in {n.name for n in cloud_app.networks.list()}
+    assert "gone" not in {n.name for n in reopen(cloud_app).networks.list()}
+    assert notices == [f"network gone is no longer in cloud {CLOUD}: dropped"]
+
+
+def test_refresh_adopts_owned_objects_created_behind_our_back(cloud_app, fresh_driver,  # noqa: ANN001
+                                                             notices, reopen) -> None:  # noqa: ANN001
+    fresh_driver(cloud_app).create_network("stray", "10.2.0.0/24")
+    notices.clear()
+    assert cloud_app.clouds.refresh(CLOUD) == []
+    (stray,) = [n for n in cloud_app.networks.list() if n.name == "stray"]
+    assert stray.owned
+    assert "stray" in {n.name for n in reopen(cloud_app).networks.list()}
+    assert notices == [f"network stray in cloud {CLOUD} was created by MiniCloud but not "
+                       "recorded: adopted"]
+
+
+def test_refresh_after_restart_sees_changes(cloud_app, fresh_driver, reopen, notices) -> None:  # noqa: ANN001
+    net = cloud_app.networks.create(CLOUD, "gone", "10.1.0.0/24")
+    fresh_driver(cloud_app).delete_network(net.id)
+    again = reopen(cloud_app, notices.append)
+    assert again.clouds.refresh() == []
+    assert "gone" not in {n.name for n in again.networks.list()}
+
+
+def test_unreachable_cloud_keeps_its_last_known_state(cloud_app, reopen,  # noqa: ANN001
+                                                     monkeypatch) -> None:  # noqa: ANN001
+    cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
+    monkeypatch.setenv("MINICLOUD_STUB_FAIL", "list_networks")
+    failures = cloud_app.clouds.refresh()
+    assert len(failures) == 1 and CLOUD in failures[0]
+    assert "last known state" in failures[0]
+    assert cloud_app.clouds.get(CLOUD).reachable is False
+    assert reopen(cloud_app).clouds.get(CLOUD).reachable is False
+    assert {n.name for n in cloud_app.networks.list()} == {"n1", "public"}
+    assert "Cloud: Lab (the lab) (unreachable)" in render_text(
+        cloud_app.inventory.cache.deployment())
+    monkeypatch.delenv("MINICLOUD_STUB_FAIL")
+    assert cloud_app.clouds.refresh() == []
+    assert cloud_app.clouds.get(CLOUD).reachable is True
+    assert reopen(cloud_app).clouds.get(CLOUD).reachable is True
+    assert {n.name for n in cloud_app.networks.list()} == {"n1", "public"}
+
+
+def test_unreachable_at_first_use_in_a_session(cloud_app, reopen, monkeypatch) -> None:  # noqa: ANN001
+    again = reopen(cloud_app)
+    monkeypatch.setenv("MINICLOUD_STUB_FAIL", "list_networks")
+    with pytest.raises(Exception, match="last known state"):
+        again.networks.create(CLOUD, "n1", "10.1.0.0/24")
+    assert again.clouds.get(CLOUD).reachable is False
+    monkeypatch.delenv("MINICLOUD_STUB_FAIL")
+    again.networks.create(CLOUD, "n1", "10.1.0.0/24")
+    assert again.clouds.get(CLOUD).reachable is True
+
+
+# -- reset -------------------------------------------------------------------------------------
+
+def seeded_app(app):  # noqa: ANN001, ANN201
+    """A Stub cloud that held things before MiniCloud was pointed at it."""
+    pre = StubDriver(Cloud(CLOUD, "stub", "the lab"), app.store)
+    pre.setup()
+    external = next(n for n in pre.list_networks() if n.external)
+    legacy = pre.seed_network("legacy", "10.50.0.0/24")
+    pre.seed_router("corp")
+    pre.seed_router("edge", external.id)
+    pre.seed_server(ServerSpec("theirs", "image-cirros", "flavor-m1.tiny", legacy.id))
+    pre.seed_public_ip(external.id, "203.0.113.77")
+    app.clouds.add(CLOUD, "stub", "the lab")
+    app.clouds.add_cluster(CLOUD, "C")
+    return app
+
+
+def make_changes(app) -> None:  # noqa: ANN001
+    """Everything MiniCloud can do, to owned and to pre-existing things."""
+    corp = app.routers.find("router", "corp", CLOUD)
+    app.routers.set_gateway(corp, "public")
+    app.networks.create(CLOUD, "mine", "10.60.0.0/24", router="corp")
+    app.networks.create(CLOUD, "mine2", "10.61.0.0/24", router="edge")
+    app.routers.create(CLOUD, "own", gateway="public")
+    app.networks.create(CLOUD, "mine3", "10.62.0.0/24", router="own")
+    web = app.instances.create(CLOUD, "web", "cirros", "m1.tiny", "mine", cluster="C")
+    fip = app.instances.assign_public_ip(web)
+    assert fip.name == "203.0.113.77" and not fip.owned  # the pre-existing free IP, reused
+    db = app.instances.create(CLOUD, "db", "cirros", "m1.tiny", "mine3",
+                              security_group="public_ssh")
+    assert app.instances.assign_public_ip(db).owned  # none free: allocated
+    app.instances.connect(app.instances.create(CLOUD, "app", "ubuntu", "m1.small", "mine2"))
+    # a key pair of MiniCloud's (Stub clouds get none on instance create): a sync does not
+    # read key pairs (they cost a request and matter only to create and reset); reset lists them
+    app.driver(CLOUD).create_keypair("minicloud-me", "ssh-ed25519 A")
+    assert app.clouds.refresh() == []
+    assert app.inventory.cache.all("keypair", CLOUD) == []
+
+
+def test_reset_undoes_only_what_minicloud_did(app, snapshot_state, fresh_driver,  # noqa: ANN001
+                                              reopen) -> None:  # noqa: ANN001
+    seeded_app(app)
+    baseline = snapshot_state(app, versions=False)
+    make_changes(app)
+    assert snapshot_state(app, versions=False) != baseline
+    report = app.clouds.reset()
+    assert report.failures == []
+    assert report.undone
+    after = snapshot_state(app, versions=False)
+    assert after == baseline
+    snap = fresh_driver(app).snapshot()
+    routers = {r.name: r for r in snap.routers}
+    assert set(routers) == {"corp", "edge"}
+    assert routers["corp"].gateway_network_id is None
+    assert routers["corp"].interface_network_ids == []
+    assert routers["edge"].gateway_network_id is not None  # its own gateway stays
+    assert [s.name for s in snap.instances] == ["theirs"]
+    assert [(f.name, f.instance_id) for f in snap.public_ips] == [("203.0.113.77", None)]
+    assert {n.name for n in snap.networks} == {"public", "legacy"}
+    assert {g.name for g in snap.security_groups} == {"default"}
+    assert fresh_driver(app).list_keypairs() == []
+    again = reopen(app)
+    assert [c.name for c in again.clouds.list()] == [CLOUD]
+    assert [c.name for c in again.clouds.clusters(CLOUD)] == ["C"]
+    assert again.inventory.cache.all("change") == []
+
+
+def test_reset_of_the_demo(demo_app, reopen) -> None:  # noqa: ANN001
+    report = demo_app.clouds.reset()
+    assert report.failures == []
+    expected = """\
+      MiniCloud
+      |
+      +---Compute
+      |   |
+      |   +---Cloud: TryStack (trystack.org)
+      |       |
+      |       +---Cluster: Antwerp
+      |       +---Cluster: London
+      |
+      +---Networking
+          |
+          +---Network: external (external) [trystack]
+"""
+    assert render_text(demo_app.inventory.cache.deployment()) == expected
+    assert render_text(reopen(demo_app).inventory.cache.deployment()) == expected
+
+
+def test_reset_twice_is_harmless(demo_app) -> None:  # noqa: ANN001
+    demo_app.clouds.reset()
+    report = demo_app.clouds.reset()
+    assert report.failures == [] and report.undone == []
+
+
+def test_destroy_leaves_a_first_start(demo_app, reopen) -> None:  # noqa: ANN001
+    report = demo_app.clouds.destroy()
+    assert report.failures == []
+    again = reopen(demo_app)
+    assert again.clouds.list() == []
+    assert render_text(again.inventory.cache.deployment()) == EMPTY + "\n"
+    ghost = StubDriver(Cloud("TryStack", "stub"), again.store)
+    assert ghost.list_networks() == [] and ghost.list_servers() == []
+    # and the first start can build again
+    again.clouds.add("TryStack", "stub")
+    assert [n.name for n in again.networks.list()] == ["public"]

@@ -1,0 +1,196 @@
+"""The cache: warm reads never reach a driver; the cache follows the store, after commit."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from minicloud.cache import Cache, Inventory, clone
+from minicloud.demo import build_demo
+from minicloud.drivers.base import Driver
+from minicloud.drivers.stub import StubDriver
+from minicloud.errors import StaleError, StoreError
+from minicloud.model import Cloud, Network, Subnet
+from minicloud.store import Store, Table
+from minicloud.topology import render_text
+
+
+@pytest.fixture
+def driver_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Every call of every StubDriver method (and every driver built), counted."""
+    calls: Counter[str] = Counter()
+    names = {n for n in dir(Driver) if not n.startswith("_") and callable(getattr(Driver, n))}
+    names |= {n for n in vars(StubDriver) if n.startswith("seed_")}
+    for name in names:
+        original = getattr(StubDriver, name)
+
+        def counted(self: Any, *args: Any, __name: str = name, __orig: Any = original,
+                    **kwargs: Any) -> Any:
+            calls[__name] += 1
+            return __orig(self, *args, **kwargs)
+
+        monkeypatch.setattr(StubDriver, name, counted)
+    original_init = StubDriver.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        calls["__init__"] += 1
+        original_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(StubDriver, "__init__", init)
+    return calls
+
+
+def test_warm_reads_make_no_driver_call(app, reopen, driver_calls) -> None:  # noqa: ANN001
+    build_demo(app)
+    assert driver_calls["create_server"] == 3  # the counting proxy does see driver calls
+    driver_calls.clear()
+    fresh = reopen(app)
+    tree = render_text(fresh.inventory.cache.deployment())
+    assert "Instance: Tower [10.10.2.5]" in tree
+    assert [c.name for c in fresh.clouds.list()] == ["TryStack"]
+    assert [c.name for c in fresh.clouds.clusters()] == ["Antwerp", "London"]
+    assert {n.name for n in fresh.networks.list()} == {"AntwerpNet", "LondonNet", "external"}
+    assert [r.name for r in fresh.routers.list()] == ["LondonGateway"]
+    assert [i.name for i in fresh.instances.list()] == ["Ben", "Bourla", "Tower"]
+    assert [f.name for f in fresh.networks.public_ips()] == ["8.21.28.30"]
+    assert [i.name for i in fresh.clouds.images("TryStack")] == ["cirros", "ubuntu"]
+    assert [f.name for f in fresh.clouds.flavors("TryStack")] == ["m1.tiny", "m1.small",
+                                                                  "m1.medium"]
+    tower = fresh.routers.find("instance", "Tower")
+    assert fresh.instances.public_ip_of(tower).name == "8.21.28.30"
+    assert fresh.instances.network_names(tower) == ["LondonNet"]
+    assert render_text(fresh.inventory.cache.deployment()) == tree
+    assert sum(driver_calls.values()) == 0, driver_calls
+    assert fresh.synced_driver("TryStack") is None
+
+
+def test_first_write_in_a_session_syncs_once(app, reopen, driver_calls) -> None:  # noqa: ANN001
+    build_demo(app)
+    fresh = reopen(app)
+    driver_calls.clear()
+    fresh.networks.create("TryStack", "Extra", "10.10.9.0/24")
+    fresh.networks.create("TryStack", "Extra2", "10.10.8.0/24")
+    assert driver_calls["list_networks"] == 1  # the first use syncs; the second does not
+    assert driver_calls["create_network"] == 2
+
+
+def _net(name: str = "n", ident: str = "id-1") -> Network:
+    return Network("Lab", ident, name, owned=True,
+                   subnets=[Subnet("s", f"{name}-subnet", "10.0.0.0/24", "10.0.0.1")])
+
+
+@pytest.fixture
+def inventory(db_url: str):
+    store = Store(db_url).open()
+    yield Inventory(store)
+    store.close()
+
+
+def test_write_reaches_the_cache_only_after_commit(inventory: Inventory,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+    original = Table.put
+
+    def spy(self: Table, key: str, cloud: str, data: dict, expected: int | None = None) -> int:
+        seen.append(inventory.cache.get("network", "Lab", "id-1"))
+        return original(self, key, cloud, data, expected)
+
+    monkeypatch.setattr(Table, "put", spy)
+    with inventory.write() as tx:
+        tx.put(_net())
+        assert inventory.cache.get("network", "Lab", "id-1") is None
+    assert seen == [None]
+    cached = inventory.cache.get("network", "Lab", "id-1")
+    assert cached.name == "n" and cached.version == 1
+
+
+def test_failing_store_write_leaves_the_cache_unchanged(inventory: Inventory,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    with inventory.write() as tx:
+        tx.put(_net("old", "id-0"))
+    before = inventory.cache.all("network")
+    original = Table.put
+    count = {"n": 0}
+
+    def failing(self: Table, *args: Any, **kwargs: Any) -> int:
+        count["n"] += 1
+        if count["n"] == 2:
+            raise StoreError("store: disk full")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Table, "put", failing)
+    gone = inventory.cache.get("network", "Lab", "id-0")
+    with pytest.raises(StoreError), inventory.write() as tx:
+        tx.delete(gone)
+        tx.put(_net("a", "id-1"))
+        tx.put(_net("b", "id-2"))
+    assert inventory.cache.all("network") == before
+    monkeypatch.undo()
+    inventory.reload()  # and nothing of it reached the store either
+    assert [(n.name, n.version) for n in inventory.cache.all("network")] == [("old", 1)]
+
+
+def test_failing_store_write_in_a_manager_undoes_the_cloud(cloud_app, fresh_driver,  # noqa: ANN001
+                                                           snapshot_state,  # noqa: ANN001
+                                                           monkeypatch) -> None:  # noqa: ANN001
+    before = snapshot_state(cloud_app)
+    original = Table.put
+
+    def failing(self: Table, *args: Any, **kwargs: Any) -> int:
+        if self.name == "networks":
+            raise StoreError("store: disk full")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Table, "put", failing)
+    with pytest.raises(StoreError):
+        cloud_app.networks.create("Lab", "n1", "10.1.0.0/24")
+    monkeypatch.undo()
+    assert snapshot_state(cloud_app) == before
+    assert "n1" not in {n.name for n in fresh_driver(cloud_app).list_networks()}
+
+
+def test_stale_error_reloads_the_cache(app, reopen) -> None:  # noqa: ANN001
+    app.clouds.add("Lab", "stub", "first")
+    other = reopen(app)
+    other.clouds.update("Lab", "second")  # another MiniCloud changed it meanwhile
+    assert app.clouds.get("Lab").location == "first"  # this one's cache is stale
+    with pytest.raises(StaleError):
+        app.clouds.update("Lab", "third")
+    assert app.clouds.get("Lab").location == "second"  # the refusal came with a refresh
+    app.clouds.update("Lab", "third")  # and trying again works
+    assert reopen(app).clouds.get("Lab").location == "third"
+
+
+def test_stale_delete_is_refused(app, reopen) -> None:  # noqa: ANN001
+    app.clouds.add("Lab", "stub")
+    app.clouds.add_cluster("Lab", "C")
+    other = reopen(app)
+    other.clouds.remove_cluster("Lab", "C")  # removed meanwhile by another MiniCloud
+    with pytest.raises(StaleError):
+        app.clouds.remove_cluster("Lab", "C")
+    assert app.clouds.clusters("Lab") == []  # reloaded
+    app.clouds.add_cluster("Lab", "C")
+    assert [c.name for c in reopen(app).clouds.clusters("Lab")] == ["C"]
+
+
+def test_clone_is_deep() -> None:
+    net = _net()
+    copy = clone(net)
+    copy.subnets[0].cidr = "10.9.9.0/24"
+    copy.name = "other"
+    assert net.subnets[0].cidr == "10.0.0.0/24" and net.name == "n"
+
+
+def test_cache_by_cloud() -> None:
+    cache = Cache()
+    cache.put(Cloud("A", "stub"))
+    cache.put(_net("x", "1"))
+    cache.put(Network("Other", "1", "y"))
+    assert [n.name for n in cache.all("network", "Lab")] == ["x"]
+    assert len(cache.all("network")) == 2
+    cache.remove(_net("x", "1"))
+    assert cache.get("network", "Lab", "1") is None
+    cache.clear()
+    assert cache.deployment().clouds == []

@@ -1,0 +1,153 @@
+"""Configuration: where minicloud.ini is found, and what overrides what (DESIGN.md 4d)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from minicloud.config import find_config, load_config
+from minicloud.errors import ConfigError
+
+VARS = ("MINICLOUD_CONFIG", "MINICLOUD_DB_URL", "MINICLOUD_DB_PASSWORD", "MINICLOUD_SSH",
+        "MINICLOUD_HOME")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in VARS:
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("MINICLOUD_HOME", str(home))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return home
+
+
+def ini(path: Path, url: str = "", ssh: str = "", user: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = ""
+    if url:
+        text += f"[database]\nurl = {url}\n"
+    if ssh or user:
+        text += "[ssh]\n" + (f"command = {ssh}\n" if ssh else "") + \
+            (f"user = {user}\n" if user else "")
+    path.write_text(text or "# nothing\n")
+    return path
+
+
+def test_no_config_uses_the_defaults(home: Path) -> None:
+    assert find_config() is None
+    config = load_config()
+    assert config.path is None
+    assert config.home == home
+    assert config.db_url == f"sqlite:///{home / 'minicloud.db'}"
+    assert config.ssh_command == ["ssh"]
+    assert config.ssh_user == ""
+    assert config.log_file == home / "minicloud.log"
+
+
+def test_home_defaults_to_dot_minicloud(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MINICLOUD_HOME")
+    assert load_config().home == Path.home() / ".minicloud"
+
+
+def test_search_order(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    in_home = ini(home / "minicloud.ini", "sqlite:////data/home.db")
+    assert find_config() == in_home
+    assert load_config().db_url == "sqlite:////data/home.db"
+
+    in_cwd = ini(Path.cwd() / "minicloud.ini", "sqlite:////data/cwd.db")
+    assert find_config().resolve() == in_cwd.resolve()
+    assert load_config().db_url == "sqlite:////data/cwd.db"
+
+    from_env = ini(tmp_path / "env" / "custom.ini", "sqlite:////data/env.db")
+    monkeypatch.setenv("MINICLOUD_CONFIG", str(from_env))
+    assert find_config() == from_env
+    assert load_config().db_url == "sqlite:////data/env.db"
+
+    explicit = ini(tmp_path / "explicit" / "mine.ini", "sqlite:////data/explicit.db")
+    assert find_config(str(explicit)) == explicit
+    config = load_config(str(explicit))
+    assert config.db_url == "sqlite:////data/explicit.db"
+    assert config.path == explicit
+
+
+def test_missing_config_files_are_errors(home: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(str(tmp_path / "nope.ini"))
+    monkeypatch.setenv("MINICLOUD_CONFIG", str(tmp_path / "absent.ini"))
+    with pytest.raises(ConfigError, match="MINICLOUD_CONFIG"):
+        load_config()
+
+
+def test_unreadable_config_is_a_config_error(home: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ini"
+    bad.write_text("this is not an ini file\n[unclosed\n")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(str(bad))
+
+
+def test_db_url_env_overrides_the_file(home: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path = ini(tmp_path / "c.ini", "sqlite:///relative.db")
+    monkeypatch.setenv("MINICLOUD_DB_URL", "sqlite:////elsewhere/x.db")
+    assert load_config(str(path)).db_url == "sqlite:////elsewhere/x.db"
+    monkeypatch.delenv("MINICLOUD_CONFIG", raising=False)
+    assert load_config().db_url == "sqlite:////elsewhere/x.db"  # also without a file
+
+
+def test_relative_sqlite_path_is_relative_to_the_config_file(home: Path, tmp_path: Path) -> None:
+    path = ini(tmp_path / "conf" / "minicloud.ini", "sqlite:///data/mini.db")
+    config = load_config(str(path))
+    expected = (tmp_path / "conf" / "data" / "mini.db").resolve()
+    assert config.db_url == f"sqlite:///{expected}"
+    assert not config.db_url.startswith(f"sqlite:///{Path.cwd()}")
+
+
+def test_relative_config_path_from_another_folder(home: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    ini(tmp_path / "conf" / "minicloud.ini", "sqlite:///mini.db")
+    monkeypatch.chdir(tmp_path)
+    config = load_config(os.path.join("conf", "minicloud.ini"))
+    assert config.db_url == f"sqlite:///{(tmp_path / 'conf' / 'mini.db').resolve()}"
+
+
+def test_absolute_sqlite_and_mysql_urls_are_kept(home: Path, tmp_path: Path) -> None:
+    path = ini(tmp_path / "a.ini", "sqlite:////abs/mini.db")
+    assert load_config(str(path)).db_url == "sqlite:////abs/mini.db"
+    url = "mysql+pymysql://mini@db:3306/minicloud?charset=utf8mb4"
+    path = ini(tmp_path / "b.ini", url)
+    assert load_config(str(path)).db_url == url
+
+
+def test_db_password_is_inserted(home: Path, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    path = ini(tmp_path / "c.ini", "mysql+pymysql://mini@db:3306/minicloud?charset=utf8mb4")
+    monkeypatch.setenv("MINICLOUD_DB_PASSWORD", "p@ss/word")
+    config = load_config(str(path))
+    assert config.db_url == "mysql+pymysql://mini:p%40ss%2Fword@db:3306/minicloud?charset=utf8mb4"
+    monkeypatch.setenv("MINICLOUD_DB_URL", "mysql+pymysql://other@dbhost/mc")
+    assert load_config(str(path)).db_url == "mysql+pymysql://other:p%40ss%2Fword@dbhost/mc"
+
+
+def test_ssh_command_and_user(home: Path, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    path = ini(tmp_path / "c.ini", ssh="ssh -o StrictHostKeyChecking=no", user="admin")
+    config = load_config(str(path))
+    assert config.ssh_command == ["ssh", "-o", "StrictHostKeyChecking=no"]
+    assert config.ssh_user == "admin"
+    monkeypatch.setenv("MINICLOUD_SSH", "/usr/bin/echo 'two words'")
+    assert load_config(str(path)).ssh_command == ["/usr/bin/echo", "two words"]
+    monkeypatch.setenv("MINICLOUD_SSH", "ssh 'unclosed")
+    with pytest.raises(ConfigError, match="ssh command"):
+        load_config(str(path))
+
+
+def test_debug_flag(home: Path) -> None:
+    assert load_config(debug=True).debug is True
+    assert load_config().debug is False
