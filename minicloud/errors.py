@@ -63,3 +63,7 @@ class DriverError(MiniCloudError):
         if detail:
             text += f": {detail}"
         super().__init__(text)
+
+
+class CredentialsNeeded(DriverError):
+    """The cloud needs a password MiniCloud was not given: ask for it, or set OS_PASSWORD."""

@@ -27,6 +27,11 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string must not hide the record
             message = str(record.msg)
+        if record.exc_info:
+            # Tracebacks are text too: redact them and keep only the redacted copy.
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+            record.exc_text = None
         record.msg = redact(message)
         record.args = ()
         return True

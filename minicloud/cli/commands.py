@@ -23,6 +23,7 @@ from ..app import MiniCloud
 from ..errors import (
     AmbiguousError,
     ConfigError,
+    CredentialsNeeded,
     MiniCloudError,
     NotFoundError,
     ValidationError,
@@ -34,7 +35,8 @@ log = logging.getLogger("minicloud")
 
 OK, FAILED, USAGE = 0, 1, 2
 # Errors that mean "the request was wrong", not "the operation failed".
-USAGE_ERRORS = (NotFoundError, AmbiguousError, ValidationError, ConfigError)
+# A missing password is a configuration matter too: set OS_PASSWORD.
+USAGE_ERRORS = (NotFoundError, AmbiguousError, ValidationError, ConfigError, CredentialsNeeded)
 
 Handler = Callable[[MiniCloud, argparse.Namespace], int]
 

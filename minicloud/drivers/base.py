@@ -60,6 +60,12 @@ class Setting:
     secret: bool = False
     # Checks a value and returns it normalised; raises ValidationError with one line.
     check: Callable[[str], str] | None = None
+    # Values to offer (e.g. clouds.yaml entries); when one is chosen and ``alone`` is set,
+    # no other setting is asked.
+    choices: Callable[[], list[str]] | None = None
+    alone: bool = False
+    # May be left empty (otherwise a value or the default is required).
+    optional: bool = False
 
 
 Progress = Callable[[str], None]

@@ -29,6 +29,7 @@ from ..errors import (
     TIMEOUT,
     UNAUTHORIZED,
     UNREACHABLE,
+    CredentialsNeeded,
     DriverError,
 )
 from ..model import (
@@ -149,6 +150,8 @@ def map_error(cloud: str, operation: str, exc: BaseException,
         detail = detail.replace(secret, "***")
     if len(detail) > MAX_DETAIL:
         detail = detail[:MAX_DETAIL - 3] + "..."
+    if isinstance(exc, PasswordNeeded):
+        return CredentialsNeeded(cloud, operation, reason, detail)
     return DriverError(cloud, operation, reason, detail)
 
 
@@ -316,12 +319,13 @@ def _to_flavor(cloud: str, flavor: Any) -> Flavor:
 class OpenStackDriver(Driver):
     type_name = "openstack"
     settings = (
-        Setting("os_cloud", "clouds.yaml entry (empty to give an auth URL instead)"),
+        Setting("os_cloud", "clouds.yaml entry", choices=lambda: clouds_yaml_entries(),
+                alone=True),
         Setting("auth_url", "Auth URL (Keystone v3)"),
         Setting("project", "Project"),
         Setting("user", "User"),
         Setting("domain", "Domain", default="Default"),
-        Setting("region", "Region (empty for the default)"),
+        Setting("region", "Region (empty for the default)", optional=True),
         Setting("password", "Password", secret=True),
     )
     poll_interval = 0.5  # first delay between polls while waiting; grows to 5 s

@@ -100,7 +100,7 @@ class StubDriver(Driver):
         Setting("external_cidr", "External network CIDR", DEFAULT_EXTERNAL[1],
                 check=lambda v: str(parse_cidr(v))),
         Setting("external_subnet", "External subnet name (empty: none)", "",
-                check=lambda v: check_optional_name(v, "external subnet name")),
+                check=lambda v: check_optional_name(v, "external subnet name"), optional=True),
     )
 
     def __init__(self, cloud: Cloud, store: Any, password: str | None = None):

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
-from ...errors import ConfigError
+from ...errors import ConfigError, CredentialsNeeded
 from ...managers.base import check_name
 from .common import Session, named, pick_cloud, run_submenu, show_topology
 
 # The openstack Setting that names a clouds.yaml entry, when the driver has one.
-CLOUDS_YAML_SETTINGS = ("cloud", "os_cloud", "clouds_yaml", "clouds_yaml_entry", "entry")
 
 
 def run(session: Session) -> None:
@@ -43,25 +41,11 @@ def list_clouds(session: Session) -> None:
               f"clusters: {', '.join(clusters) or 'none'}")
 
 
-def _clouds_yaml_entries() -> list[str]:
-    """clouds.yaml entries offered by the OpenStack driver, if it can list them."""
+def _choices(setting: Any) -> list[str]:
     try:
-        module = importlib.import_module("minicloud.drivers.openstack")
-    except ImportError:
+        return [str(c) for c in setting.choices() or []] if setting.choices else []
+    except Exception:  # noqa: BLE001 - unreadable choices just mean: ask by hand
         return []
-    entries = getattr(module, "clouds_yaml_entries", None)
-    if not callable(entries):
-        return []
-    try:
-        return [str(e) for e in entries() or []]
-    except Exception:  # noqa: BLE001 - an unreadable clouds.yaml just means: ask by hand
-        return []
-
-
-def _cidr(text: str) -> str:
-    from ...managers.networks import parse_cidr
-
-    return str(parse_cidr(text))
 
 
 def _ask_settings(session: Session, type_name: str) -> tuple[dict[str, str], str | None]:
@@ -75,25 +59,26 @@ def _ask_settings(session: Session, type_name: str) -> tuple[dict[str, str], str
         declared = list(driver_class(type_name).settings)
     except ImportError as err:
         raise ConfigError(f"cloud type {type_name} is not available here: {err}") from None
-    if type_name == "openstack":
-        entries = _clouds_yaml_entries()
-        if entries:
-            by_hand = "Enter the details by hand"
-            entry = p.pick("clouds.yaml entry", [*entries, by_hand])
-            if entry != by_hand:
-                key = next((s.name for s in declared if s.name in CLOUDS_YAML_SETTINGS), "cloud")
-                return {key: entry}, None
-        declared = [s for s in declared if s.name not in CLOUDS_YAML_SETTINGS]
     for setting in declared:
+        if setting.choices is not None:
+            by_hand = "Enter the details by hand"
+            choices = _choices(setting)
+            if choices:
+                value = p.pick(setting.prompt, [*choices, by_hand])
+                if value != by_hand:
+                    settings[setting.name] = value
+                    if setting.alone:
+                        return settings, None
+            continue
         if setting.secret:
             if os.environ.get("OS_PASSWORD"):
                 p.say(f"{setting.prompt}: taken from OS_PASSWORD.")
                 continue
             password = p.secret(setting.prompt)
         else:
-            check = _cidr if setting.name.endswith("cidr") else None
-            settings[setting.name] = p.ask(setting.prompt, default=setting.default,
-                                           validate=check)
+            default = setting.default or ("" if setting.optional else None)
+            settings[setting.name] = p.ask(setting.prompt, default=default,
+                                           validate=setting.check)
     return settings, password
 
 
@@ -104,7 +89,12 @@ def add_cloud(session: Session) -> None:
     type_name = p.pick("Cloud type", types, default="stub" if "stub" in types else None)
     location = p.ask("Location (e.g. a region or host)", default="")
     settings, password = _ask_settings(session, type_name)
-    cloud = app.clouds.add(name, type_name, location, settings, password)
+    try:
+        cloud = app.clouds.add(name, type_name, location, settings, password)
+    except CredentialsNeeded:
+        # The clouds.yaml entry holds no password and OS_PASSWORD is unset: ask once.
+        password = p.secret("Password (kept for this session only)")
+        cloud = app.clouds.add(name, type_name, location, settings, password)
     p.say(f"Cloud {cloud.name} added ({cloud.type}).")
 
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ...errors import MiniCloudError
+from ...errors import CredentialsNeeded, MiniCloudError
 from ..prompts import Cancelled, EndOfInput, Prompter, one_line
 
 if TYPE_CHECKING:
@@ -70,6 +70,19 @@ def run_action(session: Session, action: Action) -> None:
     except KeyboardInterrupt:
         p.say()
         p.say("Cancelled.")
+    except CredentialsNeeded as err:
+        # A later session of an OpenStack cloud added with a typed password: ask again.
+        p.say(f"Error: {one_line(err)}")
+        try:
+            password = p.secret(f"Password for cloud {err.cloud} (kept for this session only)")
+        except KeyboardInterrupt:
+            p.say()
+            p.say("Cancelled.")
+            return
+        if password:
+            session.app.passwords[err.cloud] = password
+            session.app.drop_driver(err.cloud)
+            p.say("Password kept for this session: choose the entry again.")
     except MiniCloudError as err:
         p.say(f"Error: {one_line(err)}")
     except Exception as err:  # noqa: BLE001 - never a traceback; the log has it

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Every benchmark, one after the other; each prints its own figures.
+# The start-up comparison needs python-openstackclient (pip install python-openstackclient);
+# the MySQL store figures need MINICLOUD_TEST_MYSQL_URL.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+for bench in startup render sync store memory; do
+    python "$bench.py"
+done
