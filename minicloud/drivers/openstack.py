@@ -170,6 +170,38 @@ def _with_note(err: DriverError, note: str | None) -> DriverError:
 # -- conversions: openstacksdk resources -> model objects -------------------------------------
 
 
+# openstacksdk attribute names that differ from the API's JSON keys.
+_ALIASES = {"is_router_external": "router:external"}
+
+
+class _Body:
+    """A resource as the API sent it, read with openstacksdk's attribute names."""
+
+    __slots__ = ("_body",)
+
+    def __init__(self, body: dict[str, Any]):
+        self._body = body
+
+    def __getattr__(self, name: str) -> Any:
+        return self._body.get(_ALIASES.get(name, name))
+
+
+def _raw_list(proxy: Any, path: str, key: str) -> list[_Body]:
+    """Every page of one list, following the API's ``<key>_links`` next links."""
+    from openstack import exceptions as sdk
+
+    items: list[_Body] = []
+    url: str | None = path
+    while url:
+        response = proxy.get(url)
+        sdk.raise_from_response(response)
+        data = response.json()
+        items.extend(_Body(item) for item in data.get(key) or [])
+        url = next((link.get("href") for link in data.get(f"{key}_links") or []
+                    if link.get("rel") == "next"), None)
+    return items
+
+
 def _group(items: Iterable[Any], attr: str) -> dict[str, list[Any]]:
     """Items by the value of one attribute (ports by device_id, subnets by network_id)."""
     groups: dict[str, list[Any]] = {}
@@ -492,14 +524,18 @@ class OpenStackDriver(Driver):
         """
         with self._call("log in"):
             conn = self._ready()
+        # Servers and Neutron's lists are read as plain JSON: openstacksdk spends milliseconds
+        # building each resource object (seconds for a thousand servers); the few images and
+        # flavors go through the SDK, which flattens Glance's properties.
         lists: dict[str, Callable[[], Iterable[Any]]] = {
-            "servers": lambda: conn.compute.servers(details=True),
-            "networks": conn.network.networks,
-            "subnets": conn.network.subnets,
-            "routers": conn.network.routers,
-            "ports": conn.network.ports,
-            "floating IPs": conn.network.ips,
-            "security groups": conn.network.security_groups,
+            "servers": lambda: _raw_list(conn.compute, "/servers/detail", "servers"),
+            "networks": lambda: _raw_list(conn.network, "/networks", "networks"),
+            "subnets": lambda: _raw_list(conn.network, "/subnets", "subnets"),
+            "routers": lambda: _raw_list(conn.network, "/routers", "routers"),
+            "ports": lambda: _raw_list(conn.network, "/ports", "ports"),
+            "floating IPs": lambda: _raw_list(conn.network, "/floatingips", "floatingips"),
+            "security groups": lambda: _raw_list(conn.network, "/security-groups",
+                                                 "security_groups"),
             "images": conn.image.images,
             "flavors": lambda: conn.compute.flavors(details=True),
         }
