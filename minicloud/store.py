@@ -97,7 +97,7 @@ class Table:
 
     @property
     def _sa(self) -> Any:
-        return self.store.open().db[self.name].table
+        return self.store.sa_table(self.name)
 
     def rows(self, cloud: str | None = None) -> list[tuple[dict[str, Any], int]]:
         """``(data, version)`` of every record (of one cloud)."""
@@ -221,6 +221,8 @@ class Store:
         self.db: Any = None
         self._extra = list(extra_tables)
         self._tables: dict[str, Table] = {}
+        self._sa_tables: dict[str, Any] = {}
+        self._metadata: Any = None
         self._lock = threading.RLock()
 
     # -- opening -------------------------------------------------------------------------------
@@ -230,6 +232,9 @@ class Store:
             return self
         import dataset  # heavy (alembic); imported only when the store is first needed
         import sqlalchemy
+
+        self._metadata = sqlalchemy.MetaData()
+        self._sa_tables = {}
 
         url = self.url
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
@@ -289,6 +294,11 @@ class Store:
         db = self.db
         names = [*TABLES.values(), *self._extra]
         existing = set(db.tables)
+        current = False
+        if META_TABLE in existing:
+            row = db[META_TABLE].find_one(name="schema")
+            db.executable.commit()  # end the read transaction (MySQL snapshot, SQLite lock)
+            current = row is not None and row["value"] == str(SCHEMA_VERSION)
         for name in names:
             if name not in existing:
                 table = db.create_table(name, primary_id="key",
@@ -298,25 +308,41 @@ class Store:
                 table.create_column("data", db.types.text)
                 table.create_column("version", db.types.integer, nullable=False,
                                     server_default="0")
-            else:
-                table = db.load_table(name)
-                if "version" not in table.columns:  # a store written before row versions
-                    table.create_column("version", db.types.integer, nullable=False,
-                                        server_default="0")
-                    # Version 0 means "not yet written"; existing rows are at version 1.
-                    db.executable.execute(table.table.update().values(version=1))
-                    db.executable.commit()
-                    log.info("migrated table %s: added row versions", name)
+            elif not current:
+                self._migrate(name)
         if META_TABLE not in existing:
             meta = db.create_table(META_TABLE, primary_id="name",
                                    primary_type=db.types.string(64), primary_increment=False)
             meta.create_column("value", db.types.string(255))
         # Written only when it changes: a reader must not need the write lock to start.
-        meta = db[META_TABLE]
-        row = meta.find_one(name="schema")
-        db.executable.commit()  # end the read transaction (MySQL snapshot, SQLite lock)
-        if row is None or row["value"] != str(SCHEMA_VERSION):
-            meta.upsert({"name": "schema", "value": str(SCHEMA_VERSION)}, ["name"])
+        if not current:
+            db[META_TABLE].upsert({"name": "schema", "value": str(SCHEMA_VERSION)}, ["name"])
+
+    def _migrate(self, name: str) -> None:
+        """Bring a table written by an older MiniCloud to the current columns."""
+        db = self.db
+        table = db.load_table(name)
+        if "version" not in table.columns:  # a store written before row versions
+            table.create_column("version", db.types.integer, nullable=False,
+                                server_default="0")
+            # Version 0 means "not yet written"; existing rows are at version 1.
+            db.executable.execute(table.table.update().values(version=1))
+            db.executable.commit()
+            log.info("migrated table %s: added row versions", name)
+
+    def sa_table(self, name: str) -> Any:
+        """The SQLAlchemy table; declared here rather than reflected (faster to open)."""
+        import sqlalchemy as sa
+
+        self.open()
+        if name not in self._sa_tables:
+            self._sa_tables[name] = sa.Table(
+                name, self._metadata,
+                sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
+                sa.Column("cloud", sa.String(CLOUD_LENGTH)),
+                sa.Column("data", sa.Text),
+                sa.Column("version", sa.Integer, nullable=False))
+        return self._sa_tables[name]
 
     def add_tables(self, names: Iterable[str]) -> None:
         """Tables a driver keeps (e.g. the Stub cloud's); created now, outside transactions."""
@@ -338,7 +364,9 @@ class Store:
         if code == 1045:
             return f"store {where}: access denied; check the user and password"
         if code in (1044, 1142):
-            return f"store {where}: this account has no rights on the database; grant them"
+            database = where.rsplit("/", 1)[-1]
+            return (f"store {where}: access denied to the database for this account; "
+                    f"grant it: GRANT ALL ON `{database}`.* TO the MiniCloud user")
         if code in (2003, 2002, 2013, 2006):
             return f"store {where}: server unreachable; check that it runs and the host/port"
         if code == 1049:
@@ -382,6 +410,7 @@ class Store:
         for name in list(self.db.tables):
             self.db[name].drop()
         self._tables.clear()
+        self._sa_tables.clear()
         self.close()
 
     def close(self) -> None:

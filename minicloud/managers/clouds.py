@@ -9,8 +9,25 @@ from typing import Any
 from ..cache import clone
 from ..drivers import DRIVERS, driver_class
 from ..drivers.base import Driver
-from ..errors import DriverError, InUseError, MiniCloudError, NotFoundError, ValidationError
-from ..model import SYNCED_KINDS, Cloud, CloudSnapshot, Cluster, Flavor, Image, to_dict
+from ..errors import (
+    NOT_FOUND,
+    DriverError,
+    InUseError,
+    MiniCloudError,
+    NotFoundError,
+    ValidationError,
+)
+from ..model import (
+    SYNCED_KINDS,
+    Cloud,
+    CloudSnapshot,
+    Cluster,
+    Flavor,
+    Image,
+    PublicIP,
+    Router,
+    to_dict,
+)
 from .base import LABELS, Manager, check_name
 
 # Kinds whose disappearance from a cloud is worth a notice (images come and go quietly).
@@ -257,45 +274,71 @@ class CloudManager(Manager):
         return report
 
     def _reset_cloud(self, cloud: Cloud, driver: Driver, report: ResetReport) -> None:
+        """Undo MiniCloud's work in one cloud; what succeeded is written in one transaction.
+
+        A failed step keeps its object (and its change record) for the next reset; "not found"
+        counts as done, so a reset interrupted halfway can simply be run again.
+        """
         name = cloud.name
         changes = self.cache.all("change", name)
         associated = {c.target_id for c in changes if c.name == "association"}
         gateways = {c.target_id for c in changes if c.name == "gateway"}
         interfaces = {(c.target_id, c.network_id) for c in changes if c.name == "interface"}
+        puts: dict[tuple[str, str], Any] = {}
+        deletes: list[Any] = []
+        failed: set[str] = set()  # ids of routers and public IPs whose undoing failed
 
-        def step(what: str, call: Any, *args: Any) -> None:
+        def step(what: str, target: Any, call: Any, *args: Any) -> Any:
             try:
-                call(*args)
-                report.undone.append(what)
+                result = call(*args)
             except DriverError as err:
-                report.failures.append(f"{what}: {err}")
+                if err.reason != NOT_FOUND:
+                    report.failures.append(f"{what}: {err}")
+                    failed.add(target.id)
+                    return None
+                result = None
+            report.undone.append(what)
+            return result or True
 
         for fip in self.cache.all("public_ip", name):
             if fip.owned:
-                step(f"released public IP {fip.name}", driver.release_public_ip, fip.id)
+                if step(f"released public IP {fip.name}", fip, driver.release_public_ip,
+                        fip.id):
+                    deletes.append(fip)
             elif fip.id in associated and fip.instance_id:
-                step(f"disassociated public IP {fip.name}", driver.disassociate_public_ip,
-                     fip.id)
+                updated = step(f"disassociated public IP {fip.name}", fip,
+                               driver.disassociate_public_ip, fip.id)
+                if isinstance(updated, PublicIP):
+                    puts[(updated.kind, updated.id)] = updated
         for inst in self.cache.all("instance", name):
-            if inst.owned:
-                step(f"deleted instance {inst.name}", driver.delete_server, inst.id)
+            if inst.owned and step(f"deleted instance {inst.name}", inst, driver.delete_server,
+                                   inst.id):
+                deletes.append(inst)
         for router in self.cache.all("router", name):
             for net_id in router.interface_network_ids:
                 if router.owned or (router.id, net_id) in interfaces:
-                    step(f"detached a network from router {router.name}",
-                         driver.remove_router_interface, router.id, net_id)
+                    updated = step(f"detached a network from router {router.name}", router,
+                                   driver.remove_router_interface, router.id, net_id)
+                    if isinstance(updated, Router):
+                        puts[(updated.kind, updated.id)] = updated
             if router.owned:
-                step(f"deleted router {router.name}", driver.delete_router, router.id)
+                if router.id not in failed and step(f"deleted router {router.name}", router,
+                                                    driver.delete_router, router.id):
+                    deletes.append(router)
+                    puts.pop((router.kind, router.id), None)
             elif router.id in gateways and router.gateway_network_id:
-                step(f"cleared the gateway of router {router.name}",
-                     driver.clear_router_gateway, router.id)
+                updated = step(f"cleared the gateway of router {router.name}", router,
+                               driver.clear_router_gateway, router.id)
+                if isinstance(updated, Router):
+                    puts[(updated.kind, updated.id)] = updated
         for net in self.cache.all("network", name):
-            if net.owned:
-                step(f"deleted network {net.name}", driver.delete_network, net.id)
+            if net.owned and step(f"deleted network {net.name}", net, driver.delete_network,
+                                  net.id):
+                deletes.append(net)
         for group in self.cache.all("security_group", name):
-            if group.owned:
-                step(f"deleted security group {group.name}", driver.delete_security_group,
-                     group.id)
+            if group.owned and step(f"deleted security group {group.name}", group,
+                                    driver.delete_security_group, group.id):
+                deletes.append(group)
         try:
             pairs = driver.list_keypairs()  # not part of a sync: read when needed
         except DriverError as err:
@@ -303,10 +346,15 @@ class CloudManager(Manager):
             pairs = []
         for pair in pairs:
             if pair.owned:
-                step(f"deleted key pair {pair.name}", driver.delete_keypair, pair.name)
+                step(f"deleted key pair {pair.name}", pair, driver.delete_keypair, pair.name)
         with self.app.inventory.write() as tx:
+            for obj in deletes:
+                tx.delete(obj, force=True)
+            for obj in puts.values():
+                tx.put(obj, force=True)
             for change in changes:
-                tx.delete(change, force=True)
+                if change.target_id not in failed:
+                    tx.delete(change, force=True)
             for pair in self.cache.all("keypair", name):
                 tx.delete(pair, force=True)
 
