@@ -1,0 +1,114 @@
+"""Ctrl-C and Ctrl-D at every kind of nested prompt, at a real terminal (pexpect).
+
+test_pty.py covers: Ctrl-C at a question with no default, at a submenu's menu, at the main
+menu, at a confirmation of the main menu; Ctrl-D at a question with no default.  Here: Ctrl-C
+and Ctrl-D at a question with a default, at a pick list, at a confirmation inside a submenu, at
+the password prompt (no echo), and Ctrl-D at a submenu's menu.  Ctrl-C must cancel the
+operation with nothing done and show the submenu again; Ctrl-D must exit 0 keeping the data.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+from menu_helpers import REFERENCE_TREE, Runner, minicloud_env
+
+PROMPT = "Make a choice : [1] "
+
+# How to reach each kind of prompt from the Clouds submenu of the demo: (line to send, what to
+# expect next) pairs; the last expectation is the prompt under test.
+PATHS: dict[str, list[tuple[str | None, str]]] = {
+    "question with a default": [
+        ("4", "[ Cloud ]"), ("", "Location : [trystack.org] ")],
+    "pick list": [
+        ("3", "Cloud name : "), ("NewCloud", "[ Cloud type ]"), (None, "Make a choice : [2] ")],
+    "confirmation in a submenu": [
+        ("5", "[ Cloud ]"), ("", "Remove cloud TryStack from MiniCloud? [y/N] ")],
+    "password (no echo)": [
+        ("3", "Cloud name : "), ("OS", "[ Cloud type ]"), ("1", "Location"),
+        ("", "Auth URL (Keystone v3) : "), ("http://127.0.0.1:1/v3", "Project : "),
+        ("proj", "User : "), ("user", "Domain : [Default] "), ("", "Region"),
+        ("", "Password : ")],
+}
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    Runner(tmp_path)("--demo", "topology")
+    return tmp_path
+
+
+def spawn(home: Path) -> pexpect.spawn:
+    child = pexpect.spawn(sys.executable, ["-m", "minicloud"], cwd=str(home),
+                          env=minicloud_env(home), encoding="utf-8", timeout=30)
+    child.expect_exact("[ MiniCloud ]")
+    child.expect_exact(PROMPT)
+    return child
+
+
+def to_clouds(child: pexpect.spawn) -> None:
+    child.sendline("2")
+    child.expect_exact("[ Clouds ]")
+    child.expect_exact(PROMPT)
+
+
+def walk(child: pexpect.spawn, path: list[tuple[str | None, str]]) -> None:
+    for line, expected in path:
+        if line is not None:
+            child.sendline(line)
+        child.expect_exact(expected)
+    if path[-1][1] != "Password : ":
+        return
+    # Whatever is typed now must not be echoed.
+    child.send("abc")
+    with pytest.raises(pexpect.TIMEOUT):
+        child.expect_exact("abc", timeout=0.5)
+
+
+def finish(child: pexpect.spawn) -> int:
+    child.expect(pexpect.EOF)
+    child.close()
+    assert "Traceback" not in (child.before or "")
+    return child.exitstatus
+
+
+def assert_unchanged(home: Path) -> None:
+    assert Runner(home).topology() == REFERENCE_TREE
+
+
+@pytest.mark.parametrize("kind", list(PATHS))
+def test_ctrl_c_cancels_and_shows_the_submenu(home: Path, kind: str) -> None:
+    child = spawn(home)
+    to_clouds(child)
+    walk(child, PATHS[kind])
+    child.sendintr()
+    child.expect_exact("Cancelled.")
+    child.expect_exact("[ Clouds ]")
+    child.expect_exact(PROMPT)
+    child.sendline("2")  # List clouds: nothing was added, changed or removed
+    child.expect_exact("TryStack: type stub, location trystack.org; clusters: Antwerp, London")
+    child.expect_exact("[ Clouds ]")
+    child.expect_exact(PROMPT)
+    assert "NewCloud" not in (child.before or "") and "OS:" not in (child.before or "")
+    child.sendline("11")
+    child.expect_exact("[ MiniCloud ]")
+    child.expect_exact(PROMPT)
+    child.sendline("8")
+    assert finish(child) == 0
+    assert_unchanged(home)
+
+
+@pytest.mark.parametrize("kind", ["submenu", *PATHS])
+def test_ctrl_d_exits_0_keeping_the_data(home: Path, kind: str) -> None:
+    child = spawn(home)
+    to_clouds(child)
+    if kind != "submenu":
+        walk(child, PATHS[kind])
+        if kind == "password (no echo)":
+            child.send("\x15")  # Ctrl-U: an empty line, so Ctrl-D is an end of input
+    child.sendeof()
+    assert finish(child) == 0
+    assert_unchanged(home)
