@@ -31,6 +31,8 @@ class MiniCloud:
         self.inventory = Inventory(self.store)
         # One-line notices for the user (a dropped object, an unreachable cloud...).
         self.notify: Callable[[str], None] = notify or (lambda text: log.warning("%s", text))
+        # Progress of long waits (a server booting), for clients that show it.
+        self.progress: Callable[[str], None] | None = None
         # Passwords typed at a prompt live here, for this session only.
         self.passwords: dict[str, str] = {}
         self._drivers: dict[str, Driver] = {}
@@ -45,8 +47,11 @@ class MiniCloud:
         self.inventory.ensure_loaded()
         return self
 
-    def make_driver_for(self, cloud: Cloud) -> Driver:
-        return driver_class(cloud.type)(cloud, self.store, self.passwords.get(cloud.name))
+    def make_driver_for(self, cloud: Cloud, password: str | None = None) -> Driver:
+        driver = driver_class(cloud.type)(cloud, self.store,
+                                          password or self.passwords.get(cloud.name))
+        driver.progress = self.progress
+        return driver
 
     def driver(self, cloud_name: str) -> Driver:
         """The cloud's driver; the first use in a session syncs the cloud first."""

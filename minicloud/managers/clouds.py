@@ -75,7 +75,7 @@ class CloudManager(Manager):
             raise ValidationError("location too long (255 characters at most)")
         cls = driver_class(type_name)
         cloud = Cloud(name, type_name, location, self._check_settings(cls, settings or {}))
-        driver = cls(cloud, self.app.store, password)
+        driver = self.app.make_driver_for(cloud, password)
         try:
             driver.setup()
             snapshot = driver.snapshot()

@@ -34,6 +34,7 @@ class Session:
             app = self._factory()
             if app is None:
                 raise StoreUnavailable()
+            app.progress = lambda text: self.p.say(f"  ... {text}")
             self._app = app
         elif self._reopen:
             # After Destroy the store is closed with its tables dropped: open it as a first start.

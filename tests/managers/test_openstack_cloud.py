@@ -1,0 +1,69 @@
+"""Managers over the OpenStack driver (offline fake): what a Stub cloud cannot show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from minicloud.app import MiniCloud
+from minicloud.config import Config
+from minicloud.store import Store
+from tests.drivers.fake_openstack import CLOUD_SETTINGS, PASSWORD, fake_openstack_driver
+
+
+def test_ctrl_c_while_a_server_boots_leaves_no_orphan(tmp_path: Path) -> None:
+    with fake_openstack_driver(Store(f"sqlite:///{tmp_path}/fake.db").open()) as (_, fake):
+        app = MiniCloud(Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/mc.db")).open()
+        app.clouds.add("os1", "openstack", "", dict(CLOUD_SETTINGS), PASSWORD)
+        app.networks.create("os1", "n1", "10.0.0.0/24")
+        fake.build_gets = 1000  # the server stays in BUILD: MiniCloud waits and reports
+
+        seen: list[str] = []
+
+        def interrupt(text: str) -> None:
+            seen.append(text)
+            raise KeyboardInterrupt  # the user presses Ctrl-C while waiting
+
+        app.progress = interrupt
+        app.drop_driver("os1")  # the next driver reports progress through it
+        with pytest.raises(KeyboardInterrupt):
+            app.instances.create("os1", "vm", "cirros", "m1.tiny", "n1")
+        assert seen and "vm: BUILD" in seen[0]
+        assert fake.servers == {}  # the half-made server was deleted
+        assert [p for p in fake.ports.values() if p["device_owner"].startswith("compute")] == []
+        assert app.instances.list("os1") == []
+        app.close()
+        again = MiniCloud(Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/mc.db")).open()
+        assert again.instances.list("os1") == []
+        again.close()
+
+
+def test_a_whole_deployment_on_openstack(tmp_path: Path) -> None:
+    """The demo's shape on an OpenStack cloud, then reset: only MiniCloud's work is undone."""
+    with fake_openstack_driver(Store(f"sqlite:///{tmp_path}/fake.db").open()) as (_, fake):
+        outside = fake.add_network("theirs")
+        fake.add_subnet(outside["id"], "theirs-subnet", "10.99.0.0/24")
+        foreign = fake.add_server("not-ours", [outside["id"]])
+        app = MiniCloud(Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/mc.db")).open()
+        app.clouds.add("os1", "openstack", "example.com", dict(CLOUD_SETTINGS), PASSWORD)
+        app.clouds.add_cluster("os1", "London")
+        app.routers.create("os1", "gw", gateway="public")
+        app.networks.create("os1", "LondonNet", "10.10.2.0/24", router="gw")
+        vm = app.instances.create("os1", "Tower", "cirros", "m1.tiny", "LondonNet",
+                                  cluster="London", fixed_ip="10.10.2.5")
+        plan = app.instances.connect(vm)
+        assert plan.runnable and plan.command[-1] == f"cirros@{plan.address}"
+        fip = next(f for f in fake.floating_ips.values() if f["floating_ip_address"]
+                   == plan.address)
+        assert fip["floating_network_id"] == fake.network_named("public")["id"]
+        groups = [g for g in fake.security_groups.values() if g["name"] == "public_ssh"]
+        assert len(groups) == 1
+        report = app.clouds.reset()
+        assert report.failures == []
+        assert set(fake.servers) == {foreign["id"]}
+        assert {n["name"] for n in fake.networks.values()} == {"public", "theirs"}
+        assert fake.routers == {} and fake.floating_ips == {}
+        assert {g["name"] for g in fake.security_groups.values()} == {"default"}
+        assert [c.name for c in app.clouds.clusters("os1")] == ["London"]
+        app.close()
