@@ -99,24 +99,36 @@ def _by_name(obj: Router | Network) -> tuple[str, str, str]:
     return (obj.name, obj.cloud, obj.id)
 
 
+def public_ip_by_instance(dep: Deployment) -> dict[Key, str]:
+    """The public address of each instance, by the instance's ``(cloud, id)``."""
+    found: dict[Key, str] = {}
+    for pip in dep.public_ips:
+        if pip.instance_id is None:
+            continue
+        key = (pip.cloud, pip.instance_id)
+        known = found.get(key)
+        # Several addresses on one instance: show the lowest, so the tree is stable.
+        if known is None or ip_sort_key(pip.name) < ip_sort_key(known):
+            found[key] = pip.name
+    return found
+
+
+def instance_counts(dep: Deployment) -> dict[Key, int]:
+    """How many instances have a port on each network, by the network's ``(cloud, id)``."""
+    counts: dict[Key, int] = defaultdict(int)
+    for inst in dep.instances:
+        for network_id in {nic.network_id for nic in inst.nics}:
+            counts[(inst.cloud, network_id)] += 1
+    return counts
+
+
 class _Index:
     """What the labels need, looked up by ``(cloud, id)``; built in one pass per kind."""
 
     def __init__(self, dep: Deployment) -> None:
         self.networks: dict[Key, Network] = {n.key: n for n in dep.networks}
-        self.public_ip: dict[Key, str] = {}
-        for pip in dep.public_ips:
-            if pip.instance_id is None:
-                continue
-            key = (pip.cloud, pip.instance_id)
-            known = self.public_ip.get(key)
-            # Several addresses on one instance: show the lowest, so the tree is stable.
-            if known is None or ip_sort_key(pip.name) < ip_sort_key(known):
-                self.public_ip[key] = pip.name
-        self.instance_count: dict[Key, int] = defaultdict(int)
-        for inst in dep.instances:
-            for network_id in {nic.network_id for nic in inst.nics}:
-                self.instance_count[(inst.cloud, network_id)] += 1
+        self.public_ip = public_ip_by_instance(dep)
+        self.instance_count = instance_counts(dep)
         self.router_names = _ambiguous(dep.routers)
         self.network_names = _ambiguous(dep.networks)
 

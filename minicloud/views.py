@@ -36,6 +36,7 @@ from .model import (
     SecurityGroup,
     ip_sort_key,
 )
+from .topology import instance_counts, public_ip_by_instance
 
 Key = tuple[str, str]
 Dict = dict[str, Any]
@@ -57,18 +58,8 @@ class Views:
         self.clouds = {c.name for c in dep.clouds}
         self.networks: dict[Key, Network] = {n.key: n for n in dep.networks}
         self.instances: dict[Key, Instance] = {i.key: i for i in dep.instances}
-        self.public_ip: dict[Key, str] = {}
-        for pip in dep.public_ips:
-            if pip.instance_id is None:
-                continue
-            key = (pip.cloud, pip.instance_id)
-            known = self.public_ip.get(key)
-            if known is None or ip_sort_key(pip.name) < ip_sort_key(known):
-                self.public_ip[key] = pip.name
-        self.instance_count: dict[Key, int] = defaultdict(int)
-        for inst in dep.instances:
-            for network_id in {nic.network_id for nic in inst.nics}:
-                self.instance_count[(inst.cloud, network_id)] += 1
+        self.public_ip = public_ip_by_instance(dep)
+        self.instance_count = instance_counts(dep)
         self.routers_of: dict[Key, list[str]] = defaultdict(list)
         for router in sorted(dep.routers, key=_name_order):
             ids = list(router.interface_network_ids)

@@ -4,33 +4,10 @@ from __future__ import annotations
 
 from minicloud.demo import CLOUD, build_demo
 from minicloud.topology import render_text
+from tests.reference import REFERENCE_TREE
 
 # DESIGN.md section 4, byte for byte.
-REFERENCE = """\
-      MiniCloud
-      |
-      +---Compute
-      |   |
-      |   +---Cloud: TryStack (trystack.org)
-      |       |
-      |       +---Cluster: Antwerp
-      |       |   |
-      |       |   +---Instance: Bourla [10.10.1.12] (AntwerpNet) [default] [ACTIVE]
-      |       |
-      |       +---Cluster: London
-      |           |
-      |           +---Instance: Tower [10.10.2.5] (LondonNet) [public_ssh] [8.21.28.30] [ACTIVE]
-      |           +---Instance: Ben [10.10.2.6] (LondonNet) [default] [ACTIVE]
-      |
-      +---Networking
-          |
-          +---Router: LondonGateway (external)
-          |   |
-          |   +---Network: LondonNet [10.10.2.0/24] (2 instances)
-          |   +---Network: external (external) [trystack]
-          |
-          +---Network: AntwerpNet [10.10.1.0/24] (1 instance)
-"""
+REFERENCE = REFERENCE_TREE
 
 
 def tree(app) -> str:  # noqa: ANN001

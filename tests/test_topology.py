@@ -14,33 +14,10 @@ from minicloud.model import (
     Subnet,
 )
 from minicloud.topology import EMPTY, Node, build, layout, render, render_text
+from tests.reference import REFERENCE_TREE
 
 # Copied from DESIGN.md section 4 (the product README's reference tree).
-REFERENCE = """\
-      MiniCloud
-      |
-      +---Compute
-      |   |
-      |   +---Cloud: TryStack (trystack.org)
-      |       |
-      |       +---Cluster: Antwerp
-      |       |   |
-      |       |   +---Instance: Bourla [10.10.1.12] (AntwerpNet) [default] [ACTIVE]
-      |       |
-      |       +---Cluster: London
-      |           |
-      |           +---Instance: Tower [10.10.2.5] (LondonNet) [public_ssh] [8.21.28.30] [ACTIVE]
-      |           +---Instance: Ben [10.10.2.6] (LondonNet) [default] [ACTIVE]
-      |
-      +---Networking
-          |
-          +---Router: LondonGateway (external)
-          |   |
-          |   +---Network: LondonNet [10.10.2.0/24] (2 instances)
-          |   +---Network: external (external) [trystack]
-          |
-          +---Network: AntwerpNet [10.10.1.0/24] (1 instance)
-"""
+REFERENCE = REFERENCE_TREE
 
 M = "      "  # the margin
 

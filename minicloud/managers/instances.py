@@ -290,6 +290,10 @@ class InstanceManager(Manager):
         lowered = instance.image.lower()
         return next((user for key, user in KNOWN_USERS.items() if key in lowered), None)
 
+    def asks_login_user(self, instance: Instance) -> bool:
+        """True when connect would have to guess the login user of a real host."""
+        return self.login_user(instance) is None and self.driver(instance.cloud).has_hosts
+
     def connect(self, instance: Instance, user: str | None = None,
                 address: str | None = None) -> ConnectPlan:
         """Public IP where the network is routed out, SSH access, then the ssh command."""

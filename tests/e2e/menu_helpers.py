@@ -8,34 +8,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.reference import REFERENCE_TREE as _TREE
+
 REPO = Path(__file__).resolve().parents[2]
 
-# Copied from DESIGN.md section 4 (the product README's reference tree).
-REFERENCE_TREE = """\
-      MiniCloud
-      |
-      +---Compute
-      |   |
-      |   +---Cloud: TryStack (trystack.org)
-      |       |
-      |       +---Cluster: Antwerp
-      |       |   |
-      |       |   +---Instance: Bourla [10.10.1.12] (AntwerpNet) [default] [ACTIVE]
-      |       |
-      |       +---Cluster: London
-      |           |
-      |           +---Instance: Tower [10.10.2.5] (LondonNet) [public_ssh] [8.21.28.30] [ACTIVE]
-      |           +---Instance: Ben [10.10.2.6] (LondonNet) [default] [ACTIVE]
-      |
-      +---Networking
-          |
-          +---Router: LondonGateway (external)
-          |   |
-          |   +---Network: LondonNet [10.10.2.0/24] (2 instances)
-          |   +---Network: external (external) [trystack]
-          |
-          +---Network: AntwerpNet [10.10.1.0/24] (1 instance)
-"""
+REFERENCE_TREE = _TREE
 
 EMPTY_TREE = "Nothing to show yet: add a cloud in Cloud management.\n"
 

@@ -15,38 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from minicloud.topology import EMPTY
+from tests.reference import REFERENCE_TREE as REFERENCE
+
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from minicloud.topology import EMPTY  # noqa: E402
-
-# DESIGN.md section 4.
-REFERENCE = """\
-      MiniCloud
-      |
-      +---Compute
-      |   |
-      |   +---Cloud: TryStack (trystack.org)
-      |       |
-      |       +---Cluster: Antwerp
-      |       |   |
-      |       |   +---Instance: Bourla [10.10.1.12] (AntwerpNet) [default] [ACTIVE]
-      |       |
-      |       +---Cluster: London
-      |           |
-      |           +---Instance: Tower [10.10.2.5] (LondonNet) [public_ssh] [8.21.28.30] [ACTIVE]
-      |           +---Instance: Ben [10.10.2.6] (LondonNet) [default] [ACTIVE]
-      |
-      +---Networking
-          |
-          +---Router: LondonGateway (external)
-          |   |
-          |   +---Network: LondonNet [10.10.2.0/24] (2 instances)
-          |   +---Network: external (external) [trystack]
-          |
-          +---Network: AntwerpNet [10.10.1.0/24] (1 instance)
-"""
 
 # Variables that would make the runs depend on the machine they happen on.
 SCRUBBED = ("MINICLOUD_SSH", "MINICLOUD_STUB_FAIL", "MINICLOUD_DB_URL", "MINICLOUD_CONFIG",

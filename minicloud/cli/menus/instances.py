@@ -129,7 +129,12 @@ def reboot(session: Session) -> None:
 
 def connect(session: Session) -> None:
     app, p = session.app, session.p
-    plan = app.instances.connect(pick_instance(session))
+    inst = pick_instance(session)
+    user = None
+    if app.instances.asks_login_user(inst):
+        # Neither the image's properties nor [ssh] user say who logs in.
+        user = p.ask("Login user", default="root", validate=check_name)
+    plan = app.instances.connect(inst, user=user)
     command = shlex.join(plan.command)
     p.say(f"Instance {plan.instance.name}: {plan.user}@{plan.address}, "
           f"security groups {', '.join(plan.instance.security_groups) or '-'}.")
