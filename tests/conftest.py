@@ -58,6 +58,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+# The real OpenStack of the functional tests (CI exports these) must not leak into the other
+# tests: a clouds.yaml entry would change what the menu asks when an OpenStack cloud is added.
+OUTSIDE_CLOUD_VARIABLES = ("OS_CLIENT_CONFIG_FILE", "OS_CLOUD", "OS_PASSWORD", "OS_AUTH_URL",
+                           "OS_USERNAME", "OS_PROJECT_NAME", "MINICLOUD_TEST_OS_CLOUD")
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_cloud(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("functional") is None:
+        for name in OUTSIDE_CLOUD_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(autouse=True)
 def _no_stub_faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("MINICLOUD_STUB_FAIL", raising=False)
