@@ -42,8 +42,7 @@ class MiniCloud:
         self.instances = InstanceManager(self)
 
     def open(self) -> MiniCloud:
-        """Open the store and load the cache; start-up reads nothing else."""
-        self.store.open()
+        """Load the cache from the store; start-up reads nothing else (and writes nothing)."""
         self.inventory.ensure_loaded()
         return self
 

@@ -101,8 +101,9 @@ class Inventory:
     def reload(self) -> None:
         """Read every table (one query each) into a fresh cache."""
         fresh = Cache()
+        records = self.store.load_all(KINDS)
         for kind, cls in KINDS.items():
-            for data, version in self.store.load(kind):
+            for data, version in records[kind]:
                 obj = from_dict(cls, data)
                 obj.version = version
                 fresh.put(obj)
