@@ -180,7 +180,9 @@ class CloudManager(Manager):
         self._store_snapshot(cloud, snapshot, notices)
 
     def refresh(self, name: str | None = None) -> list[str]:
-        """Re-read every cloud (or one), concurrently.  Returns one line per failed cloud."""
+        """Re-read the store (other operators' changes), then every cloud (or one),
+        concurrently.  Returns one line per failed cloud."""
+        self.app.inventory.reload()
         clouds = [self.get(name)] if name else self.list()
         drivers: dict[str, Driver] = {}
         failures: list[str] = []

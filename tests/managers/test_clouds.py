@@ -273,3 +273,11 @@ def test_destroy_leaves_a_first_start(demo_app, reopen) -> None:  # noqa: ANN001
     # and the first start can build again
     again.clouds.add("TryStack", "stub")
     assert [n.name for n in again.networks.list()] == ["public"]
+
+
+def test_refresh_sees_what_another_operator_committed(app, reopen) -> None:  # noqa: ANN001
+    other = reopen(app)  # a second MiniCloud on the same store
+    other.clouds.add("Second", "stub", "elsewhere")
+    assert [c.name for c in app.clouds.list()] == []  # not yet: this one reads its cache
+    assert app.clouds.refresh() == []
+    assert [c.name for c in app.clouds.list()] == ["Second"]
