@@ -11,7 +11,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import TIMEOUT, DriverError
 from ..model import (
@@ -78,6 +78,7 @@ class Driver(ABC):
     # Stub clouds have no hosts to SSH into: connect only says what it would run.
     has_hosts: ClassVar[bool] = True
     settings: ClassVar[tuple[Setting, ...]] = ()
+    poll_interval: ClassVar[float] = 0.5  # first delay between polls; grows to 5 s
 
     def __init__(self, cloud: Cloud, store: Store, password: str | None = None):
         self.cloud = cloud
@@ -171,24 +172,36 @@ class Driver(ABC):
     @abstractmethod
     def remove_server_security_group(self, server_id: str, group_id: str) -> Instance: ...
 
-    def wait_server(self, server_id: str, status: str, timeout: float = 600.0) -> Instance:
-        """Poll one server with backoff until it reaches ``status`` (ERROR fails at once)."""
+    def poll(self, probe: Callable[[], tuple[bool, Any, str]], operation: str,
+             timeout: float) -> Any:
+        """Call ``probe`` with backoff until it says done; it returns (done, result, state).
+
+        Progress (state and elapsed time) goes to ``self.progress``; Ctrl-C simply interrupts.
+        """
         start = time.monotonic()
-        delay = 0.5
+        delay = self.poll_interval
         while True:
-            server = self.get_server(server_id)
-            if server.status == status:
-                return server
-            if server.status == "ERROR":
-                raise self.error(f"server {server.name}", "failed", "status ERROR")
+            done, result, state = probe()
+            if done:
+                return result
             elapsed = time.monotonic() - start
             if elapsed > timeout:
-                raise self.error(f"waiting for server {server.name} to be {status}", TIMEOUT,
-                                 f"still {server.status} after {elapsed:.0f} s")
+                raise self.error(operation, TIMEOUT, f"still {state} after {elapsed:.0f} s")
             if self.progress:
-                self.progress(f"{server.name}: {server.status}, {elapsed:.0f} s")
+                self.progress(f"{state}, {elapsed:.0f} s")
             time.sleep(delay)
             delay = min(delay * 1.5, 5.0)
+
+    def wait_server(self, server_id: str, status: str, timeout: float = 600.0) -> Instance:
+        """Poll one server with backoff until it reaches ``status`` (ERROR fails at once)."""
+
+        def probe() -> tuple[bool, Instance, str]:
+            server = self.get_server(server_id)
+            if server.status == "ERROR":
+                raise self.error(f"server {server.name}", "failed", "status ERROR")
+            return server.status == status, server, f"{server.name}: {server.status}"
+
+        return self.poll(probe, f"waiting for server {server_id} to be {status}", timeout)
 
     # -- networks and routers ------------------------------------------------------------------
 

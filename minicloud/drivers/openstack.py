@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -360,7 +359,6 @@ class OpenStackDriver(Driver):
         Setting("region", "Region (empty for the default)", optional=True),
         Setting("password", "Password", secret=True),
     )
-    poll_interval = 0.5  # first delay between polls while waiting; grows to 5 s
 
     def __init__(self, cloud: Cloud, store: Store, password: str | None = None):
         super().__init__(cloud, store, password)
@@ -663,21 +661,15 @@ class OpenStackDriver(Driver):
         from openstack import exceptions as sdk
 
         self.conn.compute.delete_server(server_id, ignore_missing=False)
-        start = time.monotonic()
-        delay = self.poll_interval
-        while True:
+
+        def probe() -> tuple[bool, None, str]:
             try:
                 server = self.conn.compute.get_server(server_id)
             except sdk.NotFoundException:
-                return
-            elapsed = time.monotonic() - start
-            if elapsed > DELETE_TIMEOUT:
-                raise self.error(f"delete server {server.name}", TIMEOUT,
-                                 f"still {server.status} after {elapsed:.0f} s")
-            if self.progress:
-                self.progress(f"{server.name}: deleting, {elapsed:.0f} s")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 5.0)
+                return True, None, "deleted"
+            return False, None, f"{server.name}: deleting ({server.status})"
+
+        self.poll(probe, f"delete server {server_id}", DELETE_TIMEOUT)
 
     def start_server(self, server_id: str) -> Instance:
         with self._call(f"start server {server_id}"):
