@@ -148,6 +148,10 @@ class Driver(ABC):
     @abstractmethod
     def list_keypairs(self) -> list[KeyPair]: ...
 
+    def availability_zones(self) -> list[str]:
+        """Zone names; a cluster of the same name places its servers there."""
+        return []
+
     # -- servers -------------------------------------------------------------------------------
 
     @abstractmethod

@@ -367,6 +367,7 @@ class OpenStackDriver(Driver):
         self._lock = threading.Lock()
         self._image_names: dict[str, str] | None = None
         self._flavor_names: dict[str, str] | None = None
+        self._zones: list[str] | None = None
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -697,6 +698,14 @@ class OpenStackDriver(Driver):
                 if "already associated" not in str(exc):
                     raise
             return self._get_server(server_id)
+
+    def availability_zones(self) -> list[str]:
+        """Nova's available zones, read once per session (they rarely change)."""
+        if self._zones is None:
+            with self._call("list availability zones"):
+                self._zones = [z.name for z in self.conn.compute.availability_zones()
+                               if (z.state or {}).get("available", True)]
+        return list(self._zones)
 
     def remove_server_security_group(self, server_id: str, group_id: str) -> Instance:
         from openstack import exceptions as sdk

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..cache import clone
 from ..drivers.base import Driver, ServerSpec
-from ..errors import ValidationError
+from ..errors import DriverError, ValidationError
 from ..model import (
     DEFAULT_GROUP,
     KEYPAIR_PREFIX,
@@ -23,7 +23,7 @@ from ..model import (
     SecurityGroup,
     SecurityRule,
 )
-from .base import Manager, Undo, check_name
+from .base import Manager, Undo, check_name, log
 
 # Login users of well-known images, when the image's properties do not say.
 KNOWN_USERS = {"cirros": "cirros", "ubuntu": "ubuntu", "debian": "debian", "centos": "centos",
@@ -103,8 +103,11 @@ class InstanceManager(Manager):
                 tx.put(obj)
 
     def _zones(self, cloud: str) -> set[str]:
-        zones = getattr(self.driver(cloud), "availability_zones", None)
-        return set(zones()) if callable(zones) else set()
+        try:
+            return set(self.driver(cloud).availability_zones())
+        except DriverError as err:  # a cluster is still a label without its zone
+            log.warning("availability zones of cloud %s unknown: %s", cloud, err)
+            return set()
 
     def _check_fixed_ip(self, net: Network, fixed_ip: str) -> None:
         try:

@@ -145,6 +145,7 @@ class FakeOpenStack:
         self.delete_gets = 0           # GETs that still show a server after its DELETE
         self.latency = 0.0             # seconds per API request (not auth/discovery); see mount
         self.max_microversion = COMPUTE_MAX_MICROVERSION
+        self.zones = ["nova"]              # Nova's availability zones
 
         self.networks: dict[str, dict[str, Any]] = {}
         self.subnets: dict[str, dict[str, Any]] = {}
@@ -441,6 +442,7 @@ class FakeOpenStack:
             (COMPUTE, "GET", r"/v2\.1/flavors(/detail)?", self._list_flavors),
             (COMPUTE, "GET", r"/v2\.1/flavors/([^/]+)", self._get_flavor),
             (COMPUTE, "GET", r"/v2\.1/os-keypairs", self._list_keypairs),
+            (COMPUTE, "GET", r"/v2\.1/os-availability-zone", self._list_zones),
             (COMPUTE, "POST", r"/v2\.1/os-keypairs", self._create_keypair),
             (COMPUTE, "GET", r"/v2\.1/os-keypairs/([^/]+)", self._get_keypair),
             (COMPUTE, "DELETE", r"/v2\.1/os-keypairs/([^/]+)", self._delete_keypair),
@@ -599,7 +601,7 @@ class FakeOpenStack:
         if key_name is not None and key_name not in self.keypairs:
             raise FakeError(400, "Invalid key_name provided.")
         zone = body.get("availability_zone")
-        if zone not in (None, "nova"):
+        if zone is not None and zone not in self.zones:
             raise FakeError(400, "The requested availability zone is not available")
         group_ids = []
         for ref in body.get("security_groups") or [{"name": "default"}]:
@@ -633,7 +635,7 @@ class FakeOpenStack:
             "accessIPv4": "", "accessIPv6": "", "progress": 0, "config_drive": "",
             "links": [{"rel": "self", "href": f"{COMPUTE}/v2.1/servers/{ident}"},
                       {"rel": "bookmark", "href": f"{COMPUTE}/servers/{ident}"}],
-            "OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": "nova",
+            "OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": zone or "nova",
             "key_name": key_name, "OS-SRV-USG:launched_at": None,
             "OS-SRV-USG:terminated_at": None,
             "security_groups": [{"name": self.security_groups[g]["name"]}
@@ -740,6 +742,11 @@ class FakeOpenStack:
         if flavor_id not in self.flavors:
             raise FakeError(404, f"Flavor {flavor_id} could not be found.")
         return 200, {"flavor": self.flavors[flavor_id]}, {}
+
+    def _list_zones(self, ctx: _Ctx) -> Reply:
+        return 200, {"availabilityZoneInfo": [
+            {"zoneName": zone, "zoneState": {"available": True}, "hosts": None}
+            for zone in self.zones]}, {}
 
     def _list_keypairs(self, ctx: _Ctx) -> Reply:
         return 200, {"keypairs": [{"keypair": _keypair_view(k)}

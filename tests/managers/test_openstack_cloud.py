@@ -67,3 +67,22 @@ def test_a_whole_deployment_on_openstack(tmp_path: Path) -> None:
         assert {g["name"] for g in fake.security_groups.values()} == {"default"}
         assert [c.name for c in app.clouds.clusters("os1")] == ["London"]
         app.close()
+
+
+def test_a_cluster_named_like_an_availability_zone_places_servers_there(tmp_path: Path) -> None:
+    with fake_openstack_driver(Store(f"sqlite:///{tmp_path}/fake.db").open()) as (_, fake):
+        fake.zones = ["nova", "London"]
+        app = MiniCloud(Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/mc.db")).open()
+        app.clouds.add("os1", "openstack", "", dict(CLOUD_SETTINGS), PASSWORD)
+        for cluster in ("London", "Antwerp"):
+            app.clouds.add_cluster("os1", cluster)
+        app.networks.create("os1", "n1", "10.0.0.0/24")
+        app.instances.create("os1", "in-zone", "cirros", "m1.tiny", "n1", cluster="London")
+        app.instances.create("os1", "label-only", "cirros", "m1.tiny", "n1", cluster="Antwerp")
+        zone = {s["name"]: s["OS-EXT-AZ:availability_zone"] for s in fake.servers.values()}
+        assert zone["in-zone"] == "London"
+        assert zone["label-only"] == "nova"  # no zone of that name: a label only
+        assert {s["name"]: s["metadata"].get("minicloud_cluster")
+                for s in fake.servers.values()} == {"in-zone": "London",
+                                                     "label-only": "Antwerp"}
+        app.close()
