@@ -35,6 +35,7 @@ def setup_logging(config: object, debug: bool) -> None:
 
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if debug else logging.INFO)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # dataset's DDL chatter
     home = config.home  # type: ignore[attr-defined]
     try:
         home.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
 import os
 import uuid
 from collections import Counter
@@ -55,6 +56,8 @@ IMAGES = (("cirros", {"os_admin_user": "cirros"}), ("ubuntu", {"os_admin_user": 
 FLAVORS = (("m1.tiny", 1, 512, 1), ("m1.small", 1, 2048, 20), ("m1.medium", 2, 4096, 40))
 DEFAULT_EXTERNAL = ("public", "203.0.113.0/24")
 
+log = logging.getLogger(__name__)
+
 # Calls made so far in this process, by name, for MINICLOUD_STUB_FAIL's call:N form.
 _calls: Counter[str] = Counter()
 
@@ -78,6 +81,7 @@ def faultable(method: F) -> F:
     @functools.wraps(method)
     def wrapper(self: StubDriver, *args: Any, **kwargs: Any) -> Any:
         name = method.__name__
+        log.debug("cloud %s (stub): %s", self.cloud.name, name)
         _calls[name] += 1
         plan = _fault_plan()
         if name in plan and (plan[name] is None or plan[name] == _calls[name]):
