@@ -3,7 +3,7 @@
 Every test that takes ``db_url`` (directly or through ``app``) runs once per backend; the ids
 name the backend (``[sqlite]``, ``[mysql]``).  The MySQL cases need ``MINICLOUD_TEST_MYSQL_URL``
 (e.g. ``mysql+pymysql://root@localhost/minicloud_test?unix_socket=/run/mysqld.sock&charset=utf8mb4``)
-and start from an empty database: every table is dropped first.
+and start from an empty database: every table is dropped first (tests/backends.py).
 """
 
 from __future__ import annotations
@@ -21,41 +21,12 @@ from minicloud.config import Config
 from minicloud.demo import build_demo
 from minicloud.drivers import stub
 from minicloud.model import KINDS, to_dict
-
-MYSQL_ENV = "MINICLOUD_TEST_MYSQL_URL"
-
-
-def drop_all_tables(url: str) -> None:
-    """Give a test a clean MySQL database (created when missing)."""
-    import sqlalchemy
-
-    parsed = sqlalchemy.engine.make_url(url)
-    server = sqlalchemy.create_engine(parsed.set(database=""))
-    try:
-        with server.connect() as conn:
-            conn.execute(sqlalchemy.text(f"CREATE DATABASE IF NOT EXISTS `{parsed.database}` "
-                                         "CHARACTER SET utf8mb4"))
-            conn.commit()
-    finally:
-        server.dispose()
-    engine = sqlalchemy.create_engine(url)
-    try:
-        meta = sqlalchemy.MetaData()
-        meta.reflect(bind=engine)
-        meta.drop_all(bind=engine)
-    finally:
-        engine.dispose()
+from tests.backends import BACKENDS, backend_url
 
 
-@pytest.fixture(params=["sqlite", "mysql"], ids=["sqlite", "mysql"])
+@pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/minicloud.db"
-    url = os.environ.get(MYSQL_ENV)
-    if not url:
-        pytest.skip(f"{MYSQL_ENV} is not set: MySQL cases skipped")
-    drop_all_tables(url)
-    return url
+    return backend_url(request.param, tmp_path)
 
 
 # The real OpenStack of the functional tests (CI exports these) must not leak into the other

@@ -25,3 +25,19 @@ REFERENCE_TREE = """\
           |
           +---Network: AntwerpNet [10.10.1.0/24] (1 instance)
 """
+
+# The demo after Reset to startup: clouds, clusters and the pre-existing external network stay.
+AFTER_RESET_TREE = """\
+      MiniCloud
+      |
+      +---Compute
+      |   |
+      |   +---Cloud: TryStack (trystack.org)
+      |       |
+      |       +---Cluster: Antwerp
+      |       +---Cluster: London
+      |
+      +---Networking
+          |
+          +---Network: external (external) [trystack]
+"""

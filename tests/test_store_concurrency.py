@@ -17,39 +17,22 @@ import time
 from pathlib import Path
 
 import pytest
-import sqlalchemy
 
 from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.errors import StaleError, StoreError
 from minicloud.model import Cloud
 from minicloud.store import Store
+from tests.backends import BACKENDS, backend_url
 
 REPO = Path(__file__).resolve().parents[1]
-MYSQL_URL = os.environ.get("MINICLOUD_TEST_MYSQL_URL", "")
-NO_MYSQL = ("MINICLOUD_TEST_MYSQL_URL is not set (scripts/mysql-test-server.sh start DIR "
-            "prints it)")
 ROWS = 200
 
 
-def drop_all_tables(url: str) -> None:
-    engine = sqlalchemy.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            for name in sqlalchemy.inspect(conn).get_table_names():
-                conn.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS `{name}`"))
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=[
-    pytest.mark.mysql, pytest.mark.skipif(not MYSQL_URL, reason=NO_MYSQL)])])
+@pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A store URL per backend: an SQLite file in tmp_path, or the emptied test database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'minicloud.db'}"
-    drop_all_tables(MYSQL_URL)
-    return MYSQL_URL
+    return backend_url(request.param, tmp_path)
 
 
 def make_app(url: str, home: Path) -> MiniCloud:

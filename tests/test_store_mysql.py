@@ -24,26 +24,12 @@ from minicloud.config import Config, load_config
 from minicloud.errors import StoreError
 from minicloud.model import Cloud, Network, Subnet
 from minicloud.store import SCHEMA_VERSION, TABLES, Store, describe_url, with_password
+from tests.backends import BACKENDS, MYSQL_URL, NO_MYSQL, backend_url, drop_all_tables
 
 REPO = Path(__file__).resolve().parents[1]
-MYSQL_URL = os.environ.get("MINICLOUD_TEST_MYSQL_URL", "")
-NO_MYSQL = ("MINICLOUD_TEST_MYSQL_URL is not set (scripts/mysql-test-server.sh start DIR "
-            "prints it)")
-needs_mysql = [pytest.mark.mysql,
-               pytest.mark.skipif(not MYSQL_URL, reason=NO_MYSQL)]
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-def drop_all_tables(url: str) -> None:
-    engine = sqlalchemy.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            for name in sqlalchemy.inspect(conn).get_table_names():
-                conn.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS `{name}`"))
-    finally:
-        engine.dispose()
-
 
 def url_with(url: str, *, user: str | None = None, password: str | None = None,
              database: str | None = None, port: int | None = None,
@@ -72,13 +58,10 @@ def make_app(url: str, home: Path) -> MiniCloud:
     return MiniCloud(Config(home=home, db_url=url)).open()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=needs_mysql)])
+@pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A store URL per backend: an SQLite file in tmp_path, or the emptied test database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'minicloud.db'}"
-    drop_all_tables(MYSQL_URL)
-    return MYSQL_URL
+    return backend_url(request.param, tmp_path)
 
 
 # -- basics on both backends --------------------------------------------------------------------

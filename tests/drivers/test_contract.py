@@ -66,6 +66,17 @@ def spec(driver: Driver, name: str, network_id: str, **kw: Any) -> ServerSpec:
     return ServerSpec(name, image.id, flavor.id, network_id, **kw)
 
 
+def routed_server(driver: Driver, prefix: str, cidr: str) -> tuple[Any, Any, Any, Any]:
+    """An ACTIVE server on a network attached to a router whose gateway is ``public``."""
+    ext = public(driver)
+    net = driver.create_network(f"{prefix}net", cidr)
+    router = driver.create_router(f"{prefix}router", ext.id)
+    driver.add_router_interface(router.id, net.id)
+    server = driver.wait_server(driver.create_server(spec(driver, f"{prefix}vm", net.id)).id,
+                                "ACTIVE", 60)
+    return ext, net, router, server
+
+
 def reach(driver: Driver, server: Any, status: str) -> Any:
     return server if server.status == status else driver.wait_server(server.id, status, 60)
 
@@ -197,6 +208,9 @@ def test_security_groups(driver: Driver) -> None:
     updated = driver.add_server_security_group(server.id, group.id)
     assert "cgroup" in updated.security_groups
     assert "cgroup" in by_name(driver.list_servers())["gvm"].security_groups
+    assert "cgroup" not in driver.remove_server_security_group(server.id,
+                                                               group.id).security_groups
+    assert "cgroup" not in by_name(driver.list_servers())["gvm"].security_groups
     driver.delete_server(server.id)
     driver.delete_security_group(group.id)
     assert "cgroup" not in by_name(driver.list_security_groups())
@@ -206,12 +220,7 @@ def test_security_groups(driver: Driver) -> None:
 # -- public IPs --------------------------------------------------------------------------------
 
 def test_public_ips(driver: Driver) -> None:
-    ext = public(driver)
-    net = driver.create_network("fnet", "10.36.0.0/24")
-    router = driver.create_router("frouter", ext.id)
-    driver.add_router_interface(router.id, net.id)
-    server = driver.wait_server(driver.create_server(spec(driver, "fvm", net.id)).id,
-                                "ACTIVE", 60)
+    ext, net, router, server = routed_server(driver, "f", "10.36.0.0/24")
     fip = driver.allocate_public_ip(ext.id, "203.0.113.50")
     assert (fip.name, fip.address, fip.owned, fip.instance_id, fip.network_id) == (
         "203.0.113.50", "203.0.113.50", True, None, ext.id)
@@ -249,12 +258,7 @@ def test_keypairs(driver: Driver) -> None:
 # -- a full sync -------------------------------------------------------------------------------
 
 def test_snapshot_contains_everything(driver: Driver) -> None:
-    ext = public(driver)
-    net = driver.create_network("anet", "10.37.0.0/24")
-    router = driver.create_router("arouter", ext.id)
-    driver.add_router_interface(router.id, net.id)
-    server = driver.wait_server(driver.create_server(spec(driver, "avm", net.id)).id,
-                                "ACTIVE", 60)
+    ext, net, router, server = routed_server(driver, "a", "10.37.0.0/24")
     fip = driver.allocate_public_ip(ext.id)
     driver.associate_public_ip(fip.id, server.id)
     group = driver.create_security_group("agroup")

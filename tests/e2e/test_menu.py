@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from menu_helpers import EMPTY_TREE, MAIN_MENU, REFERENCE_TREE, Runner, with_demo
 
+from tests.reference import AFTER_RESET_TREE
+
 
 @pytest.fixture
 def run(tmp_path: Path) -> Runner:
@@ -237,22 +239,6 @@ def test_public_ips_and_removals(demo: Runner) -> None:
 """
 
 
-AFTER_RESET = """\
-      MiniCloud
-      |
-      +---Compute
-      |   |
-      |   +---Cloud: TryStack (trystack.org)
-      |       |
-      |       +---Cluster: Antwerp
-      |       +---Cluster: London
-      |
-      +---Networking
-          |
-          +---Network: external (external) [trystack]
-"""
-
-
 @pytest.mark.parametrize("answer", ["", "N"])
 def test_reset_and_destroy_default_to_no(demo: Runner, answer: str) -> None:
     result = demo(stdin=keys("6", answer, "7", answer, "8"))
@@ -270,8 +256,8 @@ def test_reset_keeps_clouds_clusters_and_the_external_network(demo: Runner) -> N
     assert "  deleted router LondonGateway\n" in result.out
     assert "  deleted network AntwerpNet\n" in result.out
     assert "Failed" not in result.out
-    assert AFTER_RESET in result.out
-    assert demo.topology() == AFTER_RESET
+    assert AFTER_RESET_TREE in result.out
+    assert demo.topology() == AFTER_RESET_TREE
 
 
 def test_destroy_leaves_a_first_start(demo: Runner) -> None:

@@ -9,6 +9,7 @@ from minicloud.drivers.stub import StubDriver
 from minicloud.errors import InUseError, NotFoundError, ValidationError
 from minicloud.model import NAME_RULE, Cloud
 from minicloud.topology import EMPTY, render_text
+from tests.reference import AFTER_RESET_TREE
 
 CLOUD = "Lab"
 
@@ -238,20 +239,7 @@ def test_reset_undoes_only_what_minicloud_did(app, snapshot_state, fresh_driver,
 def test_reset_of_the_demo(demo_app, reopen) -> None:  # noqa: ANN001
     report = demo_app.clouds.reset()
     assert report.failures == []
-    expected = """\
-      MiniCloud
-      |
-      +---Compute
-      |   |
-      |   +---Cloud: TryStack (trystack.org)
-      |       |
-      |       +---Cluster: Antwerp
-      |       +---Cluster: London
-      |
-      +---Networking
-          |
-          +---Network: external (external) [trystack]
-"""
+    expected = AFTER_RESET_TREE
     assert render_text(demo_app.inventory.cache.deployment()) == expected
     assert render_text(reopen(demo_app).inventory.cache.deployment()) == expected
 

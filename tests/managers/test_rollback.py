@@ -18,6 +18,7 @@ import pytest
 
 from minicloud.drivers import stub
 from minicloud.errors import MiniCloudError
+from tests.backends import drop_all_tables
 
 CLOUD = "Lab"
 
@@ -119,8 +120,6 @@ class World:
         if db_url.startswith("sqlite"):
             url = f"sqlite:///{home}/minicloud.db"
         else:
-            from conftest import drop_all_tables  # same module pytest loaded
-
             drop_all_tables(db_url)
             url = db_url
         self.app = make_app(home, url)
