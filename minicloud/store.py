@@ -45,21 +45,6 @@ def record_key(cloud: str, ident: str) -> str:
     return f"{cloud}/{ident}"
 
 
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***``, for every message and log line."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable database URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
 def describe_url(url: str) -> str:
     """``host:port/database`` (or the SQLite file) for error messages; never the password."""
     try:

@@ -10,12 +10,12 @@ import sqlalchemy
 
 from minicloud.config import Config
 from minicloud.errors import StaleError, StoreError
+from minicloud.secrets import redact
 from minicloud.store import (
     META_TABLE,
     TABLES,
     Store,
     describe_url,
-    mask_url,
     record_key,
     with_password,
 )
@@ -181,13 +181,13 @@ SECRET = "s3cr3t-P@ss"
 URL = "mysql+pymysql://mini:s3cr3t-P%40ss@db.example.org:3307/minicloud?charset=utf8mb4"
 
 
-def test_mask_url() -> None:
-    masked = mask_url(URL)
+def test_urls_are_masked_by_the_one_redaction() -> None:
+    masked = redact(URL)
     assert "s3cr3t" not in masked
     assert masked == "mysql+pymysql://mini:***@db.example.org:3307/minicloud?charset=utf8mb4"
     plain = "mysql+pymysql://mini@db/minicloud"
-    assert mask_url(plain) == plain
-    assert mask_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    assert redact(plain) == plain
+    assert redact("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
 
 
 def test_describe_url() -> None:

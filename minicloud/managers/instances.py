@@ -260,14 +260,6 @@ class InstanceManager(Manager):
                                   owned=True, target_id=fip.id))
         return bound
 
-    def ensure_ssh_access(self, instance: Instance) -> Instance:
-        """Add ``public_ssh`` when none of the instance's groups lets TCP 22 in."""
-        with Undo() as undo:
-            pending: list[Any] = []
-            self._ssh_access(instance, undo, pending)
-            self._save(*pending)
-        return self.by_id("instance", instance.cloud, instance.id)
-
     def _ssh_access(self, instance: Instance, undo: Undo, pending: list[Any]) -> None:
         groups = [g for g in self.cache.all("security_group", instance.cloud)
                   if g.name in instance.security_groups]
