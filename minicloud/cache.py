@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from .errors import StaleError
-from .model import KINDS, Deployment, from_dict, to_dict
+from .kinds import KINDS
+from .model import Deployment, from_dict, to_dict
 from .store import Store, record_key
 
 T = TypeVar("T")
@@ -102,9 +103,9 @@ class Inventory:
         """Read every table (one query each) into a fresh cache."""
         fresh = Cache()
         records = self.store.load_all(KINDS)
-        for kind, cls in KINDS.items():
+        for kind, spec in KINDS.items():
             for data, version in records[kind]:
-                obj = from_dict(cls, data)
+                obj = from_dict(spec.cls, data)
                 obj.version = version
                 fresh.put(obj)
         self.cache._objs = fresh._objs

@@ -18,6 +18,18 @@ NAME_RULE = (
 )
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
+class State:
+    """MiniCloud's own instance states (what the tree shows); every driver maps its cloud's
+    statuses onto these in its ``status_map``."""
+
+    BUILD = "BUILD"
+    ACTIVE = "ACTIVE"
+    SHUTOFF = "SHUTOFF"
+    REBOOT = "REBOOT"
+    ERROR = "ERROR"
+    UNKNOWN = "UNKNOWN"
+
+
 # MiniCloud's own SSH group: created on demand, once per cloud.
 PUBLIC_SSH = "public_ssh"
 DEFAULT_GROUP = "default"
@@ -124,7 +136,7 @@ class Instance(Resource):
     cluster: str | None = None
     nics: list[Nic] = field(default_factory=list)
     security_groups: list[str] = field(default_factory=list)
-    status: str = "BUILD"
+    status: str = State.BUILD
     key_name: str | None = None
 
     kind: ClassVar[str] = "instance"
@@ -266,24 +278,6 @@ class Deployment:
     public_ips: list[PublicIP] = field(default_factory=list)
     security_groups: list[SecurityGroup] = field(default_factory=list)
 
-
-# Every kind the store and cache keep, in the order a load must restore them.
-KINDS: dict[str, type] = {
-    "cloud": Cloud,
-    "cluster": Cluster,
-    "network": Network,
-    "router": Router,
-    "instance": Instance,
-    "public_ip": PublicIP,
-    "security_group": SecurityGroup,
-    "keypair": KeyPair,
-    "image": Image,
-    "flavor": Flavor,
-    "change": Change,
-}
-# Kinds a cloud sync reports (the rest are MiniCloud's own records).
-SYNCED_KINDS = ("network", "router", "instance", "public_ip", "security_group", "image",
-                "flavor")
 
 _NESTED: dict[tuple[type, str], type] = {
     (Network, "subnets"): Subnet,

@@ -18,23 +18,10 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from .errors import StaleError, StoreError
+from .kinds import TABLES
 
 log = logging.getLogger(__name__)
 
-# MiniCloud's own tables, by model kind.
-TABLES = {
-    "cloud": "clouds",
-    "cluster": "clusters",
-    "network": "networks",
-    "router": "routers",
-    "instance": "instances",
-    "public_ip": "public_ips",
-    "security_group": "security_groups",
-    "keypair": "keypairs",
-    "image": "images",
-    "flavor": "flavors",
-    "change": "changes",
-}
 META_TABLE = "minicloud_meta"
 SCHEMA_VERSION = 1
 KEY_LENGTH = 255

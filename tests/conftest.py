@@ -20,7 +20,8 @@ from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.demo import build_demo
 from minicloud.drivers import stub
-from minicloud.model import KINDS, to_dict
+from minicloud.kinds import KINDS
+from minicloud.model import to_dict
 from tests.backends import BACKENDS, backend_url
 
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from minicloud.kinds import KINDS
 from minicloud.model import (
-    KINDS,
     NAME_RULE,
     Cloud,
     CloudSnapshot,
@@ -131,8 +131,8 @@ def test_keys() -> None:
     assert Network("A", "id1", "n").key == ("A", "id1")
     assert set(KINDS) >= {"cloud", "cluster", "network", "router", "instance", "public_ip",
                           "security_group", "keypair", "image", "flavor", "change"}
-    for kind, cls in KINDS.items():
-        assert cls.kind == kind
+    for kind, spec in KINDS.items():
+        assert spec.cls.kind == kind
 
 
 def test_instance_without_nics_has_no_private_ip() -> None:

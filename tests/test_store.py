@@ -10,10 +10,10 @@ import sqlalchemy
 
 from minicloud.config import Config
 from minicloud.errors import StaleError, StoreError
+from minicloud.kinds import TABLES
 from minicloud.secrets import redact
 from minicloud.store import (
     META_TABLE,
-    TABLES,
     Store,
     describe_url,
     record_key,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..errors import CONFLICT, FAILED, NOT_FOUND
+from ..kinds import KINDS
 from ..model import (
     DEFAULT_GROUP,
     KEYPAIR_PREFIX,
@@ -43,15 +44,8 @@ from .base import Driver, ServerSpec, Setting
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-STUB_KINDS: dict[str, type[Resource]] = {
-    "network": Network,
-    "router": Router,
-    "instance": Instance,
-    "public_ip": PublicIP,
-    "security_group": SecurityGroup,
-    "keypair": KeyPair,
-}
-TABLES = {kind: f"stub_{kind}s" for kind in STUB_KINDS}
+STUB_KINDS: dict[str, type[Resource]] = {k.name: k.cls for k in KINDS.values() if k.simulated}
+TABLES = {kind: f"stub_{KINDS[kind].table}" for kind in STUB_KINDS}
 IMAGES = (("cirros", {"os_admin_user": "cirros"}), ("ubuntu", {"os_admin_user": "ubuntu"}))
 FLAVORS = (("m1.tiny", 1, 512, 1), ("m1.small", 1, 2048, 20), ("m1.medium", 2, 4096, 40))
 DEFAULT_EXTERNAL = ("public", "203.0.113.0/24")

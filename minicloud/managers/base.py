@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AmbiguousError, LeftoverError, MiniCloudError, NotFoundError
+from ..kinds import label
 from ..validation import check_name
 
-__all__ = ["LABELS", "Manager", "Undo", "check_name"]
+__all__ = ["Manager", "Undo", "check_name"]
 
 if TYPE_CHECKING:
     from ..app import MiniCloud
@@ -18,18 +19,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("minicloud")
 
-LABELS = {
-    "cloud": "cloud",
-    "cluster": "cluster",
-    "network": "network",
-    "router": "router",
-    "instance": "instance",
-    "public_ip": "public IP",
-    "security_group": "security group",
-    "keypair": "key pair",
-    "image": "image",
-    "flavor": "flavor",
-}
 
 
 class Undo:
@@ -76,21 +65,21 @@ class Manager:
         if cloud is not None:
             self.app.clouds.get(cloud)
         matches = [o for o in self.cache.all(kind, cloud) if o.name == name]
-        label = LABELS.get(kind, kind)
+        what = label(kind)
         if not matches:
             where = f" in cloud {cloud}" if cloud else ""
-            raise NotFoundError(f"no {label} named {name!r}{where}")
+            raise NotFoundError(f"no {what} named {name!r}{where}")
         if len(matches) > 1:
             clouds = sorted({o.key[0] for o in matches})
             if len(clouds) > 1:
-                raise AmbiguousError(f"{label} {name!r} exists in clouds {', '.join(clouds)}; "
+                raise AmbiguousError(f"{what} {name!r} exists in clouds {', '.join(clouds)}; "
                                      "name the cloud")
-            raise AmbiguousError(f"{len(matches)} {label}s are named {name!r} in cloud "
+            raise AmbiguousError(f"{len(matches)} {what}s are named {name!r} in cloud "
                                  f"{clouds[0]}")
         return matches[0]
 
     def by_id(self, kind: str, cloud: str, ident: str) -> Any:
         obj = self.cache.get(kind, cloud, ident)
         if obj is None:
-            raise NotFoundError(f"no {LABELS.get(kind, kind)} {ident} in cloud {cloud}")
+            raise NotFoundError(f"no {label(kind)} {ident} in cloud {cloud}")
         return obj

@@ -8,30 +8,29 @@ from typing import Any
 
 from ..cache import clone
 from ..drivers import DRIVERS, driver_class
-from ..drivers.base import Driver
+from ..drivers.base import Driver, Setting
 from ..errors import (
     NOT_FOUND,
+    ConfigError,
     DriverError,
     InUseError,
     MiniCloudError,
     NotFoundError,
     ValidationError,
 )
+from ..kinds import KINDS, SYNCED, label
 from ..model import (
-    SYNCED_KINDS,
     Cloud,
     CloudSnapshot,
     Cluster,
+    Deployment,
     Flavor,
     Image,
     PublicIP,
     Router,
     to_dict,
 )
-from .base import LABELS, Manager, check_name
-
-# Kinds whose disappearance from a cloud is worth a notice (images come and go quietly).
-NOTICED = ("network", "router", "instance", "public_ip", "security_group")
+from .base import Manager, check_name
 
 
 @dataclass
@@ -61,6 +60,26 @@ class CloudManager(Manager):
 
     def types(self) -> list[str]:
         return sorted(DRIVERS)
+
+    def settings_for(self, type_name: str) -> tuple[Setting, ...]:
+        """What a cloud of this type asks for when it is added (flags and questions)."""
+        if type_name not in DRIVERS:
+            raise ValidationError(f"unknown cloud type {type_name!r}: use one of "
+                                  f"{', '.join(sorted(DRIVERS))}")
+        try:
+            return tuple(driver_class(type_name).settings)
+        except ImportError as err:
+            raise ConfigError(f"cloud type {type_name} is not available here: {err}") from None
+
+    def deployment(self) -> Deployment:
+        """Everything MiniCloud knows, for the tree and the views."""
+        return self.cache.deployment()
+
+    def keep_secret(self, cloud: str, value: str) -> None:
+        """A password typed for ``cloud``, kept in memory for this session only."""
+        self.get(cloud)
+        self.app.passwords[cloud] = value
+        self.app.drop_driver(cloud)
 
     def add(self, name: str, type_name: str, location: str = "",
             settings: dict[str, str] | None = None, password: str | None = None) -> Cloud:
@@ -118,7 +137,7 @@ class CloudManager(Manager):
         """Forget a cloud.  Returns what happened to its resources, in one line."""
         cloud = self.get(name)
         with self.app.inventory.write() as tx:
-            for kind in (*SYNCED_KINDS, "keypair", "cluster", "change"):
+            for kind in (*SYNCED, "keypair", "cluster", "change"):
                 for obj in self.cache.all(kind, name):
                     tx.delete(obj, force=True)
             tx.delete(cloud)
@@ -230,18 +249,18 @@ class CloudManager(Manager):
     def _apply(self, tx: Any, cloud: Cloud, snapshot: CloudSnapshot, notices: bool) -> None:
         """Write what the cloud reports; drop what it no longer has; adopt MiniCloud's own."""
         reported = {(obj.kind, obj.id): obj for obj in snapshot.resources()}
-        for kind in SYNCED_KINDS:
+        for kind in SYNCED:
             for old in self.cache.all(kind, cloud.name):
                 if (kind, old.id) not in reported:
                     tx.delete(old, force=True)
-                    if notices and kind in NOTICED:
-                        self.app.notify(f"{LABELS[kind]} {old.name} is no longer in cloud "
+                    if notices and KINDS[kind].noticed:
+                        self.app.notify(f"{label(kind)} {old.name} is no longer in cloud "
                                         f"{cloud.name}: dropped")
         for (kind, ident), obj in reported.items():
             old = self.cache.get(kind, cloud.name, ident)
             if old is None:
-                if notices and obj.owned and kind in NOTICED:
-                    self.app.notify(f"{LABELS[kind]} {obj.name} in cloud {cloud.name} was "
+                if notices and obj.owned and KINDS[kind].noticed:
+                    self.app.notify(f"{label(kind)} {obj.name} in cloud {cloud.name} was "
                                     "created by MiniCloud but not recorded: adopted")
                 tx.put(obj, force=True)
             elif not _same(old, obj):

@@ -17,6 +17,13 @@ class NetworkManager(Manager):
     def list(self, cloud: str | None = None) -> list[Network]:
         return sorted(self.cache.all("network", cloud), key=lambda n: (n.name, n.cloud))
 
+    def name_of(self, cloud: str, network_id: str | None) -> str | None:
+        """A network's name (its id when MiniCloud does not know it; None for no network)."""
+        if not network_id:
+            return None
+        net = self.cache.get("network", cloud, network_id)
+        return net.name if net is not None else network_id
+
     def routers_of(self, network: Network) -> list[Router]:
         return [r for r in self.cache.all("router", network.cloud)
                 if network.id in r.interface_network_ids]

@@ -36,8 +36,8 @@ from minicloud.config import Config
 from minicloud.demo import build_demo
 from minicloud.drivers.stub import STUB_KINDS
 from minicloud.drivers.stub import TABLES as STUB_TABLES
-from minicloud.model import KINDS, from_dict, to_dict
-from minicloud.store import TABLES
+from minicloud.kinds import KINDS, TABLES
+from minicloud.model import from_dict, to_dict
 from minicloud.topology import render_text
 
 EXAMPLES = int(os.environ.get("MINICLOUD_FUZZ_EXAMPLES", "2000"))
@@ -132,10 +132,10 @@ def check_store(db_file: Path, app: MiniCloud | None) -> None:
     """The store's invariants, read back from the file; the app's cache must equal it."""
     tables = read_tables(db_file)
     store: dict[str, list[Any]] = {}
-    for kind, cls in KINDS.items():
+    for kind, spec in KINDS.items():
         objs = []
         for data, version in tables[TABLES[kind]]:
-            obj = from_dict(cls, data)
+            obj = from_dict(spec.cls, data)
             obj.version = version
             objs.append(obj)
         store[kind] = objs
