@@ -1,84 +1,62 @@
-"""The application object: configuration, store, cache, drivers and the four managers.
+"""The application: composes one session with the reconciler, Reset and the four managers.
 
-Every client (the menu, the one-shot commands, tests) builds one of these and calls its
-managers; nothing here reads a keyboard or prints.
+Every front end (the menu, the one-shot commands, tests) builds one of these and calls its
+managers; nothing here reads a keyboard or prints, and nothing here holds logic of its own.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from .cache import Inventory
 from .config import Config
-from .drivers import driver_class
 from .drivers.base import Driver
-from .errors import NotFoundError
 from .managers.clouds import CloudManager
 from .managers.instances import InstanceManager
 from .managers.networks import NetworkManager
 from .managers.routers import RouterManager
 from .model import Cloud
+from .reconciler import Reconciler
+from .reset import Resetter
+from .session import Session
 from .store import Store
-
-log = logging.getLogger("minicloud")
 
 
 class MiniCloud:
     def __init__(self, config: Config, notify: Callable[[str], None] | None = None):
-        self.config = config
-        self.store = Store(config.db_url)
-        self.inventory = Inventory(self.store)
-        # One-line notices for the user (a dropped object, an unreachable cloud...).
-        self.notify: Callable[[str], None] = notify or (lambda text: log.warning("%s", text))
-        # Progress of long waits (a server booting), for clients that show it.
-        self.progress: Callable[[str], None] | None = None
-        # Passwords typed at a prompt live here, for this session only.
-        self.passwords: dict[str, str] = {}
-        self._drivers: dict[str, Driver] = {}
-        self.clouds = CloudManager(self)
-        self.routers = RouterManager(self)
-        self.networks = NetworkManager(self)
-        self.instances = InstanceManager(self)
+        self.session = Session(config, notify)
+        self.reconciler = Reconciler(self.session)
+        self.clouds = CloudManager(self.session, self.reconciler,
+                                   Resetter(self.session, self.reconciler))
+        self.routers = RouterManager(self.session)
+        self.networks = NetworkManager(self.session)
+        self.instances = InstanceManager(self.session, self.networks)
+
+    # Shortcuts for tests and benchmarks, which look under the managers on purpose.
+    @property
+    def config(self) -> Config:
+        return self.session.config
+
+    @property
+    def store(self) -> Store:
+        return self.session.store
+
+    @property
+    def inventory(self) -> Inventory:
+        return self.session.inventory
 
     def open(self) -> MiniCloud:
         """Load the cache from the store; start-up reads nothing else (and writes nothing)."""
-        self.inventory.ensure_loaded()
+        self.session.inventory.ensure_loaded()
         return self
 
     def make_driver_for(self, cloud: Cloud, password: str | None = None) -> Driver:
-        driver = driver_class(cloud.type)(cloud, self.store,
-                                          password or self.passwords.get(cloud.name))
-        driver.progress = self.progress
-        return driver
+        """A new driver for ``cloud`` that shares nothing with the session's own."""
+        return self.session.drivers.build(cloud, {"password": password} if password else None)
 
     def driver(self, cloud_name: str) -> Driver:
-        """The cloud's driver; the first use in a session syncs the cloud first."""
-        if cloud_name not in self._drivers:
-            cloud = self.inventory.ensure_loaded().get("cloud", cloud_name, cloud_name)
-            if cloud is None:
-                raise NotFoundError(f"no cloud named {cloud_name!r}")
-            driver = self.make_driver_for(cloud)
-            self._drivers[cloud_name] = driver
-            try:
-                self.clouds.sync(cloud_name, driver)
-            except Exception:
-                self._drivers.pop(cloud_name, None)
-                raise
-        return self._drivers[cloud_name]
-
-    def synced_driver(self, cloud_name: str) -> Driver | None:
-        return self._drivers.get(cloud_name)
-
-    def adopt_driver(self, cloud_name: str, driver: Driver) -> None:
-        self._drivers[cloud_name] = driver
-
-    def drop_driver(self, cloud_name: str) -> None:
-        driver = self._drivers.pop(cloud_name, None)
-        if driver is not None:
-            driver.close()
+        """The session's driver for a cloud (not synced: call ``clouds.sync`` for that)."""
+        return self.clouds.driver(cloud_name)
 
     def close(self) -> None:
-        for name in list(self._drivers):
-            self.drop_driver(name)
-        self.store.close()
+        self.session.close()

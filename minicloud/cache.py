@@ -99,6 +99,11 @@ class Inventory:
             self.reload()
         return self.cache
 
+    def forget(self) -> None:
+        """Empty the cache; the next read loads the store again (after Destroy)."""
+        self.cache.clear()
+        self.loaded = False
+
     def reload(self) -> None:
         """Read every table (one query each) into a fresh cache."""
         fresh = Cache()

@@ -236,14 +236,42 @@ class Port:
 class Change(Resource):
     """A change MiniCloud made to something it did not create, so that Reset can undo it.
 
-    ``name`` is what was changed: ``interface`` (router_id, network_id), ``gateway`` (router_id)
-    or ``association`` (public IP id).
+    ``name`` is what was changed: ``interface`` (router, network), ``gateway`` (router) or
+    ``association`` (public IP).  Build them with the constructors below, which also give
+    the id a later lookup uses.
     """
 
     target_id: str = ""
     network_id: str | None = None
 
     kind: ClassVar[str] = "change"
+
+    @staticmethod
+    def interface_id(router_id: str, network_id: str) -> str:
+        return f"interface-{router_id}-{network_id}"
+
+    @staticmethod
+    def gateway_id(router_id: str) -> str:
+        return f"gateway-{router_id}"
+
+    @staticmethod
+    def association_id(ip_id: str) -> str:
+        return f"association-{ip_id}"
+
+    @classmethod
+    def interface(cls, router: Router, network_id: str) -> Change:
+        return cls(router.cloud, cls.interface_id(router.id, network_id), "interface",
+                   owned=True, target_id=router.id, network_id=network_id)
+
+    @classmethod
+    def gateway(cls, router: Router, network_id: str) -> Change:
+        return cls(router.cloud, cls.gateway_id(router.id), "gateway", owned=True,
+                   target_id=router.id, network_id=network_id)
+
+    @classmethod
+    def association(cls, ip: PublicIP) -> Change:
+        return cls(ip.cloud, cls.association_id(ip.id), "association", owned=True,
+                   target_id=ip.id)
 
 
 @dataclass

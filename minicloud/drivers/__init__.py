@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .base import Driver
+
+if TYPE_CHECKING:
+    from ..model import Cloud
+    from ..store import Store
 
 # type name -> "module:Class", imported only when a cloud of that type is used (openstacksdk
 # is slow to import, and most sessions never need it).
@@ -19,4 +25,8 @@ def driver_class(type_name: str) -> type[Driver]:
     return getattr(importlib.import_module(module), cls)
 
 
-__all__ = ["DRIVERS", "Driver", "driver_class"]
+def create_driver(cloud: Cloud, secrets: Mapping[str, str] | None, store: Store) -> Driver:
+    return driver_class(cloud.type)(cloud, store, (secrets or {}).get("password"))
+
+
+__all__ = ["DRIVERS", "Driver", "create_driver", "driver_class"]

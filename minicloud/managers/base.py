@@ -13,9 +13,10 @@ from ..validation import check_name
 __all__ = ["Manager", "Undo", "check_name"]
 
 if TYPE_CHECKING:
-    from ..app import MiniCloud
     from ..cache import Cache
     from ..drivers.base import Driver
+    from ..model import Cloud
+    from ..session import Session
 
 log = logging.getLogger("minicloud")
 
@@ -50,20 +51,35 @@ class Undo:
 
 
 class Manager:
-    def __init__(self, app: MiniCloud):
-        self.app = app
+    """What a manager holds: the session.  Managers that need each other are given each other."""
+
+    def __init__(self, session: Session):
+        self.session = session
 
     @property
     def cache(self) -> Cache:
-        return self.app.inventory.ensure_loaded()
+        return self.session.inventory.ensure_loaded()
+
+    def cloud(self, name: str) -> Cloud:
+        cloud = self.cache.get("cloud", name, name)
+        if cloud is None:
+            raise NotFoundError(f"no cloud named {name!r}")
+        return cloud
 
     def driver(self, cloud: str) -> Driver:
-        return self.app.driver(cloud)
+        """The session's driver for the cloud (built, not synced: the reconciler syncs)."""
+        return self.session.drivers.get(self.cloud(cloud))
+
+    def save(self, *objs: Any) -> None:
+        """The one store write of an operation, after every cloud call succeeded."""
+        with self.session.inventory.write() as tx:
+            for obj in objs:
+                tx.put(obj)
 
     def find(self, kind: str, name: str, cloud: str | None = None) -> Any:
         """The one object of ``kind`` called ``name`` (in ``cloud`` when given)."""
         if cloud is not None:
-            self.app.clouds.get(cloud)
+            self.cloud(cloud)
         matches = [o for o in self.cache.all(kind, cloud) if o.name == name]
         what = label(kind)
         if not matches:
@@ -83,3 +99,6 @@ class Manager:
         if obj is None:
             raise NotFoundError(f"no {label(kind)} {ident} in cloud {cloud}")
         return obj
+
+    def name_taken(self, kind: str, cloud: str, name: str) -> bool:
+        return any(o.name == name for o in self.cache.all(kind, cloud))

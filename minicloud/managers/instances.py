@@ -7,7 +7,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cache import clone
 from ..drivers.base import Driver, ServerSpec
@@ -24,6 +24,10 @@ from ..model import (
     SecurityRule,
 )
 from .base import Manager, Undo, check_name, log
+from .networks import NetworkManager
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 # Login users of well-known images, when the image's properties do not say.
 KNOWN_USERS = {"cirros": "cirros", "ubuntu": "ubuntu", "debian": "debian", "centos": "centos",
@@ -43,6 +47,10 @@ class ConnectPlan:
 
 
 class InstanceManager(Manager):
+    def __init__(self, session: Session, networks: NetworkManager):
+        super().__init__(session)
+        self.networks = networks
+
     def list(self, cloud: str | None = None) -> list[Instance]:
         return sorted(self.cache.all("instance", cloud), key=lambda i: (i.name, i.cloud))
 
@@ -65,9 +73,9 @@ class InstanceManager(Manager):
     def create(self, cloud: str, name: str, image: str, flavor: str, network: str,
                cluster: str | None = None, security_group: str = DEFAULT_GROUP,
                fixed_ip: str | None = None) -> Instance:
-        self.app.clouds.get(cloud)
+        self.cloud(cloud)
         check_name(name, "instance name")
-        if any(i.name == name for i in self.cache.all("instance", cloud)):
+        if self.name_taken("instance", cloud, name):
             raise ValidationError(f"an instance named {name!r} exists already in cloud {cloud}")
         if cluster is not None and self.cache.get("cluster", cloud, cluster) is None:
             raise ValidationError(f"no cluster named {cluster!r} in cloud {cloud}")
@@ -93,14 +101,8 @@ class InstanceManager(Manager):
             undo.push(f"instance {name} in cloud {cloud}",
                       lambda: driver.delete_server(server.id))
             server = driver.wait_server(server.id, "ACTIVE")
-            self._save(*pending, server)
+            self.save(*pending, server)
         return self.by_id("instance", cloud, server.id)
-
-    def _save(self, *objs: Any) -> None:
-        """The one store write of an operation, after every cloud call succeeded."""
-        with self.app.inventory.write() as tx:
-            for obj in objs:
-                tx.put(obj)
 
     def _zones(self, cloud: str) -> set[str]:
         try:
@@ -164,7 +166,7 @@ class InstanceManager(Manager):
             server = driver.wait_server(instance.id, "ACTIVE")
         elif action == "stop" and server.status != "SHUTOFF":
             server = driver.wait_server(instance.id, "SHUTOFF")
-        with self.app.inventory.write() as tx:
+        with self.session.inventory.write() as tx:
             tx.put(server)
         return self.by_id("instance", instance.cloud, instance.id)
 
@@ -197,10 +199,10 @@ class InstanceManager(Manager):
                           lambda f=fip: driver.associate_public_ip(f.id, instance.id))
             driver.delete_server(instance.id)
         # The server is gone; an IP MiniCloud allocated goes back to the cloud.
-        with self.app.inventory.write() as tx:
+        with self.session.inventory.write() as tx:
             tx.delete(instance)
             for fip in fips:
-                change = self.cache.get("change", fip.cloud, f"association-{fip.id}")
+                change = self.cache.get("change", fip.cloud, Change.association_id(fip.id))
                 if change is not None:
                     tx.delete(change)
                 free = clone(fip)
@@ -208,7 +210,7 @@ class InstanceManager(Manager):
                 tx.put(free)
         for fip in fips:
             if fip.owned:
-                self.app.networks.release(self.by_id("public_ip", fip.cloud, fip.id))
+                self.networks.release(self.by_id("public_ip", fip.cloud, fip.id))
 
     # -- connect -------------------------------------------------------------------------------
 
@@ -216,7 +218,7 @@ class InstanceManager(Manager):
         """The external network the instance's networks are routed to, if any."""
         nets = [n.network_id for n in instance.nics]
         for net_id in nets:
-            for router in self.app.routers.list(instance.cloud):
+            for router in sorted(self.cache.all("router", instance.cloud), key=lambda r: r.name):
                 if net_id in router.interface_network_ids and router.gateway_network_id:
                     return self.cache.get("network", instance.cloud, router.gateway_network_id)
         return None
@@ -226,7 +228,7 @@ class InstanceManager(Manager):
         with Undo() as undo:
             pending: list[Any] = []
             fip = self._assign(instance, address, undo, pending)
-            self._save(*pending)
+            self.save(*pending)
         return self.by_id("public_ip", instance.cloud, fip.id)
 
     def _assign(self, instance: Instance, address: str | None, undo: Undo,
@@ -256,8 +258,7 @@ class InstanceManager(Manager):
         undo.push(f"association of {fip.name}", lambda: driver.disassociate_public_ip(fip.id))
         pending.append(bound)
         if not fip.owned:
-            pending.append(Change(instance.cloud, f"association-{fip.id}", "association",
-                                  owned=True, target_id=fip.id))
+            pending.append(Change.association(fip))
         return bound
 
     def _ssh_access(self, instance: Instance, undo: Undo, pending: list[Any]) -> None:
@@ -280,8 +281,8 @@ class InstanceManager(Manager):
             for prop in ("os_admin_user", "default_user"):
                 if image.properties.get(prop):
                     return image.properties[prop]
-        if self.app.config.ssh_user:
-            return self.app.config.ssh_user
+        if self.session.config.ssh_user:
+            return self.session.config.ssh_user
         lowered = instance.image.lower()
         return next((user for key, user in KNOWN_USERS.items() if key in lowered), None)
 
@@ -300,8 +301,8 @@ class InstanceManager(Manager):
             self._ssh_access(instance, undo, pending)
             if not ip:
                 raise ValidationError(f"instance {instance.name} has no address to connect to")
-            self._save(*pending)
+            self.save(*pending)
         instance = self.by_id("instance", instance.cloud, instance.id)
         user = user or self.login_user(instance) or "root"
-        command = [*self.app.config.ssh_command, f"{user}@{ip}"]
+        command = [*self.session.config.ssh_command, f"{user}@{ip}"]
         return ConnectPlan(instance, ip, user, command, self.driver(instance.cloud).has_hosts)

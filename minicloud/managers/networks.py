@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ..cache import clone
+from ..cache import Writes, clone
 from ..errors import InUseError, NotFoundError, ValidationError
 from ..model import Change, Network, PublicIP, Router
 from ..validation import parse_cidr
@@ -42,9 +42,9 @@ class NetworkManager(Manager):
         return str(net)
 
     def create(self, cloud: str, name: str, cidr: str, router: str | None = None) -> Network:
-        self.app.clouds.get(cloud)
+        self.cloud(cloud)
         check_name(name, "network name")
-        if any(n.name == name for n in self.cache.all("network", cloud)):
+        if self.name_taken("network", cloud, name):
             raise ValidationError(f"a network named {name!r} exists already in cloud {cloud}")
         cidr = self.check_cidr(cloud, cidr)
         target = self.find("router", router, cloud) if router else None
@@ -52,7 +52,7 @@ class NetworkManager(Manager):
         with Undo() as undo:
             network = driver.create_network(name, cidr)
             undo.push(f"network {name} in cloud {cloud}", lambda: driver.delete_network(network.id))
-            with self.app.inventory.write() as tx:
+            with self.session.inventory.write() as tx:
                 tx.put(network)
                 if target is not None:
                     self._attach(tx, undo, target, network)
@@ -68,19 +68,18 @@ class NetworkManager(Manager):
         if network.id in router.interface_network_ids:
             raise ValidationError(f"network {network.name} is attached to {router.name} "
                                   "already")
-        with Undo() as undo, self.app.inventory.write() as tx:
+        with Undo() as undo, self.session.inventory.write() as tx:
             self._attach(tx, undo, router, network)
         return self.by_id("router", router.cloud, router.id)
 
-    def _attach(self, tx, undo: Undo, router: Router, network: Network) -> None:  # noqa: ANN001
+    def _attach(self, tx: Writes, undo: Undo, router: Router, network: Network) -> None:
         driver = self.driver(router.cloud)
         updated = driver.add_router_interface(router.id, network.id)
         undo.push(f"interface of {network.name} on router {router.name}",
                   lambda: driver.remove_router_interface(router.id, network.id))
         tx.put(updated)
         if not router.owned:
-            tx.put(Change(router.cloud, f"interface-{router.id}-{network.id}", "interface",
-                          owned=True, target_id=router.id, network_id=network.id))
+            tx.put(Change.interface(router, network.id))
 
     def detach(self, network: Network, router: Router) -> Router:
         if network.id not in router.interface_network_ids:
@@ -96,10 +95,10 @@ class NetworkManager(Manager):
         with Undo() as undo:
             undo.push(f"interface of {network.name} on router {router.name}",
                       lambda: driver.add_router_interface(router.id, network.id))
-            with self.app.inventory.write() as tx:
+            with self.session.inventory.write() as tx:
                 tx.put(updated)
                 change = self.cache.get("change", router.cloud,
-                                        f"interface-{router.id}-{network.id}")
+                                        Change.interface_id(router.id, network.id))
                 if change is not None:
                     tx.delete(change)
         return self.by_id("router", router.cloud, router.id)
@@ -127,13 +126,13 @@ class NetworkManager(Manager):
                           lambda r=router: driver.add_router_interface(r.id, network.id))
             driver.delete_network(network.id)
         # The network is gone: from here on only the store and cache need to follow.
-        with self.app.inventory.write() as tx:
+        with self.session.inventory.write() as tx:
             for router in self.routers_of(network):
                 updated = clone(router)
                 updated.interface_network_ids.remove(network.id)
                 tx.put(updated)
                 change = self.cache.get("change", router.cloud,
-                                        f"interface-{router.id}-{network.id}")
+                                        Change.interface_id(router.id, network.id))
                 if change is not None:
                     tx.delete(change)
             tx.delete(network)
@@ -156,5 +155,5 @@ class NetworkManager(Manager):
         if not fip.owned:
             raise ValidationError(f"MiniCloud did not allocate {fip.name}; it stays")
         self.driver(fip.cloud).release_public_ip(fip.id)
-        with self.app.inventory.write() as tx:
+        with self.session.inventory.write() as tx:
             tx.delete(fip)

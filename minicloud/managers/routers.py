@@ -23,16 +23,16 @@ class RouterManager(Manager):
         return network
 
     def create(self, cloud: str, name: str, gateway: str | None = None) -> Router:
-        self.app.clouds.get(cloud)
+        self.cloud(cloud)
         check_name(name, "router name")
-        if any(r.name == name for r in self.cache.all("router", cloud)):
+        if self.name_taken("router", cloud, name):
             raise ValidationError(f"a router named {name!r} exists already in cloud {cloud}")
         gateway_id = self._gateway(cloud, gateway).id if gateway else None
         driver = self.driver(cloud)
         with Undo() as undo:
             router = driver.create_router(name, gateway_id)
             undo.push(f"router {name} in cloud {cloud}", lambda: driver.delete_router(router.id))
-            with self.app.inventory.write() as tx:
+            with self.session.inventory.write() as tx:
                 tx.put(router)
         return self.by_id("router", cloud, router.id)
 
@@ -47,11 +47,10 @@ class RouterManager(Manager):
             updated = driver.set_router_gateway(router.id, network.id)
             undo.push(f"gateway of router {router.name}",
                       lambda: driver.clear_router_gateway(router.id))
-            with self.app.inventory.write() as tx:
+            with self.session.inventory.write() as tx:
                 tx.put(updated)
                 if not router.owned:
-                    tx.put(Change(router.cloud, f"gateway-{router.id}", "gateway", owned=True,
-                                  target_id=router.id, network_id=network.id))
+                    tx.put(Change.gateway(router, network.id))
         return self.by_id("router", router.cloud, router.id)
 
     def clear_gateway(self, router: Router) -> Router:
@@ -64,9 +63,9 @@ class RouterManager(Manager):
             updated = driver.clear_router_gateway(router.id)
             undo.push(f"gateway of router {router.name}",
                       lambda: driver.set_router_gateway(router.id, previous))
-            with self.app.inventory.write() as tx:
+            with self.session.inventory.write() as tx:
                 tx.put(updated)
-                change = self.cache.get("change", router.cloud, f"gateway-{router.id}")
+                change = self.cache.get("change", router.cloud, Change.gateway_id(router.id))
                 if change is not None:
                     tx.delete(change)
         return self.by_id("router", router.cloud, router.id)
@@ -93,5 +92,5 @@ class RouterManager(Manager):
                 undo.push(f"interface of router {router.name}",
                           lambda n=net_id: driver.add_router_interface(router.id, n))
             driver.delete_router(router.id)
-        with self.app.inventory.write() as tx:
+        with self.session.inventory.write() as tx:
             tx.delete(router)

@@ -6,7 +6,7 @@ import pytest
 
 from minicloud.drivers.base import ServerSpec
 from minicloud.drivers.stub import StubDriver
-from minicloud.errors import InUseError, NotFoundError, ValidationError
+from minicloud.errors import DriverError, InUseError, NotFoundError, ValidationError
 from minicloud.model import NAME_RULE, Cloud
 from minicloud.topology import EMPTY, render_text
 from tests.reference import AFTER_RESET_TREE
@@ -161,12 +161,21 @@ def test_unreachable_cloud_keeps_its_last_known_state(cloud_app, reopen,  # noqa
 def test_unreachable_at_first_use_in_a_session(cloud_app, reopen, monkeypatch) -> None:  # noqa: ANN001
     again = reopen(cloud_app)
     monkeypatch.setenv("MINICLOUD_STUB_FAIL", "list_networks")
-    with pytest.raises(Exception, match="last known state"):
-        again.networks.create(CLOUD, "n1", "10.1.0.0/24")
+    with pytest.raises(DriverError, match="list networks"):
+        again.clouds.use(CLOUD)
     assert again.clouds.get(CLOUD).reachable is False
     monkeypatch.delenv("MINICLOUD_STUB_FAIL")
-    again.networks.create(CLOUD, "n1", "10.1.0.0/24")
+    again.clouds.use(CLOUD)
     assert again.clouds.get(CLOUD).reachable is True
+
+
+def test_a_write_does_not_read_its_whole_cloud_first(cloud_app, reopen, monkeypatch) -> None:  # noqa: ANN001
+    again = reopen(cloud_app)
+    lists = ("list_networks", "list_routers", "list_servers", "list_public_ips",
+             "list_security_groups")
+    monkeypatch.setenv("MINICLOUD_STUB_FAIL", ",".join(lists))
+    again.networks.create(CLOUD, "n1", "10.1.0.0/24")
+    assert [n.name for n in reopen(cloud_app).networks.list(CLOUD)] == ["n1", "public"]
 
 
 # -- reset -------------------------------------------------------------------------------------

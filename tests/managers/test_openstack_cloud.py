@@ -25,8 +25,7 @@ def test_ctrl_c_while_a_server_boots_leaves_no_orphan(tmp_path: Path) -> None:
             seen.append(text)
             raise KeyboardInterrupt  # the user presses Ctrl-C while waiting
 
-        app.progress = interrupt
-        app.drop_driver("os1")  # the next driver reports progress through it
+        app.session.progress = interrupt  # the session's drivers report through it
         with pytest.raises(KeyboardInterrupt):
             app.instances.create("os1", "vm", "cirros", "m1.tiny", "n1")
         assert seen and "vm: BUILD" in seen[0]

@@ -34,7 +34,7 @@ class Session:
             app = self._factory()
             if app is None:
                 raise StoreUnavailable()
-            app.progress = lambda text: self.p.say(f"  ... {text}")
+            app.session.progress = lambda text: self.p.say(f"  ... {text}")
             self._app = app
         elif self._reopen:
             # After Destroy the store is closed with its tables dropped: open it as a first start.
@@ -81,8 +81,7 @@ def run_action(session: Session, action: Action) -> None:
             p.say("Cancelled.")
             return
         if password:
-            session.app.passwords[err.cloud] = password
-            session.app.drop_driver(err.cloud)
+            session.app.clouds.keep_secret(err.cloud, password)
             p.say("Password kept for this session: choose the entry again.")
     except MiniCloudError as err:
         p.say(f"Error: {one_line(err)}")

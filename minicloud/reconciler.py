@@ -1,0 +1,146 @@
+"""The reconciler: reads clouds and brings the store (and the cache) to what they report.
+
+It is called explicitly (refresh, the menu's first use of a cloud, reset), never from a getter.
+Driver errors keep their type on the way up, so that a front end can still tell a missing
+password (:class:`CredentialsNeeded`) from a cloud that is down.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .cache import Writes, clone
+from .drivers.base import Driver
+from .errors import DriverError, MiniCloudError, NotFoundError
+from .kinds import KINDS, SYNCED, label
+from .model import Cloud, CloudSnapshot, Cluster, to_dict
+from .session import Session
+
+# Shown after a cloud's failure: the tree keeps what MiniCloud last knew of it.
+LAST_KNOWN = "showing its last known state"
+
+
+def _same(a: Any, b: Any) -> bool:
+    da, db = to_dict(a), to_dict(b)
+    da.pop("version", None)
+    db.pop("version", None)
+    return da == db
+
+
+class Reconciler:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._synced: set[str] = set()
+
+    @property
+    def cache(self) -> Any:
+        return self.session.inventory.ensure_loaded()
+
+    def _cloud(self, name: str) -> Cloud:
+        cloud = self.cache.get("cloud", name, name)
+        if cloud is None:
+            raise NotFoundError(f"no cloud named {name!r}")
+        return cloud
+
+    # -- syncing -------------------------------------------------------------------------------
+
+    def sync(self, name: str, notices: bool = True) -> None:
+        """Re-read one cloud through the session's driver and store what it reports."""
+        cloud = self._cloud(name)
+        try:
+            snapshot = self.session.drivers.get(cloud).snapshot()
+        except DriverError:
+            self._mark_reachable(cloud, False)
+            raise
+        self._store_snapshot(cloud, snapshot, notices)
+        self._synced.add(name)
+
+    def sync_once(self, name: str) -> None:
+        """Sync ``name`` unless this session already did (the menu's first use of a cloud)."""
+        if name not in self._synced:
+            self.sync(name)
+
+    def refresh(self, name: str | None = None) -> list[str]:
+        """Re-read the store (other operators' changes), then every cloud (or one),
+        concurrently.  Returns one line per cloud that could not be read."""
+        self.session.inventory.reload()
+        clouds = [self._cloud(name)] if name else sorted(self.cache.all("cloud"),
+                                                         key=lambda c: c.name)
+        drivers: dict[str, Driver] = {}
+        failures: list[str] = []
+        for cloud in clouds:
+            try:
+                drivers[cloud.name] = self.session.drivers.get(cloud)
+            except MiniCloudError as err:
+                failures.append(str(err))
+
+        def snap(item: tuple[str, Driver]) -> tuple[str, CloudSnapshot | DriverError]:
+            try:
+                return item[0], item[1].snapshot()
+            except DriverError as err:
+                return item[0], err
+
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(drivers)))) as pool:
+            results = list(pool.map(snap, drivers.items()))
+        for cloud_name, result in results:
+            cloud = self._cloud(cloud_name)
+            if isinstance(result, DriverError):
+                self._mark_reachable(cloud, False)
+                failures.append(f"{result}; {LAST_KNOWN}")
+                continue
+            self._store_snapshot(cloud, result)
+            self._synced.add(cloud_name)
+        return failures
+
+    # -- writing what a cloud reports ----------------------------------------------------------
+
+    def _mark_reachable(self, cloud: Cloud, reachable: bool) -> None:
+        if cloud.reachable != reachable:
+            changed = clone(cloud)
+            changed.reachable = reachable
+            with self.session.inventory.write() as tx:
+                tx.put(changed, force=True)
+
+    def _store_snapshot(self, cloud: Cloud, snapshot: CloudSnapshot,
+                        notices: bool = True) -> None:
+        with self.session.inventory.write() as tx:
+            if not cloud.reachable:
+                changed = clone(cloud)
+                changed.reachable = True
+                tx.put(changed, force=True)
+            self.apply(tx, cloud, snapshot, notices)
+
+    def apply(self, tx: Writes, cloud: Cloud, snapshot: CloudSnapshot, notices: bool) -> None:
+        """Write what the cloud reports; drop what it no longer has; adopt MiniCloud's own."""
+        reported = {(obj.kind, obj.id): obj for obj in snapshot.resources()}
+        self._drop_missing(tx, cloud, reported, notices)
+        for (kind, ident), obj in reported.items():
+            old = self.cache.get(kind, cloud.name, ident)
+            if old is None:
+                if notices and obj.owned and KINDS[kind].noticed:
+                    self.session.notify(f"{label(kind)} {obj.name} in cloud {cloud.name} was "
+                                        "created by MiniCloud but not recorded: adopted")
+                tx.put(obj, force=True)
+            elif not _same(old, obj):
+                tx.put(obj, force=True)
+        # Cluster membership comes from the servers themselves.
+        for instance in snapshot.instances:
+            if instance.cluster and self.cache.get("cluster", cloud.name,
+                                                   instance.cluster) is None:
+                tx.put(Cluster(cloud.name, instance.cluster), force=True)
+        # Changes to objects that are gone need no undoing.
+        for change in self.cache.all("change", cloud.name):
+            if ("router", change.target_id) not in reported and \
+                    ("public_ip", change.target_id) not in reported:
+                tx.delete(change, force=True)
+
+    def _drop_missing(self, tx: Writes, cloud: Cloud, reported: dict[tuple[str, str], Any],
+                      notices: bool) -> None:
+        for kind in SYNCED:
+            for old in self.cache.all(kind, cloud.name):
+                if (kind, old.id) not in reported:
+                    tx.delete(old, force=True)
+                    if notices and KINDS[kind].noticed:
+                        self.session.notify(f"{label(kind)} {old.name} is no longer in cloud "
+                                            f"{cloud.name}: dropped")

@@ -1,0 +1,109 @@
+"""One user's session: configuration, store, cached inventory, drivers and the ways to speak.
+
+Managers are handed a session instead of reaching into an application object.  Nothing here
+syncs a cloud: getting a driver only builds it (the reconciler syncs, when it is asked to).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .cache import Inventory
+from .config import Config
+from .drivers import create_driver
+from .store import Store
+
+if TYPE_CHECKING:
+    from .drivers.base import Driver
+    from .model import Cloud
+
+log = logging.getLogger("minicloud")
+
+Notify = Callable[[str], None]
+
+
+class DriverPool:
+    """One driver per cloud for the session, and the secrets typed during it (memory only)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._progress: Callable[[str], None] | None = None
+        self._secrets: dict[str, dict[str, str]] = {}
+        self._drivers: dict[str, Driver] = {}
+
+    @property
+    def progress(self) -> Callable[[str], None] | None:
+        """Where long waits (a server booting) report, for front ends that show it."""
+        return self._progress
+
+    @progress.setter
+    def progress(self, report: Callable[[str], None] | None) -> None:
+        self._progress = report
+        for driver in self._drivers.values():
+            driver.progress = report
+
+    def secrets(self, cloud: str) -> dict[str, str]:
+        return dict(self._secrets.get(cloud, {}))
+
+    def keep_secrets(self, cloud: str, secrets: dict[str, str]) -> None:
+        """Secrets for ``cloud`` from now on; its driver is rebuilt at its next use."""
+        self._secrets.setdefault(cloud, {}).update(secrets)
+        self.drop(cloud)
+
+    def forget_secrets(self, cloud: str | None = None) -> None:
+        if cloud is None:
+            self._secrets.clear()
+        else:
+            self._secrets.pop(cloud, None)
+
+    def build(self, cloud: Cloud, secrets: dict[str, str] | None = None) -> Driver:
+        """A new driver, not kept (for a cloud being added, or a second view of one)."""
+        driver = create_driver(cloud, {**self.secrets(cloud.name), **(secrets or {})},
+                               self.store)
+        driver.progress = self.progress
+        return driver
+
+    def get(self, cloud: Cloud) -> Driver:
+        """The session's driver for ``cloud``, built at its first use."""
+        driver = self._drivers.get(cloud.name)
+        if driver is None:
+            driver = self._drivers[cloud.name] = self.build(cloud)
+        return driver
+
+    def adopt(self, cloud: str, driver: Driver) -> None:
+        if self._drivers.get(cloud) is not driver:
+            self.drop(cloud)
+            self._drivers[cloud] = driver
+
+    def drop(self, cloud: str) -> None:
+        driver = self._drivers.pop(cloud, None)
+        if driver is not None:
+            driver.close()
+
+    def close(self) -> None:
+        for name in list(self._drivers):
+            self.drop(name)
+
+
+class Session:
+    def __init__(self, config: Config, notify: Notify | None = None) -> None:
+        self.config = config
+        self.store = Store(config.db_url)
+        self.inventory = Inventory(self.store)
+        self.drivers = DriverPool(self.store)
+        # One-line notices for the user (a dropped object, an unreachable cloud...).
+        self.notify: Notify = notify or (lambda text: log.warning("%s", text))
+
+    @property
+    def progress(self) -> Callable[[str], None] | None:
+        return self.drivers.progress
+
+    @progress.setter
+    def progress(self, report: Callable[[str], None] | None) -> None:
+        self.drivers.progress = report
+
+    def close(self) -> None:
+        self.drivers.close()
+        self.store.close()
