@@ -8,8 +8,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .dburl import with_password
 from .errors import ConfigError
-from .store import with_password
 
 CONFIG_NAME = "minicloud.ini"
 

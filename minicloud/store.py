@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from .dburl import describe_url, explain
 from .errors import StaleError, StoreError
 from .kinds import TABLES
 
@@ -30,34 +31,6 @@ CLOUD_LENGTH = 64
 
 def record_key(cloud: str, ident: str) -> str:
     return f"{cloud}/{ident}"
-
-
-def describe_url(url: str) -> str:
-    """``host:port/database`` (or the SQLite file) for error messages; never the password."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return "an unparsable database URL"
-    if not parts.scheme or "://" not in url:
-        return "an unparsable database URL"
-    if parts.scheme.startswith("sqlite"):
-        return parts.path[1:] if len(parts.path) > 1 else "in-memory SQLite"
-    return f"{parts.hostname or 'localhost'}:{port or 3306}/{parts.path.lstrip('/')}"
-
-
-def with_password(url: str, password: str | None) -> str:
-    """Put ``password`` (from ``MINICLOUD_DB_PASSWORD``) into a URL that has none."""
-    if not password:
-        return url
-    parts = urlsplit(url)
-    if parts.password is not None or not parts.username:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username}:{quote(password, safe='')}@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class Table:
@@ -325,30 +298,7 @@ class Store:
 
     def explain(self, exc: BaseException) -> str:
         """One line for a database failure: where, what, what to check; never the password."""
-        from .secrets import redact
-
-        return redact(self._explain(exc))
-
-    def _explain(self, exc: BaseException) -> str:
-        where = describe_url(self.url)
-        orig = getattr(exc, "orig", None)
-        code = orig.args[0] if orig is not None and getattr(orig, "args", None) else None
-        if code == 1045:
-            return f"store {where}: access denied; check the user and password"
-        if code in (1044, 1142):
-            database = where.rsplit("/", 1)[-1]
-            return (f"store {where}: access denied to the database for this account; "
-                    f"grant it: GRANT ALL ON `{database}`.* TO the MiniCloud user")
-        if code in (2003, 2002, 2013, 2006):
-            return f"store {where}: server unreachable; check that it runs and the host/port"
-        if code == 1049:
-            return f"store {where}: unknown database"
-        text = str(orig or exc).splitlines()[0] if str(orig or exc) else type(exc).__name__
-        if "locked" in text or "busy" in text:
-            return f"store {where}: busy (another MiniCloud is writing); try again"
-        if "unable to open" in text:
-            return f"store {where}: cannot open the file; check the folder and its permissions"
-        return f"store {where}: {text}"
+        return explain(self.url, exc)
 
     # -- use -----------------------------------------------------------------------------------
 

@@ -9,15 +9,14 @@ import pytest
 import sqlalchemy
 
 from minicloud.config import Config
+from minicloud.dburl import describe_url, with_password
 from minicloud.errors import StaleError, StoreError
 from minicloud.kinds import TABLES
 from minicloud.secrets import redact
 from minicloud.store import (
     META_TABLE,
     Store,
-    describe_url,
     record_key,
-    with_password,
 )
 
 

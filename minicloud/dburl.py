@@ -1,0 +1,62 @@
+"""Database URLs: how they are shown (never with a password) and what their failures mean."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlsplit, urlunsplit
+
+
+def describe_url(url: str) -> str:
+    """``host:port/database`` (or the SQLite file) for error messages; never the password."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "an unparsable database URL"
+    if not parts.scheme or "://" not in url:
+        return "an unparsable database URL"
+    if parts.scheme.startswith("sqlite"):
+        return parts.path[1:] if len(parts.path) > 1 else "in-memory SQLite"
+    return f"{parts.hostname or 'localhost'}:{port or 3306}/{parts.path.lstrip('/')}"
+
+
+def with_password(url: str, password: str | None) -> str:
+    """Put ``password`` (from ``MINICLOUD_DB_PASSWORD``) into a URL that has none."""
+    if not password:
+        return url
+    parts = urlsplit(url)
+    if parts.password is not None or not parts.username:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def explain(url: str, exc: BaseException) -> str:
+    """One line for a database failure: where, what, what to check; never the password."""
+    from .secrets import redact
+
+    return redact(_explain(url, exc))
+
+
+def _explain(url: str, exc: BaseException) -> str:
+    where = describe_url(url)
+    orig = getattr(exc, "orig", None)
+    code = orig.args[0] if orig is not None and getattr(orig, "args", None) else None
+    if code == 1045:
+        return f"store {where}: access denied; check the user and password"
+    if code in (1044, 1142):
+        database = where.rsplit("/", 1)[-1]
+        return (f"store {where}: access denied to the database for this account; "
+                f"grant it: GRANT ALL ON `{database}`.* TO the MiniCloud user")
+    if code in (2003, 2002, 2013, 2006):
+        return f"store {where}: server unreachable; check that it runs and the host/port"
+    if code == 1049:
+        return f"store {where}: unknown database"
+    text = str(orig or exc).splitlines()[0] if str(orig or exc) else type(exc).__name__
+    if "locked" in text or "busy" in text:
+        return f"store {where}: busy (another MiniCloud is writing); try again"
+    if "unable to open" in text:
+        return f"store {where}: cannot open the file; check the folder and its permissions"
+    return f"store {where}: {text}"
