@@ -110,7 +110,7 @@ class Inventory:
         records = self.store.load_all(KINDS)
         for kind, spec in KINDS.items():
             for data, version in records[kind]:
-                obj = from_dict(spec.cls, data)
+                obj: Any = from_dict(spec.cls, data)
                 obj.version = version
                 fresh.put(obj)
         self.cache._objs = fresh._objs

@@ -14,7 +14,7 @@ CLOUD = "TryStack"
 
 def build_demo(app: MiniCloud) -> bool:
     """Build the demo in an empty store.  Returns False (and changes nothing) otherwise."""
-    if app.clouds.list():
+    if app.clouds.all():
         return False
     app.clouds.add(CLOUD, "stub", "trystack.org", {
         "external_network": "external",

@@ -72,6 +72,10 @@ class DriverPool:
             driver = self._drivers[cloud.name] = self.build(cloud)
         return driver
 
+    def built(self) -> list[str]:
+        """The clouds this session has a driver for (tests check that reads build none)."""
+        return sorted(self._drivers)
+
     def adopt(self, cloud: str, driver: Driver) -> None:
         if self._drivers.get(cloud) is not driver:
             self.drop(cloud)

@@ -161,8 +161,8 @@ def _compute(dep: Deployment, idx: _Index) -> list[Node]:
     # (cloud, cluster or None) -> instances; an unknown cluster counts as none.
     placed: dict[tuple[str, str | None], list[Instance]] = defaultdict(list)
     for inst in dep.instances:
-        cluster = inst.cluster if inst.cluster in cluster_names[inst.cloud] else None
-        placed[(inst.cloud, cluster)].append(inst)
+        where = inst.cluster if inst.cluster in cluster_names[inst.cloud] else None
+        placed[(inst.cloud, where)].append(inst)
 
     def instances(cloud: str, cluster: str | None) -> list[Node]:
         members = sorted(placed.get((cloud, cluster), ()), key=_instance_order)

@@ -33,7 +33,7 @@ def test_second_call_changes_nothing(demo_app, snapshot_state) -> None:  # noqa:
 def test_demo_is_not_built_over_other_clouds(app) -> None:  # noqa: ANN001
     app.clouds.add("Mine", "stub")
     assert build_demo(app) is False
-    assert [c.name for c in app.clouds.list()] == ["Mine"]
+    assert [c.name for c in app.clouds.all()] == ["Mine"]
 
 
 def test_demo_objects(demo_app, fresh_driver) -> None:  # noqa: ANN001

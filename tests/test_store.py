@@ -291,7 +291,7 @@ def test_migrated_records_can_be_updated(tmp_path: Path, db_url: str) -> None:
     _old_schema(db_url)
     app = MiniCloud(Config(home=tmp_path, db_url=db_url)).open()
     try:
-        assert [c.name for c in app.clouds.list()] == ["Old"]
+        assert [c.name for c in app.clouds.all()] == ["Old"]
         assert [c.name for c in app.clouds.clusters("Old")] == ["A", "B"]
         app.clouds.update("Old", "cellar")
         app.clouds.remove_cluster("Old", "A")

@@ -144,7 +144,7 @@ CLOUD_COLUMNS = [("NAME", "name"), ("TYPE", "type"), ("LOCATION", "location"),
 
 def cmd_clouds_list(app: MiniCloud, args: argparse.Namespace) -> int:
     views = _views(app)
-    rows = [views.cloud(c) for c in app.clouds.list()]
+    rows = [views.cloud(c) for c in app.clouds.all()]
     if args.json:
         return _json(rows)
     shown = [dict(row, clusters=[c["name"] for c in row["clusters"]],
@@ -216,7 +216,7 @@ def cmd_flavors_list(app: MiniCloud, args: argparse.Namespace) -> int:
 
 def cmd_routers_list(app: MiniCloud, args: argparse.Namespace) -> int:
     views = _views(app)
-    rows = [views.router(r) for r in app.routers.list(args.cloud)]
+    rows = [views.router(r) for r in app.routers.all(args.cloud)]
     return _listing(args, rows, [("NAME", "name"), ("CLOUD", "cloud"), ("GATEWAY", "gateway"),
                                  ("NETWORKS", "networks"), ("OWNED", "owned")], "No routers.")
 
@@ -268,7 +268,7 @@ def cmd_routers_remove(app: MiniCloud, args: argparse.Namespace) -> int:
 
 def cmd_networks_list(app: MiniCloud, args: argparse.Namespace) -> int:
     views = _views(app)
-    rows = [views.network(n) for n in app.networks.list(args.cloud)]
+    rows = [views.network(n) for n in app.networks.all(args.cloud)]
     return _listing(args, rows, [("NAME", "name"), ("CLOUD", "cloud"), ("CIDRS", "cidrs"),
                                  ("EXTERNAL", "external"), ("ROUTERS", "routers"),
                                  ("INSTANCES", "instances"), ("OWNED", "owned")],
@@ -314,7 +314,7 @@ INSTANCE_COLUMNS = [("NAME", "name"), ("CLOUD", "cloud"), ("CLUSTER", "cluster")
 
 def cmd_instances_list(app: MiniCloud, args: argparse.Namespace) -> int:
     views = _views(app)
-    rows = [views.instance(i) for i in app.instances.list(args.cloud)]
+    rows = [views.instance(i) for i in app.instances.all(args.cloud)]
     return _listing(args, rows, INSTANCE_COLUMNS, "No instances.")
 
 

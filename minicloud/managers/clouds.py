@@ -27,7 +27,7 @@ class CloudManager(Manager):
 
     # -- clouds --------------------------------------------------------------------------------
 
-    def list(self) -> list[Cloud]:
+    def all(self) -> list[Cloud]:
         return sorted(self.cache.all("cloud"), key=lambda c: c.name)
 
     def get(self, name: str) -> Cloud:
@@ -137,7 +137,7 @@ class CloudManager(Manager):
             raise ValidationError(f"cluster {name!r} exists already in cloud {cloud}")
         cluster = Cluster(cloud, name)
         self.save(cluster)
-        return self.cache.get("cluster", cloud, name)
+        return self.by_id("cluster", cloud, name)
 
     def remove_cluster(self, cloud: str, name: str) -> None:
         cluster = self.cache.get("cluster", cloud, name)

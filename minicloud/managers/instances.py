@@ -6,6 +6,7 @@ import getpass
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +52,7 @@ class InstanceManager(Manager):
         super().__init__(session)
         self.networks = networks
 
-    def list(self, cloud: str | None = None) -> list[Instance]:
+    def all(self, cloud: str | None = None) -> list[Instance]:
         return sorted(self.cache.all("instance", cloud), key=lambda i: (i.name, i.cloud))
 
     def security_groups(self, cloud: str | None = None) -> list[SecurityGroup]:
@@ -196,7 +197,7 @@ class InstanceManager(Manager):
             for fip in fips:
                 driver.disassociate_public_ip(fip.id)
                 undo.push(f"public IP {fip.name} (disassociated)",
-                          lambda f=fip: driver.associate_public_ip(f.id, instance.id))
+                          partial(driver.associate_public_ip, fip.id, instance.id))
             driver.delete_server(instance.id)
         # The server is gone; an IP MiniCloud allocated goes back to the cloud.
         with self.session.inventory.write() as tx:

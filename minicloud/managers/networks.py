@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import partial
 
 from ..cache import Writes, clone
 from ..errors import InUseError, NotFoundError, ValidationError
@@ -14,7 +15,7 @@ __all__ = ["NetworkManager", "parse_cidr"]
 
 
 class NetworkManager(Manager):
-    def list(self, cloud: str | None = None) -> list[Network]:
+    def all(self, cloud: str | None = None) -> list[Network]:
         return sorted(self.cache.all("network", cloud), key=lambda n: (n.name, n.cloud))
 
     def name_of(self, cloud: str, network_id: str | None) -> str | None:
@@ -123,7 +124,7 @@ class NetworkManager(Manager):
             for router in self.routers_of(network):
                 driver.remove_router_interface(router.id, network.id)
                 undo.push(f"interface of {network.name} on router {router.name}",
-                          lambda r=router: driver.add_router_interface(r.id, network.id))
+                          partial(driver.add_router_interface, router.id, network.id))
             driver.delete_network(network.id)
         # The network is gone: from here on only the store and cache need to follow.
         with self.session.inventory.write() as tx:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from ..errors import InUseError, ValidationError
 from ..model import Change, Network, Router
 from .base import Manager, Undo, check_name
 
 
 class RouterManager(Manager):
-    def list(self, cloud: str | None = None) -> list[Router]:
+    def all(self, cloud: str | None = None) -> list[Router]:
         return sorted(self.cache.all("router", cloud), key=lambda r: (r.name, r.cloud))
 
     def external_networks(self, cloud: str) -> list[Network]:
@@ -90,7 +92,7 @@ class RouterManager(Manager):
             for net_id in list(router.interface_network_ids):
                 driver.remove_router_interface(router.id, net_id)
                 undo.push(f"interface of router {router.name}",
-                          lambda n=net_id: driver.add_router_interface(router.id, n))
+                          partial(driver.add_router_interface, router.id, net_id))
             driver.delete_router(router.id)
         with self.session.inventory.write() as tx:
             tx.delete(router)

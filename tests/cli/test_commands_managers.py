@@ -119,7 +119,7 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
 
 # (command argv, menu script, manager, method)
 CASES = [
-    (["clouds", "list"], ["Cloud management", "List clouds"], "clouds", "list"),
+    (["clouds", "list"], ["Cloud management", "List clouds"], "clouds", "all"),
     (["clusters", "add", "Paris", "--cloud", "TryStack"],
      ["Cloud management", "Add a cluster", "TryStack", "Paris"], "clouds", "add_cluster"),
     (["refresh"], ["Cloud management", "Refresh from clouds"], "clouds", "refresh"),

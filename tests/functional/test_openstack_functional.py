@@ -553,7 +553,7 @@ def test_minicloud_against_openstack(env: Env, conn: Any,
     # MiniCloud's own view after the reset: the cloud, its clusters, the outside things.
     app = env.app()
     assert {c.name for c in app.clouds.clusters(CLOUD)} == {"alpha", "beta"}
-    assert [i.name for i in app.instances.list(CLOUD)] == [OUTSIDE_VM]
+    assert [i.name for i in app.instances.all(CLOUD)] == [OUTSIDE_VM]
     app.close()
     # The password stays in clouds.yaml: never in MiniCloud's database.
     import openstack.config

@@ -20,7 +20,7 @@ def test_add_stub_cloud(app, reopen) -> None:  # noqa: ANN001
     cloud = app.clouds.add(CLOUD, "stub", "the lab")
     assert (cloud.name, cloud.type, cloud.location, cloud.reachable) == (CLOUD, "stub",
                                                                         "the lab", True)
-    nets = app.networks.list(CLOUD)
+    nets = app.networks.all(CLOUD)
     assert [(n.name, n.cidrs, n.external, n.owned) for n in nets] == [
         ("public", ["203.0.113.0/24"], True, False)]
     assert [(g.name, g.owned) for g in app.inventory.cache.all("security_group", CLOUD)] == [
@@ -28,14 +28,14 @@ def test_add_stub_cloud(app, reopen) -> None:  # noqa: ANN001
     assert [i.name for i in app.clouds.images(CLOUD)] == ["cirros", "ubuntu"]
     assert [f.name for f in app.clouds.flavors(CLOUD)] == ["m1.tiny", "m1.small", "m1.medium"]
     again = reopen(app)
-    assert [c.name for c in again.clouds.list()] == [CLOUD]
-    assert [n.name for n in again.networks.list()] == ["public"]
+    assert [c.name for c in again.clouds.all()] == [CLOUD]
+    assert [n.name for n in again.networks.all()] == ["public"]
 
 
 def test_add_with_external_network_settings(app) -> None:  # noqa: ANN001
     app.clouds.add(CLOUD, "stub", "", {"external_network": "ext", "external_cidr":
                                        "198.51.100.0/24", "external_subnet": "ext-sub"})
-    (net,) = app.networks.list(CLOUD)
+    (net,) = app.networks.all(CLOUD)
     assert (net.name, net.cidrs, net.subnets[0].name) == ("ext", ["198.51.100.0/24"],
                                                           "ext-sub")
 
@@ -45,7 +45,7 @@ def test_cloud_name_rule(app, name: str) -> None:  # noqa: ANN001
     with pytest.raises(ValidationError) as err:
         app.clouds.add(name, "stub")
     assert NAME_RULE in str(err.value)
-    assert app.clouds.list() == []
+    assert app.clouds.all() == []
 
 
 def test_cloud_refusals(app) -> None:  # noqa: ANN001
@@ -58,7 +58,7 @@ def test_cloud_refusals(app) -> None:  # noqa: ANN001
         app.clouds.add("Other", "stub", "x" * 256)
     with pytest.raises(NotFoundError):
         app.clouds.get("Nope")
-    assert [c.name for c in app.clouds.list()] == [CLOUD]
+    assert [c.name for c in app.clouds.all()] == [CLOUD]
     assert app.clouds.types() == ["openstack", "stub"]
 
 
@@ -74,9 +74,9 @@ def test_remove_cloud(cloud_app, reopen, fresh_driver) -> None:  # noqa: ANN001
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
     text = cloud_app.clouds.remove(CLOUD)
     assert text == f"cloud {CLOUD} forgotten with its simulated resources"
-    assert cloud_app.clouds.list() == []
+    assert cloud_app.clouds.all() == []
     again = reopen(cloud_app)
-    assert again.clouds.list() == []
+    assert again.clouds.all() == []
     for kind in ("network", "cluster", "security_group", "image"):
         assert again.inventory.cache.all(kind) == []
     ghost = StubDriver(Cloud(CLOUD, "stub"), again.store)
@@ -114,8 +114,8 @@ def test_refresh_drops_what_was_deleted_behind_our_back(cloud_app, fresh_driver,
     fresh_driver(cloud_app).delete_network(net.id)
     notices.clear()
     assert cloud_app.clouds.refresh() == []
-    assert "gone" not in {n.name for n in cloud_app.networks.list()}
-    assert "gone" not in {n.name for n in reopen(cloud_app).networks.list()}
+    assert "gone" not in {n.name for n in cloud_app.networks.all()}
+    assert "gone" not in {n.name for n in reopen(cloud_app).networks.all()}
     assert notices == [f"network gone is no longer in cloud {CLOUD}: dropped"]
 
 
@@ -124,9 +124,9 @@ def test_refresh_adopts_owned_objects_created_behind_our_back(cloud_app, fresh_d
     fresh_driver(cloud_app).create_network("stray", "10.2.0.0/24")
     notices.clear()
     assert cloud_app.clouds.refresh(CLOUD) == []
-    (stray,) = [n for n in cloud_app.networks.list() if n.name == "stray"]
+    (stray,) = [n for n in cloud_app.networks.all() if n.name == "stray"]
     assert stray.owned
-    assert "stray" in {n.name for n in reopen(cloud_app).networks.list()}
+    assert "stray" in {n.name for n in reopen(cloud_app).networks.all()}
     assert notices == [f"network stray in cloud {CLOUD} was created by MiniCloud but not "
                        "recorded: adopted"]
 
@@ -136,7 +136,7 @@ def test_refresh_after_restart_sees_changes(cloud_app, fresh_driver, reopen, not
     fresh_driver(cloud_app).delete_network(net.id)
     again = reopen(cloud_app, notices.append)
     assert again.clouds.refresh() == []
-    assert "gone" not in {n.name for n in again.networks.list()}
+    assert "gone" not in {n.name for n in again.networks.all()}
 
 
 def test_unreachable_cloud_keeps_its_last_known_state(cloud_app, reopen,  # noqa: ANN001
@@ -148,14 +148,14 @@ def test_unreachable_cloud_keeps_its_last_known_state(cloud_app, reopen,  # noqa
     assert "last known state" in failures[0]
     assert cloud_app.clouds.get(CLOUD).reachable is False
     assert reopen(cloud_app).clouds.get(CLOUD).reachable is False
-    assert {n.name for n in cloud_app.networks.list()} == {"n1", "public"}
+    assert {n.name for n in cloud_app.networks.all()} == {"n1", "public"}
     assert "Cloud: Lab (the lab) (unreachable)" in render_text(
         cloud_app.inventory.cache.deployment())
     monkeypatch.delenv("MINICLOUD_STUB_FAIL")
     assert cloud_app.clouds.refresh() == []
     assert cloud_app.clouds.get(CLOUD).reachable is True
     assert reopen(cloud_app).clouds.get(CLOUD).reachable is True
-    assert {n.name for n in cloud_app.networks.list()} == {"n1", "public"}
+    assert {n.name for n in cloud_app.networks.all()} == {"n1", "public"}
 
 
 def test_unreachable_at_first_use_in_a_session(cloud_app, reopen, monkeypatch) -> None:  # noqa: ANN001
@@ -175,7 +175,7 @@ def test_a_write_does_not_read_its_whole_cloud_first(cloud_app, reopen, monkeypa
              "list_security_groups")
     monkeypatch.setenv("MINICLOUD_STUB_FAIL", ",".join(lists))
     again.networks.create(CLOUD, "n1", "10.1.0.0/24")
-    assert [n.name for n in reopen(cloud_app).networks.list(CLOUD)] == ["n1", "public"]
+    assert [n.name for n in reopen(cloud_app).networks.all(CLOUD)] == ["n1", "public"]
 
 
 # -- reset -------------------------------------------------------------------------------------
@@ -240,7 +240,7 @@ def test_reset_undoes_only_what_minicloud_did(app, snapshot_state, fresh_driver,
     assert {g.name for g in snap.security_groups} == {"default"}
     assert fresh_driver(app).list_keypairs() == []
     again = reopen(app)
-    assert [c.name for c in again.clouds.list()] == [CLOUD]
+    assert [c.name for c in again.clouds.all()] == [CLOUD]
     assert [c.name for c in again.clouds.clusters(CLOUD)] == ["C"]
     assert again.inventory.cache.all("change") == []
 
@@ -263,18 +263,18 @@ def test_destroy_leaves_a_first_start(demo_app, reopen) -> None:  # noqa: ANN001
     report = demo_app.clouds.destroy()
     assert report.failures == []
     again = reopen(demo_app)
-    assert again.clouds.list() == []
+    assert again.clouds.all() == []
     assert render_text(again.inventory.cache.deployment()) == EMPTY + "\n"
     ghost = StubDriver(Cloud("TryStack", "stub"), again.store)
     assert ghost.list_networks() == [] and ghost.list_servers() == []
     # and the first start can build again
     again.clouds.add("TryStack", "stub")
-    assert [n.name for n in again.networks.list()] == ["public"]
+    assert [n.name for n in again.networks.all()] == ["public"]
 
 
 def test_refresh_sees_what_another_operator_committed(app, reopen) -> None:  # noqa: ANN001
     other = reopen(app)  # a second MiniCloud on the same store
     other.clouds.add("Second", "stub", "elsewhere")
-    assert [c.name for c in app.clouds.list()] == []  # not yet: this one reads its cache
+    assert [c.name for c in app.clouds.all()] == []  # not yet: this one reads its cache
     assert app.clouds.refresh() == []
-    assert [c.name for c in app.clouds.list()] == ["Second"]
+    assert [c.name for c in app.clouds.all()] == ["Second"]

@@ -283,7 +283,7 @@ def test_failed_reset_agrees_and_a_second_one_finishes(operation: str, tmp_path:
                 monkeypatch.delenv("MINICLOUD_STUB_FAIL")
             if not report.failures:
                 problems.append(f"{call}:{n}: the failure was not reported")
-            if operation == "destroy" and report.failures and not app.clouds.list():
+            if operation == "destroy" and report.failures and not app.clouds.all():
                 problems.append(f"{call}:{n}: destroy forgot the clouds although reset failed")
             state = snapshot_state(app, versions=False)
             problems += [f"{call}:{n}: after the failed {operation}: {p}"
@@ -303,7 +303,7 @@ def test_failed_reset_agrees_and_a_second_one_finishes(operation: str, tmp_path:
             else:
                 other = conftest.reopen_app(app)
                 try:
-                    if other.clouds.list():
+                    if other.clouds.all():
                         problems.append(f"{call}:{n}: a second destroy left clouds")
                 finally:
                     other.close()

@@ -32,7 +32,7 @@ def test_create(lab, fresh_driver, reopen) -> None:  # noqa: ANN001
     assert create(lab, "vm3").private_ip == "10.1.0.3"
     servers = {s.name: s for s in fresh_driver(lab).list_servers()}
     assert servers["vm"].cluster == "C" and servers["vm2"].private_ip == "10.1.0.50"
-    assert [i.name for i in reopen(lab).instances.list()] == ["vm", "vm2", "vm3"]
+    assert [i.name for i in reopen(lab).instances.all()] == ["vm", "vm2", "vm3"]
 
 
 def test_create_refusals(lab, fresh_driver) -> None:  # noqa: ANN001
@@ -89,7 +89,7 @@ def test_power_actions(lab, fresh_driver, reopen) -> None:  # noqa: ANN001
     vm = lab.instances.stop(vm)
     assert vm.status == "SHUTOFF"
     assert fresh_driver(lab).list_servers()[0].status == "SHUTOFF"
-    assert reopen(lab).instances.list()[0].status == "SHUTOFF"
+    assert reopen(lab).instances.all()[0].status == "SHUTOFF"
     with pytest.raises(ValidationError, match="stopped already"):
         lab.instances.stop(vm)
     with pytest.raises(ValidationError, match="start it instead"):
@@ -102,11 +102,11 @@ def test_power_actions(lab, fresh_driver, reopen) -> None:  # noqa: ANN001
 def test_remove_releases_an_allocated_ip(lab, fresh_driver, reopen) -> None:  # noqa: ANN001
     vm = create(lab, "vm")
     assert lab.instances.assign_public_ip(vm).owned
-    lab.instances.remove(lab.instances.list()[0])
+    lab.instances.remove(lab.instances.all()[0])
     snap = fresh_driver(lab).snapshot()
     assert snap.instances == [] and snap.public_ips == []
     again = reopen(lab)
-    assert again.instances.list() == [] and again.networks.public_ips() == []
+    assert again.instances.all() == [] and again.networks.public_ips() == []
 
 
 def test_remove_gives_back_a_foreign_ip(lab, fresh_driver, reopen) -> None:  # noqa: ANN001
@@ -117,7 +117,7 @@ def test_remove_gives_back_a_foreign_ip(lab, fresh_driver, reopen) -> None:  # n
     fip = lab.instances.assign_public_ip(vm)
     assert (fip.name, fip.owned) == ("203.0.113.99", False)
     assert [c.name for c in lab.inventory.cache.all("change")] == ["association"]
-    lab.instances.remove(lab.instances.list()[0])
+    lab.instances.remove(lab.instances.all()[0])
     (left,) = fresh_driver(lab).list_public_ips()
     assert (left.name, left.instance_id) == ("203.0.113.99", None)
     assert [(f.name, f.instance_id) for f in reopen(lab).networks.public_ips()] == [
@@ -132,14 +132,14 @@ def test_remove_foreign_instance_refused(lab, fresh_driver) -> None:  # noqa: AN
     lab.driver(CLOUD).seed_server(ServerSpec("theirs", "image-cirros", "flavor-m1.tiny", net.id))
     lab.clouds.refresh()
     with pytest.raises(ValidationError, match="did not create instance theirs"):
-        lab.instances.remove(lab.instances.list()[0])
+        lab.instances.remove(lab.instances.all()[0])
     assert [s.name for s in fresh_driver(lab).list_servers()] == ["theirs"]
 
 
 def test_connect_reuses_a_free_public_ip(lab, fresh_driver) -> None:  # noqa: ANN001
     first = create(lab, "first")
     fip = lab.instances.assign_public_ip(first)
-    lab.instances.remove(lab.instances.list()[0])  # releases it: allocate another free one
+    lab.instances.remove(lab.instances.all()[0])  # releases it: allocate another free one
     external = lab.routers.find("network", "public")
     free = lab.driver(CLOUD).allocate_public_ip(external.id, "203.0.113.40")
     lab.clouds.refresh()
@@ -157,7 +157,7 @@ def test_connect_allocates_when_none_is_free(lab, fresh_driver, reopen) -> None:
     (fip,) = fresh_driver(lab).list_public_ips()
     assert fip.owned and fip.instance_id == vm.id and plan.address == fip.name
     assert [f.name for f in reopen(lab).networks.public_ips()] == [fip.name]
-    again = lab.instances.connect(lab.instances.list()[0])  # a second connect reuses it
+    again = lab.instances.connect(lab.instances.all()[0])  # a second connect reuses it
     assert again.address == fip.name
     assert len(fresh_driver(lab).list_public_ips()) == 1
 
@@ -167,7 +167,7 @@ def test_connect_adds_public_ssh_only_when_needed(lab, fresh_driver) -> None:  #
     plan = lab.instances.connect(vm)
     assert plan.instance.security_groups == ["default", "public_ssh"]
     assert fresh_driver(lab).list_servers()[0].security_groups == ["default", "public_ssh"]
-    lab.instances.connect(lab.instances.list()[0])
+    lab.instances.connect(lab.instances.all()[0])
     assert len(ssh_groups(fresh_driver, lab)) == 1
     # a group that already lets TCP 22 in: nothing is added
     driver = lab.driver(CLOUD)
@@ -195,7 +195,7 @@ def test_connect_uses_the_configured_ssh(lab) -> None:  # noqa: ANN001
     lab.config.ssh_command = ["myssh", "-v"]
     plan = lab.instances.connect(create(lab, "vm", network="isolated"))
     assert plan.command == ["myssh", "-v", "cirros@10.2.0.2"]
-    assert lab.instances.connect(lab.instances.list()[0], user="root").command[-1] == \
+    assert lab.instances.connect(lab.instances.all()[0], user="root").command[-1] == \
         "root@10.2.0.2"
 
 
@@ -203,6 +203,6 @@ def test_assign_requested_address(lab) -> None:  # noqa: ANN001
     vm = create(lab, "vm")
     fip = lab.instances.assign_public_ip(vm, "203.0.113.77")
     assert fip.name == "203.0.113.77"
-    assert lab.instances.assign_public_ip(lab.instances.list()[0]) == fip
+    assert lab.instances.assign_public_ip(lab.instances.all()[0]) == fip
     with pytest.raises(ValidationError, match="has public IP"):
-        lab.instances.assign_public_ip(lab.instances.list()[0], "203.0.113.78")
+        lab.instances.assign_public_ip(lab.instances.all()[0], "203.0.113.78")

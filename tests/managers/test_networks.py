@@ -20,7 +20,7 @@ def test_create(cloud_app, fresh_driver, reopen) -> None:  # noqa: ANN001
     assert (net.name, net.cidrs, net.owned, net.external) == ("n1", ["10.1.0.0/24"], True, False)
     assert net.subnets[0].name == "n1-subnet"
     assert "n1" in cloud_networks(fresh_driver, cloud_app)
-    assert "n1" in {n.name for n in reopen(cloud_app).networks.list()}
+    assert "n1" in {n.name for n in reopen(cloud_app).networks.all()}
 
 
 @pytest.mark.parametrize("name", ["", "my net", ".n", "n" * 65, "n;drop"])
@@ -92,7 +92,7 @@ def test_create_on_an_unknown_router_creates_nothing(cloud_app, fresh_driver) ->
     with pytest.raises(NotFoundError):
         cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24", router="nope")
     assert set(cloud_networks(fresh_driver, cloud_app)) == {"public"}
-    assert {n.name for n in cloud_app.networks.list()} == {"public"}
+    assert {n.name for n in cloud_app.networks.all()} == {"public"}
 
 
 def test_unknown_cloud(cloud_app) -> None:  # noqa: ANN001
@@ -140,7 +140,7 @@ def test_remove(cloud_app, fresh_driver, reopen) -> None:  # noqa: ANN001
     net = cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
     cloud_app.networks.remove(net)
     assert "n1" not in cloud_networks(fresh_driver, cloud_app)
-    assert "n1" not in {n.name for n in reopen(cloud_app).networks.list()}
+    assert "n1" not in {n.name for n in reopen(cloud_app).networks.all()}
 
 
 def test_remove_cascades_router_interfaces(cloud_app, fresh_driver, reopen) -> None:  # noqa: ANN001
@@ -151,7 +151,7 @@ def test_remove_cascades_router_interfaces(cloud_app, fresh_driver, reopen) -> N
     cloud_app.networks.attach(net, cloud_app.routers.find("router", "r2"))
     cloud_app.networks.remove(cloud_app.routers.find("network", "n1"))
     for app in (cloud_app, reopen(cloud_app)):
-        routers = {r.name: r for r in app.routers.list()}
+        routers = {r.name: r for r in app.routers.all()}
         assert routers["r1"].interface_network_ids == [keep.id]
         assert routers["r2"].interface_network_ids == []
     routers = {r.name: r for r in fresh_driver(cloud_app).list_routers()}
@@ -179,7 +179,7 @@ def test_public_ips_list_and_release(cloud_app, fresh_driver) -> None:  # noqa: 
     assert cloud_app.networks.find_public_ip("203.0.113.9") == fip
     with pytest.raises(NotFoundError):
         cloud_app.networks.find_public_ip("203.0.113.10")
-    cloud_app.instances.remove(cloud_app.instances.list()[0])  # gives the IP back
+    cloud_app.instances.remove(cloud_app.instances.all()[0])  # gives the IP back
     assert cloud_app.networks.public_ips() == []
     assert fresh_driver(cloud_app).list_public_ips() == []
 

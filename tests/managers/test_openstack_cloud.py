@@ -31,10 +31,10 @@ def test_ctrl_c_while_a_server_boots_leaves_no_orphan(tmp_path: Path) -> None:
         assert seen and "vm: BUILD" in seen[0]
         assert fake.servers == {}  # the half-made server was deleted
         assert [p for p in fake.ports.values() if p["device_owner"].startswith("compute")] == []
-        assert app.instances.list("os1") == []
+        assert app.instances.all("os1") == []
         app.close()
         again = MiniCloud(Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/mc.db")).open()
-        assert again.instances.list("os1") == []
+        assert again.instances.all("os1") == []
         again.close()
 
 

@@ -18,7 +18,7 @@ def test_create(cloud_app, fresh_driver, reopen) -> None:  # noqa: ANN001
     assert gw.gateway_network_id == public.id
     cloud = {r.name: r for r in fresh_driver(cloud_app).list_routers()}
     assert cloud["r2"].gateway_network_id == public.id and cloud["r1"].owned
-    assert [r.name for r in reopen(cloud_app).routers.list()] == ["r1", "r2"]
+    assert [r.name for r in reopen(cloud_app).routers.all()] == ["r1", "r2"]
     assert [n.name for n in cloud_app.routers.external_networks(CLOUD)] == ["public"]
 
 
@@ -45,7 +45,7 @@ def test_set_and_clear_gateway(cloud_app, fresh_driver, reopen) -> None:  # noqa
     with pytest.raises(ValidationError, match="already"):
         cloud_app.routers.set_gateway(router, "public")
     assert cloud_app.inventory.cache.all("change") == []  # its own router: nothing to record
-    assert reopen(cloud_app).routers.list()[0].gateway_network_id == router.gateway_network_id
+    assert reopen(cloud_app).routers.all()[0].gateway_network_id == router.gateway_network_id
     router = cloud_app.routers.clear_gateway(router)
     assert router.gateway_network_id is None
     assert fresh_driver(cloud_app).list_routers()[0].gateway_network_id is None
@@ -91,8 +91,8 @@ def test_remove(cloud_app, fresh_driver, reopen) -> None:  # noqa: ANN001
     cloud_app.networks.create(CLOUD, "b", "10.2.0.0/24", router="r1")
     cloud_app.routers.remove(cloud_app.routers.find("router", "r1"))
     assert fresh_driver(cloud_app).list_routers() == []
-    assert reopen(cloud_app).routers.list() == []
-    assert {n.name for n in cloud_app.networks.list()} == {"public", "a", "b"}
+    assert reopen(cloud_app).routers.all() == []
+    assert {n.name for n in cloud_app.networks.all()} == {"public", "a", "b"}
     cloud_app.networks.remove(a)  # no longer attached anywhere
 
 

@@ -30,7 +30,7 @@ def run(session: Session) -> None:
 
 def list_clouds(session: Session) -> None:
     app, p = session.app, session.p
-    clouds = app.clouds.list()
+    clouds = app.clouds.all()
     if not clouds:
         p.say("No clouds yet.")
         return
@@ -154,7 +154,7 @@ def list_flavors(session: Session) -> None:
 
 def refresh(session: Session) -> None:
     app, p = session.app, session.p
-    count = len(app.clouds.list())
+    count = len(app.clouds.all())
     if not count:
         p.say("No clouds yet.")
         return

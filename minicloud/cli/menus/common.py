@@ -118,7 +118,7 @@ def show_topology(session: Session) -> None:
 
 
 def pick_cloud(session: Session, label: str = "Cloud") -> str:
-    clouds = session.app.clouds.list()
+    clouds = session.app.clouds.all()
 
     def describe(c: Any) -> str:
         return f"{c.name} ({c.type}{', ' + c.location if c.location else ''})"
@@ -130,7 +130,7 @@ def pick_cloud(session: Session, label: str = "Cloud") -> str:
 
 def named(session: Session, obj: Any) -> str:
     """An object's name, with `` @CLOUD`` when MiniCloud knows several clouds."""
-    if len(session.app.clouds.list()) > 1:
+    if len(session.app.clouds.all()) > 1:
         return f"{obj.name} @{obj.cloud}"
     return obj.name
 

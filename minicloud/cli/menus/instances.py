@@ -29,7 +29,7 @@ def run(session: Session) -> None:
 
 
 def pick_instance(session: Session) -> Any:
-    instances = session.app.instances.list()
+    instances = session.app.instances.all()
     return session.p.pick("Instance", instances,
                           lambda i: f"{named(session, i)} [{i.private_ip or '-'}] [{i.status}]",
                           empty="No instances yet.")
@@ -46,7 +46,7 @@ def _summary(session: Session, inst: Any) -> str:
 
 
 def list_instances(session: Session) -> None:
-    instances = session.app.instances.list()
+    instances = session.app.instances.all()
     if not instances:
         session.p.say("No instances yet.")
     for inst in instances:
@@ -77,7 +77,7 @@ def create_instance(session: Session) -> None:
     flavor = p.pick("Flavor", app.clouds.flavors(cloud),
                     lambda f: f"{f.name} ({f.vcpus} vCPU, {f.ram} MB RAM, {f.disk} GB disk)",
                     empty=f"Cloud {cloud} has no flavors.")
-    network = p.pick("Network", [n for n in app.networks.list(cloud) if not n.external],
+    network = p.pick("Network", [n for n in app.networks.all(cloud) if not n.external],
                      describe_network,
                      empty=f"Cloud {cloud} has no private network: create one first.")
     groups = _security_groups(session, cloud)

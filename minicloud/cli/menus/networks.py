@@ -26,7 +26,7 @@ def run(session: Session) -> None:
 def pick_network(session: Session, networks: list[Any] | None = None,
                  empty: str = "No networks yet.") -> Any:
     if networks is None:
-        networks = session.app.networks.list()
+        networks = session.app.networks.all()
     return session.p.pick("Network", networks,
                           lambda n: describe_network(n).replace(n.name, named(session, n), 1),
                           empty=empty)
@@ -34,7 +34,7 @@ def pick_network(session: Session, networks: list[Any] | None = None,
 
 def list_networks(session: Session) -> None:
     app, p = session.app, session.p
-    networks = app.networks.list()
+    networks = app.networks.all()
     if not networks:
         p.say("No networks yet.")
     for net in networks:
@@ -49,7 +49,7 @@ def create_network(session: Session) -> None:
     cloud = pick_cloud(session)
     name = p.ask("Network name", validate=lambda n: check_name(n, "network name"))
     cidr = p.ask("CIDR (e.g. 10.0.0.0/24)", validate=lambda c: app.networks.check_cidr(cloud, c))
-    routers = app.routers.list(cloud)
+    routers = app.routers.all(cloud)
     router = None
     if routers:
         choice = p.pick("Attach to router", [None, *routers],
@@ -62,10 +62,10 @@ def create_network(session: Session) -> None:
 
 def attach_to_router(session: Session) -> None:
     app, p = session.app, session.p
-    net = pick_network(session, [n for n in app.networks.list() if not n.external],
+    net = pick_network(session, [n for n in app.networks.all() if not n.external],
                        empty="No private networks yet.")
     attached = {r.id for r in app.networks.routers_of(net)}
-    routers = [r for r in app.routers.list(net.cloud) if r.id not in attached]
+    routers = [r for r in app.routers.all(net.cloud) if r.id not in attached]
     router = p.pick("Router", routers, lambda r: r.name,
                     empty=f"No router of cloud {net.cloud} to attach {net.name} to.")
     app.networks.attach(net, router)
@@ -74,7 +74,7 @@ def attach_to_router(session: Session) -> None:
 
 def detach_from_router(session: Session) -> None:
     app, p = session.app, session.p
-    attached = [n for n in app.networks.list() if app.networks.routers_of(n)]
+    attached = [n for n in app.networks.all() if app.networks.routers_of(n)]
     net = pick_network(session, attached, empty="No network is attached to a router.")
     router = p.pick("Router", app.networks.routers_of(net), lambda r: r.name)
     app.networks.detach(net, router)

@@ -30,13 +30,13 @@ def describe_network(net: Any) -> str:
 def pick_router(session: Session, routers: list[Any] | None = None,
                 empty: str = "No routers yet.") -> Any:
     if routers is None:
-        routers = session.app.routers.list()
+        routers = session.app.routers.all()
     return session.p.pick("Router", routers, lambda r: named(session, r), empty=empty)
 
 
 def list_routers(session: Session) -> None:
     app, p = session.app, session.p
-    routers = app.routers.list()
+    routers = app.routers.all()
     if not routers:
         p.say("No routers yet.")
     for router in routers:
@@ -65,7 +65,7 @@ def create_router(session: Session) -> None:
 def attach_network(session: Session) -> None:
     app, p = session.app, session.p
     router = pick_router(session)
-    candidates = [n for n in app.networks.list(router.cloud)
+    candidates = [n for n in app.networks.all(router.cloud)
                   if not n.external and n.id not in router.interface_network_ids]
     net = p.pick("Network", candidates, describe_network,
                  empty=f"No network of cloud {router.cloud} can be attached to {router.name}.")
@@ -76,7 +76,7 @@ def attach_network(session: Session) -> None:
 def detach_network(session: Session) -> None:
     app, p = session.app, session.p
     router = pick_router(session)
-    attached = [n for n in app.networks.list(router.cloud)
+    attached = [n for n in app.networks.all(router.cloud)
                 if n.id in router.interface_network_ids]
     net = p.pick("Network", attached, describe_network,
                  empty=f"Router {router.name} has no networks attached.")
@@ -95,7 +95,7 @@ def set_gateway(session: Session) -> None:
 
 def clear_gateway(session: Session) -> None:
     app, p = session.app, session.p
-    with_gateway = [r for r in app.routers.list() if r.gateway_network_id]
+    with_gateway = [r for r in app.routers.all() if r.gateway_network_id]
     router = pick_router(session, with_gateway, empty="No router has a gateway.")
     app.routers.clear_gateway(router)
     p.say(f"Router {router.name}: gateway cleared.")
