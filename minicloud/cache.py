@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 from .errors import StaleError
 from .kinds import KINDS
 from .model import Deployment, from_dict, to_dict
-from .store import Store, record_key
+from .store import Store
+from .table import record_key
 
 T = TypeVar("T")
 
@@ -123,7 +124,7 @@ class Inventory:
         yield writes
         saved: list[Any] = []
         try:
-            with self.store.transaction():
+            with self.store.transaction(write=True):
                 forced_deletes: dict[str, list[str]] = {}
                 for obj, force in writes.deletes:
                     cached = self.cache.get(obj.kind, *obj.key)

@@ -189,6 +189,6 @@ class Resetter:
             drivers.get(cloud).forget()
             drivers.drop(cloud.name)
         drivers.forget_secrets()
-        self.session.store.drop_all()
+        self.session.store.empty_all()
         self.session.inventory.forget()
         return report

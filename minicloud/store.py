@@ -1,14 +1,15 @@
-"""Persistence through ``dataset``: an SQLite file by default, MySQL/MariaDB by URL.
+"""Persistence: an SQLite file by default, MySQL/MariaDB by URL.
 
-Every table has the same four columns: ``key`` (primary), ``cloud``, ``data`` (JSON text, since
-MariaDB reflects JSON columns as LONGTEXT) and ``version`` (optimistic concurrency between two
-MiniCloud processes).  Tables and columns are created once at open, outside any transaction,
-because DDL commits implicitly on MySQL.
+Reads and writes go through SQLAlchemy Core on one engine.  The schema is created and repaired
+through ``dataset``, and only when the store is new, older or half-made: importing dataset
+(alembic with it) costs about 0.4 s, more than a whole one-shot command.  Creating the schema is
+idempotent and writes the schema version last, so a first start that was interrupted is
+finished by the next one; a store written by a newer MiniCloud is refused.  A current SQLite
+store is read at start-up with the standard library's sqlite3 (faster still).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -17,284 +18,204 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from . import signals
 from .dburl import describe_url, explain
-from .errors import StaleError, StoreError
+from .errors import StoreError
 from .kinds import TABLES
+from .table import CLOUD_LENGTH, KEY_LENGTH, Record, Table, decode, record_key
+
+__all__ = ["META_TABLE", "SCHEMA_VERSION", "Store", "record_key"]
 
 log = logging.getLogger(__name__)
 
 META_TABLE = "minicloud_meta"
 SCHEMA_VERSION = 1
-KEY_LENGTH = 255
-CLOUD_LENGTH = 64
-
-
-def record_key(cloud: str, ident: str) -> str:
-    return f"{cloud}/{ident}"
-
-
-class Table:
-    """One keyed table of JSON records, with optimistic versions."""
-
-    def __init__(self, store: Store, name: str):
-        self.store = store
-        self.name = name
-
-    @property
-    def _sa(self) -> Any:
-        return self.store.sa_table(self.name)
-
-    def rows(self, cloud: str | None = None) -> list[tuple[dict[str, Any], int]]:
-        """``(data, version)`` of every record (of one cloud)."""
-        t = self._sa
-        query = t.select()
-        if cloud is not None:
-            query = query.where(t.c.cloud == cloud)
-        with self.store.transaction():
-            result = self.store.db.executable.execute(query).fetchall()
-        return [(json.loads(row.data), row.version) for row in result]
-
-    def get(self, key: str) -> tuple[dict[str, Any], int] | None:
-        t = self._sa
-        with self.store.transaction():
-            row = self.store.db.executable.execute(t.select().where(t.c.key == key)).first()
-        return None if row is None else (json.loads(row.data), row.version)
-
-    def put(self, key: str, cloud: str, data: dict[str, Any], expected: int | None = None) -> int:
-        """Write a record; return its new version.
-
-        ``expected`` is the version the writer read (``None``: write whatever is there, the
-        driver-owned tables' way).  A mismatch raises :class:`StaleError` and writes nothing.
-        """
-        if len(key) > KEY_LENGTH or len(cloud) > CLOUD_LENGTH:
-            raise StoreError(f"key too long for the store: {key[:80]}")
-        t = self._sa
-        text = json.dumps(data, sort_keys=True)
-        conn = self.store.db.executable
-        with self.store.transaction():
-            if expected is None:
-                row = conn.execute(t.select().where(t.c.key == key)).first()
-                version = (row.version if row is not None else 0) + 1
-                if row is None:
-                    conn.execute(t.insert().values(key=key, cloud=cloud, data=text,
-                                                   version=version))
-                else:
-                    conn.execute(t.update().where(t.c.key == key)
-                                 .values(cloud=cloud, data=text, version=version))
-                return version
-            if expected == 0:
-                if conn.execute(t.select().where(t.c.key == key)).first() is not None:
-                    raise StaleError(f"{key} was created meanwhile by another MiniCloud; "
-                                     "refreshed, try again")
-                conn.execute(t.insert().values(key=key, cloud=cloud, data=text, version=1))
-                return 1
-            result = conn.execute(t.update().where(t.c.key == key, t.c.version == expected)
-                                  .values(cloud=cloud, data=text, version=expected + 1))
-            if result.rowcount != 1:
-                raise StaleError(f"{key} was changed meanwhile by another MiniCloud; "
-                                 "refreshed, try again")
-            return expected + 1
-
-    def delete(self, key: str, expected: int | None = None) -> None:
-        t = self._sa
-        query = t.delete().where(t.c.key == key)
-        if expected:
-            query = query.where(t.c.version == expected)
-        with self.store.transaction():
-            result = self.store.db.executable.execute(query)
-            if expected and result.rowcount != 1:
-                raise StaleError(f"{key} was changed meanwhile by another MiniCloud; "
-                                 "refreshed, try again")
-
-    def delete_cloud(self, cloud: str) -> None:
-        t = self._sa
-        with self.store.transaction():
-            self.store.db.executable.execute(t.delete().where(t.c.cloud == cloud))
-
-    def put_many(self, records: Iterable[tuple[str, str, dict[str, Any]]]) -> dict[str, int]:
-        """Unversioned bulk write: one query to read versions, then batched inserts and updates.
-
-        Returns the new version of each key.  This is how a sync writes what a cloud reports.
-        """
-        import sqlalchemy
-
-        records = list(records)
-        if not records:
-            return {}
-        for key, cloud, _ in records:
-            if len(key) > KEY_LENGTH or len(cloud) > CLOUD_LENGTH:
-                raise StoreError(f"key too long for the store: {key[:80]}")
-        t = self._sa
-        conn = self.store.db.executable
-        versions: dict[str, int] = {}
-        with self.store.transaction():
-            keys = [key for key, _, _ in records]
-            for i in range(0, len(keys), 500):
-                query = sqlalchemy.select(t.c.key, t.c.version).where(t.c.key.in_(keys[i:i + 500]))
-                versions.update({row.key: row.version for row in conn.execute(query)})
-            inserts, updates = [], []
-            for key, cloud, data in records:
-                text = json.dumps(data, sort_keys=True)
-                if key in versions:
-                    versions[key] += 1
-                    updates.append({"b_key": key, "b_cloud": cloud, "b_data": text,
-                                    "b_version": versions[key]})
-                else:
-                    versions[key] = 1
-                    inserts.append({"key": key, "cloud": cloud, "data": text, "version": 1})
-            if inserts:
-                conn.execute(t.insert(), inserts)
-            if updates:
-                conn.execute(t.update().where(t.c.key == sqlalchemy.bindparam("b_key")).values(
-                    cloud=sqlalchemy.bindparam("b_cloud"), data=sqlalchemy.bindparam("b_data"),
-                    version=sqlalchemy.bindparam("b_version")), updates)
-        return versions
-
-    def delete_many(self, keys: Iterable[str]) -> None:
-        t = self._sa
-        keys = list(keys)
-        with self.store.transaction():
-            for i in range(0, len(keys), 500):
-                self.store.db.executable.execute(t.delete().where(t.c.key.in_(keys[i:i + 500])))
+# A second process writing the same SQLite file waits this long, then says "busy".
+SQLITE_BUSY_SECONDS = 5
 
 
 class Store:
-    """MiniCloud's database.  ``open()`` connects and creates every table."""
+    """MiniCloud's database.  ``open()`` connects and makes sure the schema is current."""
 
     def __init__(self, url: str, extra_tables: Iterable[str] = ()):
         self.url = url
-        self.db: Any = None
+        self.engine: Any = None
         self._extra = list(extra_tables)
         self._tables: dict[str, Table] = {}
         self._sa_tables: dict[str, Any] = {}
         self._metadata: Any = None
+        # One connection per transaction, shared by nested uses in the same thread.
         self._lock = threading.RLock()
+        self._conn: Any = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
 
     # -- opening -------------------------------------------------------------------------------
 
     def open(self) -> Store:
-        if self.db is not None:
+        if self.engine is not None:
             return self
-        import dataset  # heavy (alembic); imported only when the store is first needed
-        import sqlalchemy
+        import sqlalchemy as sa
 
-        self._metadata = sqlalchemy.MetaData()
-        self._sa_tables = {}
-
-        url = self.url
-        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
-        try:
-            if path and path != ":memory:":
-                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
-            if url.startswith("sqlite"):
-                # A second process writing the same file waits this long, then says "busy".
-                engine_kwargs["connect_args"] = {"timeout": 5}
-            db = dataset.connect(url, engine_kwargs=engine_kwargs, ensure_schema=False)
-            self.db = db
-            self._ensure_database()
-            self._create_tables()
-        except (sqlalchemy.exc.SQLAlchemyError, ValueError) as exc:
-            self.db = None
-            raise StoreError(self.explain(exc)) from None
-        except OSError as exc:
-            self.db = None
-            raise StoreError(f"store {describe_url(url)}: cannot create its folder: "
-                             f"{exc.strerror}") from None
+        with self._lock:
+            if self.engine is not None:
+                return self
+            try:
+                self._prepare_folder()
+                self.engine = self._make_engine()
+                self._ensure_database()
+                self._ensure_schema()
+            except (sa.exc.SQLAlchemyError, ValueError) as exc:
+                self._dispose()
+                raise StoreError(self.explain(exc)) from None
+            except StoreError:
+                self._dispose()
+                raise
         return self
+
+    def _prepare_folder(self) -> None:
+        path = self.url[len("sqlite:///"):] if self.url.startswith("sqlite:///") else ""
+        if path and path != ":memory:":
+            try:
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"store {describe_url(self.url)}: cannot create its folder: "
+                                 f"{exc.strerror}") from None
+
+    def _make_engine(self) -> Any:
+        import sqlalchemy as sa
+
+        self._metadata = sa.MetaData()
+        self._sa_tables = {}
+        if not self.is_sqlite:
+            return sa.create_engine(self.url, pool_pre_ping=True)
+        engine = sa.create_engine(self.url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+
+        # pysqlite's own transaction handling begins late and never IMMEDIATE: take it over,
+        # so that a write transaction holds the write lock from its first statement.
+        @sa.event.listens_for(engine, "connect")
+        def _no_driver_transactions(dbapi_conn: Any, record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            write = conn.info.get("minicloud_write")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
 
     def _ensure_database(self) -> None:
         """Create a missing MySQL database when the account may; otherwise say how."""
-        import sqlalchemy
+        import sqlalchemy as sa
 
+        if self.is_sqlite:
+            return
         try:
-            self.db.executable.execute(sqlalchemy.text("SELECT 1"))
-            self.db.executable.commit()
-        except sqlalchemy.exc.OperationalError as exc:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.OperationalError as exc:
             code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
             if code != 1049:  # ER_BAD_DB_ERROR: unknown database
                 raise
-            self.db.close()
             parts = urlsplit(self.url)
             name = parts.path.lstrip("/")
-            server = sqlalchemy.create_engine(urlunsplit(parts._replace(path="/")))
+            server = sa.create_engine(urlunsplit(parts._replace(path="/")))
             try:
                 with server.connect() as conn:
-                    conn.execute(sqlalchemy.text(
+                    conn.execute(sa.text(
                         f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4"))
                     conn.commit()
-            except sqlalchemy.exc.SQLAlchemyError:
+            except sa.exc.SQLAlchemyError:
                 raise StoreError(
                     f"database {name!r} does not exist on {describe_url(self.url)} and this "
                     f"account may not create it; run: CREATE DATABASE `{name}` "
                     "CHARACTER SET utf8mb4;") from None
             finally:
                 server.dispose()
-            import dataset
 
-            self.db = dataset.connect(self.url, engine_kwargs={"pool_pre_ping": True},
-                                      ensure_schema=False)
+    def schema_version(self) -> int | None:
+        """The version the store says it has; None when it has none (new or half-made)."""
+        import sqlalchemy as sa
 
-    def _create_tables(self) -> None:
-        db = self.db
-        names = [*TABLES.values(), *self._extra]
-        existing = set(db.tables)
-        current = False
-        if META_TABLE in existing:
-            row = db[META_TABLE].find_one(name="schema")
-            db.executable.commit()  # end the read transaction (MySQL snapshot, SQLite lock)
-            current = row is not None and row["value"] == str(SCHEMA_VERSION)
-        for name in names:
-            if name not in existing:
-                table = db.create_table(name, primary_id="key",
-                                        primary_type=db.types.string(KEY_LENGTH),
-                                        primary_increment=False)
-                table.create_column("cloud", db.types.string(CLOUD_LENGTH), index=True)
-                table.create_column("data", db.types.text)
-                table.create_column("version", db.types.integer, nullable=False,
-                                    server_default="0")
-            elif not current:
-                self._migrate(name)
-        if META_TABLE not in existing:
-            meta = db.create_table(META_TABLE, primary_id="name",
-                                   primary_type=db.types.string(64), primary_increment=False)
-            meta.create_column("value", db.types.string(255))
-        # Written only when it changes: a reader must not need the write lock to start.
-        if not current:
-            db[META_TABLE].upsert({"name": "schema", "value": str(SCHEMA_VERSION)}, ["name"])
+        meta = self.sa_table(META_TABLE)
+        try:
+            with self.engine.connect() as conn:
+                value = conn.execute(sa.select(meta.c.value)
+                                     .where(meta.c.name == "schema")).scalar()
+        except sa.exc.SQLAlchemyError:
+            return None  # no meta table yet
+        try:
+            return int(value) if value is not None else None
+        except ValueError:
+            return None
 
-    def _migrate(self, name: str) -> None:
-        """Bring a table written by an older MiniCloud to the current columns."""
-        db = self.db
-        table = db.load_table(name)
-        if "version" not in table.columns:  # a store written before row versions
-            table.create_column("version", db.types.integer, nullable=False,
-                                server_default="0")
-            # Version 0 means "not yet written"; existing rows are at version 1.
-            db.executable.execute(table.table.update().values(version=1))
-            db.executable.commit()
-            log.info("migrated table %s: added row versions", name)
+    def _ensure_schema(self) -> None:
+        version = self.schema_version()
+        if version is not None and version > SCHEMA_VERSION:
+            raise StoreError(f"store {describe_url(self.url)} was written by a newer MiniCloud "
+                             f"(schema {version}; this one knows {SCHEMA_VERSION}): upgrade "
+                             "MiniCloud to use it")
+        if version == SCHEMA_VERSION:
+            if self._extra:
+                self._create_missing(self._extra)
+            return
+        from .schema import create_schema
+
+        create_schema(self, [*TABLES.values(), *self._extra], SCHEMA_VERSION)
+
+    def _create_missing(self, names: list[str]) -> None:
+        import sqlalchemy as sa
+
+        existing = set(sa.inspect(self.engine).get_table_names())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            from .schema import create_tables
+
+            create_tables(self, missing)
+
+    def add_tables(self, names: Iterable[str]) -> None:
+        """Tables a driver keeps (the Stub cloud's); created now, outside transactions."""
+        new = [n for n in names if n not in self._extra]
+        if not new:
+            return
+        self._extra.extend(new)
+        if self.engine is not None:
+            with self._lock:
+                try:
+                    self._create_missing(new)
+                except Exception as exc:  # noqa: BLE001 - one line, whatever the backend said
+                    raise StoreError(self.explain(exc)) from None
 
     def sa_table(self, name: str) -> Any:
         """The SQLAlchemy table; declared here rather than reflected (faster to open)."""
         import sqlalchemy as sa
 
-        self.open()
-        if name not in self._sa_tables:
-            self._sa_tables[name] = sa.Table(
-                name, self._metadata,
-                sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
-                sa.Column("cloud", sa.String(CLOUD_LENGTH)),
-                sa.Column("data", sa.Text),
-                sa.Column("version", sa.Integer, nullable=False))
-        return self._sa_tables[name]
+        with self._lock:
+            if self._metadata is None:
+                self._metadata = sa.MetaData()
+            table = self._sa_tables.get(name)
+            if table is None:
+                if name == META_TABLE:
+                    table = sa.Table(name, self._metadata,
+                                     sa.Column("name", sa.String(64), primary_key=True),
+                                     sa.Column("value", sa.String(255)))
+                else:
+                    table = sa.Table(
+                        name, self._metadata,
+                        sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
+                        sa.Column("cloud", sa.String(CLOUD_LENGTH)),
+                        sa.Column("data", sa.Text),
+                        sa.Column("version", sa.Integer, nullable=False))
+                self._sa_tables[name] = table
+            return table
 
-    def add_tables(self, names: Iterable[str]) -> None:
-        """Tables a driver keeps (e.g. the Stub cloud's); created now, outside transactions."""
-        new = [n for n in names if n not in self._extra]
-        self._extra.extend(new)
-        if self.db is not None and new:
-            self._create_tables()
+    def table_names(self) -> set[str]:
+        import sqlalchemy as sa
+
+        self.open()
+        return set(sa.inspect(self.engine).get_table_names())
 
     def explain(self, exc: BaseException) -> str:
         """One line for a database failure: where, what, what to check; never the password."""
@@ -311,36 +232,57 @@ class Store:
         return self.table(TABLES[kind])
 
     @contextmanager
-    def transaction(self) -> Iterator[Store]:
-        """One transaction; nested uses join the outer one (dataset flattens them)."""
-        import sqlalchemy
+    def transaction(self, write: bool = False) -> Iterator[Any]:
+        """One transaction; nested uses join the outer one.  Yields the connection.
+
+        A write transaction on SQLite holds the file's write lock from its start.  A failed
+        commit rolls back and gives the connection back, so the session goes on; Ctrl-C and
+        TERM wait for a commit to finish.
+        """
+        import sqlalchemy as sa
 
         self.open()
         with self._lock:
+            if self._conn is not None:
+                yield self._conn
+                return
             try:
-                with self.db:
-                    yield self
-            except sqlalchemy.exc.SQLAlchemyError as exc:
+                conn = self.engine.connect()
+            except sa.exc.SQLAlchemyError as exc:
                 raise StoreError(self.explain(exc)) from None
+            conn.info["minicloud_write"] = write
+            self._conn = conn
+            try:
+                tx = conn.begin()
+                try:
+                    yield conn
+                except BaseException:
+                    tx.rollback()
+                    raise
+                with signals.deferred():
+                    tx.commit()
+            except sa.exc.SQLAlchemyError as exc:
+                raise StoreError(self.explain(exc)) from None
+            finally:
+                self._conn = None
+                conn.info.pop("minicloud_write", None)
+                conn.close()
+        signals.kill_switch.step()
 
-    def load(self, kind: str) -> list[tuple[dict[str, Any], int]]:
+    def load(self, kind: str) -> list[Record]:
         return self.kind(kind).rows()
 
-    def load_all(self, kinds: Iterable[str]) -> dict[str, list[tuple[dict[str, Any], int]]]:
-        """Every record of the given kinds: what start-up reads, one query per table.
-
-        An SQLite store whose schema is current is read with the standard library's sqlite3:
-        importing dataset (SQLAlchemy and alembic with it) costs about 0.4 s, more than all the
-        rest of ``minicloud topology``.  The store is opened through dataset at the first write.
-        """
+    def load_all(self, kinds: Iterable[str]) -> dict[str, list[Record]]:
+        """Every readable record of the given kinds: what start-up reads, one query a table."""
         kinds = list(kinds)
-        if self.db is None:
+        if self.engine is None:
             records = self._read_sqlite(kinds)
             if records is not None:
                 return records
-        return {kind: self.load(kind) for kind in kinds}
+        with self.transaction():
+            return {kind: self.load(kind) for kind in kinds}
 
-    def _read_sqlite(self, kinds: list[str]) -> dict[str, list[tuple[dict[str, Any], int]]] | None:
+    def _read_sqlite(self, kinds: list[str]) -> dict[str, list[Record]] | None:
         """The records, or None when this is no SQLite file ready to read (first start...)."""
         import sqlite3
 
@@ -350,31 +292,44 @@ class Store:
         if not path or path == ":memory:" or not os.path.isfile(path):
             return None
         try:
-            conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=5)
+            conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True,
+                                   timeout=SQLITE_BUSY_SECONDS)
         except sqlite3.Error:
             return None
         try:
             row = conn.execute(f"SELECT value FROM {META_TABLE} WHERE name = 'schema'").fetchone()
             if row is None or row[0] != str(SCHEMA_VERSION):
-                return None  # an older store: the full open migrates it
-            return {kind: [(json.loads(data), version) for data, version in
-                           conn.execute(f'SELECT data, version FROM "{TABLES[kind]}"')]
-                    for kind in kinds}
+                return None  # new, older or newer: the full open deals with it
+            out: dict[str, list[Record]] = {}
+            for kind in kinds:
+                table = TABLES[kind]
+                records = out[kind] = []
+                for key, text, version in conn.execute(
+                        f'SELECT key, data, version FROM "{table}"'):
+                    data = decode(table, key, text)
+                    if data is not None:
+                        records.append((data, version))
+            return out
         except sqlite3.Error:
             return None  # e.g. a table is missing: the full open creates it
         finally:
             conn.close()
 
-    def drop_all(self) -> None:
-        """Drop MiniCloud's tables (and the drivers'): the next start is a first start."""
-        self.open()
-        for name in list(self.db.tables):
-            self.db[name].drop()
-        self._tables.clear()
-        self._sa_tables.clear()
-        self.close()
+    def empty_all(self) -> None:
+        """Delete every row of MiniCloud's tables and the drivers' (Destroy).  The tables
+        stay: other sessions may hold them open; the next start is a first start."""
+        names = [*TABLES.values(), *self._extra]
+        existing = self.table_names()
+        with self.transaction(write=True):
+            for name in names:
+                if name in existing:
+                    self.table(name).delete_all()
+
+    def _dispose(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+        self.engine = None
 
     def close(self) -> None:
-        if self.db is not None:
-            self.db.close()
-            self.db = None
+        with self._lock:
+            self._dispose()

@@ -118,7 +118,7 @@ class StubDriver(Driver):
         return self._state
 
     def _save(self, *objs: Resource, deleted: tuple[Resource, ...] = ()) -> None:
-        with self.store.transaction():
+        with self.store.transaction(write=True):
             for obj in objs:
                 self.store.table(TABLES[obj.kind]).put(f"{self.cloud.name}/{obj.id}",
                                                        self.cloud.name, to_dict(obj))
@@ -156,7 +156,7 @@ class StubDriver(Driver):
                                  description="Default security group"))
 
     def forget(self) -> None:
-        with self.store.transaction():
+        with self.store.transaction(write=True):
             for table in TABLES.values():
                 self.store.table(table).delete_cloud(self.cloud.name)
         self._state = None

@@ -196,7 +196,7 @@ def test_conflicts(store: Store) -> None:
 
 def test_state_is_in_its_own_tables(store: Store) -> None:
     make(store).create_network("n", "10.0.0.0/24")
-    assert set(stub.TABLES.values()) <= set(store.db.tables)
+    assert set(stub.TABLES.values()) <= store.table_names()
     assert store.load("network") == []  # never in MiniCloud's own tables
 
 

@@ -1,0 +1,110 @@
+"""Creating and repairing the store's schema, through ``dataset`` (DESIGN.md section 5).
+
+Every step is idempotent and runs outside any transaction (DDL commits implicitly on MySQL);
+each one finishes before a Ctrl-C or TERM is honoured.  The schema version is written last, so
+a store without it is new or half-made and the next open simply runs these steps again.  Two
+processes may race here: "already exists" counts as done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import signals
+from .dburl import describe_url
+from .table import CLOUD_LENGTH, KEY_LENGTH
+
+if TYPE_CHECKING:
+    from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+def _step(what: str, action: Callable[[], Any], done: Callable[[], bool]) -> None:
+    """One DDL step; a failure is fine when another process did the same meanwhile."""
+    import sqlalchemy as sa
+
+    with signals.deferred():
+        try:
+            action()
+        except sa.exc.SQLAlchemyError:
+            if not done():
+                raise
+            log.info("schema step done meanwhile by another process: %s", what)
+    signals.kill_switch.step()
+
+
+def _connect(store: Store) -> Any:
+    import dataset  # heavy (alembic): only when the schema needs work
+
+    kwargs: dict[str, Any] = {}
+    if store.is_sqlite:
+        kwargs["connect_args"] = {"timeout": 5}
+    return dataset.connect(store.url, engine_kwargs=kwargs, ensure_schema=False)
+
+
+def _record_table(db: Any, name: str) -> None:
+    """Create (or complete) one table of keyed JSON records."""
+    types = db.types
+    _step(f"create table {name}",
+          lambda: db.create_table(name, primary_id="key",
+                                  primary_type=types.string(KEY_LENGTH),
+                                  primary_increment=False),
+          lambda: name in db.tables)
+    table = db.load_table(name)
+    columns = (("cloud", types.string(CLOUD_LENGTH), {}),
+               ("data", types.text, {}),
+               ("version", types.integer, {"nullable": False, "server_default": "0"}))
+    for column, kind, options in columns:
+        if column in table.columns:
+            continue
+        _step(f"add {name}.{column}", lambda c=column, k=kind, o=options:
+              table.create_column(c, k, **o),
+              lambda c=column: c in db.load_table(name).columns)
+        if column == "version":
+            # Rows written before row versions (an older MiniCloud) are at version 1.
+            _step(f"version rows of {name}",
+                  lambda: db.executable.execute(table.table.update().values(version=1)),
+                  lambda: False)
+            db.executable.commit()
+            log.info("table %s: added row versions", name)
+
+
+def _meta_table(db: Any, meta: str) -> None:
+    _step(f"create table {meta}",
+          lambda: db.create_table(meta, primary_id="name",
+                                  primary_type=db.types.string(64), primary_increment=False),
+          lambda: meta in db.tables)
+    table = db.load_table(meta)
+    if "value" not in table.columns:
+        _step(f"add {meta}.value", lambda: table.create_column("value", db.types.string(255)),
+              lambda: "value" in db.load_table(meta).columns)
+
+
+def create_tables(store: Store, names: list[str]) -> None:
+    db = _connect(store)
+    try:
+        for name in names:
+            _record_table(db, name)
+    finally:
+        db.close()
+
+
+def create_schema(store: Store, names: list[str], version: int) -> None:
+    """Every table and column, then (last) the schema version."""
+    from .store import META_TABLE
+
+    db = _connect(store)
+    try:
+        for name in names:
+            _record_table(db, name)
+        _meta_table(db, META_TABLE)
+        meta = db.load_table(META_TABLE)
+        _step("write the schema version",
+              lambda: meta.upsert({"name": "schema", "value": str(version)}, ["name"]),
+              lambda: False)
+    finally:
+        db.close()
+    log.info("store %s: schema %s ready", describe_url(store.url), version)
