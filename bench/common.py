@@ -82,7 +82,7 @@ def large_deployment(clouds: int = 3, instances: int = 1000, networks: int = 100
     return dep
 
 
-def save_deployment(app, dep: Deployment) -> None:  # noqa: ANN001 - a MiniCloud
+def save_deployment(app, dep: Deployment) -> None:
     """Write a whole deployment into the store in one transaction."""
     with app.inventory.write() as tx:
         for group in (dep.clouds, dep.clusters, dep.networks, dep.routers, dep.instances,

@@ -21,7 +21,7 @@ def main() -> None:
         if name.startswith(("list_", "get_", "create_", "delete_", "snapshot")):
             original = getattr(StubDriver, name)
 
-            def counting(*a, _o=original, _n=name, **k):  # noqa: ANN002, ANN003
+            def counting(*a, _o=original, _n=name, **k):
                 calls.append(_n)
                 return _o(*a, **k)
 

@@ -55,7 +55,7 @@ def time_command(cmd: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def median(fn, *args) -> float:  # noqa: ANN001
+def median(fn, *args) -> float:
     return statistics.median(fn(*args) for _ in range(RUNS))
 
 

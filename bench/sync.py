@@ -17,10 +17,10 @@ from common import ROOT, scratch_home
 
 sys.path.insert(0, str(ROOT))
 
-from minicloud.drivers.openstack import OpenStackDriver  # noqa: E402
-from minicloud.model import Cloud  # noqa: E402
-from minicloud.store import Store  # noqa: E402
-from tests.drivers.fake_openstack import (  # noqa: E402
+from minicloud.drivers.openstack import OpenStackDriver
+from minicloud.model import Cloud
+from minicloud.store import Store
+from tests.drivers.fake_openstack import (
     CLOUD_SETTINGS,
     PASSWORD,
     FakeOpenStack,

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 
 from . import signals
 from .dburl import describe_url
-from .table import CLOUD_LENGTH, KEY_LENGTH
-
-if TYPE_CHECKING:
-    from .store import Store
+from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +34,13 @@ def _step(what: str, action: Callable[[], Any], done: Callable[[], bool]) -> Non
     signals.kill_switch.step()
 
 
-def _connect(store: Store) -> Any:
+def _connect(url: str) -> Any:
     import dataset  # heavy (alembic): only when the schema needs work
 
     kwargs: dict[str, Any] = {}
-    if store.is_sqlite:
+    if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 5}
-    return dataset.connect(store.url, engine_kwargs=kwargs, ensure_schema=False)
+    return dataset.connect(url, engine_kwargs=kwargs, ensure_schema=False)
 
 
 def _record_table(db: Any, name: str) -> None:
@@ -54,15 +52,15 @@ def _record_table(db: Any, name: str) -> None:
                                   primary_increment=False),
           lambda: name in db.tables)
     table = db.load_table(name)
-    columns = (("cloud", types.string(CLOUD_LENGTH), {}),
+    columns: tuple[tuple[str, Any, dict[str, Any]], ...] = (
+               ("cloud", types.string(CLOUD_LENGTH), {}),
                ("data", types.text, {}),
                ("version", types.integer, {"nullable": False, "server_default": "0"}))
     for column, kind, options in columns:
         if column in table.columns:
             continue
-        _step(f"add {name}.{column}", lambda c=column, k=kind, o=options:
-              table.create_column(c, k, **o),
-              lambda c=column: c in db.load_table(name).columns)
+        _step(f"add {name}.{column}", partial(table.create_column, column, kind, **options),
+              partial(_has_column, db, name, column))
         if column == "version":
             # Rows written before row versions (an older MiniCloud) are at version 1.
             _step(f"version rows of {name}",
@@ -70,6 +68,10 @@ def _record_table(db: Any, name: str) -> None:
                   lambda: False)
             db.executable.commit()
             log.info("table %s: added row versions", name)
+
+
+def _has_column(db: Any, table: str, column: str) -> bool:
+    return column in db.load_table(table).columns
 
 
 def _meta_table(db: Any, meta: str) -> None:
@@ -83,8 +85,8 @@ def _meta_table(db: Any, meta: str) -> None:
               lambda: "value" in db.load_table(meta).columns)
 
 
-def create_tables(store: Store, names: list[str]) -> None:
-    db = _connect(store)
+def create_tables(url: str, names: list[str]) -> None:
+    db = _connect(url)
     try:
         for name in names:
             _record_table(db, name)
@@ -92,11 +94,9 @@ def create_tables(store: Store, names: list[str]) -> None:
         db.close()
 
 
-def create_schema(store: Store, names: list[str], version: int) -> None:
+def create_schema(url: str, names: list[str], version: int) -> None:
     """Every table and column, then (last) the schema version."""
-    from .store import META_TABLE
-
-    db = _connect(store)
+    db = _connect(url)
     try:
         for name in names:
             _record_table(db, name)
@@ -107,4 +107,4 @@ def create_schema(store: Store, names: list[str], version: int) -> None:
               lambda: False)
     finally:
         db.close()
-    log.info("store %s: schema %s ready", describe_url(store.url), version)
+    log.info("store %s: schema %s ready", describe_url(url), version)

@@ -22,13 +22,12 @@ from . import signals
 from .dburl import describe_url, explain
 from .errors import StoreError
 from .kinds import TABLES
-from .table import CLOUD_LENGTH, KEY_LENGTH, Record, Table, decode, record_key
+from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, Record, Table, decode, record_key
 
 __all__ = ["META_TABLE", "SCHEMA_VERSION", "Store", "record_key"]
 
 log = logging.getLogger(__name__)
 
-META_TABLE = "minicloud_meta"
 SCHEMA_VERSION = 1
 # A second process writing the same SQLite file waits this long, then says "busy".
 SQLITE_BUSY_SECONDS = 5
@@ -163,7 +162,7 @@ class Store:
             return
         from .schema import create_schema
 
-        create_schema(self, [*TABLES.values(), *self._extra], SCHEMA_VERSION)
+        create_schema(self.url, [*TABLES.values(), *self._extra], SCHEMA_VERSION)
 
     def _create_missing(self, names: list[str]) -> None:
         import sqlalchemy as sa
@@ -173,7 +172,7 @@ class Store:
         if missing:
             from .schema import create_tables
 
-            create_tables(self, missing)
+            create_tables(self.url, missing)
 
     def add_tables(self, names: Iterable[str]) -> None:
         """Tables a driver keeps (the Stub cloud's); created now, outside transactions."""

@@ -10,18 +10,25 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from .errors import StaleError, StoreError
-
-if TYPE_CHECKING:
-    from .store import Store
 
 log = logging.getLogger(__name__)
 
 KEY_LENGTH = 255
 CLOUD_LENGTH = 64
 BATCH = 500
+META_TABLE = "minicloud_meta"
+
+
+class Database(Protocol):
+    """What a table needs of the store (kept abstract: the store holds its tables)."""
+
+    def transaction(self, write: bool = False) -> AbstractContextManager[Any]: ...
+
+    def sa_table(self, name: str) -> Any: ...
 
 Record = tuple[dict[str, Any], int]
 
@@ -49,7 +56,7 @@ def _check_lengths(key: str, cloud: str) -> None:
 
 
 class Table:
-    def __init__(self, store: Store, name: str):
+    def __init__(self, store: Database, name: str):
         self.store = store
         self.name = name
 

@@ -42,7 +42,7 @@ def driver_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return calls
 
 
-def test_warm_reads_make_no_driver_call(app, reopen, driver_calls) -> None:  # noqa: ANN001
+def test_warm_reads_make_no_driver_call(app, reopen, driver_calls) -> None:
     build_demo(app)
     assert driver_calls["create_server"] == 3  # the counting proxy does see driver calls
     driver_calls.clear()
@@ -66,7 +66,7 @@ def test_warm_reads_make_no_driver_call(app, reopen, driver_calls) -> None:  # n
     assert fresh.session.drivers.built() == []
 
 
-def test_a_write_does_not_sync_and_a_menu_syncs_a_cloud_once(app, reopen, driver_calls) -> None:  # noqa: ANN001
+def test_a_write_does_not_sync_and_a_menu_syncs_a_cloud_once(app, reopen, driver_calls) -> None:
     build_demo(app)
     fresh = reopen(app)
     driver_calls.clear()
@@ -135,9 +135,9 @@ def test_failing_store_write_leaves_the_cache_unchanged(inventory: Inventory,
     assert [(n.name, n.version) for n in inventory.cache.all("network")] == [("old", 1)]
 
 
-def test_failing_store_write_in_a_manager_undoes_the_cloud(cloud_app, fresh_driver,  # noqa: ANN001
-                                                           snapshot_state,  # noqa: ANN001
-                                                           monkeypatch) -> None:  # noqa: ANN001
+def test_failing_store_write_in_a_manager_undoes_the_cloud(cloud_app, fresh_driver,
+                                                           snapshot_state,
+                                                           monkeypatch) -> None:
     before = snapshot_state(cloud_app)
     original = Table.put
 
@@ -154,7 +154,7 @@ def test_failing_store_write_in_a_manager_undoes_the_cloud(cloud_app, fresh_driv
     assert "n1" not in {n.name for n in fresh_driver(cloud_app).list_networks()}
 
 
-def test_stale_error_reloads_the_cache(app, reopen) -> None:  # noqa: ANN001
+def test_stale_error_reloads_the_cache(app, reopen) -> None:
     app.clouds.add("Lab", "stub", "first")
     other = reopen(app)
     other.clouds.update("Lab", "second")  # another MiniCloud changed it meanwhile
@@ -166,7 +166,7 @@ def test_stale_error_reloads_the_cache(app, reopen) -> None:  # noqa: ANN001
     assert reopen(app).clouds.get("Lab").location == "third"
 
 
-def test_stale_delete_is_refused(app, reopen) -> None:  # noqa: ANN001
+def test_stale_delete_is_refused(app, reopen) -> None:
     app.clouds.add("Lab", "stub")
     app.clouds.add_cluster("Lab", "C")
     other = reopen(app)

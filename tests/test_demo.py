@@ -10,33 +10,33 @@ from tests.reference import REFERENCE_TREE
 REFERENCE = REFERENCE_TREE
 
 
-def tree(app) -> str:  # noqa: ANN001
+def tree(app) -> str:
     return render_text(app.inventory.cache.deployment())
 
 
-def test_demo_builds_the_reference_tree(app) -> None:  # noqa: ANN001
+def test_demo_builds_the_reference_tree(app) -> None:
     assert build_demo(app) is True
     assert tree(app) == REFERENCE
 
 
-def test_demo_survives_a_restart(demo_app, reopen) -> None:  # noqa: ANN001
+def test_demo_survives_a_restart(demo_app, reopen) -> None:
     assert tree(reopen(demo_app)) == REFERENCE
 
 
-def test_second_call_changes_nothing(demo_app, snapshot_state) -> None:  # noqa: ANN001
+def test_second_call_changes_nothing(demo_app, snapshot_state) -> None:
     before = snapshot_state(demo_app)
     assert build_demo(demo_app) is False
     assert snapshot_state(demo_app) == before
     assert tree(demo_app) == REFERENCE
 
 
-def test_demo_is_not_built_over_other_clouds(app) -> None:  # noqa: ANN001
+def test_demo_is_not_built_over_other_clouds(app) -> None:
     app.clouds.add("Mine", "stub")
     assert build_demo(app) is False
     assert [c.name for c in app.clouds.all()] == ["Mine"]
 
 
-def test_demo_objects(demo_app, fresh_driver) -> None:  # noqa: ANN001
+def test_demo_objects(demo_app, fresh_driver) -> None:
     cloud = demo_app.clouds.get(CLOUD)
     assert (cloud.type, cloud.location) == ("stub", "trystack.org")
     snap = fresh_driver(demo_app, CLOUD).snapshot()

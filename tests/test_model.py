@@ -89,7 +89,7 @@ SAMPLES = [
 
 
 @pytest.mark.parametrize("obj", SAMPLES, ids=lambda o: o.kind)
-def test_round_trip(obj) -> None:  # noqa: ANN001
+def test_round_trip(obj) -> None:
     data = to_dict(obj)
     back = from_dict(type(obj), data)
     assert back == obj
@@ -164,7 +164,7 @@ def test_ip_sort_key_ipv4_before_ipv6_before_nothing() -> None:
 
 
 @given(st.ip_addresses(v=4), st.ip_addresses(v=6))
-def test_ip_sort_key_any_ipv4_before_any_ipv6(v4, v6) -> None:  # noqa: ANN001
+def test_ip_sort_key_any_ipv4_before_any_ipv6(v4, v6) -> None:
     assert ip_sort_key(str(v4)) < ip_sort_key(str(v6)) < ip_sort_key(None)
 
 

@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "e2e"))
 sys.path.insert(0, str(Path(__file__).parent / "drivers"))
 
-from menu_helpers import minicloud_env  # noqa: E402
+from menu_helpers import minicloud_env
 
 PASSWORD = "Zq9-s3cr3t!pw#X"
 FORMS = (PASSWORD, quote(PASSWORD, safe=""), quote(PASSWORD))
@@ -93,7 +93,7 @@ def test_database_password_stays_secret(tmp_path: Path, how: str, command: list[
 # -- the OpenStack driver, offline ---------------------------------------------------------------
 
 
-def test_openstack_driver_logs_no_password_nor_token(tmp_path: Path, caplog) -> None:  # noqa: ANN001
+def test_openstack_driver_logs_no_password_nor_token(tmp_path: Path, caplog) -> None:
     from fake_openstack import PASSWORD as OS_PASSWORD
     from fake_openstack import fake_openstack_driver
 

@@ -652,7 +652,7 @@ def run_command(app: MiniCloud, argv: Sequence[str]) -> int:
         print(file=sys.stderr)
         _err("interrupted")
         return 130
-    except Exception as err:  # noqa: BLE001 - never a traceback; the log has the details
+    except Exception as err:
         log.exception("command %s failed", " ".join(argv))
         _err(f"unexpected error: {type(err).__name__}: {err} (details in the log file)")
         return FAILED

@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         app.close()
 
 
-def open_app(args: argparse.Namespace):  # noqa: ANN201 - returns MiniCloud | None
+def open_app(args: argparse.Namespace):
     """Load the configuration and open the store; one line on stderr when that fails."""
     from ..app import MiniCloud
     from ..config import load_config

@@ -50,7 +50,7 @@ def one_line(text: object, limit: int = 300) -> str:
 
 
 class Prompter:
-    def __init__(self, input: TextIO | None = None, output: TextIO | None = None):  # noqa: A002
+    def __init__(self, input: TextIO | None = None, output: TextIO | None = None):
         self.input = input if input is not None else sys.stdin
         self.output = output if output is not None else sys.stdout
 

@@ -27,7 +27,7 @@ def make(store: Store, name: str = "S", **settings: str) -> StubDriver:
     return driver
 
 
-def spec(network_id: str, name: str = "vm", **kw) -> ServerSpec:  # noqa: ANN003
+def spec(network_id: str, name: str = "vm", **kw) -> ServerSpec:
     return ServerSpec(name, "image-cirros", "flavor-m1.tiny", network_id, **kw)
 
 

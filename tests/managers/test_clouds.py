@@ -16,7 +16,7 @@ CLOUD = "Lab"
 
 # -- clouds ------------------------------------------------------------------------------------
 
-def test_add_stub_cloud(app, reopen) -> None:  # noqa: ANN001
+def test_add_stub_cloud(app, reopen) -> None:
     cloud = app.clouds.add(CLOUD, "stub", "the lab")
     assert (cloud.name, cloud.type, cloud.location, cloud.reachable) == (CLOUD, "stub",
                                                                         "the lab", True)
@@ -32,7 +32,7 @@ def test_add_stub_cloud(app, reopen) -> None:  # noqa: ANN001
     assert [n.name for n in again.networks.all()] == ["public"]
 
 
-def test_add_with_external_network_settings(app) -> None:  # noqa: ANN001
+def test_add_with_external_network_settings(app) -> None:
     app.clouds.add(CLOUD, "stub", "", {"external_network": "ext", "external_cidr":
                                        "198.51.100.0/24", "external_subnet": "ext-sub"})
     (net,) = app.networks.all(CLOUD)
@@ -41,14 +41,14 @@ def test_add_with_external_network_settings(app) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("name", ["", "bad name", "-lead", "x" * 65, "a/b"])
-def test_cloud_name_rule(app, name: str) -> None:  # noqa: ANN001
+def test_cloud_name_rule(app, name: str) -> None:
     with pytest.raises(ValidationError) as err:
         app.clouds.add(name, "stub")
     assert NAME_RULE in str(err.value)
     assert app.clouds.all() == []
 
 
-def test_cloud_refusals(app) -> None:  # noqa: ANN001
+def test_cloud_refusals(app) -> None:
     app.clouds.add(CLOUD, "stub")
     with pytest.raises(ValidationError, match="exists already"):
         app.clouds.add(CLOUD, "stub")
@@ -62,14 +62,14 @@ def test_cloud_refusals(app) -> None:  # noqa: ANN001
     assert app.clouds.types() == ["openstack", "stub"]
 
 
-def test_update_location(cloud_app, reopen) -> None:  # noqa: ANN001
+def test_update_location(cloud_app, reopen) -> None:
     assert cloud_app.clouds.update(CLOUD, "moved").location == "moved"
     assert reopen(cloud_app).clouds.get(CLOUD).location == "moved"
     with pytest.raises(ValidationError):
         cloud_app.clouds.update(CLOUD, "y" * 256)
 
 
-def test_remove_cloud(cloud_app, reopen, fresh_driver) -> None:  # noqa: ANN001
+def test_remove_cloud(cloud_app, reopen, fresh_driver) -> None:
     cloud_app.clouds.add_cluster(CLOUD, "C")
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
     text = cloud_app.clouds.remove(CLOUD)
@@ -85,7 +85,7 @@ def test_remove_cloud(cloud_app, reopen, fresh_driver) -> None:  # noqa: ANN001
 
 # -- clusters ----------------------------------------------------------------------------------
 
-def test_clusters(cloud_app, reopen) -> None:  # noqa: ANN001
+def test_clusters(cloud_app, reopen) -> None:
     cloud_app.clouds.add_cluster(CLOUD, "London")
     cloud_app.clouds.add_cluster(CLOUD, "Antwerp")
     assert [c.name for c in cloud_app.clouds.clusters(CLOUD)] == ["Antwerp", "London"]
@@ -108,8 +108,8 @@ def test_clusters(cloud_app, reopen) -> None:  # noqa: ANN001
 
 # -- refresh -----------------------------------------------------------------------------------
 
-def test_refresh_drops_what_was_deleted_behind_our_back(cloud_app, fresh_driver, notices,  # noqa: ANN001
-                                                       reopen) -> None:  # noqa: ANN001
+def test_refresh_drops_what_was_deleted_behind_our_back(cloud_app, fresh_driver, notices,
+                                                       reopen) -> None:
     net = cloud_app.networks.create(CLOUD, "gone", "10.1.0.0/24")
     fresh_driver(cloud_app).delete_network(net.id)
     notices.clear()
@@ -119,8 +119,8 @@ def test_refresh_drops_what_was_deleted_behind_our_back(cloud_app, fresh_driver,
     assert notices == [f"network gone is no longer in cloud {CLOUD}: dropped"]
 
 
-def test_refresh_adopts_owned_objects_created_behind_our_back(cloud_app, fresh_driver,  # noqa: ANN001
-                                                             notices, reopen) -> None:  # noqa: ANN001
+def test_refresh_adopts_owned_objects_created_behind_our_back(cloud_app, fresh_driver,
+                                                             notices, reopen) -> None:
     fresh_driver(cloud_app).create_network("stray", "10.2.0.0/24")
     notices.clear()
     assert cloud_app.clouds.refresh(CLOUD) == []
@@ -131,7 +131,7 @@ def test_refresh_adopts_owned_objects_created_behind_our_back(cloud_app, fresh_d
                        "recorded: adopted"]
 
 
-def test_refresh_after_restart_sees_changes(cloud_app, fresh_driver, reopen, notices) -> None:  # noqa: ANN001
+def test_refresh_after_restart_sees_changes(cloud_app, fresh_driver, reopen, notices) -> None:
     net = cloud_app.networks.create(CLOUD, "gone", "10.1.0.0/24")
     fresh_driver(cloud_app).delete_network(net.id)
     again = reopen(cloud_app, notices.append)
@@ -139,8 +139,8 @@ def test_refresh_after_restart_sees_changes(cloud_app, fresh_driver, reopen, not
     assert "gone" not in {n.name for n in again.networks.all()}
 
 
-def test_unreachable_cloud_keeps_its_last_known_state(cloud_app, reopen,  # noqa: ANN001
-                                                     monkeypatch) -> None:  # noqa: ANN001
+def test_unreachable_cloud_keeps_its_last_known_state(cloud_app, reopen,
+                                                     monkeypatch) -> None:
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
     monkeypatch.setenv("MINICLOUD_STUB_FAIL", "list_networks")
     failures = cloud_app.clouds.refresh()
@@ -158,7 +158,7 @@ def test_unreachable_cloud_keeps_its_last_known_state(cloud_app, reopen,  # noqa
     assert {n.name for n in cloud_app.networks.all()} == {"n1", "public"}
 
 
-def test_unreachable_at_first_use_in_a_session(cloud_app, reopen, monkeypatch) -> None:  # noqa: ANN001
+def test_unreachable_at_first_use_in_a_session(cloud_app, reopen, monkeypatch) -> None:
     again = reopen(cloud_app)
     monkeypatch.setenv("MINICLOUD_STUB_FAIL", "list_networks")
     with pytest.raises(DriverError, match="list networks"):
@@ -169,7 +169,7 @@ def test_unreachable_at_first_use_in_a_session(cloud_app, reopen, monkeypatch) -
     assert again.clouds.get(CLOUD).reachable is True
 
 
-def test_a_write_does_not_read_its_whole_cloud_first(cloud_app, reopen, monkeypatch) -> None:  # noqa: ANN001
+def test_a_write_does_not_read_its_whole_cloud_first(cloud_app, reopen, monkeypatch) -> None:
     again = reopen(cloud_app)
     lists = ("list_networks", "list_routers", "list_servers", "list_public_ips",
              "list_security_groups")
@@ -180,7 +180,7 @@ def test_a_write_does_not_read_its_whole_cloud_first(cloud_app, reopen, monkeypa
 
 # -- reset -------------------------------------------------------------------------------------
 
-def seeded_app(app):  # noqa: ANN001, ANN201
+def seeded_app(app):
     """A Stub cloud that held things before MiniCloud was pointed at it."""
     pre = StubDriver(Cloud(CLOUD, "stub", "the lab"), app.store)
     pre.setup()
@@ -195,7 +195,7 @@ def seeded_app(app):  # noqa: ANN001, ANN201
     return app
 
 
-def make_changes(app) -> None:  # noqa: ANN001
+def make_changes(app) -> None:
     """Everything MiniCloud can do, to owned and to pre-existing things."""
     corp = app.routers.find("router", "corp", CLOUD)
     app.routers.set_gateway(corp, "public")
@@ -217,8 +217,8 @@ def make_changes(app) -> None:  # noqa: ANN001
     assert app.inventory.cache.all("keypair", CLOUD) == []
 
 
-def test_reset_undoes_only_what_minicloud_did(app, snapshot_state, fresh_driver,  # noqa: ANN001
-                                              reopen) -> None:  # noqa: ANN001
+def test_reset_undoes_only_what_minicloud_did(app, snapshot_state, fresh_driver,
+                                              reopen) -> None:
     seeded_app(app)
     baseline = snapshot_state(app, versions=False)
     make_changes(app)
@@ -245,7 +245,7 @@ def test_reset_undoes_only_what_minicloud_did(app, snapshot_state, fresh_driver,
     assert again.inventory.cache.all("change") == []
 
 
-def test_reset_of_the_demo(demo_app, reopen) -> None:  # noqa: ANN001
+def test_reset_of_the_demo(demo_app, reopen) -> None:
     report = demo_app.clouds.reset()
     assert report.failures == []
     expected = AFTER_RESET_TREE
@@ -253,13 +253,13 @@ def test_reset_of_the_demo(demo_app, reopen) -> None:  # noqa: ANN001
     assert render_text(reopen(demo_app).inventory.cache.deployment()) == expected
 
 
-def test_reset_twice_is_harmless(demo_app) -> None:  # noqa: ANN001
+def test_reset_twice_is_harmless(demo_app) -> None:
     demo_app.clouds.reset()
     report = demo_app.clouds.reset()
     assert report.failures == [] and report.undone == []
 
 
-def test_destroy_leaves_a_first_start(demo_app, reopen) -> None:  # noqa: ANN001
+def test_destroy_leaves_a_first_start(demo_app, reopen) -> None:
     report = demo_app.clouds.destroy()
     assert report.failures == []
     again = reopen(demo_app)
@@ -272,7 +272,7 @@ def test_destroy_leaves_a_first_start(demo_app, reopen) -> None:  # noqa: ANN001
     assert [n.name for n in again.networks.all()] == ["public"]
 
 
-def test_refresh_sees_what_another_operator_committed(app, reopen) -> None:  # noqa: ANN001
+def test_refresh_sees_what_another_operator_committed(app, reopen) -> None:
     other = reopen(app)  # a second MiniCloud on the same store
     other.clouds.add("Second", "stub", "elsewhere")
     assert [c.name for c in app.clouds.all()] == []  # not yet: this one reads its cache

@@ -40,17 +40,17 @@ PLURAL = {"networks": "network", "routers": "router", "instances": "instance",
 
 # -- starting points ---------------------------------------------------------------------------
 
-def with_public_ssh(app) -> None:  # noqa: ANN001
+def with_public_ssh(app) -> None:
     with_network(app)
     app.instances.create(CLOUD, "first", "cirros", "m1.tiny", "n1", security_group="public_ssh")
 
 
-def with_owned_ip(app) -> None:  # noqa: ANN001
+def with_owned_ip(app) -> None:
     with_instance(app)
     app.instances.assign_public_ip(find(app, "instance", "vm"))
 
 
-def with_foreign_ip_associated(app) -> None:  # noqa: ANN001
+def with_foreign_ip_associated(app) -> None:
     with_instance(app)
     external = app.routers.find("network", "public")
     app.driver(CLOUD).seed_public_ip(external.id, "203.0.113.60")
@@ -59,7 +59,7 @@ def with_foreign_ip_associated(app) -> None:  # noqa: ANN001
     assert not fip.owned
 
 
-def with_net_on_foreign_router(app) -> None:  # noqa: ANN001
+def with_net_on_foreign_router(app) -> None:
     app.clouds.add(CLOUD, "stub")
     app.driver(CLOUD).seed_router("corp")
     app.clouds.refresh()
@@ -67,7 +67,7 @@ def with_net_on_foreign_router(app) -> None:  # noqa: ANN001
     assert app.inventory.cache.all("change", CLOUD)
 
 
-def with_stopped(app) -> None:  # noqa: ANN001
+def with_stopped(app) -> None:
     with_instance(app)
     app.instances.stop(find(app, "instance", "vm"))
 
@@ -105,7 +105,7 @@ OPERATIONS: dict[str, tuple[Callable[[Any], None], Callable[[Any], Any]]] = {
 }
 
 
-def _free_ip(app) -> None:  # noqa: ANN001
+def _free_ip(app) -> None:
     """A public IP MiniCloud allocated, on no instance (adopted by a refresh)."""
     app.driver(CLOUD).allocate_public_ip(find(app, "network", "public").id)
     assert app.clouds.refresh() == []
@@ -186,7 +186,7 @@ def fault_plan(tmp_path: Path, db_url: str, setup: Callable, operation: Callable
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
 def test_every_failing_call_leaves_no_leftover(name: str, tmp_path: Path, db_url: str,
-                                               snapshot_state, monkeypatch) -> None:  # noqa: ANN001
+                                               snapshot_state, monkeypatch) -> None:
     import conftest
 
     setup, operation = OPERATIONS[name]
@@ -234,7 +234,7 @@ class ResetWorlds:
         self.snapshot_state = snapshot_state
         self.baseline: dict[str, Any] = {}
 
-    def __call__(self, app) -> None:  # noqa: ANN001
+    def __call__(self, app) -> None:
         seeded_app(app)
         self.baseline = names_of(self.snapshot_state(app, versions=False)["cloud"])
         make_changes(app)
@@ -257,8 +257,8 @@ def names_of(cloud: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.mark.parametrize("operation", ["reset", "destroy"])
 def test_failed_reset_agrees_and_a_second_one_finishes(operation: str, tmp_path: Path,
-                                                       db_url: str, snapshot_state,  # noqa: ANN001
-                                                       monkeypatch) -> None:  # noqa: ANN001
+                                                       db_url: str, snapshot_state,
+                                                       monkeypatch) -> None:
     import conftest
 
     run = (lambda app: app.clouds.reset()) if operation == "reset" else \
@@ -319,7 +319,7 @@ def _diff(before: dict, after: dict) -> str:
 
 # -- reset next to what MiniCloud did not create -------------------------------------------------
 
-def test_reset_keeps_what_existed_and_undoes_a_connect(app, fresh_driver) -> None:  # noqa: ANN001
+def test_reset_keeps_what_existed_and_undoes_a_connect(app, fresh_driver) -> None:
     """test_clouds covers reuse through assign_public_ip; here connect reuses the foreign IP,
     on a foreign router MiniCloud only added an interface to."""
     from minicloud.drivers.base import ServerSpec

@@ -11,7 +11,7 @@ CLOUD = "Lab"
 
 
 @pytest.fixture
-def lab(cloud_app):  # noqa: ANN001, ANN201
+def lab(cloud_app):
     """A routed network (r1 -> public) and an isolated one."""
     cloud_app.routers.create(CLOUD, "r1", gateway="public")
     cloud_app.networks.create(CLOUD, "routed", "10.1.0.0/24", router="r1")
@@ -20,11 +20,11 @@ def lab(cloud_app):  # noqa: ANN001, ANN201
     return cloud_app
 
 
-def create(app, name: str, network: str = "routed", **kw):  # noqa: ANN001, ANN201
+def create(app, name: str, network: str = "routed", **kw):
     return app.instances.create(CLOUD, name, "cirros", "m1.tiny", network, **kw)
 
 
-def test_create(lab, fresh_driver, reopen) -> None:  # noqa: ANN001
+def test_create(lab, fresh_driver, reopen) -> None:
     vm = create(lab, "vm", cluster="C")
     assert (vm.status, vm.private_ip, vm.security_groups, vm.cluster, vm.owned) == (
         "ACTIVE", "10.1.0.2", ["default"], "C", True)
@@ -35,7 +35,7 @@ def test_create(lab, fresh_driver, reopen) -> None:  # noqa: ANN001
     assert [i.name for i in reopen(lab).instances.all()] == ["vm", "vm2", "vm3"]
 
 
-def test_create_refusals(lab, fresh_driver) -> None:  # noqa: ANN001
+def test_create_refusals(lab, fresh_driver) -> None:
     create(lab, "vm")
     with pytest.raises(ValidationError) as err:
         create(lab, "bad name")
@@ -61,11 +61,11 @@ def test_create_refusals(lab, fresh_driver) -> None:  # noqa: ANN001
     assert [s.name for s in fresh_driver(lab).list_servers()] == ["vm"]
 
 
-def ssh_groups(fresh_driver, app):  # noqa: ANN001, ANN201
+def ssh_groups(fresh_driver, app):
     return [g for g in fresh_driver(app).list_security_groups() if g.name == "public_ssh"]
 
 
-def test_public_ssh_created_once_per_cloud(lab, fresh_driver) -> None:  # noqa: ANN001
+def test_public_ssh_created_once_per_cloud(lab, fresh_driver) -> None:
     vm = create(lab, "vm", security_group="public_ssh")
     assert vm.security_groups == ["public_ssh"]
     create(lab, "vm2", security_group="public_ssh")
@@ -82,7 +82,7 @@ def test_public_ssh_created_once_per_cloud(lab, fresh_driver) -> None:  # noqa: 
     assert len(other) == 1
 
 
-def test_power_actions(lab, fresh_driver, reopen) -> None:  # noqa: ANN001
+def test_power_actions(lab, fresh_driver, reopen) -> None:
     vm = create(lab, "vm")
     with pytest.raises(ValidationError, match="running already"):
         lab.instances.start(vm)
@@ -99,7 +99,7 @@ def test_power_actions(lab, fresh_driver, reopen) -> None:  # noqa: ANN001
     assert lab.instances.reboot(vm).status == "ACTIVE"
 
 
-def test_remove_releases_an_allocated_ip(lab, fresh_driver, reopen) -> None:  # noqa: ANN001
+def test_remove_releases_an_allocated_ip(lab, fresh_driver, reopen) -> None:
     vm = create(lab, "vm")
     assert lab.instances.assign_public_ip(vm).owned
     lab.instances.remove(lab.instances.all()[0])
@@ -109,7 +109,7 @@ def test_remove_releases_an_allocated_ip(lab, fresh_driver, reopen) -> None:  # 
     assert again.instances.all() == [] and again.networks.public_ips() == []
 
 
-def test_remove_gives_back_a_foreign_ip(lab, fresh_driver, reopen) -> None:  # noqa: ANN001
+def test_remove_gives_back_a_foreign_ip(lab, fresh_driver, reopen) -> None:
     external = lab.routers.find("network", "public")
     lab.driver(CLOUD).seed_public_ip(external.id, "203.0.113.99")
     lab.clouds.refresh()
@@ -125,7 +125,7 @@ def test_remove_gives_back_a_foreign_ip(lab, fresh_driver, reopen) -> None:  # n
     assert lab.inventory.cache.all("change") == []
 
 
-def test_remove_foreign_instance_refused(lab, fresh_driver) -> None:  # noqa: ANN001
+def test_remove_foreign_instance_refused(lab, fresh_driver) -> None:
     from minicloud.drivers.base import ServerSpec
 
     net = lab.routers.find("network", "isolated")
@@ -136,7 +136,7 @@ def test_remove_foreign_instance_refused(lab, fresh_driver) -> None:  # noqa: AN
     assert [s.name for s in fresh_driver(lab).list_servers()] == ["theirs"]
 
 
-def test_connect_reuses_a_free_public_ip(lab, fresh_driver) -> None:  # noqa: ANN001
+def test_connect_reuses_a_free_public_ip(lab, fresh_driver) -> None:
     first = create(lab, "first")
     fip = lab.instances.assign_public_ip(first)
     lab.instances.remove(lab.instances.all()[0])  # releases it: allocate another free one
@@ -151,7 +151,7 @@ def test_connect_reuses_a_free_public_ip(lab, fresh_driver) -> None:  # noqa: AN
     assert plan.user == "cirros" and plan.runnable is False
 
 
-def test_connect_allocates_when_none_is_free(lab, fresh_driver, reopen) -> None:  # noqa: ANN001
+def test_connect_allocates_when_none_is_free(lab, fresh_driver, reopen) -> None:
     vm = create(lab, "vm")
     plan = lab.instances.connect(vm)
     (fip,) = fresh_driver(lab).list_public_ips()
@@ -162,7 +162,7 @@ def test_connect_allocates_when_none_is_free(lab, fresh_driver, reopen) -> None:
     assert len(fresh_driver(lab).list_public_ips()) == 1
 
 
-def test_connect_adds_public_ssh_only_when_needed(lab, fresh_driver) -> None:  # noqa: ANN001
+def test_connect_adds_public_ssh_only_when_needed(lab, fresh_driver) -> None:
     vm = create(lab, "vm")
     plan = lab.instances.connect(vm)
     assert plan.instance.security_groups == ["default", "public_ssh"]
@@ -181,7 +181,7 @@ def test_connect_adds_public_ssh_only_when_needed(lab, fresh_driver) -> None:  #
         "web"]
 
 
-def test_connect_on_a_network_with_no_route_uses_the_private_ip(lab, fresh_driver) -> None:  # noqa: ANN001
+def test_connect_on_a_network_with_no_route_uses_the_private_ip(lab, fresh_driver) -> None:
     vm = create(lab, "vm", network="isolated")
     plan = lab.instances.connect(vm)
     assert plan.address == vm.private_ip == "10.2.0.2"
@@ -191,7 +191,7 @@ def test_connect_on_a_network_with_no_route_uses_the_private_ip(lab, fresh_drive
         lab.instances.assign_public_ip(vm)
 
 
-def test_connect_uses_the_configured_ssh(lab) -> None:  # noqa: ANN001
+def test_connect_uses_the_configured_ssh(lab) -> None:
     lab.config.ssh_command = ["myssh", "-v"]
     plan = lab.instances.connect(create(lab, "vm", network="isolated"))
     assert plan.command == ["myssh", "-v", "cirros@10.2.0.2"]
@@ -199,7 +199,7 @@ def test_connect_uses_the_configured_ssh(lab) -> None:  # noqa: ANN001
         "root@10.2.0.2"
 
 
-def test_assign_requested_address(lab) -> None:  # noqa: ANN001
+def test_assign_requested_address(lab) -> None:
     vm = create(lab, "vm")
     fip = lab.instances.assign_public_ip(vm, "203.0.113.77")
     assert fip.name == "203.0.113.77"

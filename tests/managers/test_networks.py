@@ -11,11 +11,11 @@ from minicloud.model import NAME_RULE
 CLOUD = "Lab"
 
 
-def cloud_networks(fresh_driver, app) -> dict:  # noqa: ANN001
+def cloud_networks(fresh_driver, app) -> dict:
     return {n.name: n for n in fresh_driver(app).list_networks()}
 
 
-def test_create(cloud_app, fresh_driver, reopen) -> None:  # noqa: ANN001
+def test_create(cloud_app, fresh_driver, reopen) -> None:
     net = cloud_app.networks.create(CLOUD, "n1", " 10.1.0.0/24 ")
     assert (net.name, net.cidrs, net.owned, net.external) == ("n1", ["10.1.0.0/24"], True, False)
     assert net.subnets[0].name == "n1-subnet"
@@ -24,14 +24,14 @@ def test_create(cloud_app, fresh_driver, reopen) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("name", ["", "my net", ".n", "n" * 65, "n;drop"])
-def test_name_rule(cloud_app, fresh_driver, name: str) -> None:  # noqa: ANN001
+def test_name_rule(cloud_app, fresh_driver, name: str) -> None:
     with pytest.raises(ValidationError) as err:
         cloud_app.networks.create(CLOUD, name, "10.1.0.0/24")
     assert NAME_RULE in str(err.value)
     assert set(cloud_networks(fresh_driver, cloud_app)) == {"public"}
 
 
-def test_duplicate_name(cloud_app) -> None:  # noqa: ANN001
+def test_duplicate_name(cloud_app) -> None:
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
     with pytest.raises(ValidationError, match="exists already"):
         cloud_app.networks.create(CLOUD, "n1", "10.2.0.0/24")
@@ -50,7 +50,7 @@ def test_duplicate_name(cloud_app) -> None:  # noqa: ANN001
     ("10.0.0.0/32", "too small"),
     ("fd00::/127", "too small"),
 ])
-def test_bad_cidrs(cloud_app, fresh_driver, cidr: str, message: str) -> None:  # noqa: ANN001
+def test_bad_cidrs(cloud_app, fresh_driver, cidr: str, message: str) -> None:
     with pytest.raises(ValidationError) as err:
         cloud_app.networks.create(CLOUD, "n1", cidr)
     assert message in str(err.value)
@@ -62,12 +62,12 @@ def test_good_cidrs() -> None:
     assert str(parse_cidr("fd00:1::/64")) == "fd00:1::/64"
 
 
-def test_ipv6_network(cloud_app) -> None:  # noqa: ANN001
+def test_ipv6_network(cloud_app) -> None:
     net = cloud_app.networks.create(CLOUD, "v6", "fd00:1::/64")
     assert net.cidrs == ["fd00:1::/64"]
 
 
-def test_overlap_refused_within_a_cloud_only(cloud_app) -> None:  # noqa: ANN001
+def test_overlap_refused_within_a_cloud_only(cloud_app) -> None:
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/16")
     with pytest.raises(ValidationError, match="overlaps n1"):
         cloud_app.networks.create(CLOUD, "n2", "10.1.2.0/24")
@@ -80,7 +80,7 @@ def test_overlap_refused_within_a_cloud_only(cloud_app) -> None:  # noqa: ANN001
     assert cloud_app.networks.create("Other", "n1", "10.1.0.0/16").cidrs == ["10.1.0.0/16"]
 
 
-def test_create_on_a_router(cloud_app, fresh_driver) -> None:  # noqa: ANN001
+def test_create_on_a_router(cloud_app, fresh_driver) -> None:
     router = cloud_app.routers.create(CLOUD, "r1", gateway="public")
     net = cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24", router="r1")
     assert cloud_app.routers.find("router", "r1").interface_network_ids == [net.id]
@@ -88,19 +88,19 @@ def test_create_on_a_router(cloud_app, fresh_driver) -> None:  # noqa: ANN001
     assert r.id == router.id and r.interface_network_ids == [net.id]
 
 
-def test_create_on_an_unknown_router_creates_nothing(cloud_app, fresh_driver) -> None:  # noqa: ANN001
+def test_create_on_an_unknown_router_creates_nothing(cloud_app, fresh_driver) -> None:
     with pytest.raises(NotFoundError):
         cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24", router="nope")
     assert set(cloud_networks(fresh_driver, cloud_app)) == {"public"}
     assert {n.name for n in cloud_app.networks.all()} == {"public"}
 
 
-def test_unknown_cloud(cloud_app) -> None:  # noqa: ANN001
+def test_unknown_cloud(cloud_app) -> None:
     with pytest.raises(NotFoundError):
         cloud_app.networks.create("Nope", "n1", "10.1.0.0/24")
 
 
-def test_attach_detach(cloud_app, reopen) -> None:  # noqa: ANN001
+def test_attach_detach(cloud_app, reopen) -> None:
     router = cloud_app.routers.create(CLOUD, "r1")
     net = cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
     router = cloud_app.networks.attach(net, router)
@@ -118,7 +118,7 @@ def test_attach_detach(cloud_app, reopen) -> None:  # noqa: ANN001
     assert reopen(cloud_app).routers.find("router", "r1").interface_network_ids == []
 
 
-def test_attach_across_clouds_refused(cloud_app) -> None:  # noqa: ANN001
+def test_attach_across_clouds_refused(cloud_app) -> None:
     cloud_app.clouds.add("Other", "stub")
     router = cloud_app.routers.create("Other", "r1")
     net = cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
@@ -126,7 +126,7 @@ def test_attach_across_clouds_refused(cloud_app) -> None:  # noqa: ANN001
         cloud_app.networks.attach(net, router)
 
 
-def test_detach_refused_while_public_ips_use_it(cloud_app) -> None:  # noqa: ANN001
+def test_detach_refused_while_public_ips_use_it(cloud_app) -> None:
     router = cloud_app.routers.create(CLOUD, "r1", gateway="public")
     net = cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24", router="r1")
     vm = cloud_app.instances.create(CLOUD, "vm", "cirros", "m1.tiny", "n1")
@@ -136,14 +136,14 @@ def test_detach_refused_while_public_ips_use_it(cloud_app) -> None:  # noqa: ANN
     assert router.id
 
 
-def test_remove(cloud_app, fresh_driver, reopen) -> None:  # noqa: ANN001
+def test_remove(cloud_app, fresh_driver, reopen) -> None:
     net = cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
     cloud_app.networks.remove(net)
     assert "n1" not in cloud_networks(fresh_driver, cloud_app)
     assert "n1" not in {n.name for n in reopen(cloud_app).networks.all()}
 
 
-def test_remove_cascades_router_interfaces(cloud_app, fresh_driver, reopen) -> None:  # noqa: ANN001
+def test_remove_cascades_router_interfaces(cloud_app, fresh_driver, reopen) -> None:
     cloud_app.routers.create(CLOUD, "r1")
     cloud_app.routers.create(CLOUD, "r2")
     keep = cloud_app.networks.create(CLOUD, "keep", "10.2.0.0/24", router="r1")
@@ -159,7 +159,7 @@ def test_remove_cascades_router_interfaces(cloud_app, fresh_driver, reopen) -> N
     assert routers["r2"].interface_network_ids == []
 
 
-def test_remove_refusals(cloud_app, fresh_driver) -> None:  # noqa: ANN001
+def test_remove_refusals(cloud_app, fresh_driver) -> None:
     public = cloud_app.routers.find("network", "public")
     with pytest.raises(ValidationError, match="did not create"):
         cloud_app.networks.remove(public)
@@ -170,7 +170,7 @@ def test_remove_refusals(cloud_app, fresh_driver) -> None:  # noqa: ANN001
     assert {"public", "n1"} == set(cloud_networks(fresh_driver, cloud_app))
 
 
-def test_public_ips_list_and_release(cloud_app, fresh_driver) -> None:  # noqa: ANN001
+def test_public_ips_list_and_release(cloud_app, fresh_driver) -> None:
     cloud_app.routers.create(CLOUD, "r1", gateway="public")
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24", router="r1")
     vm = cloud_app.instances.create(CLOUD, "vm", "cirros", "m1.tiny", "n1")
@@ -184,7 +184,7 @@ def test_public_ips_list_and_release(cloud_app, fresh_driver) -> None:  # noqa: 
     assert fresh_driver(cloud_app).list_public_ips() == []
 
 
-def test_release_refuses_foreign_ips(cloud_app, fresh_driver) -> None:  # noqa: ANN001
+def test_release_refuses_foreign_ips(cloud_app, fresh_driver) -> None:
     driver = cloud_app.driver(CLOUD)
     external = cloud_app.routers.find("network", "public")
     driver.seed_public_ip(external.id, "203.0.113.50")

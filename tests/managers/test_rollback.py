@@ -23,51 +23,51 @@ from tests.backends import drop_all_tables
 CLOUD = "Lab"
 
 
-def base(app) -> None:  # noqa: ANN001
+def base(app) -> None:
     app.clouds.add(CLOUD, "stub")
     app.clouds.add_cluster(CLOUD, "C")
 
 
-def with_router(app) -> None:  # noqa: ANN001
+def with_router(app) -> None:
     base(app)
     app.routers.create(CLOUD, "r1", gateway="public")
 
 
-def with_network(app) -> None:  # noqa: ANN001
+def with_network(app) -> None:
     with_router(app)
     app.networks.create(CLOUD, "n1", "10.1.0.0/24", router="r1")
 
 
-def with_instance(app) -> None:  # noqa: ANN001
+def with_instance(app) -> None:
     with_network(app)
     app.instances.create(CLOUD, "vm", "cirros", "m1.tiny", "n1", cluster="C")
 
 
-def with_two_routers(app) -> None:  # noqa: ANN001
+def with_two_routers(app) -> None:
     with_network(app)
     app.routers.create(CLOUD, "r2")
     app.networks.attach(app.routers.find("network", "n1"), app.routers.find("router", "r2"))
 
 
-def with_interfaces(app) -> None:  # noqa: ANN001
+def with_interfaces(app) -> None:
     with_network(app)
     app.networks.create(CLOUD, "n2", "10.2.0.0/24", router="r1")
 
 
-def with_foreign_router(app) -> None:  # noqa: ANN001
+def with_foreign_router(app) -> None:
     base(app)
     app.driver(CLOUD).seed_router("corp")
     app.clouds.refresh()
 
 
-def with_foreign_ip(app) -> None:  # noqa: ANN001
+def with_foreign_ip(app) -> None:
     with_instance(app)
     external = app.routers.find("network", "public")
     app.driver(CLOUD).seed_public_ip(external.id, "203.0.113.60")
     app.clouds.refresh()
 
 
-def find(app, kind: str, name: str) -> Any:  # noqa: ANN001
+def find(app, kind: str, name: str) -> Any:
     return app.routers.find(kind, name, CLOUD)
 
 
@@ -139,8 +139,8 @@ def recorded_calls(world: World, operation: Callable[[Any], Any]) -> Counter[str
 
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
-def test_every_failing_call_rolls_back(name: str, tmp_path: Path, db_url: str,  # noqa: ANN001
-                                       snapshot_state, monkeypatch) -> None:  # noqa: ANN001
+def test_every_failing_call_rolls_back(name: str, tmp_path: Path, db_url: str,
+                                       snapshot_state, monkeypatch) -> None:
     import conftest
 
     setup, operation = OPERATIONS[name]

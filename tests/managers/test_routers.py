@@ -10,7 +10,7 @@ from minicloud.model import NAME_RULE
 CLOUD = "Lab"
 
 
-def test_create(cloud_app, fresh_driver, reopen) -> None:  # noqa: ANN001
+def test_create(cloud_app, fresh_driver, reopen) -> None:
     plain = cloud_app.routers.create(CLOUD, "r1")
     gw = cloud_app.routers.create(CLOUD, "r2", gateway="public")
     public = cloud_app.routers.find("network", "public")
@@ -22,7 +22,7 @@ def test_create(cloud_app, fresh_driver, reopen) -> None:  # noqa: ANN001
     assert [n.name for n in cloud_app.routers.external_networks(CLOUD)] == ["public"]
 
 
-def test_create_refusals(cloud_app, fresh_driver) -> None:  # noqa: ANN001
+def test_create_refusals(cloud_app, fresh_driver) -> None:
     cloud_app.routers.create(CLOUD, "r1")
     with pytest.raises(ValidationError, match="exists already"):
         cloud_app.routers.create(CLOUD, "r1")
@@ -38,7 +38,7 @@ def test_create_refusals(cloud_app, fresh_driver) -> None:  # noqa: ANN001
     assert [r.name for r in fresh_driver(cloud_app).list_routers()] == ["r1"]
 
 
-def test_set_and_clear_gateway(cloud_app, fresh_driver, reopen) -> None:  # noqa: ANN001
+def test_set_and_clear_gateway(cloud_app, fresh_driver, reopen) -> None:
     router = cloud_app.routers.create(CLOUD, "r1")
     router = cloud_app.routers.set_gateway(router, "public")
     assert router.gateway_network_id is not None
@@ -53,7 +53,7 @@ def test_set_and_clear_gateway(cloud_app, fresh_driver, reopen) -> None:  # noqa
         cloud_app.routers.clear_gateway(router)
 
 
-def test_second_gateway_refused(cloud_app) -> None:  # noqa: ANN001
+def test_second_gateway_refused(cloud_app) -> None:
     cloud_app.driver(CLOUD).seed_network("ext2", "198.51.100.0/24", external=True)
     cloud_app.clouds.refresh()
     router = cloud_app.routers.create(CLOUD, "r1", gateway="public")
@@ -61,7 +61,7 @@ def test_second_gateway_refused(cloud_app) -> None:  # noqa: ANN001
         cloud_app.routers.set_gateway(router, "ext2")
 
 
-def test_gateway_on_a_foreign_router_is_recorded(cloud_app, reopen) -> None:  # noqa: ANN001
+def test_gateway_on_a_foreign_router_is_recorded(cloud_app, reopen) -> None:
     cloud_app.driver(CLOUD).seed_router("corp")
     cloud_app.clouds.refresh()
     corp = cloud_app.routers.find("router", "corp")
@@ -74,7 +74,7 @@ def test_gateway_on_a_foreign_router_is_recorded(cloud_app, reopen) -> None:  # 
     assert reopen(cloud_app).inventory.cache.all("change") == []
 
 
-def test_clear_gateway_refused_while_public_ips_use_it(cloud_app) -> None:  # noqa: ANN001
+def test_clear_gateway_refused_while_public_ips_use_it(cloud_app) -> None:
     cloud_app.routers.create(CLOUD, "r1", gateway="public")
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24", router="r1")
     vm = cloud_app.instances.create(CLOUD, "vm", "cirros", "m1.tiny", "n1")
@@ -85,7 +85,7 @@ def test_clear_gateway_refused_while_public_ips_use_it(cloud_app) -> None:  # no
         cloud_app.routers.remove(cloud_app.routers.find("router", "r1"))
 
 
-def test_remove(cloud_app, fresh_driver, reopen) -> None:  # noqa: ANN001
+def test_remove(cloud_app, fresh_driver, reopen) -> None:
     cloud_app.routers.create(CLOUD, "r1", gateway="public")
     a = cloud_app.networks.create(CLOUD, "a", "10.1.0.0/24", router="r1")
     cloud_app.networks.create(CLOUD, "b", "10.2.0.0/24", router="r1")
@@ -96,7 +96,7 @@ def test_remove(cloud_app, fresh_driver, reopen) -> None:  # noqa: ANN001
     cloud_app.networks.remove(a)  # no longer attached anywhere
 
 
-def test_remove_foreign_router_refused(cloud_app, fresh_driver) -> None:  # noqa: ANN001
+def test_remove_foreign_router_refused(cloud_app, fresh_driver) -> None:
     cloud_app.driver(CLOUD).seed_router("corp")
     cloud_app.clouds.refresh()
     with pytest.raises(ValidationError, match="did not create router corp"):

@@ -161,7 +161,7 @@ def sqlite_wal(names: list[str]) -> None:
 
 def _answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=5) as response:
             return response.status < 500
     except urllib.error.HTTPError as err:
         return err.code < 500
@@ -203,7 +203,7 @@ def wait(names: list[str], timeout: float) -> None:
 # -- Keystone registrations ------------------------------------------------------------------
 
 
-def admin_conn():  # noqa: ANN201
+def admin_conn():
     import openstack
 
     return openstack.connect(
@@ -213,7 +213,7 @@ def admin_conn():  # noqa: ANN201
         load_envvars=False)
 
 
-def _role(conn, name: str):  # noqa: ANN001, ANN202
+def _role(conn, name: str):
     role = conn.identity.find_role(name)
     return role or conn.identity.create_role(name=name)
 

@@ -23,12 +23,12 @@ def install() -> None:
         return
 
     @event.listens_for(Pool, "connect")
-    def _busy_timeout(dbapi_connection, _record):  # noqa: ANN001, ANN202
+    def _busy_timeout(dbapi_connection, _record):
         if type(dbapi_connection).__module__.startswith("sqlite3"):
             dbapi_connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     @event.listens_for(Engine, "before_cursor_execute", retval=True)
-    def _immediate(conn, _cursor, statement, parameters, _context, _many):  # noqa: ANN001, ANN202
+    def _immediate(conn, _cursor, statement, parameters, _context, _many):
         if statement == "BEGIN" and conn.dialect.name == "sqlite":
             return "BEGIN IMMEDIATE", parameters
         return statement, parameters
