@@ -34,8 +34,8 @@ def deferred() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        for sig in dict.fromkeys(pending):
-            signal.raise_signal(sig)
+        for signum in dict.fromkeys(pending):  # each once, in the order they came
+            signal.raise_signal(signum)
 
 
 class KillSwitch:
@@ -47,8 +47,8 @@ class KillSwitch:
         spec = os.environ.get("MINICLOUD_KILL_AFTER", "") if spec is None else spec
         count, _, name = spec.partition(":")
         self.after = int(count) if count.strip().isdigit() else 0
-        self.signal = getattr(signal, f"SIG{name.upper()}", signal.SIGKILL) if name else \
-            signal.SIGKILL
+        self.signal: int = getattr(signal, f"SIG{name.upper()}", signal.SIGKILL) if name \
+            else signal.SIGKILL
         self.seen = 0
 
     def step(self) -> None:
