@@ -26,6 +26,8 @@ class MiniCloud:
     def __init__(self, config: Config, notify: Callable[[str], None] | None = None):
         self.session = Session(config, notify)
         self.reconciler = Reconciler(self.session)
+        # Before a write, the ledger has the reconciler settle the cloud's interrupted writes.
+        self.session.ledger.reconcile = self.reconciler.settle_intents
         self.clouds = CloudManager(self.session, self.reconciler,
                                    Resetter(self.session, self.reconciler))
         self.routers = RouterManager(self.session)
@@ -47,7 +49,13 @@ class MiniCloud:
 
     def open(self) -> MiniCloud:
         """Load the cache from the store; start-up reads nothing else (and writes nothing)."""
-        self.session.inventory.ensure_loaded()
+        inventory = self.session.inventory
+        inventory.ensure_loaded()
+        if inventory.skipped:
+            self.session.notify(f"skipped {len(inventory.skipped)} unreadable row(s) of the "
+                                f"store (a newer MiniCloud's, or damaged): "
+                                f"{', '.join(inventory.skipped[:5])}"
+                                f"{', ...' if len(inventory.skipped) > 5 else ''}")
         return self
 
     def make_driver_for(self, cloud: Cloud, password: str | None = None) -> Driver:

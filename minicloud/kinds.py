@@ -15,6 +15,7 @@ from .model import (
     Flavor,
     Image,
     Instance,
+    Intent,
     KeyPair,
     Network,
     PublicIP,
@@ -57,6 +58,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("image", Image, "images", "image", synced=True),
     Kind("flavor", Flavor, "flavors", "flavor", synced=True),
     Kind("change", Change, "changes", "change"),
+    Kind("intent", Intent, "intents", "write in progress"),
 )}
 
 SYNCED = tuple(k.name for k in KINDS.values() if k.synced)

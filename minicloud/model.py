@@ -236,42 +236,92 @@ class Port:
 class Change(Resource):
     """A change MiniCloud made to something it did not create, so that Reset can undo it.
 
-    ``name`` is what was changed: ``interface`` (router, network), ``gateway`` (router) or
-    ``association`` (public IP).  Build them with the constructors below, which also give
-    the id a later lookup uses.
+    ``name`` says what was done, ``target_id`` to what: ``interface`` / ``interface_removed``
+    (a router's interface on ``network_id``), ``gateway`` / ``gateway_removed`` (a router's
+    gateway ``network_id``), ``association`` / ``disassociation`` (a public IP; ``detail`` is
+    the server it was associated with), ``server_group`` / ``server_group_removed`` (a
+    server's security group ``detail``, by id), ``power`` (a server; ``detail`` is the state
+    it had).  Each has a constructor; ``opposite`` names what cancels it.
     """
 
     target_id: str = ""
     network_id: str | None = None
+    detail: str | None = None
 
     kind: ClassVar[str] = "change"
 
-    @staticmethod
-    def interface_id(router_id: str, network_id: str) -> str:
-        return f"interface-{router_id}-{network_id}"
+    OPPOSITES: ClassVar[dict[str, str]] = {
+        "interface": "interface_removed", "interface_removed": "interface",
+        "gateway": "gateway_removed", "gateway_removed": "gateway",
+        "association": "disassociation", "disassociation": "association",
+        "server_group": "server_group_removed", "server_group_removed": "server_group",
+    }
 
     @staticmethod
-    def gateway_id(router_id: str) -> str:
-        return f"gateway-{router_id}"
-
-    @staticmethod
-    def association_id(ip_id: str) -> str:
-        return f"association-{ip_id}"
+    def make_id(what: str, target_id: str, extra: str | None = None) -> str:
+        return f"{what}-{target_id}" + (f"-{extra}" if extra else "")
 
     @classmethod
+    def of(cls, cloud: str, what: str, target_id: str, network_id: str | None = None,
+           detail: str | None = None) -> Change:
+        extra = network_id if what.startswith("interface") else \
+            detail if what.startswith("server_group") else None
+        return cls(cloud, cls.make_id(what, target_id, extra), what, owned=True,
+                   target_id=target_id, network_id=network_id, detail=detail)
+
+    @property
+    def opposite_id(self) -> str | None:
+        other = self.OPPOSITES.get(self.name)
+        if other is None:
+            return None
+        extra = self.network_id if other.startswith("interface") else \
+            self.detail if other.startswith("server_group") else None
+        return self.make_id(other, self.target_id, extra)
+
+    # The ones the managers make most.
+    @classmethod
     def interface(cls, router: Router, network_id: str) -> Change:
-        return cls(router.cloud, cls.interface_id(router.id, network_id), "interface",
-                   owned=True, target_id=router.id, network_id=network_id)
+        return cls.of(router.cloud, "interface", router.id, network_id)
 
     @classmethod
     def gateway(cls, router: Router, network_id: str) -> Change:
-        return cls(router.cloud, cls.gateway_id(router.id), "gateway", owned=True,
-                   target_id=router.id, network_id=network_id)
+        return cls.of(router.cloud, "gateway", router.id, network_id)
 
     @classmethod
     def association(cls, ip: PublicIP) -> Change:
-        return cls(ip.cloud, cls.association_id(ip.id), "association", owned=True,
-                   target_id=ip.id)
+        return cls.of(ip.cloud, "association", ip.id)
+
+    @staticmethod
+    def interface_id(router_id: str, network_id: str) -> str:
+        return Change.make_id("interface", router_id, network_id)
+
+    @staticmethod
+    def gateway_id(router_id: str) -> str:
+        return Change.make_id("gateway", router_id)
+
+    @staticmethod
+    def association_id(ip_id: str) -> str:
+        return Change.make_id("association", ip_id)
+
+
+@dataclass
+class Intent(Resource):
+    """A write in progress, recorded before its first cloud call (DESIGN.md section 7).
+
+    ``name`` says what it does (``create network Net1``).  ``claims`` are what it will take,
+    which no other write may take meanwhile: ``kind:name`` names, ``cidr:`` networks,
+    ``ip:`` addresses.  ``changes`` are the change records of other people's resources it
+    will make (``Change`` fields; a network named but not yet created has ``network_name``).
+    ``owner`` is the process (host, pid, start time); ``lease_until`` is renewed while it waits,
+    on the store's clock.
+    """
+
+    claims: list[str] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    owner: dict[str, Any] = field(default_factory=dict)
+    lease_until: float = 0.0
+
+    kind: ClassVar[str] = "intent"
 
 
 @dataclass

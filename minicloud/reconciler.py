@@ -14,7 +14,7 @@ from .cache import Writes, clone
 from .drivers.base import Driver
 from .errors import DriverError, MiniCloudError, NotFoundError
 from .kinds import KINDS, SYNCED, label
-from .model import Cloud, CloudSnapshot, Cluster, to_dict
+from .model import Change, Cloud, CloudSnapshot, Cluster, Intent, from_dict, to_dict
 from .session import Session
 
 # Shown after a cloud's failure: the tree keeps what MiniCloud last knew of it.
@@ -91,7 +91,44 @@ class Reconciler:
                 continue
             self._store_snapshot(cloud, result)
             self._synced.add(cloud_name)
+        self.settle_all(synced=True)
         return failures
+
+    # -- interrupted writes ---------------------------------------------------------------------
+
+    def settle_intents(self, cloud: str, dead: list[Intent], synced: bool = False) -> None:
+        """Finish writes whose process is gone, as the cloud shows them: what they created
+        is adopted by the sync (it carries MiniCloud's mark); a change they made to someone
+        else's resource is recorded when the cloud shows it made, so that Reset undoes it."""
+        if not synced:
+            self.sync(cloud)
+        cache = self.cache
+        with self.session.inventory.write(cloud=cloud) as tx:
+            for intent in dead:
+                for data in intent.changes:
+                    change = made_change(cache, cloud, data)
+                    if change is None:
+                        continue
+                    opposite = cache.get("change", cloud, change.opposite_id or "")
+                    if opposite is not None:
+                        tx.delete(opposite, force=True)  # the two cancel out
+                    else:
+                        tx.put(change, force=True)
+                tx.delete(intent, force=True)
+        for intent in dead:
+            self.session.notify(f"cloud {cloud}: an interrupted write was settled as the cloud "
+                                f"shows it ({intent.name})")
+
+    def settle_all(self, synced: bool = False) -> None:
+        """Settle every cloud's interrupted writes (the menu's start, refresh)."""
+        ledger = self.session.ledger
+        for cloud in sorted(c.name for c in self.cache.all("cloud")):
+            try:
+                dead = ledger.dead(cloud)
+                if dead:
+                    self.settle_intents(cloud, dead, synced)
+            except MiniCloudError as err:
+                self.session.notify(f"cloud {cloud}: interrupted writes not settled: {err}")
 
     # -- writing what a cloud reports ----------------------------------------------------------
 
@@ -144,3 +181,39 @@ class Reconciler:
                     if notices and KINDS[kind].noticed:
                         self.session.notify(f"{label(kind)} {old.name} is no longer in cloud "
                                             f"{cloud.name}: dropped")
+
+
+def made_change(cache: Any, cloud: str, data: dict[str, Any]) -> Change | None:
+    """The change record ``data`` describes, when the cloud (as just synced) shows it made."""
+    change = from_dict(Change, data)
+    if change.network_id is None and data.get("network_name"):
+        net = next((n for n in cache.all("network", cloud)
+                    if n.name == data["network_name"] and n.owned), None)
+        if net is None:
+            return None
+        change = Change.of(cloud, change.name, change.target_id, net.id, change.detail)
+    what, target = change.name, change.target_id
+    if what.startswith(("interface", "gateway")):
+        router = cache.get("router", cloud, target)
+        if router is None:
+            return None
+        if what.startswith("interface"):
+            present = change.network_id in router.interface_network_ids
+        else:
+            present = router.gateway_network_id == change.network_id
+        return change if present == (not what.endswith("_removed")) else None
+    if what in ("association", "disassociation"):
+        ip = cache.get("public_ip", cloud, target)
+        if ip is None:
+            return None
+        return change if bool(ip.instance_id) == (what == "association") else None
+    server = cache.get("instance", cloud, target)
+    if server is None:
+        return None
+    if what.startswith("server_group"):
+        group = cache.get("security_group", cloud, change.detail or "")
+        present = group is not None and group.name in server.security_groups
+        return change if present == (what == "server_group") else None
+    if what == "power":
+        return change if server.status != change.detail else None
+    return None

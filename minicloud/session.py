@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from .cache import Inventory
 from .config import Config
-from .drivers import create_driver
+from .drivers import DRIVERS, create_driver
+from .ledger import Ledger
 from .store import Store
 
 if TYPE_CHECKING:
@@ -95,19 +96,26 @@ class Session:
     def __init__(self, config: Config, notify: Notify | None = None) -> None:
         self.config = config
         self.store = Store(config.db_url)
-        self.inventory = Inventory(self.store)
+        self.inventory = Inventory(self.store, readable=_readable)
+        self.ledger = Ledger(self.store, self.inventory)
         self.drivers = DriverPool(self.store)
+        self.drivers.progress = self._waiting
         # One-line notices for the user (a dropped object, an unreachable cloud...).
         self.notify: Notify = notify or (lambda text: log.warning("%s", text))
+        # Progress of long waits, for front ends that show it.
+        self.progress: Callable[[str], None] | None = None
 
-    @property
-    def progress(self) -> Callable[[str], None] | None:
-        return self.drivers.progress
-
-    @progress.setter
-    def progress(self, report: Callable[[str], None] | None) -> None:
-        self.drivers.progress = report
+    def _waiting(self, text: str) -> None:
+        self.ledger.renew()  # a long wait keeps this session's intents alive
+        if self.progress is not None:
+            self.progress(text)
 
     def close(self) -> None:
         self.drivers.close()
         self.store.close()
+
+
+def _readable(obj: object) -> bool:
+    """A cloud of a type this MiniCloud does not know is skipped (a newer one may share the
+    store), and so is everything in it."""
+    return getattr(obj, "kind", "") != "cloud" or getattr(obj, "type", None) in DRIVERS

@@ -29,6 +29,9 @@ __all__ = ["META_TABLE", "SCHEMA_VERSION", "Store", "record_key"]
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+# The name of the store-wide write lock (clouds add and remove, Destroy); a cloud's own lock
+# row is named after the cloud.
+STORE_LOCK = "*"
 # A second process writing the same SQLite file waits this long, then says "busy".
 SQLITE_BUSY_SECONDS = 5
 
@@ -231,29 +234,35 @@ class Store:
         return self.table(TABLES[kind])
 
     @contextmanager
-    def transaction(self, write: bool = False) -> Iterator[Any]:
+    def transaction(self, write: bool = False,
+                    locks: tuple[str, ...] = ()) -> Iterator[Any]:
         """One transaction; nested uses join the outer one.  Yields the connection.
 
-        A write transaction on SQLite holds the file's write lock from its start.  A failed
-        commit rolls back and gives the connection back, so the session goes on; Ctrl-C and
-        TERM wait for a commit to finish.
+        A write transaction on SQLite holds the file's write lock from its start; ``locks``
+        (cloud names, or STORE_LOCK) are taken first on MySQL/MariaDB, so that nothing this
+        transaction reads is older than the lock.  A failed commit rolls back and gives the
+        connection back, so the session goes on; Ctrl-C and TERM wait for a commit to finish.
         """
         import sqlalchemy as sa
 
         self.open()
         with self._lock:
             if self._conn is not None:
+                if locks and not self._conn.info.get("minicloud_locks"):
+                    raise RuntimeError("a lock must be a transaction's first statement")
                 yield self._conn
                 return
             try:
                 conn = self.engine.connect()
             except sa.exc.SQLAlchemyError as exc:
                 raise StoreError(self.explain(exc)) from None
-            conn.info["minicloud_write"] = write
+            conn.info["minicloud_write"] = write or bool(locks)
             self._conn = conn
             try:
                 tx = conn.begin()
                 try:
+                    conn.info["minicloud_locks"] = {name: self._take(conn, name)
+                                                    for name in locks}
                     yield conn
                 except BaseException:
                     tx.rollback()
@@ -265,23 +274,74 @@ class Store:
             finally:
                 self._conn = None
                 conn.info.pop("minicloud_write", None)
+                conn.info.pop("minicloud_locks", None)
                 conn.close()
         signals.kill_switch.step()
+
+    def _take(self, conn: Any, name: str) -> int:
+        """Lock row ``lock/NAME`` (made when missing) for this transaction; its generation."""
+        import sqlalchemy as sa
+
+        meta = self.sa_table(META_TABLE)
+        key = f"lock/{name}"
+        conn.execute(meta.insert().prefix_with("OR IGNORE" if self.is_sqlite else "IGNORE")
+                     .values(name=key, value="0"))
+        query = sa.select(meta.c.value).where(meta.c.name == key)
+        if not self.is_sqlite:
+            query = query.with_for_update()
+        value = conn.execute(query).scalar()
+        return int(value or 0)
+
+    def generation(self, conn: Any, name: str) -> int:
+        """The generation of a lock held by the current transaction."""
+        return int(conn.info["minicloud_locks"][name])
+
+    def bump(self, conn: Any, name: str) -> int:
+        """One more generation of a held lock: every session then re-reads what it covers."""
+        meta = self.sa_table(META_TABLE)
+        value = self.generation(conn, name) + 1
+        conn.execute(meta.update().where(meta.c.name == f"lock/{name}")
+                     .values(value=str(value)))
+        conn.info["minicloud_locks"][name] = value
+        return value
+
+    def generations(self) -> dict[str, int]:
+        """Every lock's current generation (one cheap query)."""
+        import sqlalchemy as sa
+
+        meta = self.sa_table(META_TABLE)
+        with self.transaction() as conn:
+            rows = conn.execute(sa.select(meta.c.name, meta.c.value)
+                                .where(meta.c.name.like("lock/%"))).fetchall()
+        return {row.name[len("lock/"):]: int(row.value or 0) for row in rows}
+
+    def now(self) -> float:
+        """The store's clock (leases are timed by it, not by each machine's)."""
+        import time
+
+        import sqlalchemy as sa
+
+        if self.is_sqlite:
+            return time.time()
+        with self.transaction() as conn:
+            return float(conn.execute(sa.text("SELECT UNIX_TIMESTAMP(NOW(6))")).scalar())
 
     def load(self, kind: str) -> list[Record]:
         return self.kind(kind).rows()
 
-    def load_all(self, kinds: Iterable[str]) -> dict[str, list[Record]]:
-        """Every readable record of the given kinds: what start-up reads, one query a table."""
+    def load_all(self, kinds: Iterable[str]) -> tuple[dict[str, list[Record]], dict[str, int]]:
+        """Every readable record of the given kinds, and every lock's generation: what
+        start-up reads, one query a table."""
         kinds = list(kinds)
         if self.engine is None:
-            records = self._read_sqlite(kinds)
-            if records is not None:
-                return records
+            loaded = self._read_sqlite(kinds)
+            if loaded is not None:
+                return loaded
         with self.transaction():
-            return {kind: self.load(kind) for kind in kinds}
+            return {kind: self.load(kind) for kind in kinds}, self.generations()
 
-    def _read_sqlite(self, kinds: list[str]) -> dict[str, list[Record]] | None:
+    def _read_sqlite(self, kinds: list[str],
+                     ) -> tuple[dict[str, list[Record]], dict[str, int]] | None:
         """The records, or None when this is no SQLite file ready to read (first start...)."""
         import sqlite3
 
@@ -308,7 +368,9 @@ class Store:
                     data = decode(table, key, text)
                     if data is not None:
                         records.append((data, version))
-            return out
+            generations = {name[len("lock/"):]: int(value or 0) for name, value in conn.execute(
+                f"SELECT name, value FROM {META_TABLE} WHERE name LIKE 'lock/%'")}
+            return out, generations
         except sqlite3.Error:
             return None  # e.g. a table is missing: the full open creates it
         finally:
