@@ -22,7 +22,6 @@ from ..model import (
     Instance,
     KeyPair,
     Network,
-    Port,
     PublicIP,
     Router,
     SecurityGroup,
@@ -135,9 +134,6 @@ class Driver(ABC):
 
     @abstractmethod
     def get_server(self, server_id: str) -> Instance: ...
-
-    @abstractmethod
-    def list_ports(self) -> list[Port]: ...
 
     @abstractmethod
     def list_public_ips(self) -> list[PublicIP]: ...

@@ -18,18 +18,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DriverError
-from ..model import Cloud, CloudSnapshot, Flavor, Image, Instance, KeyPair, Port
+from ..model import Cloud, CloudSnapshot, Flavor, Image, Instance, KeyPair
 from .base import CLUSTER_KEY, OWNER_TAG, ServerSpec, Setting
 from .openstack_convert import (
     flavor_id_of,
     group_by,
     image_id_of,
-    in_creation_order,
     to_flavor,
     to_image,
     to_instance,
     to_keypair,
-    to_port,
     to_public_ip,
     to_security_group,
 )
@@ -169,10 +167,6 @@ class OpenStackDriver(OpenStackNetwork):
         server = self.conn.compute.get_server(server_id)
         ports = list(self.conn.network.ports(device_id=server_id))
         return self._instances([server], ports)[0]
-
-    def list_ports(self) -> list[Port]:
-        with self._call("list ports"):
-            return [to_port(p) for p in in_creation_order(self.conn.network.ports())]
 
     def list_keypairs(self) -> list[KeyPair]:
         with self._call("list key pairs"):

@@ -16,7 +16,6 @@ from ..model import (
     KeyPair,
     Network,
     Nic,
-    Port,
     PublicIP,
     Router,
     SecurityGroup,
@@ -89,12 +88,6 @@ def to_router(cloud: str, router: Any, ports: Iterable[Any]) -> Router:
     return Router(cloud=cloud, id=router.id, name=router.name or "", owned=tagged(router),
                   gateway_network_id=gateway.get("network_id") or None,
                   interface_network_ids=list(dict.fromkeys(interfaces)))
-
-
-def to_port(port: Any) -> Port:
-    return Port(id=port.id, network_id=port.network_id, device_id=port.device_id or "",
-                device_owner=port.device_owner or "",
-                fixed_ips=[f["ip_address"] for f in port.fixed_ips or [] if f.get("ip_address")])
 
 
 def raw_ref(server: Any, field: str) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from ..model import (
     KeyPair,
     Network,
     Nic,
-    Port,
     PublicIP,
     Router,
     SecurityGroup,
@@ -120,20 +119,6 @@ class StubDriver(StubNetwork):
         if server.status == "BUILD":
             server.status = "ACTIVE"
         return server
-
-    @faultable
-    def list_ports(self) -> list[Port]:
-        ports = []
-        for server in self.sim.of("instance").values():
-            for nic in server.nics:
-                ports.append(Port(nic.port_id or "", nic.network_id, server.id, "compute:nova",
-                                  [nic.ip] if nic.ip else []))
-        for router in self.sim.of("router").values():
-            for net_id in router.interface_network_ids:
-                ports.append(Port(f"{router.id}-{net_id}", net_id, router.id,
-                                  "network:router_interface",
-                                  [self._gateway_ip(net_id)]))
-        return ports
 
     @faultable
     def list_security_groups(self) -> list[SecurityGroup]:

@@ -65,12 +65,6 @@ class StubNetwork(Driver):
 
     # -- networks and routers ------------------------------------------------------------------
 
-    def _gateway_ip(self, network_id: str) -> str:
-        network = self.sim.of("network").get(network_id)
-        if network and network.subnets and network.subnets[0].gateway_ip:
-            return network.subnets[0].gateway_ip
-        return ""
-
     def _free_ip(self, network: Network, wanted: str | None) -> str:
         if not network.subnets:
             raise self.error(f"allocate an address on {network.name}", FAILED, "no subnet")

@@ -42,7 +42,7 @@ import requests_mock
 from keystoneauth1 import fixture as ks_fixture
 
 from minicloud.drivers.openstack import OpenStackDriver
-from minicloud.model import Cloud
+from minicloud.model import Cloud, Port
 from minicloud.store import Store
 
 IDENTITY = "https://identity.example.com"
@@ -310,6 +310,13 @@ class FakeOpenStack:
 
     def server_ports(self, server_id: str) -> list[dict[str, Any]]:
         return [p for p in self.ports.values() if p["device_id"] == server_id]
+
+    def model_ports(self) -> list[Port]:
+        """Every port, oldest first, as MiniCloud's model (for tests: drivers list none)."""
+        with self.lock:
+            return [Port(p["id"], p["network_id"], p["device_id"] or "", p["device_owner"] or "",
+                         [f["ip_address"] for f in p["fixed_ips"] if f.get("ip_address")])
+                    for p in self.ports.values()]
 
     # -- failure injection and counting --------------------------------------------------------
 

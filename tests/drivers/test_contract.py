@@ -1,10 +1,11 @@
-"""ONE contract every driver honours, run against every driver kind.
+"""ONE contract every driver honours, run against every driver in ``DRIVERS``.
 
-A kind is a factory: ``factory(store)`` is a context manager yielding ``(driver, fake)`` for a
-cloud that has images cirros and ubuntu, flavors m1.tiny/m1.small/m1.medium, a ``default``
-security group, one external network ``public`` (203.0.113.0/24) and no servers.  Adding a
-driver is one line in ``FACTORIES`` (OpenStack runs against tests/drivers/fake_openstack.py,
-openstacksdk's real HTTP stack served by requests_mock).
+Each entry is a factory: ``factory(store)`` is a context manager yielding ``(driver, ports)``
+for a cloud that has images cirros and ubuntu, flavors m1.tiny/m1.small/m1.medium, a
+``default`` security group, one external network ``public`` (203.0.113.0/24) and no servers;
+``ports()`` lists the cloud's ports as the cloud holds them (drivers list no ports: this is the
+test's own view).  Adding a driver is one line in ``DRIVERS`` (OpenStack runs against
+tests/drivers/fake_openstack.py, openstacksdk's real HTTP stack served by requests_mock).
 """
 
 from __future__ import annotations
@@ -17,37 +18,80 @@ from typing import Any
 import pytest
 
 from minicloud.drivers.base import Driver, ServerSpec
+from minicloud.drivers.stub import TABLES as STUB_TABLES
 from minicloud.drivers.stub import StubDriver
 from minicloud.errors import DriverError
-from minicloud.model import KEYPAIR_PREFIX, Cloud, SecurityRule
+from minicloud.model import (
+    KEYPAIR_PREFIX,
+    Cloud,
+    Instance,
+    Port,
+    Router,
+    SecurityRule,
+    from_dict,
+)
 from minicloud.store import Store
 from tests.drivers.fake_openstack import fake_openstack_driver
 
+Ports = Callable[[], list[Port]]
+Factory = Callable[[Store], AbstractContextManager[tuple[Driver, Ports]]]
+
+
+def stub_ports(store: Store, cloud: str) -> list[Port]:
+    """The Stub cloud's ports, read from its own tables: a server's NICs and a router's
+    interfaces (which hold their network's gateway address)."""
+    servers = [from_dict(Instance, d) for d, _ in store.table(STUB_TABLES["instance"]).rows(cloud)]
+    routers = [from_dict(Router, d) for d, _ in store.table(STUB_TABLES["router"]).rows(cloud)]
+    gateways = {d["id"]: d["subnets"][0]["gateway_ip"]
+                for d, _ in store.table(STUB_TABLES["network"]).rows(cloud) if d["subnets"]}
+    ports = [Port(nic.port_id or "", nic.network_id, server.id, "compute:nova",
+                  [nic.ip] if nic.ip else []) for server in servers for nic in server.nics]
+    ports += [Port(f"{router.id}-{net}", net, router.id, "network:router_interface",
+                   [gateways.get(net, "")]) for router in routers
+              for net in router.interface_network_ids]
+    return ports
+
 
 @contextmanager
-def stub_driver(store: Store) -> Iterator[tuple[Driver, None]]:
+def stub_driver(store: Store) -> Iterator[tuple[Driver, Ports]]:
     driver = StubDriver(Cloud("Contract", "stub", "here"), store)
     driver.setup()
     try:
-        yield driver, None
+        yield driver, lambda: stub_ports(store, driver.cloud.name)
     finally:
         driver.close()
 
 
-FACTORIES: dict[str, Callable[[Store], AbstractContextManager[tuple[Driver, Any]]]] = {
+@contextmanager
+def openstack_driver(store: Store) -> Iterator[tuple[Driver, Ports]]:
+    with fake_openstack_driver(store) as (driver, fake):
+        yield driver, fake.model_ports
+
+
+DRIVERS: dict[str, Factory] = {
     "stub": stub_driver,
-    "openstack": fake_openstack_driver,
+    "openstack": openstack_driver,
 }
 
 
-@pytest.fixture(params=list(FACTORIES), ids=list(FACTORIES))
-def driver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Driver]:
+@pytest.fixture(params=list(DRIVERS), ids=list(DRIVERS))
+def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Driver, Ports]]:
     store = Store(f"sqlite:///{tmp_path}/contract.db").open()
     try:
-        with FACTORIES[request.param](store) as (drv, _fake):
-            yield drv
+        with DRIVERS[request.param](store) as pair:
+            yield pair
     finally:
         store.close()
+
+
+@pytest.fixture
+def driver(subject: tuple[Driver, Ports]) -> Driver:
+    return subject[0]
+
+
+@pytest.fixture
+def ports(subject: tuple[Driver, Ports]) -> Ports:
+    return subject[1]
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -124,7 +168,7 @@ def test_networks(driver: Driver) -> None:
     assert_driver_error(driver, lambda: driver.delete_network(net.id))
 
 
-def test_routers_gateway_and_interfaces(driver: Driver) -> None:
+def test_routers_gateway_and_interfaces(driver: Driver, ports: Ports) -> None:
     ext = public(driver)
     net = driver.create_network("rnet", "10.32.0.0/24")
     router = driver.create_router("crouter")
@@ -137,8 +181,8 @@ def test_routers_gateway_and_interfaces(driver: Driver) -> None:
     assert by_name(driver.list_routers())["crouter"].gateway_network_id is None
     assert driver.add_router_interface(router.id, net.id).interface_network_ids == [net.id]
     assert by_name(driver.list_routers())["crouter"].interface_network_ids == [net.id]
-    ports = [p for p in driver.list_ports() if p.device_id == router.id]
-    assert [p.network_id for p in ports] == [net.id]
+    interfaces = [p for p in ports() if p.device_id == router.id]
+    assert [p.network_id for p in interfaces] == [net.id]
     assert driver.remove_router_interface(router.id, net.id).interface_network_ids == []
     assert by_name(driver.list_routers())["crouter"].interface_network_ids == []
     driver.delete_router(router.id)
@@ -150,7 +194,7 @@ def test_routers_gateway_and_interfaces(driver: Driver) -> None:
 
 # -- servers -----------------------------------------------------------------------------------
 
-def test_server_life_cycle(driver: Driver) -> None:
+def test_server_life_cycle(driver: Driver, ports: Ports) -> None:
     net = driver.create_network("snet", "10.33.0.0/24")
     server = driver.create_server(spec(driver, "cvm", net.id, fixed_ip="10.33.0.20"))
     assert server.name == "cvm" and server.owned
@@ -163,8 +207,8 @@ def test_server_life_cycle(driver: Driver) -> None:
     listed = by_name(driver.list_servers())["cvm"]
     assert listed.id == server.id and listed.owned and listed.private_ip == "10.33.0.20"
     assert driver.get_server(server.id).id == server.id
-    ports = [p for p in driver.list_ports() if p.device_id == server.id]
-    assert [(p.network_id, p.fixed_ips) for p in ports] == [(net.id, ["10.33.0.20"])]
+    nics = [p for p in ports() if p.device_id == server.id]
+    assert [(p.network_id, p.fixed_ips) for p in nics] == [(net.id, ["10.33.0.20"])]
     assert reach(driver, driver.stop_server(server.id), "SHUTOFF").status == "SHUTOFF"
     assert reach(driver, driver.start_server(server.id), "ACTIVE").status == "ACTIVE"
     assert reach(driver, driver.reboot_server(server.id), "ACTIVE").status == "ACTIVE"
