@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from .cache import Inventory
 from .config import Config
-from .drivers import driver_class
+from .drivers import create_driver
 from .drivers.base import Driver
 from .errors import NotFoundError
 from .managers.clouds import CloudManager
@@ -47,8 +47,8 @@ class MiniCloud:
         return self
 
     def make_driver_for(self, cloud: Cloud, password: str | None = None) -> Driver:
-        driver = driver_class(cloud.type)(cloud, self.store,
-                                          password or self.passwords.get(cloud.name))
+        pw = password or self.passwords.get(cloud.name)
+        driver = create_driver(cloud, {"password": pw} if pw else {}, self.store)
         driver.progress = self.progress
         return driver
 

@@ -1,9 +1,9 @@
 """The OpenStack driver, on openstacksdk's proxy layer (``conn.compute``, ``conn.network``,
 ``conn.image``).
 
-The driver is cut by what the code holds: this module declares the cloud type (settings),
-speaks to Nova and Glance (servers, images, flavors, key pairs, zones) and runs the full
-sync; :mod:`.openstack_network` speaks to Neutron; :mod:`.openstack_session`
+The driver is cut by what the code holds: this module declares the cloud type (settings,
+features, status map) and speaks to Nova and Glance (servers, images, flavors, key pairs, zones)
+and runs the full sync; :mod:`.openstack_network` speaks to Neutron; :mod:`.openstack_session`
 holds the connection and the one place SDK calls run; :mod:`.openstack_convert` turns the
 API's resources into model objects and :mod:`.openstack_errors` its failures into
 :class:`DriverError`.  openstacksdk is imported inside the methods that need it, never at
@@ -13,13 +13,22 @@ module level (it takes most of a second to import).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from urllib.parse import urlsplit
 
-from ..errors import DriverError
-from ..model import Cloud, CloudSnapshot, Flavor, Image, Instance, KeyPair
-from .base import CLUSTER_KEY, OWNER_TAG, ServerSpec, Setting
+from ..errors import DriverError, ValidationError
+from ..model import (
+    Cloud,
+    CloudSnapshot,
+    Flavor,
+    Image,
+    Instance,
+    KeyPair,
+    State,
+)
+from .base import CLUSTER_KEY, OWNER_TAG, Features, ServerSpec, Setting
 from .openstack_convert import (
     flavor_id_of,
     group_by,
@@ -35,9 +44,6 @@ from .openstack_errors import with_note
 from .openstack_network import OpenStackNetwork
 from .openstack_session import clouds_yaml_entries, raw_list
 
-if TYPE_CHECKING:
-    from ..store import Store
-
 __all__ = ["OpenStackDriver", "clouds_yaml_entries"]
 
 log = logging.getLogger(__name__)
@@ -45,21 +51,55 @@ log = logging.getLogger(__name__)
 DELETE_TIMEOUT = 600.0  # how long delete_server waits for the server to be gone
 
 
+def check_auth_url(value: str) -> str:
+    """An http(s) URL with a host (Keystone's, e.g. https://keystone.example.com:5000/v3)."""
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = value if len(value) <= 60 else value[:60] + "..."
+        shown = shown.encode("ascii", "backslashreplace").decode("ascii")
+        raise ValidationError(f"invalid auth URL {shown!r}: write http(s)://HOST[:PORT]/PATH, "
+                              "e.g. https://keystone.example.com:5000/v3")
+    return value
+
+
 class OpenStackDriver(OpenStackNetwork):
     type_name = "openstack"
+    features = Features(zones=True)
+    status_map = {
+        "ACTIVE": State.ACTIVE,
+        "BUILD": State.BUILD,
+        "SHUTOFF": State.SHUTOFF,
+        "STOPPED": State.SHUTOFF,
+        "REBOOT": State.REBOOT,
+        "HARD_REBOOT": State.REBOOT,
+        "ERROR": State.ERROR,
+        "UNKNOWN": State.UNKNOWN,
+    }
     settings = (
-        Setting("os_cloud", "clouds.yaml entry", choices=lambda: clouds_yaml_entries(),
-                alone=True),
-        Setting("auth_url", "Auth URL (Keystone v3)"),
-        Setting("project", "Project"),
-        Setting("user", "User"),
-        Setting("domain", "Domain", default="Default"),
-        Setting("region", "Region (empty for the default)", optional=True),
-        Setting("password", "Password", secret=True),
+        Setting("os_cloud", "clouds.yaml entry", "--os-cloud",
+                "the clouds.yaml entry (then no other setting is needed)",
+                choices=clouds_yaml_entries, alone=True),
+        Setting("auth_url", "Auth URL (Keystone v3)", "--os-auth-url",
+                "Keystone's URL, e.g. https://keystone.example.com:5000/v3",
+                env="OS_AUTH_URL", check=check_auth_url),
+        Setting("project", "Project", "--os-project-name", "the project (tenant) name",
+                env="OS_PROJECT_NAME"),
+        Setting("user", "User", "--os-username", "the user name", env="OS_USERNAME"),
+        Setting("user_domain", "User domain", "--os-user-domain-name",
+                "the user's domain (default Default)", default="Default"),
+        Setting("project_domain", "Project domain", "--os-project-domain-name",
+                "the project's domain (default Default)", default="Default"),
+        Setting("region", "Region (empty for the default)", "--os-region-name",
+                "the region (empty: the cloud's default)", env="OS_REGION_NAME",
+                optional=True),
+        Setting("password", "Password", None,
+                "asked with no echo, or from OS_PASSWORD; kept in memory, never stored",
+                env="OS_PASSWORD", secret=True),
     )
 
-    def __init__(self, cloud: Cloud, store: Store, password: str | None = None):
-        super().__init__(cloud, store, password)
+    def __init__(self, cloud: Cloud, secrets: Mapping[str, str] | None = None):
+        super().__init__(cloud, secrets)
         self._image_names: dict[str, str] | None = None
         self._flavor_names: dict[str, str] | None = None
         self._zones: list[str] | None = None
@@ -81,8 +121,8 @@ class OpenStackDriver(OpenStackNetwork):
         images, flavors = self._names([image_id_of(s) for s in servers],
                                       [flavor_id_of(s) for s in servers])
         by_device = group_by(ports, "device_id")
-        return [to_instance(self.cloud.name, s, by_device.get(s.id, []), images, flavors)
-                for s in servers]
+        return [to_instance(self.cloud.name, s, by_device.get(s.id, []), images, flavors,
+                            self.state) for s in servers]
 
     # -- reads ---------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ Pure functions: no request is sent here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..model import (
@@ -115,7 +115,8 @@ def flavor_id_of(server: Any) -> str:
 
 
 def to_instance(cloud: str, server: Any, ports: Iterable[Any], image_names: dict[str, str],
-                 flavor_names: dict[str, str]) -> Instance:
+                 flavor_names: dict[str, str], state: Callable[[str | None], str]) -> Instance:
+    """The server; ``state`` turns Nova's status into MiniCloud's (the driver's status map)."""
     metadata = server.metadata or {}
     nics = [Nic(network_id=p.network_id, ip=first_ip(p), port_id=p.id)
             for p in in_creation_order(ports) if p.device_id == server.id]
@@ -130,7 +131,7 @@ def to_instance(cloud: str, server: Any, ports: Iterable[Any], image_names: dict
                     image=image_names.get(image_id, image_id), flavor=flavor_name,
                     cluster=metadata.get(CLUSTER_KEY) or None, nics=nics,
                     security_groups=list(dict.fromkeys(g for g in groups if g)),
-                    status=server.status or "", key_name=server.key_name or None)
+                    status=state(server.status), key_name=server.key_name or None)
 
 
 def to_public_ip(cloud: str, fip: Any, ports_by_id: dict[str, Any]) -> PublicIP:

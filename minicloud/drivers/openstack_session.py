@@ -9,11 +9,10 @@ it, never at module level.
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import DriverError
 from ..model import Cloud
@@ -21,12 +20,10 @@ from .base import OWNER_TAG, Driver
 from .openstack_convert import Body
 from .openstack_errors import PasswordNeeded, map_error
 
-if TYPE_CHECKING:
-    from ..store import Store
-
 log = logging.getLogger("minicloud.drivers.openstack")
 
 API_TIMEOUT = 60.0  # seconds per HTTP request, unless clouds.yaml says otherwise
+PASSWORD = "password"  # the name of the secret setting
 
 
 def clouds_yaml_entries() -> list[str]:
@@ -74,15 +71,15 @@ def raw_list(proxy: Any, path: str, key: str) -> list[Body]:
 class OpenStackSession(Driver):
     """Connection, error mapping, rollback and tagging, shared by every OpenStack call."""
 
-    def __init__(self, cloud: Cloud, store: Store, password: str | None = None):
-        super().__init__(cloud, store, password)
+    def __init__(self, cloud: Cloud, secrets: Mapping[str, str] | None = None):
+        super().__init__(cloud, secrets)
         self._conn: Any = None
         self._used_password: str | None = None
         self._lock = threading.Lock()
 
     def _shown_secret(self) -> str | None:
         """The password in use, masked out of every message."""
-        return self.password or self._used_password or os.environ.get("OS_PASSWORD") or None
+        return self.secret(PASSWORD) or self._used_password
 
     @contextmanager
     def _call(self, operation: str) -> Iterator[None]:
@@ -109,7 +106,7 @@ class OpenStackSession(Driver):
         which wins over the environment's."""
         import openstack
 
-        given = self.password
+        given = self._secrets.get(PASSWORD)
         region = cloud_region(entry, given)
         auth = region.config.get("auth") or {}
         if not given and wants_password(region) and not auth.get("password"):
@@ -120,24 +117,28 @@ class OpenStackSession(Driver):
         return openstack.connection.Connection(config=region)
 
     def _connect_by_hand(self) -> Any:
-        """The cloud's own settings (auth URL, project, user, domain, region)."""
+        """The cloud's own settings (auth URL, project, user, domains, region)."""
         import openstack
 
         settings = self.cloud.settings
-        domain = settings.get("domain") or "Default"
+        # Clouds added before the two domains were separate have one ``domain``.
+        legacy = settings.get("domain") or "Default"
         return openstack.connect(
             load_yaml_config=False, load_envvars=False, app_name="minicloud",
             auth_type="password",
             auth={"auth_url": settings.get("auth_url", ""),
                   "username": settings.get("user", ""), "password": self._require_password(),
                   "project_name": settings.get("project", ""),
-                  "user_domain_name": domain, "project_domain_name": domain},
+                  "user_domain_name": settings.get("user_domain") or legacy,
+                  "project_domain_name": settings.get("project_domain") or legacy},
             region_name=settings.get("region") or None, api_timeout=API_TIMEOUT)
 
     def _require_password(self) -> str:
-        password = self.password or os.environ.get("OS_PASSWORD")
+        password = self.secret(PASSWORD)
         if not password:
-            raise PasswordNeeded("a password is needed: give it when asked or set OS_PASSWORD")
+            setting = self.setting(PASSWORD)
+            where = f" or set {setting.env}" if setting is not None and setting.env else ""
+            raise PasswordNeeded(f"a password is needed: give it when asked{where}")
         return password
 
     def _ready(self) -> Any:

@@ -3,12 +3,14 @@
 Its state lives in tables of its own in MiniCloud's store (``stub_*``, see
 :mod:`minicloud.drivers.stub_state`), so a Stub cloud survives a restart; it never reads
 MiniCloud's tables.  ``MINICLOUD_STUB_FAIL=call[,call:N]`` makes the named calls (the N-th one,
-or every one) raise :class:`DriverError`, for fault-injection tests.
+or every one) raise :class:`DriverError`, for fault-injection tests.  Its servers have statuses
+of their own (``building``, ``running``, ``stopped``), mapped to MiniCloud's by ``status_map``.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from ..errors import CONFLICT, NOT_FOUND
 from ..model import (
@@ -22,22 +24,28 @@ from ..model import (
     Network,
     Nic,
     PublicIP,
+    Resource,
     Router,
     SecurityGroup,
     SecurityRule,
+    State,
 )
 from ..validation import check_name, check_optional_name, parse_cidr
-from .base import ServerSpec, Setting
+from .base import Features, ServerSpec, Setting, map_state
 from .stub_network import StubNetwork, new_id
 from .stub_state import (
+    BUILDING,
+    RUNNING,
+    STOPPED,
     STUB_KINDS,
     TABLES,
     _calls,
     faultable,
+    load_row,
     reset_fault_counters,
 )
 
-__all__ = ["STUB_KINDS", "TABLES", "StubDriver", "_calls", "reset_fault_counters"]
+__all__ = ["STUB_KINDS", "TABLES", "StubDriver", "_calls", "as_seen", "reset_fault_counters"]
 
 IMAGES = (("cirros", {"os_admin_user": "cirros"}), ("ubuntu", {"os_admin_user": "ubuntu"}))
 FLAVORS = (("m1.tiny", 1, 512, 1), ("m1.small", 1, 2048, 20), ("m1.medium", 2, 4096, 40))
@@ -46,15 +54,27 @@ DEFAULT_EXTERNAL = ("public", "203.0.113.0/24")
 
 class StubDriver(StubNetwork):
     type_name = "stub"
-    has_hosts = False
+    features = Features(hosts=False, zones=False)
+    status_map = {BUILDING: State.BUILD, RUNNING: State.ACTIVE, STOPPED: State.SHUTOFF}
+    state_tables = tuple(TABLES.values())
     settings = (
-        Setting("external_network", "External network name", DEFAULT_EXTERNAL[0],
+        Setting("external_network", "External network name", "--external-network",
+                f"name of its external network (default {DEFAULT_EXTERNAL[0]})",
+                default=DEFAULT_EXTERNAL[0],
                 check=lambda v: check_name(v, "external network name")),
-        Setting("external_cidr", "External network CIDR", DEFAULT_EXTERNAL[1],
-                check=lambda v: str(parse_cidr(v))),
-        Setting("external_subnet", "External subnet name (empty: none)", "",
+        Setting("external_cidr", "External network CIDR", "--external-cidr",
+                f"CIDR of its external network (default {DEFAULT_EXTERNAL[1]})",
+                default=DEFAULT_EXTERNAL[1], check=lambda v: str(parse_cidr(v))),
+        Setting("external_subnet", "External subnet name (empty: none)", "--external-subnet",
+                "name of the external network's subnet (default: none)",
                 check=lambda v: check_optional_name(v, "external subnet name"), optional=True),
     )
+
+    def _seen(self, server: Instance) -> Instance:
+        """A copy of one of its servers as MiniCloud sees it (a State, not the Stub's word)."""
+        server = self._copy(server)
+        server.status = self.state(server.status)
+        return server
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -103,21 +123,21 @@ class StubDriver(StubNetwork):
 
     @faultable
     def list_servers(self) -> list[Instance]:
-        return [self._copy(self._settle(s)) for s in self._all("instance")]
+        return [self._seen(self._settle(s)) for s in self._all("instance")]
 
     @faultable
     def get_server(self, server_id: str) -> Instance:
         server = self._get("instance", server_id)
-        if server.status == "BUILD":
+        if server.status == BUILDING:
             server = self._copy(server)
-            server.status = "ACTIVE"
+            server.status = RUNNING
             self._save(server)
-        return self._copy(server)
+        return self._seen(server)
 
     def _settle(self, server: Instance) -> Instance:
-        # Listing shows a BUILD server as it would be a moment later.
-        if server.status == "BUILD":
-            server.status = "ACTIVE"
+        # Listing shows a building server as it would be a moment later.
+        if server.status == BUILDING:
+            server.status = RUNNING
         return server
 
     @faultable
@@ -151,10 +171,10 @@ class StubDriver(StubNetwork):
         server = Instance(self.cloud.name, new_id(), spec.name, owned=owned,
                           image=images[spec.image_id], flavor=flavors[spec.flavor_id],
                           cluster=spec.cluster, nics=[Nic(network.id, ip, new_id())],
-                          security_groups=list(spec.security_groups), status="BUILD",
+                          security_groups=list(spec.security_groups), status=BUILDING,
                           key_name=spec.key_name)
         self._save(server)
-        return self._copy(server)
+        return self._seen(server)
 
     @faultable
     def delete_server(self, server_id: str) -> None:
@@ -171,19 +191,19 @@ class StubDriver(StubNetwork):
         server = self._copy(self._get("instance", server_id))
         server.status = status
         self._save(server)
-        return self._copy(server)
+        return self._seen(server)
 
     @faultable
     def start_server(self, server_id: str) -> Instance:
-        return self._set_status(server_id, "ACTIVE")
+        return self._set_status(server_id, RUNNING)
 
     @faultable
     def stop_server(self, server_id: str) -> Instance:
-        return self._set_status(server_id, "SHUTOFF")
+        return self._set_status(server_id, STOPPED)
 
     @faultable
     def reboot_server(self, server_id: str) -> Instance:
-        return self._set_status(server_id, "ACTIVE")
+        return self._set_status(server_id, RUNNING)
 
     @faultable
     def add_server_security_group(self, server_id: str, group_id: str) -> Instance:
@@ -192,7 +212,7 @@ class StubDriver(StubNetwork):
         if group.name not in server.security_groups:
             server.security_groups.append(group.name)
             self._save(server)
-        return self._copy(server)
+        return self._seen(server)
 
     @faultable
     def remove_server_security_group(self, server_id: str, group_id: str) -> Instance:
@@ -201,7 +221,7 @@ class StubDriver(StubNetwork):
         if group.name in server.security_groups:
             server.security_groups.remove(group.name)
             self._save(server)
-        return self._copy(server)
+        return self._seen(server)
 
     # -- security groups and key pairs ---------------------------------------------------------
 
@@ -243,3 +263,10 @@ class StubDriver(StubNetwork):
     def delete_keypair(self, name: str) -> None:
         self._save(deleted=(self._get("keypair", name),))
 
+
+def as_seen(kind: str, data: dict[str, Any]) -> Resource:
+    """One row of the Stub's tables as MiniCloud records it (a server's status as a State)."""
+    obj = load_row(kind, data)
+    if isinstance(obj, Instance):
+        obj.status = map_state(StubDriver.status_map, obj.status)
+    return obj

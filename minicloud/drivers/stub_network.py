@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CONFLICT, FAILED, NOT_FOUND
 from ..model import Cloud, Network, PublicIP, Resource, Router, Subnet, from_dict, to_dict
 from .base import Driver
-from .stub_state import TABLES, StubState, faultable
+from .stub_state import StubState, faultable
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -26,10 +27,10 @@ def new_id() -> str:
 class StubNetwork(Driver):
     """A Stub cloud's objects (``self.sim``) and its Neutron-like half."""
 
-    def __init__(self, cloud: Cloud, store: Store, password: str | None = None):
-        super().__init__(cloud, store, password)
-        store.add_tables(TABLES.values())
-        self.sim = StubState(store, cloud.name)
+    def __init__(self, cloud: Cloud, secrets: Mapping[str, str] | None = None, *,
+                 state: Store):
+        super().__init__(cloud, secrets)
+        self.sim = StubState(state, cloud.name)
 
     # -- the simulated objects -----------------------------------------------------------------
 

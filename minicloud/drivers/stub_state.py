@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import FAILED
 from ..kinds import KINDS
-from ..model import Network, Resource, from_dict, to_dict
+from ..model import Instance, Network, Resource, from_dict, to_dict
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -27,6 +27,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 STUB_KINDS: dict[str, type[Resource]] = {k.name: k.cls for k in KINDS.values() if k.simulated}
 TABLES = {kind: f"stub_{KINDS[kind].table}" for kind in STUB_KINDS}
+
+# The Stub's own server statuses (StubDriver.status_map says what they mean to MiniCloud).
+BUILDING, RUNNING, STOPPED = "building", "running", "stopped"
+# Rows written before the Stub had words of its own held MiniCloud's states.
+LEGACY_STATUS = {"BUILD": BUILDING, "ACTIVE": RUNNING, "SHUTOFF": STOPPED}
 
 log = logging.getLogger("minicloud.drivers.stub")
 
@@ -69,8 +74,11 @@ def faultable(method: F) -> F:
 
 
 def load_row(kind: str, data: dict[str, Any]) -> Resource:
-    """One row of a ``stub_*`` table as the Stub holds it."""
-    return from_dict(STUB_KINDS[kind], data)
+    """One row of a ``stub_*`` table as the Stub holds it (servers with the Stub's statuses)."""
+    obj = from_dict(STUB_KINDS[kind], data)
+    if isinstance(obj, Instance):
+        obj.status = LEGACY_STATUS.get(obj.status, obj.status)
+    return obj
 
 
 class StubState:

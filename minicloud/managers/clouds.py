@@ -145,7 +145,7 @@ class CloudManager(Manager):
         driver.forget()
         self.app.drop_driver(name)
         self.app.passwords.pop(name, None)
-        if driver.has_hosts:
+        if driver.features.hosts:
             return f"cloud {name} forgotten; its resources stay in the cloud"
         return f"cloud {name} forgotten with its simulated resources"
 

@@ -1275,14 +1275,16 @@ def _keypair_view(keypair: dict[str, Any]) -> dict[str, Any]:
     return {k: keypair[k] for k in ("name", "public_key", "fingerprint", "type")}
 
 
-CLOUD_SETTINGS = {"auth_url": AUTH_URL, "project": PROJECT, "user": USER, "domain": "Default"}
+CLOUD_SETTINGS = {"auth_url": AUTH_URL, "project": PROJECT, "user": USER,
+                  "user_domain": "Default", "project_domain": "Default"}
 
 
 @contextmanager
-def fake_openstack_driver(store: Store, cloud_name: str = "os1",
+def fake_openstack_driver(store: Store | None = None, cloud_name: str = "os1",
                           ) -> Iterator[tuple[OpenStackDriver, FakeOpenStack]]:
     """An OpenStackDriver for a cloud named ``cloud_name`` (password ``secret-pw``), wired to
-    a fresh fake.
+    a fresh fake.  ``store`` is not used (an OpenStack driver keeps no state of its own); it
+    is accepted so that every driver factory has the same shape.
 
     The fake answers every request of the process to its hosts while the block runs (one
     ``requests_mock.Mocker``), so drivers built elsewhere for such a cloud reach it too.  One
@@ -1294,7 +1296,7 @@ def fake_openstack_driver(store: Store, cloud_name: str = "os1",
                   settings=dict(CLOUD_SETTINGS))
     with requests_mock.Mocker() as mocker:
         fake.install(mocker)
-        driver = OpenStackDriver(cloud, store, password=PASSWORD)
+        driver = OpenStackDriver(cloud, {"password": PASSWORD})
         driver.poll_interval = 0.01
         try:
             yield driver, fake

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from minicloud.drivers import create_driver
 from minicloud.drivers.base import Driver, ServerSpec
 from minicloud.drivers.stub import TABLES as STUB_TABLES
-from minicloud.drivers.stub import StubDriver
 from minicloud.errors import DriverError
 from minicloud.model import (
     KEYPAIR_PREFIX,
@@ -54,7 +54,7 @@ def stub_ports(store: Store, cloud: str) -> list[Port]:
 
 @contextmanager
 def stub_driver(store: Store) -> Iterator[tuple[Driver, Ports]]:
-    driver = StubDriver(Cloud("Contract", "stub", "here"), store)
+    driver = create_driver(Cloud("Contract", "stub", "here"), None, store)
     driver.setup()
     try:
         yield driver, lambda: stub_ports(store, driver.cloud.name)
@@ -64,7 +64,7 @@ def stub_driver(store: Store) -> Iterator[tuple[Driver, Ports]]:
 
 @contextmanager
 def openstack_driver(store: Store) -> Iterator[tuple[Driver, Ports]]:
-    with fake_openstack_driver(store) as (driver, fake):
+    with fake_openstack_driver() as (driver, fake):
         yield driver, fake.model_ports
 
 

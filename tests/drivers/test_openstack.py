@@ -19,7 +19,6 @@ from minicloud.drivers.base import CLUSTER_KEY, OWNER_TAG, ServerSpec
 from minicloud.drivers.openstack import OpenStackDriver, clouds_yaml_entries
 from minicloud.errors import DriverError
 from minicloud.model import Cloud, SecurityRule
-from minicloud.store import Store
 from tests.drivers.fake_openstack import (
     AUTH_URL,
     PASSWORD,
@@ -32,13 +31,8 @@ SSH = SecurityRule("ingress", "tcp", 22, 22, "IPv4", "0.0.0.0/0")
 
 
 @pytest.fixture
-def store(tmp_path):
-    return Store(f"sqlite:///{tmp_path / 'minicloud.db'}")  # the driver never opens it
-
-
-@pytest.fixture
-def env(store):
-    with fake_openstack_driver(store) as pair:
+def env():
+    with fake_openstack_driver() as pair:
         yield pair
 
 
@@ -260,13 +254,13 @@ def test_password_never_shows_even_when_the_cloud_echoes_it(env):
     assert "***" in caught.value.detail
 
 
-def test_wrong_password_is_unauthorized(store):
+def test_wrong_password_is_unauthorized():
     fake = FakeOpenStack(password="another")
     cloud = Cloud("os1", "openstack", settings={"auth_url": AUTH_URL, "project": "demo",
                                                 "user": "demo"})
     with requests_mock.Mocker() as mocker:
         fake.install(mocker)
-        driver = OpenStackDriver(cloud, store, password=PASSWORD)
+        driver = OpenStackDriver(cloud, {"password": PASSWORD})
         with pytest.raises(DriverError) as caught:
             driver.list_networks()
     assert caught.value.reason == errors.UNAUTHORIZED
@@ -274,12 +268,12 @@ def test_wrong_password_is_unauthorized(store):
     assert PASSWORD not in str(caught.value)
 
 
-def test_missing_password_is_unauthorized(store, monkeypatch):
+def test_missing_password_is_unauthorized(monkeypatch):
     monkeypatch.delenv("OS_PASSWORD", raising=False)
     cloud = Cloud("os1", "openstack", settings={"auth_url": AUTH_URL, "project": "demo",
                                                 "user": "demo"})
     with requests_mock.Mocker() as mocker:
-        driver = OpenStackDriver(cloud, store)
+        driver = OpenStackDriver(cloud)
         with pytest.raises(DriverError) as caught:
             driver.list_servers()
         assert mocker.call_count == 0
@@ -287,14 +281,14 @@ def test_missing_password_is_unauthorized(store, monkeypatch):
     assert "password is needed" in caught.value.detail
 
 
-def test_os_password_is_used(store, monkeypatch):
+def test_os_password_is_used(monkeypatch):
     monkeypatch.setenv("OS_PASSWORD", PASSWORD)
     fake = FakeOpenStack()
     cloud = Cloud("os1", "openstack", settings={"auth_url": AUTH_URL, "project": "demo",
                                                 "user": "demo"})
     with requests_mock.Mocker() as mocker:
         fake.install(mocker)
-        assert [n.name for n in OpenStackDriver(cloud, store).list_networks()] == ["public"]
+        assert [n.name for n in OpenStackDriver(cloud).list_networks()] == ["public"]
 
 
 # -- clouds.yaml -------------------------------------------------------------------------------
@@ -332,20 +326,19 @@ def test_clouds_yaml_entries(tmp_path, monkeypatch):
     assert clouds_yaml_entries() == []
 
 
-def test_clouds_yaml_entry_connects(store, tmp_path, monkeypatch):
+def test_clouds_yaml_entry_connects(tmp_path, monkeypatch):
     _clouds_yaml(tmp_path, monkeypatch)
     fake = FakeOpenStack()
     with requests_mock.Mocker() as mocker:
         fake.install(mocker)
         cloud = Cloud("os1", "openstack", settings={"os_cloud": "fake"})
-        driver = OpenStackDriver(cloud, store, password=PASSWORD)
+        driver = OpenStackDriver(cloud, {"password": PASSWORD})
         assert [n.name for n in driver.list_networks()] == ["public"]
-        without = OpenStackDriver(cloud, store)
+        without = OpenStackDriver(cloud)
         with pytest.raises(DriverError) as caught:
             without.list_networks()
         assert caught.value.reason == errors.UNAUTHORIZED
-        unknown = OpenStackDriver(Cloud("os1", "openstack", settings={"os_cloud": "nope"}),
-                                  store)
+        unknown = OpenStackDriver(Cloud("os1", "openstack", settings={"os_cloud": "nope"}))
         with pytest.raises(DriverError) as caught:
             unknown.list_networks()
         assert "nope" in str(caught.value)
@@ -358,8 +351,8 @@ LIST_PATHS = [r"/v2\.1/servers/detail", r"/v2\.0/networks", r"/v2\.0/subnets",
               r"/v2\.0/security-groups", r"/v2/images", r"/v2\.1/flavors/detail"]
 
 
-def _sync_requests(store, servers: int, page_size: int = 1000) -> tuple[int, FakeOpenStack]:
-    with fake_openstack_driver(store) as (driver, fake):
+def _sync_requests(servers: int, page_size: int = 1000) -> tuple[int, FakeOpenStack]:
+    with fake_openstack_driver() as (driver, fake):
         fake.page_size = page_size
         net = driver.create_network("Big", "10.0.0.0/16")
         with fake.lock:
@@ -373,9 +366,9 @@ def _sync_requests(store, servers: int, page_size: int = 1000) -> tuple[int, Fak
         return fake.request_count, fake
 
 
-def test_sync_request_count_does_not_grow_with_servers(store):
-    small, fake = _sync_requests(store, 10)
-    large, _ = _sync_requests(store, 200)
+def test_sync_request_count_does_not_grow_with_servers():
+    small, fake = _sync_requests(10)
+    large, _ = _sync_requests(200)
     assert small == large
     # 1 token + identity and compute/image version documents + one request per list: the 13
     # requests one openstacksdk process needs for these nine lists.
@@ -387,18 +380,18 @@ def test_sync_request_count_does_not_grow_with_servers(store):
     assert fake.count("GET", r"/v2\.1/servers/[0-9a-f-]{36}") == 0
 
 
-def test_sync_reads_one_request_per_page(store):
-    single, _ = _sync_requests(store, 10)
-    paged, fake = _sync_requests(store, 120, page_size=50)
+def test_sync_reads_one_request_per_page():
+    single, _ = _sync_requests(10)
+    paged, fake = _sync_requests(120, page_size=50)
     assert paged == single + 2
     assert fake.count("GET", r"/v2\.1/servers/detail") == 3
 
 
-def test_sync_lists_concurrently(store):
+def test_sync_lists_concurrently():
     fake = FakeOpenStack()
     cloud = Cloud("os1", "openstack", settings={"auth_url": AUTH_URL, "project": "demo",
                                                 "user": "demo"})
-    driver = OpenStackDriver(cloud, store, password=PASSWORD)
+    driver = OpenStackDriver(cloud, {"password": PASSWORD})
     fake.mount(driver.conn.session.session)  # no Mocker: its global lock serialises requests
     driver.snapshot()  # log in first
     fake.latency = 0.3

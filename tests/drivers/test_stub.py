@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from minicloud.drivers import stub
+from minicloud.drivers import create_driver, stub
 from minicloud.drivers.base import ServerSpec
 from minicloud.drivers.stub import StubDriver
 from minicloud.errors import DriverError
@@ -21,8 +21,15 @@ def store(db_url: str) -> Iterator[Store]:
     s.close()
 
 
+def on(store: Store, name: str = "S", **settings: str) -> StubDriver:
+    """A driver on the Stub cloud ``name`` (its state as it is: nothing is set up)."""
+    driver = create_driver(Cloud(name, "stub", settings=dict(settings)), None, store)
+    assert isinstance(driver, StubDriver)
+    return driver
+
+
 def make(store: Store, name: str = "S", **settings: str) -> StubDriver:
-    driver = StubDriver(Cloud(name, "stub", settings=dict(settings)), store)
+    driver = on(store, name, **settings)
     driver.setup()
     return driver
 
@@ -54,12 +61,12 @@ def test_state_survives_a_new_driver(store: Store, db_url: str) -> None:
     driver = make(store)
     net = driver.create_network("n", "10.0.0.0/24")
     server = driver.create_server(spec(net.id))
-    again = StubDriver(Cloud("S", "stub"), store)
+    again = on(store)
     assert {n.name for n in again.list_networks()} == {"public", "n"}
     assert again.get_server(server.id).status == "ACTIVE"
     reopened = Store(db_url).open()  # a restart
     try:
-        third = StubDriver(Cloud("S", "stub"), reopened)
+        third = on(reopened)
         assert {s.id for s in third.list_servers()} == {server.id}
     finally:
         reopened.close()
@@ -157,7 +164,7 @@ def test_forget_drops_the_state(store: Store) -> None:
     keep = make(store, "Other")
     driver.create_network("n", "10.0.0.0/24")
     driver.forget()
-    fresh = StubDriver(Cloud("S", "stub"), store)
+    fresh = on(store)
     assert fresh.list_networks() == [] and fresh.list_security_groups() == []
     assert driver.list_networks() == []
     assert [n.name for n in keep.list_networks()] == ["public"]
@@ -198,5 +205,4 @@ def test_state_is_in_its_own_tables(store: Store) -> None:
     make(store).create_network("n", "10.0.0.0/24")
     assert set(stub.TABLES.values()) <= set(store.db.tables)
     assert store.load("network") == []  # never in MiniCloud's own tables
-
 
