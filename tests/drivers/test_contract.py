@@ -6,19 +6,25 @@ for a cloud that has images cirros and ubuntu, flavors m1.tiny/m1.small/m1.mediu
 ``ports()`` lists the cloud's ports as the cloud holds them (drivers list no ports: this is the
 test's own view).  Adding a driver is one line in ``DRIVERS`` (OpenStack runs against
 tests/drivers/fake_openstack.py, openstacksdk's real HTTP stack served by requests_mock).
+
+A case that needs a capability says so with ``needs(driver, "routers")``: the suite skips it
+from the driver's declared ``features``, never from the driver's name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import fields, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from minicloud.drivers import create_driver
-from minicloud.drivers.base import Driver, ServerSpec
+from minicloud.drivers import DRIVERS as REGISTRY
+from minicloud.drivers import create_driver, driver_class
+from minicloud.drivers.base import Driver, Features, ServerSpec, Setting
 from minicloud.drivers.stub import TABLES as STUB_TABLES
 from minicloud.errors import DriverError
 from minicloud.model import (
@@ -28,6 +34,7 @@ from minicloud.model import (
     Port,
     Router,
     SecurityRule,
+    State,
     from_dict,
 )
 from minicloud.store import Store
@@ -35,6 +42,8 @@ from tests.drivers.fake_openstack import fake_openstack_driver
 
 Ports = Callable[[], list[Port]]
 Factory = Callable[[Store], AbstractContextManager[tuple[Driver, Ports]]]
+STATES = {value for name, value in vars(State).items() if name.isupper()}
+FEATURES = {f.name for f in fields(Features)}
 
 
 def stub_ports(store: Store, cloud: str) -> list[Port]:
@@ -94,6 +103,14 @@ def ports(subject: tuple[Driver, Ports]) -> Ports:
     return subject[1]
 
 
+def needs(driver: Driver, *features: str) -> None:
+    """Skip the calling case unless the driver declares every one of ``features``."""
+    for feature in features:
+        assert feature in FEATURES, f"no such feature {feature!r}: one of {sorted(FEATURES)}"
+        if not getattr(driver.features, feature):
+            pytest.skip(f"{driver.type_name} declares no {feature}")
+
+
 # -- helpers -----------------------------------------------------------------------------------
 
 def by_name(objs: list[Any]) -> dict[str, Any]:
@@ -112,6 +129,7 @@ def spec(driver: Driver, name: str, network_id: str, **kw: Any) -> ServerSpec:
 
 def routed_server(driver: Driver, prefix: str, cidr: str) -> tuple[Any, Any, Any, Any]:
     """An ACTIVE server on a network attached to a router whose gateway is ``public``."""
+    needs(driver, "routers", "attach_network")
     ext = public(driver)
     net = driver.create_network(f"{prefix}net", cidr)
     router = driver.create_router(f"{prefix}router", ext.id)
@@ -154,6 +172,74 @@ def test_pre_existing_objects_are_not_owned(driver: Driver) -> None:
     assert driver.list_servers() == []
 
 
+# -- what a driver declares --------------------------------------------------------------------
+
+def test_declarations(driver: Driver) -> None:
+    cls = type(driver)
+    assert driver_class(cls.type_name) is cls and cls.type_name in REGISTRY
+    assert isinstance(cls.features, Features)
+    assert set(cls.status_map.values()) <= STATES, "status_map must map onto State values"
+    assert all(isinstance(t, str) for t in cls.state_tables)
+    names = [s.name for s in cls.settings]
+    flags = [s.flag for s in cls.settings if s.flag is not None]
+    assert len(set(names)) == len(names) and len(set(flags)) == len(flags)
+    for setting in cls.settings:
+        assert isinstance(setting, Setting)
+        assert setting.prompt and setting.help and "\n" not in setting.help, setting.name
+        if setting.flag is not None:
+            assert setting.flag.startswith("--"), setting.name
+        if setting.secret:
+            assert setting.flag is None, f"secret {setting.name} must not be a flag"
+
+
+def test_native_statuses_map_to_states(driver: Driver) -> None:
+    for native, state in driver.status_map.items():
+        assert driver.state(native) == state
+    assert driver.state("no-such-status") == "NO-SUCH-STATUS"  # shown, not hidden
+    assert driver.state("") == State.UNKNOWN
+
+
+def test_every_status_reported_is_a_state(driver: Driver) -> None:
+    net = driver.create_network("tnet", "10.38.0.0/24")
+    seen = [driver.create_server(spec(driver, "tvm", net.id))]
+    server = seen[0]
+    seen.append(driver.wait_server(server.id, State.ACTIVE, 60))
+    seen += driver.list_servers() + driver.snapshot().instances
+    stopped = reach(driver, driver.stop_server(server.id), State.SHUTOFF)
+    seen += [stopped, driver.get_server(server.id), *driver.list_servers()]
+    assert stopped.status == State.SHUTOFF
+    started = reach(driver, driver.start_server(server.id), State.ACTIVE)
+    assert started.status == State.ACTIVE
+    seen += [started, driver.reboot_server(server.id), *driver.list_servers()]
+    assert {s.status for s in seen} <= STATES, {s.status for s in seen}
+    driver.delete_server(server.id)
+    driver.delete_network(net.id)
+
+
+def test_zones(driver: Driver) -> None:
+    needs(driver, "zones")
+    zones = driver.availability_zones()
+    assert zones and all(isinstance(z, str) and z for z in zones)
+    net = driver.create_network("znet", "10.39.0.0/24")
+    server = driver.create_server(spec(driver, "zvm", net.id, availability_zone=zones[0]))
+    assert driver.wait_server(server.id, State.ACTIVE, 60).status == State.ACTIVE
+    driver.delete_server(server.id)
+    driver.delete_network(net.id)
+
+
+def test_needs_skips_from_the_declared_features(driver: Driver) -> None:
+    def declaring(feature: str, value: bool) -> Any:
+        return SimpleNamespace(type_name="any",
+                               features=replace(driver.features, **{feature: value}))
+
+    for feature in FEATURES:
+        with pytest.raises(pytest.skip.Exception, match=f"declares no {feature}"):
+            needs(declaring(feature, False), feature)
+        needs(declaring(feature, True), feature)  # no skip
+    with pytest.raises(AssertionError, match="no such feature"):
+        needs(driver, "teleport")
+
+
 # -- networks and routers ----------------------------------------------------------------------
 
 def test_networks(driver: Driver) -> None:
@@ -169,6 +255,7 @@ def test_networks(driver: Driver) -> None:
 
 
 def test_routers_gateway_and_interfaces(driver: Driver, ports: Ports) -> None:
+    needs(driver, "routers", "attach_network")
     ext = public(driver)
     net = driver.create_network("rnet", "10.32.0.0/24")
     router = driver.create_router("crouter")
@@ -236,6 +323,7 @@ def test_missing_server_is_a_driver_error(driver: Driver) -> None:
 # -- security groups ---------------------------------------------------------------------------
 
 def test_security_groups(driver: Driver) -> None:
+    needs(driver, "security_groups")
     group = driver.create_security_group("cgroup", "contract")
     assert (group.name, group.owned) == ("cgroup", True)
     rule = SecurityRule("ingress", "tcp", 22, 22, "IPv4", "0.0.0.0/0")
@@ -264,6 +352,7 @@ def test_security_groups(driver: Driver) -> None:
 # -- public IPs --------------------------------------------------------------------------------
 
 def test_public_ips(driver: Driver) -> None:
+    needs(driver, "public_ips")
     ext, net, router, server = routed_server(driver, "f", "10.36.0.0/24")
     fip = driver.allocate_public_ip(ext.id, "203.0.113.50")
     assert (fip.name, fip.address, fip.owned, fip.instance_id, fip.network_id) == (
@@ -286,6 +375,7 @@ def test_public_ips(driver: Driver) -> None:
 # -- key pairs ---------------------------------------------------------------------------------
 
 def test_keypairs(driver: Driver) -> None:
+    needs(driver, "keypairs")
     key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ5dGVzYnl0ZXNieXRlc2J5dGVzYnl0ZXNieXRlcw x"
     mine = driver.create_keypair(f"{KEYPAIR_PREFIX}contract", key)
     theirs = driver.create_keypair("someone-else", key)
@@ -302,6 +392,7 @@ def test_keypairs(driver: Driver) -> None:
 # -- a full sync -------------------------------------------------------------------------------
 
 def test_snapshot_contains_everything(driver: Driver) -> None:
+    needs(driver, "public_ips", "security_groups", "keypairs")
     ext, net, router, server = routed_server(driver, "a", "10.37.0.0/24")
     fip = driver.allocate_public_ip(ext.id)
     driver.associate_public_ip(fip.id, server.id)
@@ -324,3 +415,4 @@ def test_snapshot_contains_everything(driver: Driver) -> None:
     assert group.id in {g.id for g in snap.security_groups}
     for obj in snap.resources():
         assert obj.cloud == driver.cloud.name
+    assert {i.status for i in snap.instances} <= STATES
