@@ -137,6 +137,7 @@ class FakeOpenStack:
         self.calls: list[Call] = []
         self.failures: list[Failure] = []
         self.tokens: set[str] = set()
+        self.logins: list[dict[str, Any]] = []  # the "auth" body of every token request
         # Knobs a test may turn.
         self.page_size = 1000          # servers per page of /servers/detail (Nova's max_limit)
         self.tags_on_create = True     # False: an older Neutron that rejects "tags" in POST
@@ -481,6 +482,7 @@ class FakeOpenStack:
         return 300, {"versions": {"values": [_identity_v3()]}}, {}
 
     def _issue_token(self, ctx: _Ctx) -> Reply:
+        self.logins.append((ctx.body or {}).get("auth", {}))
         identity = (ctx.body or {}).get("auth", {}).get("identity", {})
         user = identity.get("password", {}).get("user", {})
         if user.get("name") != USER or user.get("password") != self.password:

@@ -21,6 +21,7 @@ from minicloud.errors import DriverError
 from minicloud.model import Cloud, SecurityRule
 from tests.drivers.fake_openstack import (
     AUTH_URL,
+    CLOUD_SETTINGS,
     PASSWORD,
     FakeOpenStack,
     fake_openstack_driver,
@@ -291,6 +292,77 @@ def test_os_password_is_used(monkeypatch):
         assert [n.name for n in OpenStackDriver(cloud).list_networks()] == ["public"]
 
 
+def _login_domains(fake):
+    (login,) = fake.logins
+    user = login["identity"]["password"]["user"]
+    project = login["scope"]["project"]
+    return user["domain"]["name"], project["domain"]["name"]
+
+
+def test_user_and_project_domains_go_to_keystone():
+    settings = dict(CLOUD_SETTINGS, user_domain="Staff", project_domain="Research")
+    fake = FakeOpenStack()
+    with requests_mock.Mocker() as mocker:
+        fake.install(mocker)
+        driver = OpenStackDriver(Cloud("os1", "openstack", settings=settings),
+                                 {"password": PASSWORD})
+        assert [n.name for n in driver.list_networks()] == ["public"]
+    assert _login_domains(fake) == ("Staff", "Research")
+
+
+def test_a_cloud_stored_with_one_domain_still_connects():
+    settings = {"auth_url": AUTH_URL, "project": "demo", "user": "demo", "domain": "Legacy"}
+    fake = FakeOpenStack()
+    with requests_mock.Mocker() as mocker:
+        fake.install(mocker)
+        driver = OpenStackDriver(Cloud("os1", "openstack", settings=settings),
+                                 {"password": PASSWORD})
+        assert [n.name for n in driver.list_networks()] == ["public"]
+    assert _login_domains(fake) == ("Legacy", "Legacy")
+
+
+def test_password_comes_from_its_settings_env_variable(monkeypatch):
+    driver = OpenStackDriver(Cloud("os1", "openstack", settings=dict(CLOUD_SETTINGS)))
+    monkeypatch.delenv("OS_PASSWORD", raising=False)
+    assert driver.secret("password") is None
+    monkeypatch.setenv("OS_PASSWORD", "from-env")
+    assert driver.secret("password") == "from-env"
+    given = OpenStackDriver(Cloud("os1", "openstack"), {"password": "given"})
+    assert given.secret("password") == "given"
+    assert driver.secret("auth_url") is None  # not a secret: never read from the environment
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("https://keystone.example.com:5000/v3", True), (" http://10.0.0.1/identity/v3 ", True),
+    ("keystone.example.com/v3", False), ("ftp://keystone.example.com/v3", False),
+    ("https:///v3", False), ("", False)])
+def test_auth_url_is_checked(value, ok):
+    (setting,) = [s for s in OpenStackDriver.settings if s.name == "auth_url"]
+    assert setting.check is not None
+    if ok:
+        assert setting.check(value) == value.strip()
+    else:
+        with pytest.raises(errors.ValidationError, match="invalid auth URL"):
+            setting.check(value)
+
+
+def test_settings_as_the_issue_asks():
+    by_name = {s.name: s for s in OpenStackDriver.settings}
+    assert {n: (s.flag, s.env) for n, s in by_name.items()} == {
+        "os_cloud": ("--os-cloud", None),
+        "auth_url": ("--os-auth-url", "OS_AUTH_URL"),
+        "project": ("--os-project-name", "OS_PROJECT_NAME"),
+        "user": ("--os-username", "OS_USERNAME"),
+        "user_domain": ("--os-user-domain-name", None),
+        "project_domain": ("--os-project-domain-name", None),
+        "region": ("--os-region-name", "OS_REGION_NAME"),
+        "password": (None, "OS_PASSWORD"),
+    }
+    assert by_name["os_cloud"].alone and by_name["os_cloud"].choices is not None
+    assert by_name["password"].secret and by_name["region"].optional
+    assert by_name["user_domain"].default == by_name["project_domain"].default == "Default"
+
+
 # -- clouds.yaml -------------------------------------------------------------------------------
 
 
@@ -523,6 +595,34 @@ def test_server_life_cycle_and_delete_waits(env):
     with pytest.raises(DriverError) as caught:
         driver.get_server(server.id)
     assert caught.value.reason == errors.NOT_FOUND
+
+
+@pytest.mark.parametrize(("nova", "state"), [
+    ("ACTIVE", "ACTIVE"), ("BUILD", "BUILD"), ("SHUTOFF", "SHUTOFF"), ("STOPPED", "SHUTOFF"),
+    ("REBOOT", "REBOOT"), ("HARD_REBOOT", "REBOOT"), ("ERROR", "ERROR"),
+    ("PAUSED", "PAUSED"), ("verify_resize", "VERIFY_RESIZE"), ("", "UNKNOWN")])
+def test_nova_statuses_map_to_minicloud_states(env, nova, state):
+    driver, fake = env
+    fake.build_gets = 99  # a BUILD server stays in BUILD
+    net = driver.create_network("N1", "10.0.0.0/24")
+    server = driver.create_server(_spec(driver, "s1", net.id))
+    with fake.lock:
+        fake.servers[server.id]["status"] = nova
+    assert driver.get_server(server.id).status == state
+    assert [s.status for s in driver.list_servers()] == [state]
+    assert [s.status for s in driver.snapshot().instances] == [state]
+
+
+def test_error_ends_a_wait_at_once(env):
+    driver, fake = env
+    net = driver.create_network("N1", "10.0.0.0/24")
+    server = driver.create_server(_spec(driver, "s1", net.id))
+    with fake.lock:
+        fake.servers[server.id]["status"] = "ERROR"
+    start = time.monotonic()
+    with pytest.raises(DriverError, match="status ERROR"):
+        driver.wait_server(server.id, "ACTIVE", timeout=30)
+    assert time.monotonic() - start < 5
 
 
 def test_delete_of_network_in_use_is_a_conflict(env):

@@ -10,7 +10,7 @@ from minicloud.drivers import create_driver, stub
 from minicloud.drivers.base import ServerSpec
 from minicloud.drivers.stub import StubDriver
 from minicloud.errors import DriverError
-from minicloud.model import Cloud
+from minicloud.model import Cloud, State
 from minicloud.store import Store
 
 
@@ -205,4 +205,76 @@ def test_state_is_in_its_own_tables(store: Store) -> None:
     make(store).create_network("n", "10.0.0.0/24")
     assert set(stub.TABLES.values()) <= set(store.db.tables)
     assert store.load("network") == []  # never in MiniCloud's own tables
+
+
+def _raw_status(store: Store, server_id: str) -> str:
+    row = store.table(stub.TABLES["instance"]).get(f"S/{server_id}")
+    assert row is not None
+    return row[0]["status"]
+
+
+def test_its_own_statuses_are_stored_and_mapped(store: Store) -> None:
+    driver = make(store)
+    assert set(StubDriver.status_map.values()) <= {State.BUILD, State.ACTIVE, State.SHUTOFF}
+    assert all(word.islower() for word in StubDriver.status_map)  # visibly its own words
+    net = driver.create_network("n", "10.0.0.0/24")
+    server = driver.create_server(spec(net.id))
+    assert (server.status, _raw_status(store, server.id)) == (State.BUILD, "building")
+    assert driver.get_server(server.id).status == State.ACTIVE
+    assert _raw_status(store, server.id) == "running"
+    assert driver.stop_server(server.id).status == State.SHUTOFF
+    assert _raw_status(store, server.id) == "stopped"
+    assert driver.list_servers()[0].status == State.SHUTOFF
+    assert driver.snapshot().instances[0].status == State.SHUTOFF
+    assert driver.start_server(server.id).status == State.ACTIVE
+    assert driver.reboot_server(server.id).status == State.ACTIVE
+    row = store.table(stub.TABLES["instance"]).get(f"S/{server.id}")
+    assert row is not None
+    assert stub.as_seen("instance", row[0]).status == State.ACTIVE
+
+
+def test_rows_from_before_its_own_statuses_still_read(store: Store) -> None:
+    driver = make(store)
+    net = driver.create_network("n", "10.0.0.0/24")
+    building = driver.create_server(spec(net.id, "a"))
+    stopped = driver.create_server(spec(net.id, "b"))
+    table = store.table(stub.TABLES["instance"])
+    for server, legacy in ((building, "BUILD"), (stopped, "SHUTOFF")):
+        data, _ = table.get(f"S/{server.id}") or ({}, 0)
+        table.put(f"S/{server.id}", "S", dict(data, status=legacy))
+    again = on(store)
+    assert {s.name: s.status for s in again.list_servers()} == {"a": State.ACTIVE,
+                                                                "b": State.SHUTOFF}
+    assert again.get_server(building.id).status == State.ACTIVE
+    assert _raw_status(store, building.id) == "running"
+    assert stub.as_seen("instance", table.get(f"S/{stopped.id}")[0]).status == State.SHUTOFF
+
+
+def test_an_unknown_status_passes_through_upper_cased(store: Store) -> None:
+    driver = make(store)
+    net = driver.create_network("n", "10.0.0.0/24")
+    server = driver.create_server(spec(net.id))
+    table = store.table(stub.TABLES["instance"])
+    data, _ = table.get(f"S/{server.id}") or ({}, 0)
+    table.put(f"S/{server.id}", "S", dict(data, status="paused"))
+    assert on(store).get_server(server.id).status == "PAUSED"
+
+
+def test_declarations() -> None:
+    assert not StubDriver.features.hosts and not StubDriver.features.zones
+    assert StubDriver.features.keypairs and StubDriver.features.routers
+    assert StubDriver.state_tables == tuple(stub.TABLES.values())
+    assert [(s.name, s.flag) for s in StubDriver.settings] == [
+        ("external_network", "--external-network"), ("external_cidr", "--external-cidr"),
+        ("external_subnet", "--external-subnet")]
+
+
+def test_only_create_driver_adds_its_tables(tmp_path) -> None:  # noqa: ANN001
+    fresh = Store(f"sqlite:///{tmp_path}/fresh.db").open()
+    try:
+        assert not set(stub.TABLES.values()) & set(fresh.db.tables)
+        make(fresh)
+        assert set(stub.TABLES.values()) <= set(fresh.db.tables)
+    finally:
+        fresh.close()
 
