@@ -57,10 +57,9 @@ def main() -> None:
 def concurrent_sync(latency: float) -> None:
     """Warm syncs with latency per request, on a transport that lets requests overlap
     (requests_mock's Mocker serialises them; an adapter mounted on the session does not)."""
-    store = Store(f"sqlite:///{scratch_home()}/sync.db").open()
     fake = FakeOpenStack()
-    driver = OpenStackDriver(Cloud("os1", "openstack", "", dict(CLOUD_SETTINGS)), store,
-                             PASSWORD)
+    driver = OpenStackDriver(Cloud("os1", "openstack", "", dict(CLOUD_SETTINGS)),
+                             {"password": PASSWORD})
     fake.mount(driver.conn.session.session)
     driver.snapshot()
     fake.latency = latency

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from .base import Driver
+from .base import Driver, Features, Setting
 
 if TYPE_CHECKING:
     from ..model import Cloud
@@ -22,11 +22,19 @@ DRIVERS: dict[str, str] = {
 
 def driver_class(type_name: str) -> type[Driver]:
     module, _, cls = DRIVERS[type_name].partition(":")
-    return getattr(importlib.import_module(module), cls)
+    driver: type[Driver] = getattr(importlib.import_module(module), cls)
+    return driver
 
 
 def create_driver(cloud: Cloud, secrets: Mapping[str, str] | None, store: Store) -> Driver:
-    return driver_class(cloud.type)(cloud, store, (secrets or {}).get("password"))
+    """The driver of ``cloud``.  Only a driver that keeps state of its own (``state_tables``)
+    is handed the store, as ``state=``, once its tables exist."""
+    cls = driver_class(cloud.type)
+    if not cls.state_tables:
+        return cls(cloud, secrets)
+    store.add_tables(cls.state_tables)
+    stateful: Callable[..., Driver] = cls
+    return stateful(cloud, secrets, state=store)
 
 
-__all__ = ["DRIVERS", "Driver", "create_driver", "driver_class"]
+__all__ = ["DRIVERS", "Driver", "Features", "Setting", "create_driver", "driver_class"]

@@ -3,15 +3,24 @@
 A driver speaks to one cloud.  It returns model objects and raises only
 :class:`minicloud.errors.DriverError`.  Everything it creates it marks as MiniCloud's own (the
 ``owned`` flag it reports back comes from that mark, so a resync knows what Reset may delete).
+
+A cloud type declares, once, on its class: the ``settings`` it needs when a cloud is added
+(:class:`Setting`: the menu's questions, the ``clouds add`` flags, environment variables,
+secrets), the ``features`` it has (:class:`Features`: what the managers and the contract suite
+may ask of it), and the ``status_map`` from its cloud's server statuses to MiniCloud's own
+:class:`~minicloud.model.State`.  A driver that keeps state of its own (the Stub) names its
+tables in ``state_tables`` and is handed the store as ``state=`` (see
+:func:`minicloud.drivers.create_driver`); no other driver sees the store.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from ..errors import TIMEOUT, DriverError
 from ..model import (
@@ -22,15 +31,12 @@ from ..model import (
     Instance,
     KeyPair,
     Network,
-    Port,
     PublicIP,
     Router,
     SecurityGroup,
     SecurityRule,
+    State,
 )
-
-if TYPE_CHECKING:
-    from ..store import Store
 
 # Metadata key on servers that holds the cluster; tag/metadata value marking MiniCloud's objects.
 CLUSTER_KEY = "minicloud_cluster"
@@ -50,13 +56,24 @@ class ServerSpec:
     availability_zone: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Setting:
-    """A setting a cloud type asks for when it is added (the UI and commands read these)."""
+    """Something a cloud type needs to know, declared once: the menu asks it, ``clouds add``
+    takes it as a flag, ``--help`` describes it, an environment variable may supply it."""
 
+    # Key in ``Cloud.settings``, or in the driver's secrets for a secret.
     name: str
+    # The menu's question.
     prompt: str
+    # The ``clouds add`` long option (e.g. ``--os-cloud``); None for a secret: secrets never
+    # come on a command line.
+    flag: str | None
+    # One line for ``--help``.
+    help: str
     default: str = ""
+    # Environment variable that supplies the value when it is not given (e.g. ``OS_PASSWORD``).
+    env: str | None = None
+    # Never stored: kept in memory for the session (see :meth:`Driver.secret`).
     secret: bool = False
     # Checks a value and returns it normalised; raises ValidationError with one line.
     check: Callable[[str], str] | None = None
@@ -67,6 +84,42 @@ class Setting:
     # May be left empty (otherwise a value or the default is required).
     optional: bool = False
 
+    def __post_init__(self) -> None:
+        if self.secret and self.flag is not None:
+            raise ValueError(f"setting {self.name}: a secret never comes on a command line")
+        if self.flag is not None and not self.flag.startswith("--"):
+            raise ValueError(f"setting {self.name}: flag {self.flag!r} must start with --")
+
+    def from_env(self) -> str | None:
+        """The value its environment variable supplies, if any."""
+        return (os.environ.get(self.env) or None) if self.env else None
+
+
+@dataclass(frozen=True)
+class Features:
+    """What a cloud type can do.  Code that depends on a capability asks here, never for the
+    type's name."""
+
+    routers: bool = True
+    # An existing network can be attached to a router.
+    attach_network: bool = True
+    public_ips: bool = True
+    # Clusters are placed in the availability zones of the same name.
+    zones: bool = False
+    # False: SSH is opened by a firewall/ACL rule instead of a security group.
+    security_groups: bool = True
+    keypairs: bool = True
+    # Real hosts to SSH into (the Stub has none: connect only says what it would run).
+    hosts: bool = True
+
+
+def map_state(status_map: Mapping[str, str], native: str | None) -> str:
+    """MiniCloud's state for a native status; unmapped ones pass through upper-cased (an
+    operator still sees them), a missing one is UNKNOWN."""
+    if not native:
+        return State.UNKNOWN
+    return status_map.get(native, native.upper())
+
 
 Progress = Callable[[str], None]
 
@@ -75,16 +128,34 @@ class Driver(ABC):
     """One cloud's driver."""
 
     type_name: ClassVar[str]
-    # Stub clouds have no hosts to SSH into: connect only says what it would run.
-    has_hosts: ClassVar[bool] = True
+    features: ClassVar[Features]
     settings: ClassVar[tuple[Setting, ...]] = ()
+    # Native server status -> State value.  Every Instance a driver returns carries a State.
+    status_map: ClassVar[dict[str, str]]
+    # Tables of the store the driver keeps its own state in; such a driver is constructed as
+    # ``cls(cloud, secrets, state=store)`` (see minicloud.drivers.create_driver).
+    state_tables: ClassVar[tuple[str, ...]] = ()
     poll_interval: ClassVar[float] = 0.5  # first delay between polls; grows to 5 s
 
-    def __init__(self, cloud: Cloud, store: Store, password: str | None = None):
+    def __init__(self, cloud: Cloud, secrets: Mapping[str, str] | None = None):
         self.cloud = cloud
-        self.store = store
-        self.password = password
+        # Values of secret settings given for this session (never stored); see secret().
+        self._secrets: dict[str, str] = {k: v for k, v in (secrets or {}).items() if v}
         self.progress: Progress | None = None
+
+    def setting(self, name: str) -> Setting | None:
+        return next((s for s in self.settings if s.name == name), None)
+
+    def secret(self, name: str) -> str | None:
+        """A secret setting's value: the one given to the driver, else its ``env`` variable."""
+        if name in self._secrets:
+            return self._secrets[name]
+        setting = self.setting(name)
+        return setting.from_env() if setting is not None and setting.secret else None
+
+    def state(self, native: str | None) -> str:
+        """MiniCloud's :class:`State` for one of this cloud's server statuses."""
+        return map_state(self.status_map, native)
 
     def error(self, operation: str, reason: str, detail: str = "") -> DriverError:
         return DriverError(self.cloud.name, operation, reason, detail)
@@ -135,9 +206,6 @@ class Driver(ABC):
 
     @abstractmethod
     def get_server(self, server_id: str) -> Instance: ...
-
-    @abstractmethod
-    def list_ports(self) -> list[Port]: ...
 
     @abstractmethod
     def list_public_ips(self) -> list[PublicIP]: ...
@@ -197,11 +265,12 @@ class Driver(ABC):
             delay = min(delay * 1.5, 5.0)
 
     def wait_server(self, server_id: str, status: str, timeout: float = 600.0) -> Instance:
-        """Poll one server with backoff until it reaches ``status`` (ERROR fails at once)."""
+        """Poll one server with backoff until it reaches ``status``, a :class:`State` value
+        (ERROR fails at once)."""
 
         def probe() -> tuple[bool, Instance, str]:
             server = self.get_server(server_id)
-            if server.status == "ERROR":
+            if server.status == State.ERROR:
                 raise self.error(f"server {server.name}", "failed", "status ERROR")
             return server.status == status, server, f"{server.name}: {server.status}"
 

@@ -121,7 +121,7 @@ class CloudManager(Manager):
         driver.forget()
         self.session.drivers.drop(name)
         self.session.drivers.forget_secrets(name)
-        if driver.has_hosts:
+        if driver.features.hosts:
             return f"cloud {name} forgotten; its resources stay in the cloud"
         return f"cloud {name} forgotten with its simulated resources"
 

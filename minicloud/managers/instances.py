@@ -122,7 +122,7 @@ class InstanceManager(Manager):
 
     def _keypair(self, cloud: str, driver: Driver, undo: Undo, pending: list[Any]) -> str | None:
         """Upload the user's public key once per cloud, on clouds with real hosts."""
-        if not driver.has_hosts:
+        if not driver.features.hosts:
             return None
         key = next((p for p in (Path.home() / ".ssh/id_ed25519.pub",
                                 Path.home() / ".ssh/id_rsa.pub") if p.is_file()), None)
@@ -289,7 +289,7 @@ class InstanceManager(Manager):
 
     def asks_login_user(self, instance: Instance) -> bool:
         """True when connect would have to guess the login user of a real host."""
-        return self.login_user(instance) is None and self.driver(instance.cloud).has_hosts
+        return self.login_user(instance) is None and self.driver(instance.cloud).features.hosts
 
     def connect(self, instance: Instance, user: str | None = None,
                 address: str | None = None) -> ConnectPlan:
@@ -306,4 +306,4 @@ class InstanceManager(Manager):
         instance = self.by_id("instance", instance.cloud, instance.id)
         user = user or self.login_user(instance) or "root"
         command = [*self.session.config.ssh_command, f"{user}@{ip}"]
-        return ConnectPlan(instance, ip, user, command, self.driver(instance.cloud).has_hosts)
+        return ConnectPlan(instance, ip, user, command, self.driver(instance.cloud).features.hosts)

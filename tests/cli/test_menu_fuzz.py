@@ -34,7 +34,7 @@ from minicloud.cli.menus.main import run_menu
 from minicloud.cli.prompts import Prompter
 from minicloud.config import Config
 from minicloud.demo import build_demo
-from minicloud.drivers.stub import STUB_KINDS
+from minicloud.drivers.stub import STUB_KINDS, as_seen
 from minicloud.drivers.stub import TABLES as STUB_TABLES
 from minicloud.kinds import KINDS, TABLES
 from minicloud.model import from_dict, to_dict
@@ -191,8 +191,8 @@ def check_store(db_file: Path, app: MiniCloud | None) -> None:
             assert sorted(dump(o) for o in app.inventory.cache.all(kind)) == \
                 sorted(dump(o) for o in store[kind]), f"cache and store differ on {kind}s"
     # The Stub clouds' own tables (the "cloud") agree with what MiniCloud recorded.
-    for kind, cls in STUB_KINDS.items():
-        cloud_side = sorted(dump(from_dict(cls, data), versions=False)
+    for kind in STUB_KINDS:
+        cloud_side = sorted(dump(as_seen(kind, data), versions=False)
                             for data, _ in tables[STUB_TABLES[kind]])
         store_side = sorted(dump(o, versions=False) for o in store[kind])
         assert cloud_side == store_side, f"cloud and store differ on {kind}s"

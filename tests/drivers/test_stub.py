@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from minicloud.drivers import stub
+from minicloud.drivers import create_driver, stub
 from minicloud.drivers.base import ServerSpec
 from minicloud.drivers.stub import StubDriver
 from minicloud.errors import DriverError
-from minicloud.model import Cloud
+from minicloud.model import Cloud, State
 from minicloud.store import Store
 
 
@@ -21,8 +21,15 @@ def store(db_url: str) -> Iterator[Store]:
     s.close()
 
 
+def on(store: Store, name: str = "S", **settings: str) -> StubDriver:
+    """A driver on the Stub cloud ``name`` (its state as it is: nothing is set up)."""
+    driver = create_driver(Cloud(name, "stub", settings=dict(settings)), None, store)
+    assert isinstance(driver, StubDriver)
+    return driver
+
+
 def make(store: Store, name: str = "S", **settings: str) -> StubDriver:
-    driver = StubDriver(Cloud(name, "stub", settings=dict(settings)), store)
+    driver = on(store, name, **settings)
     driver.setup()
     return driver
 
@@ -54,12 +61,12 @@ def test_state_survives_a_new_driver(store: Store, db_url: str) -> None:
     driver = make(store)
     net = driver.create_network("n", "10.0.0.0/24")
     server = driver.create_server(spec(net.id))
-    again = StubDriver(Cloud("S", "stub"), store)
+    again = on(store)
     assert {n.name for n in again.list_networks()} == {"public", "n"}
     assert again.get_server(server.id).status == "ACTIVE"
     reopened = Store(db_url).open()  # a restart
     try:
-        third = StubDriver(Cloud("S", "stub"), reopened)
+        third = on(reopened)
         assert {s.id for s in third.list_servers()} == {server.id}
     finally:
         reopened.close()
@@ -157,7 +164,7 @@ def test_forget_drops_the_state(store: Store) -> None:
     keep = make(store, "Other")
     driver.create_network("n", "10.0.0.0/24")
     driver.forget()
-    fresh = StubDriver(Cloud("S", "stub"), store)
+    fresh = on(store)
     assert fresh.list_networks() == [] and fresh.list_security_groups() == []
     assert driver.list_networks() == []
     assert [n.name for n in keep.list_networks()] == ["public"]
@@ -199,4 +206,75 @@ def test_state_is_in_its_own_tables(store: Store) -> None:
     assert set(stub.TABLES.values()) <= store.table_names()
     assert store.load("network") == []  # never in MiniCloud's own tables
 
+
+def _raw_status(store: Store, server_id: str) -> str:
+    row = store.table(stub.TABLES["instance"]).get(f"S/{server_id}")
+    assert row is not None
+    return row[0]["status"]
+
+
+def test_its_own_statuses_are_stored_and_mapped(store: Store) -> None:
+    driver = make(store)
+    assert set(StubDriver.status_map.values()) <= {State.BUILD, State.ACTIVE, State.SHUTOFF}
+    assert all(word.islower() for word in StubDriver.status_map)  # visibly its own words
+    net = driver.create_network("n", "10.0.0.0/24")
+    server = driver.create_server(spec(net.id))
+    assert (server.status, _raw_status(store, server.id)) == (State.BUILD, "building")
+    assert driver.get_server(server.id).status == State.ACTIVE
+    assert _raw_status(store, server.id) == "running"
+    assert driver.stop_server(server.id).status == State.SHUTOFF
+    assert _raw_status(store, server.id) == "stopped"
+    assert driver.list_servers()[0].status == State.SHUTOFF
+    assert driver.snapshot().instances[0].status == State.SHUTOFF
+    assert driver.start_server(server.id).status == State.ACTIVE
+    assert driver.reboot_server(server.id).status == State.ACTIVE
+    row = store.table(stub.TABLES["instance"]).get(f"S/{server.id}")
+    assert row is not None
+    assert stub.as_seen("instance", row[0]).status == State.ACTIVE
+
+
+def test_rows_from_before_its_own_statuses_still_read(store: Store) -> None:
+    driver = make(store)
+    net = driver.create_network("n", "10.0.0.0/24")
+    building = driver.create_server(spec(net.id, "a"))
+    stopped = driver.create_server(spec(net.id, "b"))
+    table = store.table(stub.TABLES["instance"])
+    for server, legacy in ((building, "BUILD"), (stopped, "SHUTOFF")):
+        data, _ = table.get(f"S/{server.id}") or ({}, 0)
+        table.put(f"S/{server.id}", "S", dict(data, status=legacy))
+    again = on(store)
+    assert {s.name: s.status for s in again.list_servers()} == {"a": State.ACTIVE,
+                                                                "b": State.SHUTOFF}
+    assert again.get_server(building.id).status == State.ACTIVE
+    assert _raw_status(store, building.id) == "running"
+    assert stub.as_seen("instance", table.get(f"S/{stopped.id}")[0]).status == State.SHUTOFF
+
+
+def test_an_unknown_status_passes_through_upper_cased(store: Store) -> None:
+    driver = make(store)
+    net = driver.create_network("n", "10.0.0.0/24")
+    server = driver.create_server(spec(net.id))
+    table = store.table(stub.TABLES["instance"])
+    data, _ = table.get(f"S/{server.id}") or ({}, 0)
+    table.put(f"S/{server.id}", "S", dict(data, status="paused"))
+    assert on(store).get_server(server.id).status == "PAUSED"
+
+
+def test_declarations() -> None:
+    assert not StubDriver.features.hosts and not StubDriver.features.zones
+    assert StubDriver.features.keypairs and StubDriver.features.routers
+    assert StubDriver.state_tables == tuple(stub.TABLES.values())
+    assert [(s.name, s.flag) for s in StubDriver.settings] == [
+        ("external_network", "--external-network"), ("external_cidr", "--external-cidr"),
+        ("external_subnet", "--external-subnet")]
+
+
+def test_only_create_driver_adds_its_tables(tmp_path) -> None:
+    fresh = Store(f"sqlite:///{tmp_path}/fresh.db").open()
+    try:
+        assert not set(stub.TABLES.values()) & fresh.table_names()
+        make(fresh)
+        assert set(stub.TABLES.values()) <= fresh.table_names()
+    finally:
+        fresh.close()
 

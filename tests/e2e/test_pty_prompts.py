@@ -30,7 +30,8 @@ PATHS: dict[str, list[tuple[str | None, str]]] = {
     "password (no echo)": [
         ("3", "Cloud name : "), ("OS", "[ Cloud type ]"), ("1", "Location"),
         ("", "Auth URL (Keystone v3) : "), ("http://127.0.0.1:1/v3", "Project : "),
-        ("proj", "User : "), ("user", "Domain : [Default] "), ("", "Region"),
+        ("proj", "User : "), ("user", "User domain : [Default] "),
+        ("", "Project domain : [Default] "), ("", "Region"),
         ("", "Password : ")],
 }
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from minicloud.drivers import create_driver
 from minicloud.drivers.base import ServerSpec
-from minicloud.drivers.stub import StubDriver
 from minicloud.errors import DriverError, InUseError, NotFoundError, ValidationError
 from minicloud.model import NAME_RULE, Cloud
 from minicloud.topology import EMPTY, render_text
@@ -79,7 +79,7 @@ def test_remove_cloud(cloud_app, reopen, fresh_driver) -> None:
     assert again.clouds.all() == []
     for kind in ("network", "cluster", "security_group", "image"):
         assert again.inventory.cache.all(kind) == []
-    ghost = StubDriver(Cloud(CLOUD, "stub"), again.store)
+    ghost = create_driver(Cloud(CLOUD, "stub"), None, again.store)
     assert ghost.list_networks() == []  # the simulated resources went with it
 
 
@@ -182,7 +182,7 @@ def test_a_write_does_not_read_its_whole_cloud_first(cloud_app, reopen, monkeypa
 
 def seeded_app(app):
     """A Stub cloud that held things before MiniCloud was pointed at it."""
-    pre = StubDriver(Cloud(CLOUD, "stub", "the lab"), app.store)
+    pre = create_driver(Cloud(CLOUD, "stub", "the lab"), None, app.store)
     pre.setup()
     external = next(n for n in pre.list_networks() if n.external)
     legacy = pre.seed_network("legacy", "10.50.0.0/24")
@@ -265,7 +265,7 @@ def test_destroy_leaves_a_first_start(demo_app, reopen) -> None:
     again = reopen(demo_app)
     assert again.clouds.all() == []
     assert render_text(again.inventory.cache.deployment()) == EMPTY + "\n"
-    ghost = StubDriver(Cloud("TryStack", "stub"), again.store)
+    ghost = create_driver(Cloud("TryStack", "stub"), None, again.store)
     assert ghost.list_networks() == [] and ghost.list_servers() == []
     # and the first start can build again
     again.clouds.add("TryStack", "stub")

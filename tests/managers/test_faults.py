@@ -322,11 +322,11 @@ def _diff(before: dict, after: dict) -> str:
 def test_reset_keeps_what_existed_and_undoes_a_connect(app, fresh_driver) -> None:
     """test_clouds covers reuse through assign_public_ip; here connect reuses the foreign IP,
     on a foreign router MiniCloud only added an interface to."""
+    from minicloud.drivers import create_driver
     from minicloud.drivers.base import ServerSpec
-    from minicloud.drivers.stub import StubDriver
     from minicloud.model import Cloud
 
-    pre = StubDriver(Cloud(CLOUD, "stub"), app.store)
+    pre = create_driver(Cloud(CLOUD, "stub"), None, app.store)
     pre.setup()
     external = next(n for n in pre.list_networks() if n.external)
     legacy = pre.seed_network("legacy", "10.50.0.0/24")

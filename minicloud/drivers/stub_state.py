@@ -1,0 +1,150 @@
+"""What the Stub cloud holds: its simulated objects, kept in tables of their own in MiniCloud's
+store (``stub_*``, one per kind the Stub simulates), and its fault injection.
+
+``MINICLOUD_STUB_FAIL=call[,call:N]`` makes the named driver calls (the N-th one, or every one)
+raise the driver's error type, for fault-injection tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import FAILED
+from ..kinds import KINDS
+from ..model import Instance, Network, Resource, from_dict, to_dict
+
+if TYPE_CHECKING:
+    from ..store import Store
+    from .base import Driver
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STUB_KINDS: dict[str, type[Resource]] = {k.name: k.cls for k in KINDS.values() if k.simulated}
+TABLES = {kind: f"stub_{KINDS[kind].table}" for kind in STUB_KINDS}
+
+# The Stub's own server statuses (StubDriver.status_map says what they mean to MiniCloud).
+BUILDING, RUNNING, STOPPED = "building", "running", "stopped"
+# Rows written before the Stub had words of its own held MiniCloud's states.
+LEGACY_STATUS = {"BUILD": BUILDING, "ACTIVE": RUNNING, "SHUTOFF": STOPPED}
+
+log = logging.getLogger("minicloud.drivers.stub")
+
+# -- fault injection ---------------------------------------------------------------------------
+
+# Calls made so far in this process, by name, for MINICLOUD_STUB_FAIL's call:N form.
+_calls: Counter[str] = Counter()
+
+
+def reset_fault_counters() -> None:
+    _calls.clear()
+
+
+def _fault_plan() -> dict[str, int | None]:
+    plan: dict[str, int | None] = {}
+    for item in os.environ.get("MINICLOUD_STUB_FAIL", "").split(","):
+        name, _, nth = item.strip().partition(":")
+        if name:
+            plan[name] = int(nth) if nth.isdigit() else None
+    return plan
+
+
+def faultable(method: F) -> F:
+    """Count the call and fail it when MINICLOUD_STUB_FAIL says so."""
+
+    @functools.wraps(method)
+    def wrapper(self: Driver, *args: Any, **kwargs: Any) -> Any:
+        name = method.__name__
+        log.debug("cloud %s (stub): %s", self.cloud.name, name)
+        _calls[name] += 1
+        plan = _fault_plan()
+        if name in plan and (plan[name] is None or plan[name] == _calls[name]):
+            raise self.error(name.replace("_", " "), FAILED, "injected fault")
+        return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# -- the simulated objects ---------------------------------------------------------------------
+
+
+def load_row(kind: str, data: dict[str, Any]) -> Resource:
+    """One row of a ``stub_*`` table as the Stub holds it (servers with the Stub's statuses)."""
+    obj = from_dict(STUB_KINDS[kind], data)
+    if isinstance(obj, Instance):
+        obj.status = LEGACY_STATUS.get(obj.status, obj.status)
+    return obj
+
+
+class StubState:
+    """One Stub cloud's objects by kind and id: read from its tables at first use (and again
+    after :meth:`reload`), written through at once, each change in one transaction."""
+
+    def __init__(self, store: Store, cloud: str):
+        self.store = store
+        self.cloud = cloud
+        self._objects: dict[str, dict[str, Any]] | None = None
+
+    def reload(self) -> None:
+        """Read the tables again at next use: another process may have changed the cloud."""
+        self._objects = None
+
+    def of(self, kind: str) -> dict[str, Any]:
+        """The objects of one kind, by id (the Stub's own copies: never hand them out)."""
+        if self._objects is None:
+            objects: dict[str, dict[str, Any]] = {}
+            for name in STUB_KINDS:
+                rows = self.store.table(TABLES[name]).rows(self.cloud)
+                objects[name] = {data["id"]: load_row(name, data) for data, _ in rows}
+            self._objects = objects
+        return self._objects[kind]
+
+    def save(self, *objs: Resource, deleted: Iterable[Resource] = ()) -> None:
+        deleted = tuple(deleted)
+        with self.store.transaction(write=True):
+            for obj in objs:
+                self.store.table(TABLES[obj.kind]).put(f"{self.cloud}/{obj.id}", self.cloud,
+                                                       to_dict(obj))
+            for obj in deleted:
+                self.store.table(TABLES[obj.kind]).delete(f"{self.cloud}/{obj.id}")
+        for obj in objs:
+            self.of(obj.kind)[obj.id] = obj
+        for obj in deleted:
+            self.of(obj.kind).pop(obj.id, None)
+
+    def forget(self) -> None:
+        """Drop the whole simulated cloud."""
+        with self.store.transaction(write=True):
+            for table in TABLES.values():
+                self.store.table(table).delete_cloud(self.cloud)
+        self._objects = None
+
+    # -- addresses -----------------------------------------------------------------------------
+
+    def free_ip(self, network: Network, wanted: str | None) -> str | None:
+        """``wanted`` when it is a free host of the network's subnet, else the lowest free
+        host (the gateway counts as taken); None when the subnet is full."""
+        subnet = ipaddress.ip_network(network.subnets[0].cidr)
+        used = {nic.ip for s in self.of("instance").values() for nic in s.nics
+                if nic.network_id == network.id}
+        used |= {f.name for f in self.of("public_ip").values() if f.network_id == network.id}
+        used.add(network.subnets[0].gateway_ip)
+        if wanted and wanted not in used:
+            try:
+                if ipaddress.ip_address(wanted) in subnet:
+                    return wanted
+            except ValueError:
+                pass
+        return next((str(h) for h in subnet.hosts() if str(h) not in used), None)
+
+    def network_in_use(self, network_id: str) -> bool:
+        return (any(nic.network_id == network_id for s in self.of("instance").values()
+                    for nic in s.nics)
+                or any(network_id in r.interface_network_ids
+                       or r.gateway_network_id == network_id for r in self.of("router").values())
+                or any(f.network_id == network_id for f in self.of("public_ip").values()))
