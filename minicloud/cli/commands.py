@@ -23,7 +23,8 @@ from ..errors import (
     NotFoundError,
     ValidationError,
 )
-from .actions import ACTIONS, GROUPS, Action, Arg, Declined
+from .actions.base import Action, Arg, Declined
+from .actions.registry import ACTIONS, GROUPS
 from .present import DECLINED, Result, silence_stdout, to_json
 from .prompts import EndOfInput, Prompter
 

@@ -19,9 +19,9 @@ import pytest
 
 from minicloud.app import MiniCloud
 from minicloud.cli import commands
-from minicloud.cli.actions import ACTIONS, Action, Arg, by_label
-from minicloud.cli.actions.base import Entry, Values
+from minicloud.cli.actions.base import Action, Arg, Entry, Values
 from minicloud.cli.actions.instances import InstancesStop
+from minicloud.cli.actions.registry import ACTIONS, by_label
 from minicloud.cli.menus import main as menus_main
 from minicloud.cli.menus.session import Session, ask_all, questions, run_entry
 from minicloud.cli.present import Result, said

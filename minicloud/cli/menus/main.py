@@ -13,7 +13,7 @@ from .session import Session, StoreUnavailable, report_unexpected, run_entry, ru
 
 if TYPE_CHECKING:
     from ...app import MiniCloud
-    from ..actions import Action, Entry
+    from ..actions.base import Action, Entry
 
 TITLE = "MiniCloud"
 EXIT = "Exit (keep data)"
@@ -39,7 +39,7 @@ ENTRIES = ["Cloud deployment topology", *SUBMENUS, "Reset to startup", "Destroy 
 
 @cache
 def _entries() -> dict[str, tuple[Action, Entry]]:
-    from ..actions import by_label  # the actions load when an entry is first chosen
+    from ..actions.registry import by_label  # the actions load when first needed
 
     return by_label()
 
