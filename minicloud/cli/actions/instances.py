@@ -32,6 +32,7 @@ from .base import (
 if TYPE_CHECKING:
     from ...app import MiniCloud
     from ...managers.instances import ConnectPlan
+    from ...model import SecurityGroup
 
 
 class InstancesList(Action):
@@ -203,7 +204,7 @@ class SecurityGroupsList(Action):
         cloud = name_of(v.cloud)
         if cloud is not None:
             ctx.app.clouds.get(cloud)
-        groups = ctx.app.instances.security_groups(cloud)
+        groups: Sequence[SecurityGroup] = ctx.app.instances.security_groups(cloud)
         rows = [security_group_view(g) for g in groups]
         shown = [dict(row, rules=len(row["rules"]), ssh=g.allows_ssh())
                  for row, g in zip(rows, groups, strict=True)]
