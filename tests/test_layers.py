@@ -295,7 +295,7 @@ CLEAN_TREE = {
             from ..model import X
         def main(app):
             from .menus import clouds
-            return app.clouds.list(store_name="x")
+            return app.clouds.all(store_name="x")
         """,
     "minicloud/cli/menus/__init__.py": "",
     "minicloud/cli/menus/clouds.py": "from ... import managers\nfrom .. import prompts\n",

@@ -6,8 +6,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import __version__
+
+if TYPE_CHECKING:
+    from ..app import MiniCloud
 
 USAGE = "minicloud [--config PATH] [--debug] [--demo] [COMMAND ...]"
 DESCRIPTION = (
@@ -90,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         app.close()
 
 
-def open_app(args: argparse.Namespace):
+def open_app(args: argparse.Namespace) -> MiniCloud | None:
     """Load the configuration and open the store; one line on stderr when that fails."""
     from ..app import MiniCloud
     from ..config import load_config

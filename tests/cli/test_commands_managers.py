@@ -142,6 +142,14 @@ CASES = [
     (["instances", "connect", "Tower"], ["Instance management", "Connect", "Tower"],
      "instances", "connect"),
     (["reset", "--yes"], ["Reset to startup", "y"], "clouds", "reset"),
+    # Commands that exist because the menu entry declares them.
+    (["clouds", "update", "TryStack", "--location", "Brussels"],
+     ["Cloud management", "Update a cloud", "TryStack", "Brussels"], "clouds", "update"),
+    (["networks", "attach", "AntwerpNet", "LondonGateway"],
+     ["Network management", "Attach to a router", "AntwerpNet", "LondonGateway"],
+     "networks", "attach"),
+    (["instances", "remove", "Bourla"], ["Instance management", "Remove an instance", "Bourla",
+                                          "y"], "instances", "remove"),
 ]
 
 
@@ -184,3 +192,20 @@ def test_a_refused_request_is_refused_alike(make_app: Callable[[str], MiniCloud]
     menus_main.run_menu(lambda: menu_app, prompter)
     assert by_command == by_menu == [{"cloud": "TryStack", "name": "London"}]
     assert refusal and refusal in prompter.output.getvalue()
+
+
+def test_clearing_a_gateway_in_use_is_refused_alike(make_app: Callable[[str], MiniCloud],
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """``routers gateway --clear`` and the menu's "Clear the gateway" are one action."""
+    command_app = make_app("command")
+    by_command = record(monkeypatch, command_app, "routers", "clear_gateway")
+    assert run_command(command_app, ["routers", "gateway", "LondonGateway", "--clear"]) == 1
+    refusal = capsys.readouterr().err.strip().removeprefix("minicloud: ")
+
+    menu_app = make_app("menu")
+    by_menu = record(monkeypatch, menu_app, "routers", "clear_gateway")
+    prompter = ScriptedPrompter(["Router management", "Clear the gateway", "LondonGateway"])
+    menus_main.run_menu(lambda: menu_app, prompter)
+    assert by_command == by_menu == [{"router": ("router", "TryStack", "LondonGateway")}]
+    assert "public IPs of Tower" in refusal and refusal in prompter.output.getvalue()

@@ -220,7 +220,7 @@ def test_text_listings(demo: Path) -> None:
     assert "LondonGateway" in ok(demo, "routers", "list")
     assert "m1.tiny" in ok(demo, "flavors", "list", "--cloud", "TryStack")
     assert "public_ssh" in ok(demo, "security-groups", "list")
-    assert ok(demo, "refresh") == ""
+    assert ok(demo, "refresh") == "Refreshed 1 of 1 cloud.\n"
     assert ok(demo, "topology") == REFERENCE
 
 

@@ -45,7 +45,7 @@ def test_menu_asks_for_the_password_once_and_never_shows_it(tmp_path: Path) -> N
     script = f"2\n3\nos1\n1\n\n1\n{PASSWORD}\n11\n8\n"
     done = run(tmp_path, [], script)
     assert done.returncode == 0
-    assert "Password (kept for this session only) : " in done.stdout
+    assert "Password for cloud os1 (kept for this session only) : " in done.stdout
     assert "Error: cloud os1: log in unreachable" in done.stdout
     assert PASSWORD not in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr

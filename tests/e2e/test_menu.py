@@ -86,14 +86,18 @@ def test_cloud_management(run: Runner) -> None:
     assert "Cloud Lab added (stub).\n" in out
     assert "Cloud Spare added (stub).\n" in out
     assert "Error: a cloud named 'Lab' exists already\n" in out
-    assert "Lab: type stub, location lab.local; clusters: none\n" in out
-    assert "Spare: type stub, location -; clusters: none\n" in out
+    assert ("\nNAME   TYPE  LOCATION   REACHABLE  CLUSTERS  INSTANCES\n"
+            "Lab    stub  lab.local  yes        -         0\n"
+            "Spare  stub  -          yes        -         0\n") in out
     assert "Cloud Lab: location is now Ghent.\n" in out
     assert re.search(r"Cluster name : invalid cluster name 'bad name': use 1-64 characters[^\n]*"
                      r"\nCluster name : Cluster Antwerp added to cloud Lab\.\n", out)
     assert "Cluster North removed from cloud Lab.\n" in out
-    assert ": cirros\nubuntu\n" in out
-    assert "m1.tiny: 1 vCPU, 512 MB RAM, 1 GB disk\nm1.small: 1 vCPU, 2048 MB RAM" in out
+    assert ("\nNAME    CLOUD  ID\ncirros  Lab    image-cirros\n"
+            "ubuntu  Lab    image-ubuntu\n") in out
+    assert ("\nNAME       VCPUS  RAM_MB  DISK_GB  CLOUD\n"
+            "m1.tiny    1      512     1        Lab\n"
+            "m1.small   1      2048    20       Lab\n") in out
     assert "Refreshed 2 of 2 clouds.\n" in out
     assert "Cloud Spare forgotten with its simulated resources.\n" in out
     assert "Remove cloud Lab from MiniCloud? [y/N] Nothing changed.\n" in out
@@ -139,8 +143,8 @@ def test_router_and_network_management(run: Runner) -> None:
     assert "Network Net1 [10.1.0.0/24] created in cloud Lab, attached to router Gw.\n" in out
     assert "10.1.0.0/16 overlaps Net1 (10.1.0.0/24) in cloud Lab\n" in out
     assert "Network Net2 [10.2.0.0/24] created in cloud Lab.\n" in out
-    assert "Net1: 10.1.0.0/24; routers: Gw\n" in out
-    assert "public: 203.0.113.0/24 (external)\n" in out
+    assert "\nNet1    Lab    10.1.0.0/24     no        Gw       0          yes\n" in out
+    assert "\npublic  Lab    203.0.113.0/24  yes       Gw       0          no\n" in out
     assert out.count("Network Net2 attached to router Inner.\n") == 2
     assert out.count("Network Net2 detached from router Inner.\n") == 2
     assert "Router Gw: gateway cleared.\n" in out
@@ -148,7 +152,8 @@ def test_router_and_network_management(run: Runner) -> None:
     assert "Router Gw: gateway is now public.\n" in out
     assert "Error: public is the gateway of Gw already\n" in out
     assert "Router Inner removed.\n" in out
-    assert "Gw: gateway public; networks: Net1\n" in out
+    assert ("\nNAME  CLOUD  GATEWAY  NETWORKS  OWNED\n"
+            "Gw    Lab    public   Net1      yes\n") in out
     tree = run.topology()
     assert "+---Router: Gw (public)\n" in tree
     assert "Inner" not in tree
@@ -173,7 +178,8 @@ def test_instance_management_on_the_demo(demo: Runner) -> None:
         "10", "8"))
     out = result.out
     assert result.code == 0, result.err
-    assert "Tower: ACTIVE, 10.10.2.5 on LondonNet, public IP 8.21.28.30, cluster London\n" in out
+    assert ("\nTower   TryStack  London   ACTIVE  10.10.2.5   LondonNet   8.21.28.30  public_ssh  "
+            "cirros  m1.tiny\n") in out
     assert "\nssh cirros@8.21.28.30\n" in out
     assert re.search(r"\nssh cirros@8\.21\.28\.\d+\n(.|\n)*\nssh cirros@8\.21\.28\.(?!30\n)\d+\n",
                      out)
@@ -213,7 +219,8 @@ def test_public_ips_and_removals(demo: Runner) -> None:
         "8"))
     out = result.out
     assert result.code == 0, result.err
-    assert "8.21.28.30: attached to Tower, allocated by MiniCloud\n" in out
+    assert ("\nADDRESS     CLOUD     NETWORK   INSTANCE  OWNED\n"
+            "8.21.28.30  TryStack  external  Tower     yes\n") in out
     assert "Error: network LondonNet has instances: Ben, Tower; remove them first\n" in out
     assert "Error: MiniCloud did not create network external; it stays\n" in out
     assert "Release public IP 8.21.28.30 back to cloud TryStack? [y/N] Nothing changed.\n" in out
@@ -255,7 +262,8 @@ def test_reset_keeps_clouds_clusters_and_the_external_network(demo: Runner) -> N
     assert "  deleted instance Tower\n" in result.out
     assert "  deleted router LondonGateway\n" in result.out
     assert "  deleted network AntwerpNet\n" in result.out
-    assert "Failed" not in result.out
+    assert "Error" not in result.out
+    assert "Reset done: the clouds are as when they were added.\n" in result.out
     assert AFTER_RESET_TREE in result.out
     assert demo.topology() == AFTER_RESET_TREE
 

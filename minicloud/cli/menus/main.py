@@ -1,103 +1,76 @@
-"""[ MiniCloud ]: the main menu (DESIGN.md section 2)."""
+"""[ MiniCloud ] and its submenus (DESIGN.md section 2): labels only; each entry is the action
+that declares that label (minicloud/cli/actions)."""
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import cache, partial
 from typing import TYPE_CHECKING
 
+from ..present import silence_stdout
 from ..prompts import EndOfInput, Prompter
-from .common import Session, StoreUnavailable, report_unexpected, run_action, show_topology
+from .session import Session, StoreUnavailable, report_unexpected, run_entry, run_safely
 
 if TYPE_CHECKING:
     from ...app import MiniCloud
+    from ..actions.base import Action, Entry
 
 TITLE = "MiniCloud"
-ENTRIES = [
-    "Cloud deployment topology",
-    "Cloud management",
-    "Router management",
-    "Network management",
-    "Instance management",
-    "Reset to startup",
-    "Destroy all data",
-    "Exit (keep data)",
-]
-EXIT = len(ENTRIES)
-
-
-def _clouds(session: Session) -> None:
-    from . import clouds
-
-    clouds.run(session)
-
-
-def _routers(session: Session) -> None:
-    from . import routers
-
-    routers.run(session)
-
-
-def _networks(session: Session) -> None:
-    from . import networks
-
-    networks.run(session)
-
-
-def _instances(session: Session) -> None:
-    from . import instances
-
-    instances.run(session)
-
-
-def _print_report(session: Session, report: object, what: str) -> None:
-    p = session.p
-    undone = getattr(report, "undone", [])
-    failures = getattr(report, "failures", [])
-    if undone:
-        p.say(f"{what}: {len(undone)} change{'s' if len(undone) != 1 else ''} undone:")
-        for line in undone:
-            p.say(f"  {line}")
-    else:
-        p.say(f"{what}: nothing to undo.")
-    for line in failures:
-        p.say(f"Failed: {line}")
-
-
-def reset(session: Session) -> None:
-    app, p = session.app, session.p
-    if not p.confirm("Reset to startup: undo everything MiniCloud did in every cloud "
-                     "(clouds and clusters are kept)?"):
-        p.say("Nothing changed.")
-        return
-    _print_report(session, app.clouds.reset(), "Reset")
-
-
-def destroy(session: Session) -> None:
-    app, p = session.app, session.p
-    if not p.confirm("Destroy all data: reset every cloud, then forget every cloud and "
-                     "cluster?"):
-        p.say("Nothing changed.")
-        return
-    report = app.clouds.destroy()
-    _print_report(session, report, "Destroy")
-    if report.failures:
-        p.say("Destroy stopped: the reset failed, so no cloud was forgotten.")
-        return
-    session.reopen_later()
-    p.say("All data destroyed: the next start is a first start.")
-
-
-ACTIONS: dict[int, Callable[[Session], None]] = {
-    1: show_topology,
-    2: _clouds,
-    3: _routers,
-    4: _networks,
-    5: _instances,
-    6: reset,
-    7: destroy,
+EXIT = "Exit (keep data)"
+BACK = "Back"
+# Main menu entry -> (submenu title, its entries before Back).
+SUBMENUS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "Cloud management": ("Clouds", (
+        "Cloud topology", "List clouds", "Add a cloud", "Update a cloud", "Remove a cloud",
+        "Add a cluster", "Remove a cluster", "List images", "List flavors",
+        "Refresh from clouds")),
+    "Router management": ("Routers", (
+        "Router topology", "List routers", "Create a router", "Attach a network",
+        "Detach a network", "Set the gateway", "Clear the gateway", "Remove a router")),
+    "Network management": ("Networks", (
+        "Network topology", "List networks", "Create a network", "Attach to a router",
+        "Detach from a router", "List public IPs", "Release a public IP", "Remove a network")),
+    "Instance management": ("Instances", (
+        "Instance topology", "List instances", "Create an instance", "Show an instance",
+        "Start", "Stop", "Reboot", "Connect", "Remove an instance")),
 }
+ENTRIES = ["Cloud deployment topology", *SUBMENUS, "Reset to startup", "Destroy all data", EXIT]
+
+
+@cache
+def _entries() -> dict[str, tuple[Action, Entry]]:
+    from ..actions.registry import by_label  # the actions load when first needed
+
+    return by_label()
+
+
+def run_label(session: Session, label: str) -> None:
+    action, entry = _entries()[label]
+    run_entry(session, action, entry)
+
+
+def run_submenu(session: Session, title: str, labels: Sequence[str]) -> None:
+    """Show a submenu until ``Back`` or Ctrl-C."""
+    session.app  # noqa: B018 - open the store now: every entry needs it
+    entries = [*labels, BACK]
+    while True:
+        try:
+            choice = session.p.menu(title, entries)
+        except KeyboardInterrupt:
+            session.p.say()
+            return
+        label = entries[choice - 1]
+        if label == BACK:
+            return
+        run_safely(session, partial(run_label, session, label))
+
+
+def _main_entry(session: Session, label: str) -> None:
+    if label in SUBMENUS:
+        title, labels = SUBMENUS[label]
+        run_submenu(session, title, labels)
+    else:
+        run_label(session, label)
 
 
 def run_menu(app_factory: Callable[[], MiniCloud | None],
@@ -116,14 +89,10 @@ def run_menu(app_factory: Callable[[], MiniCloud | None],
             except KeyboardInterrupt:
                 p.say()
                 return 0
-            if choice == EXIT:
+            label = ENTRIES[choice - 1]
+            if label == EXIT:
                 return 0
-            try:
-                run_action(session, ACTIONS[choice])
-            except (EndOfInput, StoreUnavailable):
-                raise
-            except Exception as err:  # noqa: BLE001 - never a traceback
-                report_unexpected(p, err)
+            run_safely(session, partial(_main_entry, session, label))
     except EndOfInput:
         p.say()
         return 0
@@ -131,18 +100,10 @@ def run_menu(app_factory: Callable[[], MiniCloud | None],
         return 2
     except BrokenPipeError:
         # Nobody reads the output any more: leave quietly.
-        _silence_stdout()
+        silence_stdout()
         return 0
     finally:
         try:
             session.close()
         except Exception as err:  # noqa: BLE001 - closing must not hide the exit code
             report_unexpected(p, err)
-
-
-def _silence_stdout() -> None:
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass

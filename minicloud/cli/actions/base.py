@@ -1,0 +1,208 @@
+"""How a user action is declared once, for the menu and for the one-shot commands.
+
+An :class:`Action` names its command (``path``), its menu entries (``menu``) and its arguments
+(``args``, each an :class:`Arg`), and runs against the managers (``run``), returning a
+:class:`~minicloud.cli.present.Result`.  From the same :class:`Arg` the commands derive an
+argparse argument (positional or flag, required, metavar, help) and the menu a question (its
+text, a picker of candidates, a validator, a default, optional).
+
+Values travel in an ``argparse.Namespace``.  A value is what the user gave: a name on the
+command line, or the object picked in the menu (a picked object carries its cloud); actions go
+through :func:`obj` and :func:`name_of`, which accept both.
+"""
+
+from __future__ import annotations
+
+from argparse import Namespace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+from ...validation import check_name
+from .. import present
+from ..present import Result
+
+if TYPE_CHECKING:
+    from ...app import MiniCloud
+
+Values = Namespace
+Candidates = Callable[["MiniCloud", Values], Sequence[Any]]
+Check = Callable[["MiniCloud", Values, str], str]
+Default = str | Callable[["MiniCloud", Values], Any] | None
+Text = str | Callable[[Values], str] | None
+
+
+class Declined(Exception):
+    """The user answered no to a confirmation: nothing was done."""
+
+
+class Context(Protocol):
+    """What a front end offers an action while it runs."""
+
+    @property
+    def app(self) -> MiniCloud: ...
+
+    def confirm(self, question: str) -> None:
+        """Go on when the user agrees; raise :class:`Declined` otherwise."""
+
+    def note(self, text: str) -> None:
+        """Say something while working (a command writes it to stderr)."""
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of an action: a command-line argument and, with a ``prompt``, a question.
+
+    Command line: ``positional`` arguments are required unless ``required`` is False (then
+    optional, ``[NAME]``); others are ``flag`` options (``--name-with-dashes`` by default),
+    ``switch`` ones take no value; an argument with ``env`` and no flag is read from that
+    variable only (secrets never go on a command line).
+
+    Menu (only when ``prompt`` is set, and ``when`` allows it): a ``secret`` is read with no
+    echo (or taken from ``env``); with ``pick`` the answer is one of its candidates, with
+    ``none`` offering "no value" first, ``other`` offering "none of these" last (both skip
+    the question when there are no candidates), ``empty`` the line shown when there is
+    nothing to pick; otherwise a typed answer checked by ``check``.  ``default`` is what
+    Enter takes; ``optional`` lets an answer be empty.  An ``alone`` answer ends the
+    questions.  ``expand`` stands for several arguments known only at run time (a cloud
+    type's settings): given the values so far, or None for every possibility.
+    """
+
+    name: str
+    help: str = ""
+    metavar: str | None = None
+    positional: bool = False
+    required: bool = False
+    switch: bool = False
+    flag: str | None = None
+    env: str | None = None
+    prompt: str | None = None
+    pick: Candidates | None = None
+    show: Callable[[MiniCloud, Any], str] = present.name_only
+    none: str | None = None
+    other: str | None = None
+    empty: Text = None
+    check: Check | None = None
+    default: Default = None
+    optional: bool = False
+    secret: bool = False
+    alone: bool = False
+    when: Callable[[MiniCloud, Values], bool] | None = None
+    expand: Callable[[MiniCloud, Values | None], tuple[Arg, ...]] | None = None
+
+    @property
+    def option(self) -> str | None:
+        """Its command-line spelling (``NAME`` or ``--flag``); None when it has none."""
+        if self.expand is not None or (self.env and self.flag is None and not self.positional):
+            return None
+        if self.positional:
+            return self.name
+        return self.flag or "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A menu entry of an action, with values the entry sets without asking."""
+
+    label: str
+    preset: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Action:
+    """One user action.  Subclasses declare ``path``, ``help``, ``args``, ``menu``; and run."""
+
+    path: ClassVar[tuple[str, ...]]
+    help: ClassVar[str]
+    args: ClassVar[tuple[Arg, ...]] = ()
+    # Its menu entries: labels, or Entry(label, preset) when the entry fixes some values.
+    menu: ClassVar[tuple[str | Entry, ...]] = ()
+    # "always": the command asks too (or takes --yes); "menu": only the menu asks, since a
+    # command names its target itself.  The question is asked by run() through the context.
+    confirm: ClassVar[Literal["no", "menu", "always"]] = "no"
+
+    def arguments(self, app: MiniCloud | None = None,
+                  values: Values | None = None) -> tuple[Arg, ...]:
+        """The declared arguments, ``expand`` ones replaced by what they stand for (with no
+        app they are left out)."""
+        found: list[Arg] = []
+        for arg in self.args:
+            if arg.expand is None:
+                found.append(arg)
+            elif app is not None:
+                found.extend(arg.expand(app, values))
+        return tuple(found)
+
+    def entries(self) -> tuple[Entry, ...]:
+        return tuple(e if isinstance(e, Entry) else Entry(e) for e in self.menu)
+
+    def values(self, preset: Mapping[str, Any] | None = None) -> Values:
+        """Values with every declared argument unset, then ``preset``."""
+        values = Values(**{a.name: (False if a.switch else None) for a in self.args})
+        for key, value in (preset or {}).items():
+            setattr(values, key, value)
+        return values
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        raise NotImplementedError
+
+    @property
+    def command(self) -> str:
+        return " ".join(self.path)
+
+
+# -- values: names or picked objects -----------------------------------------------------------
+
+
+def name_of(value: Any) -> str | None:
+    """The name a value stands for (a typed name, or a picked object's name)."""
+    if value is None or isinstance(value, str):
+        return value
+    return str(value.name)
+
+
+def obj(ctx: Context, kind: str, value: Any, cloud: Any = None) -> Any:
+    """The object a value stands for: a picked one as is, a name looked up by the managers."""
+    if not isinstance(value, str):
+        return value
+    return ctx.app.clouds.find(kind, value, name_of(cloud))
+
+
+def get(v: Values, name: str) -> Any:
+    return getattr(v, name, None)
+
+
+# -- arguments many actions share --------------------------------------------------------------
+
+JSON = Arg("json", switch=True, help="print JSON (see README.md)")
+YES = Arg("yes", switch=True, help="do not ask (needed when there is no terminal)")
+CLOUD_FILTER = Arg("cloud", metavar="C", help="only this cloud")
+CLOUD_HINT = Arg("cloud", metavar="C",
+                 help="the cloud (may be left out when the name is unambiguous)")
+
+
+def clouds(app: MiniCloud, v: Values) -> Sequence[Any]:
+    return app.clouds.all()
+
+
+NO_CLOUDS = "No clouds yet: add one in Cloud management."
+CLOUD = Arg("cloud", metavar="C", required=True, help="the cloud", prompt="Cloud",
+            pick=clouds, show=present.describe_cloud, empty=NO_CLOUDS)
+
+
+def name_check(what: str) -> Check:
+    return lambda app, v, text: check_name(text, what)
+
+
+def new_name(what: str) -> Arg:
+    """The NAME of an object being created, e.g. ``new_name("router")``."""
+    return Arg("name", metavar="NAME", positional=True, required=True, help=f"the {what}'s name",
+               prompt=f"{what.capitalize()} name", check=name_check(f"{what} name"))
+
+
+def chosen(what: str, candidates: Candidates, empty: str,
+           show: Callable[[MiniCloud, Any], str] = present.named,
+           name: str = "name") -> Arg:
+    """An existing object, named on the command line or picked in the menu."""
+    return Arg(name, metavar=name.upper(), positional=True, required=True,
+               help=f"the {what}'s name", prompt=what[:1].upper() + what[1:], pick=candidates,
+               show=show, empty=empty)

@@ -1,0 +1,195 @@
+"""Clouds: list, add (with the settings of its type), update, remove; images and flavors."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ...errors import ConfigError
+from ...views import Views, flavor_view, image_view
+from .. import present
+from ..present import Result, said, table
+from .base import (
+    CLOUD,
+    JSON,
+    NO_CLOUDS,
+    YES,
+    Action,
+    Arg,
+    Context,
+    Values,
+    chosen,
+    clouds,
+    get,
+    name_of,
+    new_name,
+)
+
+if TYPE_CHECKING:
+    from ...app import MiniCloud
+
+BY_HAND = "Enter the details by hand"
+
+
+class CloudsList(Action):
+    path = ("clouds", "list")
+    help = "list the clouds"
+    menu = ("List clouds",)
+    args = (JSON,)
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        views = Views(ctx.app.clouds.deployment())
+        rows = [views.cloud(c) for c in ctx.app.clouds.all()]
+        shown = [dict(row, clusters=[c["name"] for c in row["clusters"]],
+                      instances=len(row["instances"])
+                      + sum(len(c["instances"]) for c in row["clusters"])) for row in rows]
+        return table(rows, present.CLOUD_COLUMNS, "No clouds yet.", shown)
+
+
+# -- a cloud type's settings, as arguments -----------------------------------------------------
+
+
+def _choices(setting: Any) -> list[str]:
+    try:
+        return [str(c) for c in setting.choices() or []]
+    except Exception:  # noqa: BLE001 - unreadable choices just mean: ask by hand
+        return []
+
+
+def setting_arg(setting: Any, type_name: str) -> Arg:
+    """One setting of a cloud type as an argument.  A secret has no flag: it comes from its
+    variable or, in the menu, with no echo."""
+    words = setting.help or setting.prompt
+    default = f" (default {setting.default})" if setting.default else ""
+    env = setting.env
+    check = setting.check
+    return Arg(
+        setting.name,
+        help=f"{type_name}: {words}{default}",
+        metavar=setting.name.rsplit("_", 1)[-1].upper(),
+        flag=setting.flag,
+        env=env if setting.secret else None,
+        prompt=setting.prompt,
+        pick=(lambda app, v: _choices(setting)) if setting.choices is not None else None,
+        other=BY_HAND if setting.choices is not None else None,
+        check=(lambda app, v, text: check(text)) if check is not None else None,
+        default=setting.default or None,
+        optional=setting.optional,
+        secret=setting.secret,
+        alone=setting.alone,
+    )
+
+
+def settings_args(app: MiniCloud, v: Values | None) -> tuple[Arg, ...]:
+    """The chosen type's settings; with no values, those of every type (for the flags)."""
+    if v is not None:
+        type_name = name_of(get(v, "type"))
+        if not type_name:
+            return ()
+        return tuple(setting_arg(s, type_name) for s in app.clouds.settings_for(type_name))
+    merged: dict[str, Arg] = {}
+    for type_name in app.clouds.types():
+        try:
+            settings = app.clouds.settings_for(type_name)
+        except ConfigError:  # a type whose driver cannot load here offers no flags
+            continue
+        for setting in settings:
+            arg = setting_arg(setting, type_name)
+            if setting.name in merged:
+                first = merged[setting.name]
+                arg = dataclasses.replace(first, help=first.help.replace(":", f", {type_name}:", 1))
+            merged[setting.name] = arg
+    return tuple(merged.values())
+
+
+def _types(app: MiniCloud, v: Values) -> Sequence[str]:
+    return app.clouds.types()
+
+
+class CloudsAdd(Action):
+    path = ("clouds", "add")
+    help = ("add a cloud (the password of an OpenStack cloud comes from OS_PASSWORD or "
+            "clouds.yaml)")
+    menu = ("Add a cloud",)
+    args = (
+        new_name("cloud"),
+        Arg("type", metavar="TYPE", required=True, help="the cloud type, e.g. stub or openstack",
+            prompt="Cloud type", pick=_types,
+            default=lambda app, v: "stub" if "stub" in app.clouds.types() else None),
+        Arg("location", metavar="LOC", help="where the cloud is (shown in the tree)",
+            prompt="Location (e.g. a region or host)", optional=True),
+        Arg("settings", expand=settings_args),
+    )
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        app = ctx.app
+        type_name = name_of(v.type) or ""
+        # Every type's settings: one given for another type is refused by the manager.
+        declared = settings_args(app, None)
+        settings = {a.name: get(v, a.name) for a in declared
+                    if not a.secret and get(v, a.name) is not None}
+        secret = next((get(v, a.name) for a in declared if a.secret and get(v, a.name)), None)
+        cloud = app.clouds.add(v.name, type_name, v.location or "", settings, secret)
+        return said(f"Cloud {cloud.name} added ({cloud.type}).")
+
+
+def _location(app: MiniCloud, v: Values) -> str:
+    return str(app.clouds.get(name_of(v.name) or "").location)
+
+
+class CloudsUpdate(Action):
+    path = ("clouds", "update")
+    help = "change where a cloud is"
+    menu = ("Update a cloud",)
+    args = (
+        chosen("cloud", clouds, NO_CLOUDS, present.describe_cloud),
+        Arg("location", metavar="LOC", required=True, help="where the cloud is",
+            prompt="Location", default=_location),
+    )
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        cloud = ctx.app.clouds.update(name_of(v.name) or "", v.location or "")
+        return said(f"Cloud {cloud.name}: location is now {cloud.location or '-'}.")
+
+
+class CloudsRemove(Action):
+    path = ("clouds", "remove")
+    help = "forget a cloud (an OpenStack cloud's resources stay in the cloud)"
+    menu = ("Remove a cloud",)
+    args = (chosen("cloud", clouds, NO_CLOUDS, present.describe_cloud), YES)
+    confirm = "always"
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        name = ctx.app.clouds.get(name_of(v.name) or "").name
+        ctx.confirm(f"Remove cloud {name} from MiniCloud?")
+        done = ctx.app.clouds.remove(name)
+        return said(done[:1].upper() + done[1:] + ".")
+
+
+class ImagesList(Action):
+    path = ("images", "list")
+    help = "list a cloud's images"
+    menu = ("List images",)
+    args = (CLOUD, JSON)
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        cloud = name_of(v.cloud) or ""
+        rows = [image_view(i) for i in ctx.app.clouds.images(cloud)]
+        return table(rows, present.IMAGE_COLUMNS, f"Cloud {cloud} has no images.")
+
+
+class FlavorsList(Action):
+    path = ("flavors", "list")
+    help = "list a cloud's flavors"
+    menu = ("List flavors",)
+    args = (CLOUD, JSON)
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        cloud = name_of(v.cloud) or ""
+        rows = [flavor_view(f) for f in ctx.app.clouds.flavors(cloud)]
+        return table(rows, present.FLAVOR_COLUMNS, f"Cloud {cloud} has no flavors.")
+
+
+ACTIONS: tuple[Action, ...] = (CloudsList(), CloudsAdd(), CloudsUpdate(), CloudsRemove())
+CATALOGUES: tuple[Action, ...] = (ImagesList(), FlavorsList())

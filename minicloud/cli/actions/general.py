@@ -1,0 +1,83 @@
+"""The whole deployment: the tree, refresh from the clouds, reset and destroy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...topology import render_text
+from ...views import Views
+from ..present import Result, plural, said, text
+from .base import JSON, YES, Action, Arg, Context, Values, get, name_of
+
+
+class Topology(Action):
+    path = ("topology",)
+    help = "print the deployment topology tree"
+    menu = ("Cloud deployment topology", "Cloud topology", "Router topology",
+            "Network topology", "Instance topology")
+    args = (JSON,)
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        dep = ctx.app.clouds.deployment()
+        return text(render_text(dep), Views(dep).topology() if get(v, "json") else None)
+
+
+class Refresh(Action):
+    path = ("refresh",)
+    help = "re-read every cloud (or one)"
+    menu = ("Refresh from clouds",)
+    args = (Arg("cloud", metavar="C", help="only this cloud"),)
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        app, cloud = ctx.app, name_of(v.cloud)
+        count = 1 if cloud else len(app.clouds.all())
+        if not count:
+            return said("No clouds yet.")
+        failures = app.clouds.refresh(cloud)
+        return Result([f"Refreshed {count - len(failures)} of {plural(count, 'cloud')}."],
+                      errors=list(failures))
+
+
+def report(done: Any, what: str) -> Result:
+    """A reset's report: what was undone, one line each; what could not be, as errors."""
+    undone = list(getattr(done, "undone", []))
+    if undone:
+        lines = [f"{what}: {plural(len(undone), 'change')} undone:"]
+        lines += [f"  {line}" for line in undone]
+    else:
+        lines = [f"{what}: nothing to undo."]
+    return Result(lines, errors=list(getattr(done, "failures", [])))
+
+
+class Reset(Action):
+    path = ("reset",)
+    help = "undo everything MiniCloud did in every cloud (keeps clouds and clusters)"
+    menu = ("Reset to startup",)
+    args = (YES,)
+    confirm = "always"
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        ctx.confirm("Reset to startup: undo everything MiniCloud did in every cloud "
+                    "(clouds and clusters are kept)?")
+        result = report(ctx.app.clouds.reset(), "Reset")
+        if not result.errors:
+            result.lines.append("Reset done: the clouds are as when they were added.")
+        return result
+
+
+class Destroy(Action):
+    path = ("destroy",)
+    help = "reset, then forget every cloud and drop MiniCloud's data"
+    menu = ("Destroy all data",)
+    args = (YES,)
+    confirm = "always"
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        ctx.confirm("Destroy all data: reset every cloud, then forget every cloud and "
+                    "cluster?")
+        result = report(ctx.app.clouds.destroy(), "Destroy")
+        if result.errors:
+            result.errors.append("destroy stopped: the reset failed, so no cloud was forgotten")
+        else:
+            result.lines.append("All data destroyed: the next start is a first start.")
+        return result

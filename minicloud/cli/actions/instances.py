@@ -1,0 +1,217 @@
+"""Instances: list, create, show, start/stop/reboot, connect (ssh), remove; security groups."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ...errors import MiniCloudError
+from ...model import DEFAULT_GROUP, PUBLIC_SSH
+from ...views import Views, security_group_view
+from .. import present
+from ..present import Result, said, table
+from .base import (
+    CLOUD,
+    CLOUD_FILTER,
+    CLOUD_HINT,
+    JSON,
+    Action,
+    Arg,
+    Context,
+    Values,
+    chosen,
+    name_check,
+    name_of,
+    new_name,
+    obj,
+)
+
+if TYPE_CHECKING:
+    from ...app import MiniCloud
+    from ...managers.instances import ConnectPlan
+    from ...model import SecurityGroup
+
+
+class InstancesList(Action):
+    path = ("instances", "list")
+    help = "list the instances"
+    menu = ("List instances",)
+    args = (CLOUD_FILTER, JSON)
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        views = Views(ctx.app.clouds.deployment())
+        rows = [views.instance(i) for i in ctx.app.instances.all(name_of(v.cloud))]
+        return table(rows, present.INSTANCE_COLUMNS, "No instances yet.")
+
+
+def _cloud(v: Values) -> str:
+    return name_of(v.cloud) or ""
+
+
+def _groups(app: MiniCloud, v: Values) -> list[str]:
+    names = sorted({g.name for g in app.instances.security_groups(_cloud(v))})
+    return names if PUBLIC_SSH in names else [*names, PUBLIC_SSH]
+
+
+class InstancesCreate(Action):
+    path = ("instances", "create")
+    help = "create an instance"
+    menu = ("Create an instance",)
+    args = (
+        CLOUD,
+        new_name("instance"),
+        Arg("cluster", metavar="K", help="put it in this cluster", prompt="Cluster",
+            none="No cluster", pick=lambda app, v: app.clouds.clusters(_cloud(v))),
+        Arg("image", metavar="I", required=True, help="its image", prompt="Image",
+            pick=lambda app, v: app.clouds.images(_cloud(v)),
+            empty=lambda v: f"Cloud {_cloud(v)} has no images."),
+        Arg("flavor", metavar="F", required=True, help="its flavor", prompt="Flavor",
+            pick=lambda app, v: app.clouds.flavors(_cloud(v)), show=present.describe_flavor,
+            empty=lambda v: f"Cloud {_cloud(v)} has no flavors."),
+        Arg("network", metavar="N", required=True, help="its network", prompt="Network",
+            pick=lambda app, v: [n for n in app.networks.all(_cloud(v)) if not n.external],
+            show=present.describe_network,
+            empty=lambda v: f"Cloud {_cloud(v)} has no private network: create one first."),
+        Arg("security_group", metavar="G", help=f"its security group (default {DEFAULT_GROUP})",
+            prompt="Security group", pick=_groups,
+            default=lambda app, v: DEFAULT_GROUP if DEFAULT_GROUP in _groups(app, v) else None),
+        Arg("fixed_ip", metavar="IP", help="its private IP",
+            prompt="Fixed IP (empty: the next free one)", optional=True),
+    )
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        network = name_of(v.network) or ""
+        inst = ctx.app.instances.create(
+            _cloud(v), v.name, name_of(v.image) or "", name_of(v.flavor) or "", network,
+            cluster=name_of(v.cluster), security_group=name_of(v.security_group) or DEFAULT_GROUP,
+            fixed_ip=v.fixed_ip or None)
+        return said(f"Instance {inst.name} created: {inst.status}, {inst.private_ip or '-'} on "
+                    f"{network}.")
+
+
+def _instances(app: MiniCloud, v: Values) -> Sequence[Any]:
+    return app.instances.all()
+
+
+INSTANCE = chosen("instance", _instances, "No instances yet.", present.describe_instance)
+SHOWN = [("Name", "name"), ("Cloud", "cloud"), ("Cluster", "cluster"), ("ID", "id"),
+         ("Status", "status"), ("Image", "image"), ("Flavor", "flavor"),
+         ("Private IP", "private_ip"), ("Networks", "networks"),
+         ("Security groups", "security_groups"), ("Public IP", "public_ip")]
+
+
+class InstancesShow(Action):
+    path = ("instances", "show")
+    help = "show an instance"
+    menu = ("Show an instance",)
+    args = (INSTANCE, CLOUD_HINT, JSON)
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        inst = obj(ctx, "instance", v.name, v.cloud)
+        row = Views(ctx.app.clouds.deployment()).instance(inst)
+        fields = [(label, row[key]) for label, key in SHOWN]
+        return present.record(row, [*fields, ("Created by MiniCloud", inst.owned)])
+
+
+class _Power(Action):
+    verb: ClassVar[str]
+    done: ClassVar[str]
+    args = (INSTANCE, CLOUD_HINT)
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        inst = obj(ctx, "instance", v.name, v.cloud)
+        inst = getattr(ctx.app.instances, self.verb)(inst)
+        return said(f"Instance {inst.name} {self.done}: {inst.status}.")
+
+
+class InstancesStart(_Power):
+    path, help, menu = ("instances", "start"), "start an instance", ("Start",)
+    verb, done = "start", "started"
+
+
+class InstancesStop(_Power):
+    path, help, menu = ("instances", "stop"), "stop an instance", ("Stop",)
+    verb, done = "stop", "stopped"
+
+
+class InstancesReboot(_Power):
+    path, help, menu = ("instances", "reboot"), "reboot an instance", ("Reboot",)
+    verb, done = "reboot", "rebooted"
+
+
+def run_ssh(ctx: Context, plan: ConnectPlan) -> Result:
+    """Run the plan's ssh (a command exits with its code), or show it on a cloud with no
+    hosts."""
+    shown = shlex.join(plan.command)
+    groups = ", ".join(plan.instance.security_groups) or "-"
+    ctx.note(f"Instance {plan.instance.name}: {plan.user}@{plan.address}, security groups "
+             f"{groups}.")
+    if not plan.runnable:
+        ctx.note("A Stub cloud has no host to reach; the command would be:")
+        return Result([shown])
+    ctx.note(f"Running: {shown}")
+    sys.stdout.flush()
+    try:
+        code = subprocess.call(plan.command)
+    except OSError as err:
+        raise MiniCloudError(f"cannot run {plan.command[0]}: {err.strerror or err}") from None
+    return Result(code=code, status=f"{plan.command[0]} exited with code {code}.")
+
+
+class InstancesConnect(Action):
+    path = ("instances", "connect")
+    help = ("give an instance a public IP and SSH access, then run ssh to it (on a Stub "
+            "cloud: print the command)")
+    menu = ("Connect",)
+    args = (
+        INSTANCE,
+        CLOUD_HINT,
+        Arg("public_ip", metavar="IP", help="use (or allocate) this public IP"),
+        # Asked only when neither the image's properties nor [ssh] user say who logs in.
+        Arg("user", metavar="U", help="login user (default: from the image)",
+            prompt="Login user", default="root", check=name_check("login user"),
+            when=lambda app, v: app.instances.asks_login_user(v.name)),
+    )
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        inst = obj(ctx, "instance", v.name, v.cloud)
+        return run_ssh(ctx, ctx.app.instances.connect(inst, user=v.user, address=v.public_ip))
+
+
+class InstancesRemove(Action):
+    path = ("instances", "remove")
+    help = "remove an instance MiniCloud created"
+    menu = ("Remove an instance",)
+    args = (INSTANCE, CLOUD_HINT)
+    confirm = "menu"
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        inst = obj(ctx, "instance", v.name, v.cloud)
+        ctx.confirm(f"Remove instance {inst.name} from cloud {inst.cloud}?")
+        ctx.app.instances.remove(inst)
+        return said(f"Instance {inst.name} removed.")
+
+
+class SecurityGroupsList(Action):
+    path = ("security-groups", "list")
+    help = "list the security groups"
+    args = (CLOUD_FILTER, JSON)
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        cloud = name_of(v.cloud)
+        if cloud is not None:
+            ctx.app.clouds.get(cloud)
+        groups: Sequence[SecurityGroup] = ctx.app.instances.security_groups(cloud)
+        rows = [security_group_view(g) for g in groups]
+        shown = [dict(row, rules=len(row["rules"]), ssh=g.allows_ssh())
+                 for row, g in zip(rows, groups, strict=True)]
+        return table(rows, present.SECURITY_GROUP_COLUMNS, "No security groups yet.", shown)
+
+
+ACTIONS: tuple[Action, ...] = (
+    InstancesList(), InstancesCreate(), InstancesShow(), InstancesStart(), InstancesStop(),
+    InstancesReboot(), InstancesConnect(), InstancesRemove())
+GROUPS: tuple[Action, ...] = (SecurityGroupsList(),)

@@ -1,0 +1,132 @@
+"""Networks: list, create (with a validated CIDR), attach to and detach from routers, remove."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ...views import Views
+from .. import present
+from ..present import Result, said, table
+from .base import (
+    CLOUD,
+    CLOUD_FILTER,
+    CLOUD_HINT,
+    JSON,
+    Action,
+    Arg,
+    Context,
+    Values,
+    chosen,
+    name_of,
+    new_name,
+    obj,
+)
+from .routers import attach, detach
+
+if TYPE_CHECKING:
+    from ...app import MiniCloud
+
+
+class NetworksList(Action):
+    path = ("networks", "list")
+    help = "list the networks"
+    menu = ("List networks",)
+    args = (CLOUD_FILTER, JSON)
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        views = Views(ctx.app.clouds.deployment())
+        rows = [views.network(n) for n in ctx.app.networks.all(name_of(v.cloud))]
+        return table(rows, present.NETWORK_COLUMNS, "No networks yet.")
+
+
+class NetworksCreate(Action):
+    path = ("networks", "create")
+    help = "create a network"
+    menu = ("Create a network",)
+    args = (
+        CLOUD,
+        new_name("network"),
+        Arg("cidr", metavar="CIDR", required=True, help="e.g. 10.0.0.0/24",
+            prompt="CIDR (e.g. 10.0.0.0/24)",
+            check=lambda app, v, text: app.networks.check_cidr(name_of(v.cloud) or "", text)),
+        Arg("router", metavar="R", help="attach it to this router", prompt="Attach to router",
+            none="No router", pick=lambda app, v: app.routers.all(name_of(v.cloud))),
+    )
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        router = name_of(v.router)
+        net = ctx.app.networks.create(name_of(v.cloud) or "", v.name, v.cidr, router)
+        via = f", attached to router {router}" if router else ""
+        return said(f"Network {net.name} [{', '.join(net.cidrs)}] created in cloud "
+                    f"{net.cloud}{via}.")
+
+
+def _private(app: MiniCloud, v: Values) -> Sequence[Any]:
+    return [n for n in app.networks.all() if not n.external]
+
+
+def _unattached_routers(app: MiniCloud, v: Values) -> Sequence[Any]:
+    attached = {r.id for r in app.networks.routers_of(v.name)}
+    return [r for r in app.routers.all(v.name.cloud) if r.id not in attached]
+
+
+class NetworksAttach(Action):
+    path = ("networks", "attach")
+    help = "attach a network to a router"
+    menu = ("Attach to a router",)
+    args = (
+        chosen("network", _private, "No private networks yet.", present.describe_network),
+        Arg("router", metavar="ROUTER", positional=True, required=True, help="the router",
+            prompt="Router", pick=_unattached_routers,
+            empty=lambda v: f"No router of cloud {v.name.cloud} to attach {v.name.name} to."),
+        CLOUD_HINT,
+    )
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        network = obj(ctx, "network", v.name, v.cloud)
+        return attach(ctx, network, obj(ctx, "router", v.router, network.cloud))
+
+
+def _attached(app: MiniCloud, v: Values) -> Sequence[Any]:
+    return [n for n in app.networks.all() if app.networks.routers_of(n)]
+
+
+class NetworksDetach(Action):
+    path = ("networks", "detach")
+    help = "detach a network from a router"
+    menu = ("Detach from a router",)
+    args = (
+        chosen("network", _attached, "No network is attached to a router.",
+               present.describe_network),
+        Arg("router", metavar="ROUTER", positional=True, required=True, help="the router",
+            prompt="Router", pick=lambda app, v: app.networks.routers_of(v.name)),
+        CLOUD_HINT,
+    )
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        network = obj(ctx, "network", v.name, v.cloud)
+        return detach(ctx, network, obj(ctx, "router", v.router, network.cloud))
+
+
+def _networks(app: MiniCloud, v: Values) -> Sequence[Any]:
+    return app.networks.all()
+
+
+class NetworksRemove(Action):
+    path = ("networks", "remove")
+    help = "remove a network MiniCloud created"
+    menu = ("Remove a network",)
+    args = (chosen("network", _networks, "No networks yet.", present.describe_network),
+            CLOUD_HINT)
+    confirm = "menu"
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        network = obj(ctx, "network", v.name, v.cloud)
+        ctx.confirm(f"Remove network {network.name} from cloud {network.cloud}?")
+        ctx.app.networks.remove(network)
+        return said(f"Network {network.name} removed.")
+
+
+ACTIONS: tuple[Action, ...] = (NetworksList(), NetworksCreate(), NetworksAttach(),
+                               NetworksDetach(), NetworksRemove())

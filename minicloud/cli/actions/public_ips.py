@@ -1,0 +1,54 @@
+"""Public IPs: list, release."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ...views import Views
+from .. import present
+from ..present import Result, said, table
+from .base import CLOUD_FILTER, CLOUD_HINT, JSON, Action, Arg, Context, Values, name_of
+
+if TYPE_CHECKING:
+    from ...app import MiniCloud
+
+
+class PublicIpsList(Action):
+    path = ("public-ips", "list")
+    help = "list the public IPs"
+    menu = ("List public IPs",)
+    args = (CLOUD_FILTER, JSON)
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        views = Views(ctx.app.clouds.deployment())
+        rows = [views.public_ip_view(f) for f in ctx.app.networks.public_ips(name_of(v.cloud))]
+        return table(rows, present.PUBLIC_IP_COLUMNS, "No public IPs yet.")
+
+
+def _public_ips(app: MiniCloud, v: Values) -> Sequence[Any]:
+    return app.networks.public_ips()
+
+
+class PublicIpsRelease(Action):
+    path = ("public-ips", "release")
+    help = "give a public IP MiniCloud allocated back to its cloud"
+    menu = ("Release a public IP",)
+    args = (
+        Arg("address", metavar="ADDRESS", positional=True, required=True, help="the address",
+            prompt="Public IP", pick=_public_ips, show=present.describe_public_ip,
+            empty="No public IPs yet."),
+        CLOUD_HINT,
+    )
+    confirm = "menu"
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        fip = v.address
+        if isinstance(fip, str):
+            fip = ctx.app.networks.find_public_ip(fip, name_of(v.cloud))
+        ctx.confirm(f"Release public IP {fip.name} back to cloud {fip.cloud}?")
+        ctx.app.networks.release(fip)
+        return said(f"Public IP {fip.name} released.")
+
+
+ACTIONS: tuple[Action, ...] = (PublicIpsList(), PublicIpsRelease())

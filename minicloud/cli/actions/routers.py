@@ -1,0 +1,186 @@
+"""Routers: list, create, attach and detach networks, set or clear the gateway, remove."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ...errors import ValidationError
+from ...views import Views
+from .. import present
+from ..present import Result, said, table
+from .base import (
+    CLOUD,
+    CLOUD_FILTER,
+    CLOUD_HINT,
+    JSON,
+    Action,
+    Arg,
+    Context,
+    Entry,
+    Values,
+    chosen,
+    name_of,
+    new_name,
+    obj,
+)
+
+if TYPE_CHECKING:
+    from ...app import MiniCloud
+    from ...model import Network, Router
+
+
+class RoutersList(Action):
+    path = ("routers", "list")
+    help = "list the routers"
+    menu = ("List routers",)
+    args = (CLOUD_FILTER, JSON)
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        views = Views(ctx.app.clouds.deployment())
+        rows = [views.router(r) for r in ctx.app.routers.all(name_of(v.cloud))]
+        return table(rows, present.ROUTER_COLUMNS, "No routers yet.")
+
+
+def _externals(app: MiniCloud, cloud: str) -> list[Network]:
+    return app.routers.external_networks(cloud)
+
+
+def _single_external(app: MiniCloud, v: Values) -> Network | None:
+    externals = _externals(app, name_of(v.cloud) or "")
+    return externals[0] if len(externals) == 1 else None
+
+
+class RoutersCreate(Action):
+    path = ("routers", "create")
+    help = "create a router"
+    menu = ("Create a router",)
+    args = (
+        CLOUD,
+        new_name("router"),
+        Arg("gateway", metavar="NET", help="its external gateway network",
+            prompt="External gateway", none="No gateway", show=present.describe_network,
+            pick=lambda app, v: _externals(app, name_of(v.cloud) or ""),
+            default=_single_external),
+    )
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        gateway = name_of(v.gateway)
+        router = ctx.app.routers.create(name_of(v.cloud) or "", v.name, gateway)
+        via = f" with gateway {gateway}" if gateway else ""
+        return said(f"Router {router.name} created in cloud {router.cloud}{via}.")
+
+
+def attach(ctx: Context, network: Network, router: Router) -> Result:
+    ctx.app.networks.attach(network, router)
+    return said(f"Network {network.name} attached to router {router.name}.")
+
+
+def detach(ctx: Context, network: Network, router: Router) -> Result:
+    ctx.app.networks.detach(network, router)
+    return said(f"Network {network.name} detached from router {router.name}.")
+
+
+def _routers(app: MiniCloud, v: Values) -> Sequence[Any]:
+    return app.routers.all()
+
+
+def _attachable(app: MiniCloud, v: Values) -> list[Network]:
+    router = v.router
+    return [n for n in app.networks.all(router.cloud)
+            if not n.external and n.id not in router.interface_network_ids]
+
+
+def _attached(app: MiniCloud, v: Values) -> list[Network]:
+    router = v.router
+    return [n for n in app.networks.all(router.cloud) if n.id in router.interface_network_ids]
+
+
+ROUTER = chosen("router", _routers, "No routers yet.", name="router")
+
+
+class RoutersAttach(Action):
+    path = ("routers", "attach")
+    help = "attach a network to a router"
+    menu = ("Attach a network",)
+    args = (
+        ROUTER,
+        Arg("network", metavar="NETWORK", positional=True, required=True, help="the network",
+            prompt="Network", pick=_attachable, show=present.describe_network,
+            empty=lambda v: f"No network of cloud {v.router.cloud} can be attached to "
+                            f"{v.router.name}."),
+        CLOUD_HINT,
+    )
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        router = obj(ctx, "router", v.router, v.cloud)
+        return attach(ctx, obj(ctx, "network", v.network, router.cloud), router)
+
+
+class RoutersDetach(Action):
+    path = ("routers", "detach")
+    help = "detach a network from a router"
+    menu = ("Detach a network",)
+    args = (
+        ROUTER,
+        Arg("network", metavar="NETWORK", positional=True, required=True, help="the network",
+            prompt="Network", pick=_attached, show=present.describe_network,
+            empty=lambda v: f"Router {v.router.name} has no networks attached."),
+        CLOUD_HINT,
+    )
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        router = obj(ctx, "router", v.router, v.cloud)
+        return detach(ctx, obj(ctx, "network", v.network, router.cloud), router)
+
+
+def _gateway_routers(app: MiniCloud, v: Values) -> Sequence[Any]:
+    routers = app.routers.all()
+    return [r for r in routers if r.gateway_network_id] if v.clear else routers
+
+
+class RoutersGateway(Action):
+    path = ("routers", "gateway")
+    help = "set a router's external gateway (NETWORK) or clear it (--clear)"
+    menu = ("Set the gateway", Entry("Clear the gateway", {"clear": True}))
+    args = (
+        Arg("router", metavar="ROUTER", positional=True, required=True, help="the router",
+            prompt="Router", pick=_gateway_routers, show=present.named,
+            empty=lambda v: "No router has a gateway." if v.clear else "No routers yet."),
+        Arg("network", metavar="NETWORK", positional=True, help="an external network",
+            prompt="External network", show=present.describe_network,
+            pick=lambda app, v: _externals(app, v.router.cloud),
+            empty=lambda v: f"Cloud {v.router.cloud} has no external network.",
+            when=lambda app, v: not v.clear),
+        Arg("clear", switch=True, help="clear the gateway"),
+        CLOUD_HINT,
+    )
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        if (v.network is None) == (not v.clear):
+            raise ValidationError("routers gateway: give either NETWORK or --clear")
+        router = obj(ctx, "router", v.router, v.cloud)
+        if v.clear:
+            ctx.app.routers.clear_gateway(router)
+            return said(f"Router {router.name}: gateway cleared.")
+        network = name_of(v.network) or ""
+        ctx.app.routers.set_gateway(router, network)
+        return said(f"Router {router.name}: gateway is now {network}.")
+
+
+class RoutersRemove(Action):
+    path = ("routers", "remove")
+    help = "remove a router MiniCloud created"
+    menu = ("Remove a router",)
+    args = (chosen("router", _routers, "No routers yet."), CLOUD_HINT)
+    confirm = "menu"
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        router = obj(ctx, "router", v.name, v.cloud)
+        ctx.confirm(f"Remove router {router.name} from cloud {router.cloud}?")
+        ctx.app.routers.remove(router)
+        return said(f"Router {router.name} removed.")
+
+
+ACTIONS: tuple[Action, ...] = (RoutersList(), RoutersCreate(), RoutersAttach(),
+                               RoutersDetach(), RoutersGateway(), RoutersRemove())

@@ -1,0 +1,187 @@
+"""The menu's side of an action: its questions (from the action's declared arguments), the
+result shown, and the errors each said in one line."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ...errors import CredentialsNeeded, MiniCloudError
+from ..actions.base import Action, Arg, Declined, Entry, Values, get
+from ..present import DECLINED, Result
+from ..prompts import Cancelled, EndOfInput, Prompter, one_line
+
+if TYPE_CHECKING:
+    from ...app import MiniCloud
+
+log = logging.getLogger("minicloud")
+
+# The "none of these" entry of a picker (e.g. "Enter the details by hand").
+_OTHER = object()
+
+
+class StoreUnavailable(Exception):
+    """The app could not be opened (its factory already printed why)."""
+
+
+class Session:
+    """The prompter and the app; the app is opened only when an entry first needs data."""
+
+    def __init__(self, app_factory: Callable[[], MiniCloud | None], prompter: Prompter):
+        self._factory = app_factory
+        self._app: MiniCloud | None = None
+        self.p = prompter
+
+    @property
+    def app(self) -> MiniCloud:
+        if self._app is None:
+            app = self._factory()
+            if app is None:
+                raise StoreUnavailable()
+            app.session.progress = lambda text: self.p.say(f"  ... {text}")
+            self._app = app
+        return self._app
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+
+    # -- what an action may ask while it runs ---------------------------------------------------
+
+    def confirm(self, question: str) -> None:
+        if not self.p.confirm(question):
+            raise Declined()
+
+    def note(self, text: str) -> None:
+        self.p.say(text)
+
+
+# -- questions ---------------------------------------------------------------------------------
+
+
+def questions(action: Action) -> tuple[Arg, ...]:
+    """The declared arguments the menu may ask (``expand`` ones stand for several)."""
+    return tuple(a for a in action.args if a.prompt is not None or a.expand is not None)
+
+
+def _pick(session: Session, arg: Arg, v: Values, default: Any) -> Any:
+    app = session.app
+    items: list[Any] = list(arg.pick(app, v)) if arg.pick is not None else []
+    if arg.none is not None or arg.other is not None:
+        if not items:
+            return None
+        items = [None, *items] if arg.none is not None else [*items, _OTHER]
+
+    def describe(item: Any) -> str:
+        if item is None:
+            return arg.none or ""
+        if item is _OTHER:
+            return arg.other or ""
+        return arg.show(app, item)
+
+    empty = arg.empty(v) if callable(arg.empty) else arg.empty
+    choice = session.p.pick(arg.prompt or arg.name, items, describe, default=default,
+                            empty=empty)
+    return None if choice is _OTHER else choice
+
+
+def ask(session: Session, arg: Arg, v: Values) -> Any:
+    """One question; the answer (None for an empty one)."""
+    app, p, prompt = session.app, session.p, arg.prompt or arg.name
+    if arg.secret:
+        if arg.env and os.environ.get(arg.env):
+            p.say(f"{prompt}: taken from {arg.env}.")
+            return os.environ[arg.env]
+        return p.secret(prompt)
+    default = arg.default(app, v) if callable(arg.default) else arg.default
+    if arg.pick is not None:
+        return _pick(session, arg, v, default)
+    check = arg.check
+    answer = p.ask(prompt, default=default if default is not None else
+                   ("" if arg.optional else None),
+                   validate=(lambda text: check(app, v, text)) if check is not None else None)
+    return answer or None
+
+
+def ask_all(session: Session, action: Action, entry: Entry, v: Values,
+            asked: set[str]) -> None:
+    """Ask what the entry does not set and was not asked yet; an ``alone`` answer ends it."""
+    for declared in questions(action):
+        group = declared.expand(session.app, v) if declared.expand else (declared,)
+        for arg in group:
+            if arg.name not in asked and arg.name not in entry.preset and arg.prompt and \
+                    (arg.when is None or arg.when(session.app, v)):
+                setattr(v, arg.name, ask(session, arg, v))
+                asked.add(arg.name)
+            if arg.alone and arg.name in asked and get(v, arg.name) is not None:
+                return
+
+
+# -- running an entry --------------------------------------------------------------------------
+
+
+def show(p: Prompter, result: Result) -> None:
+    if result.block:
+        p.say()
+    for line in result.lines:
+        p.say(line)
+    for line in result.errors:
+        p.say(f"Error: {line}")
+    if result.status:
+        p.say(result.status)
+
+
+def _keep_password(session: Session, action: Action, v: Values, err: CredentialsNeeded) -> None:
+    """A password the cloud needs: the action's own secret argument, or kept for the
+    session."""
+    password = session.p.secret(f"Password for cloud {err.cloud} (kept for this session only)")
+    slot = next((a for a in action.arguments(session.app, v) if a.secret), None)
+    if slot is not None:
+        setattr(v, slot.name, password)
+    else:
+        session.app.clouds.keep_secret(err.cloud, password)
+
+
+def run_entry(session: Session, action: Action, entry: Entry) -> None:
+    """Ask, run, show.  A missing password is asked (no echo), then the action runs again."""
+    v = action.values(entry.preset)
+    asked: set[str] = set()
+    for attempt in (1, 2):
+        try:
+            ask_all(session, action, entry, v, asked)
+            result = action.run(session, v)
+        except CredentialsNeeded as err:
+            if attempt == 2:
+                raise
+            _keep_password(session, action, v, err)
+            continue
+        show(session.p, result)
+        return
+
+
+def report_unexpected(p: Prompter, err: BaseException) -> None:
+    log.exception("unexpected error in the menu")
+    text = one_line(err) or type(err).__name__
+    p.say(f"Unexpected error: {text}; details in the log file")
+
+
+def run_safely(session: Session, work: Callable[[], None]) -> None:
+    """Run one menu entry: errors become one line; Ctrl-C cancels; end of input goes up."""
+    p = session.p
+    try:
+        work()
+    except (EndOfInput, StoreUnavailable):
+        raise
+    except Cancelled:
+        pass
+    except Declined:
+        p.say(DECLINED)
+    except KeyboardInterrupt:
+        p.say()
+        p.say("Cancelled.")
+    except MiniCloudError as err:
+        p.say(f"Error: {one_line(err)}")
+    except Exception as err:  # noqa: BLE001 - never a traceback; the log has it
+        report_unexpected(p, err)
