@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .errors import InUseError, MiniCloudError, NotFoundError, StoreError, ValidationError
+from .errors import InUseError, MiniCloudError, NotFoundError, ValidationError
 from .kinds import KINDS, label
 from .model import Change, Intent, from_dict, to_dict
 from .store import STORE_LOCK
@@ -74,6 +74,17 @@ class Claims:
     def address(network_id: str, address: str) -> str:
         return f"ip:{network_id}:{address}"
 
+    @staticmethod
+    def ensure(kind: str, name: str) -> str:
+        """An object made once per cloud when missing (``public_ssh``): two writes must not
+        both make it."""
+        return f"ensure:{kind}:{name}"
+
+    @staticmethod
+    def taking(kind: str, ident: str) -> str:
+        """An existing object a write takes (a free public IP it associates)."""
+        return f"take:{kind}:{ident}"
+
 
 class _StoreRows:
     """The store's own rows of one cloud, read inside the lock (never the session's cache)."""
@@ -114,9 +125,9 @@ def _check(claim: str, rows: _StoreRows, pending: list[Intent]) -> None:
                                   f"{rows.cloud} by another session; try again in a moment")
     elif what == "cidr":
         _check_cidr(rest, rows, others)
-    elif what == "ip" and claim in others:
-        address = rest.partition(":")[2]
-        raise InUseError(f"address {address} is being taken by another session")
+    elif claim in others:
+        thing = rest.rpartition(":")[2]
+        raise InUseError(f"{thing} is being taken by another session; try again in a moment")
 
 
 def _check_cidr(cidr: str, rows: _StoreRows, others: set[str]) -> None:
@@ -141,6 +152,7 @@ class Ledger:
         # Set by the application: settles the dead intents of a cloud (the reconciler's job).
         self.reconcile: Callable[[str, list[Intent]], None] | None = None
         self._renewed = 0.0
+        self._generation = 0
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -169,15 +181,32 @@ class Ledger:
               requires: Iterable[tuple[str, str]] = (), store_wide: bool = False,
               new_cloud: bool = False) -> Intent:
         """Record an intent after re-checking the store, under the cloud's lock."""
-        store, inventory = self.store, self.inventory
+        inventory = self.inventory
         inventory.ensure_loaded()
         dead = self.dead(cloud)
         if dead and self.reconcile is not None:
             self.reconcile(cloud, dead)
         claims = list(claims)
         locks = ((STORE_LOCK,) if store_wide else ()) + (cloud,)
+        generation = inventory.generations.get(cloud, 0)
+        try:
+            intent = self._record(cloud, what, claims, changes, requires, locks, new_cloud)
+        finally:
+            # Whatever the answer, this session now sees the cloud as the store has it.
+            if self._generation != generation:
+                inventory.reload_cloud(cloud)
+                inventory.generations[cloud] = self._generation
+        self.active[intent.id] = intent
+        self._renewed = intent.lease_until - LEASE_SECONDS
+        return intent
+
+    def _record(self, cloud: str, what: str, claims: list[str],
+                changes: Iterable[Change | dict[str, Any]], requires: Iterable[tuple[str, str]],
+                locks: tuple[str, ...], new_cloud: bool) -> Intent:
+        store = self.store
+        self._generation = self.inventory.generations.get(cloud, 0)
         with store.transaction(write=True, locks=locks) as conn:
-            generation = store.generation(conn, cloud)
+            self._generation = store.generation(conn, cloud)
             rows = _StoreRows(store, cloud)
             exists = rows.has("cloud", cloud)
             if new_cloud and exists:
@@ -199,29 +228,20 @@ class Ledger:
                             owner=this_process(), lease_until=now + LEASE_SECONDS)
             intent.version = store.kind("intent").put(record_key(cloud, intent.id), cloud,
                                                       _data(intent), expected=0)
-        if generation != inventory.generations.get(cloud, 0):
-            inventory.reload_cloud(cloud)
-            inventory.generations[cloud] = generation
-        self.active[intent.id] = intent
-        self._renewed = now
         return intent
 
     def settle(self, intent: Intent, puts: Iterable[Any] = (),
                deletes: Iterable[Any] = ()) -> None:
-        """Write what the cloud calls did and end the intent, in one transaction."""
-        try:
-            with self.inventory.write(cloud=intent.cloud) as tx:
-                for obj in puts:
-                    if obj is not None:
-                        tx.put(obj, force=True)
-                for obj in deletes:
-                    tx.delete(obj, force=True)
-                tx.delete(intent, force=True)
-        except StoreError as err:
-            # The cloud changed; the intent says how: the next write or refresh settles it.
-            self.active.pop(intent.id, None)
-            raise StoreError(f"{err}; the change is kept as pending and recorded at the next "
-                             "refresh") from None
+        """Write what the cloud calls did and end the intent, in one transaction.  When this
+        fails, the caller's undo takes the cloud calls back and the intent is dropped; if
+        that cannot be done either, the intent stays pending and is settled later."""
+        with self.inventory.write(cloud=intent.cloud) as tx:
+            for obj in puts:
+                if obj is not None:
+                    tx.put(obj, force=True)
+            for obj in deletes:
+                tx.delete(obj, force=True)
+            tx.delete(intent, force=True)
         self.active.pop(intent.id, None)
 
     def drop(self, intent: Intent) -> None:

@@ -15,9 +15,12 @@ from typing import Any
 
 from .drivers.base import Driver
 from .errors import NOT_FOUND, DriverError, MiniCloudError
-from .model import Change, Cloud, PublicIP, Router
+from .model import Change, Cloud, Instance, PublicIP, Router, State
 from .reconciler import Reconciler
 from .session import Session
+
+# The meta row that marks a Destroy under way.
+DESTROYING = "destroying"
 
 
 @dataclass
@@ -45,6 +48,9 @@ class CloudReset:
     def changed(self, what: str) -> set[tuple[str, str | None]]:
         return {(c.target_id, c.network_id) for c in self.changes if c.name == what}
 
+    def records(self, what: str) -> list[Change]:
+        return [c for c in self.changes if c.name == what]
+
     def step(self, what: str, target: Any, call: Callable[..., Any], *args: Any) -> Any:
         """Run one undo call; True (or its result) when done, None when it failed."""
         try:
@@ -59,8 +65,11 @@ class CloudReset:
         return result or True
 
     def keep(self, obj: Any) -> None:
-        if isinstance(obj, (PublicIP, Router)):
+        if isinstance(obj, (PublicIP, Router, Instance)):
             self.puts[(obj.kind, obj.id)] = obj
+
+    def group_id(self, name: str | None) -> str | None:
+        return next((g.id for g in self.all("security_group") if g.name == name), None)
 
 
 # -- the steps, in the order they run (what uses a thing goes before the thing) ----------------
@@ -75,6 +84,23 @@ def _public_ips(r: CloudReset) -> None:
         elif fip.id in associated and fip.instance_id:
             r.keep(r.step(f"disassociated public IP {fip.name}", fip,
                           r.driver.disassociate_public_ip, fip.id))
+
+
+def _server_groups(r: CloudReset) -> None:
+    """Take MiniCloud's groups off other people's servers (before the groups go), and put
+    back the ones it took off."""
+    for change in r.records("server_group") + r.records("server_group_removed"):
+        server = r.cache.get("instance", r.cloud.name, change.target_id)
+        group = r.group_id(change.detail)
+        if server is None or group is None:
+            continue
+        if change.name == "server_group" and change.detail in server.security_groups:
+            r.keep(r.step(f"removed security group {change.detail} from instance {server.name}",
+                          server, r.driver.remove_server_security_group, server.id, group))
+        elif change.name == "server_group_removed" and \
+                change.detail not in server.security_groups:
+            r.keep(r.step(f"gave instance {server.name} its security group {change.detail} "
+                          "back", server, r.driver.add_server_security_group, server.id, group))
 
 
 def _instances(r: CloudReset) -> None:
@@ -106,6 +132,22 @@ def _routers(r: CloudReset) -> None:
                           r.driver.clear_router_gateway, router.id))
 
 
+def _restore_routers(r: CloudReset) -> None:
+    """Put back what MiniCloud took from other people's routers: gateways, interfaces."""
+    for change in r.records("gateway_removed"):
+        router = r.cache.get("router", r.cloud.name, change.target_id)
+        if router is not None and not router.gateway_network_id and change.network_id:
+            r.keep(r.step(f"restored the gateway of router {router.name}", router,
+                          r.driver.set_router_gateway, router.id, change.network_id))
+    for change in r.records("interface_removed"):
+        router = r.cache.get("router", r.cloud.name, change.target_id)
+        net = r.cache.get("network", r.cloud.name, change.network_id or "")
+        if router is not None and net is not None and \
+                net.id not in router.interface_network_ids:
+            r.keep(r.step(f"re-attached network {net.name} to router {router.name}", router,
+                          r.driver.add_router_interface, router.id, net.id))
+
+
 def _networks(r: CloudReset) -> None:
     for net in r.all("network"):
         if net.owned and r.step(f"deleted network {net.name}", net, r.driver.delete_network,
@@ -131,14 +173,31 @@ def _keypairs(r: CloudReset) -> None:
             r.step(f"deleted key pair {pair.name}", pair, r.driver.delete_keypair, pair.name)
 
 
+def _power(r: CloudReset) -> None:
+    """Other people's servers MiniCloud stopped (or started) go back to how they were."""
+    for change in r.records("power"):
+        server = r.cache.get("instance", r.cloud.name, change.target_id)
+        if server is None or server.status == change.detail:
+            continue
+        if change.detail == State.ACTIVE:
+            r.keep(r.step(f"started instance {server.name} again", server,
+                          r.driver.start_server, server.id))
+        elif change.detail == State.SHUTOFF:
+            r.keep(r.step(f"stopped instance {server.name} again", server,
+                          r.driver.stop_server, server.id))
+
+
 STEPS: tuple[Callable[[CloudReset], None], ...] = (
     _public_ips,
+    _server_groups,
     _instances,
     _router_interfaces,
     _routers,
+    _restore_routers,
     _networks,
     _security_groups,
     _keypairs,
+    _power,
 )
 
 
@@ -178,10 +237,17 @@ class Resetter:
             for pair in cache.all("keypair", cloud.name):
                 tx.delete(pair, force=True)
 
+    def destroying(self) -> bool:
+        """A Destroy was started and not finished (its process was killed)."""
+        return self.session.store.meta(DESTROYING) is not None
+
     def destroy(self) -> ResetReport:
-        """Reset, then forget every cloud and drop MiniCloud's tables."""
+        """Reset, then forget every cloud and empty MiniCloud's tables.  A mark in the store
+        says a Destroy is under way until it is done, so a killed one is finished later."""
+        self.session.store.set_meta(DESTROYING, "1")
         report = self.reset()
         if report.failures:
+            self.session.store.set_meta(DESTROYING, None)
             return report
         cache = self.session.inventory.ensure_loaded()
         drivers = self.session.drivers
@@ -190,5 +256,6 @@ class Resetter:
             drivers.drop(cloud.name)
         drivers.forget_secrets()
         self.session.store.empty_all()
+        self.session.store.set_meta(DESTROYING, None)  # a kill before this: done again, harmlessly
         self.session.inventory.forget()
         return report

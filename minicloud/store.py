@@ -315,6 +315,22 @@ class Store:
                                 .where(meta.c.name.like("lock/%"))).fetchall()
         return {row.name[len("lock/"):]: int(row.value or 0) for row in rows}
 
+    def meta(self, name: str) -> str | None:
+        import sqlalchemy as sa
+
+        meta = self.sa_table(META_TABLE)
+        with self.transaction() as conn:
+            return conn.execute(sa.select(meta.c.value).where(meta.c.name == name)).scalar()
+
+    def set_meta(self, name: str, value: str | None) -> None:
+        """Write (or, with None, delete) a row of the meta table, in the current transaction
+        or one of its own."""
+        meta = self.sa_table(META_TABLE)
+        with self.transaction(write=True) as conn:
+            conn.execute(meta.delete().where(meta.c.name == name))
+            if value is not None:
+                conn.execute(meta.insert().values(name=name, value=value))
+
     def now(self) -> float:
         """The store's clock (leases are timed by it, not by each machine's)."""
         import time
@@ -381,10 +397,12 @@ class Store:
         stay: other sessions may hold them open; the next start is a first start."""
         names = [*TABLES.values(), *self._extra]
         existing = self.table_names()
-        with self.transaction(write=True):
+        with self.transaction(write=True, locks=(STORE_LOCK,)):
             for name in names:
                 if name in existing:
                     self.table(name).delete_all()
+            # Every session sees the change at its next write (its clouds are gone).
+            self.bump(self._conn, STORE_LOCK)
 
     def _dispose(self) -> None:
         if self.engine is not None:

@@ -41,3 +41,16 @@ def parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         raise ValidationError(f"{net} is too small: use a prefix of /{net.max_prefixlen - 2} "
                               "or shorter")
     return net
+
+
+LOCATION_LENGTH = 255
+
+
+def check_location(text: str) -> str:
+    """Where a cloud is: printable text of at most 255 characters (it is drawn in the tree)."""
+    if len(text) > LOCATION_LENGTH:
+        raise ValidationError(f"location too long ({LOCATION_LENGTH} characters at most)")
+    if not text.isprintable():
+        raise ValidationError("a location is printable text: no control characters or "
+                              "line breaks")
+    return text

@@ -11,7 +11,7 @@ from minicloud.cache import Cache, Inventory, clone
 from minicloud.demo import build_demo
 from minicloud.drivers.base import Driver
 from minicloud.drivers.stub import StubDriver
-from minicloud.errors import StaleError, StoreError
+from minicloud.errors import NotFoundError, StoreError
 from minicloud.model import Cloud, Network, Subnet
 from minicloud.store import Store, Table
 from minicloud.topology import render_text
@@ -146,7 +146,15 @@ def test_failing_store_write_in_a_manager_undoes_the_cloud(cloud_app, fresh_driv
             raise StoreError("store: disk full")
         return original(self, *args, **kwargs)
 
+    original_many = Table.put_many
+
+    def failing_many(self: Table, *args: Any, **kwargs: Any) -> dict[str, int]:
+        if self.name == "networks":
+            raise StoreError("store: disk full")
+        return original_many(self, *args, **kwargs)
+
     monkeypatch.setattr(Table, "put", failing)
+    monkeypatch.setattr(Table, "put_many", failing_many)
     with pytest.raises(StoreError):
         cloud_app.networks.create("Lab", "n1", "10.1.0.0/24")
     monkeypatch.undo()
@@ -154,16 +162,18 @@ def test_failing_store_write_in_a_manager_undoes_the_cloud(cloud_app, fresh_driv
     assert "n1" not in {n.name for n in fresh_driver(cloud_app).list_networks()}
 
 
-def test_stale_error_reloads_the_cache(app, reopen) -> None:
+def test_a_stale_session_writes_on_top_of_the_store_not_of_its_cache(app, reopen) -> None:
     app.clouds.add("Lab", "stub", "first")
+    app.clouds.add_cluster("Lab", "A")
     other = reopen(app)
-    other.clouds.update("Lab", "second")  # another MiniCloud changed it meanwhile
+    other.clouds.update("Lab", "second")  # another MiniCloud changed the cloud meanwhile
+    other.clouds.add_cluster("Lab", "B")
     assert app.clouds.get("Lab").location == "first"  # this one's cache is stale
-    with pytest.raises(StaleError):
-        app.clouds.update("Lab", "third")
-    assert app.clouds.get("Lab").location == "second"  # the refusal came with a refresh
-    app.clouds.update("Lab", "third")  # and trying again works
-    assert reopen(app).clouds.get("Lab").location == "third"
+    app.clouds.update("Lab", "third")
+    assert [c.name for c in app.clouds.clusters("Lab")] == ["A", "B"]  # re-read first
+    again = reopen(app)
+    assert again.clouds.get("Lab").location == "third"
+    assert [c.name for c in again.clouds.clusters("Lab")] == ["A", "B"]
 
 
 def test_stale_delete_is_refused(app, reopen) -> None:
@@ -171,7 +181,7 @@ def test_stale_delete_is_refused(app, reopen) -> None:
     app.clouds.add_cluster("Lab", "C")
     other = reopen(app)
     other.clouds.remove_cluster("Lab", "C")  # removed meanwhile by another MiniCloud
-    with pytest.raises(StaleError):
+    with pytest.raises(NotFoundError, match="removed by another session"):
         app.clouds.remove_cluster("Lab", "C")
     assert app.clouds.clusters("Lab") == []  # reloaded
     app.clouds.add_cluster("Lab", "C")

@@ -1,4 +1,9 @@
-"""What every manager shares: lookups by name, the name rule, and undo on failure."""
+"""What every manager shares: lookups by name, the write protocol, and undo on failure.
+
+A write goes: ``begin`` (an intent, checked and recorded under the cloud's lock), the cloud
+calls under one :class:`Undo` inside ``ledger.running``, then ``settle`` (results, change
+records and the end of the intent in one transaction); the cache changes last.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,18 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AmbiguousError, LeftoverError, MiniCloudError, NotFoundError
+from ..drivers import driver_class
+from ..errors import AmbiguousError, LeftoverError, MiniCloudError, NotFoundError, ValidationError
 from ..kinds import label
+from ..model import Change
 from ..validation import check_name
 
 __all__ = ["Manager", "Undo", "check_name"]
 
 if TYPE_CHECKING:
     from ..cache import Cache
-    from ..drivers.base import Driver
+    from ..drivers.base import Driver, Features
+    from ..ledger import Ledger
     from ..model import Cloud
     from ..session import Session
 
@@ -57,6 +65,10 @@ class Manager:
         self.session = session
 
     @property
+    def ledger(self) -> Ledger:
+        return self.session.ledger
+
+    @property
     def cache(self) -> Cache:
         return self.session.inventory.ensure_loaded()
 
@@ -70,11 +82,25 @@ class Manager:
         """The session's driver for the cloud (built, not synced: the reconciler syncs)."""
         return self.session.drivers.get(self.cloud(cloud))
 
-    def save(self, *objs: Any) -> None:
-        """The one store write of an operation, after every cloud call succeeded."""
-        with self.session.inventory.write() as tx:
-            for obj in objs:
-                tx.put(obj)
+    def features(self, cloud: str) -> Features:
+        """What the cloud's type can do (declared by its driver, no driver built)."""
+        return driver_class(self.cloud(cloud).type).features
+
+    def require(self, cloud: str, feature: str, what: str) -> None:
+        if not getattr(self.features(cloud), feature):
+            kind = self.cloud(cloud).type
+            raise ValidationError(f"cloud {cloud} ({kind}) cannot {what}")
+
+    def record(self, change: Change) -> tuple[list[Any], list[Any]]:
+        """(puts, deletes) that record a change to someone else's resource: one that undoes
+        an earlier recorded change cancels it; otherwise it is kept for Reset."""
+        opposite = self.cache.get("change", change.cloud, change.opposite_id or "")
+        if opposite is not None:
+            return [], [opposite]
+        return [change], []
+
+    def changes_of(self, cloud: str, target_id: str) -> list[Change]:
+        return [c for c in self.cache.all("change", cloud) if c.target_id == target_id]
 
     def find(self, kind: str, name: str, cloud: str | None = None) -> Any:
         """The one object of ``kind`` called ``name`` (in ``cloud`` when given)."""

@@ -9,14 +9,20 @@ from ..drivers import DRIVERS, driver_class
 from ..drivers.base import Driver, Setting
 from ..errors import ConfigError, InUseError, NotFoundError, ValidationError
 from ..kinds import KINDS
-from ..model import Cloud, Cluster, Deployment, Flavor, Image
+from ..ledger import Claims
+from ..model import Cloud, Cluster, Deployment, Flavor, Image, Intent
 from ..reset import ResetReport
+from ..validation import check_location
 from .base import Manager, check_name
 
 if TYPE_CHECKING:
     from ..reconciler import Reconciler
     from ..reset import Resetter
     from ..session import Session
+
+
+# What a cloud's removal intent is called: a dead one means "finish removing it".
+REMOVE = "remove cloud"
 
 
 class CloudManager(Manager):
@@ -64,19 +70,25 @@ class CloudManager(Manager):
                                   f"{', '.join(sorted(DRIVERS))}")
         if self.cache.get("cloud", name, name) is not None:
             raise ValidationError(f"a cloud named {name!r} exists already")
-        if len(location) > 255:
-            raise ValidationError("location too long (255 characters at most)")
+        check_location(location)
         cls = driver_class(type_name)
         cloud = Cloud(name, type_name, location, self._check_settings(cls, settings or {}))
         secrets = {"password": password} if password else {}
+        # The store-wide lock and the claim make a second "add" of the name wait, then fail,
+        # before it touches the cloud (a loser must never clean up the winner's cloud).
+        intent = self.ledger.begin(name, f"add cloud {name}", store_wide=True, new_cloud=True,
+                                   claims=[Claims.name("cloud", name)])
         driver = self.session.drivers.build(cloud, secrets)
         try:
-            driver.setup()
-            snapshot = driver.snapshot()
-            with self.session.inventory.write() as tx:
-                tx.put(cloud)
-                self.reconciler.apply(tx, cloud, snapshot, notices=False)
-        except Exception:
+            with self.ledger.running(intent):
+                driver.setup()
+                snapshot = driver.snapshot()
+                with self.session.inventory.write(cloud=name, store_wide=True) as tx:
+                    tx.put(cloud)
+                    self.reconciler.apply(tx, cloud, snapshot, notices=False)
+                    tx.delete(intent, force=True)
+                self.ledger.release(intent)
+        except BaseException:
             driver.forget()
             driver.close()
             raise
@@ -100,30 +112,53 @@ class CloudManager(Manager):
         return checked
 
     def update(self, name: str, location: str) -> Cloud:
-        if len(location) > 255:
-            raise ValidationError("location too long (255 characters at most)")
-        cloud = clone(self.get(name))
-        cloud.location = location
-        with self.session.inventory.write() as tx:
-            tx.put(cloud)
+        check_location(location)
+        intent = self.ledger.begin(name, f"update cloud {name}")
+        with self.ledger.running(intent):
+            cloud = clone(self.get(name))  # as the store has it, since the intent
+            cloud.location = location
+            self.ledger.settle(intent, puts=[cloud])
         return self.get(name)
 
     def remove(self, name: str) -> str:
-        """Forget a cloud.  Returns what happened to its resources, in one line."""
+        """Forget a cloud.  Returns what happened to its resources, in one line.
+
+        The intent comes first: a remove that is interrupted is finished by the next one, or
+        by the next menu or write, and says so."""
         cloud = self.get(name)
-        with self.session.inventory.write() as tx:
-            for kind in KINDS:
-                if kind != "cloud":
-                    for obj in self.cache.all(kind, name):
-                        tx.delete(obj, force=True)
-            tx.delete(cloud)
+        intent = self.ledger.begin(name, f"{REMOVE} {name}", store_wide=True)
+        return self._forget(cloud, intent)
+
+    def _forget(self, cloud: Cloud, intent: Intent | None) -> str:
+        name = cloud.name
         driver = self.session.drivers.get(cloud)
         driver.forget()
+        with self.session.inventory.write(cloud=name, store_wide=True) as tx:
+            for kind in KINDS:
+                for obj in self.cache.all(kind, name):
+                    tx.delete(obj, force=True)
+            for stale in self.ledger.pending(name):
+                tx.delete(stale, force=True)
+        if intent is not None:
+            self.ledger.release(intent)
         self.session.drivers.drop(name)
         self.session.drivers.forget_secrets(name)
         if driver.features.hosts:
             return f"cloud {name} forgotten; its resources stay in the cloud"
         return f"cloud {name} forgotten with its simulated resources"
+
+    def finish_interrupted(self) -> list[str]:
+        """Finish what a killed process left half-done: a Destroy, a cloud's removal.  One
+        line for each, for the user."""
+        said = []
+        if self.resetter.destroying():
+            report = self.resetter.destroy()
+            said.append("an interrupted Destroy was finished" if not report.failures else
+                        f"an interrupted Destroy could not be finished: {report.failures[0]}")
+        for cloud in self.all():
+            if any(i.name.startswith(REMOVE) for i in self.ledger.dead(cloud.name)):
+                said.append(self._forget(cloud, None) + " (an interrupted remove, finished)")
+        return said
 
     # -- clusters ------------------------------------------------------------------------------
 
@@ -136,19 +171,29 @@ class CloudManager(Manager):
         if self.cache.get("cluster", cloud, name) is not None:
             raise ValidationError(f"cluster {name!r} exists already in cloud {cloud}")
         cluster = Cluster(cloud, name)
-        self.save(cluster)
+        intent = self.ledger.begin(cloud, f"add cluster {name}",
+                                   claims=[Claims.name("cluster", name)])
+        with self.ledger.running(intent):
+            self.ledger.settle(intent, puts=[cluster])
         return self.by_id("cluster", cloud, name)
 
     def remove_cluster(self, cloud: str, name: str) -> None:
         cluster = self.cache.get("cluster", cloud, name)
         if cluster is None:
             raise NotFoundError(f"no cluster named {name!r} in cloud {cloud}")
-        members = sorted(i.name for i in self.cache.all("instance", cloud) if i.cluster == name)
+        self._check_empty(cluster)
+        intent = self.ledger.begin(cloud, f"remove cluster {name}",
+                                   requires=[("cluster", name)])
+        with self.ledger.running(intent):
+            self._check_empty(cluster)  # again: the cache is the store's since the intent
+            self.ledger.settle(intent, deletes=[cluster])
+
+    def _check_empty(self, cluster: Cluster) -> None:
+        members = sorted(i.name for i in self.cache.all("instance", cluster.cloud)
+                         if i.cluster == cluster.name)
         if members:
-            raise InUseError(f"cluster {name} still has instances: {', '.join(members)}; "
-                             "remove them first")
-        with self.session.inventory.write() as tx:
-            tx.delete(cluster)
+            raise InUseError(f"cluster {cluster.name} still has instances: "
+                             f"{', '.join(members)}; remove them first")
 
     # -- catalogues ----------------------------------------------------------------------------
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 from functools import partial
+from typing import Any
 
-from ..cache import Writes, clone
+from ..cache import clone
 from ..errors import InUseError, NotFoundError, ValidationError
-from ..model import Change, Network, PublicIP, Router
+from ..ledger import Claims
+from ..model import Change, Network, PublicIP, Router, to_dict
 from ..validation import parse_cidr
 from .base import Manager, Undo, check_name
 
@@ -49,38 +51,55 @@ class NetworkManager(Manager):
             raise ValidationError(f"a network named {name!r} exists already in cloud {cloud}")
         cidr = self.check_cidr(cloud, cidr)
         target = self.find("router", router, cloud) if router else None
+        changes = [] if target is None or target.owned else [
+            {**to_dict(Change.of(cloud, "interface", target.id)), "network_name": name}]
+        intent = self.ledger.begin(cloud, f"create network {name}",
+                                   claims=[Claims.name("network", name), Claims.cidr(cidr)],
+                                   changes=changes,
+                                   requires=[("router", target.id)] if target else [])
         driver = self.driver(cloud)
-        with Undo() as undo:
+        with self.ledger.running(intent), Undo() as undo:
             network = driver.create_network(name, cidr)
-            undo.push(f"network {name} in cloud {cloud}", lambda: driver.delete_network(network.id))
-            with self.session.inventory.write() as tx:
-                tx.put(network)
-                if target is not None:
-                    self._attach(tx, undo, target, network)
+            undo.push(f"network {name} in cloud {cloud}",
+                      partial(driver.delete_network, network.id))
+            puts: list[Any] = [network]
+            if target is not None:
+                puts += self._attach(undo, target, network)
+            self.ledger.settle(intent, puts=puts)
         return self.by_id("network", cloud, network.id)
 
     def attach(self, network: Network, router: Router) -> Router:
         if network.cloud != router.cloud:
             raise ValidationError(f"network {network.name} and router {router.name} are in "
                                   "different clouds")
+        self.require(router.cloud, "attach_network", "attach an existing network to a router")
         if network.external:
             raise ValidationError(f"{network.name} is an external network: set it as the "
                                   "router's gateway instead")
         if network.id in router.interface_network_ids:
             raise ValidationError(f"network {network.name} is attached to {router.name} "
                                   "already")
-        with Undo() as undo, self.session.inventory.write() as tx:
-            self._attach(tx, undo, router, network)
+        change = None if router.owned else Change.interface(router, network.id)
+        intent = self.ledger.begin(router.cloud,
+                                   f"attach network {network.name} to router {router.name}",
+                                   changes=[change] if change else [],
+                                   requires=[("router", router.id), ("network", network.id)])
+        with self.ledger.running(intent), Undo() as undo:
+            updated = self._attach(undo, router, network)[0]
+            recorded, cancelled = self.record(change) if change else ([], [])
+            self.ledger.settle(intent, puts=[updated, *recorded], deletes=cancelled)
         return self.by_id("router", router.cloud, router.id)
 
-    def _attach(self, tx: Writes, undo: Undo, router: Router, network: Network) -> None:
+    def _attach(self, undo: Undo, router: Router, network: Network) -> list[Any]:
+        """Add the interface; returns the router as the cloud now reports it, and the change
+        record when the router is someone else's."""
         driver = self.driver(router.cloud)
         updated = driver.add_router_interface(router.id, network.id)
         undo.push(f"interface of {network.name} on router {router.name}",
-                  lambda: driver.remove_router_interface(router.id, network.id))
-        tx.put(updated)
-        if not router.owned:
-            tx.put(Change.interface(router, network.id))
+                  partial(driver.remove_router_interface, router.id, network.id))
+        if router.owned:
+            return [updated]
+        return [updated, Change.interface(router, network.id)]
 
     def detach(self, network: Network, router: Router) -> Router:
         if network.id not in router.interface_network_ids:
@@ -91,17 +110,19 @@ class NetworkManager(Manager):
         if users:
             raise InUseError(f"instances on {network.name} use public IPs through "
                              f"{router.name}: {', '.join(sorted(users))}; release them first")
+        change = None if router.owned else \
+            Change.of(router.cloud, "interface_removed", router.id, network.id)
+        intent = self.ledger.begin(router.cloud,
+                                   f"detach network {network.name} from router {router.name}",
+                                   changes=[change] if change else [],
+                                   requires=[("router", router.id), ("network", network.id)])
         driver = self.driver(router.cloud)
-        updated = driver.remove_router_interface(router.id, network.id)
-        with Undo() as undo:
+        with self.ledger.running(intent), Undo() as undo:
+            updated = driver.remove_router_interface(router.id, network.id)
             undo.push(f"interface of {network.name} on router {router.name}",
-                      lambda: driver.add_router_interface(router.id, network.id))
-            with self.session.inventory.write() as tx:
-                tx.put(updated)
-                change = self.cache.get("change", router.cloud,
-                                        Change.interface_id(router.id, network.id))
-                if change is not None:
-                    tx.delete(change)
+                      partial(driver.add_router_interface, router.id, network.id))
+            recorded, cancelled = self.record(change) if change else ([], [])
+            self.ledger.settle(intent, puts=[updated, *recorded], deletes=cancelled)
         return self.by_id("router", router.cloud, router.id)
 
     def _public_ips_of(self, instance_id: str, cloud: str) -> list[PublicIP]:
@@ -119,24 +140,27 @@ class NetworkManager(Manager):
         if any(r.gateway_network_id == network.id for r in self.cache.all("router",
                                                                           network.cloud)):
             raise InUseError(f"network {network.name} is a router's gateway; clear it first")
+        intent = self.ledger.begin(network.cloud, f"remove network {network.name}",
+                                   requires=[("network", network.id)])
         driver = self.driver(network.cloud)
-        with Undo() as undo:
-            for router in self.routers_of(network):
-                driver.remove_router_interface(router.id, network.id)
-                undo.push(f"interface of {network.name} on router {router.name}",
-                          partial(driver.add_router_interface, router.id, network.id))
-            driver.delete_network(network.id)
-        # The network is gone: from here on only the store and cache need to follow.
-        with self.session.inventory.write() as tx:
-            for router in self.routers_of(network):
+        routers = self.routers_of(network)
+        with self.ledger.running(intent):
+            with Undo() as undo:
+                for router in routers:
+                    driver.remove_router_interface(router.id, network.id)
+                    undo.push(f"interface of {network.name} on router {router.name}",
+                              partial(driver.add_router_interface, router.id, network.id))
+                driver.delete_network(network.id)
+            # The network is gone: from here on only the store and cache follow.
+            puts: list[Any] = []
+            deletes: list[Any] = [network]
+            for router in routers:
                 updated = clone(router)
                 updated.interface_network_ids.remove(network.id)
-                tx.put(updated)
-                change = self.cache.get("change", router.cloud,
-                                        Change.interface_id(router.id, network.id))
-                if change is not None:
-                    tx.delete(change)
-            tx.delete(network)
+                puts.append(updated)
+                deletes += [c for c in self.changes_of(router.cloud, router.id)
+                            if c.network_id == network.id]
+            self.ledger.settle(intent, puts=puts, deletes=deletes)
 
     # -- public IPs ----------------------------------------------------------------------------
 
@@ -155,6 +179,8 @@ class NetworkManager(Manager):
         """Give a public IP MiniCloud allocated back to the cloud."""
         if not fip.owned:
             raise ValidationError(f"MiniCloud did not allocate {fip.name}; it stays")
-        self.driver(fip.cloud).release_public_ip(fip.id)
-        with self.session.inventory.write() as tx:
-            tx.delete(fip)
+        intent = self.ledger.begin(fip.cloud, f"release public IP {fip.name}",
+                                   requires=[("public_ip", fip.id)])
+        with self.ledger.running(intent):
+            self.driver(fip.cloud).release_public_ip(fip.id)
+            self.ledger.settle(intent, deletes=[fip, *self.changes_of(fip.cloud, fip.id)])

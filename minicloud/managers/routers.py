@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from ..errors import InUseError, ValidationError
+from ..ledger import Claims
 from ..model import Change, Network, Router
 from .base import Manager, Undo, check_name
 
@@ -27,15 +28,18 @@ class RouterManager(Manager):
     def create(self, cloud: str, name: str, gateway: str | None = None) -> Router:
         self.cloud(cloud)
         check_name(name, "router name")
+        self.require(cloud, "routers", "have routers")
         if self.name_taken("router", cloud, name):
             raise ValidationError(f"a router named {name!r} exists already in cloud {cloud}")
-        gateway_id = self._gateway(cloud, gateway).id if gateway else None
+        network = self._gateway(cloud, gateway) if gateway else None
+        intent = self.ledger.begin(cloud, f"create router {name}",
+                                   claims=[Claims.name("router", name)],
+                                   requires=[("network", network.id)] if network else [])
         driver = self.driver(cloud)
-        with Undo() as undo:
-            router = driver.create_router(name, gateway_id)
-            undo.push(f"router {name} in cloud {cloud}", lambda: driver.delete_router(router.id))
-            with self.session.inventory.write() as tx:
-                tx.put(router)
+        with self.ledger.running(intent), Undo() as undo:
+            router = driver.create_router(name, network.id if network else None)
+            undo.push(f"router {name} in cloud {cloud}", partial(driver.delete_router, router.id))
+            self.ledger.settle(intent, puts=[router])
         return self.by_id("router", cloud, router.id)
 
     def set_gateway(self, router: Router, network_name: str) -> Router:
@@ -44,32 +48,36 @@ class RouterManager(Manager):
             raise ValidationError(f"{network.name} is the gateway of {router.name} already")
         if router.gateway_network_id:
             raise ValidationError(f"router {router.name} has a gateway already; clear it first")
+        change = None if router.owned else Change.gateway(router, network.id)
+        intent = self.ledger.begin(router.cloud, f"set the gateway of router {router.name}",
+                                   changes=[change] if change else [],
+                                   requires=[("router", router.id), ("network", network.id)])
         driver = self.driver(router.cloud)
-        with Undo() as undo:
+        with self.ledger.running(intent), Undo() as undo:
             updated = driver.set_router_gateway(router.id, network.id)
             undo.push(f"gateway of router {router.name}",
-                      lambda: driver.clear_router_gateway(router.id))
-            with self.session.inventory.write() as tx:
-                tx.put(updated)
-                if not router.owned:
-                    tx.put(Change.gateway(router, network.id))
+                      partial(driver.clear_router_gateway, router.id))
+            puts, deletes = self.record(change) if change else ([], [])
+            self.ledger.settle(intent, puts=[updated, *puts], deletes=deletes)
         return self.by_id("router", router.cloud, router.id)
 
     def clear_gateway(self, router: Router) -> Router:
-        if not router.gateway_network_id:
+        previous = router.gateway_network_id
+        if not previous:
             raise ValidationError(f"router {router.name} has no gateway")
         self._check_no_public_ips(router)
+        change = None if router.owned else \
+            Change.of(router.cloud, "gateway_removed", router.id, previous)
+        intent = self.ledger.begin(router.cloud, f"clear the gateway of router {router.name}",
+                                   changes=[change] if change else [],
+                                   requires=[("router", router.id)])
         driver = self.driver(router.cloud)
-        previous = router.gateway_network_id
-        with Undo() as undo:
+        with self.ledger.running(intent), Undo() as undo:
             updated = driver.clear_router_gateway(router.id)
             undo.push(f"gateway of router {router.name}",
-                      lambda: driver.set_router_gateway(router.id, previous))
-            with self.session.inventory.write() as tx:
-                tx.put(updated)
-                change = self.cache.get("change", router.cloud, Change.gateway_id(router.id))
-                if change is not None:
-                    tx.delete(change)
+                      partial(driver.set_router_gateway, router.id, previous))
+            puts, deletes = self.record(change) if change else ([], [])
+            self.ledger.settle(intent, puts=[updated, *puts], deletes=deletes)
         return self.by_id("router", router.cloud, router.id)
 
     def _check_no_public_ips(self, router: Router) -> None:
@@ -87,12 +95,16 @@ class RouterManager(Manager):
         if not router.owned:
             raise ValidationError(f"MiniCloud did not create router {router.name}; it stays")
         self._check_no_public_ips(router)
+        intent = self.ledger.begin(router.cloud, f"remove router {router.name}",
+                                   requires=[("router", router.id)])
         driver = self.driver(router.cloud)
-        with Undo() as undo:
-            for net_id in list(router.interface_network_ids):
-                driver.remove_router_interface(router.id, net_id)
-                undo.push(f"interface of router {router.name}",
-                          partial(driver.add_router_interface, router.id, net_id))
-            driver.delete_router(router.id)
-        with self.session.inventory.write() as tx:
-            tx.delete(router)
+        with self.ledger.running(intent):
+            with Undo() as undo:
+                for net_id in list(router.interface_network_ids):
+                    driver.remove_router_interface(router.id, net_id)
+                    undo.push(f"interface of router {router.name}",
+                              partial(driver.add_router_interface, router.id, net_id))
+                driver.delete_router(router.id)
+            # The router is gone: from here on only the store and cache follow.
+            self.ledger.settle(intent, deletes=[router, *self.changes_of(router.cloud,
+                                                                          router.id)])

@@ -1,0 +1,192 @@
+"""Reaching an instance: a public IP where its network is routed out, SSH allowed by
+MiniCloud's ``public_ssh`` group, the login user, and the ssh command (DESIGN.md section 3.5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ValidationError
+from ..ledger import Claims
+from ..model import PUBLIC_SSH, Change, Instance, Intent, Network, PublicIP, SecurityGroup
+from .base import Manager, Undo
+from .groups import public_ssh
+
+if TYPE_CHECKING:
+    from ..session import Session
+    from .networks import NetworkManager
+
+# Login users of well-known images, when the image's properties do not say.
+KNOWN_USERS = {"cirros": "cirros", "ubuntu": "ubuntu", "debian": "debian", "centos": "centos",
+               "fedora": "fedora", "rocky": "rocky", "almalinux": "almalinux"}
+
+
+@dataclass
+class ConnectPlan:
+    instance: Instance
+    address: str
+    user: str
+    command: list[str]
+    # False on clouds with no hosts (Stub): the command is only shown.
+    runnable: bool
+
+
+@dataclass
+class _Plan:
+    """What one access write will do, decided before its intent."""
+
+    fip: PublicIP | None = None  # a free public IP to take, or None to allocate
+    allocate: bool = False
+    address: str | None = None
+    external: Network | None = None
+    ssh: bool = False  # add public_ssh to the server
+
+
+class AccessManager(Manager):
+    def __init__(self, session: Session, networks: NetworkManager):
+        super().__init__(session)
+        self.networks = networks
+
+    def public_ip_of(self, instance: Instance) -> PublicIP | None:
+        return next((f for f in self.cache.all("public_ip", instance.cloud)
+                     if f.instance_id == instance.id), None)
+
+    def gateway_network(self, instance: Instance) -> Network | None:
+        """The external network the instance's networks are routed to, if any."""
+        for nic in instance.nics:
+            for router in sorted(self.cache.all("router", instance.cloud), key=lambda r: r.name):
+                if nic.network_id in router.interface_network_ids and router.gateway_network_id:
+                    return self.cache.get("network", instance.cloud, router.gateway_network_id)
+        return None
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def _plan_ip(self, instance: Instance, address: str | None) -> _Plan:
+        current = self.public_ip_of(instance)
+        if current is not None:
+            if address and current.name != address:
+                raise ValidationError(f"instance {instance.name} has public IP {current.name}")
+            return _Plan()
+        self.require(instance.cloud, "public_ips", "give public IPs")
+        external = self.gateway_network(instance)
+        if external is None:
+            raise ValidationError(f"instance {instance.name} is on no network routed to an "
+                                  "external network; attach its network to a router with a "
+                                  "gateway")
+        free = sorted((f for f in self.cache.all("public_ip", instance.cloud)
+                       if f.network_id == external.id and not f.instance_id
+                       and (address is None or f.name == address)),
+                      key=lambda f: (not f.owned, f.name))
+        if free:
+            return _Plan(fip=free[0], external=external)
+        return _Plan(allocate=True, address=address, external=external)
+
+    def _needs_ssh(self, instance: Instance) -> bool:
+        groups = [g for g in self.cache.all("security_group", instance.cloud)
+                  if g.name in instance.security_groups]
+        return not any(g.allows_ssh() for g in groups)
+
+    def _begin(self, instance: Instance, plan: _Plan, what: str) -> Intent:
+        claims, changes = [], []
+        if plan.fip is not None:
+            claims.append(Claims.taking("public_ip", plan.fip.id))
+            if not plan.fip.owned:
+                changes.append(Change.association(plan.fip))
+        elif plan.allocate and plan.address and plan.external is not None:
+            claims.append(Claims.address(plan.external.id, plan.address))
+        if plan.ssh:
+            claims.append(Claims.ensure("security_group", PUBLIC_SSH))
+            if not instance.owned:
+                changes.append(Change.of(instance.cloud, "server_group", instance.id,
+                                         detail=PUBLIC_SSH))
+        requires = [("instance", instance.id)]
+        if plan.fip is not None:
+            requires.append(("public_ip", plan.fip.id))
+        return self.ledger.begin(instance.cloud, f"{what} {instance.name}", claims=claims,
+                                 changes=changes, requires=requires)
+
+    # -- doing ---------------------------------------------------------------------------------
+
+    def _take_ip(self, instance: Instance, plan: _Plan, undo: Undo) -> list[Any]:
+        driver = self.driver(instance.cloud)
+        fip = plan.fip
+        if fip is None:
+            assert plan.external is not None
+            fip = driver.allocate_public_ip(plan.external.id, plan.address)
+            undo.push(f"public IP {fip.name} in cloud {instance.cloud}",
+                      partial(driver.release_public_ip, fip.id))
+        bound = driver.associate_public_ip(fip.id, instance.id)
+        undo.push(f"association of {fip.name}", partial(driver.disassociate_public_ip, fip.id))
+        return [bound, *([] if fip.owned else [Change.association(fip)])]
+
+    def _open_ssh(self, instance: Instance, undo: Undo) -> list[Any]:
+        driver = self.driver(instance.cloud)
+        group: SecurityGroup = public_ssh(self, instance.cloud, undo)
+        server = driver.add_server_security_group(instance.id, group.id)
+        undo.push(f"{PUBLIC_SSH} on instance {instance.name}",
+                  partial(driver.remove_server_security_group, instance.id, group.id))
+        out: list[Any] = [group, server]
+        if not instance.owned:
+            out += self.record(Change.of(instance.cloud, "server_group", instance.id,
+                                         detail=PUBLIC_SSH))[0]
+        return out
+
+    def assign_public_ip(self, instance: Instance, address: str | None = None) -> PublicIP:
+        """Give the instance a public IP: reuse a free one before allocating."""
+        plan = self._plan_ip(instance, address)
+        if plan.fip is None and not plan.allocate:
+            current = self.public_ip_of(instance)
+            assert current is not None
+            return current
+        intent = self._begin(instance, plan, "give a public IP to")
+        with self.ledger.running(intent), Undo() as undo:
+            puts = self._take_ip(instance, plan, undo)
+            self.ledger.settle(intent, puts=puts)
+        return self.by_id("public_ip", instance.cloud, puts[0].id)
+
+    def connect(self, instance: Instance, user: str | None = None,
+                address: str | None = None) -> ConnectPlan:
+        """Public IP where the network is routed out, SSH access, then the ssh command.  The
+        intent is settled before ssh runs."""
+        routed = self.gateway_network(instance) is not None or bool(address)
+        plan = self._plan_ip(instance, address) if routed else _Plan()
+        plan.ssh = self._needs_ssh(instance)
+        ip = instance.private_ip
+        if routed and plan.fip is None and not plan.allocate:
+            current = self.public_ip_of(instance)
+            ip = current.name if current is not None else ip
+        if plan.fip is not None or plan.allocate or plan.ssh:
+            intent = self._begin(instance, plan, "open SSH to")
+            with self.ledger.running(intent), Undo() as undo:
+                puts: list[Any] = []
+                if plan.fip is not None or plan.allocate:
+                    puts += self._take_ip(instance, plan, undo)
+                    ip = puts[0].name
+                if plan.ssh:
+                    puts += self._open_ssh(instance, undo)
+                self.ledger.settle(intent, puts=puts)
+        if not ip:
+            raise ValidationError(f"instance {instance.name} has no address to connect to")
+        instance = self.by_id("instance", instance.cloud, instance.id)
+        user = user or self.login_user(instance) or "root"
+        command = [*self.session.config.ssh_command, f"{user}@{ip}"]
+        return ConnectPlan(instance, ip, user, command, self.features(instance.cloud).hosts)
+
+    # -- who logs in ---------------------------------------------------------------------------
+
+    def login_user(self, instance: Instance) -> str | None:
+        image = next((i for i in self.cache.all("image", instance.cloud)
+                      if i.name == instance.image), None)
+        if image is not None:
+            for prop in ("os_admin_user", "default_user"):
+                if image.properties.get(prop):
+                    return image.properties[prop]
+        if self.session.config.ssh_user:
+            return self.session.config.ssh_user
+        lowered = instance.image.lower()
+        return next((user for key, user in KNOWN_USERS.items() if key in lowered), None)
+
+    def asks_login_user(self, instance: Instance) -> bool:
+        """True when connect would have to guess the login user of a real host."""
+        return self.login_user(instance) is None and self.features(instance.cloud).hosts
