@@ -30,6 +30,9 @@ class DriverPool:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        # Drivers that keep state in the store (the Stub) get a connection of their own: they
+        # commit on it, never inside one of the session's transactions.
+        self._state_store: Store | None = None
         self._progress: Callable[[str], None] | None = None
         self._secrets: dict[str, dict[str, str]] = {}
         self._drivers: dict[str, Driver] = {}
@@ -61,8 +64,10 @@ class DriverPool:
 
     def build(self, cloud: Cloud, secrets: dict[str, str] | None = None) -> Driver:
         """A new driver, not kept (for a cloud being added, or a second view of one)."""
+        if self._state_store is None:
+            self._state_store = Store(self.store.url)
         driver = create_driver(cloud, {**self.secrets(cloud.name), **(secrets or {})},
-                               self.store)
+                               self._state_store)
         driver.progress = self.progress
         return driver
 
@@ -90,6 +95,8 @@ class DriverPool:
     def close(self) -> None:
         for name in list(self._drivers):
             self.drop(name)
+        if self._state_store is not None:
+            self._state_store.close()
 
 
 class Session:

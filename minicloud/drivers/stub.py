@@ -40,6 +40,7 @@ from .stub_state import (
     STUB_KINDS,
     TABLES,
     _calls,
+    atomic,
     faultable,
     load_row,
     reset_fault_counters,
@@ -78,6 +79,7 @@ class StubDriver(StubNetwork):
 
     # -- life cycle ----------------------------------------------------------------------------
 
+    @atomic
     def setup(self) -> None:
         """A new Stub cloud: its own external network and a ``default`` group."""
         if self.sim.of("network"):
@@ -89,26 +91,32 @@ class StubDriver(StubNetwork):
         self._save(SecurityGroup(self.cloud.name, new_id(), DEFAULT_GROUP,
                                  description="Default security group"))
 
+    @atomic
     def forget(self) -> None:
         self.sim.forget()
 
     # -- seeding (what existed before MiniCloud; tests and the demo use it) --------------------
 
+    @atomic
     def seed_network(self, name: str, cidr: str, external: bool = False,
                      subnet_name: str = "", owned: bool = False) -> Network:
         return self._new_network(name, cidr, external, subnet_name, owned)
 
+    @atomic
     def seed_router(self, name: str, gateway_network_id: str | None = None) -> Router:
         return self._new_router(name, gateway_network_id, owned=False)
 
+    @atomic
     def seed_server(self, spec: ServerSpec) -> Instance:
         return self._create_server(spec, owned=False)
 
+    @atomic
     def seed_public_ip(self, network_id: str, address: str | None = None) -> PublicIP:
         return self._allocate(network_id, address, owned=False)
 
     # -- reads ---------------------------------------------------------------------------------
 
+    @atomic
     def snapshot(self) -> CloudSnapshot:
         # A sync re-reads the simulated cloud: another process may have changed it.
         self.sim.reload()

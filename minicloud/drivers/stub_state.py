@@ -12,7 +12,8 @@ import ipaddress
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import FAILED
@@ -21,7 +22,6 @@ from ..model import Instance, Network, Resource, from_dict, to_dict
 
 if TYPE_CHECKING:
     from ..store import Store
-    from .base import Driver
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,17 +55,30 @@ def _fault_plan() -> dict[str, int | None]:
 
 
 def faultable(method: F) -> F:
-    """Count the call and fail it when MINICLOUD_STUB_FAIL says so."""
+    """One call of the simulated cloud's API: counted, failed when MINICLOUD_STUB_FAIL says
+    so, and atomic (see :func:`atomic`)."""
 
     @functools.wraps(method)
-    def wrapper(self: Driver, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         name = method.__name__
         log.debug("cloud %s (stub): %s", self.cloud.name, name)
         _calls[name] += 1
         plan = _fault_plan()
         if name in plan and (plan[name] is None or plan[name] == _calls[name]):
             raise self.error(name.replace("_", " "), FAILED, "injected fault")
-        return method(self, *args, **kwargs)
+        with self.sim.atomic():
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def atomic(method: F) -> F:
+    """A change of the simulated cloud made as one transaction (see StubState.atomic)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self.sim.atomic():
+            return method(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
@@ -82,13 +95,34 @@ def load_row(kind: str, data: dict[str, Any]) -> Resource:
 
 
 class StubState:
-    """One Stub cloud's objects by kind and id: read from its tables at first use (and again
-    after :meth:`reload`), written through at once, each change in one transaction."""
+    """One Stub cloud's objects by kind and id, as a shared cloud holds them: every API call
+    runs in one transaction that holds the simulated cloud's lock and reads its tables afresh,
+    so what one MiniCloud session changes another sees at its next call, and two conflicting
+    calls fail as Neutron or Nova would (in use, gone) instead of overwriting each other."""
 
     def __init__(self, store: Store, cloud: str):
         self.store = store
         self.cloud = cloud
         self._objects: dict[str, dict[str, Any]] | None = None
+        self._depth = 0
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        with self.store.transaction(write=True, locks=(f"stub/{self.cloud}",)):
+            self._objects = None  # read per call: others may have changed the cloud
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
+                self._objects = None
 
     def reload(self) -> None:
         """Read the tables again at next use: another process may have changed the cloud."""
