@@ -170,6 +170,10 @@ def _run(app: MiniCloud, argv: Sequence[str]) -> int:
     for arg in action.arguments(app):
         if arg.env and arg.option is None:
             setattr(values, arg.name, os.environ.get(arg.env) or None)
+    if action.writes:
+        # What a killed process left half-done (a remove, a Destroy) is finished first.
+        for line in app.clouds.finish_interrupted():
+            print(f"minicloud: {line}", file=sys.stderr)
     result = action.run(CommandContext(app, action, values), values)
     return show(result, bool(getattr(values, "json", False)))
 

@@ -155,7 +155,7 @@ class CloudManager(Manager):
             report = self.resetter.destroy()
             said.append("an interrupted Destroy was finished" if not report.failures else
                         f"an interrupted Destroy could not be finished: {report.failures[0]}")
-        for cloud in self.all():
+        for cloud in sorted(self.cache.all("cloud"), key=lambda c: c.name):
             if any(i.name.startswith(REMOVE) for i in self.ledger.dead(cloud.name)):
                 said.append(self._forget(cloud, None) + " (an interrupted remove, finished)")
         return said
@@ -214,6 +214,10 @@ class CloudManager(Manager):
     def use(self, name: str) -> None:
         """The menu's first use of a cloud in a session re-reads it; later uses do not."""
         self.reconciler.sync_once(name)
+
+    def settle_interrupted(self) -> None:
+        """Settle the writes killed processes left pending, in every cloud (menu start)."""
+        self.reconciler.settle_all()
 
     def refresh(self, name: str | None = None) -> list[str]:
         """Re-read the store, then every cloud (or one).  Returns one line per failed cloud."""

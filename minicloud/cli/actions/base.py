@@ -149,6 +149,23 @@ class Action:
     def command(self) -> str:
         return " ".join(self.path)
 
+    @property
+    def writes(self) -> bool:
+        """Whether it changes anything (lists, show and the tree only read)."""
+        return self.path[-1] not in ("list", "show") and self.path != ("topology",)
+
+    def clouds_touched(self, v: Values) -> list[str]:
+        """The clouds its values name: a ``cloud`` value, or the cloud of a picked object."""
+        found: list[str] = []
+        for key, value in vars(v).items():
+            if key == "cloud" and isinstance(value, str):
+                found.append(value)
+            elif getattr(value, "kind", None) == "cloud":
+                found.append(value.name)
+            elif isinstance(getattr(value, "cloud", None), str):
+                found.append(value.cloud)
+        return list(dict.fromkeys(found))
+
 
 # -- values: names or picked objects -----------------------------------------------------------
 

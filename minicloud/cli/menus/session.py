@@ -42,6 +42,10 @@ class Session:
                 raise StoreUnavailable()
             app.session.progress = lambda text: self.p.say(f"  ... {text}")
             self._app = app
+            # What killed processes left half-done is finished now, and said.
+            for line in app.clouds.finish_interrupted():
+                self.p.say(line[:1].upper() + line[1:] + ".")
+            app.clouds.settle_interrupted()
         return self._app
 
     def close(self) -> None:
@@ -151,6 +155,9 @@ def run_entry(session: Session, action: Action, entry: Entry) -> None:
     for attempt in (1, 2):
         try:
             ask_all(session, action, entry, v, asked)
+            if action.writes and action.path != ("clouds", "add"):
+                for cloud in action.clouds_touched(v):
+                    session.app.clouds.use(cloud)  # the menu's first use reads the cloud
             result = action.run(session, v)
         except CredentialsNeeded as err:
             if attempt == 2:
