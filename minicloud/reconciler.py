@@ -167,9 +167,9 @@ class Reconciler:
                                                    instance.cluster) is None:
                 tx.put(Cluster(cloud.name, instance.cluster), force=True)
         # Changes to objects that are gone need no undoing.
+        present = {ident for _, ident in reported}
         for change in self.cache.all("change", cloud.name):
-            if ("router", change.target_id) not in reported and \
-                    ("public_ip", change.target_id) not in reported:
+            if change.target_id not in present:
                 tx.delete(change, force=True)
 
     def _drop_missing(self, tx: Writes, cloud: Cloud, reported: dict[tuple[str, str], Any],

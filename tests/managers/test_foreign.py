@@ -1,0 +1,145 @@
+"""Changes to resources MiniCloud did not create: recorded before they are made, restored by
+Reset, which then leaves each cloud as it was before MiniCloud touched it (DESIGN.md section
+7; the issue's failures 1 and 2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from minicloud.errors import DriverError
+from minicloud.managers.base import Undo
+from minicloud.model import PUBLIC_SSH, State
+from tests.consistency import picture, seed_foreign
+
+CLOUD = "Lab"
+
+
+@pytest.fixture
+def lab(cloud_app: Any) -> tuple[Any, dict[str, Any]]:
+    seeded = seed_foreign(cloud_app, CLOUD)
+    return cloud_app, seeded
+
+
+def _reset_leaves_it_as_before(app: Any, before: dict[str, Any]) -> None:
+    report = app.clouds.reset()
+    assert report.failures == []
+    assert picture(app, CLOUD) == before
+
+
+def test_connect_to_a_foreign_server_is_undone(lab: tuple[Any, dict[str, Any]]) -> None:
+    app, _ = lab
+    before = picture(app, CLOUD)
+    legacy = app.instances.find("instance", "legacy", CLOUD)
+    plan = app.instances.connect(legacy)
+    assert PUBLIC_SSH in plan.instance.security_groups
+    assert plan.address.startswith("203.0.113.")  # the foreign router routes it out
+    _reset_leaves_it_as_before(app, before)
+    assert app.clouds.reset().failures == []  # and again: nothing left to undo
+
+
+def test_detach_and_gateway_clear_on_a_foreign_router_are_undone(
+        lab: tuple[Any, dict[str, Any]]) -> None:
+    app, seeded = lab
+    before = picture(app, CLOUD)
+    corp = app.routers.find("router", "corp", CLOUD)
+    app.networks.detach(seeded["network"], corp)
+    app.routers.clear_gateway(app.routers.find("router", "corp", CLOUD))
+    after = picture(app, CLOUD)
+    assert ("corp", None, ()) in after["routers"]
+    _reset_leaves_it_as_before(app, before)
+
+
+def test_stop_of_a_foreign_server_is_undone(lab: tuple[Any, dict[str, Any]]) -> None:
+    app, _ = lab
+    before = picture(app, CLOUD)
+    stopped = app.instances.stop(app.instances.find("instance", "legacy", CLOUD))
+    assert stopped.status == State.SHUTOFF
+    _reset_leaves_it_as_before(app, before)
+
+
+def test_stop_then_start_by_minicloud_leaves_nothing_to_restore(
+        lab: tuple[Any, dict[str, Any]]) -> None:
+    app, _ = lab
+    legacy = app.instances.find("instance", "legacy", CLOUD)
+    app.instances.start(app.instances.stop(legacy))
+    assert [c for c in app.inventory.cache.all("change") if c.name == "power"] == []
+
+
+def test_attach_and_set_gateway_on_foreign_routers_are_undone(
+        lab: tuple[Any, dict[str, Any]]) -> None:
+    app, _ = lab
+    before = picture(app, CLOUD)
+    driver = app.make_driver_for(app.clouds.get(CLOUD))
+    driver.seed_router("edge")
+    driver.close()
+    app.clouds.refresh()
+    before = picture(app, CLOUD)
+    edge = app.routers.find("router", "edge", CLOUD)
+    app.routers.set_gateway(edge, "public")
+    app.networks.create(CLOUD, "mine", "10.60.0.0/24", router="edge")
+    mine2 = app.networks.create(CLOUD, "mine2", "10.61.0.0/24")
+    app.networks.attach(mine2, app.routers.find("router", "corp", CLOUD))
+    _reset_leaves_it_as_before(app, before)
+
+
+def test_a_failed_undo_keeps_the_record_for_the_next_reset(
+        lab: tuple[Any, dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    app, _ = lab
+    before = picture(app, CLOUD)
+    app.instances.stop(app.instances.find("instance", "legacy", CLOUD))
+    monkeypatch.setenv("MINICLOUD_STUB_FAIL", "start_server")
+    report = app.clouds.reset()
+    assert any("legacy" in line for line in report.failures)
+    monkeypatch.delenv("MINICLOUD_STUB_FAIL")
+    _reset_leaves_it_as_before(app, before)
+
+
+def test_interrupted_between_the_cloud_call_and_the_store_write(
+        lab: tuple[Any, dict[str, Any]], reopen: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The change is made in the cloud, then the process dies before its settle: the intent
+    it recorded first lets the next session record the change, and Reset restore it."""
+    app, seeded = lab
+    before = picture(app, CLOUD)
+    corp = app.routers.find("router", "corp", CLOUD)
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise SystemExit("killed")  # stands for a kill: no undo runs, the intent stays
+
+    ledger = app.session.ledger
+    monkeypatch.setattr(ledger, "settle", die)
+    monkeypatch.setattr(ledger, "running", _no_undo)
+    monkeypatch.setattr(Undo, "__exit__", lambda self, *exc: None)
+    with pytest.raises(SystemExit):
+        app.networks.detach(seeded["network"], corp)
+    monkeypatch.undo()
+    app.session.ledger.active.clear()  # the process is gone
+    again = reopen(app)
+    assert again.clouds.refresh() == []
+    assert [c.name for c in again.inventory.cache.all("change")] == ["interface_removed"]
+    _reset_leaves_it_as_before(again, before)
+
+
+class _no_undo:
+    def __init__(self, intent: Any) -> None:
+        pass
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> bool:
+        return False
+
+
+def test_a_removed_foreign_server_ends_its_records(lab: tuple[Any, dict[str, Any]]) -> None:
+    app, _ = lab
+    legacy = app.instances.find("instance", "legacy", CLOUD)
+    app.instances.stop(legacy)
+    driver = app.make_driver_for(app.clouds.get(CLOUD))
+    driver.delete_server(legacy.id)  # its owner deleted it
+    driver.close()
+    with pytest.raises(DriverError):
+        driver2 = app.make_driver_for(app.clouds.get(CLOUD))
+        driver2.start_server(legacy.id)
+    assert app.clouds.reset().failures == []
