@@ -16,6 +16,8 @@
 #       scripts/mysql-test-server.sh stop /tmp/mc-mysql
 #
 # `stop` kills exactly the recorded PID (TERM, wait, KILL) and removes nothing.
+# The server is tuned for tests, not durability (TEST_TUNING below): a crash may lose the last
+# second of commits, which a test database does not need.
 # Runs as root (mariadbd --user=root), without systemd.
 set -euo pipefail
 
@@ -26,6 +28,16 @@ NOCREATE_USER="minicloud_nocreate"
 # Never created: minicloud_nocreate may read it but not create it.
 MISSING_DB="minicloud_missing"
 WAIT_SECONDS=30
+# Tuned for tests, not for keeping data (the datadir is thrown away): no flush of the redo log
+# per commit, no binary log, no doublewrite buffer, no sync of .frm files; a modest buffer
+# pool; and a test that runs into a row or metadata lock fails after 10 s instead of waiting
+# 50 s (rows) or a day (metadata).  A clean `stop` still writes everything out.
+TEST_TUNING=(
+    --skip-log-bin --sync-binlog=0
+    --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --skip-sync-frm
+    --innodb-buffer-pool-size=64M
+    --innodb-lock-wait-timeout=10 --lock-wait-timeout=10
+)
 export PATH="$PATH:/usr/sbin:/sbin"
 
 say() { echo "mysql-test-server: $*" >&2; }
@@ -97,7 +109,7 @@ start() {
     mariadbd --no-defaults --user=root --datadir="$datadir" --socket="$SOCK" --port="$PORT" \
         --bind-address=127.0.0.1 --skip-name-resolve --character-set-server=utf8mb4 \
         --collation-server=utf8mb4_unicode_ci --log-error="$log" --pid-file="$dir/mariadbd.own.pid" \
-        </dev/null >>"$log" 2>&1 &
+        "${TEST_TUNING[@]}" </dev/null >>"$log" 2>&1 &
     local pid=$!
     echo "$pid" >"$pidfile"
 

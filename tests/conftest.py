@@ -178,3 +178,12 @@ def cloud_app(app: MiniCloud) -> MiniCloud:
     """The app with one Stub cloud ``Lab`` (external network ``public`` 203.0.113.0/24)."""
     app.clouds.add(CLOUD, "stub", "the lab")
     return app
+
+
+# -- volume --------------------------------------------------------------------------------------
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from tests.volume import ENV, VOLUME
+
+    hint = "" if VOLUME == "full" else f" ({ENV}=full for the CI volume)"
+    return f"{ENV}={VOLUME}: tests marked heavy run at {VOLUME} volume{hint}"

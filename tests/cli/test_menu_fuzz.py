@@ -9,7 +9,9 @@ existing instance, every router's networks exist, the topology's instance counts
 store, the running app's cache equals the store, and the Stub cloud's own tables agree with
 MiniCloud's.
 
-``MINICLOUD_FUZZ_EXAMPLES=N`` runs N examples instead of 2,000.
+Marked ``heavy``: 200 examples by default, 2,000 (derandomized, so CI runs the same streams
+every time) with ``MINICLOUD_TEST_VOLUME=full`` (tests/volume.py).
+``MINICLOUD_FUZZ_EXAMPLES=N`` runs exactly N examples instead.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from minicloud.drivers.stub import TABLES as STUB_TABLES
 from minicloud.kinds import KINDS, TABLES
 from minicloud.model import from_dict, to_dict
 from minicloud.topology import render_text
+from tests.volume import FULL, scaled
 
-EXAMPLES = int(os.environ.get("MINICLOUD_FUZZ_EXAMPLES", "2000"))
+EXAMPLES = int(os.environ.get("MINICLOUD_FUZZ_EXAMPLES", scaled(200, 2000)))
 
 # -- the input streams -------------------------------------------------------------------------
 
@@ -238,7 +241,8 @@ def _around(text: str, needle: str) -> str:
     return text[max(0, at - 1500): at + 300]
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None,
+@pytest.mark.heavy
+@settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=FULL,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture,
                                  HealthCheck.large_base_example])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -99,13 +100,21 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-@pytest.fixture
-def small(tmp_path: Path) -> Path:
-    """One Stub cloud with a network and an instance."""
-    ok(tmp_path, "clouds", "add", "Alpha", "--type", "stub")
-    ok(tmp_path, "networks", "create", "Net", "--cloud", "Alpha", "--cidr", "10.0.0.0/24")
-    ok(tmp_path, "instances", "create", "Vm", "--cloud", "Alpha", "--image", "cirros",
+@pytest.fixture(scope="module")
+def small_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One Stub cloud with a network and an instance, built once through commands."""
+    home = tmp_path_factory.mktemp("small")
+    ok(home, "clouds", "add", "Alpha", "--type", "stub")
+    ok(home, "networks", "create", "Net", "--cloud", "Alpha", "--cidr", "10.0.0.0/24")
+    ok(home, "instances", "create", "Vm", "--cloud", "Alpha", "--image", "cirros",
        "--flavor", "m1.tiny", "--network", "Net")
+    return home
+
+
+@pytest.fixture
+def small(small_home: Path, tmp_path: Path) -> Path:
+    """A copy of ``small_home`` of the test's own."""
+    shutil.copytree(small_home, tmp_path, dirs_exist_ok=True)
     return tmp_path
 
 

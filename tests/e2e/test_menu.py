@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,17 @@ def run(tmp_path: Path) -> Runner:
     return Runner(tmp_path)
 
 
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo deployment, built once (``--demo topology``) and copied for every test."""
+    return with_demo(Runner(tmp_path_factory.mktemp("demo"))).home
+
+
 @pytest.fixture
-def demo(run: Runner) -> Runner:
+def demo(run: Runner, demo_home: Path) -> Runner:
     """A home holding the demo deployment."""
-    return with_demo(run)
+    shutil.copytree(demo_home, run.home, dirs_exist_ok=True)
+    return run
 
 
 def keys(*answers: str) -> str:

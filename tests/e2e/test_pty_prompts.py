@@ -9,6 +9,7 @@ operation with nothing done and show the submenu again; Ctrl-D must exit 0 keepi
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -36,9 +37,17 @@ PATHS: dict[str, list[tuple[str | None, str]]] = {
 }
 
 
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo deployment, built once and copied for every test."""
+    home = tmp_path_factory.mktemp("demo")
+    Runner(home)("--demo", "topology")
+    return home
+
+
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    Runner(tmp_path)("--demo", "topology")
+def home(demo_home: Path, tmp_path: Path) -> Path:
+    shutil.copytree(demo_home, tmp_path, dirs_exist_ok=True)
     return tmp_path
 
 

@@ -17,7 +17,10 @@ After each failure: the operation said so (a MiniCloudError), cloud, store and c
 the store's references hold, and the cloud holds nothing that was not there before.
 
 Reset and destroy have another contract: after a failed one, cloud, store and cache agree;
-a second run finishes the job (only what existed before MiniCloud remains).
+a second run finishes the job (only what existed before MiniCloud remains).  Those two walks
+are marked ``heavy``: by default each fails every 4th of the reset's calls (from different
+starting points, so the two walks fail different calls); with ``MINICLOUD_TEST_VOLUME=full``
+each fails every one of them (tests/volume.py).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from test_rollback import CLOUD, World, find, recorded_calls, with_instance, wit
 
 from minicloud.drivers import stub
 from minicloud.errors import MiniCloudError
+from tests.volume import sample
 
 PLURAL = {"networks": "network", "routers": "router", "instances": "instance",
           "public_ips": "public_ip", "security_groups": "security_group", "keypairs": "keypair"}
@@ -255,6 +259,7 @@ def names_of(cloud: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("operation", ["reset", "destroy"])
 def test_failed_reset_agrees_and_a_second_one_finishes(operation: str, tmp_path: Path,
                                                        db_url: str, snapshot_state,
@@ -268,7 +273,7 @@ def test_failed_reset_agrees_and_a_second_one_finishes(operation: str, tmp_path:
     plan = fault_plan(tmp_path, db_url, setup, lambda app: app.clouds.reset(), counter)
     assert len(plan) > 10, plan
     problems: list[str] = []
-    for call, n in plan:
+    for call, n in sample(plan, every=4, offset=0 if operation == "reset" else 2):
         world = World(tmp_path, db_url, setup, conftest.make_app, counter)
         app = world.app
         try:
