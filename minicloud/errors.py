@@ -49,6 +49,7 @@ QUOTA = "quota exceeded"
 SERVER = "server error"
 TIMEOUT = "timed out"
 FAILED = "failed"
+INVALID = "refused as invalid"
 
 
 class DriverError(MiniCloudError):

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CONFLICT, FAILED, NOT_FOUND
+from ..errors import CONFLICT, FAILED, INVALID, NOT_FOUND
 from ..model import Cloud, Network, PublicIP, Resource, Router, Subnet, from_dict, to_dict
 from .base import Driver
 from .stub_state import StubState, faultable
@@ -69,11 +69,31 @@ class StubNetwork(Driver):
     def _free_ip(self, network: Network, wanted: str | None) -> str:
         if not network.subnets:
             raise self.error(f"allocate an address on {network.name}", FAILED, "no subnet")
-        address = self.sim.free_ip(network, wanted)
+        if wanted:
+            return self._requested_ip(network, wanted)
+        address = self.sim.free_ip(network)
         if address is None:
             raise self.error(f"allocate an address on {network.name}", FAILED,
                              "no free address")
         return address
+
+    def _requested_ip(self, network: Network, wanted: str) -> str:
+        """A requested address, refused as Neutron refuses it: in use (409), or not a host
+        of the subnet (400)."""
+        operation = f"use address {wanted[:45]} on {network.name}"
+        subnet = ipaddress.ip_network(network.subnets[0].cidr)
+        try:
+            address = ipaddress.ip_address(wanted)
+        except ValueError:
+            raise self.error(operation, INVALID, "not an IP address") from None
+        reserved = address in (subnet.network_address, subnet.broadcast_address) \
+            and subnet.version == 4 or address == subnet.network_address
+        if address not in subnet or reserved:
+            raise self.error(operation, INVALID, f"not a host address of {subnet}")
+        holder = self.sim.holders(network).get(str(address))
+        if holder is not None:
+            raise self.error(operation, CONFLICT, f"in use by {holder}")
+        return str(address)
 
     def _new_network(self, name: str, cidr: str, external: bool, subnet_name: str,
                      owned: bool) -> Network:

@@ -160,20 +160,21 @@ class StubState:
 
     # -- addresses -----------------------------------------------------------------------------
 
-    def free_ip(self, network: Network, wanted: str | None) -> str | None:
-        """``wanted`` when it is a free host of the network's subnet, else the lowest free
-        host (the gateway counts as taken); None when the subnet is full."""
+    def holders(self, network: Network) -> dict[str, str]:
+        """Who holds each address of the network: instances, public IPs, the gateway."""
+        held = {nic.ip: f"instance {s.name}" for s in self.of("instance").values()
+                for nic in s.nics if nic.network_id == network.id and nic.ip}
+        held.update({f.name: f"public IP {f.name}" for f in self.of("public_ip").values()
+                     if f.network_id == network.id})
+        gateway = network.subnets[0].gateway_ip
+        if gateway:
+            held[gateway] = "the subnet's gateway"
+        return held
+
+    def free_ip(self, network: Network) -> str | None:
+        """The lowest free host of the network's subnet; None when the subnet is full."""
         subnet = ipaddress.ip_network(network.subnets[0].cidr)
-        used = {nic.ip for s in self.of("instance").values() for nic in s.nics
-                if nic.network_id == network.id}
-        used |= {f.name for f in self.of("public_ip").values() if f.network_id == network.id}
-        used.add(network.subnets[0].gateway_ip)
-        if wanted and wanted not in used:
-            try:
-                if ipaddress.ip_address(wanted) in subnet:
-                    return wanted
-            except ValueError:
-                pass
+        used = self.holders(network)
         return next((str(h) for h in subnet.hosts() if str(h) not in used), None)
 
     def network_in_use(self, network_id: str) -> bool:

@@ -3,11 +3,12 @@ MiniCloud's ``public_ssh`` group, the login user, and the ssh command (DESIGN.md
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ValidationError
+from ..errors import InUseError, ValidationError
 from ..ledger import Claims
 from ..model import PUBLIC_SSH, Change, Instance, Intent, Network, PublicIP, SecurityGroup
 from .base import Manager, Undo
@@ -74,6 +75,8 @@ class AccessManager(Manager):
             raise ValidationError(f"instance {instance.name} is on no network routed to an "
                                   "external network; attach its network to a router with a "
                                   "gateway")
+        if address is not None:
+            address = self._check_address(instance, external, address)
         free = sorted((f for f in self.cache.all("public_ip", instance.cloud)
                        if f.network_id == external.id and not f.instance_id
                        and (address is None or f.name == address)),
@@ -81,6 +84,24 @@ class AccessManager(Manager):
         if free:
             return _Plan(fip=free[0], external=external)
         return _Plan(allocate=True, address=address, external=external)
+
+    def _check_address(self, instance: Instance, external: Network, address: str) -> str:
+        """A requested public IP: an address of the external network that no other instance
+        holds."""
+        try:
+            addr = ipaddress.ip_address(address)
+        except ValueError:
+            raise ValidationError(f"invalid IP address {address[:45]!r}") from None
+        if not any(addr in ipaddress.ip_network(c, strict=False) for c in external.cidrs):
+            raise ValidationError(f"{addr} is not in the external network {external.name} "
+                                  f"({', '.join(external.cidrs)})")
+        held = next((f for f in self.cache.all("public_ip", instance.cloud)
+                     if f.name == str(addr) and f.instance_id), None)
+        if held is not None:
+            holder = self.cache.get("instance", instance.cloud, held.instance_id or "")
+            raise InUseError(f"public IP {addr} is in use by "
+                             f"{'instance ' + holder.name if holder else 'another server'}")
+        return str(addr)
 
     def _needs_ssh(self, instance: Instance) -> bool:
         groups = [g for g in self.cache.all("security_group", instance.cloud)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cache import clone
 from ..drivers.base import Driver, ServerSpec
-from ..errors import DriverError, ValidationError
+from ..errors import DriverError, InUseError, ValidationError
 from ..ledger import Claims
 from ..model import (
     DEFAULT_GROUP,
@@ -111,14 +111,28 @@ class InstanceManager(Manager):
             log.warning("availability zones of cloud %s unknown: %s", cloud, err)
             return set()
 
-    @staticmethod
-    def _check_fixed_ip(net: Network, fixed_ip: str) -> str:
+    def _check_fixed_ip(self, net: Network, fixed_ip: str) -> str:
+        """A requested private address: a host of the network's subnet, not its gateway,
+        not held by another instance (as far as MiniCloud knows; the cloud has the last
+        word)."""
         try:
             addr = ipaddress.ip_address(fixed_ip)
         except ValueError:
             raise ValidationError(f"invalid IP address {fixed_ip[:45]!r}") from None
-        if not any(addr in ipaddress.ip_network(c, strict=False) for c in net.cidrs):
-            raise ValidationError(f"{fixed_ip} is not in {net.name} ({', '.join(net.cidrs)})")
+        subnet = next((s for s in net.subnets
+                       if addr in ipaddress.ip_network(s.cidr, strict=False)), None)
+        if subnet is None:
+            raise ValidationError(f"{addr} is not in {net.name} ({', '.join(net.cidrs)})")
+        cidr = ipaddress.ip_network(subnet.cidr, strict=False)
+        if addr == cidr.network_address or (cidr.version == 4 and addr == cidr.broadcast_address):
+            raise ValidationError(f"{addr} is the network's own address in {cidr}, not a host")
+        if subnet.gateway_ip and addr == ipaddress.ip_address(subnet.gateway_ip):
+            raise ValidationError(f"{addr} is the gateway of {net.name}")
+        holder = next((i.name for i in self.cache.all("instance", net.cloud)
+                       if any(n.network_id == net.id and n.ip == str(addr) for n in i.nics)),
+                      None)
+        if holder is not None:
+            raise InUseError(f"{addr} is in use by instance {holder}")
         return str(addr)
 
     def _keypair(self, cloud: str, driver: Driver, undo: Undo, pending: list[Any]) -> str | None:

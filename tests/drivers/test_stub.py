@@ -126,12 +126,28 @@ def test_lowest_free_ip_after_the_gateway(store: Store) -> None:
     assert first.private_ip == "10.0.0.2"
     asked = driver.create_server(spec(net.id, "b", fixed_ip="10.0.0.9"))
     assert asked.private_ip == "10.0.0.9"
-    taken = driver.create_server(spec(net.id, "c", fixed_ip="10.0.0.9"))
-    assert taken.private_ip == "10.0.0.3"
-    gateway = driver.create_server(spec(net.id, "d", fixed_ip="10.0.0.1"))
-    assert gateway.private_ip == "10.0.0.4"
+    assert driver.create_server(spec(net.id, "c")).private_ip == "10.0.0.3"
     driver.delete_server(first.id)
     assert driver.create_server(spec(net.id, "e")).private_ip == "10.0.0.2"
+
+
+@pytest.mark.parametrize(("address", "reason", "words"), [
+    ("10.0.0.9", "conflict", "in use by instance b"),
+    ("10.0.0.1", "conflict", "in use by the subnet's gateway"),
+    ("10.0.0.0", "refused as invalid", "not a host address of 10.0.0.0/24"),
+    ("10.0.0.255", "refused as invalid", "not a host address"),
+    ("10.9.9.9", "refused as invalid", "not a host address"),
+    ("not-an-ip", "refused as invalid", "not an IP address"),
+])
+def test_a_requested_private_ip_is_refused_as_neutron_refuses_it(
+        store: Store, address: str, reason: str, words: str) -> None:
+    driver = make(store)
+    net = driver.create_network("n", "10.0.0.0/24")
+    driver.create_server(spec(net.id, "b", fixed_ip="10.0.0.9"))
+    with pytest.raises(DriverError) as err:
+        driver.create_server(spec(net.id, "c", fixed_ip=address))
+    assert err.value.reason == reason and words in str(err.value)
+    assert sorted(s.name for s in driver.list_servers()) == ["b"]
 
 
 def test_public_ip_addresses(store: Store) -> None:
@@ -139,7 +155,11 @@ def test_public_ip_addresses(store: Store) -> None:
     ext = driver.list_networks()[0]
     assert driver.allocate_public_ip(ext.id).name == "203.0.113.2"
     assert driver.allocate_public_ip(ext.id, "203.0.113.30").name == "203.0.113.30"
-    assert driver.allocate_public_ip(ext.id, "203.0.113.30").name == "203.0.113.3"
+    with pytest.raises(DriverError, match="in use by public IP 203.0.113.30"):
+        driver.allocate_public_ip(ext.id, "203.0.113.30")
+    with pytest.raises(DriverError, match="not a host address"):
+        driver.allocate_public_ip(ext.id, "9.9.9.9")
+    assert driver.allocate_public_ip(ext.id).name == "203.0.113.3"
     net = driver.create_network("n", "10.0.0.0/24")
     with pytest.raises(DriverError):
         driver.allocate_public_ip(net.id)  # not external
