@@ -61,6 +61,7 @@ ISOLATED, ISOLATED_CIDR = "mc-isolated", "10.62.0.0/24"
 INSTANCES = (("mc-a1", ROUTED, "alpha"), ("mc-b1", ISOLATED, "beta"), ("mc-b2", ROUTED, "beta"))
 CONNECTED = "mc-a1"
 OUTSIDE_NET, OUTSIDE_CIDR, OUTSIDE_VM = "outside-net", "10.63.0.0/24", "outside-vm"
+OUTSIDE_ROUTER = "outside-gw"
 OUR_SERVERS = {name for name, _, _ in INSTANCES}
 OUR_NETWORKS = {ROUTED, ISOLATED}
 # The kinds one full sync lists: servers, networks, subnets, routers, ports, floating IPs,
@@ -97,7 +98,7 @@ def clean_leftovers(conn: Any) -> None:
     for server in servers:
         conn.compute.wait_for_delete(server, wait=SERVER_TIMEOUT)
     for router in conn.network.routers():
-        if router.name == ROUTER or OWNER_TAG in (router.tags or []):
+        if router.name in (ROUTER, OUTSIDE_ROUTER) or OWNER_TAG in (router.tags or []):
             for port in conn.network.ports(device_id=router.id,
                                            device_owner="network:router_interface"):
                 conn.network.remove_interface_from_router(router, port_id=port.id)
@@ -563,3 +564,56 @@ def test_minicloud_against_openstack(env: Env, conn: Any,
     assert password and password.encode() not in database.read_bytes()
     with capsys.disabled():
         print(f"functional: scenario done in {time.monotonic() - started:.0f} s")
+
+
+# -- other people's resources ------------------------------------------------------------------
+
+
+def outside_state(conn: Any, outside: Outside, router_id: str) -> dict[str, Any]:
+    """What Reset must give back: the foreign server's status, groups and floating IPs; the
+    foreign router's gateway and interfaces."""
+    server = conn.compute.get_server(outside.server_id)
+    router = conn.network.get_router(router_id)
+    interfaces = sorted(p.network_id for p in conn.network.ports(
+        device_id=router_id, device_owner="network:router_interface"))
+    ports = [p.id for p in conn.network.ports(device_id=outside.server_id)]
+    floating = [f.floating_ip_address for f in conn.network.ips() if f.port_id in ports]
+    return {"status": server.status,
+            "groups": sorted(g["name"] for g in server.security_groups or []),
+            "floating": floating,
+            "gateway": (router.external_gateway_info or {}).get("network_id"),
+            "interfaces": interfaces}
+
+
+def test_reset_restores_other_peoples_resources(env: Env, conn: Any) -> None:
+    """Connect to, stop, detach from and clear the gateway of what MiniCloud did not create;
+    Reset puts each back (DESIGN.md section 7)."""
+    outside = create_outside(conn)
+    router = conn.network.create_router(name=OUTSIDE_ROUTER,
+                                        external_gateway_info={"network_id":
+                                                               outside.external_id})
+    conn.network.add_interface_to_router(router, subnet=conn.network.find_subnet(
+        f"{OUTSIDE_NET}-subnet").id)
+    before = outside_state(conn, outside, router.id)
+    app = env.app()
+    try:
+        app.clouds.add(CLOUD, "openstack", LOCATION, {"os_cloud": ENTRY})
+        corp = app.routers.find("router", OUTSIDE_ROUTER, CLOUD)
+        app.networks.detach(app.networks.find("network", OUTSIDE_NET, CLOUD), corp)
+        app.routers.clear_gateway(app.routers.find("router", OUTSIDE_ROUTER, CLOUD))
+        theirs = app.instances.find("instance", OUTSIDE_VM, CLOUD)
+        plan = app.instances.connect(theirs)  # no route out now: the private address
+        assert PUBLIC_SSH in plan.instance.security_groups
+        app.instances.stop(app.instances.find("instance", OUTSIDE_VM, CLOUD))
+        changed = outside_state(conn, outside, router.id)
+        assert changed["status"] == "SHUTOFF" and changed["gateway"] is None
+        assert changed["interfaces"] == []
+        report = app.clouds.reset()
+        assert report.failures == []
+    finally:
+        app.close()
+    deadline = time.monotonic() + SERVER_TIMEOUT
+    while outside_state(conn, outside, router.id) != before and time.monotonic() < deadline:
+        time.sleep(1)
+    assert outside_state(conn, outside, router.id) == before
+    assert conn.network.find_security_group(PUBLIC_SSH) is None
