@@ -42,7 +42,7 @@ OPERATIONS: list[tuple[str, list[list[str]], list[str]]] = [
                              "--gateway", "public"]),
 ]
 SIGNALS = ["KILL", "INT"] if FULL else ["KILL"]
-WALKED = OPERATIONS if FULL else sample(OPERATIONS, every=3, offset=0)
+WALKED = sample(OPERATIONS, every=8, offset=6)
 MAX_POINTS = 12
 
 
@@ -110,7 +110,7 @@ def test_killed_at_every_commit(operation: tuple[str, list[list[str]], list[str]
 def test_an_interrupted_first_start_is_finished_by_the_next(signal: str, db_url: str,
                                                            tmp_path: Path) -> None:
     steps = 0
-    for n in sample(range(1, 60), every=4, offset=1):
+    for n in sample(range(1, 60), every=9, offset=2):
         home = tmp_path / f"s{n}"
         home.mkdir()
         url = _fresh(db_url, tmp_path, f"s{n}")
@@ -127,7 +127,7 @@ def test_an_interrupted_first_start_is_finished_by_the_next(signal: str, db_url:
             break
         steps += 1
         shutil.rmtree(home, ignore_errors=True)
-    assert steps >= (20 if FULL else 5)  # tables, columns, version: many steps interrupted
+    assert steps >= (20 if FULL else 3)  # tables, columns, version: many steps interrupted
 
 
 RACES = [
@@ -144,7 +144,8 @@ RACES = [
 ROUNDS = 3 if FULL else 1
 
 
-@pytest.mark.parametrize("race", RACES, ids=[r[0] for r in RACES])
+@pytest.mark.parametrize("race", sample(RACES, every=2, offset=1),
+                         ids=[r[0] for r in sample(RACES, every=2, offset=1)])
 def test_two_processes_race_for_the_same_thing(race: tuple[str, list[str]], db_url: str,
                                                tmp_path: Path) -> None:
     what, command = race
