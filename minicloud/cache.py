@@ -119,7 +119,7 @@ class Inventory:
         """Read every table (one query each) into a fresh cache."""
         records, generations = self.store.load_all(KINDS)
         fresh = Cache()
-        self.skipped = self._fill(fresh, records)
+        self.skipped = self.store.take_skipped() + self._fill(fresh, records)
         self.cache._objs = fresh._objs
         self.generations = generations
         self.loaded = True
@@ -145,8 +145,8 @@ class Inventory:
                     obj: Any = from_dict(spec.cls, data)
                     obj.key  # noqa: B018 - fails on a row with a missing field
                 except (TypeError, ValueError, KeyError, AttributeError):
-                    skipped.append(f"{spec.table}/{data.get('cloud') or data.get('name')}"
-                                   f"/{data.get('id', '')}".rstrip("/"))
+                    skipped.append(f"{spec.table}/{data.get('cloud', '?')}/"
+                                   f"{data.get('id') or data.get('name') or '?'}")
                     continue
                 obj.version = version
                 cache.put(obj)

@@ -35,7 +35,8 @@ def _step(what: str, action: Callable[[], Any], done: Callable[[], bool]) -> Non
 
 
 def _connect(url: str) -> Any:
-    import dataset  # heavy (alembic): only when the schema needs work
+    with signals.deferred():  # a half-imported module would break the rest of the session
+        import dataset  # heavy (alembic): only when the schema needs work
 
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):

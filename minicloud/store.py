@@ -49,6 +49,16 @@ class Store:
         # One connection per transaction, shared by nested uses in the same thread.
         self._lock = threading.RLock()
         self._conn: Any = None
+        # Rows read since the last take_skipped() that are no JSON object ("table/key").
+        self._skipped: list[str] = []
+
+    @property
+    def skipped(self) -> list[str]:
+        return self._skipped
+
+    def take_skipped(self) -> list[str]:
+        taken, self._skipped = self._skipped, []
+        return taken
 
     @property
     def is_sqlite(self) -> bool:
@@ -59,7 +69,11 @@ class Store:
     def open(self) -> Store:
         if self.engine is not None:
             return self
-        import sqlalchemy as sa
+        with signals.deferred():
+            # A Ctrl-C in the middle of this import would leave a half-made module behind
+            # ("module 'sqlalchemy' has no attribute 'exc'" for the rest of the session).
+            import sqlalchemy as sa
+            import sqlalchemy.exc
 
         with self._lock:
             if self.engine is not None:
@@ -381,7 +395,7 @@ class Store:
                 records = out[kind] = []
                 for key, text, version in conn.execute(
                         f'SELECT key, data, version FROM "{table}"'):
-                    data = decode(table, key, text)
+                    data = decode(table, key, text, self._skipped)
                     if data is not None:
                         records.append((data, version))
             generations = {name[len("lock/"):]: int(value or 0) for name, value in conn.execute(

@@ -30,6 +30,9 @@ class Database(Protocol):
 
     def sa_table(self, name: str) -> Any: ...
 
+    @property
+    def skipped(self) -> list[str]: ...
+
 Record = tuple[dict[str, Any], int]
 
 
@@ -37,15 +40,18 @@ def record_key(cloud: str, ident: str) -> str:
     return f"{cloud}/{ident}"
 
 
-def decode(table: str, key: str, text: str | None) -> dict[str, Any] | None:
-    """A row's data, or None (logged) when it is no JSON object: a newer MiniCloud's, or
-    damaged.  Such rows are skipped, never rewritten."""
+def decode(table: str, key: str, text: str | None,
+           skipped: list[str] | None = None) -> dict[str, Any] | None:
+    """A row's data, or None (logged, and named in ``skipped``) when it is no JSON object: a
+    newer MiniCloud's, or damaged.  Such rows are skipped, never rewritten."""
     try:
         data = json.loads(text) if text is not None else None
     except ValueError:
         data = None
     if not isinstance(data, dict):
         log.warning("skipped unreadable row %s/%s", table, key)
+        if skipped is not None:
+            skipped.append(f"{table}/{key}")
         return None
     return data
 
@@ -74,7 +80,7 @@ class Table:
             result = conn.execute(query).fetchall()
         out = []
         for row in result:
-            data = decode(self.name, row.key, row.data)
+            data = decode(self.name, row.key, row.data, self.store.skipped)
             if data is not None:
                 out.append((data, row.version))
         return out
