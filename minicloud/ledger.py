@@ -259,13 +259,15 @@ class Ledger:
 
     @contextmanager
     def running(self, intent: Intent) -> Iterator[Intent]:
-        """Around an operation's cloud calls: an exception drops the intent once its undo
-        is done, or keeps it pending when the undo left something behind."""
+        """Around an operation's cloud calls: an error drops the intent once its undo is
+        done.  It stays pending, for the reconciler to settle as the cloud shows it, when the
+        undo left something behind, or on Ctrl-C or an exit: those can land just after a
+        cloud call took effect and before its undo was known."""
         from .errors import LeftoverError
 
         try:
             yield intent
-        except LeftoverError:
+        except (LeftoverError, KeyboardInterrupt, SystemExit):
             self.release(intent)
             raise
         except BaseException:

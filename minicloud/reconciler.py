@@ -100,6 +100,9 @@ class Reconciler:
         """Finish writes whose process is gone, as the cloud shows them: what they created
         is adopted by the sync (it carries MiniCloud's mark); a change they made to someone
         else's resource is recorded when the cloud shows it made, so that Reset undoes it."""
+        if self.cache.get("cloud", cloud, cloud) is None:
+            self._abandon_add(cloud, dead)
+            return
         if not synced:
             self.sync(cloud)
         cache = self.cache
@@ -118,6 +121,22 @@ class Reconciler:
         for intent in dead:
             self.session.notify(f"cloud {cloud}: an interrupted write was settled as the cloud "
                                 f"shows it ({intent.name})")
+
+    def _abandon_add(self, cloud: str, dead: list[Intent]) -> None:
+        """An "add cloud" that never finished: what its setup made goes (a Stub cloud's
+        simulated state), so that adding the name again starts afresh."""
+        for intent in dead:
+            data = next((c["cloud"] for c in intent.changes if c.get("name") == "cloud"), None)
+            if data is not None:
+                driver = self.session.drivers.build(from_dict(Cloud, data))
+                try:
+                    driver.forget()
+                finally:
+                    driver.close()
+        with self.session.inventory.write(cloud=cloud) as tx:
+            for intent in dead:
+                tx.delete(intent, force=True)
+        self.session.notify(f"cloud {cloud}: an interrupted add was undone")
 
     def settle_all(self, synced: bool = False) -> None:
         """Settle every cloud's interrupted writes (the menu's start, refresh)."""
@@ -185,6 +204,8 @@ class Reconciler:
 
 def made_change(cache: Any, cloud: str, data: dict[str, Any]) -> Change | None:
     """The change record ``data`` describes, when the cloud (as just synced) shows it made."""
+    if data.get("name") not in Change.OPPOSITES and data.get("name") != "power":
+        return None  # not a change record (an added cloud's own description)
     change = from_dict(Change, data)
     if change.network_id is None and data.get("network_name"):
         net = next((n for n in cache.all("network", cloud)

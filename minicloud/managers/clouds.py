@@ -10,7 +10,7 @@ from ..drivers.base import Driver, Setting
 from ..errors import ConfigError, InUseError, NotFoundError, ValidationError
 from ..kinds import KINDS
 from ..ledger import Claims
-from ..model import Cloud, Cluster, Deployment, Flavor, Image, Intent
+from ..model import Cloud, Cluster, Deployment, Flavor, Image, Intent, to_dict
 from ..reset import ResetReport
 from ..validation import check_location
 from .base import Manager, check_name
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 # What a cloud's removal intent is called: a dead one means "finish removing it".
 REMOVE = "remove cloud"
+ADD = "add cloud"
 
 
 class CloudManager(Manager):
@@ -76,8 +77,9 @@ class CloudManager(Manager):
         secrets = {"password": password} if password else {}
         # The store-wide lock and the claim make a second "add" of the name wait, then fail,
         # before it touches the cloud (a loser must never clean up the winner's cloud).
-        intent = self.ledger.begin(name, f"add cloud {name}", store_wide=True, new_cloud=True,
-                                   claims=[Claims.name("cloud", name)])
+        intent = self.ledger.begin(name, f"{ADD} {name}", store_wide=True, new_cloud=True,
+                                   claims=[Claims.name("cloud", name)],
+                                   changes=[{"name": "cloud", "cloud": to_dict(cloud)}])
         driver = self.session.drivers.build(cloud, secrets)
         try:
             with self.ledger.running(intent):
