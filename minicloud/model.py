@@ -240,7 +240,7 @@ class Change(Resource):
     (a router's interface on ``network_id``), ``gateway`` / ``gateway_removed`` (a router's
     gateway ``network_id``), ``association`` / ``disassociation`` (a public IP; ``detail`` is
     the server it was associated with), ``server_group`` / ``server_group_removed`` (a
-    server's security group ``detail``, by id), ``power`` (a server; ``detail`` is the state
+    server's security group named ``detail``), ``power`` (a server; ``detail`` is the state
     it had).  Each has a constructor; ``opposite`` names what cancels it.
     """
 

@@ -231,9 +231,8 @@ def made_change(cache: Any, cloud: str, data: dict[str, Any]) -> Change | None:
     server = cache.get("instance", cloud, target)
     if server is None:
         return None
-    if what.startswith("server_group"):
-        group = cache.get("security_group", cloud, change.detail or "")
-        present = group is not None and group.name in server.security_groups
+    if what.startswith("server_group"):  # ``detail`` names the group
+        present = change.detail in server.security_groups
         return change if present == (what == "server_group") else None
     if what == "power":
         return change if server.status != change.detail else None
