@@ -13,6 +13,7 @@ through :func:`obj` and :func:`name_of`, which accept both.
 
 from __future__ import annotations
 
+import dataclasses
 from argparse import Namespace
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -204,6 +205,15 @@ def clouds(app: MiniCloud, v: Values) -> Sequence[Any]:
 NO_CLOUDS = "No clouds yet: add one in Cloud management."
 CLOUD = Arg("cloud", metavar="C", required=True, help="the cloud", prompt="Cloud",
             pick=clouds, show=present.describe_cloud, empty=NO_CLOUDS)
+
+
+def cloud_that_can(feature: str, empty: str) -> Arg:
+    """The CLOUD argument, offering in the menu only clouds whose type can do ``feature``
+    (as its driver declares it)."""
+    return dataclasses.replace(
+        CLOUD, empty=empty,
+        pick=lambda app, v: [c for c in app.clouds.all()
+                             if getattr(app.clouds.features(c.name), feature)])
 
 
 def name_check(what: str) -> Check:

@@ -10,7 +10,6 @@ from ...views import Views
 from .. import present
 from ..present import Result, said, table
 from .base import (
-    CLOUD,
     CLOUD_FILTER,
     CLOUD_HINT,
     JSON,
@@ -20,6 +19,7 @@ from .base import (
     Entry,
     Values,
     chosen,
+    cloud_that_can,
     name_of,
     new_name,
     obj,
@@ -56,7 +56,7 @@ class RoutersCreate(Action):
     help = "create a router"
     menu = ("Create a router",)
     args = (
-        CLOUD,
+        cloud_that_can("routers", "No cloud here has routers."),
         new_name("router"),
         Arg("gateway", metavar="NET", help="its external gateway network",
             prompt="External gateway", none="No gateway", show=present.describe_network,

@@ -1,0 +1,42 @@
+"""What a driver declares it cannot do is refused in one line by the managers and not offered
+by the menu (a cloud type without routers, without attaching networks, without public IPs)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+from minicloud.cli.menus.main import run_menu
+from minicloud.cli.prompts import Prompter
+from minicloud.drivers.base import Features
+from minicloud.drivers.stub import StubDriver
+from minicloud.errors import ValidationError
+
+CLOUD = "Lab"
+
+
+def test_a_cloud_without_routers(cloud_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(StubDriver, "features",
+                        Features(routers=False, attach_network=False, public_ips=False,
+                                 hosts=False))
+    with pytest.raises(ValidationError, match=r"cloud Lab \(stub\) cannot have routers"):
+        cloud_app.routers.create(CLOUD, "r1")
+    assert cloud_app.routers.all() == []
+    out = io.StringIO()
+    # Router management > Create a router: no cloud is offered.
+    assert run_menu(lambda: cloud_app, Prompter(io.StringIO("3\n3\n9\n8\n"), out)) == 0
+    assert "No cloud here has routers." in out.getvalue()
+
+
+def test_a_cloud_that_cannot_attach_existing_networks(cloud_app: Any,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    router = cloud_app.routers.create(CLOUD, "r1", gateway="public")
+    net = cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
+    monkeypatch.setattr(StubDriver, "features", Features(attach_network=False, hosts=False))
+    with pytest.raises(ValidationError, match="cannot attach an existing network"):
+        cloud_app.networks.attach(net, router)
+    # A network made on the router (a tier of it) is fine.
+    tier = cloud_app.networks.create(CLOUD, "n2", "10.2.0.0/24", router="r1")
+    assert tier.id in cloud_app.routers.find("router", "r1", CLOUD).interface_network_ids
