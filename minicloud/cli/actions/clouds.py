@@ -61,7 +61,8 @@ def setting_arg(setting: Any, type_name: str) -> Arg:
     """One setting of a cloud type as an argument.  A secret has no flag: it comes from its
     variable or, in the menu, with no echo."""
     words = setting.help or setting.prompt
-    default = f" (default {setting.default})" if setting.default else ""
+    default = f" (default {setting.default})" if setting.default and \
+        "default" not in words else ""
     env = setting.env
     check = setting.check
     return Arg(
@@ -109,8 +110,8 @@ def _types(app: MiniCloud, v: Values) -> Sequence[str]:
 
 class CloudsAdd(Action):
     path = ("clouds", "add")
-    help = ("add a cloud (the password of an OpenStack cloud comes from OS_PASSWORD or "
-            "clouds.yaml)")
+    help = ("add a cloud (a secret such as an OpenStack password never goes on the command "
+            "line: it comes from its variable, e.g. OS_PASSWORD, or from clouds.yaml)")
     menu = ("Add a cloud",)
     args = (
         new_name("cloud"),
