@@ -56,6 +56,9 @@ class KillSwitch:
             return
         self.seen += 1
         if self.seen == self.after:
+            if self.signal == signal.SIGINT:
+                # A process started in the background ignores SIGINT; a Ctrl-C is meant.
+                signal.signal(signal.SIGINT, signal.default_int_handler)
             os.kill(os.getpid(), self.signal)
 
 

@@ -16,13 +16,14 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from . import signals
 from .dburl import describe_url, explain
 from .errors import StoreError
 from .kinds import TABLES
-from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, Record, Table, decode, record_key
+from .sqlite_read import read_sqlite
+from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, Record, Table, record_key
 
 __all__ = ["META_TABLE", "SCHEMA_VERSION", "Store", "record_key"]
 
@@ -364,47 +365,11 @@ class Store:
         start-up reads, one query a table."""
         kinds = list(kinds)
         if self.engine is None:
-            loaded = self._read_sqlite(kinds)
+            loaded = read_sqlite(self.url, kinds, SCHEMA_VERSION, self._skipped)
             if loaded is not None:
                 return loaded
         with self.transaction():
             return {kind: self.load(kind) for kind in kinds}, self.generations()
-
-    def _read_sqlite(self, kinds: list[str],
-                     ) -> tuple[dict[str, list[Record]], dict[str, int]] | None:
-        """The records, or None when this is no SQLite file ready to read (first start...)."""
-        import sqlite3
-
-        if not self.url.startswith("sqlite:///"):
-            return None
-        path = self.url[len("sqlite:///"):]
-        if not path or path == ":memory:" or not os.path.isfile(path):
-            return None
-        try:
-            conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True,
-                                   timeout=SQLITE_BUSY_SECONDS)
-        except sqlite3.Error:
-            return None
-        try:
-            row = conn.execute(f"SELECT value FROM {META_TABLE} WHERE name = 'schema'").fetchone()
-            if row is None or row[0] != str(SCHEMA_VERSION):
-                return None  # new, older or newer: the full open deals with it
-            out: dict[str, list[Record]] = {}
-            for kind in kinds:
-                table = TABLES[kind]
-                records = out[kind] = []
-                for key, text, version in conn.execute(
-                        f'SELECT key, data, version FROM "{table}"'):
-                    data = decode(table, key, text, self._skipped)
-                    if data is not None:
-                        records.append((data, version))
-            generations = {name[len("lock/"):]: int(value or 0) for name, value in conn.execute(
-                f"SELECT name, value FROM {META_TABLE} WHERE name LIKE 'lock/%'")}
-            return out, generations
-        except sqlite3.Error:
-            return None  # e.g. a table is missing: the full open creates it
-        finally:
-            conn.close()
 
     def empty_all(self) -> None:
         """Delete every row of MiniCloud's tables and the drivers' (Destroy).  The tables
