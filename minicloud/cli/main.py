@@ -69,6 +69,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .menus.main import run_menu
 
         return run_menu(lambda: open_app(args))
+    try:
+        return _one_shot(args)
+    except KeyboardInterrupt:
+        # Ctrl-C while the store opens or the demo is built (a command catches its own).
+        print("\nminicloud: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_shot(args: argparse.Namespace) -> int:
+    """A command (or ``--demo`` then the menu) on an opened store."""
     app = open_app(args)
     if app is None:
         return 2
