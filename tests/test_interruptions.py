@@ -40,6 +40,9 @@ OPERATIONS: list[tuple[str, list[list[str]], list[str]]] = [
       "m1.tiny", "--network", "theirs", "--security-group", "public_ssh"]),
     ("create a router", [], ["routers", "create", "r1", "--cloud", CLOUD,
                              "--gateway", "public"]),
+    ("reset", [["instances", "connect", "legacy"], ["instances", "stop", "legacy"],
+               ["networks", "create", "mine", *CIDR, "10.62.0.0/24", "--router", "corp"]],
+     ["reset", "--yes"]),
 ]
 SIGNALS = ["KILL", "INT"] if FULL else ["KILL"]
 WALKED = sample(OPERATIONS, every=8, offset=6)
@@ -128,6 +131,51 @@ def test_an_interrupted_first_start_is_finished_by_the_next(signal: str, db_url:
         steps += 1
         shutil.rmtree(home, ignore_errors=True)
     assert steps >= (20 if FULL else 3)  # tables, columns, version: many steps interrupted
+
+
+# (what, the command, what a finished one leaves)
+ENDINGS = [
+    ("clouds remove", ["clouds", "remove", CLOUD, "--yes"]),
+    ("destroy", ["destroy", "--yes"]),
+]
+
+
+@pytest.mark.parametrize("signal", SIGNALS)
+@pytest.mark.parametrize("ending", sample(ENDINGS, every=2, offset=1),
+                         ids=[e[0] for e in sample(ENDINGS, every=2, offset=1)])
+def test_a_killed_remove_or_destroy_is_finished_by_the_next_write(
+        ending: tuple[str, list[str]], signal: str, db_url: str, tmp_path: Path) -> None:
+    what, command = ending
+    points = 0
+    for n in range(1, MAX_POINTS + 3):
+        point = tmp_path / f"e{n}"
+        point.mkdir()
+        url = _fresh(db_url, tmp_path, f"e{n}")
+        home, before = _base(point, url)
+        assert minicloud(home, url, "networks", "create", "mine", *CIDR,
+                         "10.62.0.0/24").returncode == 0
+        done = minicloud(home, url, *command, env={"MINICLOUD_KILL_AFTER": f"{n}:{signal}"})
+        assert "Traceback" not in done.stderr, (what, n, done.stderr)
+        after = minicloud(home, url, "refresh")  # a write: finishes what was left half-done
+        assert after.returncode == 0 and "Traceback" not in after.stderr, (what, n, after)
+        app = open_app(home, url)
+        try:
+            remains = bool(app.clouds.all())
+            if remains:  # killed before it began: all still there, and intact
+                assert "mine" in {net.name for net in app.networks.all(CLOUD)}, (what, n)
+                assert app.inventory.cache.all("intent") == [], (what, n)
+            else:  # as a finished remove or Destroy leaves it: nothing, nowhere
+                assert all(app.inventory.cache.all(k) == [] for k in ("network", "intent"))
+        finally:
+            app.close()
+        if remains or what == "destroy":  # and it can simply be done again
+            again = minicloud(home, url, *command)
+            assert again.returncode == 0, (what, n, again.stderr)
+        if done.returncode in (0, 1, 2):
+            break
+        points += 1
+        shutil.rmtree(point, ignore_errors=True)
+    assert points >= 2, f"{what}: too few commits to interrupt"
 
 
 RACES = [
