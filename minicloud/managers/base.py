@@ -78,6 +78,12 @@ class Manager:
             raise NotFoundError(f"no cloud named {name!r}")
         return cloud
 
+    def known(self, cloud: str | None) -> str | None:
+        """``cloud`` when MiniCloud knows it (None: every cloud); an unknown name is refused."""
+        if cloud is not None:
+            self.cloud(cloud)
+        return cloud
+
     def driver(self, cloud: str) -> Driver:
         """The session's driver for the cloud (built, not synced: the reconciler syncs)."""
         return self.session.drivers.get(self.cloud(cloud))

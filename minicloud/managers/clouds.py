@@ -165,7 +165,8 @@ class CloudManager(Manager):
     # -- clusters ------------------------------------------------------------------------------
 
     def clusters(self, cloud: str | None = None) -> list[Cluster]:
-        return sorted(self.cache.all("cluster", cloud), key=lambda c: (c.cloud, c.name))
+        return sorted(self.cache.all("cluster", self.known(cloud)),
+                      key=lambda c: (c.cloud, c.name))
 
     def add_cluster(self, cloud: str, name: str) -> Cluster:
         self.get(cloud)

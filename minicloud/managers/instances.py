@@ -42,10 +42,12 @@ class InstanceManager(Manager):
         self.access = AccessManager(session, networks)
 
     def all(self, cloud: str | None = None) -> list[Instance]:
-        return sorted(self.cache.all("instance", cloud), key=lambda i: (i.name, i.cloud))
+        return sorted(self.cache.all("instance", self.known(cloud)),
+                      key=lambda i: (i.name, i.cloud))
 
     def security_groups(self, cloud: str | None = None) -> list[SecurityGroup]:
-        return sorted(self.cache.all("security_group", cloud), key=lambda g: (g.name, g.cloud))
+        return sorted(self.cache.all("security_group", self.known(cloud)),
+                      key=lambda g: (g.name, g.cloud))
 
     def public_ip_of(self, instance: Instance) -> PublicIP | None:
         return self.access.public_ip_of(instance)

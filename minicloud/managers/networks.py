@@ -18,7 +18,8 @@ __all__ = ["NetworkManager", "parse_cidr"]
 
 class NetworkManager(Manager):
     def all(self, cloud: str | None = None) -> list[Network]:
-        return sorted(self.cache.all("network", cloud), key=lambda n: (n.name, n.cloud))
+        return sorted(self.cache.all("network", self.known(cloud)),
+                      key=lambda n: (n.name, n.cloud))
 
     def name_of(self, cloud: str, network_id: str | None) -> str | None:
         """A network's name (its id when MiniCloud does not know it; None for no network)."""
@@ -165,7 +166,8 @@ class NetworkManager(Manager):
     # -- public IPs ----------------------------------------------------------------------------
 
     def public_ips(self, cloud: str | None = None) -> list[PublicIP]:
-        return sorted(self.cache.all("public_ip", cloud), key=lambda f: (f.cloud, f.name))
+        return sorted(self.cache.all("public_ip", self.known(cloud)),
+                      key=lambda f: (f.cloud, f.name))
 
     def find_public_ip(self, address: str, cloud: str | None = None) -> PublicIP:
         matches = [f for f in self.cache.all("public_ip", cloud) if f.name == address]

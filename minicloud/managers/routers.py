@@ -12,7 +12,8 @@ from .base import Manager, Undo, check_name
 
 class RouterManager(Manager):
     def all(self, cloud: str | None = None) -> list[Router]:
-        return sorted(self.cache.all("router", cloud), key=lambda r: (r.name, r.cloud))
+        return sorted(self.cache.all("router", self.known(cloud)),
+                      key=lambda r: (r.name, r.cloud))
 
     def external_networks(self, cloud: str) -> list[Network]:
         return sorted((n for n in self.cache.all("network", cloud) if n.external),
