@@ -50,6 +50,8 @@ class MiniCloud:
     def open(self) -> MiniCloud:
         """Load the cache from the store; start-up reads nothing else (and writes nothing)."""
         inventory = self.session.inventory
+        if inventory.loaded:
+            return self
         inventory.ensure_loaded()
         if inventory.skipped:
             self.session.notify(f"skipped {len(inventory.skipped)} unreadable row(s) of the "

@@ -166,6 +166,11 @@ def _run(app: MiniCloud, argv: Sequence[str]) -> int:
             parser.parse_args([*values.topic, "--help"])
     except SystemExit as done:  # --help
         return done.code if isinstance(done.code, int) else OK
+    try:
+        app.open()  # help and usage errors never get here: they need no store
+    except MiniCloudError as err:
+        _err(str(err))
+        return USAGE
     action: Action = values.action
     for arg in action.arguments(app):
         if arg.env and arg.option is None:

@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_shot(args: argparse.Namespace) -> int:
     """A command (or ``--demo`` then the menu) on an opened store."""
-    app = open_app(args)
+    app = open_app(args, load=bool(args.demo) or not args.command)
     if app is None:
         return 2
     try:
@@ -104,8 +104,10 @@ def _one_shot(args: argparse.Namespace) -> int:
         app.close()
 
 
-def open_app(args: argparse.Namespace) -> MiniCloud | None:
-    """Load the configuration and open the store; one line on stderr when that fails."""
+def open_app(args: argparse.Namespace, load: bool = True) -> MiniCloud | None:
+    """Load the configuration and (unless ``load`` is false: a command opens the store once
+    its arguments are known to be right) open the store; one line on stderr when that
+    fails."""
     from ..app import MiniCloud
     from ..config import load_config
     from ..errors import MiniCloudError
@@ -114,7 +116,7 @@ def open_app(args: argparse.Namespace) -> MiniCloud | None:
         config = load_config(args.config, args.debug)
         setup_logging(config, args.debug)
         app = MiniCloud(config, notify=lambda text: print(text, file=sys.stderr))
-        return app.open()
+        return app.open() if load else app
     except MiniCloudError as err:
         print(f"minicloud: {err}", file=sys.stderr)
         return None
