@@ -101,7 +101,7 @@ def test_killed_at_every_commit(operation: tuple[str, list[list[str]], list[str]
                                 db_url: str, tmp_path: Path) -> None:
     name, setup, command = operation
     points = 0
-    for n in range(1, MAX_POINTS + 1):
+    for n in sample(range(1, MAX_POINTS + 1), every=2, offset=1):
         point = tmp_path / f"p{n}"
         point.mkdir()
         url = _fresh(db_url, tmp_path, f"p{n}")
@@ -124,7 +124,7 @@ def test_killed_at_every_commit(operation: tuple[str, list[list[str]], list[str]
 def test_an_interrupted_first_start_is_finished_by_the_next(signal: str, db_url: str,
                                                            tmp_path: Path) -> None:
     steps = 0
-    for n in sample(range(1, 60), every=9, offset=2):
+    for n in sample(range(1, 60), every=14, offset=2):
         home = tmp_path / f"s{n}"
         home.mkdir()
         url = _fresh(db_url, tmp_path, f"s{n}")
@@ -141,7 +141,7 @@ def test_an_interrupted_first_start_is_finished_by_the_next(signal: str, db_url:
             break
         steps += 1
         shutil.rmtree(home, ignore_errors=True)
-    assert steps >= (20 if FULL else 3)  # tables, columns, version: many steps interrupted
+    assert steps >= (20 if FULL else 2)  # tables, columns, version: many steps interrupted
 
 
 # (what, the command, what a finished one leaves)
@@ -158,7 +158,7 @@ def test_a_killed_remove_or_destroy_is_finished_by_the_next_write(
         ending: tuple[str, list[str]], signal: str, db_url: str, tmp_path: Path) -> None:
     what, command = ending
     points = 0
-    for n in range(1, MAX_POINTS + 3):
+    for n in sample(range(1, MAX_POINTS + 3), every=3, offset=1):
         point = tmp_path / f"e{n}"
         point.mkdir()
         url = _fresh(db_url, tmp_path, f"e{n}")
@@ -186,7 +186,7 @@ def test_a_killed_remove_or_destroy_is_finished_by_the_next_write(
             break
         points += 1
         shutil.rmtree(point, ignore_errors=True)
-    assert points >= 2, f"{what}: too few commits to interrupt"
+    assert points >= (2 if FULL else 1), f"{what}: too few commits to interrupt"
 
 
 RACES = [
