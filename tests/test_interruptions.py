@@ -57,7 +57,7 @@ OPERATIONS: list[tuple[str, list[list[str]], list[str]]] = [
 ]
 SIGNALS = ["KILL", "INT"] if FULL else ["KILL"]
 WALKED = sample(OPERATIONS, every=8, offset=6)
-MAX_POINTS = 12
+MAX_POINTS = 60
 
 
 def _base(tmp_path: Path, url: str) -> tuple[Path, dict[str, Any]]:
@@ -100,7 +100,7 @@ def _fresh(db_url: str, tmp_path: Path, name: str) -> str:
 def test_killed_at_every_commit(operation: tuple[str, list[list[str]], list[str]], signal: str,
                                 db_url: str, tmp_path: Path) -> None:
     name, setup, command = operation
-    points = 0
+    points, finished = 0, False
     for n in sample(range(1, MAX_POINTS + 1), every=2, offset=1):
         point = tmp_path / f"p{n}"
         point.mkdir()
@@ -114,17 +114,19 @@ def test_killed_at_every_commit(operation: tuple[str, list[list[str]], list[str]
             pass
         _check_recovers(home, url, before, f"{name}, killed after commit {n}")
         if done.returncode in (0, 1, 2):
-            break  # the operation finished before the N-th commit: every point was walked
+            finished = True  # it ended before its N-th commit: every point was walked
+            break
         points += 1
         shutil.rmtree(point, ignore_errors=True)
+    assert finished, f"{name}: still running after {MAX_POINTS} commits; walk further"
     assert points >= 1, f"{name}: no commit to interrupt"
 
 
 @pytest.mark.parametrize("signal", SIGNALS)
 def test_an_interrupted_first_start_is_finished_by_the_next(signal: str, db_url: str,
                                                            tmp_path: Path) -> None:
-    steps = 0
-    for n in sample(range(1, 60), every=14, offset=2):
+    steps, finished = 0, False
+    for n in sample(range(1, 121), every=28, offset=2):
         home = tmp_path / f"s{n}"
         home.mkdir()
         url = _fresh(db_url, tmp_path, f"s{n}")
@@ -138,9 +140,11 @@ def test_an_interrupted_first_start_is_finished_by_the_next(signal: str, db_url:
         listed = json.loads(minicloud(home, url, "clouds", "list", "--json").stdout)
         assert "Other" in {c["name"] for c in listed}, n
         if done.returncode == 0:
+            finished = True
             break
         steps += 1
         shutil.rmtree(home, ignore_errors=True)
+    assert finished, "the first start still ran after 120 steps; walk further"
     assert steps >= (20 if FULL else 2)  # tables, columns, version: many steps interrupted
 
 
@@ -157,8 +161,8 @@ ENDINGS = [
 def test_a_killed_remove_or_destroy_is_finished_by_the_next_write(
         ending: tuple[str, list[str]], signal: str, db_url: str, tmp_path: Path) -> None:
     what, command = ending
-    points = 0
-    for n in sample(range(1, MAX_POINTS + 3), every=3, offset=1):
+    points, finished = 0, False
+    for n in sample(range(1, MAX_POINTS + 1), every=3, offset=1):
         point = tmp_path / f"e{n}"
         point.mkdir()
         url = _fresh(db_url, tmp_path, f"e{n}")
@@ -183,9 +187,11 @@ def test_a_killed_remove_or_destroy_is_finished_by_the_next_write(
             again = minicloud(home, url, *command)
             assert again.returncode == 0, (what, n, again.stderr)
         if done.returncode in (0, 1, 2):
+            finished = True
             break
         points += 1
         shutil.rmtree(point, ignore_errors=True)
+    assert finished, f"{what}: still running after {MAX_POINTS} commits; walk further"
     assert points >= (2 if FULL else 1), f"{what}: too few commits to interrupt"
 
 
