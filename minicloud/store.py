@@ -30,6 +30,7 @@ __all__ = ["META_TABLE", "SCHEMA_VERSION", "Store", "record_key"]
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+RECORD_COLUMNS = {"key", "cloud", "data", "version"}
 # The name of the store-wide write lock (clouds add and remove, Destroy); a cloud's own lock
 # row is named after the cloud.
 STORE_LOCK = "*"
@@ -185,8 +186,11 @@ class Store:
     def _create_missing(self, names: list[str]) -> None:
         import sqlalchemy as sa
 
-        existing = set(sa.inspect(self.engine).get_table_names())
-        missing = [n for n in names if n not in existing]
+        inspector = sa.inspect(self.engine)
+        existing = set(inspector.get_table_names())
+        # A table whose creation was interrupted may lack columns: it is completed too.
+        missing = [n for n in names if n not in existing
+                   or not RECORD_COLUMNS <= {c["name"] for c in inspector.get_columns(n)}]
         if missing:
             from .schema import create_tables
 
