@@ -223,7 +223,7 @@ class Ledger:
                                         f"{cloud} (removed by another session); refresh")
             now = store.now()
             intent = Intent(cloud, uuid.uuid4().hex, what, owned=True, claims=claims,
-                            changes=[c if isinstance(c, dict) else _change_data(c)
+                            changes=[c if isinstance(c, dict) else _data(c)
                                      for c in changes],
                             owner=this_process(), lease_until=now + LEASE_SECONDS)
             intent.version = store.kind("intent").put(record_key(cloud, intent.id), cloud,
@@ -303,7 +303,3 @@ def _data(obj: Any) -> dict[str, Any]:
     data = to_dict(obj)
     data.pop("version", None)
     return data
-
-
-def _change_data(change: Change) -> dict[str, Any]:
-    return _data(change)

@@ -291,18 +291,6 @@ class Change(Resource):
     def association(cls, ip: PublicIP) -> Change:
         return cls.of(ip.cloud, "association", ip.id)
 
-    @staticmethod
-    def interface_id(router_id: str, network_id: str) -> str:
-        return Change.make_id("interface", router_id, network_id)
-
-    @staticmethod
-    def gateway_id(router_id: str) -> str:
-        return Change.make_id("gateway", router_id)
-
-    @staticmethod
-    def association_id(ip_id: str) -> str:
-        return Change.make_id("association", ip_id)
-
 
 @dataclass
 class Intent(Resource):

@@ -70,7 +70,6 @@ def test_stop_then_start_by_minicloud_leaves_nothing_to_restore(
 def test_attach_and_set_gateway_on_foreign_routers_are_undone(
         lab: tuple[Any, dict[str, Any]]) -> None:
     app, _ = lab
-    before = picture(app, CLOUD)
     driver = app.make_driver_for(app.clouds.get(CLOUD))
     driver.seed_router("edge")
     driver.close()
