@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from .errors import ValidationError
-from .model import NAME_RULE, valid_name
+
+NAME_RULE = (
+    "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+)
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def valid_name(name: str) -> bool:
+    return bool(_NAME_RE.fullmatch(name))
 
 
 def check_name(name: str, what: str = "name") -> str:
