@@ -75,9 +75,9 @@ def large_deployment(clouds: int = 3, instances: int = 1000, networks: int = 100
                             nics=[Nic(net.id, ip, f"{cname}-p{i}")],
                             security_groups=["default"], status="ACTIVE")
             dep.instances.append(inst)
-            if i % 10 == 0:
+            if i % 10 == 0 and i // 10 < 250:
                 dep.public_ips.append(PublicIP(cname, f"{cname}-f{i}",
-                                               f"203.0.113.{2 + i // 10 % 250}", owned=True,
+                                               f"203.0.113.{2 + i // 10}", owned=True,
                                                network_id=ext.id, instance_id=inst.id))
     return dep
 
@@ -89,3 +89,22 @@ def save_deployment(app, dep: Deployment) -> None:
                       dep.public_ips):
             for obj in group:
                 tx.put(obj, force=True)
+
+
+def build_stub_store(home: Path, clouds: int = 3, instances: int = 1000) -> Path:
+    """A store at ``home`` with ``clouds`` Stub clouds sharing ``instances`` servers (ten a
+    network, a router for every ten networks), written in bulk into the Stub's tables and
+    synced once into MiniCloud's (tests/bulk.py).  Returns the store's path."""
+    from minicloud.app import MiniCloud
+    from minicloud.config import Config
+    from tests.bulk import bulk_stub_cloud
+
+    path = home / "minicloud.db"
+    app = MiniCloud(Config(home=home, db_url=f"sqlite:///{path}"), notify=lambda line: None)
+    for c in range(clouds):
+        share = instances // clouds + (1 if c < instances % clouds else 0)
+        networks = max(1, share // 10)
+        bulk_stub_cloud(app, f"cloud{c}", share, networks, routers=max(1, networks // 10),
+                        location=f"site{c}.example", net_base=c * 1024)
+    app.close()
+    return path

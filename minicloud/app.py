@@ -47,18 +47,26 @@ class MiniCloud:
     def inventory(self) -> Inventory:
         return self.session.inventory
 
-    def open(self) -> MiniCloud:
-        """Load the cache from the store; start-up reads nothing else (and writes nothing)."""
+    def open(self, load: bool = True) -> MiniCloud:
+        """Load the cache from the store (the menu's start; with ``load`` false, as a
+        one-shot command does, rows are read as they are asked for).  Start-up reads nothing
+        else, and writes nothing."""
         inventory = self.session.inventory
-        if inventory.loaded:
-            return self
-        inventory.ensure_loaded()
-        if inventory.skipped:
-            self.session.notify(f"skipped {len(inventory.skipped)} unreadable row(s) of the "
-                                f"store (a newer MiniCloud's, or damaged): "
-                                f"{', '.join(inventory.skipped[:5])}"
-                                f"{', ...' if len(inventory.skipped) > 5 else ''}")
+        if load and not inventory.loaded:
+            inventory.ensure_loaded()
+            self.report_skipped()
+        elif not load:
+            inventory.cache.all("cloud")  # every command needs them; a bad store fails here
         return self
+
+    def report_skipped(self) -> None:
+        """One notice for the rows read so far that are no valid object."""
+        skipped = self.session.inventory.take_skipped()
+        if skipped:
+            self.session.notify(f"skipped {len(skipped)} unreadable row(s) of the "
+                                f"store (a newer MiniCloud's, or damaged): "
+                                f"{', '.join(skipped[:5])}"
+                                f"{', ...' if len(skipped) > 5 else ''}")
 
     def make_driver_for(self, cloud: Cloud, password: str | None = None) -> Driver:
         """A new driver for ``cloud`` that shares nothing with the session's own."""

@@ -117,7 +117,7 @@ def _check(claim: str, rows: _StoreRows, pending: list[Intent]) -> None:
     what, _, rest = claim.partition(":")
     if what == "name":
         kind, _, name = rest.partition(":")
-        if any(o.name == name for o in rows.all(kind)):
+        if rows.store.kind(kind).rows(rows.cloud, name=name):
             raise ValidationError(f"a {label(kind)} named {name!r} exists already in cloud "
                                   f"{rows.cloud}")
         if claim in others:
@@ -182,7 +182,6 @@ class Ledger:
               new_cloud: bool = False) -> Intent:
         """Record an intent after re-checking the store, under the cloud's lock."""
         inventory = self.inventory
-        inventory.ensure_loaded()
         dead = self.dead(cloud)
         if dead and self.reconcile is not None:
             self.reconcile(cloud, dead)

@@ -35,7 +35,7 @@ class Reconciler:
 
     @property
     def cache(self) -> Any:
-        return self.session.inventory.ensure_loaded()
+        return self.session.inventory.cache
 
     def _cloud(self, name: str) -> Cloud:
         cloud = self.cache.get("cloud", name, name)
@@ -64,7 +64,7 @@ class Reconciler:
     def refresh(self, name: str | None = None) -> list[str]:
         """Re-read the store (other operators' changes), then every cloud (or one),
         concurrently.  Returns one line per cloud that could not be read."""
-        self.session.inventory.reload()
+        self.session.inventory.forget()
         clouds = [self._cloud(name)] if name else sorted(self.cache.all("cloud"),
                                                          key=lambda c: c.name)
         drivers: dict[str, Driver] = {}

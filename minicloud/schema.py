@@ -15,7 +15,7 @@ from typing import Any
 
 from . import signals
 from .dburl import describe_url
-from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE
+from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, NAME_LENGTH, decode, encode, name_of
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,12 @@ def _record_table(db: Any, name: str) -> None:
     table = db.load_table(name)
     columns: tuple[tuple[str, Any, dict[str, Any]], ...] = (
                ("cloud", types.string(CLOUD_LENGTH), {}),
+               ("name", types.string(NAME_LENGTH), {}),
                ("data", types.text, {}),
                ("version", types.integer, {"nullable": False, "server_default": "0"}))
+    # A table older than the name column, or one whose migration was cut short (the schema
+    # version is written last, so an interrupted migration is done again from the start).
+    migrate = "name" not in table.columns or "key" in table.columns and _unnamed(db, name)
     for column, kind, options in columns:
         if column in table.columns:
             continue
@@ -69,6 +73,59 @@ def _record_table(db: Any, name: str) -> None:
                   lambda: False)
             db.executable.commit()
             log.info("table %s: added row versions", name)
+    if migrate:
+        migrate_rows(db, name)
+    _indexes(db, name)
+
+
+def _unnamed(db: Any, name: str) -> bool:
+    """Rows without a name yet (a migration that was interrupted)."""
+    import sqlalchemy as sa
+
+    t = db.load_table(name).table
+    query = sa.select(t.c.key).where(t.c.name.is_(None)).limit(1)
+    return db.executable.execute(query).first() is not None
+
+
+def _indexes(db: Any, name: str) -> None:
+    """A cloud's rows, and a name, are found by index (a write reads no more)."""
+    import sqlalchemy as sa
+
+    table = db.load_table(name).table
+    indexes = [sa.Index(f"ix_{name}_{column}", table.c[column]) for column in ("cloud", "name")]
+
+    def create() -> None:
+        for index in indexes:
+            index.create(db.executable, checkfirst=True)
+
+    _step(f"index {name}", create, partial(_has_index, db, name, f"ix_{name}_name"))
+    db.executable.commit()
+
+
+def _has_index(db: Any, table: str, index: str) -> bool:
+    import sqlalchemy as sa
+
+    return index in {i["name"] for i in sa.inspect(db.executable).get_indexes(table)}
+
+
+def migrate_rows(db: Any, name: str) -> None:
+    """Rows of a store older than schema 2: fill the name column (empty for a nameless
+    object), write the JSON compact.  Idempotent."""
+    import sqlalchemy as sa
+
+    t = db.load_table(name).table
+    rows = db.executable.execute(sa.select(t.c.key, t.c.data)).fetchall()
+    updates = []
+    for row in rows:
+        data = decode(name, row.key, row.data)
+        if data is not None:  # unreadable rows stay as they are
+            updates.append({"b_key": row.key, "b_name": name_of(data), "b_data": encode(data)})
+    if updates:
+        statement = t.update().where(t.c.key == sa.bindparam("b_key")).values(
+            name=sa.bindparam("b_name"), data=sa.bindparam("b_data"))
+        _step(f"name the rows of {name}",
+              lambda: db.executable.execute(statement, updates), lambda: False)
+    db.executable.commit()
 
 
 def _has_column(db: Any, table: str, column: str) -> bool:
@@ -96,7 +153,8 @@ def create_tables(url: str, names: list[str]) -> None:
 
 
 def create_schema(url: str, names: list[str], version: int) -> None:
-    """Every table and column, then (last) the schema version."""
+    """Every table, column and index (the rows of an older store brought to this version),
+    then (last) the schema version."""
     db = _connect(url)
     try:
         for name in names:

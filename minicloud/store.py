@@ -22,15 +22,16 @@ from . import signals
 from .dburl import describe_url, explain
 from .errors import StoreError
 from .kinds import TABLES
-from .sqlite_read import read_sqlite
-from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, Record, Table, record_key
+from .sqlite_read import Query, read_sqlite
+from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, NAME_LENGTH, Record, Table, record_key
 
-__all__ = ["META_TABLE", "SCHEMA_VERSION", "Store", "record_key"]
+__all__ = ["META_TABLE", "SCHEMA_VERSION", "Query", "Store", "record_key"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-RECORD_COLUMNS = {"key", "cloud", "data", "version"}
+# 2: the indexed ``name`` column, compact JSON.
+SCHEMA_VERSION = 2
+RECORD_COLUMNS = {"key", "cloud", "name", "data", "version"}
 # The name of the store-wide write lock (clouds add and remove, Destroy); a cloud's own lock
 # row is named after the cloud.
 STORE_LOCK = "*"
@@ -227,6 +228,7 @@ class Store:
                         name, self._metadata,
                         sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
                         sa.Column("cloud", sa.String(CLOUD_LENGTH)),
+                        sa.Column("name", sa.String(NAME_LENGTH)),
                         sa.Column("data", sa.Text),
                         sa.Column("version", sa.Integer, nullable=False))
                 self._sa_tables[name] = table
@@ -361,6 +363,13 @@ class Store:
         with self.transaction() as conn:
             return float(conn.execute(sa.text("SELECT UNIX_TIMESTAMP(NOW(6))")).scalar())
 
+    def _absent(self) -> bool:
+        """An SQLite store whose file does not exist yet: it holds nothing, and a read-only
+        command (the first ``topology`` of a new home) need not create it; the first write
+        does."""
+        path = self.url[len("sqlite:///"):] if self.url.startswith("sqlite:///") else ""
+        return bool(path) and path != ":memory:" and not os.path.exists(path)
+
     def load(self, kind: str) -> list[Record]:
         return self.kind(kind).rows()
 
@@ -368,12 +377,34 @@ class Store:
         """Every readable record of the given kinds, and every lock's generation: what
         start-up reads, one query a table."""
         kinds = list(kinds)
+        if self.engine is None and self._absent():
+            return {kind: [] for kind in kinds}, {}
         if self.engine is None:
-            loaded = read_sqlite(self.url, kinds, SCHEMA_VERSION, self._skipped)
+            loaded = read_sqlite(self.url, [Query(k) for k in kinds], SCHEMA_VERSION,
+                                 self._skipped)
             if loaded is not None:
                 return loaded
         with self.transaction():
             return {kind: self.load(kind) for kind in kinds}, self.generations()
+
+    def read(self, query: Query) -> tuple[list[Record], dict[str, int]]:
+        """The records one query selects (by cloud, key or indexed name), with every lock's
+        generation read in the same transaction.  A current SQLite store that is not open
+        yet is read with sqlite3 (no SQLAlchemy import for a read-only command)."""
+        if self.engine is None and self._absent():
+            return [], {}
+        if self.engine is None:
+            loaded = read_sqlite(self.url, [query], SCHEMA_VERSION, self._skipped)
+            if loaded is not None:
+                records, generations = loaded
+                return records[query.kind], generations
+        with self.transaction():
+            table = self.kind(query.kind)
+            if query.key is not None:
+                found = table.get(record_key(query.cloud or "", query.key))
+                return ([found] if found else []), self.generations()
+            return (table.rows(query.cloud, query.name, query.contains),
+                    self.generations())
 
     def empty_all(self) -> None:
         """Delete every row of MiniCloud's tables and the drivers' (Destroy).  The tables

@@ -1,8 +1,10 @@
 """One keyed table of JSON records with versions, on SQLAlchemy Core.
 
-Every table has the same four columns: ``key`` (primary), ``cloud``, ``data`` (JSON text, since
-MariaDB reflects JSON columns as LONGTEXT) and ``version`` (optimistic concurrency between two
-MiniCloud processes).  Each call runs in the store's current transaction, or in one of its own.
+Every table has the same five columns: ``key`` (primary), ``cloud``, ``name`` (the object's
+name, indexed with ``cloud``: a write looks a name up without reading the cloud), ``data`` (JSON
+text, since MariaDB reflects JSON columns as LONGTEXT) and ``version`` (optimistic concurrency
+between two MiniCloud processes).  Names are not unique: a cloud may hold two foreign objects of
+one name.  Each call runs in the store's current transaction, or in one of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ log = logging.getLogger(__name__)
 
 KEY_LENGTH = 255
 CLOUD_LENGTH = 64
+# The indexed copy of a name is cut here; a lookup compares the whole name afterwards.
+NAME_LENGTH = 191
 BATCH = 500
 META_TABLE = "minicloud_meta"
 
@@ -56,6 +60,18 @@ def decode(table: str, key: str, text: str | None,
     return data
 
 
+def name_of(data: dict[str, Any]) -> str:
+    """The indexed column's value for a record: its name, cut to the column's length."""
+    name = data.get("name")
+    return name[:NAME_LENGTH] if isinstance(name, str) else ""
+
+
+def encode(data: dict[str, Any]) -> str:
+    # Compact and key-sorted: the same object always gives the same text (a row's text can
+    # be searched for a fragment, see Table.rows).
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
 def _check_lengths(key: str, cloud: str) -> None:
     if len(key) > KEY_LENGTH or len(cloud) > CLOUD_LENGTH:
         raise StoreError(f"key too long for the store: {key[:80]}")
@@ -70,18 +86,25 @@ class Table:
     def sa(self) -> Any:
         return self.store.sa_table(self.name)
 
-    def rows(self, cloud: str | None = None) -> list[Record]:
-        """``(data, version)`` of every readable record (of one cloud)."""
+    def rows(self, cloud: str | None = None, name: str | None = None,
+             contains: str | None = None) -> list[Record]:
+        """``(data, version)`` of every readable record (of one cloud; of that name, by the
+        index; whose JSON text holds ``contains``, a filter the database applies so that only
+        the rows that may match are read)."""
         t = self.sa
         query = t.select()
         if cloud is not None:
             query = query.where(t.c.cloud == cloud)
+        if name is not None:
+            query = query.where(t.c.name == name[:NAME_LENGTH])
+        if contains is not None:
+            query = query.where(t.c.data.contains(contains, autoescape=True))
         with self.store.transaction() as conn:
             result = conn.execute(query).fetchall()
         out = []
         for row in result:
             data = decode(self.name, row.key, row.data, self.store.skipped)
-            if data is not None:
+            if data is not None and (name is None or data.get("name") == name):
                 out.append((data, row.version))
         return out
 
@@ -102,26 +125,29 @@ class Table:
         """
         _check_lengths(key, cloud)
         t = self.sa
-        text = json.dumps(data, sort_keys=True)
+        text = encode(data)
+        name = name_of(data)
         with self.store.transaction(write=True) as conn:
             if expected is None:
                 row = conn.execute(t.select().where(t.c.key == key)).first()
                 version = (row.version if row is not None else 0) + 1
                 if row is None:
-                    conn.execute(t.insert().values(key=key, cloud=cloud, data=text,
+                    conn.execute(t.insert().values(key=key, cloud=cloud, name=name, data=text,
                                                    version=version))
                 else:
                     conn.execute(t.update().where(t.c.key == key)
-                                 .values(cloud=cloud, data=text, version=version))
+                                 .values(cloud=cloud, name=name, data=text, version=version))
                 return version
             if expected == 0:
                 if conn.execute(t.select().where(t.c.key == key)).first() is not None:
                     raise StaleError(f"{key} was created meanwhile by another MiniCloud; "
                                      "refreshed, try again")
-                conn.execute(t.insert().values(key=key, cloud=cloud, data=text, version=1))
+                conn.execute(t.insert().values(key=key, cloud=cloud, name=name, data=text,
+                                               version=1))
                 return 1
             result = conn.execute(t.update().where(t.c.key == key, t.c.version == expected)
-                                  .values(cloud=cloud, data=text, version=expected + 1))
+                                  .values(cloud=cloud, name=name, data=text,
+                                          version=expected + 1))
             if result.rowcount != 1:
                 raise StaleError(f"{key} was changed meanwhile by another MiniCloud; "
                                  "refreshed, try again")
@@ -168,19 +194,22 @@ class Table:
                 versions.update({row.key: row.version for row in conn.execute(query)})
             inserts, updates = [], []
             for key, cloud, data in records:
-                text = json.dumps(data, sort_keys=True)
+                text = encode(data)
+                name = name_of(data)
                 if key in versions:
                     versions[key] += 1
-                    updates.append({"b_key": key, "b_cloud": cloud, "b_data": text,
-                                    "b_version": versions[key]})
+                    updates.append({"b_key": key, "b_cloud": cloud, "b_name": name,
+                                    "b_data": text, "b_version": versions[key]})
                 else:
                     versions[key] = 1
-                    inserts.append({"key": key, "cloud": cloud, "data": text, "version": 1})
+                    inserts.append({"key": key, "cloud": cloud, "name": name, "data": text,
+                                    "version": 1})
             if inserts:
                 conn.execute(t.insert(), inserts)
             if updates:
                 conn.execute(t.update().where(t.c.key == sa.bindparam("b_key")).values(
-                    cloud=sa.bindparam("b_cloud"), data=sa.bindparam("b_data"),
+                    cloud=sa.bindparam("b_cloud"), name=sa.bindparam("b_name"),
+                    data=sa.bindparam("b_data"),
                     version=sa.bindparam("b_version")), updates)
         return versions
 

@@ -124,7 +124,7 @@ def test_killed_at_every_commit(operation: tuple[str, list[list[str]], list[str]
 def test_an_interrupted_first_start_is_finished_by_the_next(signal: str, db_url: str,
                                                            tmp_path: Path) -> None:
     steps, finished = 0, False
-    for n in sample(range(1, 121), every=28, offset=2):
+    for n in sample(range(1, 201), every=33, offset=2):
         home = tmp_path / f"s{n}"
         home.mkdir()
         url = _fresh(db_url, tmp_path, f"s{n}")
@@ -142,7 +142,7 @@ def test_an_interrupted_first_start_is_finished_by_the_next(signal: str, db_url:
             break
         steps += 1
         shutil.rmtree(home, ignore_errors=True)
-    assert finished, "the first start still ran after 120 steps; walk further"
+    assert finished, "the first start still ran after 200 steps; walk further"
     assert steps >= (20 if FULL else 2)  # tables, columns, version: many steps interrupted
 
 

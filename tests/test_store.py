@@ -35,7 +35,9 @@ def test_tables_created(store: Store, db_url: str) -> None:
         assert set(TABLES.values()) | {META_TABLE} <= names
         for table in TABLES.values():
             columns = {c["name"] for c in inspector.get_columns(table)}
-            assert columns == {"key", "cloud", "data", "version"}, table
+            assert columns == {"key", "cloud", "name", "data", "version"}, table
+            indexed = {tuple(i["column_names"]) for i in inspector.get_indexes(table)}
+            assert {("cloud",), ("name",)} <= indexed, table
     finally:
         engine.dispose()
 
@@ -303,3 +305,53 @@ def test_migrated_records_can_be_updated(tmp_path: Path, db_url: str) -> None:
         assert [c.name for c in again.clouds.clusters("Old")] == ["B"]
     finally:
         again.close()
+
+
+def _as_schema_1(url: str) -> None:
+    """What a MiniCloud of schema 1 left: no name column nor its indexes, JSON with spaces."""
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in TABLES.values():
+                for column in ("cloud", "name"):
+                    conn.execute(sqlalchemy.text(f"DROP INDEX ix_{table}_{column}"
+                                                 + ("" if url.startswith("sqlite")
+                                                    else f" ON {table}")))
+                rows = conn.execute(sqlalchemy.text(f"SELECT `key`, data FROM {table}"))
+                for key, data in rows.fetchall():
+                    conn.execute(sqlalchemy.text(f"UPDATE {table} SET data = :d WHERE `key` = :k"),
+                                 {"d": json.dumps(json.loads(data), sort_keys=True), "k": key})
+                conn.execute(sqlalchemy.text(f"ALTER TABLE {table} DROP COLUMN name"))
+            conn.execute(sqlalchemy.text(f"UPDATE {META_TABLE} SET value = '1' "
+                                         "WHERE name = 'schema'"))
+    finally:
+        engine.dispose()
+
+
+def test_a_store_of_schema_1_is_migrated_at_its_next_open(tmp_path: Path, db_url: str) -> None:
+    from minicloud.app import MiniCloud
+
+    app = MiniCloud(Config(home=tmp_path, db_url=db_url)).open()
+    app.clouds.add("Lab", "stub")
+    app.networks.create("Lab", "n1", "10.1.0.0/24")
+    app.close()
+    _as_schema_1(db_url)
+    again = MiniCloud(Config(home=tmp_path, db_url=db_url))  # rows read by name and key
+    assert again.networks.find("network", "n1", "Lab").cidrs == ["10.1.0.0/24"]
+    again.instances.create("Lab", "vm", "cirros", "m1.tiny", "n1", fixed_ip="10.1.0.9")
+    again.close()
+    engine = sqlalchemy.create_engine(db_url)
+    try:
+        inspector = sqlalchemy.inspect(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(sqlalchemy.text("SELECT name, data FROM networks")).fetchall()
+            schema = conn.execute(sqlalchemy.text(
+                f"SELECT value FROM {META_TABLE} WHERE name = 'schema'")).scalar()
+        assert schema == "2"
+        assert {name for name, _ in rows} == {"public", "n1"}
+        assert all(", " not in data and ": " not in data for _, data in rows)  # compact
+        for table in TABLES.values():
+            indexed = {tuple(i["column_names"]) for i in inspector.get_indexes(table)}
+            assert {("cloud",), ("name",)} <= indexed, table
+    finally:
+        engine.dispose()

@@ -9,10 +9,9 @@ missing password included); 130 interrupted.  Errors are one line on stderr
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import (
@@ -31,7 +30,6 @@ from .prompts import EndOfInput, Prompter
 if TYPE_CHECKING:
     from ..app import MiniCloud
 
-log = logging.getLogger("minicloud")
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 # Errors that mean "the request was wrong", not "the operation failed".
@@ -111,9 +109,9 @@ def _subparsers(parser: argparse.ArgumentParser, dest: str) -> Any:
     return sub
 
 
-def build_parser(app: MiniCloud | None = None) -> argparse.ArgumentParser:
-    """Every action's command.  With no app, the flags known only at run time (the settings
-    of each cloud type) are left out."""
+def build_parser(words: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Every action's command; with ``words`` (the command line's), the arguments of the
+    command they name only: help and a usage error cost what one command costs."""
     parser = _Parser(
         prog="minicloud",
         description="One-shot commands (the interactive menu offers the same operations). "
@@ -137,8 +135,9 @@ def build_parser(app: MiniCloud | None = None) -> argparse.ArgumentParser:
             where = groups[group[0]]
         command = where.add_parser(name, help=action.help, description=action.help)
         command.set_defaults(action=action)
-        for arg in action.arguments(app):
-            add_argument(command, arg)
+        if words is None or tuple(words[:len(action.path)]) == action.path:
+            for arg in action.arguments():
+                add_argument(command, arg)
     return parser
 
 
@@ -147,7 +146,8 @@ def build_parser(app: MiniCloud | None = None) -> argparse.ArgumentParser:
 
 def show(result: Result, as_json: bool) -> int:
     if as_json and result.data is not None:
-        sys.stdout.write(to_json(result.data) + "\n")
+        # Indented on a terminal, compact in a pipe or a file (scripts read it).
+        sys.stdout.write(to_json(result.data, pretty=sys.stdout.isatty()) + "\n")
     else:
         sys.stdout.writelines(line + "\n" for line in result.lines)
     sys.stdout.flush()
@@ -158,16 +158,29 @@ def show(result: Result, as_json: bool) -> int:
     return FAILED if result.errors else OK
 
 
-def _run(app: MiniCloud, argv: Sequence[str]) -> int:
-    parser = build_parser(app)
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """The command line as its action's values, before any store is opened: help is printed
+    (SystemExit), bad usage raised (UsageError)."""
+    words = [w for w in argv if not w.startswith("-")]
+    parser = build_parser(words[1:] if words[:1] == ["help"] else words)
+    values = parser.parse_args(list(argv))
+    if values.command == "help":
+        parser.parse_args([*values.topic, "--help"])
+    return values
+
+
+def _run(opener: MiniCloud | Callable[[], MiniCloud | None], argv: Sequence[str]) -> int:
     try:
-        values = parser.parse_args(list(argv))
-        if values.command == "help":
-            parser.parse_args([*values.topic, "--help"])
+        values = parse(argv)
     except SystemExit as done:  # --help
         return done.code if isinstance(done.code, int) else OK
+    app = opener() if callable(opener) else opener
+    if app is None:
+        return USAGE  # the configuration or the store could not be read (said already)
     try:
-        app.open()  # help and usage errors never get here: they need no store
+        # Help and usage errors never get here: they need no store.  Rows are read as the
+        # command asks for them (one cloud's, or one row), not the whole store.
+        app.open(load=False)
     except MiniCloudError as err:
         _err(str(err))
         return USAGE
@@ -180,11 +193,13 @@ def _run(app: MiniCloud, argv: Sequence[str]) -> int:
         for line in app.clouds.finish_interrupted():
             print(f"minicloud: {line}", file=sys.stderr)
     result = action.run(CommandContext(app, action, values), values)
+    app.report_skipped()
     return show(result, bool(getattr(values, "json", False)))
 
 
-def run_command(app: MiniCloud, argv: Sequence[str]) -> int:
-    """Run one command; returns its exit code.  Never raises."""
+def run_command(app: MiniCloud | Callable[[], MiniCloud | None], argv: Sequence[str]) -> int:
+    """Run one command; returns its exit code.  Never raises.  ``app`` may be a function
+    that makes it: then help and usage errors never make one."""
     try:
         return _run(app, argv)
     except UsageError as err:
@@ -211,6 +226,8 @@ def run_command(app: MiniCloud, argv: Sequence[str]) -> int:
         _err("interrupted")
         return INTERRUPTED
     except Exception as err:
-        log.exception("command %s failed", " ".join(argv))
+        import logging  # only here: help and usage errors never pay for it
+
+        logging.getLogger("minicloud").exception("command %s failed", " ".join(argv))
         _err(f"unexpected error: {type(err).__name__}: {err} (details in the log file)")
         return FAILED

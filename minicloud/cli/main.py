@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -35,6 +34,8 @@ def parse_global(argv: Sequence[str]) -> argparse.Namespace:
 
 def setup_logging(config: object, debug: bool) -> None:
     """Everything to the log file; with --debug, to stderr too.  Never a password."""
+    import logging
+
     from ..secrets import RedactingFilter
 
     root = logging.getLogger()
@@ -79,6 +80,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_shot(args: argparse.Namespace) -> int:
     """A command (or ``--demo`` then the menu) on an opened store."""
+    if args.command:
+        # A command lives for a moment and makes tens of thousands of objects with no
+        # cycles on a large store: the collector's passes over them would cost more than
+        # the whole rest of the command.
+        import gc
+
+        gc.disable()
+        if not args.demo:
+            from .commands import run_command
+
+            opened: list[MiniCloud] = []
+
+            def opener() -> MiniCloud | None:
+                made = open_app(args, load=False)
+                opened.extend([made] if made else [])
+                return made
+
+            try:
+                return run_command(opener, args.command)
+            finally:
+                for made in opened:
+                    made.close()
     app = open_app(args, load=bool(args.demo) or not args.command)
     if app is None:
         return 2

@@ -173,7 +173,7 @@ class StubDriver(StubNetwork):
         flavors = {f.id: f.name for f in self.list_flavors()}
         if spec.image_id not in images or spec.flavor_id not in flavors:
             raise self.error(f"create server {spec.name}", NOT_FOUND, "image or flavor")
-        if spec.key_name and spec.key_name not in self.sim.of("keypair"):
+        if spec.key_name and self.sim.get("keypair", spec.key_name) is None:
             raise self.error(f"create server {spec.name}", NOT_FOUND, f"key pair {spec.key_name}")
         ip = self._free_ip(network, spec.fixed_ip)
         server = Instance(self.cloud.name, new_id(), spec.name, owned=owned,
@@ -259,7 +259,7 @@ class StubDriver(StubNetwork):
 
     @faultable
     def create_keypair(self, name: str, public_key: str) -> KeyPair:
-        if name in self.sim.of("keypair"):
+        if self.sim.get("keypair", name) is not None:
             raise self.error(f"create key pair {name}", CONFLICT, "name in use")
         pair = KeyPair(self.cloud.name, name, name, owned=name.startswith(KEYPAIR_PREFIX),
                        fingerprint=uuid.uuid5(uuid.NAMESPACE_OID, public_key).hex,

@@ -38,7 +38,7 @@ class StubNetwork(Driver):
         self.sim.save(*objs, deleted=deleted)
 
     def _get(self, kind: str, ident: str) -> Any:
-        obj = self.sim.of(kind).get(ident)
+        obj = self.sim.get(kind, ident)
         if obj is None:
             raise self.error(f"find {kind.replace('_', ' ')} {ident}", NOT_FOUND)
         return obj
@@ -161,7 +161,7 @@ class StubNetwork(Driver):
         return self._copy(router)
 
     def _routed_by(self, fip: PublicIP, router: Router) -> bool:
-        server = self.sim.of("instance").get(fip.instance_id or "")
+        server = self.sim.get("instance", fip.instance_id or "")
         return server is not None and any(n.network_id in router.interface_network_ids
                                           for n in server.nics)
 

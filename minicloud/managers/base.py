@@ -70,7 +70,8 @@ class Manager:
 
     @property
     def cache(self) -> Cache:
-        return self.session.inventory.ensure_loaded()
+        # Fills itself on demand: a write reads the rows it checks, not its cloud.
+        return self.session.inventory.cache
 
     def cloud(self, name: str) -> Cloud:
         cloud = self.cache.get("cloud", name, name)
@@ -112,7 +113,7 @@ class Manager:
         """The one object of ``kind`` called ``name`` (in ``cloud`` when given)."""
         if cloud is not None:
             self.cloud(cloud)
-        matches = [o for o in self.cache.all(kind, cloud) if o.name == name]
+        matches = self.cache.named(kind, cloud, name)
         what = label(kind)
         if not matches:
             where = f" in cloud {cloud}" if cloud else ""
@@ -133,4 +134,4 @@ class Manager:
         return obj
 
     def name_taken(self, kind: str, cloud: str, name: str) -> bool:
-        return any(o.name == name for o in self.cache.all(kind, cloud))
+        return bool(self.cache.named(kind, cloud, name))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import catalog
 from ..cache import clone
 from ..drivers import DRIVERS, driver_class
 from ..drivers.base import Driver, Setting
-from ..errors import ConfigError, InUseError, NotFoundError, ValidationError
+from ..errors import InUseError, NotFoundError, ValidationError
 from ..kinds import KINDS
 from ..ledger import Claims
 from ..model import Cloud, Cluster, Deployment, Flavor, Image, Intent, to_dict
@@ -41,21 +42,18 @@ class CloudManager(Manager):
         return self.cloud(name)
 
     def types(self) -> list[str]:
-        return sorted(DRIVERS)
+        return catalog.types()
 
     def settings_for(self, type_name: str) -> tuple[Setting, ...]:
         """What a cloud of this type asks for when it is added (flags and questions)."""
-        if type_name not in DRIVERS:
-            raise ValidationError(f"unknown cloud type {type_name!r}: use one of "
-                                  f"{', '.join(sorted(DRIVERS))}")
-        try:
-            return tuple(driver_class(type_name).settings)
-        except ImportError as err:
-            raise ConfigError(f"cloud type {type_name} is not available here: {err}") from None
+        return catalog.settings_for(type_name)
 
-    def deployment(self) -> Deployment:
-        """Everything MiniCloud knows, for the tree and the views."""
-        return self.cache.deployment()
+    def deployment(self, cloud: str | None = None) -> Deployment:
+        """Everything MiniCloud knows (or its part in one cloud), for the tree and the
+        views.  The whole store is read in one query a table."""
+        if cloud is None:
+            self.session.inventory.ensure_loaded()
+        return self.cache.deployment(cloud)
 
     def keep_secret(self, cloud: str, value: str) -> None:
         """A password typed for ``cloud``, kept in memory for this session only."""

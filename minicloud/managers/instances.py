@@ -130,7 +130,7 @@ class InstanceManager(Manager):
             raise ValidationError(f"{addr} is the network's own address in {cidr}, not a host")
         if subnet.gateway_ip and addr == ipaddress.ip_address(subnet.gateway_ip):
             raise ValidationError(f"{addr} is the gateway of {net.name}")
-        holder = next((i.name for i in self.cache.all("instance", net.cloud)
+        holder = next((i.name for i in self.cache.holding("instance", net.cloud, "ip", str(addr))
                        if any(n.network_id == net.id and n.ip == str(addr) for n in i.nics)),
                       None)
         if holder is not None:

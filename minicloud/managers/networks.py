@@ -105,9 +105,8 @@ class NetworkManager(Manager):
     def detach(self, network: Network, router: Router) -> Router:
         if network.id not in router.interface_network_ids:
             raise ValidationError(f"network {network.name} is not attached to {router.name}")
-        users = [i.name for i in self.cache.all("instance", network.cloud)
-                 if any(n.network_id == network.id for n in i.nics)
-                 and self._public_ips_of(i.id, network.cloud)]
+        users = [i.name for i in self._instances_on(network)
+                 if self._public_ips_of(i.id, network.cloud)]
         if users:
             raise InUseError(f"instances on {network.name} use public IPs through "
                              f"{router.name}: {', '.join(sorted(users))}; release them first")
@@ -126,6 +125,11 @@ class NetworkManager(Manager):
             self.ledger.settle(intent, puts=[updated, *recorded], deletes=cancelled)
         return self.by_id("router", router.cloud, router.id)
 
+    def _instances_on(self, network: Network) -> list[Any]:
+        return [i for i in self.cache.holding("instance", network.cloud, "network_id",
+                                              network.id)
+                if any(n.network_id == network.id for n in i.nics)]
+
     def _public_ips_of(self, instance_id: str, cloud: str) -> list[PublicIP]:
         return [f for f in self.cache.all("public_ip", cloud) if f.instance_id == instance_id]
 
@@ -133,8 +137,7 @@ class NetworkManager(Manager):
         """Remove a network MiniCloud created, detaching it from its routers first."""
         if not network.owned:
             raise ValidationError(f"MiniCloud did not create network {network.name}; it stays")
-        users = sorted(i.name for i in self.cache.all("instance", network.cloud)
-                       if any(n.network_id == network.id for n in i.nics))
+        users = sorted(i.name for i in self._instances_on(network))
         if users:
             raise InUseError(f"network {network.name} has instances: {', '.join(users)}; "
                              "remove them first")

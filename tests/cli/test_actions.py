@@ -104,7 +104,7 @@ def expected_questions(app: MiniCloud, action: Action, entry: Entry, v: Values) 
 @pytest.mark.parametrize("action", ACTIONS, ids=lambda a: a.command)
 def test_the_subcommand_has_exactly_the_declared_arguments(app: MiniCloud,
                                                            action: Action) -> None:
-    parsed = command_args(subparser(commands.build_parser(app), action.path))
+    parsed = command_args(subparser(commands.build_parser(), action.path))
     declared = {a.name: a for a in action.arguments(app) if a.option is not None}
     assert set(parsed) == set(declared)
     for name, arg in declared.items():
@@ -125,7 +125,7 @@ def test_the_subcommand_has_exactly_the_declared_arguments(app: MiniCloud,
 
 
 def test_every_cloud_types_settings_are_flags_of_clouds_add(app: MiniCloud) -> None:
-    parsed = command_args(subparser(commands.build_parser(app), ("clouds", "add")))
+    parsed = command_args(subparser(commands.build_parser(), ("clouds", "add")))
     for type_name in app.clouds.types():
         for setting in app.clouds.settings_for(type_name):
             if setting.secret:
@@ -181,7 +181,7 @@ def test_a_changed_declaration_changes_the_command_and_the_menu(
     Tagged.seen.clear()
     actions = tuple(tagged if a.path == tagged.path else a for a in ACTIONS)
     monkeypatch.setattr(commands, "ACTIONS", actions)
-    parsed = command_args(subparser(commands.build_parser(app), tagged.path))
+    parsed = command_args(subparser(commands.build_parser(), tagged.path))
     assert set(parsed) == {"name", "colour"}  # --cloud went, --colour came
     assert parsed["colour"].metavar == "HUE" and parsed["colour"].help == "a colour"
     assert commands.run_command(app, ["instances", "stop", "Ben", "--colour", "blue"]) == 0

@@ -89,7 +89,7 @@ class Arg:
     secret: bool = False
     alone: bool = False
     when: Callable[[MiniCloud, Values], bool] | None = None
-    expand: Callable[[MiniCloud, Values | None], tuple[Arg, ...]] | None = None
+    expand: Callable[[MiniCloud | None, Values | None], tuple[Arg, ...]] | None = None
 
     @property
     def option(self) -> str | None:
@@ -123,13 +123,12 @@ class Action:
 
     def arguments(self, app: MiniCloud | None = None,
                   values: Values | None = None) -> tuple[Arg, ...]:
-        """The declared arguments, ``expand`` ones replaced by what they stand for (with no
-        app they are left out)."""
+        """The declared arguments, ``expand`` ones replaced by what they stand for."""
         found: list[Arg] = []
         for arg in self.args:
             if arg.expand is None:
                 found.append(arg)
-            elif app is not None:
+            else:
                 found.extend(arg.expand(app, values))
         return tuple(found)
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError
-from ...views import Views, flavor_view, image_view
 from .. import present
 from ..present import Result, said, table
 from .base import (
@@ -39,6 +38,8 @@ class CloudsList(Action):
     args = (JSON,)
 
     def run(self, ctx: Context, v: Values) -> Result:
+        from ...views import Views
+
         views = Views(ctx.app.clouds.deployment())
         rows = [views.cloud(c) for c in ctx.app.clouds.all()]
         shown = [dict(row, clusters=[c["name"] for c in row["clusters"]],
@@ -82,17 +83,20 @@ def setting_arg(setting: Any, type_name: str) -> Arg:
     )
 
 
-def settings_args(app: MiniCloud, v: Values | None) -> tuple[Arg, ...]:
-    """The chosen type's settings; with no values, those of every type (for the flags)."""
+def settings_args(app: MiniCloud | None, v: Values | None) -> tuple[Arg, ...]:
+    """The chosen type's settings; with no values, those of every type (for the flags).
+    Read from the catalog: the parser needs them before any store is opened."""
+    from ... import catalog  # the drivers' declarations: only for the command that needs them
+
     if v is not None:
         type_name = name_of(get(v, "type"))
         if not type_name:
             return ()
-        return tuple(setting_arg(s, type_name) for s in app.clouds.settings_for(type_name))
+        return tuple(setting_arg(s, type_name) for s in catalog.settings_for(type_name))
     merged: dict[str, Arg] = {}
-    for type_name in app.clouds.types():
+    for type_name in catalog.types():
         try:
-            settings = app.clouds.settings_for(type_name)
+            settings = catalog.settings_for(type_name)
         except ConfigError:  # a type whose driver cannot load here offers no flags
             continue
         for setting in settings:
@@ -175,6 +179,8 @@ class ImagesList(Action):
     args = (CLOUD, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
+        from ...views import image_view
+
         cloud = name_of(v.cloud) or ""
         rows = [image_view(i) for i in ctx.app.clouds.images(cloud)]
         return table(rows, present.IMAGE_COLUMNS, f"Cloud {cloud} has no images.")
@@ -187,6 +193,8 @@ class FlavorsList(Action):
     args = (CLOUD, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
+        from ...views import flavor_view
+
         cloud = name_of(v.cloud) or ""
         rows = [flavor_view(f) for f in ctx.app.clouds.flavors(cloud)]
         return table(rows, present.FLAVOR_COLUMNS, f"Cloud {cloud} has no flavors.")

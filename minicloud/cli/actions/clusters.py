@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ...views import Views
 from .. import present
 from ..present import Result, said, table
 from .base import (
@@ -32,7 +31,9 @@ class ClustersList(Action):
     args = (CLOUD_FILTER, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        views = Views(ctx.app.clouds.deployment())
+        from ...views import Views
+
+        views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
         rows = [views.cluster(c) for c in ctx.app.clouds.clusters(name_of(v.cloud))]
         shown = [dict(row, instances=[i["name"] for i in row["instances"]]) for row in rows]
         return table(rows, present.CLUSTER_COLUMNS, "No clusters yet.", shown)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...topology import render_text
-from ...views import Views
 from ..present import Result, plural, said, text
 from .base import JSON, YES, Action, Arg, Context, Values, get, name_of
 
@@ -18,6 +16,9 @@ class Topology(Action):
     args = (JSON,)
 
     def run(self, ctx: Context, v: Values) -> Result:
+        from ...topology import render_text
+        from ...views import Views
+
         dep = ctx.app.clouds.deployment()
         return text(render_text(dep), Views(dep).topology() if get(v, "json") else None)
 

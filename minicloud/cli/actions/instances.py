@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...errors import MiniCloudError
-from ...model import DEFAULT_GROUP, PUBLIC_SSH
-from ...views import Views, security_group_view
+from ...names import DEFAULT_GROUP, PUBLIC_SSH
 from .. import present
 from ..present import Result, said, table
 from .base import (
@@ -42,7 +39,9 @@ class InstancesList(Action):
     args = (CLOUD_FILTER, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        views = Views(ctx.app.clouds.deployment())
+        from ...views import Views
+
+        views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
         rows = [views.instance(i) for i in ctx.app.instances.all(name_of(v.cloud))]
         return table(rows, present.INSTANCE_COLUMNS, "No instances yet.")
 
@@ -110,8 +109,10 @@ class InstancesShow(Action):
     args = (INSTANCE, CLOUD_HINT, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
+        from ...views import Views
+
         inst = obj(ctx, "instance", v.name, v.cloud)
-        row = Views(ctx.app.clouds.deployment()).instance(inst)
+        row = Views(ctx.app.clouds.deployment(inst.cloud)).instance(inst)
         fields = [(label, row[key]) for label, key in SHOWN]
         return present.record(row, [*fields, ("Created by MiniCloud", inst.owned)])
 
@@ -145,6 +146,9 @@ class InstancesReboot(_Power):
 def run_ssh(ctx: Context, plan: ConnectPlan) -> Result:
     """Run the plan's ssh (a command exits with its code), or show it on a cloud with no
     hosts."""
+    import shlex
+    import subprocess
+
     shown = shlex.join(plan.command)
     groups = ", ".join(plan.instance.security_groups) or "-"
     ctx.note(f"Instance {plan.instance.name}: {plan.user}@{plan.address}, security groups "
@@ -201,6 +205,8 @@ class SecurityGroupsList(Action):
     args = (CLOUD_FILTER, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
+        from ...views import security_group_view
+
         cloud = name_of(v.cloud)
         if cloud is not None:
             ctx.app.clouds.get(cloud)

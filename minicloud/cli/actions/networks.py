@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ...views import Views
 from .. import present
 from ..present import Result, said, table
 from .base import (
@@ -35,7 +34,9 @@ class NetworksList(Action):
     args = (CLOUD_FILTER, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        views = Views(ctx.app.clouds.deployment())
+        from ...views import Views
+
+        views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
         rows = [views.network(n) for n in ctx.app.networks.all(name_of(v.cloud))]
         return table(rows, present.NETWORK_COLUMNS, "No networks yet.")
 

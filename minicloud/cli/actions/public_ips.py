@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ...views import Views
 from .. import present
 from ..present import Result, said, table
 from .base import CLOUD_FILTER, CLOUD_HINT, JSON, Action, Arg, Context, Values, name_of
@@ -21,7 +20,9 @@ class PublicIpsList(Action):
     args = (CLOUD_FILTER, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        views = Views(ctx.app.clouds.deployment())
+        from ...views import Views
+
+        views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
         rows = [views.public_ip_view(f) for f in ctx.app.networks.public_ips(name_of(v.cloud))]
         return table(rows, present.PUBLIC_IP_COLUMNS, "No public IPs yet.")
 

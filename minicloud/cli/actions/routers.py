@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ValidationError
-from ...views import Views
 from .. import present
 from ..present import Result, said, table
 from .base import (
@@ -37,7 +36,9 @@ class RoutersList(Action):
     args = (CLOUD_FILTER, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        views = Views(ctx.app.clouds.deployment())
+        from ...views import Views
+
+        views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
         rows = [views.router(r) for r in ctx.app.routers.all(name_of(v.cloud))]
         return table(rows, present.ROUTER_COLUMNS, "No routers yet.")
 
