@@ -89,8 +89,9 @@ class CommandContext:
 # --- the parser ----------------------------------------------------------------------------
 
 
-def add_argument(parser: argparse.ArgumentParser, arg: Arg) -> None:
-    """``arg`` as argparse sees it (nothing for an argument with no command-line spelling)."""
+def add_argument(parser: Any, arg: Arg) -> None:
+    """``arg`` as argparse sees it (nothing for an argument with no command-line spelling);
+    ``parser`` is a parser or one of its mutually exclusive groups."""
     option = arg.option
     if option is None:
         return
@@ -101,7 +102,7 @@ def add_argument(parser: argparse.ArgumentParser, arg: Arg) -> None:
         parser.add_argument(option, dest=arg.name, action="store_true", help=arg.help or None)
     else:
         parser.add_argument(option, dest=arg.name, required=arg.required, metavar=arg.metavar,
-                            help=arg.help or None)
+                            choices=arg.choices, help=arg.help or None)
 
 
 def _subparsers(parser: argparse.ArgumentParser, dest: str) -> Any:
@@ -137,8 +138,14 @@ def build_parser(app: MiniCloud | None = None) -> argparse.ArgumentParser:
             where = groups[group[0]]
         command = where.add_parser(name, help=action.help, description=action.help)
         command.set_defaults(action=action)
+        exclusive: dict[str, Any] = {}
         for arg in action.arguments(app):
-            add_argument(command, arg)
+            where = command
+            if arg.exclusive is not None:
+                if arg.exclusive not in exclusive:
+                    exclusive[arg.exclusive] = command.add_mutually_exclusive_group()
+                where = exclusive[arg.exclusive]
+            add_argument(where, arg)
     return parser
 
 
@@ -148,6 +155,8 @@ def build_parser(app: MiniCloud | None = None) -> argparse.ArgumentParser:
 def show(result: Result, as_json: bool) -> int:
     if as_json and result.data is not None:
         sys.stdout.write(to_json(result.data) + "\n")
+    elif result.output is not None:
+        sys.stdout.write(result.output)
     else:
         sys.stdout.writelines(line + "\n" for line in result.lines)
     sys.stdout.flush()
