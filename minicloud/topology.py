@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from minicloud.model import Deployment, Instance, Network, Router, ip_sort_key
+from minicloud.model import Cloud, Deployment, Instance, Network, Router, ip_sort_key
 
 EMPTY = "Nothing to show yet: add a cloud in Cloud management."
 
@@ -95,7 +95,7 @@ def _ambiguous(objects: list[Router] | list[Network]) -> set[str]:
     return {name for name, clouds in clouds_by_name.items() if len(clouds) > 1}
 
 
-def _by_name(obj: Router | Network) -> tuple[str, str, str]:
+def by_name(obj: Router | Network) -> tuple[str, str, str]:
     return (obj.name, obj.cloud, obj.id)
 
 
@@ -122,7 +122,7 @@ def instance_counts(dep: Deployment) -> dict[Key, int]:
     return counts
 
 
-class _Index:
+class Index:
     """What the labels need, looked up by ``(cloud, id)``; built in one pass per kind."""
 
     def __init__(self, dep: Deployment) -> None:
@@ -137,7 +137,7 @@ class _Index:
         return net.name if net is not None else network_id
 
 
-def _instance_label(inst: Instance, idx: _Index) -> str:
+def _instance_label(inst: Instance, idx: Index) -> str:
     nic = inst.primary_nic
     if nic is None:
         where = "[-] (-)"
@@ -150,26 +150,48 @@ def _instance_label(inst: Instance, idx: _Index) -> str:
     return f"{label} [{inst.status}]"
 
 
-def _instance_order(inst: Instance) -> tuple[tuple[int, int], str, str]:
+def instance_order(inst: Instance) -> tuple[tuple[int, int], str, str]:
+    """Instances by private IP (as addresses), then name."""
     return (ip_sort_key(inst.private_ip), inst.name, inst.id)
 
 
-def _compute(dep: Deployment, idx: _Index) -> list[Node]:
-    cluster_names: dict[str, set[str]] = defaultdict(set)
+@dataclass(slots=True)
+class Placement:
+    """Where each instance hangs: ``clusters`` by cloud (sorted names), and the instances of
+    each ``(cloud, cluster or None)`` in display order (an unknown cluster counts as none)."""
+
+    clusters: dict[str, list[str]]
+    instances: dict[tuple[str, str | None], list[Instance]]
+
+    def members(self, cloud: str, cluster: str | None) -> list[Instance]:
+        return self.instances.get((cloud, cluster), [])
+
+
+def placement(dep: Deployment) -> Placement:
+    names: dict[str, set[str]] = defaultdict(set)
     for cluster in dep.clusters:
-        cluster_names[cluster.cloud].add(cluster.name)
-    # (cloud, cluster or None) -> instances; an unknown cluster counts as none.
+        names[cluster.cloud].add(cluster.name)
     placed: dict[tuple[str, str | None], list[Instance]] = defaultdict(list)
     for inst in dep.instances:
-        where = inst.cluster if inst.cluster in cluster_names[inst.cloud] else None
+        where = inst.cluster if inst.cluster in names[inst.cloud] else None
         placed[(inst.cloud, where)].append(inst)
+    for members in placed.values():
+        members.sort(key=instance_order)
+    return Placement({cloud: sorted(found) for cloud, found in names.items()}, dict(placed))
+
+
+def sorted_clouds(dep: Deployment) -> list[Cloud]:
+    return sorted(dep.clouds, key=lambda c: c.name)
+
+
+def _compute(dep: Deployment, idx: Index) -> list[Node]:
+    where = placement(dep)
 
     def instances(cloud: str, cluster: str | None) -> list[Node]:
-        members = sorted(placed.get((cloud, cluster), ()), key=_instance_order)
-        return [Node(_instance_label(inst, idx)) for inst in members]
+        return [Node(_instance_label(inst, idx)) for inst in where.members(cloud, cluster)]
 
     nodes = []
-    for cloud in sorted(dep.clouds, key=lambda c: c.name):
+    for cloud in sorted_clouds(dep):
         label = f"Cloud: {cloud.name}"
         if cloud.location:
             label += f" ({cloud.location})"
@@ -178,13 +200,13 @@ def _compute(dep: Deployment, idx: _Index) -> list[Node]:
         children = instances(cloud.name, None)
         children += [
             Node(f"Cluster: {name}", instances(cloud.name, name))
-            for name in sorted(cluster_names[cloud.name])
+            for name in where.clusters.get(cloud.name, [])
         ]
         nodes.append(Node(label, children))
     return nodes
 
 
-def _network_label(net: Network, idx: _Index) -> str:
+def _network_label(net: Network, idx: Index) -> str:
     name = net.name
     if name in idx.network_names:
         name += f" @{net.cloud}"
@@ -196,46 +218,52 @@ def _network_label(net: Network, idx: _Index) -> str:
     return f"Network: {name} [{', '.join(net.cidrs)}] ({_plural(count)})"
 
 
-def _network_node(cloud: str, network_id: str, idx: _Index) -> Node:
+def network_or_placeholder(cloud: str, network_id: str, idx: Index) -> Network:
+    """The network of that id; one named by its id when MiniCloud does not know it (yet)."""
     net = idx.networks.get((cloud, network_id))
-    if net is None:  # not (yet) known to MiniCloud: show what the router says
-        net = Network(cloud=cloud, id=network_id, name=network_id)
-    return Node(_network_label(net, idx))
+    return net if net is not None else Network(cloud=cloud, id=network_id, name=network_id)
 
 
-def _router_node(router: Router, idx: _Index) -> Node:
+def _network_node(cloud: str, network_id: str, idx: Index) -> Node:
+    return Node(_network_label(network_or_placeholder(cloud, network_id, idx), idx))
+
+
+def router_network_ids(router: Router, idx: Index) -> list[str]:
+    """The networks under a router: its interfaces by name, then its gateway last."""
+    gateway = router.gateway_network_id
+    interfaces = {nid for nid in router.interface_network_ids if nid != gateway}
+    ordered = sorted(interfaces, key=lambda nid: (idx.network_name(router.cloud, nid), nid))
+    return [*ordered, gateway] if gateway else ordered
+
+
+def unattached_networks(dep: Deployment) -> list[Network]:
+    """The networks on no router (neither an interface nor a gateway), by name."""
+    attached: set[Key] = set()
+    for router in dep.routers:
+        attached.update((router.cloud, nid) for nid in router.interface_network_ids)
+        if router.gateway_network_id:
+            attached.add((router.cloud, router.gateway_network_id))
+    return [net for net in sorted(dep.networks, key=by_name) if net.key not in attached]
+
+
+def _router_node(router: Router, idx: Index) -> Node:
     label = f"Router: {router.name}"
     if router.name in idx.router_names:
         label += f" @{router.cloud}"
     gateway = router.gateway_network_id
     if gateway:
         label += f" ({idx.network_name(router.cloud, gateway)})"
-    interfaces = {nid for nid in router.interface_network_ids if nid != gateway}
-    ordered = sorted(
-        interfaces, key=lambda nid: (idx.network_name(router.cloud, nid), nid)
-    )
-    children = [_network_node(router.cloud, nid, idx) for nid in ordered]
-    if gateway:
-        children.append(_network_node(router.cloud, gateway, idx))
+    children = [_network_node(router.cloud, nid, idx) for nid in router_network_ids(router, idx)]
     return Node(label, children)
 
 
-def _networking(dep: Deployment, idx: _Index) -> list[Node]:
-    attached: set[Key] = set()
-    for router in dep.routers:
-        attached.update((router.cloud, nid) for nid in router.interface_network_ids)
-        if router.gateway_network_id:
-            attached.add((router.cloud, router.gateway_network_id))
-    nodes = [_router_node(r, idx) for r in sorted(dep.routers, key=_by_name)]
-    nodes += [
-        Node(_network_label(net, idx))
-        for net in sorted(dep.networks, key=_by_name)
-        if net.key not in attached
-    ]
+def _networking(dep: Deployment, idx: Index) -> list[Node]:
+    nodes = [_router_node(r, idx) for r in sorted(dep.routers, key=by_name)]
+    nodes += [Node(_network_label(net, idx)) for net in unattached_networks(dep)]
     return nodes
 
 
-def _known_clouds_only(dep: Deployment) -> Deployment:
+def known_clouds_only(dep: Deployment) -> Deployment:
     known = {cloud.name for cloud in dep.clouds}
     return Deployment(
         clouds=dep.clouds,
@@ -253,8 +281,8 @@ def build(dep: Deployment) -> Node:
 
     Only objects of the deployment's clouds are shown (a forgotten cloud's leftovers are not).
     """
-    dep = _known_clouds_only(dep)
-    idx = _Index(dep)
+    dep = known_clouds_only(dep)
+    idx = Index(dep)
     root = Node(ROOT_LABEL)
     compute = _compute(dep, idx)
     if compute:

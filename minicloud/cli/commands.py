@@ -87,8 +87,9 @@ class CommandContext:
 # --- the parser ----------------------------------------------------------------------------
 
 
-def add_argument(parser: argparse.ArgumentParser, arg: Arg) -> None:
-    """``arg`` as argparse sees it (nothing for an argument with no command-line spelling)."""
+def add_argument(parser: Any, arg: Arg) -> None:
+    """``arg`` as argparse sees it (nothing for an argument with no command-line spelling);
+    ``parser`` is a parser or one of its mutually exclusive groups."""
     option = arg.option
     if option is None:
         return
@@ -99,7 +100,7 @@ def add_argument(parser: argparse.ArgumentParser, arg: Arg) -> None:
         parser.add_argument(option, dest=arg.name, action="store_true", help=arg.help or None)
     else:
         parser.add_argument(option, dest=arg.name, required=arg.required, metavar=arg.metavar,
-                            help=arg.help or None)
+                            choices=arg.choices, help=arg.help or None)
 
 
 def _subparsers(parser: argparse.ArgumentParser, dest: str) -> Any:
@@ -136,8 +137,14 @@ def build_parser(words: Sequence[str] | None = None) -> argparse.ArgumentParser:
         command = where.add_parser(name, help=action.help, description=action.help)
         command.set_defaults(action=action)
         if words is None or tuple(words[:len(action.path)]) == action.path:
+            exclusive: dict[str, Any] = {}
             for arg in action.arguments():
-                add_argument(command, arg)
+                where = command
+                if arg.exclusive is not None:
+                    if arg.exclusive not in exclusive:
+                        exclusive[arg.exclusive] = command.add_mutually_exclusive_group()
+                    where = exclusive[arg.exclusive]
+                add_argument(where, arg)
     return parser
 
 
@@ -148,6 +155,8 @@ def show(result: Result, as_json: bool) -> int:
     if as_json and result.data is not None:
         # Indented on a terminal, compact in a pipe or a file (scripts read it).
         sys.stdout.write(to_json(result.data, pretty=sys.stdout.isatty()) + "\n")
+    elif result.output is not None:
+        sys.stdout.write(result.output)
     else:
         sys.stdout.writelines(line + "\n" for line in result.lines)
     sys.stdout.flush()
@@ -194,7 +203,8 @@ def _run(opener: MiniCloud | Callable[[], MiniCloud | None], argv: Sequence[str]
             print(f"minicloud: {line}", file=sys.stderr)
     result = action.run(CommandContext(app, action, values), values)
     app.report_skipped()
-    return show(result, bool(getattr(values, "json", False)))
+    as_json = bool(getattr(values, "json", False)) or getattr(values, "format", None) == "json"
+    return show(result, as_json)
 
 
 def run_command(app: MiniCloud | Callable[[], MiniCloud | None], argv: Sequence[str]) -> int:

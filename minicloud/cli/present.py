@@ -33,6 +33,8 @@ class Result:
     (a command then exits 1); ``data`` is what ``--json`` prints; ``block`` marks several lines
     that the menu sets apart with a blank line; ``code`` is the exit code of a program the
     action ran (a command exits with it) and ``status`` the menu's sentence about it.
+    ``output``, when set, is what a command writes to stdout instead of ``lines``, byte for
+    byte (a picture's text, which must not be split and joined again).
     """
 
     lines: list[str] = field(default_factory=list)
@@ -41,6 +43,7 @@ class Result:
     block: bool = False
     code: int | None = None
     status: str | None = None
+    output: str | None = None
 
 
 def said(text: str) -> Result:

@@ -57,7 +57,8 @@ class Arg:
     Command line: ``positional`` arguments are required unless ``required`` is False (then
     optional, ``[NAME]``); others are ``flag`` options (``--name-with-dashes`` by default),
     ``switch`` ones take no value; an argument with ``env`` and no flag is read from that
-    variable only (secrets never go on a command line).
+    variable only (secrets never go on a command line).  ``choices`` are the values a flag
+    accepts; flags naming the same ``exclusive`` group may not be given together.
 
     Menu (only when ``prompt`` is set, and ``when`` allows it): a ``secret`` is read with no
     echo (or taken from ``env``); with ``pick`` the answer is one of its candidates, with
@@ -90,6 +91,8 @@ class Arg:
     alone: bool = False
     when: Callable[[MiniCloud, Values], bool] | None = None
     expand: Callable[[MiniCloud | None, Values | None], tuple[Arg, ...]] | None = None
+    choices: tuple[str, ...] | None = None
+    exclusive: str | None = None
 
     @property
     def option(self) -> str | None:

@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from .. import pictures
 from ..present import Result, plural, said, text
 from .base import JSON, YES, Action, Arg, Context, Values, get, name_of
 
 
 class Topology(Action):
     path = ("topology",)
-    help = "print the deployment topology tree"
+    help = "print the deployment topology tree (or a picture of it)"
     menu = ("Cloud deployment topology", "Cloud topology", "Router topology",
             "Network topology", "Instance topology")
-    args = (JSON,)
+    args = (
+        dataclasses.replace(JSON, exclusive="format", help="print JSON (as --format json)"),
+        Arg("format", metavar="FORMAT", choices=pictures.FORMATS, exclusive="format",
+            help="text (the tree, default), json, dot (Graphviz) or mermaid"),
+        Arg("output", metavar="FILE",
+            help="write to FILE instead; .svg and .png are drawn by Graphviz's dot, "
+                 ".dot/.gv, .mmd/.mermaid, .json and .txt get the text"),
+    )
 
     def run(self, ctx: Context, v: Values) -> Result:
         from ...topology import render_text
         from ...views import Views
 
         dep = ctx.app.clouds.deployment()
-        return text(render_text(dep), Views(dep).topology() if get(v, "json") else None)
+        output = get(v, "output")
+        chosen = pictures.chosen_format(get(v, "format"), bool(get(v, "json")), output)
+        if output is not None:
+            return pictures.save(output, pictures.renderer(chosen)(dep))
+        if chosen == "json":  # printed as every --json is (indented on a terminal only)
+            return Result(data=Views(dep).topology())
+        if chosen == "text":  # the menu's tree
+            return text(render_text(dep))
+        return Result(output=pictures.renderer(chosen)(dep))
 
 
 class Refresh(Action):
