@@ -38,6 +38,7 @@ from minicloud.model import (
     from_dict,
 )
 from minicloud.store import Store
+from tests.drivers.fake_cloudstack import contract_factory as cloudstack_contract
 from tests.drivers.fake_openstack import fake_openstack_driver
 
 Ports = Callable[[], list[Port]]
@@ -80,6 +81,7 @@ def openstack_driver(store: Store) -> Iterator[tuple[Driver, Ports]]:
 DRIVERS: dict[str, Factory] = {
     "stub": stub_driver,
     "openstack": openstack_driver,
+    "cloudstack": cloudstack_contract,
 }
 
 
