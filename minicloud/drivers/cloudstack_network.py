@@ -180,17 +180,19 @@ class CloudStackNetwork(CloudStackSession):
     # -- public IPs ----------------------------------------------------------------------------
 
     def _ip_target(self, network_id: str, router_id: str | None) -> dict[str, str]:
-        """Where CloudStack acquires the address: a VPC (the one named, else the only VPC
-        whose source NAT is on ``network_id``)."""
+        """Where CloudStack acquires the address: ``router_id`` (a VPC, or an isolated
+        network, whose own virtual router holds it), else the only VPC whose source NAT is on
+        ``network_id``."""
         if router_id:
-            return {"vpcid": router_id}
+            vpcs = {v["id"] for v in self._vpcs()}
+            return {"vpcid": router_id} if router_id in vpcs else {"networkid": router_id}
         nats = source_nats(self._ips())
-        vpcs = [vpc for vpc, net in nats.items() if net == network_id]
-        if len(vpcs) != 1:
+        users = [vpc for vpc, net in nats.items() if net == network_id]
+        if len(users) != 1:
             raise self.error(f"allocate a public IP on network {network_id}", FAILED,
                              "CloudStack acquires a public IP for a VPC: "
-                             f"{len(vpcs)} VPCs use this network; name the router")
-        return {"vpcid": vpcs[0]}
+                             f"{len(users)} VPCs use this network; name the router")
+        return {"vpcid": users[0]}
 
     def allocate_public_ip(self, network_id: str, address: str | None = None,
                            router_id: str | None = None) -> PublicIP:
