@@ -92,7 +92,7 @@ class FakeCloudStack(CloudStackVms):
     """State and request handling of the fake management server."""
 
     def __init__(self, public_name: str = "public", public_cidr: str = "203.0.113.0/24",
-                 zone: str = "zone1") -> None:
+                 zone: str = "zone1", range_name: str = "") -> None:
         self.lock = threading.RLock()
         self.api_key, self.secret_key = API_KEY, SECRET_KEY
         self.calls: list[tuple[str, dict[str, str]]] = []  # (command, params) answered
@@ -101,7 +101,7 @@ class FakeCloudStack(CloudStackVms):
         self.jobs: dict[str, Job] = {}
         self.job_polls = 0  # queryAsyncJobResult answers "pending" this many times first
         super().__init__()
-        self._seed(zone, public_name, public_cidr)
+        self._seed(zone, public_name, public_cidr, range_name)
 
     @staticmethod
     def now() -> str:
@@ -111,10 +111,10 @@ class FakeCloudStack(CloudStackVms):
     def new_id() -> str:
         return str(uuid.uuid4())
 
-    def _seed(self, zone: str, public_name: str, public_cidr: str) -> None:
+    def _seed(self, zone: str, public_name: str, public_cidr: str, range_name: str) -> None:
         self.zone = {"id": self.new_id(), "name": zone, "networktype": "Advanced",
                      "allocationstate": "Enabled", "securitygroupsenabled": False}
-        self.add_public_network(public_name, public_cidr)
+        self.add_public_network(public_name, public_cidr, range_name)
         for name in ("cirros", "ubuntu"):
             self.add("templates", name=name, displaytext=name, zoneid=self.zone["id"],
                      isready=True, status="Download Complete", format="QCOW2",

@@ -95,7 +95,7 @@ class CloudStackApi:
             raise missing(p.get("command", "").lower(), param, ident)
         return obj
 
-    def add_public_network(self, name: str, cidr: str) -> Obj:
+    def add_public_network(self, name: str, cidr: str, range_name: str = "") -> Obj:
         net = ipaddress.ip_network(cidr)
         public = self.add("public_networks", name=name, traffictype="Public", issystem=True,
                           zoneid=self.zone["id"], type="Public", state="Setup")
@@ -103,8 +103,11 @@ class CloudStackApi:
         self.add("ranges", networkid=public["id"], zoneid=self.zone["id"], forvirtualnetwork=True,
                  gateway=str(hosts[0]), netmask=str(net.netmask), cidr=str(net),
                  startip=str(hosts[1]), endip=str(hosts[-1]), vlan="untagged",
-                 description=f"{name} range")
+                 description=range_name)
         return public
+
+    def tiers(self, vpc_id: str) -> list[Obj]:
+        return [n for n in self.tables["networks"].values() if n.get("vpcid") == vpc_id]
 
     def _select(self, table: str, p: Params, **fields: str) -> list[Obj]:
         """Items of ``table`` matching the request's filters (param name -> field)."""
@@ -181,7 +184,7 @@ class CloudStackApi:
         if vpc is not None:
             if not cidr.subnet_of(ipaddress.ip_network(vpc["cidr"])):  # type: ignore[arg-type]
                 raise FakeError(431, f"Network cidr {cidr} is not within vpc {vpc['name']} cidr")
-            for tier in self._select("networks", {}, vpcid=vpc["id"]):
+            for tier in self.tiers(vpc["id"]):
                 if cidr.overlaps(ipaddress.ip_network(tier["cidr"])):
                     raise FakeError(431, f"Network cidr {cidr} overlaps with {tier['name']}")
         acl = self.named("acl_lists", "default_deny")["id"] if vpc else None
@@ -226,7 +229,7 @@ class CloudStackApi:
     def cmd_deletevpc(self, p: Params) -> Obj:
         need(p, "id")
         vpc = self.find("vpcs", p["id"], p)
-        if self._select("networks", {}, vpcid=vpc["id"]):
+        if self.tiers(vpc["id"]):
             raise FakeError(530, f"Can't delete VPC {vpc['name']} as it has active networks")
         for ip in list(self.tables["ips"].values()):
             if ip.get("vpcid") == vpc["id"]:
