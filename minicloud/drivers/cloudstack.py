@@ -53,9 +53,10 @@ def check_endpoint(value: str) -> str:
 
 class CloudStackDriver(CloudStackAccess):
     type_name = "cloudstack"
-    # No existing network joins a VPC (a tier is born in it); SSH is opened by firewall and
+    # No existing network joins a VPC (a tier is born in it: create_network(router_id=)) and
+    # a tier never leaves it (deleteNetwork takes it out); SSH is opened by firewall and
     # network ACL rules, not by security groups.
-    features = Features(attach_network=False, security_groups=False)
+    features = Features(attach_network=False, detach_network=False, security_groups=False)
     # CloudStack's VirtualMachine.State values.
     status_map = {
         "Starting": State.BUILD,
