@@ -1,6 +1,7 @@
 """A CloudStack cloud through MiniCloud's real commands, menu and managers (offline fake): the
-README deployment as far as the driver seam carries it, and a mixed deployment (Stub,
-OpenStack, CloudStack) in one tree and one Reset."""
+README deployment and its reference tree, tiers that cannot leave their VPC, the secret asked
+in CloudStack's words, and a mixed deployment (Stub, OpenStack, CloudStack) in one tree and one
+Reset."""
 
 from __future__ import annotations
 
@@ -20,9 +21,30 @@ from tests.drivers.fake_cloudstack import API_KEY, ENDPOINT, SECRET_KEY, FakeClo
 from tests.drivers.fake_openstack import CLOUD_SETTINGS as OS_SETTINGS
 from tests.drivers.fake_openstack import PASSWORD as OS_PASSWORD
 from tests.drivers.fake_openstack import FakeOpenStack
+from tests.reference import AFTER_RESET_TREE, REFERENCE_TREE
 
-ADD = ["clouds", "add", "cs1", "--type", "cloudstack", "--location", "cloudstack.example.com",
+ADD = ["clouds", "add", "TryStack", "--type", "cloudstack", "--location", "trystack.org",
        "--cs-endpoint", ENDPOINT, "--cs-key", API_KEY, "--cs-zone", "zone1"]
+
+# The README's demo deployment, one command at a time (README, "One-shot commands").
+README_DEMO = (
+    ["clusters", "add", "Antwerp", "--cloud", "TryStack"],
+    ["clusters", "add", "London", "--cloud", "TryStack"],
+    ["routers", "create", "LondonGateway", "--cloud", "TryStack", "--gateway", "external"],
+    ["networks", "create", "LondonNet", "--cloud", "TryStack", "--cidr", "10.10.2.0/24",
+     "--router", "LondonGateway"],
+    ["networks", "create", "AntwerpNet", "--cloud", "TryStack", "--cidr", "10.10.1.0/24"],
+    ["instances", "create", "Bourla", "--cloud", "TryStack", "--cluster", "Antwerp",
+     "--image", "cirros", "--flavor", "m1.tiny", "--network", "AntwerpNet",
+     "--fixed-ip", "10.10.1.12"],
+    ["instances", "create", "Tower", "--cloud", "TryStack", "--cluster", "London",
+     "--image", "cirros", "--flavor", "m1.tiny", "--network", "LondonNet",
+     "--security-group", "public_ssh", "--fixed-ip", "10.10.2.5"],
+    ["instances", "create", "Ben", "--cloud", "TryStack", "--cluster", "London",
+     "--image", "cirros", "--flavor", "m1.tiny", "--network", "LondonNet",
+     "--fixed-ip", "10.10.2.6"],
+    ["instances", "connect", "Tower", "--public-ip", "8.21.28.30"],
+)
 
 
 def _app(tmp_path: Path) -> MiniCloud:
@@ -33,60 +55,79 @@ def _run(app: MiniCloud, *argv: str) -> int:
     return run_command(app, list(argv))
 
 
-def test_the_readme_deployment_on_cloudstack_through_commands(
+def _readme_fake() -> FakeCloudStack:
+    return FakeCloudStack(public_name="external", public_cidr="8.21.28.0/24",
+                          range_name="trystack")
+
+
+def test_the_readme_deployment_on_cloudstack_prints_the_reference_tree(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("CLOUDSTACK_SECRET", SECRET_KEY)
-    fake = FakeCloudStack(public_name="external", public_cidr="8.21.28.0/24",
-                          range_name="trystack")
+    fake = _readme_fake()
+    with requests_mock.Mocker() as mocker:
+        fake.install(mocker)
+        app = _app(tmp_path)
+        app.config.ssh_command = ["true"]  # connect runs it: a CloudStack cloud has hosts
+        assert _run(app, *ADD) == 0
+        for argv in README_DEMO:
+            assert _run(app, *argv) == 0, (argv, capsys.readouterr().err)
+        # LondonNet was born a tier of the LondonGateway VPC; Tower's address is static NAT.
+        vpc = next(v for v in fake.tables["vpcs"].values() if v["name"] == "LondonGateway")
+        assert {n["name"] for n in fake.tiers(vpc["id"])} == {"LondonNet"}
+        nat = next(ip for ip in fake.tables["ips"].values() if ip.get("isstaticnat"))
+        assert nat["ipaddress"] == "8.21.28.30" and nat.get("vpcid") == vpc["id"]
+        capsys.readouterr()
+        assert _run(app, "topology") == 0
+        assert capsys.readouterr().out == REFERENCE_TREE
+        assert _run(app, "reset", "--yes") == 0, capsys.readouterr().err
+        assert fake.tables["vms"] == {} and fake.tables["networks"] == {}
+        assert fake.tables["vpcs"] == {}
+        assert not any(ip.get("ipaddress") == "8.21.28.30" for ip in fake.tables["ips"].values())
+        assert {g["name"] for g in fake.tables["groups"].values()} == {"default"}
+        capsys.readouterr()
+        assert _run(app, "topology") == 0
+        assert capsys.readouterr().out == AFTER_RESET_TREE
+        app.close()
+
+
+def test_a_tier_cannot_leave_its_vpc_and_its_vpc_waits_for_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CLOUDSTACK_SECRET", SECRET_KEY)
+    fake = _readme_fake()
     with requests_mock.Mocker() as mocker:
         fake.install(mocker)
         app = _app(tmp_path)
         assert _run(app, *ADD) == 0
-        for argv in (["clusters", "add", "Antwerp", "--cloud", "cs1"],
-                     ["clusters", "add", "London", "--cloud", "cs1"],
-                     ["routers", "create", "LondonGateway", "--cloud", "cs1",
-                      "--gateway", "external"],
-                     ["networks", "create", "AntwerpNet", "--cloud", "cs1",
-                      "--cidr", "10.10.1.0/24"]):
+        for argv in README_DEMO[2:4]:
             assert _run(app, *argv) == 0, capsys.readouterr().err
-        # A tier is born in its VPC: the managers create, then attach, which CloudStack
-        # cannot do (the seam gap named in the README); nothing is left behind.
-        assert _run(app, "networks", "create", "LondonNet", "--cloud", "cs1",
-                    "--cidr", "10.10.2.0/24", "--router", "LondonGateway") != 0
-        err = capsys.readouterr().err
-        assert "cannot attach an existing network to a VPC" in err and len(err.splitlines()) == 1
-        assert not any(n["name"] == "LondonNet" for n in fake.tables["networks"].values())
-        assert _run(app, "networks", "create", "LondonNet", "--cloud", "cs1",
-                    "--cidr", "10.10.2.0/24") == 0
-        for name, cluster, net, ip, group in (
-                ("Bourla", "Antwerp", "AntwerpNet", "10.10.1.12", "default"),
-                ("Tower", "London", "LondonNet", "10.10.2.5", "public_ssh"),
-                ("Ben", "London", "LondonNet", "10.10.2.6", "default")):
-            assert _run(app, "instances", "create", name, "--cloud", "cs1", "--image", "cirros",
-                        "--flavor", "m1.tiny", "--network", net, "--cluster", cluster,
-                        "--fixed-ip", ip, "--security-group", group) == 0, \
-                capsys.readouterr().err
         capsys.readouterr()
-        assert _run(app, "topology") == 0
-        tree = capsys.readouterr().out
-        for line in ("      +---Compute", "      |   +---Cloud: cs1 (cloudstack.example.com)",
-                     "      |       +---Cluster: Antwerp",
-                     "      |       |   +---Instance: Bourla [10.10.1.12] (AntwerpNet) "
-                     "[default] [ACTIVE]",
-                     "      |           +---Instance: Tower [10.10.2.5] (LondonNet) "
-                     "[public_ssh] [ACTIVE]",
-                     "      |           +---Instance: Ben [10.10.2.6] (LondonNet) [default] "
-                     "[ACTIVE]",
-                     "          +---Router: LondonGateway (external)",
-                     "          |   +---Network: external (external) [trystack]",
-                     "          +---Network: AntwerpNet [10.10.1.0/24] (1 instance)",
-                     "          +---Network: LondonNet [10.10.2.0/24] (2 instances)"):
-            assert line in tree.splitlines(), tree
-        assert _run(app, "reset", "--yes") == 0
-        assert fake.tables["vms"] == {} and fake.tables["networks"] == {}
+        for argv, words in (
+                (["networks", "detach", "LondonNet", "LondonGateway"],
+                 "cannot detach a network from its router"),
+                (["routers", "detach", "LondonGateway", "LondonNet"],
+                 "cannot detach a network from its router"),
+                (["routers", "remove", "LondonGateway"],
+                 "router LondonGateway has networks that cannot leave it in cloud TryStack: "
+                 "LondonNet; remove them first"),
+                (["networks", "create", "Other", "--cloud", "TryStack", "--cidr",
+                  "10.10.3.0/24"], None)):
+            code = _run(app, *argv)
+            err = capsys.readouterr().err
+            if words is None:
+                assert code == 0, err
+                continue
+            assert code != 0 and len(err.splitlines()) == 1 and words in err, err
+        assert _run(app, "networks", "attach", "Other", "LondonGateway") != 0
+        assert "cannot attach an existing network to a router" in capsys.readouterr().err
+        assert len(fake.tables["vpcs"]) == 1
+        # Removing the tier takes it out of its VPC (no detach call); then the VPC may go.
+        assert _run(app, "networks", "remove", "LondonNet") == 0, capsys.readouterr().err
+        assert app.routers.all()[0].interface_network_ids == []
+        assert _run(app, "routers", "remove", "LondonGateway") == 0, capsys.readouterr().err
         assert fake.tables["vpcs"] == {}
-        assert {g["name"] for g in fake.tables["groups"].values()} == {"default"}
+        assert {n["name"] for n in fake.tables["networks"].values()} == {"Other"}
         app.close()
 
 
@@ -120,23 +161,29 @@ def test_a_mixed_deployment_in_one_tree_and_one_reset(tmp_path: Path) -> None:
                        SECRET_KEY)
         app.clouds.add("os1", "openstack", "", dict(OS_SETTINGS), OS_PASSWORD)
         app.clouds.add("st1", "stub", "")
+        # In every cloud the same steps: a router, a network on it (a VPC tier on cs1), an
+        # instance there with a public IP, and a network of its own.
         for cloud in ("cs1", "os1", "st1"):
-            app.networks.create(cloud, f"{cloud}net", "10.20.0.0/24")
-            app.instances.create(cloud, f"{cloud}vm", "cirros", "m1.tiny", f"{cloud}net")
-        app.routers.create("cs1", "csrouter", gateway="public")
-        app.routers.create("os1", "osrouter", gateway="public")
+            app.routers.create(cloud, f"{cloud}router", gateway="public")
+            app.networks.create(cloud, f"{cloud}net", "10.20.0.0/24", router=f"{cloud}router")
+            app.networks.create(cloud, f"{cloud}alone", "10.21.0.0/24")
+            vm = app.instances.create(cloud, f"{cloud}vm", "cirros", "m1.tiny", f"{cloud}net")
+            app.instances.assign_public_ip(vm)
         lines = render(app.clouds.deployment())
         for cloud in ("cs1", "os1", "st1"):
             assert any(line.endswith(f"Cloud: {cloud}") for line in lines), lines
-            assert any(f"Instance: {cloud}vm [10.20.0." in line for line in lines), lines
+            assert any(f"Instance: {cloud}vm [10.20.0." in line and "[203.0.113." in line
+                       for line in lines), lines
             assert any(f"Network: {cloud}net [10.20.0.0/24] (1 instance)" in line
                        for line in lines), lines
         report = app.clouds.reset()
         assert report.failures == []
         assert cloudstack.tables["vms"] == {} and cloudstack.tables["vpcs"] == {}
-        assert cloudstack.tables["networks"] == {}
+        assert cloudstack.tables["networks"] == {} and cloudstack.tables["ips"] == {}
         assert openstack.servers == {} and openstack.routers == {}
         assert {n["name"] for n in openstack.networks.values()} == {"public"}
         assert app.instances.all() == [] and app.routers.all() == []
-        assert {n.name for n in app.networks.all()} == {"public"}
+        assert app.networks.public_ips() == []
+        assert {(n.cloud, n.name) for n in app.networks.all()} == {
+            ("cs1", "public"), ("os1", "public"), ("st1", "public")}
         app.close()
