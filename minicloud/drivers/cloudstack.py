@@ -80,7 +80,7 @@ class CloudStackDriver(CloudStackAccess):
         Setting("api_key", "API key", "--cs-key", "the user's API key", env="CLOUDSTACK_KEY"),
         Setting("zone", "Zone (empty: the only one)", "--cs-zone",
                 "the zone (empty: the cloud's only zone)", optional=True),
-        Setting("password", "API secret key", None,
+        Setting("secret_key", "API secret key", None,
                 "asked with no echo, or from CLOUDSTACK_SECRET; kept in memory, never stored",
                 env="CLOUDSTACK_SECRET", secret=True),
     )

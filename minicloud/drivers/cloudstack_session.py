@@ -25,7 +25,7 @@ from .cloudstack_errors import SecretNeeded, map_error
 
 log = logging.getLogger("minicloud.drivers.cloudstack")
 
-SECRET = "password"  # the managers hand every cloud type's secret over under this name
+SECRET = "secret_key"  # the name of the declared secret setting: the driver receives it so
 API_TIMEOUT = 60  # seconds per HTTP request
 JOB_TIMEOUT = 600  # seconds an async job may take
 

@@ -265,7 +265,7 @@ def fake_cloudstack_driver(cloud_name: str = "cs1", fake: FakeCloudStack | None 
     cloud = Cloud(name=cloud_name, type="cloudstack", location="cloudstack.example.com",
                   settings=dict(CLOUD_SETTINGS))
     with fake_cloudstack(fake) as served:
-        driver = CloudStackDriver(cloud, {"password": SECRET_KEY})
+        driver = CloudStackDriver(cloud, {"secret_key": SECRET_KEY})
         driver.poll_interval = 0.01
         try:
             yield driver, served

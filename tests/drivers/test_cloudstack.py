@@ -52,7 +52,7 @@ def spec(driver: CloudStackDriver, name: str, network_id: str, **kw: Any) -> Ser
 def test_a_wrong_secret_is_refused_by_its_signature() -> None:
     with fake_cloudstack() as fake:
         cloud = Cloud("cs1", "cloudstack", settings=dict(CLOUD_SETTINGS))
-        driver = CloudStackDriver(cloud, {"password": "not-the-secret"})
+        driver = CloudStackDriver(cloud, {"secret_key": "not-the-secret"})
         with pytest.raises(DriverError) as err:
             driver.list_networks()
         assert err.value.reason == UNAUTHORIZED and "error 401" in str(err.value)
@@ -138,7 +138,7 @@ def test_a_missing_entity_is_not_found_and_a_dead_endpoint_unreachable() -> None
     cloud = Cloud("cs1", "cloudstack", settings={**CLOUD_SETTINGS,
                                                   "endpoint": "http://127.0.0.1:9/client/api"})
     with pytest.raises(DriverError, match="unreachable"):
-        CloudStackDriver(cloud, {"password": SECRET_KEY}).setup()
+        CloudStackDriver(cloud, {"secret_key": SECRET_KEY}).setup()
 
 
 # -- VPCs, tiers, public IPs, SSH --------------------------------------------------------------

@@ -187,3 +187,67 @@ def test_a_mixed_deployment_in_one_tree_and_one_reset(tmp_path: Path) -> None:
         assert {(n.cloud, n.name) for n in app.networks.all()} == {
             ("cs1", "public"), ("os1", "public"), ("st1", "public")}
         app.close()
+
+
+def test_a_tier_on_someone_elses_vpc_is_recorded_and_reset_deletes_only_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOUDSTACK_SECRET", SECRET_KEY)
+    fake = _readme_fake()
+    with requests_mock.Mocker() as mocker:
+        fake.install(mocker)
+        app = _app(tmp_path)
+        app.clouds.add("cs1", "cloudstack", "", {"endpoint": ENDPOINT, "api_key": API_KEY})
+        theirs = app.make_driver_for(app.clouds.get("cs1")).create_router("Theirs")
+        fake.tables["vpcs"][theirs.id]["tags"] = []  # someone else's VPC
+        app.clouds.refresh("cs1")
+        assert not app.clouds.find("router", "Theirs").owned
+        net = app.networks.create("cs1", "Mine", "10.30.0.0/24", router="Theirs")
+        assert app.clouds.find("router", "Theirs").interface_network_ids == [net.id]
+        assert [(c.name, c.target_id, c.network_id) for c in app.inventory.cache.all("change")] == [
+            ("interface", theirs.id, net.id)]
+        assert app.clouds.reset().failures == []
+        assert [v["name"] for v in fake.tables["vpcs"].values()] == ["Theirs"]
+        assert fake.tiers(theirs.id) == [] and app.inventory.cache.all("change") == []
+        app.close()
+
+
+def test_a_later_menu_asks_the_api_secret_key_in_cloudstacks_words(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLOUDSTACK_SECRET", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    fake = FakeCloudStack()
+    with requests_mock.Mocker() as mocker:
+        fake.install(mocker)
+        first = _app(tmp_path)
+        first.clouds.add("cs1", "cloudstack", "", {"endpoint": ENDPOINT, "api_key": API_KEY},
+                         SECRET_KEY)
+        first.close()
+        # Router management > Create a router > (the one cloud) > R1 > no gateway; the secret
+        # key is asked once, then the same entry goes on by itself.  Back, Exit.
+        script = "3\n3\n\nR1\n1\n" + SECRET_KEY + "\n9\n8\n"
+        out = io.StringIO()
+        later = _app(tmp_path)
+        assert run_menu(lambda: later, Prompter(io.StringIO(script), out)) == 0
+    shown = out.getvalue()
+    assert "API secret key for cloud cs1 (kept for this session only) : " in shown, shown
+    assert "Password" not in shown and SECRET_KEY not in shown
+    assert "Router R1 created in cloud cs1." in shown, shown
+    assert [v["name"] for v in fake.tables["vpcs"].values()] == ["R1"]
+
+
+def test_clouds_add_takes_the_types_own_secret_variable_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("CLOUDSTACK_SECRET", raising=False)
+    monkeypatch.setenv("OS_PASSWORD", "an-openstack-password")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with requests_mock.Mocker() as mocker:
+        FakeCloudStack().install(mocker)
+        app = _app(tmp_path)
+        assert _run(app, *ADD) == 2  # no secret key: OS_PASSWORD is OpenStack's, not its
+        err = capsys.readouterr().err
+        assert "CLOUDSTACK_SECRET" in err and "an-openstack-password" not in err
+        assert app.clouds.all() == []
+        app.close()
