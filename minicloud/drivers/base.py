@@ -7,9 +7,13 @@ A driver speaks to one cloud.  It returns model objects and raises only
 A cloud type declares, once, on its class: the ``settings`` it needs when a cloud is added
 (:class:`Setting`: the menu's questions, the ``clouds add`` flags, environment variables,
 secrets), the ``features`` it has (:class:`Features`: what the managers and the contract suite
-may ask of it), and the ``status_map`` from its cloud's server statuses to MiniCloud's own
-:class:`~minicloud.model.State`.  A driver that keeps state of its own (the Stub) names its
-tables in ``state_tables`` and is handed the store as ``state=`` (see
+may ask of it, and how: a type that cannot attach an existing network to a router is handed
+the router when the network is created, one whose networks cannot leave their router has them
+deleted instead of detached), and the ``status_map`` from its cloud's server statuses to
+MiniCloud's own :class:`~minicloud.model.State`.  Its secret setting
+(:meth:`Driver.secret_setting`) names the value the managers hand it and words the menu's
+question.  A driver that keeps state of its own (the Stub) names its tables in
+``state_tables`` and is handed the store as ``state=`` (see
 :func:`minicloud.drivers.create_driver`); no other driver sees the store.
 """
 
