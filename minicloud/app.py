@@ -68,9 +68,10 @@ class MiniCloud:
                                 f"{', '.join(skipped[:5])}"
                                 f"{', ...' if len(skipped) > 5 else ''}")
 
-    def make_driver_for(self, cloud: Cloud, password: str | None = None) -> Driver:
-        """A new driver for ``cloud`` that shares nothing with the session's own."""
-        return self.session.drivers.build(cloud, {"password": password} if password else None)
+    def make_driver_for(self, cloud: Cloud, secret: str | None = None) -> Driver:
+        """A new driver for ``cloud`` that shares nothing with the session's own (``secret``:
+        the value of its type's secret setting)."""
+        return self.session.drivers.build(cloud, self.clouds.secrets_for(cloud.type, secret))
 
     def driver(self, cloud_name: str) -> Driver:
         """The session's driver for a cloud (not synced: call ``clouds.sync`` for that)."""

@@ -111,6 +111,16 @@ def _instances(r: CloudReset) -> None:
 
 
 def _router_interfaces(r: CloudReset) -> None:
+    """Networks leave routers before the routers go.  Where a network cannot leave its
+    router (``features.detach_network`` false), MiniCloud's networks on routers are deleted
+    now instead, which takes them off."""
+    if not r.driver.features.detach_network:
+        for router in r.all("router"):
+            ids = set(router.interface_network_ids)
+            _delete_networks(r, [net for net in r.all("network") if net.id in ids])
+            if ids & r.failed:  # a network still on it: the router stays too
+                r.failed.add(router.id)
+        return
     added = r.changed("interface")
     for router in r.all("router"):
         for net_id in router.interface_network_ids:
@@ -149,9 +159,15 @@ def _restore_routers(r: CloudReset) -> None:
 
 
 def _networks(r: CloudReset) -> None:
-    for net in r.all("network"):
-        if net.owned and r.step(f"deleted network {net.name}", net, r.driver.delete_network,
-                                net.id):
+    _delete_networks(r, r.all("network"))
+
+
+def _delete_networks(r: CloudReset, networks: list[Any]) -> None:
+    """Delete MiniCloud's networks among ``networks`` (each once: an earlier step may have)."""
+    done = {obj.id for obj in r.deletes if obj.kind == "network"} | r.failed
+    for net in networks:
+        if net.owned and net.id not in done and \
+                r.step(f"deleted network {net.name}", net, r.driver.delete_network, net.id):
             r.deletes.append(net)
 
 

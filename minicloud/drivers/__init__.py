@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 DRIVERS: dict[str, str] = {
     "stub": "minicloud.drivers.stub:StubDriver",
     "openstack": "minicloud.drivers.openstack:OpenStackDriver",
+    "cloudstack": "minicloud.drivers.cloudstack:CloudStackDriver",
 }
 
 

@@ -7,9 +7,13 @@ A driver speaks to one cloud.  It returns model objects and raises only
 A cloud type declares, once, on its class: the ``settings`` it needs when a cloud is added
 (:class:`Setting`: the menu's questions, the ``clouds add`` flags, environment variables,
 secrets), the ``features`` it has (:class:`Features`: what the managers and the contract suite
-may ask of it), and the ``status_map`` from its cloud's server statuses to MiniCloud's own
-:class:`~minicloud.model.State`.  A driver that keeps state of its own (the Stub) names its
-tables in ``state_tables`` and is handed the store as ``state=`` (see
+may ask of it, and how: a type that cannot attach an existing network to a router is handed
+the router when the network is created, one whose networks cannot leave their router has them
+deleted instead of detached), and the ``status_map`` from its cloud's server statuses to
+MiniCloud's own :class:`~minicloud.model.State`.  Its secret setting
+(:meth:`Driver.secret_setting`) names the value the managers hand it and words the menu's
+question.  A driver that keeps state of its own (the Stub) names its tables in
+``state_tables`` and is handed the store as ``state=`` (see
 :func:`minicloud.drivers.create_driver`); no other driver sees the store.
 """
 
@@ -101,8 +105,13 @@ class Features:
     type's name."""
 
     routers: bool = True
-    # An existing network can be attached to a router.
+    # An existing network can be attached to a router (add_router_interface).  False: a
+    # network joins a router only when it is created on it (``create_network(router_id=)``),
+    # as a CloudStack tier is born in its VPC.
     attach_network: bool = True
+    # A network can leave its router (remove_router_interface).  False: it leaves only by
+    # being deleted (delete_network takes it off), so a router's networks go before it.
+    detach_network: bool = True
     public_ips: bool = True
     # Clusters are placed in the availability zones of the same name.
     zones: bool = False
@@ -145,6 +154,13 @@ class Driver(ABC):
 
     def setting(self, name: str) -> Setting | None:
         return next((s for s in self.settings if s.name == name), None)
+
+    @classmethod
+    def secret_setting(cls) -> Setting | None:
+        """The type's secret (its first secret setting), or None.  Its ``prompt`` is what the
+        menu asks when a cloud of this type needs it, and the driver receives the value under
+        its ``name`` (e.g. ``password`` for OpenStack, ``secret_key`` for CloudStack)."""
+        return next((s for s in cls.settings if s.secret), None)
 
     def secret(self, name: str) -> str | None:
         """A secret setting's value: the one given to the driver, else its ``env`` variable."""
@@ -279,11 +295,37 @@ class Driver(ABC):
     # -- networks and routers ------------------------------------------------------------------
 
     @abstractmethod
-    def create_network(self, name: str, cidr: str) -> Network:
-        """A network with one subnet ``NAME-subnet``; all or nothing."""
+    def create_network(self, name: str, cidr: str, router_id: str | None = None) -> Network:
+        """A network with one subnet ``NAME-subnet``; all or nothing.
+
+        With ``router_id`` the network is born on that router (its interface made too, still
+        all or nothing).  The managers pass it only to a type whose ``features.attach_network``
+        is false (a network joins a router only at creation); other types are attached by a
+        separate :meth:`add_router_interface`, which they may also do here
+        (:meth:`_born_on`)."""
 
     @abstractmethod
-    def delete_network(self, network_id: str) -> None: ...
+    def delete_network(self, network_id: str) -> None:
+        """Where ``features.detach_network`` is false this also takes the network off its
+        router (the managers make no remove_router_interface call first)."""
+
+    def _born_on(self, network: Network, router_id: str | None) -> Network:
+        """``create_network(router_id=)`` for a type that attaches existing networks: the new
+        network's interface on the router, the network deleted again if that fails."""
+        if router_id is None:
+            return network
+        try:
+            self.add_router_interface(router_id, network.id)
+        except DriverError as err:
+            try:
+                self.delete_network(network.id)
+            except DriverError as undo:
+                note = f"could not delete network {network.name} ({undo.reason}): it is left " \
+                       "behind"
+                raise self.error(err.operation, err.reason,
+                                 f"{err.detail}; {note}" if err.detail else note) from None
+            raise
+        return network
 
     @abstractmethod
     def create_router(self, name: str, gateway_network_id: str | None = None) -> Router: ...
@@ -306,7 +348,12 @@ class Driver(ABC):
     # -- public IPs ----------------------------------------------------------------------------
 
     @abstractmethod
-    def allocate_public_ip(self, network_id: str, address: str | None = None) -> PublicIP: ...
+    def allocate_public_ip(self, network_id: str, address: str | None = None,
+                           router_id: str | None = None) -> PublicIP:
+        """A public IP on the external network ``network_id``.  ``router_id`` is the router
+        that routes the instance's network there (the managers pass the one they found): a
+        cloud that acquires addresses for a router (CloudStack: for a VPC) needs it; others
+        ignore it."""
 
     @abstractmethod
     def associate_public_ip(self, ip_id: str, server_id: str) -> PublicIP: ...

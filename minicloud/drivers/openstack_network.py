@@ -64,7 +64,7 @@ class OpenStackNetwork(OpenStackSession):
 
     # -- networks and routers ------------------------------------------------------------------
 
-    def create_network(self, name: str, cidr: str) -> Network:
+    def create_network(self, name: str, cidr: str, router_id: str | None = None) -> Network:
         operation = f"create network {name}"
         with self._call(operation):
             subnet_range = ipaddress.ip_network(cidr, strict=False)
@@ -80,7 +80,7 @@ class OpenStackNetwork(OpenStackSession):
             note = self._undo(f"delete network {name}",
                               lambda: self.conn.network.delete_network(network.id))
             raise with_note(err, note) from None
-        return to_network(self.cloud.name, network, [subnet])
+        return self._born_on(to_network(self.cloud.name, network, [subnet]), router_id)
 
     def delete_network(self, network_id: str) -> None:
         with self._call(f"delete network {network_id}"):
@@ -137,7 +137,9 @@ class OpenStackNetwork(OpenStackSession):
 
     # -- public IPs ----------------------------------------------------------------------------
 
-    def allocate_public_ip(self, network_id: str, address: str | None = None) -> PublicIP:
+    def allocate_public_ip(self, network_id: str, address: str | None = None,
+                           router_id: str | None = None) -> PublicIP:
+        # A floating IP belongs to the external network, not to a router: router_id unused.
         attrs: dict[str, Any] = {"floating_network_id": network_id}
         if address:
             attrs["floating_ip_address"] = address

@@ -106,8 +106,10 @@ class StubNetwork(Driver):
         return self._copy(network)
 
     @faultable
-    def create_network(self, name: str, cidr: str) -> Network:
-        return self._new_network(name, cidr, False, f"{name}-subnet", owned=True)
+    def create_network(self, name: str, cidr: str, router_id: str | None = None) -> Network:
+        # One transaction: a network whose interface fails is not kept.
+        network = self._new_network(name, cidr, False, f"{name}-subnet", owned=True)
+        return self._born_on(network, router_id)
 
     @faultable
     def delete_network(self, network_id: str) -> None:
@@ -191,7 +193,8 @@ class StubNetwork(Driver):
     # -- public IPs ----------------------------------------------------------------------------
 
     @faultable
-    def allocate_public_ip(self, network_id: str, address: str | None = None) -> PublicIP:
+    def allocate_public_ip(self, network_id: str, address: str | None = None,
+                           router_id: str | None = None) -> PublicIP:
         return self._allocate(network_id, address, owned=True)
 
     def _allocate(self, network_id: str, address: str | None, owned: bool) -> PublicIP:

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InUseError, ValidationError
 from ..ledger import Claims
-from ..model import PUBLIC_SSH, Change, Instance, Intent, Network, PublicIP, SecurityGroup
+from ..model import (
+    PUBLIC_SSH,
+    Change,
+    Instance,
+    Intent,
+    Network,
+    PublicIP,
+    Router,
+    SecurityGroup,
+)
 from .base import Manager, Undo
 from .groups import public_ssh
 
@@ -41,6 +50,9 @@ class _Plan:
     allocate: bool = False
     address: str | None = None
     external: Network | None = None
+    # The router that routes the instance out: a type that acquires addresses for a router
+    # needs it to allocate one (see Driver.allocate_public_ip).
+    router: Router | None = None
     ssh: bool = False  # add public_ssh to the server
 
 
@@ -55,10 +67,19 @@ class AccessManager(Manager):
 
     def gateway_network(self, instance: Instance) -> Network | None:
         """The external network the instance's networks are routed to, if any."""
+        route = self.route(instance)
+        return route[1] if route is not None else None
+
+    def route(self, instance: Instance) -> tuple[Router, Network] | None:
+        """The router that routes one of the instance's networks out, and its external
+        network (the first router by name); None when none does."""
         for nic in instance.nics:
             for router in sorted(self.cache.all("router", instance.cloud), key=lambda r: r.name):
                 if nic.network_id in router.interface_network_ids and router.gateway_network_id:
-                    return self.cache.get("network", instance.cloud, router.gateway_network_id)
+                    external = self.cache.get("network", instance.cloud,
+                                              router.gateway_network_id)
+                    if external is not None:
+                        return router, external
         return None
 
     # -- planning ------------------------------------------------------------------------------
@@ -70,11 +91,12 @@ class AccessManager(Manager):
                 raise ValidationError(f"instance {instance.name} has public IP {current.name}")
             return _Plan()
         self.require(instance.cloud, "public_ips", "give public IPs")
-        external = self.gateway_network(instance)
-        if external is None:
+        route = self.route(instance)
+        if route is None:
             raise ValidationError(f"instance {instance.name} is on no network routed to an "
                                   "external network; attach its network to a router with a "
                                   "gateway")
+        router, external = route
         if address is not None:
             address = self._check_address(instance, external, address)
         free = sorted((f for f in self.cache.all("public_ip", instance.cloud)
@@ -82,8 +104,8 @@ class AccessManager(Manager):
                        and (address is None or f.name == address)),
                       key=lambda f: (not f.owned, f.name))
         if free:
-            return _Plan(fip=free[0], external=external)
-        return _Plan(allocate=True, address=address, external=external)
+            return _Plan(fip=free[0], external=external, router=router)
+        return _Plan(allocate=True, address=address, external=external, router=router)
 
     def _check_address(self, instance: Instance, external: Network, address: str) -> str:
         """A requested public IP: an address of the external network that no other instance
@@ -134,7 +156,8 @@ class AccessManager(Manager):
         fip = plan.fip
         if fip is None:
             assert plan.external is not None
-            fip = driver.allocate_public_ip(plan.external.id, plan.address)
+            fip = driver.allocate_public_ip(plan.external.id, plan.address,
+                                            plan.router.id if plan.router else None)
             undo.push(f"public IP {fip.name} in cloud {instance.cloud}",
                       partial(driver.release_public_ip, fip.id))
         bound = driver.associate_public_ip(fip.id, instance.id)

@@ -55,14 +55,30 @@ class CloudManager(Manager):
             self.session.inventory.ensure_loaded()
         return self.cache.deployment(cloud)
 
+    def secret_setting(self, cloud: str) -> Setting | None:
+        """The cloud type's declared secret (its prompt, the name its driver reads)."""
+        return driver_class(self.get(cloud).type).secret_setting()
+
     def keep_secret(self, cloud: str, value: str) -> None:
-        """A password typed for ``cloud``, kept in memory for this session only."""
-        self.get(cloud)
-        self.session.drivers.keep_secrets(cloud, {"password": value})
+        """The secret typed for ``cloud`` (a password, an API secret key...), kept in memory
+        for this session only, under the name its type declares."""
+        self.session.drivers.keep_secrets(cloud, self.secrets_for(self.get(cloud).type, value))
+
+    @staticmethod
+    def secrets_for(type_name: str, value: str | None) -> dict[str, str]:
+        """``value`` under the name of the type's secret setting, as its driver is given it
+        (the managers never assume a name such as "password")."""
+        if not value:
+            return {}
+        setting = driver_class(type_name).secret_setting()
+        if setting is None:
+            raise ValidationError(f"a {type_name} cloud takes no secret")
+        return {setting.name: value}
 
     def add(self, name: str, type_name: str, location: str = "",
-            settings: dict[str, str] | None = None, password: str | None = None) -> Cloud:
-        """Add a cloud: check access, read what it holds, and record it."""
+            settings: dict[str, str] | None = None, secret: str | None = None) -> Cloud:
+        """Add a cloud: check access, read what it holds, and record it.  ``secret`` is the
+        value of the type's secret setting (kept in memory only)."""
         check_name(name, "cloud name")
         if type_name not in DRIVERS:
             raise ValidationError(f"unknown cloud type {type_name!r}: use one of "
@@ -72,7 +88,7 @@ class CloudManager(Manager):
         check_location(location)
         cls = driver_class(type_name)
         cloud = Cloud(name, type_name, location, self._check_settings(cls, settings or {}))
-        secrets = {"password": password} if password else {}
+        secrets = self.secrets_for(type_name, secret)
         # The store-wide lock and the claim make a second "add" of the name wait, then fail,
         # before it touches the cloud (a loser must never clean up the winner's cloud).
         intent = self.ledger.begin(name, f"{ADD} {name}", store_wide=True, new_cloud=True,

@@ -58,16 +58,33 @@ class NetworkManager(Manager):
                                    claims=[Claims.name("network", name), Claims.cidr(cidr)],
                                    changes=changes,
                                    requires=[("router", target.id)] if target else [])
-        driver = self.driver(cloud)
         with self.ledger.running(intent), Undo() as undo:
-            network = driver.create_network(name, cidr)
-            undo.push(f"network {name} in cloud {cloud}",
-                      partial(driver.delete_network, network.id))
-            puts: list[Any] = [network]
-            if target is not None:
-                puts += self._attach(undo, target, network)
+            puts = self._make(undo, cloud, name, cidr, target)
             self.ledger.settle(intent, puts=puts)
-        return self.by_id("network", cloud, network.id)
+        return self.by_id("network", cloud, puts[0].id)
+
+    def _make(self, undo: Undo, cloud: str, name: str, cidr: str,
+              router: Router | None) -> list[Any]:
+        """Create the network, on ``router`` if given; returns the network first, then what
+        changed on the router.  A type that cannot attach an existing network gets it born on
+        the router in one call; others get it created, then attached (two undoable steps)."""
+        driver = self.driver(cloud)
+        born_on = router is not None and not self.features(cloud).attach_network
+        network = driver.create_network(name, cidr, router.id if born_on and router else None)
+        undo.push(f"network {name} in cloud {cloud}", partial(driver.delete_network, network.id))
+        if router is None:
+            return [network]
+        if born_on:
+            return [network, *self._joined(router, network)]
+        return [network, *self._attach(undo, router, network)]
+
+    @staticmethod
+    def _joined(router: Router, network: Network) -> list[Any]:
+        """The router with a network born on it (as the next sync would read it), and the
+        change record when the router is someone else's (Reset deletes the network)."""
+        updated = clone(router)
+        updated.interface_network_ids.append(network.id)
+        return [updated] if router.owned else [updated, Change.interface(router, network.id)]
 
     def attach(self, network: Network, router: Router) -> Router:
         if network.cloud != router.cloud:
@@ -103,6 +120,8 @@ class NetworkManager(Manager):
         return [updated, Change.interface(router, network.id)]
 
     def detach(self, network: Network, router: Router) -> Router:
+        self.require(router.cloud, "detach_network",
+                     "detach a network from its router (remove the network instead)")
         if network.id not in router.interface_network_ids:
             raise ValidationError(f"network {network.name} is not attached to {router.name}")
         users = [i.name for i in self._instances_on(network)
@@ -130,11 +149,20 @@ class NetworkManager(Manager):
                                               network.id)
                 if any(n.network_id == network.id for n in i.nics)]
 
+    def _leave(self, undo: Undo, network: Network, routers: list[Router]) -> None:
+        """Detach the network from each router (put back if a later step fails)."""
+        driver = self.driver(network.cloud)
+        for router in routers:
+            driver.remove_router_interface(router.id, network.id)
+            undo.push(f"interface of {network.name} on router {router.name}",
+                      partial(driver.add_router_interface, router.id, network.id))
+
     def _public_ips_of(self, instance_id: str, cloud: str) -> list[PublicIP]:
         return [f for f in self.cache.all("public_ip", cloud) if f.instance_id == instance_id]
 
     def remove(self, network: Network) -> None:
-        """Remove a network MiniCloud created, detaching it from its routers first."""
+        """Remove a network MiniCloud created, detaching it from its routers first (where the
+        type cannot detach, deleting it takes it off its router)."""
         if not network.owned:
             raise ValidationError(f"MiniCloud did not create network {network.name}; it stays")
         users = sorted(i.name for i in self._instances_on(network))
@@ -150,10 +178,8 @@ class NetworkManager(Manager):
         routers = self.routers_of(network)
         with self.ledger.running(intent):
             with Undo() as undo:
-                for router in routers:
-                    driver.remove_router_interface(router.id, network.id)
-                    undo.push(f"interface of {network.name} on router {router.name}",
-                              partial(driver.add_router_interface, router.id, network.id))
+                if self.features(network.cloud).detach_network:
+                    self._leave(undo, network, routers)
                 driver.delete_network(network.id)
             # The network is gone: from here on only the store and cache follow.
             puts: list[Any] = []

@@ -91,11 +91,24 @@ class RouterManager(Manager):
             raise InUseError(f"router {router.name} carries public IPs of "
                              f"{', '.join(users)}; release them first")
 
+    def _check_networks_can_leave(self, router: Router) -> None:
+        """Where a network leaves its router only by being deleted (features.detach_network
+        false), a router with networks is refused: removing it must not delete them."""
+        if not router.interface_network_ids or self.features(router.cloud).detach_network:
+            return
+        names = sorted(net.name if net is not None else net_id
+                       for net_id in router.interface_network_ids
+                       for net in [self.cache.get("network", router.cloud, net_id)])
+        raise InUseError(f"router {router.name} has networks that cannot leave it in cloud "
+                         f"{router.cloud}: {', '.join(names)}; remove them first")
+
     def remove(self, router: Router) -> None:
-        """Remove a router MiniCloud created, detaching its networks first."""
+        """Remove a router MiniCloud created, detaching its networks first (refused while it
+        has networks where the type cannot detach them)."""
         if not router.owned:
             raise ValidationError(f"MiniCloud did not create router {router.name}; it stays")
         self._check_no_public_ips(router)
+        self._check_networks_can_leave(router)
         intent = self.ledger.begin(router.cloud, f"remove router {router.name}",
                                    requires=[("router", router.id)])
         driver = self.driver(router.cloud)

@@ -8,7 +8,10 @@ test's own view).  Adding a driver is one line in ``DRIVERS`` (OpenStack runs ag
 tests/drivers/fake_openstack.py, openstacksdk's real HTTP stack served by requests_mock).
 
 A case that needs a capability says so with ``needs(driver, "routers")``: the suite skips it
-from the driver's declared ``features``, never from the driver's name.
+from the driver's declared ``features``, never from the driver's name.  Where a capability
+changes how a step is done rather than whether (``attach_network``, ``detach_network``), the
+case does it the way the managers do for that declaration (:func:`routed_network`,
+:func:`unrouted_delete`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from minicloud.model import (
     from_dict,
 )
 from minicloud.store import Store
+from tests.drivers.fake_cloudstack import contract_factory as cloudstack_contract
 from tests.drivers.fake_openstack import fake_openstack_driver
 
 Ports = Callable[[], list[Port]]
@@ -80,6 +84,7 @@ def openstack_driver(store: Store) -> Iterator[tuple[Driver, Ports]]:
 DRIVERS: dict[str, Factory] = {
     "stub": stub_driver,
     "openstack": openstack_driver,
+    "cloudstack": cloudstack_contract,
 }
 
 
@@ -127,13 +132,30 @@ def spec(driver: Driver, name: str, network_id: str, **kw: Any) -> ServerSpec:
     return ServerSpec(name, image.id, flavor.id, network_id, **kw)
 
 
+def routed_network(driver: Driver, name: str, cidr: str, router: Router) -> Any:
+    """A new network on ``router``, made the way the managers make it: created then attached
+    where the type attaches existing networks, else born on the router."""
+    if driver.features.attach_network:
+        net = driver.create_network(name, cidr)
+        driver.add_router_interface(router.id, net.id)
+        return net
+    return driver.create_network(name, cidr, router.id)
+
+
+def unrouted_delete(driver: Driver, router: Router, net: Any) -> None:
+    """Delete a network on ``router`` the way the managers do: detached first where the type
+    can detach, else deleted (which takes it off)."""
+    if driver.features.detach_network:
+        driver.remove_router_interface(router.id, net.id)
+    driver.delete_network(net.id)
+
+
 def routed_server(driver: Driver, prefix: str, cidr: str) -> tuple[Any, Any, Any, Any]:
     """An ACTIVE server on a network attached to a router whose gateway is ``public``."""
-    needs(driver, "routers", "attach_network")
+    needs(driver, "routers")
     ext = public(driver)
-    net = driver.create_network(f"{prefix}net", cidr)
     router = driver.create_router(f"{prefix}router", ext.id)
-    driver.add_router_interface(router.id, net.id)
+    net = routed_network(driver, f"{prefix}net", cidr, router)
     server = driver.wait_server(driver.create_server(spec(driver, f"{prefix}vm", net.id)).id,
                                 "ACTIVE", 60)
     return ext, net, router, server
@@ -279,6 +301,36 @@ def test_routers_gateway_and_interfaces(driver: Driver, ports: Ports) -> None:
     driver.delete_network(net.id)
 
 
+def test_a_network_born_on_a_router(driver: Driver) -> None:
+    needs(driver, "routers")
+    router = driver.create_router("brouter", public(driver).id)
+    net = driver.create_network("bnet", "10.40.0.0/24", router.id)
+    assert (net.name, net.owned, net.cidrs) == ("bnet", True, ["10.40.0.0/24"])
+    assert by_name(driver.list_routers())["brouter"].interface_network_ids == [net.id]
+    unrouted_delete(driver, router, net)
+    assert "bnet" not in by_name(driver.list_networks())
+    assert by_name(driver.list_routers())["brouter"].interface_network_ids == []
+    driver.delete_router(router.id)
+
+
+def test_a_network_born_on_a_missing_router_is_not_kept(driver: Driver) -> None:
+    needs(driver, "routers")
+    assert_driver_error(driver, lambda: driver.create_network("lost", "10.41.0.0/24", MISSING))
+    assert "lost" not in by_name(driver.list_networks())
+
+
+def test_a_network_that_cannot_leave_its_router_says_so(driver: Driver) -> None:
+    needs(driver, "routers")
+    if driver.features.detach_network:
+        pytest.skip(f"{driver.type_name} detaches networks")
+    router = driver.create_router("drouter", public(driver).id)
+    net = driver.create_network("dnet", "10.42.0.0/24", router.id)
+    assert_driver_error(driver, lambda: driver.remove_router_interface(router.id, net.id))
+    assert by_name(driver.list_routers())["drouter"].interface_network_ids == [net.id]
+    driver.delete_network(net.id)
+    driver.delete_router(router.id)
+
+
 # -- servers -----------------------------------------------------------------------------------
 
 def test_server_life_cycle(driver: Driver, ports: Ports) -> None:
@@ -354,7 +406,7 @@ def test_security_groups(driver: Driver) -> None:
 def test_public_ips(driver: Driver) -> None:
     needs(driver, "public_ips")
     ext, net, router, server = routed_server(driver, "f", "10.36.0.0/24")
-    fip = driver.allocate_public_ip(ext.id, "203.0.113.50")
+    fip = driver.allocate_public_ip(ext.id, "203.0.113.50", router.id)
     assert (fip.name, fip.address, fip.owned, fip.instance_id, fip.network_id) == (
         "203.0.113.50", "203.0.113.50", True, None, ext.id)
     bound = driver.associate_public_ip(fip.id, server.id)
@@ -367,9 +419,8 @@ def test_public_ips(driver: Driver) -> None:
     assert "203.0.113.50" not in by_name(driver.list_public_ips())
     assert_driver_error(driver, lambda: driver.release_public_ip(fip.id))
     driver.delete_server(server.id)
-    driver.remove_router_interface(router.id, net.id)
+    unrouted_delete(driver, router, net)
     driver.delete_router(router.id)
-    driver.delete_network(net.id)
 
 
 # -- key pairs ---------------------------------------------------------------------------------
@@ -394,7 +445,7 @@ def test_keypairs(driver: Driver) -> None:
 def test_snapshot_contains_everything(driver: Driver) -> None:
     needs(driver, "public_ips", "security_groups", "keypairs")
     ext, net, router, server = routed_server(driver, "a", "10.37.0.0/24")
-    fip = driver.allocate_public_ip(ext.id)
+    fip = driver.allocate_public_ip(ext.id, router_id=router.id)
     driver.associate_public_ip(fip.id, server.id)
     group = driver.create_security_group("agroup")
     pair = driver.create_keypair(f"{KEYPAIR_PREFIX}a", "ssh-ed25519 AAAA a")

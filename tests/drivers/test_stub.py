@@ -298,3 +298,15 @@ def test_only_create_driver_adds_its_tables(tmp_path) -> None:
     finally:
         fresh.close()
 
+
+
+def test_a_network_whose_interface_fails_is_not_kept(store: Store,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    driver = make(store)
+    router = driver.create_router("r")
+    monkeypatch.setenv("MINICLOUD_STUB_FAIL", "add_router_interface")
+    with pytest.raises(DriverError, match="injected fault"):
+        driver.create_network("born", "10.6.0.0/24", router.id)
+    monkeypatch.delenv("MINICLOUD_STUB_FAIL")
+    assert "born" not in {n.name for n in driver.list_networks()}
+    assert driver.list_routers()[0].interface_network_ids == []

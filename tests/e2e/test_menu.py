@@ -313,7 +313,7 @@ def test_garbage_at_every_prompt_kind(run: Runner) -> None:
     assert result.code == 0
     assert out.count("Please pick a number between 1 and 8.\n") == len(MENU_GARBAGE)
     assert out.count("Please pick a number between 1 and 11.\n") == len(MENU_GARBAGE)
-    assert out.count("Please pick a number between 1 and 3.\n") == len(MENU_GARBAGE)
+    assert out.count("Please pick a number between 1 and 4.\n") == len(MENU_GARBAGE)
     assert out.count("Please pick a number between 1 and 2.\n") == len(MENU_GARBAGE)
     assert "Cloud name : A value is required.\n" in out
     assert "Cloud name : invalid cloud name 'bad name': use 1-64 characters" in out

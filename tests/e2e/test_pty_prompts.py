@@ -25,11 +25,11 @@ PATHS: dict[str, list[tuple[str | None, str]]] = {
     "question with a default": [
         ("4", "[ Cloud ]"), ("", "Location : [trystack.org] ")],
     "pick list": [
-        ("3", "Cloud name : "), ("NewCloud", "[ Cloud type ]"), (None, "Make a choice : [2] ")],
+        ("3", "Cloud name : "), ("NewCloud", "[ Cloud type ]"), (None, "Make a choice : [3] ")],
     "confirmation in a submenu": [
         ("5", "[ Cloud ]"), ("", "Remove cloud TryStack from MiniCloud? [y/N] ")],
     "password (no echo)": [
-        ("3", "Cloud name : "), ("OS", "[ Cloud type ]"), ("1", "Location"),
+        ("3", "Cloud name : "), ("OS", "[ Cloud type ]"), ("2", "Location"),
         ("", "Auth URL (Keystone v3) : "), ("http://127.0.0.1:1/v3", "Project : "),
         ("proj", "User : "), ("user", "User domain : [Default] "),
         ("", "Project domain : [Default] "), ("", "Region"),

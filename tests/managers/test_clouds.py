@@ -59,7 +59,7 @@ def test_cloud_refusals(app) -> None:
     with pytest.raises(NotFoundError):
         app.clouds.get("Nope")
     assert [c.name for c in app.clouds.all()] == [CLOUD]
-    assert app.clouds.types() == ["openstack", "stub"]
+    assert app.clouds.types() == ["cloudstack", "openstack", "stub"]
 
 
 def test_update_location(cloud_app, reopen) -> None:

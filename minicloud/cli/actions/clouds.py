@@ -134,7 +134,9 @@ class CloudsAdd(Action):
         declared = settings_args(app, None)
         settings = {a.name: get(v, a.name) for a in declared
                     if not a.secret and get(v, a.name) is not None}
-        secret = next((get(v, a.name) for a in declared if a.secret and get(v, a.name)), None)
+        # The chosen type's own secret (another type's variable, e.g. OS_PASSWORD, is not it).
+        secret = next((get(v, a.name) for a in settings_args(app, v)
+                       if a.secret and get(v, a.name)), None)
         cloud = app.clouds.add(v.name, type_name, v.location or "", settings, secret)
         return said(f"Cloud {cloud.name} added ({cloud.type}).")
 

@@ -90,7 +90,9 @@ class NetworksAttach(Action):
 
 
 def _attached(app: MiniCloud, v: Values) -> Sequence[Any]:
-    return [n for n in app.networks.all() if app.networks.routers_of(n)]
+    """Networks on a router that their cloud's type lets leave it."""
+    return [n for n in app.networks.all() if app.networks.routers_of(n)
+            and app.clouds.features(n.cloud).detach_network]
 
 
 class NetworksDetach(Action):
@@ -98,7 +100,7 @@ class NetworksDetach(Action):
     help = "detach a network from a router"
     menu = ("Detach from a router",)
     args = (
-        chosen("network", _attached, "No network is attached to a router.",
+        chosen("network", _attached, "No network to detach from a router.",
                present.describe_network),
         Arg("router", metavar="ROUTER", positional=True, required=True, help="the router",
             prompt="Router", pick=lambda app, v: app.networks.routers_of(v.name)),

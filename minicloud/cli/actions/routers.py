@@ -93,7 +93,10 @@ def _attachable(app: MiniCloud, v: Values) -> list[Network]:
 
 
 def _attached(app: MiniCloud, v: Values) -> list[Network]:
+    """The router's networks, where its cloud's type lets them leave it."""
     router = v.router
+    if not app.clouds.features(router.cloud).detach_network:
+        return []
     return [n for n in app.networks.all(router.cloud) if n.id in router.interface_network_ids]
 
 
@@ -126,7 +129,7 @@ class RoutersDetach(Action):
         ROUTER,
         Arg("network", metavar="NETWORK", positional=True, required=True, help="the network",
             prompt="Network", pick=_attached, show=present.describe_network,
-            empty=lambda v: f"Router {v.router.name} has no networks attached."),
+            empty=lambda v: f"Router {v.router.name} has no network to detach."),
         CLOUD_HINT,
     )
 

@@ -137,19 +137,26 @@ def show(p: Prompter, result: Result) -> None:
         p.say(result.status)
 
 
-def _keep_password(session: Session, action: Action, v: Values, err: CredentialsNeeded) -> None:
-    """A password the cloud needs: the action's own secret argument, or kept for the
-    session."""
-    password = session.p.secret(f"Password for cloud {err.cloud} (kept for this session only)")
+def _keep_secret(session: Session, action: Action, v: Values, err: CredentialsNeeded) -> None:
+    """The secret the cloud needs, asked in its type's words (the secret setting's prompt,
+    e.g. "Password" or "API secret key"): the action's own secret argument (a cloud being
+    added), or kept for the session."""
     slot = next((a for a in action.arguments(session.app, v) if a.secret), None)
     if slot is not None:
-        setattr(v, slot.name, password)
+        words = slot.prompt
     else:
-        session.app.clouds.keep_secret(err.cloud, password)
+        setting = session.app.clouds.secret_setting(err.cloud)
+        words = setting.prompt if setting is not None else None
+    value = session.p.secret(f"{words or 'Password'} for cloud {err.cloud} "
+                             "(kept for this session only)")
+    if slot is not None:
+        setattr(v, slot.name, value)
+    else:
+        session.app.clouds.keep_secret(err.cloud, value)
 
 
 def run_entry(session: Session, action: Action, entry: Entry) -> None:
-    """Ask, run, show.  A missing password is asked (no echo), then the action runs again."""
+    """Ask, run, show.  A missing secret is asked (no echo), then the action runs again."""
     v = action.values(entry.preset)
     asked: set[str] = set()
     for attempt in (1, 2):
@@ -162,7 +169,7 @@ def run_entry(session: Session, action: Action, entry: Entry) -> None:
         except CredentialsNeeded as err:
             if attempt == 2:
                 raise
-            _keep_password(session, action, v, err)
+            _keep_secret(session, action, v, err)
             continue
         show(session.p, result)
         return
