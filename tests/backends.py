@@ -41,9 +41,30 @@ def drop_all_tables(url: str) -> None:
         engine.dispose()
 
 
+_TEMPLATE: list[Path] = []
+
+
+def seed_sqlite(path: Path) -> None:
+    """An empty store of the current schema at ``path``, copied from one made once per test
+    session: making the schema (through dataset) costs more than most tests.  Making it is
+    tested where it matters (tests/test_store.py, the first-start walks)."""
+    import shutil
+    import tempfile
+
+    from minicloud.drivers.stub import TABLES as STUB_TABLES
+    from minicloud.store import Store
+
+    if not _TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="minicloud-template-"))
+        Store(f"sqlite:///{folder}/minicloud.db", STUB_TABLES.values()).open().close()
+        _TEMPLATE.append(folder / "minicloud.db")
+    shutil.copyfile(_TEMPLATE[0], path)
+
+
 def backend_url(backend: str, tmp_path: Path) -> str:
-    """An SQLite file in tmp_path, or the emptied MySQL test database."""
+    """An empty SQLite store in tmp_path, or the emptied MySQL test database."""
     if backend == "sqlite":
+        seed_sqlite(tmp_path / "minicloud.db")
         return f"sqlite:///{tmp_path}/minicloud.db"
     drop_all_tables(MYSQL_URL)
     return MYSQL_URL

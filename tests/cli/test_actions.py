@@ -29,6 +29,7 @@ from minicloud.cli.prompts import Prompter
 from minicloud.config import load_config
 from minicloud.demo import build_demo
 from minicloud.errors import CredentialsNeeded
+from tests.backends import seed_sqlite
 
 CLI = Path(__file__).resolve().parents[2] / "minicloud" / "cli"
 
@@ -39,6 +40,7 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MiniCloud]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MINICLOUD_HOME", str(tmp_path))
+    seed_sqlite(tmp_path / "minicloud.db")
     opened = MiniCloud(load_config(), notify=lambda text: None).open()
     assert build_demo(opened)
     yield opened
