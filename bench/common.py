@@ -32,6 +32,8 @@ def env_for(home: Path) -> dict[str, str]:
     env = dict(os.environ, MINICLOUD_HOME=str(home), HOME=str(home),
                PYTHONPATH=str(ROOT))
     env.pop("MINICLOUD_DB_URL", None)
+    # As installed: modules compiled once (pip compiles them), not at every start.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 

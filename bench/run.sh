@@ -4,6 +4,6 @@
 # the MySQL store figures need MINICLOUD_TEST_MYSQL_URL.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-for bench in startup render sync store memory; do
+for bench in scale startup render sync store memory; do
     python "$bench.py"
 done

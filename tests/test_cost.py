@@ -139,3 +139,29 @@ def test_the_topology_reads_every_table_once(tmp_path: Path, db_url: str,
     rows_read.clear()
     _run(new_app, "topology")
     assert rows_read[("instances", "Big")] == 60 and rows_read[("instances", "Small")] == 20
+
+
+def test_an_openstack_write_makes_its_own_requests_and_no_sync(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from minicloud.store import Store
+    from tests.drivers.fake_openstack import CLOUD_SETTINGS, PASSWORD, fake_openstack_driver
+
+    url = f"sqlite:///{tmp_path}/mc.db"
+    with fake_openstack_driver(Store(f"sqlite:///{tmp_path}/fake.db").open()) as (_, fake):
+        first = MiniCloud(Config(home=tmp_path, db_url=url))
+        first.clouds.add("os1", "openstack", "", dict(CLOUD_SETTINGS), PASSWORD)
+        first.close()
+        monkeypatch.setenv("OS_PASSWORD", PASSWORD)
+        fake.reset_count()
+        command = MiniCloud(Config(home=tmp_path, db_url=url))
+        try:
+            assert run_command(command, ["networks", "create", "n1", "--cloud", "os1",
+                                         "--cidr", "10.1.0.0/24"]) == 0
+        finally:
+            command.close()
+        lists = [c for c in fake.calls if c.method == "GET" and not c.path.rstrip("/")
+                 .endswith(("/v3", "/v2.0", "/v2.1", "/v2", ""))]
+        assert [c.path for c in lists] == [], lists  # no list of servers, ports, networks...
+        made = [(c.method, c.path) for c in fake.calls if c.method == "POST"]
+        assert ("POST", "/v2.0/networks") in made and ("POST", "/v2.0/subnets") in made, made
+        assert len(fake.calls) <= 10, [(c.method, c.path) for c in fake.calls]
