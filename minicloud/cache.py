@@ -252,24 +252,26 @@ class Inventory:
         """Objects from rows, into the cache; a row that is no valid object (or whose cloud
         is of a type this MiniCloud does not know) is skipped and named, never rewritten."""
         taken: list[Any] = []
+        unreadable = self._unreadable
         for kind, rows in records.items():
             cls = KINDS[kind].cls
+            into = self.cache._objs[kind]
             for data, version in rows:
                 try:
                     obj: Any = from_dict(cls, data)
-                    obj.key  # noqa: B018 - fails on a row with a missing field
+                    key = obj.key  # fails on a row with a missing field
                 except (TypeError, ValueError, KeyError, AttributeError):
                     self._skip(f"{KINDS[kind].table}/{data.get('cloud', '?')}/"
                                f"{data.get('id') or data.get('name') or '?'}")
                     continue
                 obj.version = version
                 if kind == "cloud" and not self._readable(obj):
-                    self._unreadable.add(obj.name)
+                    unreadable.add(obj.name)
                     self._skip(f"clouds/{obj.name}")
                     continue
-                if obj.key[0] in self._unreadable:
+                if key[0] in unreadable:
                     continue
-                self.cache.put(obj)
+                into[key] = obj
                 taken.append(obj)
         self._skip(*self.store.take_skipped())
         return taken

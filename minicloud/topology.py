@@ -150,7 +150,7 @@ def _instance_label(inst: Instance, idx: Index) -> str:
     return f"{label} [{inst.status}]"
 
 
-def instance_order(inst: Instance) -> tuple[tuple[int, int], str, str]:
+def instance_order(inst: Instance) -> tuple[tuple[int, bytes], str, str]:
     """Instances by private IP (as addresses), then name."""
     return (ip_sort_key(inst.private_ip), inst.name, inst.id)
 

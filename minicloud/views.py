@@ -36,7 +36,7 @@ from .model import (
     SecurityGroup,
     ip_sort_key,
 )
-from .topology import instance_counts, public_ip_by_instance
+from .topology import Placement, instance_counts, placement, public_ip_by_instance
 
 Key = tuple[str, str]
 Dict = dict[str, Any]
@@ -70,6 +70,7 @@ class Views:
         self.clusters: dict[str, list[str]] = defaultdict(list)
         for cluster in dep.clusters:
             self.clusters[cluster.cloud].append(cluster.name)
+        self._placement: Placement | None = None
 
     def network_name(self, cloud: str, network_id: str | None) -> str | None:
         if network_id is None:
@@ -80,27 +81,28 @@ class Views:
     # -- one object ----------------------------------------------------------------------------
 
     def instance(self, inst: Instance) -> Dict:
-        nic = inst.primary_nic
+        nics = inst.nics
+        cloud = inst.cloud
+        names = [self.network_name(cloud, n.network_id) for n in nics]
         return {
             "name": inst.name,
-            "cloud": inst.cloud,
+            "cloud": cloud,
             "cluster": inst.cluster,
             "id": inst.id,
             "status": inst.status,
             "image": inst.image,
             "flavor": inst.flavor,
-            "private_ip": inst.private_ip,
-            "network": self.network_name(inst.cloud, nic.network_id) if nic else None,
-            "networks": [self.network_name(inst.cloud, n.network_id) for n in inst.nics],
+            "private_ip": nics[0].ip if nics else None,
+            "network": names[0] if names else None,
+            "networks": names,
             "security_groups": list(inst.security_groups),
-            "public_ip": self.public_ip.get(inst.key),
+            "public_ip": self.public_ip.get((cloud, inst.id)),
         }
 
     def _members(self, cloud: str, cluster: str | None) -> list[Dict]:
-        known = set(self.clusters.get(cloud, ()))
-        members = [i for i in self.dep.instances if i.cloud == cloud
-                   and (i.cluster if i.cluster in known else None) == cluster]
-        return [self.instance(i) for i in sorted(members, key=_instance_order)]
+        if self._placement is None:  # grouped and sorted once, as the tree does
+            self._placement = placement(self.dep)
+        return [self.instance(i) for i in self._placement.members(cloud, cluster)]
 
     def cluster(self, cluster: Cluster) -> Dict:
         return {"name": cluster.name, "cloud": cluster.cloud,
