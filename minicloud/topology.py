@@ -129,8 +129,6 @@ class Index:
         self.networks: dict[Key, Network] = {n.key: n for n in dep.networks}
         self.public_ip = public_ip_by_instance(dep)
         self.instance_count = instance_counts(dep)
-        self.router_names = _ambiguous(dep.routers)
-        self.network_names = _ambiguous(dep.networks)
 
     def network_name(self, cloud: str, network_id: str) -> str:
         net = self.networks.get((cloud, network_id))
@@ -208,8 +206,6 @@ def _compute(dep: Deployment, idx: Index) -> list[Node]:
 
 def _network_label(net: Network, idx: Index) -> str:
     name = net.name
-    if name in idx.network_names:
-        name += f" @{net.cloud}"
     if net.external:
         first = net.subnets[0] if net.subnets else None
         subnet = (first.name or first.cidr) if first is not None else ""
@@ -248,8 +244,6 @@ def unattached_networks(dep: Deployment) -> list[Network]:
 
 def _router_node(router: Router, idx: Index) -> Node:
     label = f"Router: {router.name}"
-    if router.name in idx.router_names:
-        label += f" @{router.cloud}"
     gateway = router.gateway_network_id
     if gateway:
         label += f" ({idx.network_name(router.cloud, gateway)})"
@@ -258,8 +252,19 @@ def _router_node(router: Router, idx: Index) -> Node:
 
 
 def _networking(dep: Deployment, idx: Index) -> list[Node]:
-    nodes = [_router_node(r, idx) for r in sorted(dep.routers, key=by_name)]
-    nodes += [Node(_network_label(net, idx)) for net in unattached_networks(dep)]
+    """Routers, then the networks on no router.  With several clouds, one ``Cloud: NAME``
+    node per cloud that has any, so that every network says where it lives."""
+    routers = sorted(dep.routers, key=by_name)
+    loose = unattached_networks(dep)
+    if len(dep.clouds) == 1:
+        return ([_router_node(r, idx) for r in routers]
+                + [Node(_network_label(net, idx)) for net in loose])
+    nodes = []
+    for cloud in sorted_clouds(dep):
+        children = [_router_node(r, idx) for r in routers if r.cloud == cloud.name]
+        children += [Node(_network_label(n, idx)) for n in loose if n.cloud == cloud.name]
+        if children:
+            nodes.append(Node(f"Cloud: {cloud.name}", children))
     return nodes
 
 

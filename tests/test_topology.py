@@ -210,8 +210,13 @@ def test_several_clouds_sorted_case_sensitively() -> None:
         M + "|",
         M + "+---Networking",
         M + "    |",
-        M + "    +---Network: anet [10.1.0.0/24] (1 instance)",
-        M + "    +---Network: bnet [10.2.0.0/24] (1 instance)",
+        M + "    +---Cloud: Alpha",
+        M + "    |   |",
+        M + "    |   +---Network: anet [10.1.0.0/24] (1 instance)",
+        M + "    |",
+        M + "    +---Cloud: beta",
+        M + "        |",
+        M + "        +---Network: bnet [10.2.0.0/24] (1 instance)",
     ]
 
 
@@ -404,7 +409,7 @@ def test_router_children_interfaces_by_name_then_gateway_last() -> None:
     ]
 
 
-def test_same_names_in_two_clouds_get_at_cloud() -> None:
+def test_with_several_clouds_networking_has_one_cloud_node_each() -> None:
     dep = Deployment(
         clouds=[Cloud(name="cloudB", type="stub"), Cloud(name="cloudA", type="stub")],
         networks=[
@@ -423,17 +428,20 @@ def test_same_names_in_two_clouds_get_at_cloud() -> None:
         instances=[vm("cloudB", "i", "vm", "nb", "10.0.0.3")],
     )
     labels = labels_of(dep)
+    # Each cloud's routers and networks under its own Cloud node: no "@CLOUD" is needed.
     assert labels[labels.index("Networking") + 1:] == [
-        "Router: r1 @cloudA (ext)",
-        "Network: n @cloudA [10.0.0.0/24] (0 instances)",
+        "Cloud: cloudA",
+        "Router: r1 (ext)",
+        "Network: n [10.0.0.0/24] (0 instances)",
         "Network: ext (external) [203.0.113.0/24]",
-        "Router: r1 @cloudB (ext2)",
-        "Network: ext2 (external) [198.51.100.0/24]",
         "Router: solo",
-        "Network: n @cloudB [10.0.0.0/24] (1 instance)",
         "Network: unique [10.5.0.0/24] (0 instances)",
+        "Cloud: cloudB",
+        "Router: r1 (ext2)",
+        "Network: ext2 (external) [198.51.100.0/24]",
+        "Network: n [10.0.0.0/24] (1 instance)",
     ]
-    # The instance line names its network without the cloud suffix.
+    assert not any("@" in label for label in labels)
     assert "Instance: vm [10.0.0.3] (n) [default] [ACTIVE]" in labels
 
 
@@ -498,7 +506,7 @@ def test_thousand_instances_line_count() -> None:
     assert sum("+---Instance: " in line for line in lines) == 1000
     assert sum("+---Network: " in line for line in lines) == 100
     assert sum("+---Router: " in line for line in lines) == 10
-    assert sum("+---Cloud: " in line for line in lines) == 3
+    assert sum("+---Cloud: " in line for line in lines) == 6  # in Compute and in Networking
     assert sum("+---Cluster: " in line for line in lines) == 9
     # Spacers: root, Compute, each cloud, each cluster (all non-leaf) and after each non-leaf
     # sibling that is followed by another; routers with interfaces likewise.
@@ -517,10 +525,10 @@ def test_thousand_instances_line_count() -> None:
 
     expected += count(root)
     assert len(lines) == expected
-    # Every line is either a label (root, 2 sections, 3 clouds, 9 clusters, 1000 instances,
-    # 10 routers, 100 networks each shown once) or a spacer ending with a bar.
+    # Every line is either a label (root, 2 sections, 3 clouds in each, 9 clusters, 1000
+    # instances, 10 routers, 100 networks each shown once) or a spacer ending with a bar.
     spacers = [line for line in lines if line.endswith("|")]
-    assert len(lines) - len(spacers) == 1 + 2 + 3 + 9 + 1000 + 10 + 100
+    assert len(lines) - len(spacers) == 1 + 2 + 3 * 2 + 9 + 1000 + 10 + 100
 
 
 def test_no_trailing_spaces_anywhere() -> None:
