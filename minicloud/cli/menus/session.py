@@ -186,8 +186,8 @@ def run_safely(session: Session, work: Callable[[], None]) -> None:
     p = session.p
     try:
         work()
-    except (EndOfInput, StoreUnavailable):
-        raise
+    except (EndOfInput, StoreUnavailable, BrokenPipeError):
+        raise  # BrokenPipeError: nobody reads any more (``| head``); the menu leaves quietly
     except Cancelled:
         pass
     except Declined:
