@@ -24,6 +24,7 @@ from ..errors import (
 )
 from .actions.base import Action, Arg, Declined
 from .actions.registry import ACTIONS, GROUPS
+from .options import GLOBAL_OPTIONS
 from .present import DECLINED, Result, silence_stdout, to_json
 from .prompts import EndOfInput, Prompter
 
@@ -117,9 +118,16 @@ def build_parser(words: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog="minicloud",
         description="One-shot commands (the interactive menu offers the same operations). "
                     "Exit codes: 0 done, 1 the operation failed, 2 bad usage or unknown name.",
-        epilog="Global options go before COMMAND: minicloud [--config PATH] [--debug] "
-               "[--demo] COMMAND ...; 'minicloud help COMMAND' shows a command's options.",
+        epilog="'minicloud help COMMAND' shows a command's options.",
     )
+    # Read by the entry point before COMMAND (cli/main.py); listed here so that help shows
+    # them where a reader looks.
+    global_options = parser.add_argument_group("global options (before COMMAND)")
+    for flag, metavar, text in GLOBAL_OPTIONS:
+        if metavar:
+            global_options.add_argument(flag, metavar=metavar, help=text)
+        else:
+            global_options.add_argument(flag, action="store_true", help=text)
     sub = _subparsers(parser, "command")
     text = "show the help of minicloud or of a command"
     helper = sub.add_parser("help", help=text, description=text)

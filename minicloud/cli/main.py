@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .. import __version__
+from .options import GLOBAL_OPTIONS
 
 if TYPE_CHECKING:
     from ..app import MiniCloud
@@ -21,12 +22,14 @@ DESCRIPTION = (
 
 def parse_global(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="minicloud", usage=USAGE, description=DESCRIPTION)
-    parser.add_argument("--version", action="version", version=f"minicloud {__version__}")
-    parser.add_argument("--config", metavar="PATH", help="configuration file (minicloud.ini)")
-    parser.add_argument("--debug", action="store_true",
-                        help="log every remote call to stderr as well as to the log file")
-    parser.add_argument("--demo", action="store_true",
-                        help="build the README's demo deployment when the store holds no clouds")
+    for flag, metavar, text in GLOBAL_OPTIONS:
+        if flag == "--version":
+            parser.add_argument(flag, action="version", version=f"minicloud {__version__}",
+                                help=text)
+        elif metavar:
+            parser.add_argument(flag, metavar=metavar, help=text)
+        else:
+            parser.add_argument(flag, action="store_true", help=text)
     parser.add_argument("command", nargs=argparse.REMAINDER,
                         help="a one-shot command (e.g. 'topology'); none opens the menu")
     return parser.parse_args(argv)

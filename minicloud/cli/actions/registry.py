@@ -21,18 +21,28 @@ ACTIONS: tuple[Action, ...] = (
     general.Destroy(),
 )
 
-# The commands that group several actions (``minicloud clouds ...``).
-GROUPS: dict[str, str] = {
-    "clouds": "add, list, update and remove clouds",
-    "clusters": "add, list and remove clusters",
-    "images": "list a cloud's images",
-    "flavors": "list a cloud's flavors",
-    "routers": "create, change and remove routers",
-    "networks": "create, attach, detach and remove networks",
-    "public-ips": "list and release public IPs",
-    "instances": "create, show, start, stop, remove and connect to instances",
-    "security-groups": "list security groups",
+# The commands that group several actions (``minicloud clouds ...``): what they act on.
+NOUNS: dict[str, str] = {
+    "clouds": "clouds",
+    "clusters": "clusters",
+    "images": "a cloud's images",
+    "flavors": "a cloud's flavors",
+    "routers": "routers",
+    "networks": "networks",
+    "public-ips": "public IPs",
+    "instances": "instances",
+    "security-groups": "security groups",
 }
+
+
+def group_help(group: str) -> str:
+    """A group's line in the help: every subcommand it has, from the declarations (so a new
+    action can never be missing from it), e.g. ``list, create, remove: networks``."""
+    names = [a.path[1] for a in ACTIONS if len(a.path) == 2 and a.path[0] == group]
+    return f"{', '.join(names)}: {NOUNS[group]}"
+
+
+GROUPS: dict[str, str] = {group: group_help(group) for group in NOUNS}
 
 
 def by_label() -> dict[str, tuple[Action, Entry]]:
