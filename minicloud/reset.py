@@ -125,7 +125,9 @@ def _router_interfaces(r: CloudReset) -> None:
     for router in r.all("router"):
         for net_id in router.interface_network_ids:
             if router.owned or (router.id, net_id) in added:
-                r.keep(r.step(f"detached a network from router {router.name}", router,
+                net = r.cache.get("network", r.cloud.name, net_id)
+                r.keep(r.step(f"detached network {net.name if net else net_id} from router "
+                              f"{router.name}", router,
                               r.driver.remove_router_interface, router.id, net_id))
 
 

@@ -229,7 +229,8 @@ def test_text_listings(demo: Path) -> None:
     assert "LondonGateway" in ok(demo, "routers", "list")
     assert "m1.tiny" in ok(demo, "flavors", "list", "--cloud", "TryStack")
     assert "public_ssh" in ok(demo, "security-groups", "list")
-    assert ok(demo, "refresh") == "Refreshed 1 of 1 cloud.\n"
+    assert ok(demo, "refresh") == ("TryStack: 3 instances, 3 networks, 1 router, 1 public IP.\n"
+                                   "Refreshed 1 of 1 cloud.\n")
     assert ok(demo, "topology") == REFERENCE
 
 

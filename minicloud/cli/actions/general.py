@@ -52,8 +52,20 @@ class Refresh(Action):
         if not count:
             return said("No clouds yet.")
         failures = app.clouds.refresh(cloud)
-        return Result([f"Refreshed {count - len(failures)} of {plural(count, 'cloud')}."],
-                      errors=list(failures))
+        names = [cloud] if cloud else [c.name for c in app.clouds.all()]
+        lines = [_summary(app, name) for name in names
+                 if not any(f.startswith(f"cloud {name}:") for f in failures)]
+        lines.append(f"Refreshed {count - len(failures)} of {plural(count, 'cloud')}.")
+        return Result(lines, errors=list(failures))
+
+
+def _summary(app: Any, cloud: str) -> str:
+    """What a cloud holds now, in one line (the refresh's account of each cloud)."""
+    counts = [plural(len(app.instances.all(cloud)), "instance"),
+              plural(len(app.networks.all(cloud)), "network"),
+              plural(len(app.routers.all(cloud)), "router"),
+              plural(len(app.networks.public_ips(cloud)), "public IP")]
+    return f"{cloud}: {', '.join(counts)}."
 
 
 def report(done: Any, what: str) -> Result:
