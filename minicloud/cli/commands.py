@@ -175,6 +175,17 @@ def show(result: Result, as_json: bool) -> int:
     return FAILED if result.errors else OK
 
 
+def _the_only(app: MiniCloud, arg: Arg, values: argparse.Namespace) -> str:
+    """The one candidate of an argument left out (the only cloud there is); bad usage when
+    there is none or more than one."""
+    found = [getattr(c, "name", str(c)) for c in (arg.pick(app, values) if arg.pick else [])]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise UsageError(f"{arg.option}: there is no {arg.name} to use yet")
+    raise UsageError(f"{arg.option} is needed: one of {', '.join(sorted(found))}")
+
+
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     """The command line as its action's values, before any store is opened: help is printed
     (SystemExit), bad usage raised (UsageError)."""
@@ -205,6 +216,8 @@ def _run(opener: MiniCloud | Callable[[], MiniCloud | None], argv: Sequence[str]
     for arg in action.arguments(app):
         if arg.env and arg.option is None:
             setattr(values, arg.name, os.environ.get(arg.env) or None)
+        if arg.sole and getattr(values, arg.name, None) is None:
+            setattr(values, arg.name, _the_only(app, arg, values))
     if action.writes:
         # What a killed process left half-done (a remove, a Destroy) is finished first.
         for line in app.clouds.finish_interrupted():

@@ -93,6 +93,8 @@ class Arg:
     expand: Callable[[MiniCloud | None, Values | None], tuple[Arg, ...]] | None = None
     choices: tuple[str, ...] | None = None
     exclusive: str | None = None
+    # A command may leave it out when ``pick`` offers exactly one candidate (the one cloud).
+    sole: bool = False
 
     @property
     def option(self) -> str | None:
@@ -205,8 +207,9 @@ def clouds(app: MiniCloud, v: Values) -> Sequence[Any]:
 
 
 NO_CLOUDS = "No clouds yet: add one in Cloud management."
-CLOUD = Arg("cloud", metavar="C", required=True, help="the cloud", prompt="Cloud",
-            pick=clouds, show=present.describe_cloud, empty=NO_CLOUDS)
+CLOUD = Arg("cloud", metavar="C", sole=True,
+            help="the cloud (may be left out when there is only one it can be)",
+            prompt="Cloud", pick=clouds, show=present.describe_cloud, empty=NO_CLOUDS)
 
 
 def cloud_that_can(feature: str, empty: str) -> Arg:
