@@ -47,7 +47,12 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """Raises instead of exiting, so that the exit code stays run_command's."""
+    """Raises instead of exiting, so that the exit code stays run_command's.  The top level
+    knows each command's parser (``commands``, by action path) to word errors in its usage."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands: dict[tuple[str, ...], argparse.ArgumentParser] = {}
 
     def error(self, message: str) -> Any:
         raise UsageError(f"{self.format_usage().rstrip()}\n{self.prog}: error: {message}",
@@ -111,7 +116,7 @@ def _subparsers(parser: argparse.ArgumentParser, dest: str) -> Any:
     return sub
 
 
-def build_parser(words: Sequence[str] | None = None) -> argparse.ArgumentParser:
+def build_parser(words: Sequence[str] | None = None) -> _Parser:
     """Every action's command; with ``words`` (the command line's), the arguments of the
     command they name only: help and a usage error cost what one command costs."""
     parser = _Parser(
@@ -144,6 +149,7 @@ def build_parser(words: Sequence[str] | None = None) -> argparse.ArgumentParser:
             where = groups[group[0]]
         command = where.add_parser(name, help=action.help, description=action.help)
         command.set_defaults(action=action)
+        parser.commands[action.path] = command
         if words is None or tuple(words[:len(action.path)]) == action.path:
             exclusive: dict[str, Any] = {}
             for arg in action.arguments():
@@ -191,7 +197,11 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     (SystemExit), bad usage raised (UsageError)."""
     words = [w for w in argv if not w.startswith("-")]
     parser = build_parser(words[1:] if words[:1] == ["help"] else words)
-    values = parser.parse_args(list(argv))
+    values, extras = parser.parse_known_args(list(argv))
+    if extras:  # said by the command's own parser, with its usage, not the top level's
+        action = getattr(values, "action", None)
+        command = parser.commands.get(action.path) if action is not None else None
+        (command or parser).error(f"unrecognized arguments: {' '.join(extras)}")
     if values.command == "help":
         parser.parse_args([*values.topic, "--help"])
     return values
