@@ -110,10 +110,12 @@ class Manager:
         return [c for c in self.cache.all("change", cloud) if c.target_id == target_id]
 
     def find(self, kind: str, name: str, cloud: str | None = None) -> Any:
-        """The one object of ``kind`` called ``name`` (in ``cloud`` when given)."""
+        """The one object of ``kind`` called ``name`` (in ``cloud`` when given); ``name`` may
+        also be the object's id, as the ``openstack`` client takes a name or an ID, so that
+        two objects of one name in one cloud can each be addressed."""
         if cloud is not None:
             self.cloud(cloud)
-        matches = self.cache.named(kind, cloud, name)
+        matches = self.cache.named(kind, cloud, name) or self._with_id(kind, name, cloud)
         what = label(kind)
         if not matches:
             where = f" in cloud {cloud}" if cloud else ""
@@ -123,9 +125,15 @@ class Manager:
             if len(clouds) > 1:
                 raise AmbiguousError(f"{what} {name!r} exists in clouds {', '.join(clouds)}; "
                                      "name the cloud")
+            ids = ", ".join(sorted(o.key[1] for o in matches))
             raise AmbiguousError(f"{len(matches)} {what}s are named {name!r} in cloud "
-                                 f"{clouds[0]}")
+                                 f"{clouds[0]}; give the id of one instead: {ids}")
         return matches[0]
+
+    def _with_id(self, kind: str, ident: str, cloud: str | None) -> list[Any]:
+        clouds = [cloud] if cloud is not None else [c.name for c in self.cache.all("cloud")]
+        found = (self.cache.get(kind, c, ident) for c in clouds)
+        return [o for o in found if o is not None]
 
     def by_id(self, kind: str, cloud: str, ident: str) -> Any:
         obj = self.cache.get(kind, cloud, ident)
