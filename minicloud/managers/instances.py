@@ -65,9 +65,7 @@ class InstanceManager(Manager):
                cluster: str | None = None, security_group: str = DEFAULT_GROUP,
                fixed_ip: str | None = None) -> Instance:
         self.cloud(cloud)
-        check_name(name, "instance name")
-        if self.name_taken("instance", cloud, name):
-            raise ValidationError(f"an instance named {name!r} exists already in cloud {cloud}")
+        self.check_new_name(cloud, name)
         if cluster is not None and self.cache.get("cluster", cloud, cluster) is None:
             raise ValidationError(f"no cluster named {cluster!r} in cloud {cloud}")
         image_obj = self.find("image", image, cloud)
@@ -76,7 +74,7 @@ class InstanceManager(Manager):
         if net.external:
             raise ValidationError(f"{net.name} is an external network; pick a private one")
         if fixed_ip is not None:
-            fixed_ip = self._check_fixed_ip(net, fixed_ip)
+            fixed_ip = self.check_fixed_ip(net, fixed_ip)
         claims = [Claims.name("instance", name)]
         requires = [("network", net.id)] + ([("cluster", cluster)] if cluster else [])
         if fixed_ip is not None:
@@ -113,7 +111,14 @@ class InstanceManager(Manager):
             log.warning("availability zones of cloud %s unknown: %s", cloud, err)
             return set()
 
-    def _check_fixed_ip(self, net: Network, fixed_ip: str) -> str:
+    def check_new_name(self, cloud: str, name: str) -> str:
+        """The name of an instance to create in ``cloud``: valid and free."""
+        check_name(name, "instance name")
+        if self.name_taken("instance", cloud, name):
+            raise ValidationError(f"an instance named {name!r} exists already in cloud {cloud}")
+        return name
+
+    def check_fixed_ip(self, net: Network, fixed_ip: str) -> str:
         """A requested private address: a host of the network's subnet, not its gateway,
         not held by another instance (as far as MiniCloud knows; the cloud has the last
         word)."""

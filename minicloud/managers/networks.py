@@ -11,7 +11,7 @@ from ..errors import InUseError, NotFoundError, ValidationError
 from ..ledger import Claims
 from ..model import Change, Network, PublicIP, Router, to_dict
 from ..validation import parse_cidr
-from .base import Manager, Undo, check_name
+from .base import Manager, Undo
 
 __all__ = ["NetworkManager", "parse_cidr"]
 
@@ -45,11 +45,13 @@ class NetworkManager(Manager):
                                           f"{cloud}")
         return str(net)
 
+    def check_new_name(self, cloud: str, name: str) -> str:
+        """The name of a network to create in ``cloud``: valid and free."""
+        return self._check_new_name("network", cloud, name)
+
     def create(self, cloud: str, name: str, cidr: str, router: str | None = None) -> Network:
         self.cloud(cloud)
-        check_name(name, "network name")
-        if self.name_taken("network", cloud, name):
-            raise ValidationError(f"a network named {name!r} exists already in cloud {cloud}")
+        self.check_new_name(cloud, name)
         cidr = self.check_cidr(cloud, cidr)
         target = self.find("router", router, cloud) if router else None
         changes = [] if target is None or target.owned else [

@@ -26,12 +26,15 @@ class RouterManager(Manager):
                                   f"{', '.join(n.name for n in self.external_networks(cloud))}")
         return network
 
+    def check_new_name(self, cloud: str, name: str) -> str:
+        """The name of a router to create in ``cloud``: valid and free."""
+        return self._check_new_name("router", cloud, name)
+
     def create(self, cloud: str, name: str, gateway: str | None = None) -> Router:
         self.cloud(cloud)
         check_name(name, "router name")
         self.require(cloud, "routers", "have routers")
-        if self.name_taken("router", cloud, name):
-            raise ValidationError(f"a router named {name!r} exists already in cloud {cloud}")
+        self.check_new_name(cloud, name)
         network = self._gateway(cloud, gateway) if gateway else None
         intent = self.ledger.begin(cloud, f"create router {name}",
                                    claims=[Claims.name("router", name)],

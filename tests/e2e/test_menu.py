@@ -74,7 +74,8 @@ def test_cloud_management(run: Runner) -> None:
         "4",                                      # update with no cloud: says so
         "3", "Lab", "", "lab.local", "", "", "",  # add stub Lab, defaults
         "3", "Spare", "", "", "ext", "10.99.0.0/24", "",
-        "3", "Lab", "", "", "", "", "",           # a second Lab: refused in one line
+        "3", "Lab", "Spare2", "", "", "", "", "", # a second Lab: refused when typed
+        "5", "3", "y",                            # remove Spare2
         "2",
         "4", "1", "Ghent",                        # update Lab's location
         "6", "1", "bad name", "Antwerp",          # a bad cluster name: one line, asked again
@@ -93,7 +94,7 @@ def test_cloud_management(run: Runner) -> None:
     assert "No clouds yet: add one in Cloud management.\n" in out
     assert "Cloud Lab added (stub).\n" in out
     assert "Cloud Spare added (stub).\n" in out
-    assert "Error: a cloud named 'Lab' exists already\n" in out
+    assert "Cloud name : a cloud named 'Lab' exists already\nCloud name : " in out
     assert ("\nNAME   TYPE  LOCATION   REACHABLE  CLUSTERS  INSTANCES\n"
             "Lab    stub  lab.local  yes        -         0\n"
             "Spare  stub  -          yes        -         0\n") in out
@@ -359,9 +360,9 @@ def test_end_of_input_in_the_demo_keeps_it(demo: Runner) -> None:
 
 
 def test_manager_errors_are_one_line_and_the_menu_goes_on(demo: Runner) -> None:
-    result = demo(stdin=keys("3", "3", "", "LondonGateway", "", "1", "9", "8"))
+    result = demo(stdin=keys("3", "8", "", "y", "9", "8"))  # remove a router with public IPs
     assert result.code == 0
-    assert "Error: a router named 'LondonGateway' exists already in cloud TryStack\n" \
+    assert "Error: router LondonGateway carries public IPs of Tower; release them first\n" \
         in result.out
     assert result.out.endswith(MAIN_MENU)
 

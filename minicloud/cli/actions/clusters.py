@@ -43,7 +43,8 @@ class ClustersAdd(Action):
     path = ("clusters", "add")
     help = "add a cluster to a cloud"
     menu = ("Add a cluster",)
-    args = (CLOUD, new_name("cluster"))
+    args = (CLOUD, new_name("cluster", lambda app, v, text: app.clouds.check_new_cluster(
+        name_of(v.cloud) or "", text)))
 
     def run(self, ctx: Context, v: Values) -> Result:
         cluster = ctx.app.clouds.add_cluster(name_of(v.cloud) or "", v.name)

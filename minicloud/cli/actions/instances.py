@@ -55,13 +55,21 @@ def _groups(app: MiniCloud, v: Values) -> list[str]:
     return names if PUBLIC_SSH in names else [*names, PUBLIC_SSH]
 
 
+def _fixed_ip(app: MiniCloud, v: Values, text: str) -> str:
+    """A typed fixed IP, checked against the network just picked (as create checks it)."""
+    network = v.network
+    if isinstance(network, str):
+        network = app.clouds.find("network", network, _cloud(v))
+    return app.instances.check_fixed_ip(network, text)
+
+
 class InstancesCreate(Action):
     path = ("instances", "create")
     help = "create an instance"
     menu = ("Create an instance",)
     args = (
         CLOUD,
-        new_name("instance"),
+        new_name("instance", lambda app, v, text: app.instances.check_new_name(_cloud(v), text)),
         Arg("cluster", metavar="K", help="put it in this cluster", prompt="Cluster",
             none="No cluster", pick=lambda app, v: app.clouds.clusters(_cloud(v))),
         Arg("image", metavar="I", required=True, help="its image", prompt="Image",
@@ -78,7 +86,7 @@ class InstancesCreate(Action):
             prompt="Security group", pick=_groups,
             default=lambda app, v: DEFAULT_GROUP if DEFAULT_GROUP in _groups(app, v) else None),
         Arg("fixed_ip", metavar="IP", help="its private IP",
-            prompt="Fixed IP (empty: the next free one)", optional=True),
+            prompt="Fixed IP (empty: the next free one)", optional=True, check=_fixed_ip),
     )
 
     def run(self, ctx: Context, v: Values) -> Result:

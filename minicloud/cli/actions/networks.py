@@ -47,7 +47,8 @@ class NetworksCreate(Action):
     menu = ("Create a network",)
     args = (
         CLOUD,
-        new_name("network"),
+        new_name("network", lambda app, v, text: app.networks.check_new_name(
+            name_of(v.cloud) or "", text)),
         Arg("cidr", metavar="CIDR", required=True, help="e.g. 10.0.0.0/24",
             prompt="CIDR (e.g. 10.0.0.0/24)",
             check=lambda app, v, text: app.networks.check_cidr(name_of(v.cloud) or "", text)),

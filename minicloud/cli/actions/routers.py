@@ -58,7 +58,8 @@ class RoutersCreate(Action):
     menu = ("Create a router",)
     args = (
         cloud_that_can("routers", "No cloud here has routers."),
-        new_name("router"),
+        new_name("router", lambda app, v, text: app.routers.check_new_name(
+            name_of(v.cloud) or "", text)),
         Arg("gateway", metavar="NET", help="its external gateway network",
             prompt="External gateway", none="No gateway", show=present.describe_network,
             pick=lambda app, v: _externals(app, name_of(v.cloud) or ""),
