@@ -216,6 +216,11 @@ class CloudManager(Manager):
             self._check_empty(cluster)  # again: the cache is the store's since the intent
             self.ledger.settle(intent, deletes=[cluster])
 
+    def check_cluster_removable(self, cluster: Cluster) -> None:
+        """Refuse (as remove_cluster does) a cluster with instances: a front end asks this
+        before its confirmation."""
+        self._check_empty(cluster)
+
     def _check_empty(self, cluster: Cluster) -> None:
         members = sorted(i.name for i in self.cache.all("instance", cluster.cloud)
                          if i.cluster == cluster.name)

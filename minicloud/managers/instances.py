@@ -195,25 +195,41 @@ class InstanceManager(Manager):
             self.ledger.settle(intent, puts=puts, deletes=deletes)
         return self.by_id("instance", instance.cloud, instance.id)
 
+    def power_refusal(self, instance: Instance, action: str) -> str | None:
+        """Why ``action`` (start, stop, reboot) does not apply to the instance now, or None
+        when it does (a front end offers only the instances it applies to)."""
+        if action == "start" and instance.status == State.ACTIVE:
+            return f"instance {instance.name} is running already"
+        if action == "stop" and instance.status == State.SHUTOFF:
+            return f"instance {instance.name} is stopped already"
+        if action == "reboot" and instance.status == State.SHUTOFF:
+            return f"instance {instance.name} is stopped: start it instead"
+        return None
+
+    def _power(self, instance: Instance, action: str) -> Instance:
+        refusal = self.power_refusal(instance, action)
+        if refusal is not None:
+            raise ValidationError(refusal)
+        return self._act(instance, action)
+
     def start(self, instance: Instance) -> Instance:
-        if instance.status == State.ACTIVE:
-            raise ValidationError(f"instance {instance.name} is running already")
-        return self._act(instance, "start")
+        return self._power(instance, "start")
 
     def stop(self, instance: Instance) -> Instance:
-        if instance.status == State.SHUTOFF:
-            raise ValidationError(f"instance {instance.name} is stopped already")
-        return self._act(instance, "stop")
+        return self._power(instance, "stop")
 
     def reboot(self, instance: Instance) -> Instance:
-        if instance.status == State.SHUTOFF:
-            raise ValidationError(f"instance {instance.name} is stopped: start it instead")
-        return self._act(instance, "reboot")
+        return self._power(instance, "reboot")
+
+    def check_removable(self, instance: Instance) -> None:
+        """Refuse (as remove does) an instance MiniCloud did not create: a front end asks
+        this before its confirmation."""
+        if not instance.owned:
+            raise ValidationError(f"MiniCloud did not create instance {instance.name}; it stays")
 
     def remove(self, instance: Instance) -> None:
         """Delete an instance MiniCloud created; its public IP is released or given back."""
-        if not instance.owned:
-            raise ValidationError(f"MiniCloud did not create instance {instance.name}; it stays")
+        self.check_removable(instance)
         fips = [f for f in self.cache.all("public_ip", instance.cloud)
                 if f.instance_id == instance.id]
         intent = self.ledger.begin(instance.cloud, f"remove instance {instance.name}",

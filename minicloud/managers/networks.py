@@ -162,9 +162,9 @@ class NetworkManager(Manager):
     def _public_ips_of(self, instance_id: str, cloud: str) -> list[PublicIP]:
         return [f for f in self.cache.all("public_ip", cloud) if f.instance_id == instance_id]
 
-    def remove(self, network: Network) -> None:
-        """Remove a network MiniCloud created, detaching it from its routers first (where the
-        type cannot detach, deleting it takes it off its router)."""
+    def check_removable(self, network: Network) -> None:
+        """Refuse (as remove does) a network MiniCloud did not create, one with instances, a
+        router's gateway: a front end asks this before its confirmation."""
         if not network.owned:
             raise ValidationError(f"MiniCloud did not create network {network.name}; it stays")
         users = sorted(i.name for i in self._instances_on(network))
@@ -174,6 +174,11 @@ class NetworkManager(Manager):
         if any(r.gateway_network_id == network.id for r in self.cache.all("router",
                                                                           network.cloud)):
             raise InUseError(f"network {network.name} is a router's gateway; clear it first")
+
+    def remove(self, network: Network) -> None:
+        """Remove a network MiniCloud created, detaching it from its routers first (where the
+        type cannot detach, deleting it takes it off its router)."""
+        self.check_removable(network)
         intent = self.ledger.begin(network.cloud, f"remove network {network.name}",
                                    requires=[("network", network.id)])
         driver = self.driver(network.cloud)

@@ -80,7 +80,7 @@ def test_cloud_management(run: Runner) -> None:
         "4", "1", "Ghent",                        # update Lab's location
         "6", "1", "bad name", "Antwerp",          # a bad cluster name: one line, asked again
         "6", "1", "North",
-        "7", "2",                                 # remove cluster North (Antwerp, North)
+        "7", "2", "y",                            # remove cluster North (Antwerp, North)
         "8", "1",                                 # images of Lab
         "9", "1",                                 # flavors of Lab
         "10",                                     # refresh
@@ -178,9 +178,9 @@ def test_instance_management_on_the_demo(demo: Runner) -> None:
         "8", "1",                                 # connect Ben: a new public IP
         "3", "", "Extra", "3", "1", "1", "2", "", "10.10.2.99",
         "4", "3",
-        "6", "3", "6", "3",                       # stop, stop again
-        "7", "3",                                 # reboot a stopped one
-        "5", "3", "7", "3",                       # start, reboot
+        "6", "3", "6", "4",                       # stop; Stop again does not offer it
+        "7", "4",                                 # nor does Reboot: cancel
+        "5", "", "7", "3",                        # start (the one stopped), reboot
         "9", "3", "",                             # remove? Enter = no
         "9", "3", "y",
         "1",
@@ -196,8 +196,7 @@ def test_instance_management_on_the_demo(demo: Runner) -> None:
     assert "Status               : ACTIVE\n" in out
     assert "Cluster              : London\n" in out
     assert "Instance Extra stopped: SHUTOFF.\n" in out
-    assert "Error: instance Extra is stopped already\n" in out
-    assert "Error: instance Extra is stopped: start it instead\n" in out
+    assert "Error" not in out
     assert "Instance Extra started: ACTIVE.\n" in out
     assert "Instance Extra rebooted: ACTIVE.\n" in out
     assert "Remove instance Extra from cloud TryStack? [y/N] Nothing changed.\n" in out
@@ -212,8 +211,8 @@ def test_public_ips_and_removals(demo: Runner) -> None:
     result = demo(stdin=keys(
         "4",
         "6",                                      # list public IPs
-        "8", "2", "y",                            # remove LondonNet: it has instances
-        "8", "3", "y",                            # remove external: not MiniCloud's
+        "8", "2",                                 # remove LondonNet: it has instances
+        "8", "3",                                 # remove external: not MiniCloud's
         "7", "", "",                              # release? Enter = no
         "7", "", "y",
         "6",
@@ -224,7 +223,7 @@ def test_public_ips_and_removals(demo: Runner) -> None:
         "9",
         "3", "8", "", "y",                        # and the router
         "9",
-        "2", "7", "1", "7", "", "11",             # and the clusters
+        "2", "7", "1", "y", "7", "", "y", "11",   # and the clusters
         "8"))
     out = result.out
     assert result.code == 0, result.err
@@ -360,7 +359,7 @@ def test_end_of_input_in_the_demo_keeps_it(demo: Runner) -> None:
 
 
 def test_manager_errors_are_one_line_and_the_menu_goes_on(demo: Runner) -> None:
-    result = demo(stdin=keys("3", "8", "", "y", "9", "8"))  # remove a router with public IPs
+    result = demo(stdin=keys("3", "8", "", "9", "8"))  # remove a router with public IPs
     assert result.code == 0
     assert "Error: router LondonGateway carries public IPs of Tower; release them first\n" \
         in result.out

@@ -30,7 +30,8 @@ Values = Namespace
 Candidates = Callable[["MiniCloud", Values], Sequence[Any]]
 Check = Callable[["MiniCloud", Values, str], str]
 Default = str | Callable[["MiniCloud", Values], Any] | None
-Text = str | Callable[[Values], str] | None
+# A picker's "nothing to pick" line; a function of the values so far may ask the managers why.
+Text = str | Callable[["MiniCloud", Values], str] | None
 
 
 class Declined(Exception):

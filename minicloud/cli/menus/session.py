@@ -85,7 +85,7 @@ def _pick(session: Session, arg: Arg, v: Values, default: Any) -> Any:
             return arg.other or ""
         return arg.show(app, item)
 
-    empty = arg.empty(v) if callable(arg.empty) else arg.empty
+    empty = arg.empty(app, v) if callable(arg.empty) else arg.empty
     choice = session.p.pick(arg.prompt or arg.name, items, describe, default=default,
                             empty=empty)
     return None if choice is _OTHER else choice
