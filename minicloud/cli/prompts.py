@@ -1,7 +1,9 @@
 """Reading a keyboard: numbered menus, questions with defaults, confirmations, pickers.
 
-Everything here reads whole lines with ``readline`` (never ``input()``), so a piped script and
-a terminal behave the same.  End of input raises :class:`EndOfInput`; a picker's ``Cancel``
+A piped script is read line by line from the stream, as typed.  At a terminal (stdin and
+stdout both one) a line is read through ``input()`` with GNU readline loaded: arrows, Home/End
+and Up for the earlier answers work as in a shell; a password is still read by ``getpass``,
+with no echo and no history.  End of input raises :class:`EndOfInput`; a picker's ``Cancel``
 raises :class:`Cancelled`.  Bad input never raises: it gives one line and the question again.
 """
 
@@ -53,6 +55,7 @@ class Prompter:
     def __init__(self, input: TextIO | None = None, output: TextIO | None = None):
         self.input = input if input is not None else sys.stdin
         self.output = output if output is not None else sys.stdout
+        self._editing: bool | None = None  # line editing, decided at the first read
 
     # -- output --------------------------------------------------------------------------------
 
@@ -65,8 +68,16 @@ class Prompter:
 
     # -- input ---------------------------------------------------------------------------------
 
-    def read_line(self, prompt: str) -> str:
-        """Show ``prompt`` (no newline) and read one line, without its line ending."""
+    def read_line(self, prompt: str, history: bool = True) -> str:
+        """Show ``prompt`` (no newline) and read one line, without its line ending.  At a
+        terminal the line can be edited; with ``history`` it is offered again by Up (menu
+        numbers and y/n are not worth recalling)."""
+        if self._editing is None:
+            self._editing = (self.input is sys.stdin and self.output is sys.stdout
+                             and _isatty(self.input) and _isatty(self.output)
+                             and _load_readline())
+        if self._editing:
+            return _edited_line(prompt, history)
         self.write(prompt)
         line = self.input.readline()
         if not line:
@@ -85,7 +96,7 @@ class Prompter:
         prompt = f"Make a choice : [{default}] " if default else "Make a choice : "
         while True:
             self.write(menu_text)
-            answer = self.read_line(prompt).strip()
+            answer = self.read_line(prompt, history=False).strip()
             if not answer and default:
                 return default
             if answer.isascii() and answer.isdigit() and len(answer) <= 6 \
@@ -129,7 +140,7 @@ class Prompter:
     def confirm(self, question: str) -> bool:
         """A yes/no question; Enter means no."""
         while True:
-            answer = self.read_line(f"{question} [y/N] ").strip().lower()
+            answer = self.read_line(f"{question} [y/N] ", history=False).strip().lower()
             if answer in ("", "n", "no"):
                 return False
             if answer in ("y", "yes"):
@@ -172,6 +183,33 @@ class Prompter:
                 self.say("A value is required.")
                 continue
             return raw
+
+
+def _load_readline() -> bool:
+    """Load GNU readline, which ``input()`` then uses at a terminal; False when this Python
+    has none (lines are read plainly then)."""
+    try:
+        import readline
+    except ImportError:
+        return False
+    # A paste is typed text here: no bracketed-paste escape codes around each prompt.
+    readline.parse_and_bind("set enable-bracketed-paste off")
+    return True
+
+
+def _edited_line(prompt: str, history: bool) -> str:
+    """One line read by ``input()`` (readline shows the prompt and handles the keys)."""
+    import readline
+
+    sys.stdout.flush()
+    try:
+        line = input(prompt)
+    except EOFError:
+        raise EndOfInput() from None
+    if not history and line.strip():
+        # readline keeps every line; a menu number or a y/n is dropped again.
+        readline.remove_history_item(readline.get_current_history_length() - 1)
+    return line
 
 
 def _isatty(stream: Any) -> bool:

@@ -143,3 +143,12 @@ class Manager:
 
     def name_taken(self, kind: str, cloud: str, name: str) -> bool:
         return bool(self.cache.named(kind, cloud, name))
+
+    def _check_new_name(self, kind: str, cloud: str, name: str) -> str:
+        """A valid name no object of ``kind`` has in ``cloud`` yet: the create's own refusal,
+        also asked for by a front end as soon as the name is typed."""
+        check_name(name, f"{label(kind)} name")
+        if self.name_taken(kind, cloud, name):
+            raise ValidationError(f"a {label(kind)} named {name!r} exists already in cloud "
+                                  f"{cloud}")
+        return name

@@ -75,6 +75,13 @@ class CloudManager(Manager):
             raise ValidationError(f"a {type_name} cloud takes no secret")
         return {setting.name: value}
 
+    def check_new_name(self, name: str) -> str:
+        """The name of a cloud to add: valid and free (asked as soon as it is typed)."""
+        check_name(name, "cloud name")
+        if self.cache.get("cloud", name, name) is not None:
+            raise ValidationError(f"a cloud named {name!r} exists already")
+        return name
+
     def add(self, name: str, type_name: str, location: str = "",
             settings: dict[str, str] | None = None, secret: str | None = None) -> Cloud:
         """Add a cloud: check access, read what it holds, and record it.  ``secret`` is the
@@ -83,8 +90,7 @@ class CloudManager(Manager):
         if type_name not in DRIVERS:
             raise ValidationError(f"unknown cloud type {type_name!r}: use one of "
                                   f"{', '.join(sorted(DRIVERS))}")
-        if self.cache.get("cloud", name, name) is not None:
-            raise ValidationError(f"a cloud named {name!r} exists already")
+        self.check_new_name(name)
         check_location(location)
         cls = driver_class(type_name)
         cloud = Cloud(name, type_name, location, self._check_settings(cls, settings or {}))
@@ -182,11 +188,16 @@ class CloudManager(Manager):
         return sorted(self.cache.all("cluster", self.known(cloud)),
                       key=lambda c: (c.cloud, c.name))
 
-    def add_cluster(self, cloud: str, name: str) -> Cluster:
-        self.get(cloud)
+    def check_new_cluster(self, cloud: str, name: str) -> str:
+        """The name of a cluster to add to ``cloud``: valid and free."""
         check_name(name, "cluster name")
         if self.cache.get("cluster", cloud, name) is not None:
             raise ValidationError(f"cluster {name!r} exists already in cloud {cloud}")
+        return name
+
+    def add_cluster(self, cloud: str, name: str) -> Cluster:
+        self.get(cloud)
+        self.check_new_cluster(cloud, name)
         cluster = Cluster(cloud, name)
         intent = self.ledger.begin(cloud, f"add cluster {name}",
                                    claims=[Claims.name("cluster", name)])
@@ -204,6 +215,11 @@ class CloudManager(Manager):
         with self.ledger.running(intent):
             self._check_empty(cluster)  # again: the cache is the store's since the intent
             self.ledger.settle(intent, deletes=[cluster])
+
+    def check_cluster_removable(self, cluster: Cluster) -> None:
+        """Refuse (as remove_cluster does) a cluster with instances: a front end asks this
+        before its confirmation."""
+        self._check_empty(cluster)
 
     def _check_empty(self, cluster: Cluster) -> None:
         members = sorted(i.name for i in self.cache.all("instance", cluster.cloud)

@@ -65,9 +65,7 @@ class InstanceManager(Manager):
                cluster: str | None = None, security_group: str = DEFAULT_GROUP,
                fixed_ip: str | None = None) -> Instance:
         self.cloud(cloud)
-        check_name(name, "instance name")
-        if self.name_taken("instance", cloud, name):
-            raise ValidationError(f"an instance named {name!r} exists already in cloud {cloud}")
+        self.check_new_name(cloud, name)
         if cluster is not None and self.cache.get("cluster", cloud, cluster) is None:
             raise ValidationError(f"no cluster named {cluster!r} in cloud {cloud}")
         image_obj = self.find("image", image, cloud)
@@ -76,7 +74,7 @@ class InstanceManager(Manager):
         if net.external:
             raise ValidationError(f"{net.name} is an external network; pick a private one")
         if fixed_ip is not None:
-            fixed_ip = self._check_fixed_ip(net, fixed_ip)
+            fixed_ip = self.check_fixed_ip(net, fixed_ip)
         claims = [Claims.name("instance", name)]
         requires = [("network", net.id)] + ([("cluster", cluster)] if cluster else [])
         if fixed_ip is not None:
@@ -113,7 +111,14 @@ class InstanceManager(Manager):
             log.warning("availability zones of cloud %s unknown: %s", cloud, err)
             return set()
 
-    def _check_fixed_ip(self, net: Network, fixed_ip: str) -> str:
+    def check_new_name(self, cloud: str, name: str) -> str:
+        """The name of an instance to create in ``cloud``: valid and free."""
+        check_name(name, "instance name")
+        if self.name_taken("instance", cloud, name):
+            raise ValidationError(f"an instance named {name!r} exists already in cloud {cloud}")
+        return name
+
+    def check_fixed_ip(self, net: Network, fixed_ip: str) -> str:
         """A requested private address: a host of the network's subnet, not its gateway,
         not held by another instance (as far as MiniCloud knows; the cloud has the last
         word)."""
@@ -190,25 +195,41 @@ class InstanceManager(Manager):
             self.ledger.settle(intent, puts=puts, deletes=deletes)
         return self.by_id("instance", instance.cloud, instance.id)
 
+    def power_refusal(self, instance: Instance, action: str) -> str | None:
+        """Why ``action`` (start, stop, reboot) does not apply to the instance now, or None
+        when it does (a front end offers only the instances it applies to)."""
+        if action == "start" and instance.status == State.ACTIVE:
+            return f"instance {instance.name} is running already"
+        if action == "stop" and instance.status == State.SHUTOFF:
+            return f"instance {instance.name} is stopped already"
+        if action == "reboot" and instance.status == State.SHUTOFF:
+            return f"instance {instance.name} is stopped: start it instead"
+        return None
+
+    def _power(self, instance: Instance, action: str) -> Instance:
+        refusal = self.power_refusal(instance, action)
+        if refusal is not None:
+            raise ValidationError(refusal)
+        return self._act(instance, action)
+
     def start(self, instance: Instance) -> Instance:
-        if instance.status == State.ACTIVE:
-            raise ValidationError(f"instance {instance.name} is running already")
-        return self._act(instance, "start")
+        return self._power(instance, "start")
 
     def stop(self, instance: Instance) -> Instance:
-        if instance.status == State.SHUTOFF:
-            raise ValidationError(f"instance {instance.name} is stopped already")
-        return self._act(instance, "stop")
+        return self._power(instance, "stop")
 
     def reboot(self, instance: Instance) -> Instance:
-        if instance.status == State.SHUTOFF:
-            raise ValidationError(f"instance {instance.name} is stopped: start it instead")
-        return self._act(instance, "reboot")
+        return self._power(instance, "reboot")
+
+    def check_removable(self, instance: Instance) -> None:
+        """Refuse (as remove does) an instance MiniCloud did not create: a front end asks
+        this before its confirmation."""
+        if not instance.owned:
+            raise ValidationError(f"MiniCloud did not create instance {instance.name}; it stays")
 
     def remove(self, instance: Instance) -> None:
         """Delete an instance MiniCloud created; its public IP is released or given back."""
-        if not instance.owned:
-            raise ValidationError(f"MiniCloud did not create instance {instance.name}; it stays")
+        self.check_removable(instance)
         fips = [f for f in self.cache.all("public_ip", instance.cloud)
                 if f.instance_id == instance.id]
         intent = self.ledger.begin(instance.cloud, f"remove instance {instance.name}",

@@ -11,7 +11,7 @@ from ..errors import InUseError, NotFoundError, ValidationError
 from ..ledger import Claims
 from ..model import Change, Network, PublicIP, Router, to_dict
 from ..validation import parse_cidr
-from .base import Manager, Undo, check_name
+from .base import Manager, Undo
 
 __all__ = ["NetworkManager", "parse_cidr"]
 
@@ -45,11 +45,13 @@ class NetworkManager(Manager):
                                           f"{cloud}")
         return str(net)
 
+    def check_new_name(self, cloud: str, name: str) -> str:
+        """The name of a network to create in ``cloud``: valid and free."""
+        return self._check_new_name("network", cloud, name)
+
     def create(self, cloud: str, name: str, cidr: str, router: str | None = None) -> Network:
         self.cloud(cloud)
-        check_name(name, "network name")
-        if self.name_taken("network", cloud, name):
-            raise ValidationError(f"a network named {name!r} exists already in cloud {cloud}")
+        self.check_new_name(cloud, name)
         cidr = self.check_cidr(cloud, cidr)
         target = self.find("router", router, cloud) if router else None
         changes = [] if target is None or target.owned else [
@@ -160,9 +162,9 @@ class NetworkManager(Manager):
     def _public_ips_of(self, instance_id: str, cloud: str) -> list[PublicIP]:
         return [f for f in self.cache.all("public_ip", cloud) if f.instance_id == instance_id]
 
-    def remove(self, network: Network) -> None:
-        """Remove a network MiniCloud created, detaching it from its routers first (where the
-        type cannot detach, deleting it takes it off its router)."""
+    def check_removable(self, network: Network) -> None:
+        """Refuse (as remove does) a network MiniCloud did not create, one with instances, a
+        router's gateway: a front end asks this before its confirmation."""
         if not network.owned:
             raise ValidationError(f"MiniCloud did not create network {network.name}; it stays")
         users = sorted(i.name for i in self._instances_on(network))
@@ -172,6 +174,11 @@ class NetworkManager(Manager):
         if any(r.gateway_network_id == network.id for r in self.cache.all("router",
                                                                           network.cloud)):
             raise InUseError(f"network {network.name} is a router's gateway; clear it first")
+
+    def remove(self, network: Network) -> None:
+        """Remove a network MiniCloud created, detaching it from its routers first (where the
+        type cannot detach, deleting it takes it off its router)."""
+        self.check_removable(network)
         intent = self.ledger.begin(network.cloud, f"remove network {network.name}",
                                    requires=[("network", network.id)])
         driver = self.driver(network.cloud)

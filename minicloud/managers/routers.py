@@ -26,12 +26,15 @@ class RouterManager(Manager):
                                   f"{', '.join(n.name for n in self.external_networks(cloud))}")
         return network
 
+    def check_new_name(self, cloud: str, name: str) -> str:
+        """The name of a router to create in ``cloud``: valid and free."""
+        return self._check_new_name("router", cloud, name)
+
     def create(self, cloud: str, name: str, gateway: str | None = None) -> Router:
         self.cloud(cloud)
         check_name(name, "router name")
         self.require(cloud, "routers", "have routers")
-        if self.name_taken("router", cloud, name):
-            raise ValidationError(f"a router named {name!r} exists already in cloud {cloud}")
+        self.check_new_name(cloud, name)
         network = self._gateway(cloud, gateway) if gateway else None
         intent = self.ledger.begin(cloud, f"create router {name}",
                                    claims=[Claims.name("router", name)],
@@ -102,13 +105,18 @@ class RouterManager(Manager):
         raise InUseError(f"router {router.name} has networks that cannot leave it in cloud "
                          f"{router.cloud}: {', '.join(names)}; remove them first")
 
-    def remove(self, router: Router) -> None:
-        """Remove a router MiniCloud created, detaching its networks first (refused while it
-        has networks where the type cannot detach them)."""
+    def check_removable(self, router: Router) -> None:
+        """Refuse (as remove does) a router MiniCloud did not create, one carrying public IPs,
+        one whose networks cannot leave it: a front end asks this before its confirmation."""
         if not router.owned:
             raise ValidationError(f"MiniCloud did not create router {router.name}; it stays")
         self._check_no_public_ips(router)
         self._check_networks_can_leave(router)
+
+    def remove(self, router: Router) -> None:
+        """Remove a router MiniCloud created, detaching its networks first (refused while it
+        has networks where the type cannot detach them)."""
+        self.check_removable(router)
         intent = self.ledger.begin(router.cloud, f"remove router {router.name}",
                                    requires=[("router", router.id)])
         driver = self.driver(router.cloud)

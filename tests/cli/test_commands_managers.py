@@ -181,16 +181,17 @@ def test_a_refused_request_is_refused_alike(make_app: Callable[[str], MiniCloud]
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """Validation lives in the manager: both front ends get the same refusal."""
     command_app = make_app("command")
-    by_command = record(monkeypatch, command_app, "clouds", "remove_cluster")
+    by_command = record(monkeypatch, command_app, "clouds", "check_cluster_removable")
     assert run_command(command_app, ["clusters", "remove", "London", "--cloud",
                                      "TryStack"]) == 1
     refusal = capsys.readouterr().err.strip().removeprefix("minicloud: ")
 
     menu_app = make_app("menu")
-    by_menu = record(monkeypatch, menu_app, "clouds", "remove_cluster")
+    by_menu = record(monkeypatch, menu_app, "clouds", "check_cluster_removable")
     prompter = ScriptedPrompter(["Cloud management", "Remove a cluster", "London"])
     menus_main.run_menu(lambda: menu_app, prompter)
-    assert by_command == by_menu == [{"cloud": "TryStack", "name": "London"}]
+    # Refused before the menu's confirmation: the script has no answer for one.
+    assert by_command == by_menu == [{"cluster": ("cluster", "TryStack", "London")}]
     assert refusal and refusal in prompter.output.getvalue()
 
 

@@ -9,6 +9,7 @@ operation with nothing done and show the submenu again; Ctrl-D must exit 0 keepi
 
 from __future__ import annotations
 
+import io
 import shutil
 import sys
 from pathlib import Path
@@ -123,4 +124,39 @@ def test_ctrl_d_exits_0_keeping_the_data(home: Path, kind: str) -> None:
             child.send("\x15")  # Ctrl-U: an empty line, so Ctrl-D is an end of input
     child.sendeof()
     assert finish(child) == 0
+    assert_unchanged(home)
+
+
+LEFT, HOME, END, UP = "\x1b[D", "\x1b[H", "\x1b[F", "\x1b[A"
+
+
+def test_a_question_has_line_editing_and_history(home: Path) -> None:
+    """GNU readline at a text prompt: Left, Home and End move in the typed text (no ``^[[D``
+    echoed, nothing thrown away); Up brings back the earlier answer."""
+    child = pexpect.spawn(sys.executable, ["-m", "minicloud"], cwd=str(home),
+                          env={**minicloud_env(home), "TERM": "xterm"}, encoding="utf-8",
+                          timeout=30)
+    child.logfile_read = seen = io.StringIO()
+    child.expect_exact(PROMPT)
+    to_clouds(child)
+    child.sendline("3")
+    child.expect_exact("Cloud name : ")
+    # Up recalls nothing (menu numbers are not kept); "Sac", Left twice, "t", Home, "Try",
+    # End, "k": TryStack (taken: refused, and named).
+    child.send(UP + "Sac" + LEFT + LEFT + "t" + HOME + "Try" + END + "k\r")
+    child.expect_exact("a cloud named 'TryStack' exists already")
+    child.expect_exact("Cloud name : ")
+    child.send(UP + "\r")  # the answer again, from the history
+    child.expect_exact("a cloud named 'TryStack' exists already")
+    child.expect_exact("Cloud name : ")
+    child.sendintr()
+    child.expect_exact("[ Clouds ]")
+    child.expect_exact(PROMPT)
+    child.sendline("11")
+    child.expect_exact(PROMPT)
+    child.sendline("8")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert "^[" not in seen.getvalue() and "Traceback" not in seen.getvalue()
+    assert child.exitstatus == 0
     assert_unchanged(home)

@@ -30,7 +30,8 @@ Values = Namespace
 Candidates = Callable[["MiniCloud", Values], Sequence[Any]]
 Check = Callable[["MiniCloud", Values, str], str]
 Default = str | Callable[["MiniCloud", Values], Any] | None
-Text = str | Callable[[Values], str] | None
+# A picker's "nothing to pick" line; a function of the values so far may ask the managers why.
+Text = str | Callable[["MiniCloud", Values], str] | None
 
 
 class Declined(Exception):
@@ -225,10 +226,12 @@ def name_check(what: str) -> Check:
     return lambda app, v, text: check_name(text, what)
 
 
-def new_name(what: str) -> Arg:
-    """The NAME of an object being created, e.g. ``new_name("router")``."""
+def new_name(what: str, free: Check | None = None) -> Arg:
+    """The NAME of an object being created, e.g. ``new_name("router")``.  ``free`` is the
+    manager's own check of a new name (valid, not taken): the menu runs it on the typed name,
+    so a taken one is refused at once rather than after the other questions."""
     return Arg("name", metavar="NAME", positional=True, required=True, help=f"the {what}'s name",
-               prompt=f"{what.capitalize()} name", check=name_check(f"{what} name"))
+               prompt=f"{what.capitalize()} name", check=free or name_check(f"{what} name"))
 
 
 def chosen(what: str, candidates: Candidates, empty: str,

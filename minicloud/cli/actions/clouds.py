@@ -118,7 +118,7 @@ class CloudsAdd(Action):
             "line: it comes from its variable, e.g. OS_PASSWORD, or from clouds.yaml)")
     menu = ("Add a cloud",)
     args = (
-        new_name("cloud"),
+        new_name("cloud", lambda app, v, text: app.clouds.check_new_name(text)),
         Arg("type", metavar="TYPE", required=True, help="the cloud type, e.g. stub or openstack",
             prompt="Cloud type", pick=_types,
             default=lambda app, v: "stub" if "stub" in app.clouds.types() else None),

@@ -43,7 +43,8 @@ class ClustersAdd(Action):
     path = ("clusters", "add")
     help = "add a cluster to a cloud"
     menu = ("Add a cluster",)
-    args = (CLOUD, new_name("cluster"))
+    args = (CLOUD, new_name("cluster", lambda app, v, text: app.clouds.check_new_cluster(
+        name_of(v.cloud) or "", text)))
 
     def run(self, ctx: Context, v: Values) -> Result:
         cluster = ctx.app.clouds.add_cluster(name_of(v.cloud) or "", v.name)
@@ -59,9 +60,12 @@ class ClustersRemove(Action):
     help = "remove an empty cluster"
     menu = ("Remove a cluster",)
     args = (chosen("cluster", _clusters, "No clusters yet."), CLOUD_HINT)
+    confirm = "menu"
 
     def run(self, ctx: Context, v: Values) -> Result:
         cluster = obj(ctx, "cluster", v.name, v.cloud)
+        ctx.app.clouds.check_cluster_removable(cluster)  # a refusal comes before the question
+        ctx.confirm(f"Remove cluster {cluster.name} from cloud {cluster.cloud}?")
         ctx.app.clouds.remove_cluster(cluster.cloud, cluster.name)
         return said(f"Cluster {cluster.name} removed from cloud {cluster.cloud}.")
 

@@ -55,30 +55,38 @@ def _groups(app: MiniCloud, v: Values) -> list[str]:
     return names if PUBLIC_SSH in names else [*names, PUBLIC_SSH]
 
 
+def _fixed_ip(app: MiniCloud, v: Values, text: str) -> str:
+    """A typed fixed IP, checked against the network just picked (as create checks it)."""
+    network = v.network
+    if isinstance(network, str):
+        network = app.clouds.find("network", network, _cloud(v))
+    return app.instances.check_fixed_ip(network, text)
+
+
 class InstancesCreate(Action):
     path = ("instances", "create")
     help = "create an instance"
     menu = ("Create an instance",)
     args = (
         CLOUD,
-        new_name("instance"),
+        new_name("instance", lambda app, v, text: app.instances.check_new_name(_cloud(v), text)),
         Arg("cluster", metavar="K", help="put it in this cluster", prompt="Cluster",
             none="No cluster", pick=lambda app, v: app.clouds.clusters(_cloud(v))),
         Arg("image", metavar="I", required=True, help="its image", prompt="Image",
             pick=lambda app, v: app.clouds.images(_cloud(v)),
-            empty=lambda v: f"Cloud {_cloud(v)} has no images."),
+            empty=lambda app, v: f"Cloud {_cloud(v)} has no images."),
         Arg("flavor", metavar="F", required=True, help="its flavor", prompt="Flavor",
             pick=lambda app, v: app.clouds.flavors(_cloud(v)), show=present.describe_flavor,
-            empty=lambda v: f"Cloud {_cloud(v)} has no flavors."),
+            empty=lambda app, v: f"Cloud {_cloud(v)} has no flavors."),
         Arg("network", metavar="N", required=True, help="its network", prompt="Network",
             pick=lambda app, v: [n for n in app.networks.all(_cloud(v)) if not n.external],
             show=present.describe_network,
-            empty=lambda v: f"Cloud {_cloud(v)} has no private network: create one first."),
+            empty=lambda app, v: f"Cloud {_cloud(v)} has no private network: create one first."),
         Arg("security_group", metavar="G", help=f"its security group (default {DEFAULT_GROUP})",
             prompt="Security group", pick=_groups,
             default=lambda app, v: DEFAULT_GROUP if DEFAULT_GROUP in _groups(app, v) else None),
         Arg("fixed_ip", metavar="IP", help="its private IP",
-            prompt="Fixed IP (empty: the next free one)", optional=True),
+            prompt="Fixed IP (empty: the next free one)", optional=True, check=_fixed_ip),
     )
 
     def run(self, ctx: Context, v: Values) -> Result:
@@ -117,10 +125,17 @@ class InstancesShow(Action):
         return present.record(row, [*fields, ("Created by MiniCloud", inst.owned)])
 
 
+def _power_arg(verb: str, empty: str) -> Arg:
+    """The instance to start, stop or reboot: the picker offers only those the manager
+    would not refuse (a command names its instance and gets the refusal)."""
+    return chosen("instance", lambda app, v: [i for i in app.instances.all()
+                                              if app.instances.power_refusal(i, verb) is None],
+                  empty, present.describe_instance)
+
+
 class _Power(Action):
     verb: ClassVar[str]
     done: ClassVar[str]
-    args = (INSTANCE, CLOUD_HINT)
 
     def run(self, ctx: Context, v: Values) -> Result:
         inst = obj(ctx, "instance", v.name, v.cloud)
@@ -131,16 +146,19 @@ class _Power(Action):
 class InstancesStart(_Power):
     path, help, menu = ("instances", "start"), "start an instance", ("Start",)
     verb, done = "start", "started"
+    args = (_power_arg(verb, "No stopped instance to start."), CLOUD_HINT)
 
 
 class InstancesStop(_Power):
     path, help, menu = ("instances", "stop"), "stop an instance", ("Stop",)
     verb, done = "stop", "stopped"
+    args = (_power_arg(verb, "No running instance to stop."), CLOUD_HINT)
 
 
 class InstancesReboot(_Power):
     path, help, menu = ("instances", "reboot"), "reboot an instance", ("Reboot",)
     verb, done = "reboot", "rebooted"
+    args = (_power_arg(verb, "No running instance to reboot."), CLOUD_HINT)
 
 
 def run_ssh(ctx: Context, plan: ConnectPlan) -> Result:
@@ -194,6 +212,7 @@ class InstancesRemove(Action):
 
     def run(self, ctx: Context, v: Values) -> Result:
         inst = obj(ctx, "instance", v.name, v.cloud)
+        ctx.app.instances.check_removable(inst)  # a refusal comes before the question
         ctx.confirm(f"Remove instance {inst.name} from cloud {inst.cloud}?")
         ctx.app.instances.remove(inst)
         return said(f"Instance {inst.name} removed.")

@@ -47,7 +47,8 @@ class NetworksCreate(Action):
     menu = ("Create a network",)
     args = (
         CLOUD,
-        new_name("network"),
+        new_name("network", lambda app, v, text: app.networks.check_new_name(
+            name_of(v.cloud) or "", text)),
         Arg("cidr", metavar="CIDR", required=True, help="e.g. 10.0.0.0/24",
             prompt="CIDR (e.g. 10.0.0.0/24)",
             check=lambda app, v, text: app.networks.check_cidr(name_of(v.cloud) or "", text)),
@@ -72,6 +73,12 @@ def _unattached_routers(app: MiniCloud, v: Values) -> Sequence[Any]:
     return [r for r in app.routers.all(v.name.cloud) if r.id not in attached]
 
 
+def _no_router_to_attach(app: MiniCloud, v: Values) -> str:
+    if app.routers.all(v.name.cloud):
+        return f"Network {v.name.name} is on every router already."
+    return f"No router of cloud {v.name.cloud} to attach {v.name.name} to."
+
+
 class NetworksAttach(Action):
     path = ("networks", "attach")
     help = "attach a network to a router"
@@ -80,7 +87,7 @@ class NetworksAttach(Action):
         chosen("network", _private, "No private networks yet.", present.describe_network),
         Arg("router", metavar="ROUTER", positional=True, required=True, help="the router",
             prompt="Router", pick=_unattached_routers,
-            empty=lambda v: f"No router of cloud {v.name.cloud} to attach {v.name.name} to."),
+            empty=_no_router_to_attach),
         CLOUD_HINT,
     )
 
@@ -126,6 +133,7 @@ class NetworksRemove(Action):
 
     def run(self, ctx: Context, v: Values) -> Result:
         network = obj(ctx, "network", v.name, v.cloud)
+        ctx.app.networks.check_removable(network)  # a refusal comes before the question
         ctx.confirm(f"Remove network {network.name} from cloud {network.cloud}?")
         ctx.app.networks.remove(network)
         return said(f"Network {network.name} removed.")

@@ -58,7 +58,8 @@ class RoutersCreate(Action):
     menu = ("Create a router",)
     args = (
         cloud_that_can("routers", "No cloud here has routers."),
-        new_name("router"),
+        new_name("router", lambda app, v, text: app.routers.check_new_name(
+            name_of(v.cloud) or "", text)),
         Arg("gateway", metavar="NET", help="its external gateway network",
             prompt="External gateway", none="No gateway", show=present.describe_network,
             pick=lambda app, v: _externals(app, name_of(v.cloud) or ""),
@@ -111,7 +112,7 @@ class RoutersAttach(Action):
         ROUTER,
         Arg("network", metavar="NETWORK", positional=True, required=True, help="the network",
             prompt="Network", pick=_attachable, show=present.describe_network,
-            empty=lambda v: f"No network of cloud {v.router.cloud} can be attached to "
+            empty=lambda app, v: f"No network of cloud {v.router.cloud} can be attached to "
                             f"{v.router.name}."),
         CLOUD_HINT,
     )
@@ -129,7 +130,7 @@ class RoutersDetach(Action):
         ROUTER,
         Arg("network", metavar="NETWORK", positional=True, required=True, help="the network",
             prompt="Network", pick=_attached, show=present.describe_network,
-            empty=lambda v: f"Router {v.router.name} has no network to detach."),
+            empty=lambda app, v: f"Router {v.router.name} has no network to detach."),
         CLOUD_HINT,
     )
 
@@ -150,11 +151,11 @@ class RoutersGateway(Action):
     args = (
         Arg("router", metavar="ROUTER", positional=True, required=True, help="the router",
             prompt="Router", pick=_gateway_routers, show=present.named,
-            empty=lambda v: "No router has a gateway." if v.clear else "No routers yet."),
+            empty=lambda app, v: "No router has a gateway." if v.clear else "No routers yet."),
         Arg("network", metavar="NETWORK", positional=True, help="an external network",
             prompt="External network", show=present.describe_network,
             pick=lambda app, v: _externals(app, v.router.cloud),
-            empty=lambda v: f"Cloud {v.router.cloud} has no external network.",
+            empty=lambda app, v: f"Cloud {v.router.cloud} has no external network.",
             when=lambda app, v: not v.clear),
         Arg("clear", switch=True, help="clear the gateway"),
         CLOUD_HINT,
@@ -181,6 +182,7 @@ class RoutersRemove(Action):
 
     def run(self, ctx: Context, v: Values) -> Result:
         router = obj(ctx, "router", v.name, v.cloud)
+        ctx.app.routers.check_removable(router)  # a refusal comes before the question
         ctx.confirm(f"Remove router {router.name} from cloud {router.cloud}?")
         ctx.app.routers.remove(router)
         return said(f"Router {router.name} removed.")

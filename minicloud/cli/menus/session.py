@@ -8,8 +8,8 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ...errors import CredentialsNeeded, MiniCloudError
-from ..actions.base import Action, Arg, Declined, Entry, Values, get
+from ...errors import CredentialsNeeded, InUseError, MiniCloudError, ValidationError
+from ..actions.base import Action, Arg, Check, Declined, Entry, Values, get
 from ..present import DECLINED, Result
 from ..prompts import Cancelled, EndOfInput, Prompter, one_line
 
@@ -85,7 +85,7 @@ def _pick(session: Session, arg: Arg, v: Values, default: Any) -> Any:
             return arg.other or ""
         return arg.show(app, item)
 
-    empty = arg.empty(v) if callable(arg.empty) else arg.empty
+    empty = arg.empty(app, v) if callable(arg.empty) else arg.empty
     choice = session.p.pick(arg.prompt or arg.name, items, describe, default=default,
                             empty=empty)
     return None if choice is _OTHER else choice
@@ -102,11 +102,21 @@ def ask(session: Session, arg: Arg, v: Values) -> Any:
     default = arg.default(app, v) if callable(arg.default) else arg.default
     if arg.pick is not None:
         return _pick(session, arg, v, default)
-    check = arg.check
     answer = p.ask(prompt, default=default if default is not None else
                    ("" if arg.optional else None),
-                   validate=(lambda text: check(app, v, text)) if check is not None else None)
+                   validate=_validator(app, arg.check, v) if arg.check is not None else None)
     return answer or None
+
+
+def _validator(app: MiniCloud, check: Check, v: Values) -> Callable[[str], Any]:
+    """The argument's check of a typed answer.  A manager's in-use refusal (an address
+    another instance holds) is a reason to ask again too, not to end the entry."""
+    def validate(text: str) -> Any:
+        try:
+            return check(app, v, text)
+        except InUseError as err:
+            raise ValidationError(str(err)) from None
+    return validate
 
 
 def ask_all(session: Session, action: Action, entry: Entry, v: Values,
