@@ -367,8 +367,60 @@ def test_manager_errors_are_one_line_and_the_menu_goes_on(demo: Runner) -> None:
 
 
 def test_store_that_cannot_open_exits_2(run: Runner) -> None:
-    (run.home / "minicloud.ini").write_text("[database]\nurl = nosuch://x\n")
+    # A folder where the SQLite file should be: found only by opening it, at the first entry.
+    (run.home / "adir").mkdir()
+    (run.home / "minicloud.ini").write_text(f"[database]\nurl = sqlite:///{run.home}/adir\n")
     result = run(stdin="1\n")
     assert result.code == 2
     assert result.out == MAIN_MENU  # the menu came first; nothing after the error
     assert result.err.startswith("minicloud: ")
+    assert len(result.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://mini@db/minicloud", "mysql://mini@db/minicloud",
+    "mysql+pymysql://mini@db/minicloud?charset=latin1", "mysql+pymysql://mini@db/",
+])
+def test_unsupported_store_url_is_one_line_before_the_menu(run: Runner, url: str) -> None:
+    (run.home / "minicloud.ini").write_text(f"[database]\nurl = {url}\n")
+    result = run(stdin="2\n1\n")
+    assert result.code == 2
+    assert result.out == ""  # said before the menu, once, not at every entry
+    assert result.err.startswith("minicloud: unsupported store URL (")
+    assert "sqlite:///PATH or mysql+pymysql://" in result.err
+    assert len(result.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("content", [b"this is no database at all, not even close\n",
+                                     b"\0" * 100])
+def test_corrupt_sqlite_store_is_said_before_the_menu(run: Runner, content: bytes) -> None:
+    (run.home / "minicloud.db").write_bytes(content)
+    result = run(stdin="1\n")
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err == (f"minicloud: store {run.home / 'minicloud.db'}: not an SQLite "
+                          "database (damaged, or another kind of file); move it away or set "
+                          "[database] url to another file\n")
+
+
+def test_damaged_sqlite_schema_is_said_before_the_menu(run: Runner) -> None:
+    # A valid header over a page of garbage: the header check passes, the schema read fails.
+    (run.home / "minicloud.db").write_bytes(b"SQLite format 3\0" + b"\xff" * 4080)
+    result = run(stdin="1\n")
+    assert result.code == 2
+    assert result.out == ""
+    assert "its schema is damaged" in result.err
+    assert len(result.err.splitlines()) == 1
+
+
+def test_misspelled_ini_section_and_key_are_warned_and_the_menu_goes_on(run: Runner) -> None:
+    (run.home / "minicloud.ini").write_text("[databse]\nurl = x\n[ssh]\ncomand = y\n")
+    result = run(stdin="8\n")
+    assert result.code == 0
+    assert result.out == MAIN_MENU
+    assert result.err.splitlines() == [
+        f"minicloud: warning: {run.home / 'minicloud.ini'}: unknown section [databse] "
+        "(known: [database], [ssh], [openstack])",
+        f"minicloud: warning: {run.home / 'minicloud.ini'}: unknown key 'comand' in [ssh] "
+        "(known: command, user)",
+    ]
