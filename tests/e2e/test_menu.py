@@ -424,3 +424,48 @@ def test_misspelled_ini_section_and_key_are_warned_and_the_menu_goes_on(run: Run
         f"minicloud: warning: {run.home / 'minicloud.ini'}: unknown key 'comand' in [ssh] "
         "(known: command, user)",
     ]
+
+
+def _run_with(run: Runner, stdin: str, **env: str) -> tuple[int, str, str]:
+    """``python -m minicloud`` in ``run``'s home with extra environment variables."""
+    import subprocess
+    import sys
+
+    from menu_helpers import minicloud_env
+
+    proc = subprocess.run([sys.executable, "-m", "minicloud"], input=stdin.encode(),
+                          capture_output=True, cwd=run.home,
+                          env={**minicloud_env(run.home), **env}, timeout=60)
+    out, err = proc.stdout.decode(), proc.stderr.decode()
+    assert "Traceback" not in out + err, out + err
+    return proc.returncode, out, err
+
+
+def test_openstack_add_in_the_menu_refuses_a_bad_url_and_says_refused_in_one_line(
+        run: Runner) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once closed
+    code, out, _ = _run_with(
+        run, keys("2", "3", "OS", "2", "", "notaurl", f"http://127.0.0.1:{port}/v3", "p", "u",
+                  "", "", "", "a-long-password", "11"),
+        OS_CLIENT_CONFIG_FILE=str(run.home / "no-clouds.yaml"))
+    assert code == 0
+    assert ("invalid auth URL 'notaurl': write http(s)://HOST[:PORT]/PATH, e.g. "
+            "https://keystone.example.com:5000/v3\n") in out
+    assert ("  ... logging in (each request gives up after 30 s without an answer: "
+            "[openstack] timeout in minicloud.ini)\n") in out
+    assert (f"Error: cloud OS: log in unreachable: cannot reach http://127.0.0.1:{port}: "
+            "connection refused\n") in out
+
+
+def test_bad_stub_fail_value_is_one_line_in_the_menu(run: Runner) -> None:
+    code, out, _ = _run_with(run, keys(*ADD_LAB), MINICLOUD_STUB_FAIL="create_sever:1")
+    assert code == 0
+    errors = [line[line.index("Error"):] for line in out.splitlines() if "Error" in line]
+    assert len(errors) == 1  # after the last question (prompts end with no newline)
+    assert errors[0].startswith("Error: MINICLOUD_STUB_FAIL: no Stub call is named "
+                                "'create_sever' (known: ")
+    assert "Lab" not in run.topology()  # nothing was added
