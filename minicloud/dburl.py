@@ -36,11 +36,12 @@ def _url_problem(url: str) -> str:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
         return "a bad host or port"
-    if not parts.hostname:
+    query = parse_qs(parts.query)
+    if not parts.hostname and "unix_socket" not in query:  # a local socket needs no host
         return "no host"
     if not parts.path.strip("/"):
         return "no database name"
-    charset = parse_qs(parts.query).get("charset")
+    charset = query.get("charset")
     if charset and charset != ["utf8mb4"]:
         return f"charset {charset[-1]}: MiniCloud stores utf8mb4"
     return ""

@@ -163,6 +163,7 @@ def test_debug_flag(home: Path) -> None:
     ("mysql+pymysql://mini@db/", "no database name"),
     ("mysql+pymysql://mini@db", "no database name"),
     ("mysql+pymysql://mini@db:port/mc", "a bad host or port"),
+    ("mysql+pymysql://mini@/mc", "no host"),
     ("sqlite://", "needs three slashes"),
     ("nosuch", "not a URL"),
 ])
@@ -180,6 +181,7 @@ def test_unsupported_store_urls_are_one_config_error(home: Path, monkeypatch: py
 
 def test_supported_store_urls_pass(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for url in ("sqlite:///x.db", "mysql+pymysql://mini@db/mc",
+                "mysql+pymysql://mini@/mc?unix_socket=/run/mysqld/mysqld.sock",
                 "mysql+pymysql://mini:pw@db:3307/mc?charset=utf8mb4&connect_timeout=2"):
         monkeypatch.setenv("MINICLOUD_DB_URL", url)
         assert load_config().db_url == url
