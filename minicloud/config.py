@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import configparser
+import errno
 import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .dburl import with_password
+from .dburl import check_url, with_password
 from .errors import ConfigError
 
 CONFIG_NAME = "minicloud.ini"
+# Every section and key minicloud.ini may hold: anything else is warned about (a typo there
+# would otherwise be ignored without a word, e.g. [databse] leaving the store where it was).
+KNOWN_KEYS: dict[str, tuple[str, ...]] = {
+    "database": ("url",),
+    "ssh": ("command", "user"),
+    "openstack": ("timeout",),
+}
+# Seconds an OpenStack call may wait for an answer ([openstack] timeout).
+OPENSTACK_TIMEOUT = 30.0
 
 
 def home_dir() -> Path:
@@ -26,6 +36,9 @@ class Config:
     ssh_user: str = ""
     path: Path | None = None
     debug: bool = False
+    openstack_timeout: float = OPENSTACK_TIMEOUT
+    # One line each, for the front end to show (unknown sections or keys).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def log_file(self) -> Path:
@@ -60,20 +73,68 @@ def _sqlite_relative(url: str, base: Path) -> str:
     return url
 
 
+def _check_home(home: Path) -> None:
+    """A MINICLOUD_HOME the file system cannot name is said once, in one line, rather than as
+    each file in it fails (the path itself may be hundreds of characters: not repeated)."""
+    try:
+        os.stat(home)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise ConfigError(f"MINICLOUD_HOME is too long for the file system "
+                              f"({len(str(home))} characters): choose a shorter "
+                              "folder") from None
+
+
+def unknown_keys(parser: configparser.ConfigParser, path: Path) -> list[str]:
+    """One warning per section or key that MiniCloud does not know, naming the known ones."""
+    out = []
+    for section in parser.sections():
+        known = KNOWN_KEYS.get(section)  # configparser sections are case-sensitive
+        if known is None:
+            out.append(f"{path}: unknown section [{section}] (known: "
+                       f"{', '.join(f'[{s}]' for s in KNOWN_KEYS)})")
+            continue
+        for key in parser[section]:
+            if key not in known:
+                out.append(f"{path}: unknown key {key!r} in [{section}] (known: "
+                           f"{', '.join(known)})")
+    return out
+
+
+def _timeout(parser: configparser.ConfigParser, path: Path | None) -> float:
+    text = parser.get("openstack", "timeout", fallback="").strip()
+    if not text:
+        return OPENSTACK_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 3600:
+        raise ConfigError(f"{path}: [openstack] timeout must be a number of seconds "
+                          f"above 0 and at most 3600, not {text!r}")
+    return value
+
+
 def load_config(explicit: str | None = None, debug: bool = False) -> Config:
     home = home_dir()
+    _check_home(home)
     path = find_config(explicit)
     parser = configparser.ConfigParser(interpolation=None)
+    warnings: list[str] = []
     if path is not None:
         try:
-            parser.read(path, encoding="utf-8")
+            # utf-8-sig: a file saved by Notepad starts with a BOM, which would otherwise
+            # make its first section header unreadable.
+            parser.read(path, encoding="utf-8-sig")
         except (configparser.Error, UnicodeDecodeError) as exc:
             first = str(exc).splitlines()[0]
             raise ConfigError(f"cannot read {path}: {first}") from None
+        warnings = unknown_keys(parser, path)
     url = parser.get("database", "url", fallback="").strip()
     if url and path is not None:
         url = _sqlite_relative(url, path.parent)
     url = os.environ.get("MINICLOUD_DB_URL") or url or f"sqlite:///{home / 'minicloud.db'}"
+    check_url(url)  # before anything imports a database driver
     url = with_password(url, os.environ.get("MINICLOUD_DB_PASSWORD"))
     ssh = os.environ.get("MINICLOUD_SSH") or parser.get("ssh", "command", fallback="ssh")
     try:
@@ -87,4 +148,6 @@ def load_config(explicit: str | None = None, debug: bool = False) -> Config:
         ssh_user=parser.get("ssh", "user", fallback="").strip(),
         path=path,
         debug=debug,
+        openstack_timeout=_timeout(parser, path),
+        warnings=warnings,
     )

@@ -2,7 +2,49 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
+
+from .errors import ConfigError
+
+SUPPORTED_URLS = ("sqlite:///PATH or "
+                  "mysql+pymysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?charset=utf8mb4]")
+
+
+def check_url(url: str) -> None:
+    """Refuse a store URL MiniCloud cannot use, before any database driver is imported:
+    SQLAlchemy would otherwise fail deep inside an import (``No module named 'psycopg'``)."""
+    problem = _url_problem(url)
+    if problem:
+        raise ConfigError(f"unsupported store URL ({problem}): use {SUPPORTED_URLS}")
+
+
+def _url_problem(url: str) -> str:
+    """What is wrong with ``url`` in a few words; empty when it is usable.  Never the
+    password: the URL itself is not repeated."""
+    if url.startswith("sqlite:///"):
+        return "" if len(url) > len("sqlite:///") else "no file path"
+    if url.startswith("sqlite:"):
+        return "an SQLite URL needs three slashes and a file path"
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if not scheme:
+        return "not a URL"
+    if scheme != "mysql+pymysql":
+        return f"the {scheme}:// scheme" if scheme != "mysql" else \
+            "mysql:// needs the PyMySQL driver: mysql+pymysql://"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return "a bad host or port"
+    query = parse_qs(parts.query)
+    if not parts.hostname and "unix_socket" not in query:  # a local socket needs no host
+        return "no host"
+    if not parts.path.strip("/"):
+        return "no database name"
+    charset = query.get("charset")
+    if charset and charset != ["utf8mb4"]:
+        return f"charset {charset[-1]}: MiniCloud stores utf8mb4"
+    return ""
 
 
 def describe_url(url: str) -> str:

@@ -28,8 +28,10 @@ Notify = Callable[[str], None]
 class DriverPool:
     """One driver per cloud for the session, and the secrets typed during it (memory only)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, timeouts: dict[str, float] | None = None) -> None:
         self.store = store
+        # Seconds a request may wait for an answer, by cloud type (minicloud.ini).
+        self._timeouts = dict(timeouts or {})
         # Drivers that keep state in the store (the Stub) get a connection of their own: they
         # commit on it, never inside one of the session's transactions.
         self._state_store: Store | None = None
@@ -69,6 +71,8 @@ class DriverPool:
         driver = create_driver(cloud, {**self.secrets(cloud.name), **(secrets or {})},
                                self._state_store)
         driver.progress = self.progress
+        if cloud.type in self._timeouts:
+            driver.request_timeout = self._timeouts[cloud.type]
         return driver
 
     def get(self, cloud: Cloud) -> Driver:
@@ -105,7 +109,7 @@ class Session:
         self.store = Store(config.db_url)
         self.inventory = Inventory(self.store, readable=_readable)
         self.ledger = Ledger(self.store, self.inventory)
-        self.drivers = DriverPool(self.store)
+        self.drivers = DriverPool(self.store, {"openstack": config.openstack_timeout})
         self.drivers.progress = self._waiting
         # One-line notices for the user (a dropped object, an unreachable cloud...).
         self.notify: Notify = notify or (lambda text: log.warning("%s", text))

@@ -15,6 +15,52 @@ from .kinds import TABLES
 from .table import META_TABLE, NAME_LENGTH, Record, decode, record_key
 
 SQLITE_BUSY_SECONDS = 5
+# Every SQLite 3 database file starts with these 16 bytes.
+SQLITE_HEADER = b"SQLite format 3\0"
+
+
+def sqlite_path(url: str) -> str:
+    """The file of an SQLite URL; empty for another backend or an in-memory database."""
+    path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+    return "" if path == ":memory:" else path
+
+
+def check_sqlite_file(url: str) -> None:
+    """Refuse an SQLite store file that is no database (or whose schema is damaged) in one
+    line.  Cheap (16 bytes, then one read of the schema table), so the menu can say it
+    before it is drawn rather than at the first choice."""
+    import sqlite3
+
+    from .dburl import describe_url
+    from .errors import StoreError
+
+    path = sqlite_path(url)
+    try:
+        with open(path, "rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except OSError:
+        return  # absent (a first start) or unreadable: opening the store says which
+    if not header:
+        return  # an empty file is an empty database
+    where = describe_url(url)
+    if header != SQLITE_HEADER:
+        raise StoreError(f"store {where}: not an SQLite database (damaged, or another kind "
+                         "of file); move it away or set [database] url to another file")
+    try:
+        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True,
+                               timeout=SQLITE_BUSY_SECONDS)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return  # a writer holds it: not damage
+        raise StoreError(f"store {where}: its schema is damaged ({exc}); move it away or "
+                         "restore a copy") from None
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"store {where}: its schema is damaged ({exc}); move it away or "
+                         "restore a copy") from None
 
 
 @dataclass(frozen=True)

@@ -151,3 +151,142 @@ def test_ssh_command_and_user(home: Path, tmp_path: Path,
 def test_debug_flag(home: Path) -> None:
     assert load_config(debug=True).debug is True
     assert load_config().debug is False
+
+
+# -- errors that are one line (issue 15) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("url", "problem"), [
+    ("postgresql://mini@db/minicloud", "the postgresql:// scheme"),
+    ("mysql://mini@db/minicloud", "mysql:// needs the PyMySQL driver"),
+    ("mysql+pymysql://mini@db/minicloud?charset=latin1", "charset latin1"),
+    ("mysql+pymysql://mini@db/", "no database name"),
+    ("mysql+pymysql://mini@db", "no database name"),
+    ("mysql+pymysql://mini@db:port/mc", "a bad host or port"),
+    ("mysql+pymysql://mini@/mc", "no host"),
+    ("sqlite://", "needs three slashes"),
+    ("nosuch", "not a URL"),
+])
+def test_unsupported_store_urls_are_one_config_error(home: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     url: str, problem: str) -> None:
+    monkeypatch.setenv("MINICLOUD_DB_URL", url)
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    text = str(caught.value)
+    assert "\n" not in text
+    assert problem in text
+    assert text.endswith("use sqlite:///PATH or mysql+pymysql://USER[:PASSWORD]@HOST[:PORT]/"
+                         "DATABASE[?charset=utf8mb4]")
+
+
+def test_supported_store_urls_pass(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for url in ("sqlite:///x.db", "mysql+pymysql://mini@db/mc",
+                "mysql+pymysql://mini@/mc?unix_socket=/run/mysqld/mysqld.sock",
+                "mysql+pymysql://mini:pw@db:3307/mc?charset=utf8mb4&connect_timeout=2"):
+        monkeypatch.setenv("MINICLOUD_DB_URL", url)
+        assert load_config().db_url == url
+
+
+def test_unsupported_url_one_shot_exits_2_without_importing_a_driver(
+        home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from minicloud.cli.main import main
+
+    monkeypatch.setenv("MINICLOUD_DB_URL", "postgresql://mini@db/minicloud")
+    monkeypatch.delitem(sys.modules, "psycopg", raising=False)
+    assert main(["topology"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("minicloud: unsupported store URL (the postgresql:// scheme)")
+    assert len(err.splitlines()) == 1
+    assert "psycopg" not in sys.modules and "psycopg2" not in sys.modules
+
+
+def test_unknown_sections_and_keys_are_warned(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "c.ini"
+    path.write_text("[Database]\nurl = sqlite:///x.db\n[ssh]\ncomand = y\nuser = me\n")
+    config = load_config(str(path))
+    assert config.warnings == [
+        f"{path}: unknown section [Database] (known: [database], [ssh], [openstack])",
+        f"{path}: unknown key 'comand' in [ssh] (known: command, user)",
+    ]
+    assert config.ssh_user == "me"
+    assert load_config(str(ini(tmp_path / "ok.ini", ssh="ssh -4"))).warnings == []
+
+
+def test_unknown_key_warning_in_a_one_shot_command(home: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from minicloud.cli.main import main
+
+    (home / "minicloud.ini").write_text("[databse]\nurl = sqlite:///elsewhere.db\n")
+    assert main(["topology"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == (f"minicloud: warning: {home / 'minicloud.ini'}: unknown section "
+                            "[databse] (known: [database], [ssh], [openstack])\n")
+
+
+def test_ini_with_a_utf8_bom_is_read(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "bom.ini"
+    path.write_bytes(b"\xef\xbb\xbf[ssh]\ncommand = myssh -4\n")
+    config = load_config(str(path))
+    assert config.ssh_command == ["myssh", "-4"]
+    assert config.warnings == []
+
+
+def test_home_too_long_for_the_file_system_is_one_line(home: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from minicloud.cli.main import main
+
+    long_home = home / ("a" * 300)
+    monkeypatch.setenv("MINICLOUD_HOME", str(long_home))
+    with pytest.raises(ConfigError, match="MINICLOUD_HOME is too long for the file system"):
+        load_config()
+    assert main(["topology"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("minicloud: MINICLOUD_HOME is too long for the file system "
+                   f"({len(str(long_home))} characters): choose a shorter folder\n")
+
+
+def test_corrupt_sqlite_store_one_shot_is_one_line(home: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from minicloud.cli.main import main
+
+    (home / "minicloud.db").write_bytes(b"\0" * 100)  # was read as an empty store
+    assert main(["topology"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"minicloud: store {home / 'minicloud.db'}: not an SQLite database")
+    assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-5", "99999"])
+def test_bad_openstack_timeout_is_a_config_error(home: Path, tmp_path: Path, value: str) -> None:
+    path = tmp_path / "t.ini"
+    path.write_text(f"[openstack]\ntimeout = {value}\n")
+    with pytest.raises(ConfigError, match=r"\[openstack\] timeout must be a number of seconds"):
+        load_config(str(path))
+
+
+def test_openstack_timeout_default_and_setting(home: Path, tmp_path: Path) -> None:
+    assert load_config().openstack_timeout == 30.0
+    path = tmp_path / "t.ini"
+    path.write_text("[openstack]\ntimeout = 2.5\n")
+    assert load_config(str(path)).openstack_timeout == 2.5
+
+
+def test_the_check_before_the_menu_is_cheap(home: Path) -> None:
+    """The menu's precheck (configuration, then the SQLite file's header and schema) keeps
+    the first menu instant: well under 0.1 s on a real store."""
+    import argparse
+    import time
+
+    from minicloud.cli.main import precheck
+    from minicloud.store import Store
+
+    Store(f"sqlite:///{home / 'minicloud.db'}").open().close()
+    args = argparse.Namespace(config=None, debug=False)
+    precheck(args)  # imports paid once, as a process pays them before its first menu
+    started = time.perf_counter()
+    config = precheck(args)
+    assert config is not None and config.warnings == []
+    assert time.perf_counter() - started < 0.1

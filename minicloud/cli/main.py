@@ -12,6 +12,7 @@ from .options import GLOBAL_OPTIONS
 
 if TYPE_CHECKING:
     from ..app import MiniCloud
+    from ..config import Config
 
 USAGE = "minicloud [--config PATH] [--debug] [--demo] [COMMAND ...]"
 DESCRIPTION = (
@@ -72,7 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The menu is drawn before anything heavy is imported or opened.
         from .menus.main import run_menu
 
-        return run_menu(lambda: open_app(args))
+        config = precheck(args)
+        if config is None:
+            return 2
+        return run_menu(lambda: open_app(args, config=config))
     try:
         return _one_shot(args)
     except KeyboardInterrupt:
@@ -130,16 +134,45 @@ def _one_shot(args: argparse.Namespace) -> int:
         app.close()
 
 
-def open_app(args: argparse.Namespace, load: bool = True) -> MiniCloud | None:
-    """Load the configuration and (unless ``load`` is false: a command opens the store once
-    its arguments are known to be right) open the store; one line on stderr when that
-    fails."""
-    from ..app import MiniCloud
+def precheck(args: argparse.Namespace) -> Config | None:
+    """What the menu checks before it is drawn, cheaply (a few milliseconds): the
+    configuration (the store URL included) and an SQLite store file's header and schema.
+    Other store failures are said at the first entry that needs the store.  None (said in
+    one line on stderr) when something is wrong."""
     from ..config import load_config
     from ..errors import MiniCloudError
+    from ..sqlite_read import check_sqlite_file
 
     try:
         config = load_config(args.config, args.debug)
+        _warn(config)
+        check_sqlite_file(config.db_url)
+    except MiniCloudError as err:
+        print(f"minicloud: {err}", file=sys.stderr)
+        return None
+    return config
+
+
+def _warn(config: Config) -> None:
+    for line in config.warnings:
+        print(f"minicloud: warning: {line}", file=sys.stderr)
+
+
+def open_app(args: argparse.Namespace, load: bool = True,
+             config: Config | None = None) -> MiniCloud | None:
+    """Load the configuration (unless ``config``: the menu's precheck read it) and (unless
+    ``load`` is false: a command opens the store once its arguments are known to be right)
+    open the store; one line on stderr when that fails."""
+    from ..app import MiniCloud
+    from ..config import load_config
+    from ..errors import MiniCloudError
+    from ..sqlite_read import check_sqlite_file
+
+    try:
+        if config is None:
+            config = load_config(args.config, args.debug)
+            _warn(config)
+            check_sqlite_file(config.db_url)
         setup_logging(config, args.debug)
         app = MiniCloud(config, notify=lambda text: print(text, file=sys.stderr))
         return app.open() if load else app

@@ -151,6 +151,9 @@ class Driver(ABC):
         # Values of secret settings given for this session (never stored); see secret().
         self._secrets: dict[str, str] = {k: v for k, v in (secrets or {}).items() if v}
         self.progress: Progress | None = None
+        # Seconds one request may wait for an answer (None: the driver's own default); set
+        # from minicloud.ini by the session for the types that have such an option.
+        self.request_timeout: float | None = None
 
     def setting(self, name: str) -> Setting | None:
         return next((s for s in self.settings if s.name == name), None)
@@ -168,6 +171,12 @@ class Driver(ABC):
             return self._secrets[name]
         setting = self.setting(name)
         return setting.from_env() if setting is not None and setting.secret else None
+
+    @classmethod  # noqa: B027 - optional hook
+    def check_complete(cls, settings: Mapping[str, str]) -> None:
+        """Raise ConfigError (one line) when ``settings`` cannot make a connection, e.g. none
+        of two alternative ways given.  Called before a cloud is added, so that what is
+        missing is said rather than a login failure."""
 
     def state(self, native: str | None) -> str:
         """MiniCloud's :class:`State` for one of this cloud's server statuses."""

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import DriverError, ValidationError
+from ..errors import ConfigError, DriverError, ValidationError
 from ..model import (
     Cloud,
     CloudSnapshot,
@@ -48,6 +48,8 @@ __all__ = ["OpenStackDriver", "clouds_yaml_entries"]
 
 log = logging.getLogger(__name__)
 
+# The settings a cloud added by hand (no clouds.yaml entry) cannot do without.
+BY_HAND = ("auth_url", "project", "user")
 DELETE_TIMEOUT = 600.0  # how long delete_server waits for the server to be gone
 
 
@@ -97,6 +99,19 @@ class OpenStackDriver(OpenStackNetwork):
                 "asked with no echo, or from OS_PASSWORD; kept in memory, never stored",
                 env="OS_PASSWORD", secret=True),
     )
+
+    @classmethod
+    def check_complete(cls, settings: Mapping[str, str]) -> None:
+        """A clouds.yaml entry, or the auth URL, project and user: otherwise the login would
+        only say that a password is needed."""
+        if settings.get("os_cloud"):
+            return
+        missing = [s.flag for s in cls.settings
+                   if s.name in BY_HAND and not settings.get(s.name) and s.flag]
+        if missing:
+            raise ConfigError("an OpenStack cloud needs --os-cloud ENTRY (from clouds.yaml), "
+                              "or --os-auth-url, --os-project-name and --os-username; "
+                              f"missing: {', '.join(missing)}")
 
     def __init__(self, cloud: Cloud, secrets: Mapping[str, str] | None = None):
         super().__init__(cloud, secrets)

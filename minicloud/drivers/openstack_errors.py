@@ -48,11 +48,46 @@ def message_of(exc: BaseException) -> str:
 
 # keystoneauth appends these to its messages; the reason already says as much.
 _NOISE = re.compile(r"\s*\((HTTP \d+|Request-ID: [^)]*)\)")
+_URL = re.compile(r"https?://[^/\s:'\"]+(:\d+)?")
+# What the socket said, in the words urllib3 and the C library use -> a few plain words.
+_CAUSES = (
+    ("refused", "connection refused"),
+    ("name or service not known", "unknown host"),
+    ("nodename nor servname", "unknown host"),
+    ("temporary failure in name resolution", "unknown host (name resolution failed)"),
+    ("no route to host", "no route to host"),
+    ("network is unreachable", "network unreachable"),
+    ("reset by peer", "connection reset"),
+    ("remote end closed", "connection closed by the server"),
+    ("timed out", "timed out"),
+)
+
+
+def _server_of(message: str) -> str:
+    """``scheme://host[:port]`` of the first URL in a message; "the server" when none."""
+    found = _URL.search(message)
+    return found.group(0) if found else "the server"
+
+
+def unreachable_detail(message: str) -> str:
+    """urllib3's paragraph ("Max retries exceeded ... NewConnectionError(...)") as one short
+    line: ``cannot reach http://HOST:PORT: connection refused``."""
+    lowered = message.lower()
+    cause = next((words for key, words in _CAUSES if key in lowered), "connection failed")
+    return f"cannot reach {_server_of(message)}: {cause}"
+
+
+def timeout_detail(message: str, timeout: float | None) -> str:
+    """A request that got no answer in time, with the limit and where to change it."""
+    limit = f" within {timeout:g} s" if timeout else ""
+    return (f"no answer from {_server_of(message)}{limit} ([openstack] timeout in "
+            "minicloud.ini)")
 
 
 def map_error(cloud: str, operation: str, exc: BaseException,
-              secret: str | None = None) -> DriverError:
-    """The one translation of openstacksdk / keystoneauth / requests failures."""
+              secret: str | None = None, timeout: float | None = None) -> DriverError:
+    """The one translation of openstacksdk / keystoneauth / requests failures (``timeout``:
+    the request limit in force, named when a request ran out of it)."""
     from keystoneauth1 import exceptions as ks
     from openstack import exceptions as sdk
     from requests import exceptions as rq
@@ -63,10 +98,12 @@ def map_error(cloud: str, operation: str, exc: BaseException,
     if isinstance(exc, (ks.ConnectTimeout, ks.RequestTimeout, sdk.ResourceTimeout,
                         rq.Timeout, TimeoutError)) and status in (None, 408):
         reason = TIMEOUT
+        if not isinstance(exc, sdk.ResourceTimeout):  # a wait for a status says its own
+            message = timeout_detail(message, timeout)
     elif isinstance(exc, ks.SSLError):
         reason, message = UNREACHABLE, f"TLS verification failed: {message}"
     elif isinstance(exc, (ks.ConnectionError, rq.ConnectionError, ConnectionError)):
-        reason = UNREACHABLE
+        reason, message = UNREACHABLE, unreachable_detail(message)
     elif status == 401 or isinstance(exc, (PasswordNeeded, ks.Unauthorized,
                                            ks.MissingAuthPlugin, ks.MissingRequiredOptions,
                                            ks.AuthorizationFailure)):

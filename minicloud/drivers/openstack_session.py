@@ -9,12 +9,13 @@ it, never at module level.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import DriverError
+from ..errors import ConfigError, DriverError, MiniCloudError
 from ..model import Cloud
 from .base import OWNER_TAG, Driver
 from .openstack_convert import Body
@@ -22,7 +23,10 @@ from .openstack_errors import PasswordNeeded, map_error
 
 log = logging.getLogger("minicloud.drivers.openstack")
 
-API_TIMEOUT = 60.0  # seconds per HTTP request, unless clouds.yaml says otherwise
+# Seconds one HTTP request may wait for an answer, unless clouds.yaml (api_timeout) or
+# minicloud.ini ([openstack] timeout, handed over as ``request_timeout``) says otherwise.
+# Without one, a server that accepts and never answers holds a command for minutes.
+API_TIMEOUT = 30.0
 PASSWORD = "password"  # the name of the secret setting
 
 
@@ -37,6 +41,45 @@ def clouds_yaml_entries() -> list[str]:
         return []
 
 
+def clouds_yaml_files() -> list[str]:
+    """The clouds.yaml files openstack.config would read, in its order, that exist."""
+    from openstack.config import loader
+
+    override = os.environ.get("OS_CLIENT_CONFIG_FILE")
+    return [path for path in [override, *loader.CONFIG_FILES] if path and os.path.isfile(path)]
+
+
+def _yaml_problem(path: str) -> str | None:
+    """``PATH, line N: PROBLEM`` when the file is no valid YAML (openstack.config skips such a
+    file with a log line, then says only that the cloud "was not found")."""
+    import yaml  # type: ignore[import-untyped]  # PyYAML (openstacksdk needs it) has no stubs here
+
+    try:
+        with open(path, encoding="utf-8") as file:
+            yaml.safe_load(file)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return f"{path}{where}: {problem}"
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{path}: cannot read it ({exc.__class__.__name__})"
+    return None
+
+
+def entry_error(entry: str) -> ConfigError:
+    """Why clouds.yaml gives no entry ``entry``: a file that is no valid YAML (file and line),
+    or no such entry (the ones there are)."""
+    files = clouds_yaml_files()
+    for path in files:
+        problem = _yaml_problem(path)
+        if problem is not None:
+            return ConfigError(f"clouds.yaml is not valid YAML: {problem}")
+    entries = ", ".join(clouds_yaml_entries()) or "none"
+    where = f"in {files[0]}" if files else "(no clouds.yaml found; OS_CLIENT_CONFIG_FILE names one)"
+    return ConfigError(f"clouds.yaml has no entry {entry!r} {where} (entries: {entries})")
+
+
 def wants_password(region: Any) -> bool:
     auth_type = region.config.get("auth_type") or "password"
     return auth_type in ("password", "v3password", "v2password")
@@ -44,6 +87,17 @@ def wants_password(region: Any) -> bool:
 
 def cloud_region(entry: str, password: str | None) -> Any:
     """The clouds.yaml entry (found as openstack.config finds it), plus a password."""
+    from openstack import exceptions as sdk
+
+    try:
+        return _get_region(entry, password)
+    except sdk.ConfigException as exc:
+        if "was not found" in str(exc):
+            raise entry_error(entry) from None
+        raise ConfigError(f"clouds.yaml entry {entry!r}: {str(exc).splitlines()[0]}") from None
+
+
+def _get_region(entry: str, password: str | None) -> Any:
     import openstack.config
 
     if password:
@@ -77,6 +131,10 @@ class OpenStackSession(Driver):
         self._used_password: str | None = None
         self._lock = threading.Lock()
 
+    @property
+    def timeout(self) -> float:
+        return self.request_timeout or API_TIMEOUT
+
     def _shown_secret(self) -> str | None:
         """The password in use, masked out of every message."""
         return self.secret(PASSWORD) or self._used_password
@@ -86,11 +144,12 @@ class OpenStackSession(Driver):
         """Run a block of SDK calls; anything it raises becomes one DriverError."""
         try:
             yield
-        except DriverError:
-            raise
+        except MiniCloudError:
+            raise  # already one line (a DriverError, or clouds.yaml's ConfigError)
         except Exception as exc:  # nothing else may escape the driver
             log.debug("%s on cloud %s failed", operation, self.cloud.name, exc_info=True)
-            raise map_error(self.cloud.name, operation, exc, self._shown_secret()) from None
+            raise map_error(self.cloud.name, operation, exc, self._shown_secret(),
+                            self.timeout) from None
 
     @property
     def conn(self) -> Any:
@@ -113,7 +172,7 @@ class OpenStackSession(Driver):
             region = cloud_region(entry, self._require_password())
         self._used_password = (region.config.get("auth") or {}).get("password")
         if region.config.get("api_timeout") is None:
-            region.config["api_timeout"] = API_TIMEOUT
+            region.config["api_timeout"] = self.timeout
         return openstack.connection.Connection(config=region)
 
     def _connect_by_hand(self) -> Any:
@@ -131,7 +190,7 @@ class OpenStackSession(Driver):
                   "project_name": settings.get("project", ""),
                   "user_domain_name": settings.get("user_domain") or legacy,
                   "project_domain_name": settings.get("project_domain") or legacy},
-            region_name=settings.get("region") or None, api_timeout=API_TIMEOUT)
+            region_name=settings.get("region") or None, api_timeout=self.timeout)
 
     def _require_password(self) -> str:
         password = self.secret(PASSWORD)
@@ -152,6 +211,11 @@ class OpenStackSession(Driver):
         return conn
 
     def setup(self) -> None:
+        if self.progress:
+            # A login to a server that never answers is silent until the timeout: say how
+            # long that is.
+            self.progress(f"logging in (each request gives up after {self.timeout:g} s "
+                          "without an answer: [openstack] timeout in minicloud.ini)")
         with self._call("log in"):
             self._ready()
 

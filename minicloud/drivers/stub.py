@@ -42,6 +42,7 @@ from .stub_state import (
     _calls,
     atomic,
     faultable,
+    faultable_read,
     load_row,
     reset_fault_counters,
 )
@@ -79,7 +80,7 @@ class StubDriver(StubNetwork):
 
     # -- life cycle ----------------------------------------------------------------------------
 
-    @atomic
+    @faultable
     def setup(self) -> None:
         """A new Stub cloud: its own external network and a ``default`` group."""
         if self.sim.of("network"):
@@ -91,7 +92,7 @@ class StubDriver(StubNetwork):
         self._save(SecurityGroup(self.cloud.name, new_id(), DEFAULT_GROUP,
                                  description="Default security group"))
 
-    @atomic
+    @faultable
     def forget(self) -> None:
         self.sim.forget()
 
@@ -122,12 +123,18 @@ class StubDriver(StubNetwork):
         self.sim.reload()
         return super().snapshot()
 
+    @faultable_read
     def list_images(self) -> list[Image]:
         return [Image(self.cloud.name, f"image-{n}", n, properties=dict(p)) for n, p in IMAGES]
 
+    @faultable_read
     def list_flavors(self) -> list[Flavor]:
         return [Flavor(self.cloud.name, f"flavor-{n}", n, vcpus=c, ram=r, disk=d)
                 for n, c, r, d in FLAVORS]
+
+    @faultable_read
+    def availability_zones(self) -> list[str]:
+        return []  # no zones (features.zones is false); a call all the same, so faultable
 
     @faultable
     def list_servers(self) -> list[Instance]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CONFLICT, FAILED, INVALID, NOT_FOUND
 from ..model import Cloud, Network, PublicIP, Resource, Router, Subnet, from_dict, to_dict
 from .base import Driver
-from .stub_state import StubState, faultable
+from .stub_state import StubState, check_fault_plan, faultable
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -30,6 +30,9 @@ class StubNetwork(Driver):
     def __init__(self, cloud: Cloud, secrets: Mapping[str, str] | None = None, *,
                  state: Store):
         super().__init__(cloud, secrets)
+        # A malformed MINICLOUD_STUB_FAIL is said before the driver is used for anything
+        # (rather than at a call in the middle of a write).
+        check_fault_plan()
         self.sim = StubState(state, cloud.name)
 
     # -- the simulated objects -----------------------------------------------------------------

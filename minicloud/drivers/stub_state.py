@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import FAILED
+from ..errors import FAILED, ConfigError
 from ..kinds import KINDS
 from ..model import Instance, Network, Resource, from_dict, to_dict
 
@@ -46,29 +46,71 @@ def reset_fault_counters() -> None:
     _calls.clear()
 
 
+# Every call MINICLOUD_STUB_FAIL may name (filled in as the Stub's modules define them).
+FAULTABLE: set[str] = set()
+
+
 def _fault_plan() -> dict[str, int | None]:
+    return _parse_plan(os.environ.get("MINICLOUD_STUB_FAIL", ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_plan(text: str) -> dict[str, int | None]:
+    """``call[,call:N]`` as call -> N (None: every call).  A name the Stub has no call of, or
+    an N that is no positive whole number, is refused: a typo would otherwise silently test
+    nothing."""
     plan: dict[str, int | None] = {}
-    for item in os.environ.get("MINICLOUD_STUB_FAIL", "").split(","):
-        name, _, nth = item.strip().partition(":")
-        if name:
-            plan[name] = int(nth) if nth.isdigit() else None
+    for item in text.split(","):
+        name, colon, nth = item.strip().partition(":")
+        if not name and not colon:
+            continue
+        if name not in FAULTABLE:
+            raise ConfigError(f"MINICLOUD_STUB_FAIL: no Stub call is named {name!r} "
+                              f"(known: {', '.join(sorted(FAULTABLE))})")
+        if colon and not (nth.isdigit() and int(nth) > 0):
+            raise ConfigError(f"MINICLOUD_STUB_FAIL: {item.strip()!r}: N in call:N must be "
+                              "a whole number from 1 (the N-th call fails)")
+        plan[name] = int(nth) if colon else None
     return plan
+
+
+def check_fault_plan() -> None:
+    """Raise ConfigError now when MINICLOUD_STUB_FAIL is malformed (a Stub driver's start)."""
+    _fault_plan()
+
+
+def _inject(self: Any, name: str) -> None:
+    """Count one call of ``name``; raise the driver's error when the plan says so."""
+    log.debug("cloud %s (stub): %s", self.cloud.name, name)
+    _calls[name] += 1
+    plan = _fault_plan()
+    if name in plan and (plan[name] is None or plan[name] == _calls[name]):
+        raise self.error(name.replace("_", " "), FAILED, "injected fault")
 
 
 def faultable(method: F) -> F:
     """One call of the simulated cloud's API: counted, failed when MINICLOUD_STUB_FAIL says
     so, and atomic (see :func:`atomic`)."""
+    FAULTABLE.add(method.__name__)
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        name = method.__name__
-        log.debug("cloud %s (stub): %s", self.cloud.name, name)
-        _calls[name] += 1
-        plan = _fault_plan()
-        if name in plan and (plan[name] is None or plan[name] == _calls[name]):
-            raise self.error(name.replace("_", " "), FAILED, "injected fault")
+        _inject(self, method.__name__)
         with self.sim.atomic():
             return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def faultable_read(method: F) -> F:
+    """A call that reads nothing of the simulated cloud (images, flavors, zones): counted and
+    failed like the others, without a store transaction it does not need."""
+    FAULTABLE.add(method.__name__)
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _inject(self, method.__name__)
+        return method(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 

@@ -94,6 +94,7 @@ class CloudManager(Manager):
         check_location(location)
         cls = driver_class(type_name)
         cloud = Cloud(name, type_name, location, self._check_settings(cls, settings or {}))
+        cls.check_complete(cloud.settings)  # what is missing, before the cloud is touched
         secrets = self.secrets_for(type_name, secret)
         # The store-wide lock and the claim make a second "add" of the name wait, then fail,
         # before it touches the cloud (a loser must never clean up the winner's cloud).

@@ -176,6 +176,165 @@ def test_clouds_yaml_entry_connects(tmp_path, monkeypatch):
             without.list_networks()
         assert caught.value.reason == errors.UNAUTHORIZED
         unknown = OpenStackDriver(Cloud("os1", "openstack", settings={"os_cloud": "nope"}))
-        with pytest.raises(DriverError) as caught:
+        # A configuration matter (exit 2), not a failed login.
+        with pytest.raises(errors.ConfigError) as wrong:
             unknown.list_networks()
-        assert "nope" in str(caught.value)
+        assert str(wrong.value) == (f"clouds.yaml has no entry 'nope' in {tmp_path / 'clouds.yaml'}"
+                                    " (entries: fake, other)")
+
+
+# -- errors that are one line (issue 15) -------------------------------------------------------
+
+
+def test_malformed_clouds_yaml_names_the_file_and_line(tmp_path, monkeypatch):
+    path = _clouds_yaml(tmp_path, monkeypatch)
+    path.write_text("clouds:\n  bad:\n    auth:\n      auth_url: http://x\n    - oops\n")
+    driver = OpenStackDriver(Cloud("os1", "openstack", settings={"os_cloud": "bad"}))
+    with pytest.raises(errors.ConfigError) as caught:
+        driver.setup()
+    assert str(caught.value) == (f"clouds.yaml is not valid YAML: {path}, line 5: expected "
+                                 "<block end>, but found '-'")
+
+
+def test_openstack_needs_an_entry_or_the_by_hand_settings():
+    OpenStackDriver.check_complete({"os_cloud": "fake"})
+    OpenStackDriver.check_complete({"auth_url": AUTH_URL, "project": "p", "user": "u"})
+    with pytest.raises(errors.ConfigError) as caught:
+        OpenStackDriver.check_complete({"user": "u"})
+    assert str(caught.value) == (
+        "an OpenStack cloud needs --os-cloud ENTRY (from clouds.yaml), or --os-auth-url, "
+        "--os-project-name and --os-username; missing: --os-auth-url, --os-project-name")
+
+
+@pytest.fixture
+def cli_home(tmp_path, monkeypatch):
+    """An empty MiniCloud home for in-process one-shot commands."""
+    for name in ("MINICLOUD_CONFIG", "MINICLOUD_DB_URL", "OS_CLOUD", "OS_AUTH_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MINICLOUD_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OS_PASSWORD", "a-long-password")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _one_shot(capsys, *argv):
+    from minicloud.cli.main import main
+
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    return code, err.rstrip("\n")
+
+
+def test_clouds_add_without_entry_or_flags_says_what_is_missing(cli_home, capsys):
+    code, err = _one_shot(capsys, "clouds", "add", "--type", "openstack", "B")
+    assert code == 2
+    assert err.endswith("missing: --os-auth-url, --os-project-name, --os-username")
+
+
+def test_clouds_add_unknown_or_malformed_entry_exits_2(cli_home, monkeypatch, capsys):
+    path = _clouds_yaml(cli_home, monkeypatch)
+    monkeypatch.setenv("OS_PASSWORD", "a-long-password")
+    code, err = _one_shot(capsys, "clouds", "add", "--type", "openstack", "--os-cloud", "nope", "B")
+    assert (code, err) == (2, f"minicloud: clouds.yaml has no entry 'nope' in {path} "
+                              "(entries: fake, other)")
+    path.write_text("clouds:\n  fake: [unclosed\n")
+    code, err = _one_shot(capsys, "clouds", "add", "--type", "openstack", "--os-cloud", "fake", "B")
+    assert code == 2
+    assert err.startswith(f"minicloud: clouds.yaml is not valid YAML: {path}, line 3:")
+    from minicloud.cli.main import main
+
+    assert main(["topology"]) == 0  # nothing was half-added
+    assert capsys.readouterr().out == "Nothing to show yet: add a cloud in Cloud management.\n"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_connection_refused_is_one_short_line(cli_home, capsys):
+    port = _free_port()  # nothing listens there
+    code, err = _one_shot(capsys, "clouds", "add", "--type", "openstack", "--os-auth-url",
+                          f"http://127.0.0.1:{port}/v3", "--os-project-name", "p",
+                          "--os-username", "u", "B")
+    assert (code, err) == (1, f"minicloud: cloud B: log in unreachable: cannot reach "
+                              f"http://127.0.0.1:{port}: connection refused")
+
+
+@pytest.fixture
+def silent_server():
+    """A server that accepts connections and never answers; its URL."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def serve():
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    server.close()
+
+
+def test_server_that_never_answers_gives_up_at_the_ini_timeout(cli_home, capsys, silent_server):
+    import time
+
+    ini = cli_home / "minicloud.ini"
+    ini.write_text("[openstack]\ntimeout = 0.5\n")
+    started = time.monotonic()
+    code, err = _one_shot(capsys, "--config", str(ini), "clouds", "add", "--type", "openstack",
+                          "--os-auth-url", f"{silent_server}/v3", "--os-project-name", "p",
+                          "--os-username", "u", "B")
+    elapsed = time.monotonic() - started
+    assert (code, err) == (1, f"minicloud: cloud B: log in timed out: no answer from "
+                              f"{silent_server} within 0.5 s ([openstack] timeout in "
+                              "minicloud.ini)")
+    assert elapsed < 10  # two requests (discovery, token) of 0.5 s, not minutes
+
+
+def test_login_says_its_timeout_where_progress_is_shown(silent_server):
+    cloud = Cloud("os1", "openstack", settings={"auth_url": f"{silent_server}/v3",
+                                                "project": "p", "user": "u"})
+    driver = OpenStackDriver(cloud, {"password": PASSWORD})
+    driver.request_timeout = 0.3
+    said = []
+    driver.progress = said.append
+    with pytest.raises(DriverError) as caught:
+        driver.setup()
+    assert caught.value.reason == errors.TIMEOUT
+    assert said == ["logging in (each request gives up after 0.3 s without an answer: "
+                    "[openstack] timeout in minicloud.ini)"]
+
+
+def test_ini_timeout_reaches_openstack_drivers(tmp_path):
+    from minicloud.config import Config
+    from minicloud.session import Session
+
+    config = Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/m.db", openstack_timeout=7.0)
+    session = Session(config)
+    try:
+        cloud = Cloud("os1", "openstack", settings={"auth_url": AUTH_URL, "project": "p",
+                                                    "user": "u"})
+        driver = session.drivers.build(cloud)
+        assert isinstance(driver, OpenStackDriver) and driver.timeout == 7.0
+    finally:
+        session.close()

@@ -9,7 +9,7 @@ import pytest
 from minicloud.drivers import create_driver, stub
 from minicloud.drivers.base import ServerSpec
 from minicloud.drivers.stub import StubDriver
-from minicloud.errors import DriverError
+from minicloud.errors import ConfigError, DriverError
 from minicloud.model import Cloud, State
 from minicloud.store import Store
 
@@ -116,6 +116,72 @@ def test_fault_nth_call(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     driver.create_network("d", "10.4.0.0/24")
     with pytest.raises(DriverError):
         driver.create_network("e", "10.5.0.0/24")  # counting started again
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    ("create_netwrok", "no Stub call is named 'create_netwrok'"),
+    ("create_network:0", "'create_network:0': N in call:N must be a whole number from 1"),
+    ("create_network:two", "N in call:N must be a whole number from 1"),
+    ("create_network:", "N in call:N must be a whole number from 1"),
+])
+def test_bad_fault_plan_is_refused_in_one_line(store: Store, monkeypatch: pytest.MonkeyPatch,
+                                               value: str, words: str) -> None:
+    driver = make(store)
+    monkeypatch.setenv("MINICLOUD_STUB_FAIL", value)
+    with pytest.raises(ConfigError) as err:
+        driver.create_network("a", "10.1.0.0/24")
+    assert words in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ConfigError):
+        on(store)  # a new driver says it before its first call
+    monkeypatch.delenv("MINICLOUD_STUB_FAIL")
+    assert [n.name for n in driver.list_networks()] == ["public"]  # nothing was made
+
+
+@pytest.mark.parametrize("call", ["setup", "forget", "list_images", "list_flavors",
+                                  "availability_zones"])
+def test_every_stub_call_can_be_faulted(store: Store, monkeypatch: pytest.MonkeyPatch,
+                                        call: str) -> None:
+    driver = on(store, "F")
+    if call != "setup":
+        driver.setup()
+    monkeypatch.setenv("MINICLOUD_STUB_FAIL", call)
+    with pytest.raises(DriverError, match="injected fault"):
+        getattr(driver, call)()
+    monkeypatch.delenv("MINICLOUD_STUB_FAIL")
+    getattr(driver, call)()
+
+
+def test_every_driver_call_of_the_stub_is_faultable() -> None:
+    from minicloud.drivers.base import Driver
+    from minicloud.drivers.stub_state import FAULTABLE
+
+    calls = {name for name, value in vars(Driver).items()
+             if callable(value) and not name.startswith("_")}
+    # Not calls of the cloud's API: local helpers of the base class.
+    local = {"setting", "secret_setting", "secret", "state", "error", "close", "snapshot",
+             "poll", "wait_server"}
+    assert calls - local - FAULTABLE == set()
+
+
+def test_bad_fault_plan_in_a_one_shot_command_exits_2(store: Store, tmp_path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from minicloud.cli.main import main
+
+    if not store.url.startswith("sqlite"):
+        pytest.skip("the command runs on its own SQLite home")
+    for name in ("MINICLOUD_CONFIG", "MINICLOUD_DB_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MINICLOUD_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MINICLOUD_STUB_FAIL", "create_server:x")
+    assert main(["clouds", "add", "--type", "stub", "Lab"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("minicloud: MINICLOUD_STUB_FAIL: 'create_server:x': N in call:N")
+    assert len(err.splitlines()) == 1
+    monkeypatch.delenv("MINICLOUD_STUB_FAIL")
+    assert main(["topology"]) == 0
+    assert capsys.readouterr().out == "Nothing to show yet: add a cloud in Cloud management.\n"
 
 
 def test_lowest_free_ip_after_the_gateway(store: Store) -> None:

@@ -367,8 +367,105 @@ def test_manager_errors_are_one_line_and_the_menu_goes_on(demo: Runner) -> None:
 
 
 def test_store_that_cannot_open_exits_2(run: Runner) -> None:
-    (run.home / "minicloud.ini").write_text("[database]\nurl = nosuch://x\n")
+    # A folder where the SQLite file should be: found only by opening it, at the first entry.
+    (run.home / "adir").mkdir()
+    (run.home / "minicloud.ini").write_text(f"[database]\nurl = sqlite:///{run.home}/adir\n")
     result = run(stdin="1\n")
     assert result.code == 2
     assert result.out == MAIN_MENU  # the menu came first; nothing after the error
     assert result.err.startswith("minicloud: ")
+    assert len(result.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://mini@db/minicloud", "mysql://mini@db/minicloud",
+    "mysql+pymysql://mini@db/minicloud?charset=latin1", "mysql+pymysql://mini@db/",
+])
+def test_unsupported_store_url_is_one_line_before_the_menu(run: Runner, url: str) -> None:
+    (run.home / "minicloud.ini").write_text(f"[database]\nurl = {url}\n")
+    result = run(stdin="2\n1\n")
+    assert result.code == 2
+    assert result.out == ""  # said before the menu, once, not at every entry
+    assert result.err.startswith("minicloud: unsupported store URL (")
+    assert "sqlite:///PATH or mysql+pymysql://" in result.err
+    assert len(result.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("content", [b"this is no database at all, not even close\n",
+                                     b"\0" * 100])
+def test_corrupt_sqlite_store_is_said_before_the_menu(run: Runner, content: bytes) -> None:
+    (run.home / "minicloud.db").write_bytes(content)
+    result = run(stdin="1\n")
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err == (f"minicloud: store {run.home / 'minicloud.db'}: not an SQLite "
+                          "database (damaged, or another kind of file); move it away or set "
+                          "[database] url to another file\n")
+
+
+def test_damaged_sqlite_schema_is_said_before_the_menu(run: Runner) -> None:
+    # A valid header over a page of garbage: the header check passes, the schema read fails.
+    (run.home / "minicloud.db").write_bytes(b"SQLite format 3\0" + b"\xff" * 4080)
+    result = run(stdin="1\n")
+    assert result.code == 2
+    assert result.out == ""
+    assert "its schema is damaged" in result.err
+    assert len(result.err.splitlines()) == 1
+
+
+def test_misspelled_ini_section_and_key_are_warned_and_the_menu_goes_on(run: Runner) -> None:
+    (run.home / "minicloud.ini").write_text("[databse]\nurl = x\n[ssh]\ncomand = y\n")
+    result = run(stdin="8\n")
+    assert result.code == 0
+    assert result.out == MAIN_MENU
+    assert result.err.splitlines() == [
+        f"minicloud: warning: {run.home / 'minicloud.ini'}: unknown section [databse] "
+        "(known: [database], [ssh], [openstack])",
+        f"minicloud: warning: {run.home / 'minicloud.ini'}: unknown key 'comand' in [ssh] "
+        "(known: command, user)",
+    ]
+
+
+def _run_with(run: Runner, stdin: str, **env: str) -> tuple[int, str, str]:
+    """``python -m minicloud`` in ``run``'s home with extra environment variables."""
+    import subprocess
+    import sys
+
+    from menu_helpers import minicloud_env
+
+    proc = subprocess.run([sys.executable, "-m", "minicloud"], input=stdin.encode(),
+                          capture_output=True, cwd=run.home,
+                          env={**minicloud_env(run.home), **env}, timeout=60)
+    out, err = proc.stdout.decode(), proc.stderr.decode()
+    assert "Traceback" not in out + err, out + err
+    return proc.returncode, out, err
+
+
+def test_openstack_add_in_the_menu_refuses_a_bad_url_and_says_refused_in_one_line(
+        run: Runner) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once closed
+    code, out, _ = _run_with(
+        run, keys("2", "3", "OS", "2", "", "notaurl", f"http://127.0.0.1:{port}/v3", "p", "u",
+                  "", "", "", "a-long-password", "11"),
+        OS_CLIENT_CONFIG_FILE=str(run.home / "no-clouds.yaml"))
+    assert code == 0
+    assert ("invalid auth URL 'notaurl': write http(s)://HOST[:PORT]/PATH, e.g. "
+            "https://keystone.example.com:5000/v3\n") in out
+    assert ("  ... logging in (each request gives up after 30 s without an answer: "
+            "[openstack] timeout in minicloud.ini)\n") in out
+    assert (f"Error: cloud OS: log in unreachable: cannot reach http://127.0.0.1:{port}: "
+            "connection refused\n") in out
+
+
+def test_bad_stub_fail_value_is_one_line_in_the_menu(run: Runner) -> None:
+    code, out, _ = _run_with(run, keys(*ADD_LAB), MINICLOUD_STUB_FAIL="create_sever:1")
+    assert code == 0
+    errors = [line[line.index("Error"):] for line in out.splitlines() if "Error" in line]
+    assert len(errors) == 1  # after the last question (prompts end with no newline)
+    assert errors[0].startswith("Error: MINICLOUD_STUB_FAIL: no Stub call is named "
+                                "'create_sever' (known: ")
+    assert "Lab" not in run.topology()  # nothing was added

@@ -226,7 +226,8 @@ def test_create_instance_waits_through_get_server(tmp_path: Path, db_url: str) -
     """The plan above includes wait_server's get_server (so its failure is exercised)."""
     plan = fault_plan(tmp_path, db_url, with_network,
                       OPERATIONS["create instance (default group)"][1], [0])
-    assert plan == [("create_server", 1), ("get_server", 1)]
+    assert plan == [("create_server", 1), ("get_server", 1), ("list_flavors", 1),
+                    ("list_images", 1)]
 
 
 # -- reset and destroy -------------------------------------------------------------------------
