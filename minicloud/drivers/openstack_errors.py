@@ -9,6 +9,7 @@ from ..errors import (
     CONFLICT,
     FAILED,
     FORBIDDEN,
+    INVALID,
     NOT_FOUND,
     QUOTA,
     SERVER,
@@ -20,6 +21,7 @@ from ..errors import (
 )
 
 MAX_DETAIL = 300
+_IN_USE = re.compile(r"already (in use|allocated)", re.IGNORECASE)
 
 
 class PasswordNeeded(Exception):
@@ -77,8 +79,11 @@ def map_error(cloud: str, operation: str, exc: BaseException,
         reason = FORBIDDEN
     elif status == 404:
         reason = NOT_FOUND
-    elif status == 409:
+    elif status == 409 or (status == 400 and _IN_USE.search(message)):
+        # Nova answers 400 for a fixed IP already in use; it is a conflict all the same.
         reason = CONFLICT
+    elif status == 400:
+        reason = INVALID
     elif status is not None and status >= 500:
         reason = SERVER
     else:

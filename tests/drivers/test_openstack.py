@@ -376,7 +376,13 @@ def test_instance_fields_come_from_ports_and_names(env):
     assert created.private_ip == "10.0.0.40"
     assert (created.image, created.flavor) == ("ubuntu", "m1.small")
     assert created.security_groups == ["default", "web"]
-    taken = driver.create_server(_spec(driver, "taken", net.id, fixed_ip="10.0.0.40"))
+    with pytest.raises(DriverError) as refused:  # never silently another address
+        driver.create_server(_spec(driver, "taken", net.id, fixed_ip="10.0.0.40"))
+    assert refused.value.reason == "conflict" and "10.0.0.40" in str(refused.value)
+    with pytest.raises(DriverError) as refused:
+        driver.create_server(_spec(driver, "taken", net.id, fixed_ip="10.9.9.9"))
+    assert refused.value.reason == "refused as invalid"
+    taken = driver.create_server(_spec(driver, "taken", net.id))
     assert taken.private_ip == "10.0.0.3"  # the lowest free host after .1
     with_group = driver.add_server_security_group(taken.id, group.id)
     assert with_group.security_groups == ["default", "web"]

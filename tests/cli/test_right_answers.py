@@ -1,0 +1,82 @@
+"""Issue 15, "Wrong results": a requested address is never silently replaced nor wrongly
+accepted; each refusal is one line naming the address, with the documented exit code (in use
+1, malformed / reserved / outside 2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from minicloud.app import MiniCloud
+from minicloud.cli.commands import run_command
+
+CREATE = ("instances", "create", "--cloud", "TryStack", "--image", "cirros", "--flavor",
+          "m1.tiny")
+
+
+def _refused(app: MiniCloud, capsys: pytest.CaptureFixture[str], code: int,
+             *argv: str) -> str:
+    capsys.readouterr()
+    assert run_command(app, list(argv)) == code
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("minicloud: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize(("address", "code", "words"), [
+    ("10.10.2.5", 1, "10.10.2.5 is in use by instance Tower"),
+    ("10.10.2.1", 2, "10.10.2.1 is the gateway of LondonNet"),
+    ("10.10.2.0", 2, "10.10.2.0 is the network address of 10.10.2.0/24"),
+    ("10.10.2.255", 2, "10.10.2.255 is the broadcast address of 10.10.2.0/24"),
+    ("10.10.9.9", 2, "10.10.9.9 is not in LondonNet (10.10.2.0/24)"),
+    ("not-an-ip", 2, "invalid IP address 'not-an-ip'"),
+])
+def test_a_requested_private_ip_is_refused_in_one_line(
+        demo_app: MiniCloud, capsys: pytest.CaptureFixture[str], address: str, code: int,
+        words: str) -> None:
+    line = _refused(demo_app, capsys, code, *CREATE, "--network", "LondonNet",
+                    "--fixed-ip", address, "x")
+    assert words in line
+    assert "x" not in {i.name for i in demo_app.instances.all()}
+
+
+def test_the_ipv6_network_address_and_gateway_are_refused(
+        demo_app: MiniCloud, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_command(demo_app, ["networks", "create", "V6", "--cloud", "TryStack",
+                                  "--cidr", "fd00:1::/64"]) == 0
+    line = _refused(demo_app, capsys, 2, *CREATE, "--network", "V6", "--fixed-ip",
+                    "fd00:1::", "x")
+    assert "fd00:1:: is the network address of fd00:1::/64" in line
+    assert "fd00:1::1 is the gateway" in _refused(demo_app, capsys, 2, *CREATE, "--network",
+                                                  "V6", "--fixed-ip", "fd00:1::1", "x")
+
+
+@pytest.mark.parametrize(("address", "code", "words"), [
+    ("8.21.28.30", 1, "public IP 8.21.28.30 is in use by instance Tower"),
+    ("9.9.9.9", 2, "9.9.9.9 is not in the external network external (8.21.28.0/24)"),
+    ("not-an-ip", 2, "invalid IP address 'not-an-ip'"),
+])
+def test_a_requested_public_ip_is_refused_not_replaced(
+        demo_app: MiniCloud, capsys: pytest.CaptureFixture[str], address: str, code: int,
+        words: str) -> None:
+    line = _refused(demo_app, capsys, code, "instances", "connect", "Ben",
+                    "--public-ip", address)
+    assert words in line
+    ben = next(i for i in demo_app.instances.all() if i.name == "Ben")
+    assert demo_app.instances.public_ip_of(ben) is None
+
+
+@pytest.mark.parametrize(("reason", "code"), [("conflict", 1), ("refused as invalid", 2)])
+def test_the_clouds_own_refusal_has_the_same_exit_codes(
+        demo_app: MiniCloud, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, reason: str, code: int) -> None:
+    """When only the cloud knows (another user's port), in use is 1 and invalid is 2."""
+    from minicloud.errors import DriverError
+
+    def refuse(*_: object, **__: object) -> None:
+        raise DriverError("TryStack", "create server x", reason, "IP address 10.10.2.77")
+
+    monkeypatch.setattr(demo_app.instances, "create", refuse)
+    line = _refused(demo_app, capsys, code, *CREATE, "--network", "LondonNet",
+                    "--fixed-ip", "10.10.2.77", "x")
+    assert "10.10.2.77" in line
