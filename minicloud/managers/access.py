@@ -20,6 +20,7 @@ from ..model import (
     Router,
     SecurityGroup,
 )
+from ..validation import check_login_user
 from .base import Manager, Undo
 from .groups import public_ssh
 
@@ -213,7 +214,7 @@ class AccessManager(Manager):
         if not ip:
             raise ValidationError(f"instance {instance.name} has no address to connect to")
         instance = self.by_id("instance", instance.cloud, instance.id)
-        user = user or self.login_user(instance) or "root"
+        user = check_login_user(user) if user else (self.login_user(instance) or "root")
         command = [*self.session.config.ssh_command, f"{user}@{ip}"]
         return ConnectPlan(instance, ip, user, command, self.features(instance.cloud).hosts)
 
@@ -225,7 +226,9 @@ class AccessManager(Manager):
         if image is not None:
             for prop in ("os_admin_user", "default_user"):
                 if image.properties.get(prop):
-                    return image.properties[prop]
+                    # The image is the cloud's text: it reaches ssh only if it is a user name.
+                    return check_login_user(str(image.properties[prop]),
+                                            f"login user of image {image.name} ({prop})")
         if self.session.config.ssh_user:
             return self.session.config.ssh_user
         lowered = instance.image.lower()

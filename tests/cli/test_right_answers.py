@@ -80,3 +80,50 @@ def test_the_clouds_own_refusal_has_the_same_exit_codes(
     line = _refused(demo_app, capsys, code, *CREATE, "--network", "LondonNet",
                     "--fixed-ip", "10.10.2.77", "x")
     assert "10.10.2.77" in line
+
+
+# -- names, locations, login users, and the clouds' own text -----------------------------------
+
+@pytest.mark.parametrize("argv", [
+    ("clouds", "add", "Lab\x1b[2J", "--type", "stub"),
+    ("clouds", "add", "Lab2", "--type", "stub", "--location", "x\n+---Cloud: Evil"),
+    ("clouds", "add", "Lab2", "--type", "stub", "--location", "x" * 256),
+    ("clusters", "add", "Paris\n", "--cloud", "TryStack"),
+    ("routers", "create", "r\t1", "--cloud", "TryStack"),
+    ("networks", "create", "n\r", "--cloud", "TryStack", "--cidr", "10.77.0.0/24"),
+    (*CREATE, "--network", "LondonNet", "v\x07"),
+])
+def test_control_characters_are_refused_in_names_and_locations(
+        demo_app: MiniCloud, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]) -> None:
+    line = _refused(demo_app, capsys, 2, *argv)
+    assert "\n" not in line and "\x1b" not in line
+
+
+@pytest.mark.parametrize("user", ["-oProxyCommand=touch x", "a b", "root;reboot", "$(id)",
+                                  "me@host"])
+def test_a_login_user_is_a_user_name(demo_app: MiniCloud,
+                                     capsys: pytest.CaptureFixture[str], user: str) -> None:
+    line = _refused(demo_app, capsys, 2, "instances", "connect", "Ben", f"--user={user}")
+    assert "invalid login user" in line
+
+
+def test_a_login_user_from_the_image_is_checked_too(
+        demo_app: MiniCloud, capsys: pytest.CaptureFixture[str]) -> None:
+    cirros = next(i for i in demo_app.inventory.cache.all("image", "TryStack") if i.name == "cirros")
+    cirros.properties["os_admin_user"] = "-oProxyCommand=sh"
+    line = _refused(demo_app, capsys, 2, "instances", "connect", "Ben")
+    assert "login user of image cirros (os_admin_user)" in line
+    capsys.readouterr()
+    assert run_command(demo_app, ["instances", "connect", "Ben", "--user", "cirros"]) == 0
+    assert "ssh cirros@" in capsys.readouterr().out
+
+
+def test_a_clouds_text_is_shown_with_control_characters_escaped() -> None:
+    from minicloud.cli.present import table
+    from minicloud.topology import Node, layout
+
+    lines = layout(Node("MiniCloud", [Node("Instance: evil\n+---Cloud: Fake [\x1b[31mUP]")]))
+    assert lines[-1] == "      +---Instance: evil\\n+---Cloud: Fake [\\x1b[31mUP]"
+    shown = table([{"name": "a\nb", "status": "OK\r"}], (("NAME", "name"), ("STATUS", "status")),
+                  "none")
+    assert shown.lines[-1] == "a\\nb  OK\\r"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...errors import MiniCloudError
 from ...names import DEFAULT_GROUP, PUBLIC_SSH
+from ...validation import check_login_user
 from .. import present
 from ..present import Result, said, table
 from .base import (
@@ -20,7 +21,6 @@ from .base import (
     Context,
     Values,
     chosen,
-    name_check,
     name_of,
     new_name,
     obj,
@@ -176,7 +176,8 @@ class InstancesConnect(Action):
         Arg("public_ip", metavar="IP", help="use (or allocate) this public IP"),
         # Asked only when neither the image's properties nor [ssh] user say who logs in.
         Arg("user", metavar="U", help="login user (default: from the image)",
-            prompt="Login user", default="root", check=name_check("login user"),
+            prompt="Login user", default="root",
+            check=lambda app, v, text: check_login_user(text),
             when=lambda app, v: app.instances.asks_login_user(v.name)),
     )
 
