@@ -26,6 +26,7 @@ from ..errors import (
     CredentialsNeeded,
     DriverError,
 )
+from ..secrets import redact
 
 MAX_DETAIL = 300
 
@@ -83,8 +84,7 @@ def _reason(exc: BaseException, code: int | None, text: str) -> str:
     return FAILED
 
 
-def map_error(cloud: str, operation: str, exc: BaseException,
-              secret: str | None = None) -> DriverError:
+def map_error(cloud: str, operation: str, exc: BaseException) -> DriverError:
     """One DriverError, in one line, with the secret key masked out."""
     code, text = _error_of(exc)
     reason = _reason(exc, code, text)
@@ -94,8 +94,9 @@ def map_error(cloud: str, operation: str, exc: BaseException,
     detail = " ".join(text.split())
     if code is not None and isinstance(exc, CloudStackApiException):
         detail = f"error {code}: {detail}"
-    if secret:
-        detail = detail.replace(secret, "***")
+    # Structural masking (secrets.redact): a password the cloud echoes in a field or a URL
+    # is hidden; the text is never searched for the password itself (that would reveal it).
+    detail = redact(detail)
     if len(detail) > MAX_DETAIL:
         detail = detail[:MAX_DETAIL - 3] + "..."
     if isinstance(exc, SecretNeeded):

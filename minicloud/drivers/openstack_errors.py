@@ -19,6 +19,7 @@ from ..errors import (
     CredentialsNeeded,
     DriverError,
 )
+from ..secrets import redact
 
 MAX_DETAIL = 300
 _IN_USE = re.compile(r"already (in use|allocated)", re.IGNORECASE)
@@ -52,8 +53,7 @@ def message_of(exc: BaseException) -> str:
 _NOISE = re.compile(r"\s*\((HTTP \d+|Request-ID: [^)]*)\)")
 
 
-def map_error(cloud: str, operation: str, exc: BaseException,
-              secret: str | None = None) -> DriverError:
+def map_error(cloud: str, operation: str, exc: BaseException) -> DriverError:
     """The one translation of openstacksdk / keystoneauth / requests failures."""
     from keystoneauth1 import exceptions as ks
     from openstack import exceptions as sdk
@@ -93,8 +93,9 @@ def map_error(cloud: str, operation: str, exc: BaseException,
     detail = " ".join(_NOISE.sub("", message).split())
     if status is not None and not detail.startswith(("HTTP", str(status))):
         detail = f"HTTP {status}: {detail}"
-    if secret:
-        detail = detail.replace(secret, "***")
+    # Structural masking (secrets.redact): a password the cloud echoes in a field or a URL
+    # is hidden; the text is never searched for the password itself (that would reveal it).
+    detail = redact(detail)
     if len(detail) > MAX_DETAIL:
         detail = detail[:MAX_DETAIL - 3] + "..."
     if isinstance(exc, PasswordNeeded):

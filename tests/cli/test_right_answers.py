@@ -109,7 +109,8 @@ def test_a_login_user_is_a_user_name(demo_app: MiniCloud,
 
 def test_a_login_user_from_the_image_is_checked_too(
         demo_app: MiniCloud, capsys: pytest.CaptureFixture[str]) -> None:
-    cirros = next(i for i in demo_app.inventory.cache.all("image", "TryStack") if i.name == "cirros")
+    images = demo_app.inventory.cache.all("image", "TryStack")
+    cirros = next(i for i in images if i.name == "cirros")
     cirros.properties["os_admin_user"] = "-oProxyCommand=sh"
     line = _refused(demo_app, capsys, 2, "instances", "connect", "Ben")
     assert "login user of image cirros (os_admin_user)" in line
