@@ -4,6 +4,8 @@ accepted; each refusal is one line naming the address, with the documented exit 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from minicloud.app import MiniCloud
@@ -128,3 +130,56 @@ def test_a_clouds_text_is_shown_with_control_characters_escaped() -> None:
     shown = table([{"name": "a\nb", "status": "OK\r"}], (("NAME", "name"), ("STATUS", "status")),
                   "none")
     assert shown.lines[-1] == "a\\nb  OK\\r"
+
+
+# -- connect says what it did and what it could not -----------------------------------------------
+
+def _connect(app: MiniCloud, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[str, str]:
+    capsys.readouterr()
+    assert run_command(app, ["instances", "connect", *argv]) == 0
+    return capsys.readouterr()
+
+
+def test_connect_refuses_a_stopped_instance_in_one_line(
+        demo_app: MiniCloud, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_command(demo_app, ["instances", "stop", "Ben"]) == 0
+    line = _refused(demo_app, capsys, 2, "instances", "connect", "Ben")
+    assert line == "minicloud: instance Ben is stopped: start it first"
+    ben = next(i for i in demo_app.instances.all() if i.name == "Ben")
+    assert demo_app.instances.public_ip_of(ben) is None  # nothing was given on the way
+
+
+def test_connect_says_what_it_gave(demo_app: MiniCloud, capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    out, err = _connect(demo_app, capsys, "Ben")
+    assert out == "ssh cirros@8.21.28.2\n"
+    assert "Gave public IP 8.21.28.2 to Ben." in err
+    assert "Added security group public_ssh (SSH, TCP 22) to Ben." in err
+    assert "No route out" not in err
+    out, err = _connect(demo_app, capsys, "Ben")  # again: nothing new to say
+    assert "Gave" not in err and "Added" not in err
+
+
+def test_connect_says_when_it_uses_the_private_address(
+        demo_app: MiniCloud, capsys: pytest.CaptureFixture[str]) -> None:
+    out, err = _connect(demo_app, capsys, "Bourla")
+    assert out == "ssh cirros@10.10.1.12\n"
+    assert "No route out (its network is on no router with a gateway): using the private " \
+           "address 10.10.1.12" in err
+    assert run_command(demo_app, ["routers", "create", "R2", "--cloud", "TryStack"]) == 0
+    assert run_command(demo_app, ["routers", "attach", "R2", "AntwerpNet"]) == 0
+    out, err = _connect(demo_app, capsys, "Bourla")
+    assert "No route out (router R2 has no gateway): using the private address" in err
+
+
+def test_connect_says_how_to_make_an_ssh_key(
+        demo_app: MiniCloud, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    home = tmp_path
+    monkeypatch.setenv("HOME", str(home))
+    hint = "No SSH key found in ~/.ssh: make one with 'ssh-keygen -t ed25519'"
+    assert hint in _connect(demo_app, capsys, "Tower")[1]
+    (home / ".ssh").mkdir()
+    (home / ".ssh" / "id_ed25519").write_text("key")
+    assert hint not in _connect(demo_app, capsys, "Tower")[1]

@@ -143,6 +143,24 @@ class InstancesReboot(_Power):
     verb, done = "reboot", "rebooted"
 
 
+def connect_notes(plan: ConnectPlan) -> list[str]:
+    """What connect did and what it could not, in the user's words."""
+    name, notes = plan.instance.name, []
+    if plan.gave_public_ip:
+        notes.append(f"Gave public IP {plan.address} to {name}.")
+    if plan.opened_ssh:
+        notes.append(f"Added security group {PUBLIC_SSH} (SSH, TCP 22) to {name}.")
+    if not plan.public:
+        why = (f"router {plan.router_without_gateway} has no gateway"
+               if plan.router_without_gateway else "its network is on no router with a gateway")
+        notes.append(f"No route out ({why}): using the private address {plan.address}, "
+                     "reachable only from inside the cloud's network.")
+    if plan.ssh_key is None:
+        notes.append("No SSH key found in ~/.ssh: make one with 'ssh-keygen -t ed25519' "
+                     "(instances created afterwards get its public half).")
+    return notes
+
+
 def run_ssh(ctx: Context, plan: ConnectPlan) -> Result:
     """Run the plan's ssh (a command exits with its code), or show it on a cloud with no
     hosts."""
@@ -153,6 +171,8 @@ def run_ssh(ctx: Context, plan: ConnectPlan) -> Result:
     groups = ", ".join(plan.instance.security_groups) or "-"
     ctx.note(f"Instance {plan.instance.name}: {plan.user}@{plan.address}, security groups "
              f"{groups}.")
+    for line in connect_notes(plan):
+        ctx.note(line)
     if not plan.runnable:
         ctx.note("A Stub cloud has no host to reach; the command would be:")
         return Result([shown])
