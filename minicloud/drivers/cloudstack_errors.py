@@ -7,6 +7,7 @@ async job carries the same pair in its ``jobresult``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cs import CloudStackApiException, CloudStackException
@@ -49,6 +50,7 @@ REASONS = {
 }
 # What CloudStack says when an id names nothing (a 431 with these words).
 MISSING = ("entity does not exist", "unable to find", "does not exist", "not found")
+IN_USE = re.compile(r"already (in use|allocated)", re.IGNORECASE)
 
 
 class SecretNeeded(Exception):
@@ -77,6 +79,10 @@ def _reason(exc: BaseException, code: int | None, text: str) -> str:
         return UNAUTHORIZED
     if code == 431 and any(words in text.lower() for words in MISSING):
         return NOT_FOUND
+    if code is not None and code >= 500 and IN_USE.search(text):
+        # deployVirtualMachine answers a taken ipaddress with INTERNAL_ERROR (530): it is a
+        # conflict all the same, and the user can act on it.
+        return CONFLICT
     if code is not None and code in REASONS:
         return REASONS[code]
     if code is not None and code >= 500:
