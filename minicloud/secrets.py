@@ -20,8 +20,11 @@ _URL_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@")
 _KEYS = (r"password|passwd|secret|secret_?key|api_?secret|token|auth_?token|access_?token|"
          r"refresh_?token|x-auth-token|x-subject-token|authorization|proxy-authorization")
 _FIELD = re.compile(
-    r"""(?<![A-Za-z0-9_-])(?P<key>["']?(?:""" + _KEYS + r""")["']?\s*[:=]\s*)"""
-    r"""(?P<value>"[^"]*"|'[^']*'|(?:Bearer|Basic|Token)\s+[^\s,;'"}\]]+|[^\s,;&'"}\]]+)""",
+    # Not part of a longer word or of a path ("/srv/token:1/minicloud.db" names a file).
+    # A prefix joined by '_' or '-' is the same field: os_password, db-password.
+    r"""(?<![\w./-])(?P<key>["']?(?:[A-Za-z0-9]+[_-])*(?:""" + _KEYS + r""")["']?\s*[:=]\s*)"""
+    r"""(?P<value>"[^"]*"|'[^']*'|(?:Bearer|Basic|Token)\s+[^\s,;'"{}\[\]]+|"""
+    r"""[^\s,;&'"{}\[\]]+)""",
     re.IGNORECASE)
 
 

@@ -147,6 +147,7 @@ def test_openstack_driver_logs_no_password_nor_token(tmp_path: Path, caplog) -> 
     "cloud lab: log in unreachable: Unable to establish connection to http://keystone.invalid/v3",
     "store /tmp/keystone/minicloud.db: file is not a database",
     "store sqlite://e: unable to open database file",
+    "store /srv/token:1/minicloud.db: file is not a database",
     "a token bucket, a secret garden, passwords policy",  # the words alone are not fields
 ])
 def test_text_with_no_secret_place_is_left_as_it_is(text: str) -> None:
@@ -167,6 +168,8 @@ def test_text_with_no_secret_place_is_left_as_it_is(text: str) -> None:
     ("password=e user=me", "password=*** user=me"),
     ("secret_key=AbC&apikey=k", "secret_key=***&apikey=k"),
     ("'secretkey': 'AbC'", "'secretkey': '***'"),
+    ("OS_PASSWORD=e and db-password: e", "OS_PASSWORD=*** and db-password: ***"),
+    ('{"password": {"user": {"password": "e"}}}', '{"password": {"user": {"password": "***"}}}'),
 ])
 def test_secret_places_are_masked(text: str, masked: str) -> None:
     from minicloud.secrets import redact
