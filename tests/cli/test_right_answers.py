@@ -183,3 +183,14 @@ def test_connect_says_how_to_make_an_ssh_key(
     (home / ".ssh").mkdir()
     (home / ".ssh" / "id_ed25519").write_text("key")
     assert hint not in _connect(demo_app, capsys, "Tower")[1]
+
+
+def test_a_picker_shows_a_clouds_names_escaped() -> None:
+    import io
+
+    from minicloud.cli.prompts import Prompter
+
+    out = io.StringIO()
+    prompter = Prompter(io.StringIO("2\n"), out)
+    assert prompter.pick("Instance", ["a", "evil\n[9] : Fake"]) == "evil\n[9] : Fake"
+    assert "evil\\n[9] : Fake" in out.getvalue() and "\n[9] : Fake" not in out.getvalue()
