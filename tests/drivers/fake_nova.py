@@ -212,8 +212,7 @@ class FakeNova:
                                    "device_owner": "compute:nova",
                                    "security_groups": group_ids,
                                    "fixed_ips": [{"ip_address": net["fixed_ip"]}]
-                                   if net.get("fixed_ip") else []},
-                                  )
+                                   if net.get("fixed_ip") else []})
         except FakeError as err:
             # Nova answers 400 for a fixed IP it cannot give (never another address): in use
             # (Nova's FixedIpAlreadyInUse) or not an address of the network (Neutron's words).

@@ -338,7 +338,9 @@ def test_a_requested_private_ip_is_given_or_refused_never_replaced(driver: Drive
     no server is left behind and no other address is given instead."""
     net = driver.create_network("inet", "10.34.0.0/24")
     first = driver.create_server(spec(driver, "held", net.id, fixed_ip="10.34.0.20"))
-    for address, reason in (("10.34.0.20", "conflict"), ("10.99.0.5", "refused as invalid")):
+    for address, reason in (("10.34.0.20", "conflict"), ("10.99.0.5", "refused as invalid"),
+                            ("10.34.0.0", "refused as invalid"),
+                            ("10.34.0.255", "refused as invalid")):
         with pytest.raises(DriverError) as refused:
             driver.create_server(spec(driver, "again", net.id, fixed_ip=address))
         assert refused.value.reason == reason, (address, str(refused.value))
