@@ -425,6 +425,12 @@ def test_public_ips(driver: Driver) -> None:
     fip = driver.allocate_public_ip(ext.id, "203.0.113.50", router.id)
     assert (fip.name, fip.address, fip.owned, fip.instance_id, fip.network_id) == (
         "203.0.113.50", "203.0.113.50", True, None, ext.id)
+    for address, reason in (("203.0.113.50", "conflict"), ("9.9.9.9", "refused as invalid")):
+        # Given as asked or refused, never another address.
+        with pytest.raises(DriverError) as refused:
+            driver.allocate_public_ip(ext.id, address, router.id)
+        assert refused.value.reason == reason, (address, str(refused.value))
+    assert [f.name for f in driver.list_public_ips()] == ["203.0.113.50"]
     bound = driver.associate_public_ip(fip.id, server.id)
     assert bound.instance_id == server.id and bound.fixed_ip == server.private_ip
     assert by_name(driver.list_public_ips())["203.0.113.50"].instance_id == server.id
