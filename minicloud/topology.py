@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from minicloud.model import Cloud, Deployment, Instance, Network, Router, ip_sort_key
+from minicloud.printable import printable
 
 EMPTY = "Nothing to show yet: add a cloud in Cloud management."
 
@@ -49,7 +50,7 @@ def layout(root: Node) -> list[str]:
       child that has children of its own when a sibling follows it; nowhere else.
     - No line ends with a space.
     """
-    lines = [(MARGIN + root.label).rstrip()]
+    lines = [(MARGIN + printable(root.label)).rstrip()]
     _layout_children(root.children, MARGIN, lines)
     return lines
 
@@ -61,7 +62,8 @@ def _layout_children(children: list[Node], prefix: str, out: list[str]) -> None:
     out.append(spacer)
     last = len(children) - 1
     for i, child in enumerate(children):
-        out.append((prefix + BRANCH + child.label).rstrip())
+        # Labels hold the clouds' own text (foreign names, statuses): escaped here, once.
+        out.append((prefix + BRANCH + printable(child.label)).rstrip())
         if child.children:
             _layout_children(child.children, prefix + (CLOSED if i == last else CONTINUED), out)
             if i != last:

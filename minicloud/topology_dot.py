@@ -12,6 +12,7 @@ the syntax or turn into a Graphviz escape.  The same deployment gives the same b
 from __future__ import annotations
 
 from .model import Deployment
+from .printable import visible
 from .topology_graph import (
     ATTACHMENT,
     EXTERNAL,
@@ -25,7 +26,6 @@ from .topology_graph import (
     Edge,
     Item,
     build_graph,
-    visible,
 )
 
 INDENT = "  "

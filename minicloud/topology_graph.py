@@ -13,12 +13,12 @@ objects; each format then escapes only its own syntax.
 
 from __future__ import annotations
 
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .model import Cloud, Deployment, Instance, Network, Router
+from .printable import visible
 from .topology import (
     EMPTY,
     Index,
@@ -37,26 +37,8 @@ ROUTER, NETWORK, EXTERNAL, INSTANCE, NOTE = "router", "network", "external", "in
 # What an edge is: a router's interface, its external gateway, an instance's port.
 INTERFACE, GATEWAY, ATTACHMENT = "interface", "gateway", "attachment"
 
-# Characters that would end a line (or an encoding) in any output format.
-_UNSAFE_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}
 
 
-def visible(text: str) -> str:
-    """``text`` with each control, surrogate or line-separator character replaced by a visible
-    one: C0 controls by their Control Pictures symbol (a newline reads ``␊``), others by ``�``."""
-    if text.isprintable():
-        return text
-    out = []
-    for char in text:
-        if unicodedata.category(char) not in _UNSAFE_CATEGORIES:
-            out.append(char)
-        elif ord(char) < 0x20:
-            out.append(chr(0x2400 + ord(char)))
-        elif char == "\x7f":
-            out.append("\u2421")
-        else:
-            out.append("\ufffd")
-    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ is written as a ``#CODE;`` entity, so no name can break the syntax.
 from __future__ import annotations
 
 from .model import Deployment
+from .printable import visible
 from .topology_graph import (
     ATTACHMENT,
     EXTERNAL,
@@ -26,7 +27,6 @@ from .topology_graph import (
     Edge,
     Item,
     build_graph,
-    visible,
 )
 
 INDENT = "  "

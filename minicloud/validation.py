@@ -25,6 +25,21 @@ def check_name(name: str, what: str = "name") -> str:
     return name
 
 
+USER_RULE = ("1-32 characters: letters, digits, '.', '_' or '-', starting with a letter, "
+             "digit or '_'")
+# What ssh puts after "user@" reaches a shell and ssh's own option parser on the far side:
+# no leading '-', no spaces, no shell metacharacters.
+_USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,31}")
+
+
+def check_login_user(user: str, source: str = "login user") -> str:
+    """A user name ssh may log in as; ``source`` says where it came from."""
+    if not isinstance(user, str) or not _USER_RE.fullmatch(user):
+        shown = str(user)[:40].encode("ascii", "backslashreplace").decode("ascii")
+        raise ValidationError(f"invalid {source} {shown!r}: use {USER_RULE}")
+    return user
+
+
 def check_optional_name(name: str, what: str = "name") -> str:
     """Empty, or a valid name."""
     return check_name(name, what) if name else name

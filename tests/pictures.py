@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from minicloud.model import Cloud, Cluster, Deployment, Nic, PublicIP, Router
-from minicloud.topology_graph import visible
+from minicloud.printable import visible
 from tests.test_topology import demo, net, vm
 
 # Names no cloud should give, and that some will.

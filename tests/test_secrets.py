@@ -138,3 +138,40 @@ def test_openstack_driver_logs_no_password_nor_token(tmp_path: Path, caplog) -> 
         assert OS_PASSWORD not in text, f"the password is in the {where}"
         for token in tokens:
             assert token not in text, f"a token is in the {where}"
+
+
+# -- structural masking ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "cloud lab: log in unreachable: Unable to establish connection to http://keystone.invalid/v3",
+    "store /tmp/keystone/minicloud.db: file is not a database",
+    "store sqlite://e: unable to open database file",
+    "store /srv/token:1/minicloud.db: file is not a database",
+    "a token bucket, a secret garden, passwords policy",  # the words alone are not fields
+])
+def test_text_with_no_secret_place_is_left_as_it_is(text: str) -> None:
+    """Masking never searches for the password: with password ``e`` or ``keystone``, the
+    message reads as it was written (masking substrings would reveal the password)."""
+    from minicloud.secrets import redact
+
+    assert redact(text) == text
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ("mysql+pymysql://mini:p%40ss@db:3306/m", "mysql+pymysql://mini:***@db:3306/m"),
+    ("to https://admin:keystone@keystone.invalid/v3", "to https://admin:***@keystone.invalid/v3"),
+    ("X-Auth-Token: gAAAAB3x", "X-Auth-Token: ***"),
+    ("{'X-Subject-Token': 'gAAAAB3x'}", "{'X-Subject-Token': '***'}"),
+    ("Authorization: Bearer abc.def", "Authorization: Bearer ***"),
+    ('{"auth": {"password": "e"}}', '{"auth": {"password": "***"}}'),
+    ("password=e user=me", "password=*** user=me"),
+    ("secret_key=AbC&apikey=k", "secret_key=***&apikey=k"),
+    ("'secretkey': 'AbC'", "'secretkey': '***'"),
+    ("OS_PASSWORD=e and db-password: e", "OS_PASSWORD=*** and db-password: ***"),
+    ('{"password": {"user": {"password": "e"}}}', '{"password": {"user": {"password": "***"}}}'),
+])
+def test_secret_places_are_masked(text: str, masked: str) -> None:
+    from minicloud.secrets import redact
+
+    assert redact(text) == masked

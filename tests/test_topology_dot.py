@@ -13,9 +13,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from minicloud.model import Deployment
+from minicloud.printable import visible
 from minicloud.topology import EMPTY
 from minicloud.topology_dot import escape, render_dot
-from minicloud.topology_graph import visible
 from tests.pictures import (
     HOSTILE,
     SAMPLES,

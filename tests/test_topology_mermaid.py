@@ -12,9 +12,9 @@ import re
 import pytest
 
 from minicloud.model import Deployment
+from minicloud.printable import visible
 from minicloud.topology import EMPTY
 from minicloud.topology_dot import render_dot
-from minicloud.topology_graph import visible
 from minicloud.topology_mermaid import escape, render_mermaid
 from tests.pictures import (
     HOSTILE,

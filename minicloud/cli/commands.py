@@ -1,8 +1,9 @@
 """One-shot commands: the argparse parser is built from the actions' declarations.
 
 Exit codes: 0 done; 1 the operation failed (or the user declined); 2 bad usage, an unknown or
-ambiguous name, a request the managers refuse as invalid, or a configuration matter (a
-missing password included); 130 interrupted.  Errors are one line on stderr
+ambiguous name, a request the managers or the cloud refuse as invalid (a malformed, reserved or
+outside address), or a configuration matter (a missing password included); an address in use
+is 1, whoever finds it; 130 interrupted.  Errors are one line on stderr
 (``minicloud: <text>``), never a traceback.
 """
 
@@ -15,9 +16,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import (
+    INVALID,
     AmbiguousError,
     ConfigError,
     CredentialsNeeded,
+    DriverError,
     MiniCloudError,
     NotFoundError,
     ValidationError,
@@ -252,6 +255,11 @@ def run_command(app: MiniCloud | Callable[[], MiniCloud | None], argv: Sequence[
     except USAGE_ERRORS as err:
         _err(str(err))
         return USAGE
+    except DriverError as err:
+        # The cloud refused the request as malformed (an address outside the subnet...):
+        # the request was wrong, as when MiniCloud's own check says so.
+        _err(str(err))
+        return USAGE if err.reason == INVALID else FAILED
     except MiniCloudError as err:
         _err(str(err))
         return FAILED

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..printable import printable
+
 if TYPE_CHECKING:
     from ..app import MiniCloud
     from ..model import Cloud, Flavor, Instance, Network, PublicIP
@@ -68,8 +70,8 @@ def cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+        return printable(", ".join(str(v) for v in value))
+    return printable(str(value))
 
 
 def table(data: list[dict[str, Any]], columns: Columns, empty: str,

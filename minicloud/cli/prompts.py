@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO, TypeVar
 
 from ..errors import ValidationError
+from ..printable import printable
 
 T = TypeVar("T")
 
@@ -154,7 +155,8 @@ class Prompter:
         if not items:
             self.say(empty or f"There is nothing to choose as {label.lower()}.")
             raise Cancelled()
-        entries = [describe(item) for item in items] + ["Cancel"]
+        # Entries name the clouds' objects: their text is shown escaped (printable).
+        entries = [printable(describe(item)) for item in items] + ["Cancel"]
         number: int | None = None
         if len(items) == 1:
             number = 1

@@ -7,6 +7,7 @@ async job carries the same pair in its ``jobresult``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cs import CloudStackApiException, CloudStackException
@@ -26,6 +27,7 @@ from ..errors import (
     CredentialsNeeded,
     DriverError,
 )
+from ..secrets import redact
 
 MAX_DETAIL = 300
 
@@ -48,6 +50,7 @@ REASONS = {
 }
 # What CloudStack says when an id names nothing (a 431 with these words).
 MISSING = ("entity does not exist", "unable to find", "does not exist", "not found")
+IN_USE = re.compile(r"already (in use|allocated)", re.IGNORECASE)
 
 
 class SecretNeeded(Exception):
@@ -76,6 +79,10 @@ def _reason(exc: BaseException, code: int | None, text: str) -> str:
         return UNAUTHORIZED
     if code == 431 and any(words in text.lower() for words in MISSING):
         return NOT_FOUND
+    if code is not None and code >= 500 and IN_USE.search(text):
+        # deployVirtualMachine answers a taken ipaddress with INTERNAL_ERROR (530): it is a
+        # conflict all the same, and the user can act on it.
+        return CONFLICT
     if code is not None and code in REASONS:
         return REASONS[code]
     if code is not None and code >= 500:
@@ -83,8 +90,7 @@ def _reason(exc: BaseException, code: int | None, text: str) -> str:
     return FAILED
 
 
-def map_error(cloud: str, operation: str, exc: BaseException,
-              secret: str | None = None) -> DriverError:
+def map_error(cloud: str, operation: str, exc: BaseException) -> DriverError:
     """One DriverError, in one line, with the secret key masked out."""
     code, text = _error_of(exc)
     reason = _reason(exc, code, text)
@@ -94,8 +100,9 @@ def map_error(cloud: str, operation: str, exc: BaseException,
     detail = " ".join(text.split())
     if code is not None and isinstance(exc, CloudStackApiException):
         detail = f"error {code}: {detail}"
-    if secret:
-        detail = detail.replace(secret, "***")
+    # Structural masking (secrets.redact): a password the cloud echoes in a field or a URL
+    # is hidden; the text is never searched for the password itself (that would reveal it).
+    detail = redact(detail)
     if len(detail) > MAX_DETAIL:
         detail = detail[:MAX_DETAIL - 3] + "..."
     if isinstance(exc, SecretNeeded):

@@ -18,7 +18,7 @@ from typing import Any
 
 from cs import CloudStack, read_config
 
-from ..errors import NOT_FOUND, DriverError
+from ..errors import FAILED, NOT_FOUND, DriverError
 from ..model import Cloud
 from .base import OWNER_TAG, Driver
 from .cloudstack_errors import SecretNeeded, map_error
@@ -102,9 +102,6 @@ class CloudStackSession(Driver):
             self._local.client = client
         return client
 
-    def _shown_secret(self) -> str | None:
-        return (self._config or {}).get("secret") or self.secret(SECRET)
-
     @contextmanager
     def _call(self, operation: str) -> Iterator[None]:
         """Run a block of API calls; anything it raises becomes one DriverError."""
@@ -112,9 +109,8 @@ class CloudStackSession(Driver):
             yield
         except DriverError:
             raise
-        except Exception as exc:  # nothing else may escape the driver
-            log.debug("%s on cloud %s failed", operation, self.cloud.name, exc_info=True)
-            raise map_error(self.cloud.name, operation, exc, self._shown_secret()) from None
+        except Exception as exc:  # noqa: BLE001 - nothing else may escape the driver
+            raise _logged(map_error(self.cloud.name, operation, exc)) from None
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -184,7 +180,7 @@ class CloudStackSession(Driver):
         try:
             self._tag(kind, ident, {OWNER_TAG: "true", **(extra or {})})
         except Exception as exc:  # noqa: BLE001 - any failure: undo, then one DriverError
-            err = map_error(self.cloud.name, f"tag {what or kind}", exc, self._shown_secret())
+            err = map_error(self.cloud.name, f"tag {what or kind}", exc)
             if undo is not None:
                 note = self._undo(f"delete {what or kind}", undo)
                 if note:
@@ -219,3 +215,10 @@ class CloudStackSession(Driver):
                 client.session.close()
             except Exception:  # closing is best effort
                 log.debug("closing connection to %s failed", self.cloud.name, exc_info=True)
+
+
+def _logged(err: DriverError) -> DriverError:
+    """One debug line for a cloud's ordinary answer (a wrong password, a conflict); the
+    traceback only for a failure nothing explained, where it helps."""
+    log.debug("%s", err, exc_info=err.reason == FAILED)
+    return err

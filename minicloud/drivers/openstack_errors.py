@@ -9,6 +9,7 @@ from ..errors import (
     CONFLICT,
     FAILED,
     FORBIDDEN,
+    INVALID,
     NOT_FOUND,
     QUOTA,
     SERVER,
@@ -18,8 +19,10 @@ from ..errors import (
     CredentialsNeeded,
     DriverError,
 )
+from ..secrets import redact
 
 MAX_DETAIL = 300
+_IN_USE = re.compile(r"already (in use|allocated)", re.IGNORECASE)
 
 
 class PasswordNeeded(Exception):
@@ -85,7 +88,7 @@ def timeout_detail(message: str, timeout: float | None) -> str:
 
 
 def map_error(cloud: str, operation: str, exc: BaseException,
-              secret: str | None = None, timeout: float | None = None) -> DriverError:
+              timeout: float | None = None) -> DriverError:
     """The one translation of openstacksdk / keystoneauth / requests failures (``timeout``:
     the request limit in force, named when a request ran out of it)."""
     from keystoneauth1 import exceptions as ks
@@ -114,8 +117,11 @@ def map_error(cloud: str, operation: str, exc: BaseException,
         reason = FORBIDDEN
     elif status == 404:
         reason = NOT_FOUND
-    elif status == 409:
+    elif status == 409 or (status == 400 and _IN_USE.search(message)):
+        # Nova answers 400 for a fixed IP already in use; it is a conflict all the same.
         reason = CONFLICT
+    elif status == 400:
+        reason = INVALID
     elif status is not None and status >= 500:
         reason = SERVER
     else:
@@ -125,8 +131,9 @@ def map_error(cloud: str, operation: str, exc: BaseException,
     detail = " ".join(_NOISE.sub("", message).split())
     if status is not None and not detail.startswith(("HTTP", str(status))):
         detail = f"HTTP {status}: {detail}"
-    if secret:
-        detail = detail.replace(secret, "***")
+    # Structural masking (secrets.redact): a password the cloud echoes in a field or a URL
+    # is hidden; the text is never searched for the password itself (that would reveal it).
+    detail = redact(detail)
     if len(detail) > MAX_DETAIL:
         detail = detail[:MAX_DETAIL - 3] + "..."
     if isinstance(exc, PasswordNeeded):

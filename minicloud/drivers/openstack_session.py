@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import ConfigError, DriverError, MiniCloudError
+from ..errors import FAILED, ConfigError, DriverError, MiniCloudError
 from ..model import Cloud
 from .base import OWNER_TAG, Driver
 from .openstack_convert import Body
@@ -128,16 +128,11 @@ class OpenStackSession(Driver):
     def __init__(self, cloud: Cloud, secrets: Mapping[str, str] | None = None):
         super().__init__(cloud, secrets)
         self._conn: Any = None
-        self._used_password: str | None = None
         self._lock = threading.Lock()
 
     @property
     def timeout(self) -> float:
         return self.request_timeout or API_TIMEOUT
-
-    def _shown_secret(self) -> str | None:
-        """The password in use, masked out of every message."""
-        return self.secret(PASSWORD) or self._used_password
 
     @contextmanager
     def _call(self, operation: str) -> Iterator[None]:
@@ -146,10 +141,8 @@ class OpenStackSession(Driver):
             yield
         except MiniCloudError:
             raise  # already one line (a DriverError, or clouds.yaml's ConfigError)
-        except Exception as exc:  # nothing else may escape the driver
-            log.debug("%s on cloud %s failed", operation, self.cloud.name, exc_info=True)
-            raise map_error(self.cloud.name, operation, exc, self._shown_secret(),
-                            self.timeout) from None
+        except Exception as exc:  # noqa: BLE001 - nothing else may escape the driver
+            raise _logged(map_error(self.cloud.name, operation, exc, self.timeout)) from None
 
     @property
     def conn(self) -> Any:
@@ -170,7 +163,6 @@ class OpenStackSession(Driver):
         auth = region.config.get("auth") or {}
         if not given and wants_password(region) and not auth.get("password"):
             region = cloud_region(entry, self._require_password())
-        self._used_password = (region.config.get("auth") or {}).get("password")
         if region.config.get("api_timeout") is None:
             region.config["api_timeout"] = self.timeout
         return openstack.connection.Connection(config=region)
@@ -256,3 +248,10 @@ class OpenStackSession(Driver):
             self.conn.network.set_tags(resource, [*tags, OWNER_TAG])
             resource.tags = [*tags, OWNER_TAG]
         return resource
+
+
+def _logged(err: DriverError) -> DriverError:
+    """One debug line for a cloud's ordinary answer (a wrong password, a conflict); the
+    traceback only for a failure nothing explained, where it helps."""
+    log.debug("%s", err, exc_info=err.reason == FAILED)
+    return err

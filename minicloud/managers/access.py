@@ -4,8 +4,9 @@ MiniCloud's ``public_ssh`` group, the login user, and the ssh command (DESIGN.md
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InUseError, ValidationError
@@ -19,7 +20,9 @@ from ..model import (
     PublicIP,
     Router,
     SecurityGroup,
+    State,
 )
+from ..validation import check_login_user
 from .base import Manager, Undo
 from .groups import public_ssh
 
@@ -32,6 +35,15 @@ KNOWN_USERS = {"cirros": "cirros", "ubuntu": "ubuntu", "debian": "debian", "cent
                "fedora": "fedora", "rocky": "rocky", "almalinux": "almalinux"}
 
 
+# The keys ssh tries by default, in its order (the private half is what logs in).
+SSH_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
+
+
+def find_ssh_key() -> Path | None:
+    """The user's default SSH private key, or None when ssh would have none to offer."""
+    return next((p for p in (Path.home() / ".ssh" / n for n in SSH_KEYS) if p.is_file()), None)
+
+
 @dataclass
 class ConnectPlan:
     instance: Instance
@@ -40,6 +52,14 @@ class ConnectPlan:
     command: list[str]
     # False on clouds with no hosts (Stub): the command is only shown.
     runnable: bool
+    # What connect did, and what it could not, for the front end to say.
+    public: bool = False  # ``address`` is a public IP
+    gave_public_ip: bool = False  # taken or allocated by this connect
+    opened_ssh: bool = False  # public_ssh added to the instance by this connect
+    # Why the private address is used: the router on its network that has no gateway, or
+    # None when no router is attached to its networks at all.
+    router_without_gateway: str | None = None
+    ssh_key: Path | None = field(default_factory=find_ssh_key)
 
 
 @dataclass
@@ -193,6 +213,8 @@ class AccessManager(Manager):
                 address: str | None = None) -> ConnectPlan:
         """Public IP where the network is routed out, SSH access, then the ssh command.  The
         intent is settled before ssh runs."""
+        if instance.status == State.SHUTOFF:
+            raise ValidationError(f"instance {instance.name} is stopped: start it first")
         routed = self.gateway_network(instance) is not None or bool(address)
         plan = self._plan_ip(instance, address) if routed else _Plan()
         plan.ssh = self._needs_ssh(instance)
@@ -213,9 +235,20 @@ class AccessManager(Manager):
         if not ip:
             raise ValidationError(f"instance {instance.name} has no address to connect to")
         instance = self.by_id("instance", instance.cloud, instance.id)
-        user = user or self.login_user(instance) or "root"
+        user = check_login_user(user) if user else (self.login_user(instance) or "root")
         command = [*self.session.config.ssh_command, f"{user}@{ip}"]
-        return ConnectPlan(instance, ip, user, command, self.features(instance.cloud).hosts)
+        return ConnectPlan(instance, ip, user, command, self.features(instance.cloud).hosts,
+                           public=routed, gave_public_ip=plan.fip is not None or plan.allocate,
+                           opened_ssh=plan.ssh,
+                           router_without_gateway=None if routed else self._stuck(instance))
+
+    def _stuck(self, instance: Instance) -> str | None:
+        """The router attached to one of the instance's networks that has no gateway."""
+        return next((r.name for r in sorted(self.cache.all("router", instance.cloud),
+                                            key=lambda r: r.name)
+                     if not r.gateway_network_id
+                     and any(n.network_id in r.interface_network_ids for n in instance.nics)),
+                    None)
 
     # -- who logs in ---------------------------------------------------------------------------
 
@@ -225,7 +258,9 @@ class AccessManager(Manager):
         if image is not None:
             for prop in ("os_admin_user", "default_user"):
                 if image.properties.get(prop):
-                    return image.properties[prop]
+                    # The image is the cloud's text: it reaches ssh only if it is a user name.
+                    return check_login_user(str(image.properties[prop]),
+                                            f"login user of image {image.name} ({prop})")
         if self.session.config.ssh_user:
             return self.session.config.ssh_user
         lowered = instance.image.lower()

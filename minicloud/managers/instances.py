@@ -131,8 +131,10 @@ class InstanceManager(Manager):
         if subnet is None:
             raise ValidationError(f"{addr} is not in {net.name} ({', '.join(net.cidrs)})")
         cidr = ipaddress.ip_network(subnet.cidr, strict=False)
-        if addr == cidr.network_address or (cidr.version == 4 and addr == cidr.broadcast_address):
-            raise ValidationError(f"{addr} is the network's own address in {cidr}, not a host")
+        if addr == cidr.network_address:
+            raise ValidationError(f"{addr} is the network address of {cidr}, not a host")
+        if cidr.version == 4 and addr == cidr.broadcast_address:
+            raise ValidationError(f"{addr} is the broadcast address of {cidr}, not a host")
         if subnet.gateway_ip and addr == ipaddress.ip_address(subnet.gateway_ip):
             raise ValidationError(f"{addr} is the gateway of {net.name}")
         holder = next((i.name for i in self.cache.holding("instance", net.cloud, "ip", str(addr))

@@ -253,8 +253,13 @@ class CloudStackApi:
         used = {ip["ipaddress"] for ip in self.tables["ips"].values()}
         pool = [str(a) for a in ipaddress.ip_network(vlan["cidr"]).hosts()
                 if str(a) != vlan["gateway"]]
-        if address is not None and (address not in pool or address in used):
-            raise FakeError(530, f"Failed to acquire IP {address}: not free in the zone")
+        # Refused as the API refuses a request: outside every public range is a parameter
+        # error (431), an address someone holds is in use (536); never another address.
+        if address is not None and address not in pool:
+            raise FakeError(431, f"IP address {address} is outside the public IP ranges of "
+                                 "the zone")
+        if address is not None and address in used:
+            raise FakeError(536, f"Failed to acquire IP {address}: already allocated")
         free = [a for a in pool if a not in used]
         if not free:
             raise FakeError(533, "Insufficient address capacity")

@@ -233,9 +233,10 @@ class FakeNeutron:
         return used
 
     def _allocate(self, network_id: str, wanted: str | None = None, subnet_id: str | None = None,
-                  prefer_free: bool = False, gateway_ok: bool = False) -> dict[str, str]:
-        """A fixed IP on the network: ``wanted`` if free, else (with ``prefer_free``, or when
-        nothing was asked) the lowest free host after .1."""
+                  gateway_ok: bool = False) -> dict[str, str]:
+        """A fixed IP on the network: ``wanted`` if free (else 409 in use, 400 not an address
+        of its subnets, as Neutron answers), or when nothing was asked the lowest free host
+        after .1."""
         subnets = [self.subnets[s] for s in self.networks[network_id]["subnets"]
                    if subnet_id in (None, s)]
         if not subnets:
@@ -243,25 +244,24 @@ class FakeNeutron:
                             "BadRequest")
         if wanted:
             for subnet in subnets:
+                cidr = ipaddress.ip_network(subnet["cidr"])
                 try:
-                    inside = ipaddress.ip_address(wanted) in ipaddress.ip_network(subnet["cidr"])
+                    addr = ipaddress.ip_address(wanted)
                 except ValueError:
-                    inside = False
+                    addr = None
+                # Neutron gives only hosts: the network address (and v4 broadcast) is invalid.
+                inside = addr is not None and addr in cidr and addr != cidr.network_address \
+                    and not (cidr.version == 4 and addr == cidr.broadcast_address)
                 if not inside:
                     continue
                 taken = wanted in self._used_ips(subnet["id"]) or (
                     wanted == subnet["gateway_ip"] and not gateway_ok)
                 if not taken:
                     return {"subnet_id": subnet["id"], "ip_address": wanted}
-                if not prefer_free:
-                    raise FakeError(409, f"IP address {wanted} already allocated in subnet "
-                                         f"{subnet['id']}", "IpAddressAlreadyAllocated")
-                break
-            else:
-                if not prefer_free:
-                    raise FakeError(400, f"Invalid input for operation: IP address {wanted} is "
-                                         "not a valid IP for the specified subnet.",
-                                    "InvalidInput")
+                raise FakeError(409, f"IP address {wanted} already allocated in subnet "
+                                     f"{subnet['id']}", "IpAddressAlreadyAllocated")
+            raise FakeError(400, f"Invalid input for operation: IP address {wanted} is "
+                                 "not a valid IP for the specified subnet.", "InvalidInput")
         for subnet in subnets:
             net = ipaddress.ip_network(subnet["cidr"])
             used = self._used_ips(subnet["id"]) | {subnet["gateway_ip"]}
@@ -271,7 +271,7 @@ class FakeNeutron:
         raise FakeError(409, f"No more IP addresses available on network {network_id}.",
                         "IpAddressGenerationFailure")
 
-    def _create_port(self, body: dict[str, Any], prefer_free: bool = False) -> dict[str, Any]:
+    def _create_port(self, body: dict[str, Any]) -> dict[str, Any]:
         network_id = body.get("network_id") or ""
         if network_id not in self.networks:
             raise FakeError(404, f"Network {network_id} could not be found.", "NetworkNotFound")
@@ -279,7 +279,7 @@ class FakeNeutron:
         fixed_ips = []
         for wanted in body.get("fixed_ips") or [{}]:
             fixed_ips.append(self._allocate(network_id, wanted.get("ip_address"),
-                                            wanted.get("subnet_id"), prefer_free, gateway_ok))
+                                            wanted.get("subnet_id"), gateway_ok))
         groups = body.get("security_groups")
         if groups is None:
             groups = [g["id"] for g in self.security_groups.values() if g["name"] == "default"]

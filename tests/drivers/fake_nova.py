@@ -212,10 +212,15 @@ class FakeNova:
                                    "device_owner": "compute:nova",
                                    "security_groups": group_ids,
                                    "fixed_ips": [{"ip_address": net["fixed_ip"]}]
-                                   if net.get("fixed_ip") else []},
-                                  prefer_free=True)
-        except FakeError:
+                                   if net.get("fixed_ip") else []})
+        except FakeError as err:
+            # Nova answers 400 for a fixed IP it cannot give (never another address): in use
+            # (Nova's FixedIpAlreadyInUse) or not an address of the network (Neutron's words).
             self._remove_server(ident)
+            if err.status == 409 and "already allocated" in str(err):
+                taken = next(n["fixed_ip"] for n in requested if n.get("fixed_ip"))
+                raise FakeError(400, f"Fixed IP address {taken} is already in use on "
+                                     "instance.") from None
             raise
         return server
 

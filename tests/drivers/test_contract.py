@@ -333,6 +333,22 @@ def test_a_network_that_cannot_leave_its_router_says_so(driver: Driver) -> None:
 
 # -- servers -----------------------------------------------------------------------------------
 
+def test_a_requested_private_ip_is_given_or_refused_never_replaced(driver: Driver) -> None:
+    """Neutron's answer on every type: in use is a conflict, outside the subnet is invalid;
+    no server is left behind and no other address is given instead."""
+    net = driver.create_network("inet", "10.34.0.0/24")
+    first = driver.create_server(spec(driver, "held", net.id, fixed_ip="10.34.0.20"))
+    for address, reason in (("10.34.0.20", "conflict"), ("10.99.0.5", "refused as invalid"),
+                            ("10.34.0.0", "refused as invalid"),
+                            ("10.34.0.255", "refused as invalid")):
+        with pytest.raises(DriverError) as refused:
+            driver.create_server(spec(driver, "again", net.id, fixed_ip=address))
+        assert refused.value.reason == reason, (address, str(refused.value))
+    assert [s.name for s in driver.list_servers() if s.name in ("held", "again")] == ["held"]
+    driver.delete_server(first.id)
+    driver.delete_network(net.id)
+
+
 def test_server_life_cycle(driver: Driver, ports: Ports) -> None:
     net = driver.create_network("snet", "10.33.0.0/24")
     server = driver.create_server(spec(driver, "cvm", net.id, fixed_ip="10.33.0.20"))
@@ -409,6 +425,12 @@ def test_public_ips(driver: Driver) -> None:
     fip = driver.allocate_public_ip(ext.id, "203.0.113.50", router.id)
     assert (fip.name, fip.address, fip.owned, fip.instance_id, fip.network_id) == (
         "203.0.113.50", "203.0.113.50", True, None, ext.id)
+    for address, reason in (("203.0.113.50", "conflict"), ("9.9.9.9", "refused as invalid")):
+        # Given as asked or refused, never another address.
+        with pytest.raises(DriverError) as refused:
+            driver.allocate_public_ip(ext.id, address, router.id)
+        assert refused.value.reason == reason, (address, str(refused.value))
+    assert [f.name for f in driver.list_public_ips()] == ["203.0.113.50"]
     bound = driver.associate_public_ip(fip.id, server.id)
     assert bound.instance_id == server.id and bound.fixed_ip == server.private_ip
     assert by_name(driver.list_public_ips())["203.0.113.50"].instance_id == server.id

@@ -243,9 +243,13 @@ def test_nova_quota_maps_to_quota(env):
     assert "Quota exceeded" in caught.value.detail
 
 
-def test_password_never_shows_even_when_the_cloud_echoes_it(env):
+@pytest.mark.parametrize("echo", [f"bad body {{'password': '{PASSWORD}'}}",
+                                  f'bad body {{"auth": {{"password": "{PASSWORD}"}}}}',
+                                  f"bad value password={PASSWORD}",
+                                  f"no route to https://user:{PASSWORD}@keystone.invalid/v3"])
+def test_password_never_shows_when_the_cloud_echoes_it_in_a_secret_place(env, echo):
     driver, fake = env
-    fake.fail("POST", r"/v2\.0/networks", status=400, message=f"bad value {PASSWORD}")
+    fake.fail("POST", r"/v2\.0/networks", status=400, message=echo)
     with pytest.raises(DriverError) as caught:
         driver.create_network("LondonNet", "10.10.2.0/24")
     assert PASSWORD not in str(caught.value)
@@ -376,7 +380,13 @@ def test_instance_fields_come_from_ports_and_names(env):
     assert created.private_ip == "10.0.0.40"
     assert (created.image, created.flavor) == ("ubuntu", "m1.small")
     assert created.security_groups == ["default", "web"]
-    taken = driver.create_server(_spec(driver, "taken", net.id, fixed_ip="10.0.0.40"))
+    with pytest.raises(DriverError) as refused:  # never silently another address
+        driver.create_server(_spec(driver, "taken", net.id, fixed_ip="10.0.0.40"))
+    assert refused.value.reason == "conflict" and "10.0.0.40" in str(refused.value)
+    with pytest.raises(DriverError) as refused:
+        driver.create_server(_spec(driver, "taken", net.id, fixed_ip="10.9.9.9"))
+    assert refused.value.reason == "refused as invalid"
+    taken = driver.create_server(_spec(driver, "taken", net.id))
     assert taken.private_ip == "10.0.0.3"  # the lowest free host after .1
     with_group = driver.add_server_security_group(taken.id, group.id)
     assert with_group.security_groups == ["default", "web"]
@@ -525,3 +535,17 @@ def test_module_does_not_import_openstack():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_wrong_password_is_one_debug_line_not_a_traceback(env, caplog):
+    """--debug shows the cloud's answer in one line; tracebacks are for the unexplained."""
+    driver, fake = env
+    caplog.set_level(logging.DEBUG)
+    fake.fail("POST", r"/v3/auth/tokens", status=401)
+    with pytest.raises(DriverError) as caught:
+        driver.create_network("LondonNet", "10.10.2.0/24")
+    assert caught.value.reason == errors.UNAUTHORIZED
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info]
+    assert [r.getMessage() for r in caplog.records
+            if r.name.startswith("minicloud")][-1] == str(caught.value)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...errors import MiniCloudError
 from ...names import DEFAULT_GROUP, PUBLIC_SSH
+from ...validation import check_login_user
 from .. import present
 from ..present import Result, said, table
 from .base import (
@@ -20,7 +21,6 @@ from .base import (
     Context,
     Values,
     chosen,
-    name_check,
     name_of,
     new_name,
     obj,
@@ -161,6 +161,24 @@ class InstancesReboot(_Power):
     args = (_power_arg(verb, "No running instance to reboot."), CLOUD_HINT)
 
 
+def connect_notes(plan: ConnectPlan) -> list[str]:
+    """What connect did and what it could not, in the user's words."""
+    name, notes = plan.instance.name, []
+    if plan.gave_public_ip:
+        notes.append(f"Gave public IP {plan.address} to {name}.")
+    if plan.opened_ssh:
+        notes.append(f"Added security group {PUBLIC_SSH} (SSH, TCP 22) to {name}.")
+    if not plan.public:
+        why = (f"router {plan.router_without_gateway} has no gateway"
+               if plan.router_without_gateway else "its network is on no router with a gateway")
+        notes.append(f"No route out ({why}): using the private address {plan.address}, "
+                     "reachable only from inside the cloud's network.")
+    if plan.ssh_key is None:
+        notes.append("No SSH key found in ~/.ssh: make one with 'ssh-keygen -t ed25519' "
+                     "(instances created afterwards get its public half).")
+    return notes
+
+
 def run_ssh(ctx: Context, plan: ConnectPlan) -> Result:
     """Run the plan's ssh (a command exits with its code), or show it on a cloud with no
     hosts."""
@@ -171,6 +189,8 @@ def run_ssh(ctx: Context, plan: ConnectPlan) -> Result:
     groups = ", ".join(plan.instance.security_groups) or "-"
     ctx.note(f"Instance {plan.instance.name}: {plan.user}@{plan.address}, security groups "
              f"{groups}.")
+    for line in connect_notes(plan):
+        ctx.note(line)
     if not plan.runnable:
         ctx.note("A Stub cloud has no host to reach; the command would be:")
         return Result([shown])
@@ -194,7 +214,8 @@ class InstancesConnect(Action):
         Arg("public_ip", metavar="IP", help="use (or allocate) this public IP"),
         # Asked only when neither the image's properties nor [ssh] user say who logs in.
         Arg("user", metavar="U", help="login user (default: from the image)",
-            prompt="Login user", default="root", check=name_check("login user"),
+            prompt="Login user", default="root",
+            check=lambda app, v, text: check_login_user(text),
             when=lambda app, v: app.instances.asks_login_user(v.name)),
     )
 
