@@ -12,6 +12,7 @@ from .model import (
     Change,
     Cloud,
     Cluster,
+    DriftRecord,
     Flavor,
     Image,
     Instance,
@@ -59,6 +60,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("flavor", Flavor, "flavors", "flavor", synced=True),
     Kind("change", Change, "changes", "change"),
     Kind("intent", Intent, "intents", "write in progress"),
+    Kind("drift", DriftRecord, "drifts", "drift record"),
 )}
 
 SYNCED = tuple(k.name for k in KINDS.values() if k.synced)

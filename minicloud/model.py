@@ -40,6 +40,10 @@ class Cloud:
     settings: dict[str, str] = field(default_factory=dict)
     # False when the last contact with the cloud failed; the tree then shows its last known state.
     reachable: bool = True
+    # When it was last read whole (the store's clock), and how many changes made outside
+    # MiniCloud that read found (``minicloud drift``, ``clouds list``).
+    synced_at: float | None = None
+    drift: int = 0
     version: int = 0
 
     kind: ClassVar[str] = "cloud"
@@ -280,6 +284,18 @@ class Change(Resource):
     @classmethod
     def association(cls, ip: PublicIP) -> Change:
         return cls.of(ip.cloud, "association", ip.id)
+
+
+@dataclass
+class DriftRecord(Resource):
+    """The changes made outside MiniCloud that one sync of a cloud absorbed (``id``: when and
+    which sync; ``differences``: :meth:`minicloud.drift.Difference.as_dict` each), so that
+    ``minicloud drift --since`` reports what the menu's and refresh's syncs saw."""
+
+    at: float = 0.0
+    differences: list[dict[str, Any]] = field(default_factory=list)
+
+    kind: ClassVar[str] = "drift"
 
 
 @dataclass

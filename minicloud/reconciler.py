@@ -7,18 +7,31 @@ password (:class:`CredentialsNeeded`) from a cloud that is down.
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .cache import Writes, clone
+from .drift import WATCHED, Drift, compare
 from .drivers.base import Driver
 from .errors import DriverError, MiniCloudError, NotFoundError
 from .kinds import KINDS, SYNCED, label
-from .model import Change, Cloud, CloudSnapshot, Cluster, Intent, from_dict, to_dict
+from .model import (
+    Change,
+    Cloud,
+    CloudSnapshot,
+    Cluster,
+    DriftRecord,
+    Intent,
+    from_dict,
+    to_dict,
+)
 from .session import Session
 
 # Shown after a cloud's failure: the tree keeps what MiniCloud last knew of it.
 LAST_KNOWN = "showing its last known state"
+# Drift records kept per cloud (the oldest go): enough for ``drift --since`` over weeks.
+KEPT_RECORDS = 200
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -32,6 +45,8 @@ class Reconciler:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._synced: set[str] = set()
+        # The drift each cloud's last sync in this session absorbed (refresh reports it).
+        self.drifts: dict[str, Drift] = {}
 
     @property
     def cache(self) -> Any:
@@ -160,12 +175,40 @@ class Reconciler:
 
     def _store_snapshot(self, cloud: Cloud, snapshot: CloudSnapshot,
                         notices: bool = True) -> None:
+        """Apply a cloud's listing, with when it was read and the drift it absorbed (what
+        changed outside MiniCloud), in one transaction."""
+        drift = self.drift_of(cloud, snapshot)
         with self.session.inventory.write() as tx:
-            if not cloud.reachable:
-                changed = clone(cloud)
-                changed.reachable = True
-                tx.put(changed, force=True)
+            changed = clone(cloud)
+            changed.reachable = True
+            changed.synced_at = drift.at
+            changed.drift = len(drift.differences)
+            tx.put(changed, force=True)
+            if drift.found:
+                tx.put(DriftRecord(cloud.name, f"{drift.at:.6f}-{uuid.uuid4().hex[:8]}", "",
+                                   owned=True, at=drift.at,
+                                   differences=[d.as_dict() for d in drift.differences]))
+                earlier = self.records(cloud.name)
+                for old in earlier[:max(0, len(earlier) - (KEPT_RECORDS - 1))]:
+                    tx.delete(old, force=True)
             self.apply(tx, cloud, snapshot, notices)
+        self.drifts[cloud.name] = drift
+
+    def drift_of(self, cloud: Cloud, snapshot: CloudSnapshot) -> Drift:
+        """What the listing shows changed outside MiniCloud since the store's copy."""
+        stored = [o for kind in WATCHED for o in self.cache.all(kind, cloud.name)]
+        return Drift(cloud.name, self.session.store.now(),
+                     compare(stored, snapshot.resources()))
+
+    def records(self, cloud: str) -> list[DriftRecord]:
+        """The drift the syncs of a cloud recorded, oldest first."""
+        return sorted(self.cache.all("drift", cloud), key=lambda r: (r.at, r.id))
+
+    def check(self, name: str) -> Drift:
+        """Read a cloud and say what changed outside MiniCloud, changing nothing (not even
+        its reachability): ``minicloud drift``."""
+        cloud = self._cloud(name)
+        return self.drift_of(cloud, self.session.drivers.get(cloud).snapshot())
 
     def apply(self, tx: Writes, cloud: Cloud, snapshot: CloudSnapshot, notices: bool) -> None:
         """Write what the cloud reports; drop what it no longer has; adopt MiniCloud's own."""

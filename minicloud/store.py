@@ -29,8 +29,8 @@ __all__ = ["META_TABLE", "SCHEMA_VERSION", "Query", "Store", "record_key"]
 
 log = logging.getLogger(__name__)
 
-# 2: the indexed ``name`` column, compact JSON.
-SCHEMA_VERSION = 2
+# 2: the indexed ``name`` column, compact JSON; 3: the drifts table.
+SCHEMA_VERSION = 3
 RECORD_COLUMNS = {"key", "cloud", "name", "data", "version"}
 # The name of the store-wide write lock (clouds add and remove, Destroy); a cloud's own lock
 # row is named after the cloud.

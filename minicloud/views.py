@@ -114,6 +114,8 @@ class Views:
             "type": cloud.type,
             "location": cloud.location,
             "reachable": cloud.reachable,
+            "synced_at": cloud.synced_at,
+            "drift": cloud.drift,
             "clusters": [{"name": name, "instances": self._members(cloud.name, name)}
                          for name in sorted(self.clusters.get(cloud.name, ()))],
             "instances": self._members(cloud.name, None),

@@ -98,6 +98,7 @@ def reopen() -> Iterator[Callable[..., MiniCloud]]:
 
 def _dump(obj: Any, versions: bool, sort_interfaces: bool = False) -> str:
     data = to_dict(obj)
+    data.pop("synced_at", None)  # when a cloud was last read is no part of its state
     if not versions:
         data.pop("version", None)
     if sort_interfaces and "interface_network_ids" in data:

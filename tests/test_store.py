@@ -15,6 +15,7 @@ from minicloud.kinds import TABLES
 from minicloud.secrets import redact
 from minicloud.store import (
     META_TABLE,
+    SCHEMA_VERSION,
     Store,
     record_key,
 )
@@ -347,7 +348,7 @@ def test_a_store_of_schema_1_is_migrated_at_its_next_open(tmp_path: Path, db_url
             rows = conn.execute(sqlalchemy.text("SELECT name, data FROM networks")).fetchall()
             schema = conn.execute(sqlalchemy.text(
                 f"SELECT value FROM {META_TABLE} WHERE name = 'schema'")).scalar()
-        assert schema == "2"
+        assert schema == str(SCHEMA_VERSION)
         assert {name for name, _ in rows} == {"public", "n1"}
         assert all(", " not in data and ": " not in data for _, data in rows)  # compact
         for table in TABLES.values():

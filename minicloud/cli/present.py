@@ -112,7 +112,25 @@ def plural(count: int, word: str) -> str:
 
 CLOUD_COLUMNS = [("NAME", "name"), ("TYPE", "type"), ("LOCATION", "location"),
                  ("REACHABLE", "reachable"), ("CLUSTERS", "clusters"),
-                 ("INSTANCES", "instances")]
+                 ("INSTANCES", "instances"), ("SYNCED", "synced")]
+
+
+def synced(at: float | None, changes: int, now: float) -> str:
+    """When a cloud was last read and what that read found changed outside MiniCloud:
+    ``synced 3 min ago, 2 changes outside MiniCloud``."""
+    if at is None:
+        return "never synced"
+    seconds = max(0, int(now - at))
+    if seconds < 60:
+        ago = "just now"
+    elif seconds < 3600:
+        ago = f"{seconds // 60} min ago"
+    elif seconds < 86400:
+        ago = f"{seconds // 3600} h ago"
+    else:
+        ago = f"{seconds // 86400} d ago"
+    found = f", {plural(changes, 'change')} outside MiniCloud" if changes else ""
+    return f"synced {ago}{found}"
 CLUSTER_COLUMNS = [("NAME", "name"), ("CLOUD", "cloud"), ("INSTANCES", "instances")]
 IMAGE_COLUMNS = [("NAME", "name"), ("CLOUD", "cloud"), ("ID", "id")]
 FLAVOR_COLUMNS = [("NAME", "name"), ("VCPUS", "vcpus"), ("RAM_MB", "ram"), ("DISK_GB", "disk"),

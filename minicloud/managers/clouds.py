@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import catalog
 from ..cache import clone
+from ..drift import Drift
 from ..drivers import DRIVERS, driver_class
 from ..drivers.base import Driver, Setting
-from ..errors import InUseError, NotFoundError, ValidationError
+from ..errors import InUseError, MiniCloudError, NotFoundError, ValidationError
 from ..kinds import KINDS
 from ..ledger import Claims
-from ..model import Cloud, Cluster, Deployment, Flavor, Image, Intent, to_dict
+from ..model import Cloud, Cluster, Deployment, DriftRecord, Flavor, Image, Intent, to_dict
 from ..reset import ResetReport
 from ..validation import check_location
 from .base import Manager, check_name
@@ -25,6 +27,22 @@ if TYPE_CHECKING:
 # What a cloud's removal intent is called: a dead one means "finish removing it".
 REMOVE = "remove cloud"
 ADD = "add cloud"
+
+
+@dataclass
+class CloudDrift:
+    """One cloud's answer to ``drift``: what its listing shows now (None when it could not
+    be read, with ``error``), and what earlier syncs recorded."""
+
+    cloud: str
+    drift: Drift | None = None
+    error: str | None = None
+    recorded: list[DriftRecord] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        return bool((self.drift and self.drift.found) or any(r.differences
+                                                              for r in self.recorded))
 
 
 class CloudManager(Manager):
@@ -106,6 +124,7 @@ class CloudManager(Manager):
             with self.ledger.running(intent):
                 driver.setup()
                 snapshot = driver.snapshot()
+                cloud.synced_at = self.session.store.now()  # read whole, just now
                 with self.session.inventory.write(cloud=name, store_wide=True) as tx:
                     tx.put(cloud)
                     self.reconciler.apply(tx, cloud, snapshot, notices=False)
@@ -256,6 +275,28 @@ class CloudManager(Manager):
     def refresh(self, name: str | None = None) -> list[str]:
         """Re-read the store, then every cloud (or one).  Returns one line per failed cloud."""
         return self.reconciler.refresh(name)
+
+    def last_drift(self, name: str) -> Drift | None:
+        """What this session's last sync of ``name`` found changed outside MiniCloud."""
+        return self.reconciler.drifts.get(name)
+
+    def drift(self, name: str | None = None, since: float | None = None) -> list[CloudDrift]:
+        """Read every cloud (or one) and say what changed outside MiniCloud, changing
+        nothing; with ``since`` (seconds), also what syncs recorded in that window."""
+        clouds = [self.cloud(name)] if name is not None else self.all()
+        start = self.session.store.now() - since if since is not None else None
+        found = []
+        for cloud in clouds:
+            result = CloudDrift(cloud.name)
+            try:
+                result.drift = self.reconciler.check(cloud.name)
+            except MiniCloudError as err:
+                result.error = str(err)
+            if start is not None:
+                result.recorded = [r for r in self.reconciler.records(cloud.name)
+                                   if r.at >= start]
+            found.append(result)
+        return found
 
     def reset(self) -> ResetReport:
         return self.resetter.reset()

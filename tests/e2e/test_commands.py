@@ -27,7 +27,8 @@ SCRUBBED = ("MINICLOUD_SSH", "MINICLOUD_STUB_FAIL", "MINICLOUD_DB_URL", "MINICLO
 
 INSTANCE_KEYS = {"name", "cloud", "cluster", "id", "status", "image", "flavor", "private_ip",
                  "network", "networks", "security_groups", "public_ip"}
-CLOUD_KEYS = {"name", "type", "location", "reachable", "clusters", "instances"}
+CLOUD_KEYS = {"name", "type", "location", "reachable", "synced_at", "drift", "clusters",
+              "instances"}
 ROUTER_KEYS = {"name", "cloud", "id", "gateway", "networks", "owned"}
 NETWORK_KEYS = {"name", "cloud", "id", "cidrs", "external", "subnet", "routers", "instances",
                 "owned"}

@@ -95,9 +95,9 @@ def test_cloud_management(run: Runner) -> None:
     assert "Cloud Lab added (stub).\n" in out
     assert "Cloud Spare added (stub).\n" in out
     assert "Cloud name : a cloud named 'Lab' exists already\nCloud name : " in out
-    assert ("\nNAME   TYPE  LOCATION   REACHABLE  CLUSTERS  INSTANCES\n"
-            "Lab    stub  lab.local  yes        -         0\n"
-            "Spare  stub  -          yes        -         0\n") in out
+    assert ("\nNAME   TYPE  LOCATION   REACHABLE  CLUSTERS  INSTANCES  SYNCED\n"
+            "Lab    stub  lab.local  yes        -         0          synced just now\n"
+            "Spare  stub  -          yes        -         0          synced just now\n") in out
     assert "Cloud Lab: location is now Ghent.\n" in out
     assert re.search(r"Cluster name : invalid cluster name 'bad name': use 1-64 characters[^\n]*"
                      r"\nCluster name : Cluster Antwerp added to cloud Lab\.\n", out)

@@ -101,8 +101,11 @@ def test_ctrl_c_cancels_and_shows_the_submenu(home: Path, kind: str) -> None:
     child.expect_exact(PROMPT)
     child.sendline("2")  # List clouds: nothing was added, changed or removed
     # The whole table: TryStack is the only cloud (no row before or after it).
-    child.expect_exact("\r\nNAME      TYPE  LOCATION      REACHABLE  CLUSTERS         INSTANCES\r\n"
-                       "TryStack  stub  trystack.org  yes        Antwerp, London  3\r\n")
+    child.expect_exact("\r\nNAME      TYPE  LOCATION      REACHABLE  CLUSTERS         INSTANCES"
+                       "  SYNCED\r\n"
+                       "TryStack  stub  trystack.org  yes        Antwerp, London  3          "
+                       "synced ")
+    child.expect(r"(just now|\d+ min ago)\r\n")
     child.expect_exact("[ Clouds ]")
     assert (child.before or "").strip() == ""
     child.expect_exact(PROMPT)

@@ -158,7 +158,8 @@ class Action:
     @property
     def writes(self) -> bool:
         """Whether it changes anything (lists, show and the tree only read)."""
-        return self.path[-1] not in ("list", "show") and self.path != ("topology",)
+        return self.path[-1] not in ("list", "show") and self.path not in (("topology",),
+                                                                            ("drift",))
 
     def clouds_touched(self, v: Values) -> list[str]:
         """The clouds its values name: a ``cloud`` value, or the cloud of a picked object."""

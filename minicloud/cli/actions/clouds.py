@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -42,9 +43,12 @@ class CloudsList(Action):
 
         views = Views(ctx.app.clouds.deployment())
         rows = [views.cloud(c) for c in ctx.app.clouds.all()]
+        now = time.time()
         shown = [dict(row, clusters=[c["name"] for c in row["clusters"]],
                       instances=len(row["instances"])
-                      + sum(len(c["instances"]) for c in row["clusters"])) for row in rows]
+                      + sum(len(c["instances"]) for c in row["clusters"]),
+                      synced=present.synced(row["synced_at"], row["drift"], now))
+                 for row in rows]
         return table(rows, present.CLOUD_COLUMNS, "No clouds yet.", shown)
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import time
 from typing import Any
 
+from ...errors import ValidationError
 from .. import pictures
 from ..present import Result, plural, said, text
 from .base import JSON, YES, Action, Arg, Context, Values, get, name_of
@@ -53,10 +56,86 @@ class Refresh(Action):
             return said("No clouds yet.")
         failures = app.clouds.refresh(cloud)
         names = [cloud] if cloud else [c.name for c in app.clouds.all()]
-        lines = [_summary(app, name) for name in names
-                 if not any(f.startswith(f"cloud {name}:") for f in failures)]
+        lines = []
+        for name in names:
+            if any(f.startswith(f"cloud {name}:") for f in failures):
+                continue
+            lines.append(_summary(app, name))
+            drift = app.clouds.last_drift(name)
+            if drift is not None and drift.found:
+                lines += drift_lines(name, [d.line() for d in drift.differences])
         lines.append(f"Refreshed {count - len(failures)} of {plural(count, 'cloud')}.")
         return Result(lines, errors=list(failures))
+
+
+def drift_lines(cloud: str, changes: list[str], when: str = "") -> list[str]:
+    """A cloud's changes made outside MiniCloud: a heading, then one indented line each."""
+    head = f"{cloud}: {plural(len(changes), 'change')} made outside MiniCloud{when}:"
+    return [head, *(f"  {line}" for line in changes)]
+
+
+DRIFT, UNREADABLE = 3, 1
+DURATION = re.compile(r"(\d+)([smhd]?)")
+UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def seconds(text: str) -> float:
+    """``90``, ``90s``, ``15m``, ``2h`` or ``7d`` in seconds."""
+    found = DURATION.fullmatch(text.strip())
+    if found is None:
+        raise ValidationError(f"invalid duration {text[:40]!r}: write e.g. 90s, 15m, 2h or 7d")
+    return int(found.group(1)) * UNITS[found.group(2)]
+
+
+class Drift(Action):
+    path = ("drift",)
+    help = ("say what changed in the clouds outside MiniCloud, changing nothing "
+            "(exit 0 none, 3 found, 1 a cloud could not be read)")
+    args = (
+        Arg("cloud", metavar="C", help="only this cloud"),
+        Arg("since", metavar="DURATION",
+            help="also what the syncs of the last DURATION found (e.g. 15m, 2h, 7d)"),
+        JSON,
+    )
+
+    def run(self, ctx: Context, v: Values) -> Result:
+        since = seconds(v.since) if get(v, "since") else None
+        found = ctx.app.clouds.drift(name_of(v.cloud), since)
+        lines: list[str] = []
+        for result in found:
+            if result.drift is not None:
+                changes = [d.line() for d in result.drift.differences]
+                lines += drift_lines(result.cloud, changes) if changes else \
+                    [f"{result.cloud}: no change outside MiniCloud."]
+            for record in result.recorded:
+                changes = [_recorded_line(d) for d in record.differences]
+                lines += drift_lines(result.cloud, changes, f" (seen by the sync of "
+                                                            f"{_when(record.at)})")
+        errors = [f"cloud {r.cloud} could not be read: {r.error}" for r in found if r.error]
+        code = UNREADABLE if errors else DRIFT if any(r.found for r in found) else 0
+        return Result(lines, errors=errors, data=_drift_data(found), code=code)
+
+
+def _recorded_line(data: dict[str, Any]) -> str:
+    from ...drift import Difference
+
+    return Difference(data["kind"], data["name"], data["id"], data["change"], data["owned"],
+                      tuple(data.get("details", ()))).line()
+
+
+def _when(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+
+
+def _drift_data(found: list[Any]) -> dict[str, Any]:
+    return {"clouds": [{
+        "cloud": r.cloud,
+        "read": r.error is None,
+        "error": r.error,
+        "differences": r.drift.as_dict()["differences"] if r.drift else [],
+        "recorded": [{"at": _when(rec.at), "differences": rec.differences}
+                     for rec in r.recorded],
+    } for r in found], "drift": any(r.found for r in found)}
 
 
 def _summary(app: Any, cloud: str) -> str:

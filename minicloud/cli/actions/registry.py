@@ -9,6 +9,7 @@ from .base import Action, Entry
 ACTIONS: tuple[Action, ...] = (
     general.Topology(),
     general.Refresh(),
+    general.Drift(),
     *clouds.ACTIONS,
     *clusters.ACTIONS,
     *clouds.CATALOGUES,
