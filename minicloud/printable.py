@@ -22,6 +22,14 @@ def printable(text: str) -> str:
     return "".join(_escape(c) for c in text)
 
 
+def quoted(text: object, limit: int = 40) -> str:
+    """What someone typed, in quotes and as typed (``'Zürich'``), cut at ``limit``
+    characters, control characters escaped: for messages that refuse it."""
+    text = str(text)
+    cut = text if len(text) <= limit else text[:limit] + "..."
+    return "'" + printable(cut).replace("'", "\\'") + "'"
+
+
 def visible(text: str) -> str:
     """``text`` with each control, surrogate or line-separator character replaced by a visible
     one: C0 controls by their Control Pictures symbol (a newline reads ``␊``), others by ``�``."""

@@ -6,6 +6,7 @@ import ipaddress
 import re
 
 from .errors import ValidationError
+from .printable import quoted
 
 NAME_RULE = (
     "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -19,9 +20,7 @@ def valid_name(name: str) -> bool:
 
 def check_name(name: str, what: str = "name") -> str:
     if not isinstance(name, str) or not valid_name(name):
-        shown = name if isinstance(name, str) and len(name) <= 40 else f"{str(name)[:40]}..."
-        shown = shown.encode("ascii", "backslashreplace").decode("ascii")
-        raise ValidationError(f"invalid {what} {shown!r}: use {NAME_RULE}")
+        raise ValidationError(f"invalid {what} {quoted(name)}: use {NAME_RULE}")
     return name
 
 
@@ -35,8 +34,7 @@ _USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,31}")
 def check_login_user(user: str, source: str = "login user") -> str:
     """A user name ssh may log in as; ``source`` says where it came from."""
     if not isinstance(user, str) or not _USER_RE.fullmatch(user):
-        shown = str(user)[:40].encode("ascii", "backslashreplace").decode("ascii")
-        raise ValidationError(f"invalid {source} {shown!r}: use {USER_RULE}")
+        raise ValidationError(f"invalid {source} {quoted(user)}: use {USER_RULE}")
     return user
 
 
@@ -48,16 +46,15 @@ def check_optional_name(name: str, what: str = "name") -> str:
 def parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     """A network address with a prefix that leaves room for hosts, e.g. ``10.0.0.0/24``."""
     text = text.strip()
-    shown = text if len(text) <= 45 else text[:45] + "..."
-    shown = shown.encode("ascii", "backslashreplace").decode("ascii")
+    shown = quoted(text, 45)
     if "/" not in text:
-        raise ValidationError(f"invalid CIDR {shown!r}: write an address and a prefix, "
+        raise ValidationError(f"invalid CIDR {shown}: write an address and a prefix, "
                               "e.g. 10.0.0.0/24")
     try:
         net = ipaddress.ip_network(text, strict=False)
         given = ipaddress.ip_address(text.split("/")[0])
     except ValueError:
-        raise ValidationError(f"invalid CIDR {shown!r}: write an address and a prefix, "
+        raise ValidationError(f"invalid CIDR {shown}: write an address and a prefix, "
                               "e.g. 10.0.0.0/24") from None
     if given != net.network_address:
         raise ValidationError(f"{shown} has host bits set: did you mean {net}?")

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from ..errors import ValidationError
 from ..model import CloudSnapshot, Flavor, Image, Instance, KeyPair, State
+from ..printable import quoted
 from .base import CLUSTER_KEY, Features, ServerSpec, Setting
 from .cloudstack_access import CloudStackAccess
 from .cloudstack_convert import (
@@ -44,9 +45,8 @@ def check_endpoint(value: str) -> str:
     value = value.strip()
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = (value if len(value) <= 60 else value[:60] + "...")
-        shown = shown.encode("ascii", "backslashreplace").decode("ascii")
-        raise ValidationError(f"invalid endpoint {shown!r}: write http(s)://HOST[:PORT]/PATH, "
+        raise ValidationError(f"invalid endpoint {quoted(value, 60)}: "
+                              "write http(s)://HOST[:PORT]/PATH, "
                               "e.g. https://cloud.example.com/client/api")
     return value
 

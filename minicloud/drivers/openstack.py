@@ -28,6 +28,7 @@ from ..model import (
     KeyPair,
     State,
 )
+from ..printable import quoted
 from .base import CLUSTER_KEY, OWNER_TAG, Features, ServerSpec, Setting
 from .openstack_convert import (
     flavor_id_of,
@@ -58,9 +59,8 @@ def check_auth_url(value: str) -> str:
     value = value.strip()
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = value if len(value) <= 60 else value[:60] + "..."
-        shown = shown.encode("ascii", "backslashreplace").decode("ascii")
-        raise ValidationError(f"invalid auth URL {shown!r}: write http(s)://HOST[:PORT]/PATH, "
+        raise ValidationError(f"invalid auth URL {quoted(value, 60)}: "
+                              "write http(s)://HOST[:PORT]/PATH, "
                               "e.g. https://keystone.example.com:5000/v3")
     return value
 

@@ -3,6 +3,7 @@ command's own usage when it is used wrongly."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -44,3 +45,17 @@ def test_a_usage_error_shows_that_commands_usage(argv: list[str],
     assert code == 2
     assert err.startswith(f"usage: minicloud {argv[0]} {argv[1]} "), err
     assert err.strip().splitlines()[-1].startswith(f"minicloud {argv[0]} {argv[1]}: error:")
+
+
+def test_a_refused_name_is_quoted_as_typed(app, capsys: pytest.CaptureFixture[str]) -> None:
+    from minicloud.cli.menus.main import run_menu
+    from minicloud.cli.prompts import Prompter
+
+    assert run_command(app, ["clouds", "add", "Zürich", "--type", "stub"]) == 2
+    assert "invalid cloud name 'Zürich': use" in capsys.readouterr().err
+    assert run_command(app, ["clouds", "add", "a\nb", "--type", "stub"]) == 2
+    assert "invalid cloud name 'a\\nb': use" in capsys.readouterr().err
+    # Cloud management > Add a cloud > the name, then Ctrl-D
+    out = io.StringIO()
+    run_menu(lambda: app, Prompter(io.StringIO("2\n3\nZürich\n"), out))
+    assert "invalid cloud name 'Zürich': use" in out.getvalue()
