@@ -617,3 +617,50 @@ def test_reset_restores_other_peoples_resources(env: Env, conn: Any) -> None:
         time.sleep(1)
     assert outside_state(conn, outside, router.id) == before
     assert conn.network.find_security_group(PUBLIC_SSH) is None
+
+
+def test_drift_made_with_openstacksdk(env: Env, conn: Any,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Changes made behind MiniCloud's back with openstacksdk (a server stopped, a router
+    interface added, a MiniCloud-made network deleted): ``drift`` reports them without
+    writing, exit 3; ``refresh`` applies and reports them; then ``drift`` is quiet, exit 0."""
+    from minicloud.cli.commands import run_command
+
+    outside = create_outside(conn)
+    app = env.app()
+    try:
+        app.clouds.add(CLOUD, "openstack", LOCATION, {"os_cloud": ENTRY})
+        app.routers.create(CLOUD, ROUTER, gateway=EXTERNAL)
+        spare = app.networks.create(CLOUD, ISOLATED, ISOLATED_CIDR)
+    finally:
+        app.close()
+    conn.compute.stop_server(outside.server_id)
+    conn.compute.wait_for_server(conn.compute.get_server(outside.server_id),
+                                 status="SHUTOFF", wait=SERVER_TIMEOUT)
+    conn.network.add_interface_to_router(conn.network.find_router(ROUTER),
+                                         subnet=conn.network.find_subnet(
+                                             f"{OUTSIDE_NET}-subnet").id)
+    conn.network.delete_network(spare.id)
+    capsys.readouterr()
+
+    def command(*argv: str) -> tuple[int, str]:
+        code = run_command(env.app, list(argv))
+        return code, capsys.readouterr().out
+
+    store = Path(env.db_url[len("sqlite:///"):])
+    before = store.read_bytes()
+    code, out = command("drift")
+    assert code == 3, out
+    assert store.read_bytes() == before  # drift wrote nothing
+    lines = out.splitlines()
+    assert lines[0] == f"{CLOUD}: 3 changes made outside MiniCloud:", out
+    assert lines[1:] == [
+        f"  MiniCloud's network {ISOLATED} disappeared",
+        f"  MiniCloud's router {ROUTER} changed: interface on {OUTSIDE_NET} added",
+        f"  instance {OUTSIDE_VM} changed: status ACTIVE -> SHUTOFF",
+    ], out
+    code, out = command("refresh")
+    assert code == 0 and f"  instance {OUTSIDE_VM} changed: status ACTIVE -> SHUTOFF" in out
+    assert command("drift")[0] == 0
+    code, out = command("drift", "--since", "1h", "--json")
+    assert code == 3 and '"router"' in out
