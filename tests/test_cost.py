@@ -165,3 +165,28 @@ def test_an_openstack_write_makes_its_own_requests_and_no_sync(
         made = [(c.method, c.path) for c in fake.calls if c.method == "POST"]
         assert ("POST", "/v2.0/networks") in made and ("POST", "/v2.0/subnets") in made, made
         assert len(fake.calls) <= 10, [(c.method, c.path) for c in fake.calls]
+
+
+def test_drift_on_openstack_costs_the_requests_of_one_sync(tmp_path: Path) -> None:
+    from minicloud.store import Store
+    from tests.drivers.fake_openstack import CLOUD_SETTINGS, PASSWORD, fake_openstack_driver
+
+    url = f"sqlite:///{tmp_path}/mc.db"
+    with fake_openstack_driver(Store(f"sqlite:///{tmp_path}/fake.db").open()) as (_, fake):
+        first = MiniCloud(Config(home=tmp_path, db_url=url))
+        first.clouds.add("os1", "openstack", "", dict(CLOUD_SETTINGS), PASSWORD)
+        first.close()
+
+        def requests(*argv: str) -> list[tuple[str, str]]:
+            fake.reset_count()
+            app = MiniCloud(Config(home=tmp_path, db_url=url))
+            try:
+                app.clouds.keep_secret("os1", PASSWORD)
+                assert run_command(app, list(argv)) in (0, 3)
+            finally:
+                app.close()
+            return sorted((c.method, c.path) for c in fake.calls)
+
+        drift = requests("drift")
+        assert any(path.endswith("/servers/detail") for _, path in drift), drift  # it read
+        assert drift == requests("refresh")
