@@ -59,6 +59,11 @@ class MiniCloud:
             inventory.cache.all("cloud")  # every command needs them; a bad store fails here
         return self
 
+    def read_only(self) -> None:
+        """This session must change nothing in the store (``drift``): not even bring an
+        older schema up to date."""
+        self.session.store.upgrade = False
+
     def report_skipped(self) -> None:
         """One notice for the rows read so far that are no valid object."""
         skipped = self.session.inventory.take_skipped()

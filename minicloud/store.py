@@ -54,6 +54,9 @@ class Store:
         self._conn: Any = None
         # Rows read since the last take_skipped() that are no JSON object ("table/key").
         self._skipped: list[str] = []
+        # False for a command that must change nothing (``drift``): an older or half-made
+        # schema is then refused instead of brought up to date.
+        self.upgrade = True
 
     @property
     def skipped(self) -> list[str]:
@@ -176,6 +179,11 @@ class Store:
             raise StoreError(f"store {describe_url(self.url)} was written by a newer MiniCloud "
                              f"(schema {version}; this one knows {SCHEMA_VERSION}): upgrade "
                              "MiniCloud to use it")
+        if version != SCHEMA_VERSION and not self.upgrade:
+            raise StoreError(f"store {describe_url(self.url)} is not of this MiniCloud's schema "
+                             f"({version or 'none'}; this one writes {SCHEMA_VERSION}) and this "
+                             "command changes nothing: run another command (e.g. refresh) "
+                             "first")
         if version == SCHEMA_VERSION:
             if self._extra:
                 self._create_missing(self._extra)

@@ -135,3 +135,21 @@ def test_a_fresh_store_has_no_drift(tmp_path: Path, capsys: pytest.CaptureFixtur
         Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/m.db"))
     assert run_command(app, ["drift"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_drift_does_not_bring_an_older_store_up_to_date(
+        demo_app: MiniCloud, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    engine = sqlalchemy.create_engine(db_url)
+    try:
+        with engine.begin() as conn:  # as a MiniCloud of schema 2 left it
+            conn.execute(sqlalchemy.text(f"UPDATE {META_TABLE} SET value = '2' "
+                                         "WHERE name = 'schema'"))
+    finally:
+        engine.dispose()
+    before = _dump(db_url)
+    code, out, err = run(demo_app, capsys, "drift")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err  # as a store
+    assert "changes nothing: run another command (e.g. refresh) first" in err
+    assert _dump(db_url) == before
+    assert run(demo_app, capsys, "refresh")[0] == 0  # which does bring it up to date
+    assert run(demo_app, capsys, "drift")[0] == 0

@@ -218,6 +218,9 @@ def _run(opener: MiniCloud | Callable[[], MiniCloud | None], argv: Sequence[str]
     app = opener() if callable(opener) else opener
     if app is None:
         return USAGE  # the configuration or the store could not be read (said already)
+    action: Action = values.action
+    if action.changes_nothing:
+        app.read_only()
     try:
         # Help and usage errors never get here: they need no store.  Rows are read as the
         # command asks for them (one cloud's, or one row), not the whole store.
@@ -225,7 +228,6 @@ def _run(opener: MiniCloud | Callable[[], MiniCloud | None], argv: Sequence[str]
     except MiniCloudError as err:
         _err(str(err))
         return USAGE
-    action: Action = values.action
     for arg in action.arguments(app):
         if arg.env and arg.option is None:
             setattr(values, arg.name, os.environ.get(arg.env) or None)

@@ -161,6 +161,11 @@ class Action:
         return self.path[-1] not in ("list", "show") and self.path not in (("topology",),
                                                                             ("drift",))
 
+    @property
+    def changes_nothing(self) -> bool:
+        """Not even the store's schema may change (a check that cron runs: ``drift``)."""
+        return self.path == ("drift",)
+
     def clouds_touched(self, v: Values) -> list[str]:
         """The clouds its values name: a ``cloud`` value, or the cloud of a picked object."""
         found: list[str] = []
