@@ -20,9 +20,11 @@ question.  A driver that keeps state of its own (the Stub) names its tables in
 from __future__ import annotations
 
 import os
+import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -41,6 +43,8 @@ from ..model import (
     SecurityRule,
     State,
 )
+
+HEARTBEAT = 5.0
 
 # Metadata key on servers that holds the cluster; tag/metadata value marking MiniCloud's objects.
 CLUSTER_KEY = "minicloud_cluster"
@@ -151,6 +155,8 @@ class Driver(ABC):
         # Values of secret settings given for this session (never stored); see secret().
         self._secrets: dict[str, str] = {k: v for k, v in (secrets or {}).items() if v}
         self.progress: Progress | None = None
+        # Seconds between the progress lines of a request that has no answer yet.
+        self.heartbeat = HEARTBEAT
         # Seconds one request may wait for an answer (None: the driver's own default); set
         # from minicloud.ini by the session for the types that have such an option.
         self.request_timeout: float | None = None
@@ -268,6 +274,30 @@ class Driver(ABC):
 
     @abstractmethod
     def remove_server_security_group(self, server_id: str, group_id: str) -> Instance: ...
+
+    @contextmanager
+    def _heartbeat(self, what: str) -> Iterator[None]:
+        """Around a block that waits on the network: a progress line every ``heartbeat``
+        seconds while it has no answer, so that a server that accepts and never answers is
+        not silence until the timeout."""
+        report = self.progress
+        if report is None:
+            yield
+            return
+        done = threading.Event()
+        start = time.monotonic()
+
+        def beat() -> None:
+            while not done.wait(self.heartbeat):
+                report(f"{what}: no answer yet, {time.monotonic() - start:.0f} s")
+
+        ticker = threading.Thread(target=beat, name="minicloud-heartbeat", daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            done.set()
+            ticker.join()
 
     def poll(self, probe: Callable[[], tuple[bool, Any, str]], operation: str,
              timeout: float) -> Any:

@@ -138,7 +138,8 @@ class OpenStackSession(Driver):
     def _call(self, operation: str) -> Iterator[None]:
         """Run a block of SDK calls; anything it raises becomes one DriverError."""
         try:
-            yield
+            with self._heartbeat(f"{operation} on cloud {self.cloud.name}"):
+                yield
         except MiniCloudError:
             raise  # already one line (a DriverError, or clouds.yaml's ConfigError)
         except Exception as exc:  # noqa: BLE001 - nothing else may escape the driver
