@@ -9,12 +9,16 @@ import pexpect
 import pytest
 from menu_helpers import minicloud_env
 
+# A wait only bounds a failure: a first import of openstacksdk with no bytecode cache, on a
+# loaded 2-core CI machine, can take longer than half a minute.
+SLOW_START = 180
+
 PROMPT = "Make a choice : [1] "
 
 
 def spawn(home: Path) -> pexpect.spawn:
     child = pexpect.spawn(sys.executable, ["-m", "minicloud"], cwd=str(home),
-                          env=minicloud_env(home), encoding="utf-8", timeout=30)
+                          env=minicloud_env(home), encoding="utf-8", timeout=SLOW_START)
     child.expect_exact("[ MiniCloud ]")
     child.expect_exact(PROMPT)
     return child

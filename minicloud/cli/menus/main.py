@@ -3,6 +3,8 @@ that declares that label (minicloud/cli/actions)."""
 
 from __future__ import annotations
 
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from functools import cache, partial
 from typing import TYPE_CHECKING
@@ -73,6 +75,14 @@ def _main_entry(session: Session, label: str) -> None:
         run_label(session, label)
 
 
+def _honour_ctrl_c() -> None:
+    """A menu on a terminal cancels with Ctrl-C even when it was started from something that
+    ignores SIGINT (a job started in the background, nohup, some CI runners): Python keeps an
+    ignored SIGINT ignored, and Ctrl-C would then do nothing at all."""
+    if sys.stdin.isatty() and signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def run_menu(app_factory: Callable[[], MiniCloud | None],
              prompter: Prompter | None = None) -> int:
     """The interactive menu until Exit, end of input or Ctrl-C at the main menu.
@@ -81,6 +91,7 @@ def run_menu(app_factory: Callable[[], MiniCloud | None],
     has said why) the menu ends with exit code 2.
     """
     p = prompter or Prompter()
+    _honour_ctrl_c()
     session = Session(app_factory, p)
     try:
         while True:
