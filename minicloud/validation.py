@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from urllib.parse import urlsplit
 
 from .errors import ValidationError
 from .printable import quoted
@@ -75,3 +76,14 @@ def check_location(text: str) -> str:
         raise ValidationError("a location is printable text: no control characters or "
                               "line breaks")
     return text
+
+
+def check_http_url(value: str, what: str, example: str) -> str:
+    """An http(s) URL with a host (an API's endpoint), stripped; refused in one line naming
+    ``what`` and showing ``example``."""
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(f"invalid {what} {quoted(value, 60)}: "
+                              f"write http(s)://HOST[:PORT]/PATH, e.g. {example}")
+    return value

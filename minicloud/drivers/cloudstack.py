@@ -18,11 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlsplit
 
-from ..errors import ValidationError
 from ..model import CloudSnapshot, Flavor, Image, Instance, KeyPair, State
-from ..printable import quoted
+from ..validation import check_http_url
 from .base import CLUSTER_KEY, Features, ServerSpec, Setting
 from .cloudstack_access import CloudStackAccess
 from .cloudstack_convert import (
@@ -42,13 +40,7 @@ Rows = list[dict[str, Any]]
 
 def check_endpoint(value: str) -> str:
     """An http(s) URL with a host (the API's, e.g. https://cloud.example.com/client/api)."""
-    value = value.strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(f"invalid endpoint {quoted(value, 60)}: "
-                              "write http(s)://HOST[:PORT]/PATH, "
-                              "e.g. https://cloud.example.com/client/api")
-    return value
+    return check_http_url(value, "endpoint", "https://cloud.example.com/client/api")
 
 
 class CloudStackDriver(CloudStackAccess):

@@ -16,9 +16,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlsplit
 
-from ..errors import ConfigError, DriverError, ValidationError
+from ..errors import ConfigError, DriverError
 from ..model import (
     Cloud,
     CloudSnapshot,
@@ -28,7 +27,7 @@ from ..model import (
     KeyPair,
     State,
 )
-from ..printable import quoted
+from ..validation import check_http_url
 from .base import CLUSTER_KEY, OWNER_TAG, Features, ServerSpec, Setting
 from .openstack_convert import (
     flavor_id_of,
@@ -56,13 +55,7 @@ DELETE_TIMEOUT = 600.0  # how long delete_server waits for the server to be gone
 
 def check_auth_url(value: str) -> str:
     """An http(s) URL with a host (Keystone's, e.g. https://keystone.example.com:5000/v3)."""
-    value = value.strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(f"invalid auth URL {quoted(value, 60)}: "
-                              "write http(s)://HOST[:PORT]/PATH, "
-                              "e.g. https://keystone.example.com:5000/v3")
-    return value
+    return check_http_url(value, "auth URL", "https://keystone.example.com:5000/v3")
 
 
 class OpenStackDriver(OpenStackNetwork):
