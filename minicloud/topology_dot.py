@@ -19,6 +19,7 @@ from .topology_graph import (
     GATEWAY,
     INSTANCE,
     INTERFACE,
+    LEGEND,
     NETWORK,
     NOTE,
     ROUTER,
@@ -29,7 +30,6 @@ from .topology_graph import (
 )
 
 INDENT = "  "
-LEGEND = "MiniCloud topology (dashed outline: not created by MiniCloud)"
 FONT = "Helvetica"
 _DEFAULTS = (
     ("graph", {"fontname": FONT, "fontsize": "11", "rankdir": "TB", "labelloc": "b",

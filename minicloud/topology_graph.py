@@ -36,6 +36,8 @@ from .topology import (
 ROUTER, NETWORK, EXTERNAL, INSTANCE, NOTE = "router", "network", "external", "instance", "note"
 # What an edge is: a router's interface, its external gateway, an instance's port.
 INTERFACE, GATEWAY, ATTACHMENT = "interface", "gateway", "attachment"
+# Every picture's caption: what its dashed outlines mean.
+LEGEND = "MiniCloud topology (dashed outline: not created by MiniCloud)"
 
 
 

@@ -20,6 +20,7 @@ from .topology_graph import (
     GATEWAY,
     INSTANCE,
     INTERFACE,
+    LEGEND,
     NETWORK,
     NOTE,
     ROUTER,
@@ -30,7 +31,6 @@ from .topology_graph import (
 )
 
 INDENT = "  "
-LEGEND = "MiniCloud topology (dashed outline: not created by MiniCloud)"
 BREAK = "<br/>"
 # ASCII characters a label may hold as they are; every other ASCII one becomes an entity.
 _SAFE = frozenset(" .,_-/+@=")
