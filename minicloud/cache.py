@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from .codec import from_dict, to_dict
 from .errors import StaleError
 from .kinds import KINDS
-from .model import Deployment, from_dict, to_dict
+from .model import Deployment
 from .store import STORE_LOCK, Query, Store
 from .table import record_key
 

@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from .codec import from_dict, to_dict
 from .errors import InUseError, MiniCloudError, NotFoundError, ValidationError
 from .kinds import KINDS, label
-from .model import Change, Intent, from_dict, to_dict
+from .model import Change, Intent
 from .store import STORE_LOCK
 from .table import record_key
 

@@ -11,7 +11,7 @@ import dataclasses
 import ipaddress
 import socket
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from .names import DEFAULT_GROUP, KEYPAIR_PREFIX, PUBLIC_SSH  # noqa: F401 - re-exported
 from .validation import NAME_RULE, valid_name  # noqa: F401 - the name rule lives there
@@ -349,58 +349,6 @@ class Deployment:
     instances: list[Instance] = field(default_factory=list)
     public_ips: list[PublicIP] = field(default_factory=list)
     security_groups: list[SecurityGroup] = field(default_factory=list)
-
-
-_NESTED: dict[tuple[type, str], type] = {
-    (Network, "subnets"): Subnet,
-    (Instance, "nics"): Nic,
-    (SecurityGroup, "rules"): SecurityRule,
-}
-
-T = TypeVar("T")
-
-
-# Per class: its field names, and the class of the items of each nested list field.  Read once:
-# dataclasses.fields() and asdict() cost more than the rest of a load of 30,000 rows.
-_SHAPES: dict[type, tuple[tuple[str, ...], frozenset[str], dict[str, type]]] = {}
-
-
-def _shape(cls: type) -> tuple[tuple[str, ...], frozenset[str], dict[str, type]]:
-    shape = _SHAPES.get(cls)
-    if shape is None:
-        names = tuple(f.name for f in dataclasses.fields(cls))
-        nested = {name: item for (owner, name), item in _NESTED.items() if owner is cls}
-        shape = _SHAPES[cls] = (names, frozenset(names), nested)
-    return shape
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_dict(value)
-    return value
-
-
-def to_dict(obj: Any) -> dict[str, Any]:
-    """The object as JSON-ready data (a deep copy, like ``dataclasses.asdict``)."""
-    names, _, _ = _shape(type(obj))
-    return {name: _plain(getattr(obj, name)) for name in names}
-
-
-def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Rebuild a model object from :func:`to_dict` output; unknown keys are ignored."""
-    _, names, nested = _shape(cls)
-    kwargs = data if names.issuperset(data) else {k: v for k, v in data.items() if k in names}
-    if nested:
-        kwargs = dict(kwargs)
-        for key, item in nested.items():
-            value = kwargs.get(key)
-            if value is not None:
-                kwargs[key] = [from_dict(item, v) for v in value]
-    return cls(**kwargs)
 
 
 def ip_sort_key(ip: str | None) -> tuple[int, bytes]:

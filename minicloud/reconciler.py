@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .cache import Writes, clone
+from .codec import from_dict, to_dict
 from .drift import WATCHED, Drift, compare
 from .drivers.base import Driver
 from .errors import DriverError, MiniCloudError, NotFoundError
@@ -23,8 +24,6 @@ from .model import (
     Cluster,
     DriftRecord,
     Intent,
-    from_dict,
-    to_dict,
 )
 from .session import Session
 

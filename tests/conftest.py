@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from minicloud.app import MiniCloud
+from minicloud.codec import to_dict
 from minicloud.config import Config
 from minicloud.demo import build_demo
 from minicloud.drivers import stub
 from minicloud.kinds import KINDS
-from minicloud.model import to_dict
 from tests.backends import BACKENDS, backend_url
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from minicloud.codec import from_dict, to_dict
 from minicloud.kinds import KINDS
 from minicloud.model import (
     NAME_RULE,
@@ -21,9 +24,7 @@ from minicloud.model import (
     SecurityGroup,
     SecurityRule,
     Subnet,
-    from_dict,
     ip_sort_key,
-    to_dict,
     valid_name,
 )
 
@@ -110,7 +111,6 @@ def test_round_trip_rebuilds_nested_objects() -> None:
 
 
 def test_round_trip_through_json_text() -> None:
-    import json
 
     for obj in SAMPLES:
         assert from_dict(type(obj), json.loads(json.dumps(to_dict(obj)))) == obj

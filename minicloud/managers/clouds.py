@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 
 from .. import catalog
 from ..cache import clone
+from ..codec import to_dict
 from ..drift import Drift
 from ..drivers import DRIVERS, driver_class
 from ..drivers.base import Driver, Setting
 from ..errors import InUseError, MiniCloudError, NotFoundError, ValidationError
 from ..kinds import KINDS
 from ..ledger import Claims
-from ..model import Cloud, Cluster, Deployment, DriftRecord, Flavor, Image, Intent, to_dict
+from ..model import Cloud, Cluster, Deployment, DriftRecord, Flavor, Image, Intent
 from ..reset import ResetReport
 from ..validation import check_location
 from .base import Manager, check_name

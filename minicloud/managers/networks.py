@@ -7,9 +7,10 @@ from functools import partial
 from typing import Any
 
 from ..cache import clone
+from ..codec import to_dict
 from ..errors import InUseError, NotFoundError, ValidationError
 from ..ledger import Claims
-from ..model import Change, Network, PublicIP, Router, to_dict
+from ..model import Change, Network, PublicIP, Router
 from ..validation import parse_cidr
 from .base import Manager, Undo
 

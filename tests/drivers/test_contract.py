@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from minicloud.codec import from_dict
 from minicloud.drivers import DRIVERS as REGISTRY
 from minicloud.drivers import create_driver, driver_class
 from minicloud.drivers.base import Driver, Features, ServerSpec, Setting
@@ -38,7 +39,6 @@ from minicloud.model import (
     Router,
     SecurityRule,
     State,
-    from_dict,
 )
 from minicloud.store import Store
 from tests.drivers.fake_cloudstack import contract_factory as cloudstack_contract
