@@ -288,23 +288,28 @@ class Inventory:
     @contextmanager
     def write(self, cloud: str | None = None, store_wide: bool = False) -> Iterator[Writes]:
         """Collect writes, then apply them in one transaction; the cache changes after the
-        commit.  With ``cloud``, the transaction holds that cloud's lock and bumps its
-        generation; ``store_wide`` takes the store's lock first."""
+        commit.  The transaction holds the lock of ``cloud`` and of every cloud whose rows it
+        writes (in name order, after the store's lock when ``store_wide``), and bumps each
+        one's generation: a generation then stands for one state of the cloud's rows, which
+        other sessions re-read on and the saved views of the tree are keyed by."""
         writes = Writes()
         yield writes
-        locks = ((STORE_LOCK,) if store_wide else ()) + ((cloud,) if cloud else ())
-        stale = False
+        clouds = sorted({_cloud_of(obj) for obj, _ in (*writes.puts, *writes.deletes)}
+                        | ({cloud} if cloud else set()))
+        locks = ((STORE_LOCK,) if store_wide else ()) + tuple(clouds)
+        stale: list[str] = []
         try:
             with self.store.transaction(write=True, locks=locks) as conn:
-                if cloud is not None:
-                    stale = self.store.generation(conn, cloud) != self.generations.get(cloud, 0)
-                    self.generations[cloud] = self.store.bump(conn, cloud)
+                for name in clouds:
+                    if self.store.generation(conn, name) != self.generations.get(name, 0):
+                        stale.append(name)
+                    self.generations[name] = self.store.bump(conn, name)
                 saved = self._apply(writes)
         except StaleError:
             self.forget()  # the refusal comes with a refresh
             raise
-        if stale and cloud is not None:
-            self.reload_cloud(cloud)
+        for name in stale:
+            self.reload_cloud(name)
         for obj, _ in writes.deletes:
             self.cache.remove(obj)
         for obj in saved:

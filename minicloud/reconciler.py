@@ -169,7 +169,7 @@ class Reconciler:
         if cloud.reachable != reachable:
             changed = clone(cloud)
             changed.reachable = reachable
-            with self.session.inventory.write() as tx:
+            with self.session.inventory.write(cloud=cloud.name) as tx:
                 tx.put(changed, force=True)
 
     def _store_snapshot(self, cloud: Cloud, snapshot: CloudSnapshot,
@@ -177,7 +177,7 @@ class Reconciler:
         """Apply a cloud's listing, with when it was read and the drift it absorbed (what
         changed outside MiniCloud), in one transaction."""
         drift = self.drift_of(cloud, snapshot)
-        with self.session.inventory.write() as tx:
+        with self.session.inventory.write(cloud=cloud.name) as tx:
             changed = clone(cloud)
             changed.reachable = True
             changed.synced_at = drift.at

@@ -244,7 +244,7 @@ class Resetter:
                          cache.all("change", cloud.name))
         for step in STEPS:
             step(run)
-        with self.session.inventory.write() as tx:
+        with self.session.inventory.write(cloud=cloud.name) as tx:
             for obj in run.deletes:
                 tx.delete(obj, force=True)
             for obj in run.puts.values():

@@ -207,3 +207,25 @@ def test_cache_by_cloud() -> None:
     assert cache.get("network", "Lab", "1") is None
     cache.clear()
     assert cache.deployment().clouds == []
+
+
+def test_a_write_bumps_the_generation_of_every_cloud_whose_rows_it_holds(app) -> None:
+    app.clouds.add("A", "stub")
+    app.clouds.add("B", "stub")
+    app.clouds.add("C", "stub")
+    before = app.store.generations()
+    with app.inventory.write() as tx:  # no cloud named: the rows name theirs
+        tx.put(Network(cloud="A", id="x", name="x"))
+        tx.put(Network(cloud="B", id="y", name="y"))
+    after = app.store.generations()
+    assert (after["A"], after["B"], after["C"]) == (before["A"] + 1, before["B"] + 1,
+                                                    before["C"])
+
+
+def test_a_sync_bumps_its_clouds_generation_only(app) -> None:
+    app.clouds.add("A", "stub")
+    app.clouds.add("B", "stub")
+    before = app.store.generations()
+    app.clouds.refresh("A")  # what a cloud reported is a change of its rows
+    after = app.store.generations()
+    assert after["A"] > before["A"] and after["B"] == before["B"]
