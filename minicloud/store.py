@@ -22,7 +22,7 @@ from . import signals
 from .dburl import describe_url, explain
 from .errors import StoreError
 from .kinds import TABLES
-from .sqlite_read import Query, read_sqlite
+from .sqlite_read import IDENTITY, Query, read_sqlite
 from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, NAME_LENGTH, Record, Table, record_key
 
 __all__ = ["META_TABLE", "SCHEMA_VERSION", "Query", "Store", "record_key"]
@@ -57,6 +57,9 @@ class Store:
         # False for a command that must change nothing (``drift``): an older or half-made
         # schema is then refused instead of brought up to date.
         self.upgrade = True
+        # This store's own random id (meta row ``store_id``), read with the generations: a
+        # store made again from nothing counts its generations from 0 again, under a new id.
+        self.identity: str | None = None
 
     @property
     def skipped(self) -> list[str]:
@@ -187,10 +190,25 @@ class Store:
         if version == SCHEMA_VERSION:
             if self._extra:
                 self._create_missing(self._extra)
-            return
-        from .schema import create_schema
+        else:
+            from .schema import create_schema
 
-        create_schema(self.url, [*TABLES.values(), *self._extra], SCHEMA_VERSION)
+            create_schema(self.url, [*TABLES.values(), *self._extra], SCHEMA_VERSION)
+        if self.upgrade:
+            self._ensure_identity()
+
+    def _ensure_identity(self) -> None:
+        """Give the store its id once (stores made before ids get one at their next open)."""
+        import uuid
+
+        import sqlalchemy as sa
+
+        meta = self.sa_table(META_TABLE)
+        with self.transaction(write=True) as conn:
+            conn.execute(meta.insert().prefix_with("OR IGNORE" if self.is_sqlite else "IGNORE")
+                         .values(name=IDENTITY, value=uuid.uuid4().hex))
+            self.identity = conn.execute(sa.select(meta.c.value)
+                                         .where(meta.c.name == IDENTITY)).scalar()
 
     def _create_missing(self, names: list[str]) -> None:
         import sqlalchemy as sa
@@ -340,9 +358,19 @@ class Store:
 
         meta = self.sa_table(META_TABLE)
         with self.transaction() as conn:
-            rows = conn.execute(sa.select(meta.c.name, meta.c.value)
-                                .where(meta.c.name.like("lock/%"))).fetchall()
-        return {row.name[len("lock/"):]: int(row.value or 0) for row in rows}
+            rows = conn.execute(sa.select(meta.c.name, meta.c.value).where(
+                meta.c.name.like("lock/%") | (meta.c.name == IDENTITY))).fetchall()
+        return self._generations(rows)
+
+    def _generations(self, rows: Iterable[Any]) -> dict[str, int]:
+        """The locks' generations among meta rows (the store's id is kept aside)."""
+        found: dict[str, int] = {}
+        for name, value in rows:
+            if name == IDENTITY:
+                self.identity = value
+            else:
+                found[name[len("lock/"):]] = int(value or 0)
+        return found
 
     def meta(self, name: str) -> str | None:
         import sqlalchemy as sa
@@ -391,7 +419,8 @@ class Store:
             loaded = read_sqlite(self.url, [Query(k) for k in kinds], SCHEMA_VERSION,
                                  self._skipped)
             if loaded is not None:
-                return loaded
+                records, meta_rows = loaded
+                return records, self._generations(meta_rows)
         with self.transaction():
             return {kind: self.load(kind) for kind in kinds}, self.generations()
 
@@ -404,8 +433,8 @@ class Store:
         if self.engine is None:
             loaded = read_sqlite(self.url, [query], SCHEMA_VERSION, self._skipped)
             if loaded is not None:
-                records, generations = loaded
-                return records[query.kind], generations
+                records, meta_rows = loaded
+                return records[query.kind], self._generations(meta_rows)
         with self.transaction():
             table = self.kind(query.kind)
             if query.key is not None:

@@ -16,6 +16,7 @@ from minicloud.secrets import redact
 from minicloud.store import (
     META_TABLE,
     SCHEMA_VERSION,
+    Query,
     Store,
     record_key,
 )
@@ -160,6 +161,39 @@ def test_empty_all_gives_a_first_start(db_url: str) -> None:
         assert again.load("cloud") == []
     finally:
         again.close()
+
+
+def test_a_store_has_one_id_for_its_life_and_every_reader_sees_it(db_url: str) -> None:
+    first = Store(db_url).open()
+    made = first.identity
+    assert made and made.isalnum()
+    first.kind("cloud").put("Lab/Lab", "Lab", {"name": "Lab"})
+    first.empty_all()  # Destroy keeps the store (and its generations): the same id
+    first.close()
+    again = Store(db_url).open()
+    try:
+        assert again.identity == made
+    finally:
+        again.close()
+    reader = Store(db_url)  # not opened: SQLite is read without SQLAlchemy
+    reader.read(Query("cloud"))
+    assert reader.identity == made
+
+
+def test_an_older_store_gets_its_id_at_its_next_open_for_writing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/mc.db"
+    Store(url).open().close()
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as conn:  # as a MiniCloud before ids left it
+        conn.execute(sqlalchemy.text(f"DELETE FROM {META_TABLE} WHERE name = 'store_id'"))
+    engine.dispose()
+    readonly = Store(url)
+    readonly.upgrade = False  # drift: changes nothing, not even this
+    readonly.open().close()
+    assert readonly.identity is None
+    store = Store(url).open()
+    assert store.identity and store.identity.isalnum()
+    store.close()
 
 
 def test_sqlite_folder_is_created(tmp_path: Path) -> None:
