@@ -14,6 +14,7 @@ in the number of objects (plus the sorts).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from minicloud.model import Cloud, Deployment, Instance, Network, Router, ip_sort_key
@@ -34,10 +35,13 @@ Key = tuple[str, str]
 
 @dataclass(slots=True)
 class Node:
-    """One line of the tree: its label and the nodes hanging below it, in display order."""
+    """One line of the tree: its label and the nodes hanging below it, in display order, or
+    (``laid``) the lines of those nodes laid out already, relative to the node's child prefix
+    (a cloud's part of the tree, see :func:`cloud_parts`)."""
 
     label: str
     children: list[Node] = field(default_factory=list)
+    laid: list[str] | None = None
 
 
 def layout(root: Node) -> list[str]:
@@ -59,22 +63,38 @@ def _layout_children(children: list[Node], prefix: str, out: list[str]) -> None:
     if not children:
         return
     spacer = prefix + BAR
+    head = prefix + BRANCH
     out.append(spacer)
     last = len(children) - 1
     for i, child in enumerate(children):
         # Labels hold the clouds' own text (foreign names, statuses): escaped here, once.
-        out.append((prefix + BRANCH + printable(child.label)).rstrip())
-        if child.children:
-            _layout_children(child.children, prefix + (CLOSED if i == last else CONTINUED), out)
-            if i != last:
-                out.append(spacer)
+        label = child.label
+        if not label.isprintable():
+            label = printable(label)
+        out.append((head + label).rstrip())
+        inner = prefix + (CLOSED if i == last else CONTINUED)
+        if child.laid is not None:
+            # Laid out below an empty prefix: each line is the same with this one in front.
+            out.extend([inner + line for line in child.laid])
+        elif child.children:
+            _layout_children(child.children, inner, out)
+        else:
+            continue
+        if i != last and (child.children or child.laid):
+            out.append(spacer)
+
+
+def laid_out(nodes: list[Node]) -> list[str]:
+    """The lines of ``nodes`` as the children of a node whose child prefix is empty."""
+    out: list[str] = []
+    _layout_children(nodes, "", out)
+    return out
 
 
 def render(dep: Deployment) -> list[str]:
     """The lines of the topology tree (no newline characters); ``[EMPTY]`` with no clouds."""
-    if not dep.clouds:
-        return [EMPTY]
-    return layout(build(dep))
+    parts = {name: cloud_parts(part) for name, part in by_cloud(dep).items()}
+    return assemble(dep.clouds, parts)
 
 
 def render_text(dep: Deployment) -> str:
@@ -119,7 +139,11 @@ def instance_counts(dep: Deployment) -> dict[Key, int]:
     """How many instances have a port on each network, by the network's ``(cloud, id)``."""
     counts: dict[Key, int] = defaultdict(int)
     for inst in dep.instances:
-        for network_id in {nic.network_id for nic in inst.nics}:
+        nics = inst.nics
+        if len(nics) == 1:  # nearly always: no set to build
+            counts[(inst.cloud, nics[0].network_id)] += 1
+            continue
+        for network_id in {nic.network_id for nic in nics}:
             counts[(inst.cloud, network_id)] += 1
     return counts
 
@@ -138,21 +162,24 @@ class Index:
 
 
 def _instance_label(inst: Instance, idx: Index) -> str:
-    nic = inst.primary_nic
-    if nic is None:
-        where = "[-] (-)"
+    nics = inst.nics
+    if nics:
+        nic = nics[0]
+        net = idx.networks.get((inst.cloud, nic.network_id))
+        where = f"[{nic.ip or '-'}] ({net.name if net is not None else nic.network_id})"
     else:
-        where = f"[{nic.ip or '-'}] ({idx.network_name(inst.cloud, nic.network_id)})"
-    label = f"Instance: {inst.name} {where} [{', '.join(inst.security_groups)}]"
-    public = idx.public_ip.get(inst.key)
+        where = "[-] (-)"
+    public = idx.public_ip.get((inst.cloud, inst.id))
+    groups = ", ".join(inst.security_groups)
     if public:
-        label += f" [{public}]"
-    return f"{label} [{inst.status}]"
+        return f"Instance: {inst.name} {where} [{groups}] [{public}] [{inst.status}]"
+    return f"Instance: {inst.name} {where} [{groups}] [{inst.status}]"
 
 
 def instance_order(inst: Instance) -> tuple[tuple[int, bytes], str, str]:
     """Instances by private IP (as addresses), then name."""
-    return (ip_sort_key(inst.private_ip), inst.name, inst.id)
+    nics = inst.nics
+    return (ip_sort_key(nics[0].ip if nics else None), inst.name, inst.id)
 
 
 @dataclass(slots=True)
@@ -184,25 +211,25 @@ def sorted_clouds(dep: Deployment) -> list[Cloud]:
     return sorted(dep.clouds, key=lambda c: c.name)
 
 
+def cloud_label(cloud: Cloud) -> str:
+    label = f"Cloud: {cloud.name}"
+    if cloud.location:
+        label += f" ({cloud.location})"
+    if not cloud.reachable:
+        label += " (unreachable)"
+    return label
+
+
 def _compute(dep: Deployment, idx: Index) -> list[Node]:
+    """One cloud's instances outside clusters, then its clusters with theirs."""
     where = placement(dep)
-
-    def instances(cloud: str, cluster: str | None) -> list[Node]:
-        return [Node(_instance_label(inst, idx)) for inst in where.members(cloud, cluster)]
-
     nodes = []
-    for cloud in sorted_clouds(dep):
-        label = f"Cloud: {cloud.name}"
-        if cloud.location:
-            label += f" ({cloud.location})"
-        if not cloud.reachable:
-            label += " (unreachable)"
-        children = instances(cloud.name, None)
-        children += [
-            Node(f"Cluster: {name}", instances(cloud.name, name))
-            for name in where.clusters.get(cloud.name, [])
-        ]
-        nodes.append(Node(label, children))
+    for cloud in dep.clouds:
+        nodes += [Node(_instance_label(inst, idx)) for inst in where.members(cloud.name, None)]
+        nodes += [Node(f"Cluster: {name}",
+                       [Node(_instance_label(inst, idx))
+                        for inst in where.members(cloud.name, name)])
+                  for name in where.clusters.get(cloud.name, [])]
     return nodes
 
 
@@ -254,20 +281,9 @@ def _router_node(router: Router, idx: Index) -> Node:
 
 
 def _networking(dep: Deployment, idx: Index) -> list[Node]:
-    """Routers, then the networks on no router.  With several clouds, one ``Cloud: NAME``
-    node per cloud that has any, so that every network says where it lives."""
-    routers = sorted(dep.routers, key=by_name)
-    loose = unattached_networks(dep)
-    if len(dep.clouds) == 1:
-        return ([_router_node(r, idx) for r in routers]
-                + [Node(_network_label(net, idx)) for net in loose])
-    nodes = []
-    for cloud in sorted_clouds(dep):
-        children = [_router_node(r, idx) for r in routers if r.cloud == cloud.name]
-        children += [Node(_network_label(n, idx)) for n in loose if n.cloud == cloud.name]
-        if children:
-            nodes.append(Node(f"Cloud: {cloud.name}", children))
-    return nodes
+    """One cloud's routers, then its networks on no router."""
+    return ([_router_node(r, idx) for r in sorted(dep.routers, key=by_name)]
+            + [Node(_network_label(net, idx)) for net in unattached_networks(dep)])
 
 
 def known_clouds_only(dep: Deployment) -> Deployment:
@@ -283,18 +299,66 @@ def known_clouds_only(dep: Deployment) -> Deployment:
     )
 
 
-def build(dep: Deployment) -> Node:
-    """The generic tree of a deployment, in display order; empty sections are left out.
+def by_cloud(dep: Deployment) -> dict[str, Deployment]:
+    """Each cloud's part of a deployment (a forgotten cloud's leftovers belong to none)."""
+    parts = {cloud.name: Deployment(clouds=[cloud]) for cloud in dep.clouds}
+    for kind in ("clusters", "networks", "routers", "instances", "public_ips",
+                 "security_groups"):
+        for obj in getattr(dep, kind):
+            part = parts.get(obj.cloud)
+            if part is not None:
+                getattr(part, kind).append(obj)
+    return parts
 
-    Only objects of the deployment's clouds are shown (a forgotten cloud's leftovers are not).
-    """
-    dep = known_clouds_only(dep)
+
+# --- one cloud's part, and the whole tree from the parts ------------------------------------
+#
+# A cloud's part depends on that cloud's rows alone, so it can be saved and used again while
+# the cloud's generation stays the same (minicloud/saved_views.py): the whole tree is the
+# parts under their cloud's line, laid out once more only by the prefix in front of them.
+
+TreeParts = dict[str, list[str]]
+
+
+def cloud_parts(dep: Deployment) -> TreeParts:
+    """One cloud's lines under ``Compute`` (below its cloud line) and under ``Networking``,
+    laid out relative to an empty prefix; ``dep`` holds that cloud alone."""
     idx = Index(dep)
+    return {"compute": laid_out(_compute(dep, idx)),
+            "networking": laid_out(_networking(dep, idx))}
+
+
+def assemble(clouds: list[Cloud], parts: dict[str, TreeParts]) -> list[str]:
+    """The tree's lines from each cloud's parts; ``[EMPTY]`` with no clouds."""
+    if not clouds:
+        return [EMPTY]
+    return layout(_root(clouds, lambda cloud, section, label:
+                        Node(label, laid=parts[cloud][section])))
+
+
+def build(dep: Deployment) -> Node:
+    """The generic tree of a whole deployment, every node built (what the parts lay out)."""
+    nodes = {}
+    for name, part in by_cloud(dep).items():
+        idx = Index(part)
+        nodes[name] = {"compute": _compute(part, idx), "networking": _networking(part, idx)}
+    return _root(dep.clouds, lambda cloud, section, label: Node(label, nodes[cloud][section]))
+
+
+def _root(clouds: list[Cloud], part: Callable[[str, str, str], Node]) -> Node:
+    """Compute (every cloud's line with its part below), then Networking when any cloud has
+    routers or networks: with one cloud its part directly, with several one ``Cloud: NAME``
+    node per cloud that has any, so that every network says where it lives.  ``part(cloud,
+    section, label)`` is the node of that label with the cloud's part of the section below."""
+    ordered = sorted(clouds, key=lambda c: c.name)
     root = Node(ROOT_LABEL)
-    compute = _compute(dep, idx)
-    if compute:
-        root.children.append(Node("Compute", compute))
-    networking = _networking(dep, idx)
-    if networking:
-        root.children.append(Node("Networking", networking))
+    root.children.append(Node("Compute", [part(c.name, "compute", cloud_label(c))
+                                          for c in ordered]))
+    if len(ordered) == 1:
+        networking = part(ordered[0].name, "networking", "Networking")
+    else:
+        per_cloud = [part(c.name, "networking", f"Cloud: {c.name}") for c in ordered]
+        networking = Node("Networking", [n for n in per_cloud if n.children or n.laid])
+    if networking.children or networking.laid:
+        root.children.append(networking)
     return root

@@ -36,7 +36,7 @@ from .model import (
     SecurityGroup,
     ip_sort_key,
 )
-from .topology import Placement, instance_counts, placement, public_ip_by_instance
+from .topology import Placement, by_cloud, instance_counts, placement, public_ip_by_instance
 
 Key = tuple[str, str]
 Dict = dict[str, Any]
@@ -109,17 +109,12 @@ class Views:
                 "instances": self._members(cluster.cloud, cluster.name)}
 
     def cloud(self, cloud: Cloud) -> Dict:
-        return {
-            "name": cloud.name,
-            "type": cloud.type,
-            "location": cloud.location,
-            "reachable": cloud.reachable,
-            "synced_at": cloud.synced_at,
-            "drift": cloud.drift,
-            "clusters": [{"name": name, "instances": self._members(cloud.name, name)}
-                         for name in sorted(self.clusters.get(cloud.name, ()))],
-            "instances": self._members(cloud.name, None),
-        }
+        return {**cloud_head(cloud), **self._placed(cloud.name)}
+
+    def _placed(self, cloud: str) -> Dict:
+        return {"clusters": [{"name": name, "instances": self._members(cloud, name)}
+                             for name in sorted(self.clusters.get(cloud, ()))],
+                "instances": self._members(cloud, None)}
 
     def router(self, router: Router) -> Dict:
         gateway = router.gateway_network_id
@@ -163,14 +158,45 @@ class Views:
 
     def topology(self) -> Dict:
         """Everything the tree shows, for the deployment's clouds only."""
-        known = self.clouds
-        return {
-            "clouds": [self.cloud(c) for c in sorted(self.dep.clouds, key=lambda c: c.name)],
-            "routers": [self.router(r) for r in sorted(self.dep.routers, key=_name_order)
-                        if r.cloud in known],
-            "networks": [self.network(n) for n in sorted(self.dep.networks, key=_name_order)
-                         if n.cloud in known],
-        }
+        parts = {name: cloud_part(part) for name, part in by_cloud(self.dep).items()}
+        return assemble(self.dep.clouds, parts)
+
+
+def cloud_head(cloud: Cloud) -> Dict:
+    """What the view says of a cloud itself (from its own row)."""
+    return {"name": cloud.name, "type": cloud.type, "location": cloud.location,
+            "reachable": cloud.reachable, "synced_at": cloud.synced_at, "drift": cloud.drift}
+
+
+# A cloud's part of the topology view depends on that cloud's rows alone, as the tree's does
+# (topology.cloud_parts): it is saved and used again while the cloud's generation stays.
+JsonParts = dict[str, list[Dict]]
+
+
+def cloud_part(dep: Deployment) -> JsonParts:
+    """One cloud's clusters, instances, routers and networks; ``dep`` holds that cloud alone."""
+    views = Views(dep)
+    cloud = dep.clouds[0].name
+    return {**views._placed(cloud),
+            "routers": [views.router(r) for r in sorted(dep.routers, key=_name_order)],
+            "networks": [views.network(n) for n in sorted(dep.networks, key=_name_order)]}
+
+
+def _view_order(view: Dict) -> tuple[str, str, str]:
+    return (view["name"], view["cloud"], view["id"])  # as _name_order, on the views
+
+
+def assemble(clouds: list[Cloud], parts: dict[str, JsonParts]) -> Dict:
+    """The topology view from each cloud's part."""
+    ordered = sorted(clouds, key=lambda c: c.name)
+    return {
+        "clouds": [{**cloud_head(c), "clusters": parts[c.name]["clusters"],
+                    "instances": parts[c.name]["instances"]} for c in ordered],
+        "routers": sorted((r for c in ordered for r in parts[c.name]["routers"]),
+                          key=_view_order),
+        "networks": sorted((n for c in ordered for n in parts[c.name]["networks"]),
+                           key=_view_order),
+    }
 
 
 # -- objects that need no lookups -----------------------------------------------------------
