@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import catalog
 from ..cache import clone
@@ -73,6 +74,42 @@ class CloudManager(Manager):
         if cloud is None:
             self.session.inventory.ensure_loaded()
         return self.cache.deployment(cloud)
+
+    def tree(self) -> list[str]:
+        """The topology tree's lines (topology.py), from each cloud's part: saved ones while
+        their cloud's generation stays, the others rendered from that cloud's rows alone."""
+        from ..topology import assemble, cloud_parts
+
+        clouds, parts = self._parts("tree", cloud_parts)
+        return assemble(clouds, parts)
+
+    def topology_view(self) -> dict[str, Any]:
+        """The topology as ``--json`` prints it (views.py), from each cloud's part likewise."""
+        from ..views import assemble, cloud_part
+
+        clouds, parts = self._parts("json", cloud_part)
+        return assemble(clouds, parts)
+
+    def _parts(self, view: str, make: Callable[[Deployment], Any],
+               ) -> tuple[list[Cloud], dict[str, Any]]:
+        from ..saved_views import SavedViews
+
+        inventory = self.session.inventory
+        clouds = self.all()
+        saved = SavedViews(self.session.config.home, self.session.store.identity)
+        parts = {}
+        for cloud in clouds:
+            generation = inventory.generations.get(cloud.name, 0)
+            part = saved.get(view, cloud.name, generation)
+            if part is None:
+                part = make(self.cache.deployment(cloud.name))
+                # Saved only when every row was read at that generation (a read sees a
+                # newer one when another session wrote the cloud meanwhile).
+                if inventory.generations.get(cloud.name, 0) == generation:
+                    saved.put(view, cloud.name, generation, part)
+            parts[cloud.name] = part
+        saved.keep_only(view, list(parts))
+        return clouds, parts
 
     def secret_setting(self, cloud: str) -> Setting | None:
         """The cloud type's declared secret (its prompt, the name its driver reads)."""

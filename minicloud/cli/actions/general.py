@@ -28,18 +28,15 @@ class Topology(Action):
     )
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...topology import render_text
-        from ...views import Views
-
-        dep = ctx.app.clouds.deployment()
         output = get(v, "output")
         chosen = pictures.chosen_format(get(v, "format"), bool(get(v, "json")), output)
+        if output is None and chosen == "json":  # printed as every --json is
+            return Result(data=ctx.app.clouds.topology_view())
+        if output is None and chosen == "text":  # the menu's tree
+            return text("\n".join(ctx.app.clouds.tree()) + "\n")
+        dep = ctx.app.clouds.deployment()
         if output is not None:
             return pictures.save(output, pictures.renderer(chosen)(dep))
-        if chosen == "json":  # printed as every --json is (indented on a terminal only)
-            return Result(data=Views(dep).topology())
-        if chosen == "text":  # the menu's tree
-            return text(render_text(dep))
         return Result(output=pictures.renderer(chosen)(dep))
 
 
