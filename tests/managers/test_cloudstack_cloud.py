@@ -119,8 +119,12 @@ def test_a_tier_cannot_leave_its_vpc_and_its_vpc_waits_for_it(
                 assert code == 0, err
                 continue
             assert code != 0 and len(err.splitlines()) == 1 and words in err, err
-        assert _run(app, "networks", "attach", "Other", "LondonGateway") != 0
-        assert "cannot attach an existing network to a router" in capsys.readouterr().err
+        for argv in (["networks", "attach", "Other", "LondonGateway"],
+                     ["routers", "attach", "LondonGateway", "Other"]):
+            assert _run(app, *argv) != 0
+            err = capsys.readouterr().err
+            assert err == ("minicloud: cloud TryStack (cloudstack) cannot attach an existing "
+                           "network to a router\n"), err
         assert len(fake.tables["vpcs"]) == 1
         # Removing the tier takes it out of its VPC (no detach call); then the VPC may go.
         assert _run(app, "networks", "remove", "LondonNet") == 0, capsys.readouterr().err
