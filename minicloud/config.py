@@ -10,18 +10,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .dburl import check_url, with_password
+from .drivers import DRIVERS  # the registry's names only: no driver module is imported
 from .errors import ConfigError
 
 CONFIG_NAME = "minicloud.ini"
 # Every section and key minicloud.ini may hold: anything else is warned about (a typo there
 # would otherwise be ignored without a word, e.g. [databse] leaving the store where it was).
+# Each registered cloud type has a section of its own, ``[<type>] timeout``: the seconds one
+# request to a cloud of that type may wait for an answer (handed to its drivers as
+# ``request_timeout``; a type that makes no requests, the Stub, takes it and ignores it).
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "database": ("url",),
     "ssh": ("command", "user"),
-    "openstack": ("timeout",),
+    **{type_name: ("timeout",) for type_name in DRIVERS},
 }
-# Seconds an OpenStack call may wait for an answer ([openstack] timeout).
-OPENSTACK_TIMEOUT = 30.0
+MAX_TIMEOUT = 3600.0
 
 
 def home_dir() -> Path:
@@ -36,7 +39,9 @@ class Config:
     ssh_user: str = ""
     path: Path | None = None
     debug: bool = False
-    openstack_timeout: float = OPENSTACK_TIMEOUT
+    # Seconds a request may wait for an answer, by cloud type, as ``[<type>] timeout`` set
+    # them; a type not here uses its driver's own default.
+    timeouts: dict[str, float] = field(default_factory=dict)
     # One line each, for the front end to show (unknown sections or keys).
     warnings: list[str] = field(default_factory=list)
 
@@ -101,18 +106,22 @@ def unknown_keys(parser: configparser.ConfigParser, path: Path) -> list[str]:
     return out
 
 
-def _timeout(parser: configparser.ConfigParser, path: Path | None) -> float:
-    text = parser.get("openstack", "timeout", fallback="").strip()
-    if not text:
-        return OPENSTACK_TIMEOUT
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value <= 3600:
-        raise ConfigError(f"{path}: [openstack] timeout must be a number of seconds "
-                          f"above 0 and at most 3600, not {text!r}")
-    return value
+def _timeouts(parser: configparser.ConfigParser, path: Path | None) -> dict[str, float]:
+    """``[<type>] timeout`` of every registered cloud type that sets one."""
+    out = {}
+    for type_name in DRIVERS:
+        text = parser.get(type_name, "timeout", fallback="").strip()
+        if not text:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            value = 0.0
+        if not 0 < value <= MAX_TIMEOUT:  # NaN too
+            raise ConfigError(f"{path}: [{type_name}] timeout must be a number of seconds "
+                              f"above 0 and at most {MAX_TIMEOUT:g}, not {text!r}")
+        out[type_name] = value
+    return out
 
 
 def load_config(explicit: str | None = None, debug: bool = False) -> Config:
@@ -148,6 +157,6 @@ def load_config(explicit: str | None = None, debug: bool = False) -> Config:
         ssh_user=parser.get("ssh", "user", fallback="").strip(),
         path=path,
         debug=debug,
-        openstack_timeout=_timeout(parser, path),
+        timeouts=_timeouts(parser, path),
         warnings=warnings,
     )

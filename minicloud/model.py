@@ -153,6 +153,10 @@ class PublicIP(Resource):
     instance_id: str | None = None
     port_id: str | None = None
     fixed_ip: str | None = None
+    # The router whose NAT holds the address, on clouds that acquire addresses for one router
+    # (it can then serve only instances that router routes out); None where any router of its
+    # network may use it.  Rows stored before this field read as None.
+    router_id: str | None = None
 
     kind: ClassVar[str] = "public_ip"
 

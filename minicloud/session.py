@@ -109,7 +109,7 @@ class Session:
         self.store = Store(config.db_url)
         self.inventory = Inventory(self.store, readable=_readable)
         self.ledger = Ledger(self.store, self.inventory)
-        self.drivers = DriverPool(self.store, {"openstack": config.openstack_timeout})
+        self.drivers = DriverPool(self.store, config.timeouts)
         self.drivers.progress = self._waiting
         # One-line notices for the user (a dropped object, an unreachable cloud...).
         self.notify: Notify = notify or (lambda text: log.warning("%s", text))

@@ -207,7 +207,8 @@ def test_unknown_sections_and_keys_are_warned(home: Path, tmp_path: Path) -> Non
     path.write_text("[Database]\nurl = sqlite:///x.db\n[ssh]\ncomand = y\nuser = me\n")
     config = load_config(str(path))
     assert config.warnings == [
-        f"{path}: unknown section [Database] (known: [database], [ssh], [openstack])",
+        f"{path}: unknown section [Database] (known: [database], [ssh], [stub], "
+        "[openstack], [cloudstack])",
         f"{path}: unknown key 'comand' in [ssh] (known: command, user)",
     ]
     assert config.ssh_user == "me"
@@ -222,7 +223,8 @@ def test_unknown_key_warning_in_a_one_shot_command(home: Path, monkeypatch: pyte
     assert main(["topology"]) == 0
     captured = capsys.readouterr()
     assert captured.err == (f"minicloud: warning: {home / 'minicloud.ini'}: unknown section "
-                            "[databse] (known: [database], [ssh], [openstack])\n")
+                            "[databse] (known: [database], [ssh], [stub], [openstack], "
+                            "[cloudstack])\n")
 
 
 def test_ini_with_a_utf8_bom_is_read(home: Path, tmp_path: Path) -> None:
@@ -259,19 +261,49 @@ def test_corrupt_sqlite_store_one_shot_is_one_line(home: Path,
     assert len(err.splitlines()) == 1
 
 
-@pytest.mark.parametrize("value", ["soon", "0", "-5", "99999"])
-def test_bad_openstack_timeout_is_a_config_error(home: Path, tmp_path: Path, value: str) -> None:
+@pytest.mark.parametrize("section", ["openstack", "cloudstack", "stub"])
+@pytest.mark.parametrize("value", ["soon", "0", "-5", "99999", "nan", "inf"])
+def test_a_bad_timeout_is_a_one_line_config_error(home: Path, tmp_path: Path, value: str,
+                                                   section: str) -> None:
     path = tmp_path / "t.ini"
-    path.write_text(f"[openstack]\ntimeout = {value}\n")
-    with pytest.raises(ConfigError, match=r"\[openstack\] timeout must be a number of seconds"):
+    path.write_text(f"[{section}]\ntimeout = {value}\n")
+    with pytest.raises(ConfigError) as err:
         load_config(str(path))
+    assert str(err.value) == (f"{path}: [{section}] timeout must be a number of seconds above 0 "
+                              f"and at most 3600, not {value!r}")
 
 
-def test_openstack_timeout_default_and_setting(home: Path, tmp_path: Path) -> None:
-    assert load_config().openstack_timeout == 30.0
+def test_timeouts_by_cloud_type(home: Path, tmp_path: Path) -> None:
+    """Each registered type's ``[<type>] timeout``; a type that sets none is left to its
+    driver's default (OpenStack's 30 s, CloudStack's 60 s)."""
+    assert load_config().timeouts == {}
     path = tmp_path / "t.ini"
     path.write_text("[openstack]\ntimeout = 2.5\n")
-    assert load_config(str(path)).openstack_timeout == 2.5
+    assert load_config(str(path)).timeouts == {"openstack": 2.5}
+    path.write_text("[cloudstack]\ntimeout = 7\n[openstack]\ntimeout = 12\n[stub]\n"
+                    "timeout = 1\n")
+    config = load_config(str(path))
+    assert config.timeouts == {"cloudstack": 7.0, "openstack": 12.0, "stub": 1.0}
+    assert config.warnings == []
+
+
+def test_a_misspelled_timeout_section_or_key_is_one_warning(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "t.ini"
+    path.write_text("[cloudstak]\ntimeout = 7\n[cloudstack]\ntimout = 7\n")
+    config = load_config(str(path))
+    assert config.warnings == [
+        f"{path}: unknown section [cloudstak] (known: [database], [ssh], [stub], [openstack], "
+        "[cloudstack])",
+        f"{path}: unknown key 'timout' in [cloudstack] (known: timeout)",
+    ]
+    assert config.timeouts == {}
+
+
+def test_the_known_sections_are_the_registered_types() -> None:
+    from minicloud.config import KNOWN_KEYS
+    from minicloud.drivers import DRIVERS
+
+    assert {k for k in KNOWN_KEYS if k not in ("database", "ssh")} == set(DRIVERS)
 
 
 def test_the_check_before_the_menu_is_cheap(home: Path) -> None:

@@ -97,6 +97,14 @@ def test_round_trip(obj) -> None:
     assert to_dict(back) == data
 
 
+def test_a_public_ip_stored_before_router_id_reads_as_held_by_no_router() -> None:
+    old = {"cloud": "c", "id": "f1", "name": "8.21.28.30", "owned": True, "version": 1,
+           "network_id": "ext", "instance_id": None, "port_id": None, "fixed_ip": None}
+    assert from_dict(PublicIP, old).router_id is None
+    held = PublicIP("c", "f2", "8.21.28.31", network_id="ext", router_id="r1")
+    assert from_dict(PublicIP, to_dict(held)).router_id == "r1"
+
+
 def test_round_trip_rebuilds_nested_objects() -> None:
     net, inst, group = SAMPLES[2], SAMPLES[4], SAMPLES[6]
     back_net = from_dict(Network, to_dict(net))

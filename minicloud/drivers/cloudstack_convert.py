@@ -106,10 +106,15 @@ def to_instance(cloud: str, vm: Item, state: Callable[[str | None], str]) -> Ins
 
 
 def to_public_ip(cloud: str, ip: Item) -> PublicIP:
+    """An acquired address.  It belongs to the VPC it was acquired for (``vpcid``), or to the
+    isolated network whose virtual router holds it (``associatednetworkid``, when there is
+    no ``vpcid``): static NAT works only towards that one's machines, hence ``router_id``."""
+    holder = ip.get("vpcid") or ip.get("associatednetworkid")
     return PublicIP(cloud=cloud, id=str(ip["id"]), name=ip.get("ipaddress") or "",
                     owned=owned(ip), network_id=str(ip.get("networkid") or ""),
                     instance_id=ip.get("virtualmachineid") or None,
-                    fixed_ip=ip.get("vmipaddress") or None)
+                    fixed_ip=ip.get("vmipaddress") or None,
+                    router_id=str(holder) if holder else None)
 
 
 def to_rule(rule: Item, direction: str) -> SecurityRule:

@@ -90,13 +90,17 @@ def _reason(exc: BaseException, code: int | None, text: str) -> str:
     return FAILED
 
 
-def map_error(cloud: str, operation: str, exc: BaseException) -> DriverError:
-    """One DriverError, in one line, with the secret key masked out."""
+def map_error(cloud: str, operation: str, exc: BaseException,
+              timeout_note: str | None = None) -> DriverError:
+    """One DriverError, in one line, with the secret key masked out (``timeout_note``: what
+    a timed-out request says first, its limit and where it is set)."""
     code, text = _error_of(exc)
     reason = _reason(exc, code, text)
     if not isinstance(exc, (CloudStackException, SecretNeeded)) and \
             reason in (FAILED, UNREACHABLE, TIMEOUT):
         text = f"{type(exc).__name__}: {text}"
+    if reason == TIMEOUT and timeout_note:
+        text = f"{timeout_note}; {text}"
     detail = " ".join(text.split())
     if code is not None and isinstance(exc, CloudStackApiException):
         detail = f"error {code}: {detail}"

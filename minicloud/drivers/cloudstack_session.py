@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from cs import CloudStack, read_config
+from cs.client import read_config_from_ini
 
 from ..errors import FAILED, NOT_FOUND, DriverError
 from ..model import Cloud
@@ -26,7 +27,10 @@ from .cloudstack_errors import SecretNeeded, map_error
 log = logging.getLogger("minicloud.drivers.cloudstack")
 
 SECRET = "secret_key"  # the name of the declared secret setting: the driver receives it so
-API_TIMEOUT = 60  # seconds per HTTP request
+# Seconds one HTTP request may wait for an answer, unless a cloudstack.ini section (its
+# ``timeout``, or CLOUDSTACK_TIMEOUT) or minicloud.ini ([cloudstack] timeout, handed over as
+# ``request_timeout``) says otherwise.
+API_TIMEOUT = 60.0
 JOB_TIMEOUT = 600  # seconds an async job may take
 
 
@@ -42,6 +46,16 @@ def ini_sections() -> list[str]:
     except configparser.Error:
         return []
     return parser.sections()
+
+
+def _own_timeout(section: str) -> bool:
+    """Whether a cloudstack.ini section (or CLOUDSTACK_TIMEOUT) sets the request timeout."""
+    if os.environ.get("CLOUDSTACK_TIMEOUT"):
+        return True
+    try:
+        return "timeout" in read_config_from_ini(section)
+    except (SystemExit, configparser.Error, ValueError):  # said by read_config already
+        return False
 
 
 def tags_of(item: Mapping[str, Any]) -> dict[str, str]:
@@ -62,6 +76,13 @@ class CloudStackSession(Driver):
         self._lock = threading.Lock()
         self._zone_id: str | None = None
         self._offerings: dict[str, str] = {}
+        # Where the request timeout in use comes from, for a timed-out request to say.
+        self._timeout_source = "[cloudstack] timeout in minicloud.ini"
+
+    @property
+    def timeout(self) -> float:
+        """Seconds one request may wait for an answer, as minicloud.ini says."""
+        return self.request_timeout or API_TIMEOUT
 
     # -- the client ----------------------------------------------------------------------------
 
@@ -77,9 +98,13 @@ class CloudStackSession(Driver):
                 raise SecretNeeded(str(exc)) from None
             except (configparser.Error, ValueError) as exc:
                 raise SecretNeeded(f"cloudstack.ini section {section}: {exc}") from None
+            if _own_timeout(section):  # the section's own timeout wins for its cloud
+                self._timeout_source = f"timeout of cloudstack.ini section {section}"
+            else:
+                config["timeout"] = self.timeout
         else:
             config = {"endpoint": settings.get("endpoint", ""), "key": settings.get("api_key"),
-                      "timeout": API_TIMEOUT, "method": "get"}
+                      "timeout": self.timeout, "method": "get"}
         secret = self.secret(SECRET) or config.get("secret")
         if not secret:
             raise SecretNeeded("the API secret key is needed: give it when asked or set "
@@ -99,6 +124,9 @@ class CloudStackSession(Driver):
                        "cert_key", "retry", "expiration", "headers", "dangerous_no_tls_verify")
             client = CloudStack(**{k: v for k, v in config.items() if k in allowed},
                                 poll_interval=self.poll_interval, job_timeout=JOB_TIMEOUT)
+            # cs keeps whole seconds (2.5 would be 2, 0.5 would be 0); requests, which
+            # sends, takes the fraction.
+            client.timeout = float(config["timeout"])  # type: ignore[assignment]
             self._local.client = client
         return client
 
@@ -110,7 +138,17 @@ class CloudStackSession(Driver):
         except DriverError:
             raise
         except Exception as exc:  # noqa: BLE001 - nothing else may escape the driver
-            raise _logged(map_error(self.cloud.name, operation, exc)) from None
+            raise _logged(map_error(self.cloud.name, operation, exc,
+                                    self._timeout_note())) from None
+
+    def _timeout_note(self) -> str:
+        """What a request that timed out says of its limit (the one in use, and where to
+        change it)."""
+        try:
+            seconds = float((self._config or {}).get("timeout") or self.timeout)
+        except (TypeError, ValueError):  # a cloudstack.ini value cs refused
+            seconds = self.timeout
+        return f"no answer within {seconds:g} s ({self._timeout_source})"
 
     # -- requests ------------------------------------------------------------------------------
 

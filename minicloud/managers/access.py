@@ -118,18 +118,21 @@ class AccessManager(Manager):
                                   "gateway")
         router, external = route
         if address is not None:
-            address = self._check_address(instance, external, address)
+            address = self._check_address(instance, external, address, router)
+        # An address held for another router (a VPC's) cannot serve this instance.
         free = sorted((f for f in self.cache.all("public_ip", instance.cloud)
                        if f.network_id == external.id and not f.instance_id
+                       and f.router_id in (None, router.id)
                        and (address is None or f.name == address)),
                       key=lambda f: (not f.owned, f.name))
         if free:
             return _Plan(fip=free[0], external=external, router=router)
         return _Plan(allocate=True, address=address, external=external, router=router)
 
-    def _check_address(self, instance: Instance, external: Network, address: str) -> str:
+    def _check_address(self, instance: Instance, external: Network, address: str,
+                       router: Router) -> str:
         """A requested public IP: an address of the external network that no other instance
-        holds."""
+        holds, and that no other router holds for its own instances."""
         try:
             addr = ipaddress.ip_address(address)
         except ValueError:
@@ -143,6 +146,13 @@ class AccessManager(Manager):
             holder = self.cache.get("instance", instance.cloud, held.instance_id or "")
             raise InUseError(f"public IP {addr} is in use by "
                              f"{'instance ' + holder.name if holder else 'another server'}")
+        kept = next((f for f in self.cache.all("public_ip", instance.cloud)
+                     if f.name == str(addr) and f.router_id not in (None, router.id)), None)
+        if kept is not None:
+            owner = self.cache.get("router", instance.cloud, kept.router_id or "")
+            raise InUseError(f"public IP {addr} is held for "
+                             f"{'router ' + owner.name if owner else 'another router'}, not "
+                             f"{router.name} that routes instance {instance.name}")
         return str(addr)
 
     def _needs_ssh(self, instance: Instance) -> bool:

@@ -10,6 +10,8 @@ from typing import Any
 
 import cs.client
 import pytest
+import requests
+import requests_mock
 
 from minicloud.app import MiniCloud
 from minicloud.config import Config
@@ -139,6 +141,75 @@ def test_a_missing_entity_is_not_found_and_a_dead_endpoint_unreachable() -> None
                                                   "endpoint": "http://127.0.0.1:9/client/api"})
     with pytest.raises(DriverError, match="unreachable"):
         CloudStackDriver(cloud, {"secret_key": SECRET_KEY}).setup()
+
+
+# -- the request timeout ([cloudstack] timeout in minicloud.ini) ------------------------------
+
+def _session_driver(tmp_path: Path, timeouts: dict[str, float],
+                    settings: dict[str, str] | None = None) -> tuple[Any, CloudStackDriver]:
+    from minicloud.session import Session
+
+    config = Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/m.db", timeouts=timeouts)
+    session = Session(config)
+    cloud = Cloud("cs1", "cloudstack", settings=dict(settings or CLOUD_SETTINGS))
+    driver = session.drivers.build(cloud, {"secret_key": SECRET_KEY})
+    assert isinstance(driver, CloudStackDriver)
+    return session, driver
+
+
+@pytest.mark.parametrize(("timeouts", "seconds"), [
+    ({}, 60.0), ({"cloudstack": 2.5}, 2.5), ({"openstack": 9.0}, 60.0)])
+def test_every_request_waits_the_ini_timeout(tmp_path: Path, timeouts: dict[str, float],
+                                             seconds: float) -> None:
+    session, driver = _session_driver(tmp_path, timeouts)
+    try:
+        with requests_mock.Mocker() as mocker:
+            FakeCloudStack().install(mocker)
+            driver.setup()
+            assert driver.list_flavors()
+        history = mocker.request_history
+        assert history and {r.timeout for r in history} == {seconds}
+    finally:
+        driver.close()
+        session.close()
+
+
+def test_a_timed_out_request_names_the_ini_timeout(tmp_path: Path) -> None:
+    session, driver = _session_driver(tmp_path, {"cloudstack": 4.0})
+    try:
+        with requests_mock.Mocker() as mocker:
+            mocker.register_uri(requests_mock.ANY, CLOUD_SETTINGS["endpoint"],
+                                exc=requests.exceptions.ReadTimeout("read timed out"))
+            with pytest.raises(DriverError) as err:
+                driver.setup()
+        assert err.value.reason == "timed out"
+        assert "no answer within 4 s ([cloudstack] timeout in minicloud.ini)" in str(err.value)
+        assert len(str(err.value).splitlines()) == 1
+    finally:
+        driver.close()
+        session.close()
+
+
+@pytest.mark.parametrize(("own", "seconds"), [("", 2.5), ("timeout = 3\n", 3.0)])
+def test_a_cloudstack_ini_sections_own_timeout_wins(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    own: str, seconds: float) -> None:
+    ini = tmp_path / "cloudstack.ini"
+    ini.write_text(f"[lab]\nendpoint = {CLOUD_SETTINGS['endpoint']}\nkey = fake-api-key\n"
+                   f"secret = {SECRET_KEY}\n{own}")
+    monkeypatch.setenv("CLOUDSTACK_CONFIG", str(ini))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("CLOUDSTACK_TIMEOUT", raising=False)
+    session, driver = _session_driver(tmp_path, {"cloudstack": 2.5}, {"cs_config": "lab"})
+    try:
+        with requests_mock.Mocker() as mocker:
+            FakeCloudStack().install(mocker)
+            driver.setup()
+        history = mocker.request_history
+        assert history and {r.timeout for r in history} == {seconds}
+    finally:
+        driver.close()
+        session.close()
 
 
 # -- VPCs, tiers, public IPs, SSH --------------------------------------------------------------

@@ -425,6 +425,9 @@ def test_public_ips(driver: Driver) -> None:
     fip = driver.allocate_public_ip(ext.id, "203.0.113.50", router.id)
     assert (fip.name, fip.address, fip.owned, fip.instance_id, fip.network_id) == (
         "203.0.113.50", "203.0.113.50", True, None, ext.id)
+    # Held for the router it was allocated for, or for none (any router of ext may use it),
+    # and so it stays through association, disassociation and a fresh listing.
+    assert fip.router_id in (None, router.id)
     for address, reason in (("203.0.113.50", "conflict"), ("9.9.9.9", "refused as invalid")):
         # Given as asked or refused, never another address.
         with pytest.raises(DriverError) as refused:
@@ -435,8 +438,9 @@ def test_public_ips(driver: Driver) -> None:
     assert bound.instance_id == server.id and bound.fixed_ip == server.private_ip
     assert by_name(driver.list_public_ips())["203.0.113.50"].instance_id == server.id
     free = driver.disassociate_public_ip(fip.id)
-    assert free.instance_id is None
-    assert by_name(driver.list_public_ips())["203.0.113.50"].instance_id is None
+    assert free.instance_id is None and free.router_id == fip.router_id
+    listed = by_name(driver.list_public_ips())["203.0.113.50"]
+    assert listed.instance_id is None and listed.router_id == fip.router_id
     driver.release_public_ip(fip.id)
     assert "203.0.113.50" not in by_name(driver.list_public_ips())
     assert_driver_error(driver, lambda: driver.release_public_ip(fip.id))

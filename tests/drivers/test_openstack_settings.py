@@ -343,7 +343,7 @@ def test_ini_timeout_reaches_openstack_drivers(tmp_path):
     from minicloud.config import Config
     from minicloud.session import Session
 
-    config = Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/m.db", openstack_timeout=7.0)
+    config = Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/m.db", timeouts={"openstack": 7.0})
     session = Session(config)
     try:
         cloud = Cloud("os1", "openstack", settings={"auth_url": AUTH_URL, "project": "p",

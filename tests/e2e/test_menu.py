@@ -420,7 +420,7 @@ def test_misspelled_ini_section_and_key_are_warned_and_the_menu_goes_on(run: Run
     assert result.out == MAIN_MENU
     assert result.err.splitlines() == [
         f"minicloud: warning: {run.home / 'minicloud.ini'}: unknown section [databse] "
-        "(known: [database], [ssh], [openstack])",
+        "(known: [database], [ssh], [stub], [openstack], [cloudstack])",
         f"minicloud: warning: {run.home / 'minicloud.ini'}: unknown key 'comand' in [ssh] "
         "(known: command, user)",
     ]

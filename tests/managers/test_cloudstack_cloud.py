@@ -119,8 +119,12 @@ def test_a_tier_cannot_leave_its_vpc_and_its_vpc_waits_for_it(
                 assert code == 0, err
                 continue
             assert code != 0 and len(err.splitlines()) == 1 and words in err, err
-        assert _run(app, "networks", "attach", "Other", "LondonGateway") != 0
-        assert "cannot attach an existing network to a router" in capsys.readouterr().err
+        for argv in (["networks", "attach", "Other", "LondonGateway"],
+                     ["routers", "attach", "LondonGateway", "Other"]):
+            assert _run(app, *argv) != 0
+            err = capsys.readouterr().err
+            assert err == ("minicloud: cloud TryStack (cloudstack) cannot attach an existing "
+                           "network to a router\n"), err
         assert len(fake.tables["vpcs"]) == 1
         # Removing the tier takes it out of its VPC (no detach call); then the VPC may go.
         assert _run(app, "networks", "remove", "LondonNet") == 0, capsys.readouterr().err
@@ -250,4 +254,47 @@ def test_clouds_add_takes_the_types_own_secret_variable_only(
         err = capsys.readouterr().err
         assert "CLOUDSTACK_SECRET" in err and "an-openstack-password" not in err
         assert app.clouds.all() == []
+        app.close()
+
+
+def test_connect_never_takes_a_free_address_held_for_another_vpc(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CLOUDSTACK_SECRET", SECRET_KEY)
+    fake = _readme_fake()
+    with requests_mock.Mocker() as mocker:
+        fake.install(mocker)
+        app = _app(tmp_path)
+        app.config.ssh_command = ["true"]
+        assert _run(app, *ADD) == 0
+        for argv in (
+                ["routers", "create", "VpcA", "--cloud", "TryStack", "--gateway", "external"],
+                ["routers", "create", "VpcB", "--cloud", "TryStack", "--gateway", "external"],
+                ["networks", "create", "TierB", "--cloud", "TryStack", "--cidr",
+                 "10.20.1.0/24", "--router", "VpcB"],
+                ["instances", "create", "Bee", "--cloud", "TryStack", "--image", "cirros",
+                 "--flavor", "m1.tiny", "--network", "TierB"]):
+            assert _run(app, *argv) == 0, (argv, capsys.readouterr().err)
+        vpc_a = fake.named("vpcs", "VpcA")["id"]
+        vpc_b = fake.named("vpcs", "VpcB")["id"]
+        # A free address MiniCloud acquired for VpcA (and the listing says so: vpcid).
+        kept = fake._acquire(None, vpc_a, "8.21.28.40")
+        kept["tags"] = [{"key": "minicloud", "value": "true"}]
+        assert _run(app, "refresh") == 0, capsys.readouterr().err
+        fips = {f.name: f for f in app.networks.public_ips("TryStack")}
+        assert fips["8.21.28.40"].router_id == vpc_a and not fips["8.21.28.40"].instance_id
+        # Asked for by address, it is refused in one line before any request.
+        capsys.readouterr()
+        assert _run(app, "instances", "connect", "Bee", "--public-ip", "8.21.28.40") != 0
+        err = capsys.readouterr().err
+        assert err == ("minicloud: public IP 8.21.28.40 is held for router VpcA, not VpcB "
+                       "that routes instance Bee\n"), err
+        # Connect gives Bee a new address, acquired for VpcB; VpcA's stays free.
+        assert _run(app, "instances", "connect", "Bee") == 0, capsys.readouterr().err
+        ips = {ip["ipaddress"]: ip for ip in fake.tables["ips"].values()
+               if not ip["issourcenat"]}
+        assert len(ips) == 2 and "8.21.28.40" in ips
+        given = next(ip for a, ip in ips.items() if a != "8.21.28.40")
+        assert (given["vpcid"], given["isstaticnat"]) == (vpc_b, True)
+        assert (ips["8.21.28.40"]["vpcid"], ips["8.21.28.40"]["isstaticnat"]) == (vpc_a, False)
         app.close()

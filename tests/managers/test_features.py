@@ -40,3 +40,46 @@ def test_a_cloud_that_cannot_attach_existing_networks(cloud_app: Any,
     # A network made on the router (a tier of it) is fine.
     tier = cloud_app.networks.create(CLOUD, "n2", "10.2.0.0/24", router="r1")
     assert tier.id in cloud_app.routers.find("router", "r1", CLOUD).interface_network_ids
+
+
+def test_the_menu_offers_no_attach_or_detach_that_the_type_forbids(
+        cloud_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    cloud_app.routers.create(CLOUD, "r1", gateway="public")
+    cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
+    cloud_app.networks.create(CLOUD, "n2", "10.2.0.0/24", router="r1")
+    monkeypatch.setattr(StubDriver, "features",
+                        Features(attach_network=False, detach_network=False, hosts=False))
+    out = io.StringIO()
+    # Network management > Attach to a router, Detach from a router, Back; Router management >
+    # Attach a network, Detach a network, Back; Exit.  Nothing is offered: each says why.
+    script = "4\n4\n5\n9\n3\n4\n5\n9\n8\n"
+    assert run_menu(lambda: cloud_app, Prompter(io.StringIO(script), out)) == 0
+    shown = out.getvalue()
+    for line in ("No network can be attached to a router: on these clouds a network joins a "
+                 "router only when it is created on it.",
+                 "No network to detach from a router.",
+                 "No router takes an existing network: on these clouds a network joins a "
+                 "router only when it is created on it.",
+                 "No router lets a network leave it: on these clouds a network leaves its "
+                 "router only when it is removed."):
+        assert line in shown, shown
+    assert "n1" not in shown and "r1" not in shown, shown
+
+
+def test_the_attach_and_detach_pickers_offer_what_the_type_allows(
+        cloud_app: Any) -> None:
+    from argparse import Namespace
+
+    from minicloud.cli.actions.networks import NetworksAttach
+    from minicloud.cli.actions.routers import RoutersAttach, RoutersDetach
+
+    cloud_app.routers.create(CLOUD, "r1", gateway="public")
+    cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
+    cloud_app.networks.create(CLOUD, "n2", "10.2.0.0/24", router="r1")
+
+    def names(action: Any) -> list[str]:
+        pick = action.args[0].pick
+        return sorted(o.name for o in pick(cloud_app, Namespace()))
+
+    assert names(NetworksAttach()) == ["n1", "n2"]
+    assert names(RoutersAttach()) == ["r1"] and names(RoutersDetach()) == ["r1"]

@@ -240,7 +240,7 @@ def new_name(what: str, free: Check | None = None) -> Arg:
                prompt=f"{what.capitalize()} name", check=free or name_check(f"{what} name"))
 
 
-def chosen(what: str, candidates: Candidates, empty: str,
+def chosen(what: str, candidates: Candidates, empty: Text,
            show: Callable[[MiniCloud, Any], str] = present.named,
            name: str = "name") -> Arg:
     """An existing object, named on the command line or picked in the menu."""

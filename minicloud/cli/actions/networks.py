@@ -64,8 +64,17 @@ class NetworksCreate(Action):
                     f"{net.cloud}{via}.")
 
 
-def _private(app: MiniCloud, v: Values) -> Sequence[Any]:
-    return [n for n in app.networks.all() if not n.external]
+def _attachable(app: MiniCloud, v: Values) -> Sequence[Any]:
+    """Private networks that their cloud's type lets join an existing router."""
+    return [n for n in app.networks.all()
+            if not n.external and app.clouds.features(n.cloud).attach_network]
+
+
+def _no_network_to_attach(app: MiniCloud, v: Values) -> str:
+    if any(not n.external for n in app.networks.all()):
+        return ("No network can be attached to a router: on these clouds a network joins a "
+                "router only when it is created on it.")
+    return "No private networks yet."
 
 
 def _unattached_routers(app: MiniCloud, v: Values) -> Sequence[Any]:
@@ -84,7 +93,7 @@ class NetworksAttach(Action):
     help = "attach a network to a router"
     menu = ("Attach to a router",)
     args = (
-        chosen("network", _private, "No private networks yet.", present.describe_network),
+        chosen("network", _attachable, _no_network_to_attach, present.describe_network),
         Arg("router", metavar="ROUTER", positional=True, required=True, help="the router",
             prompt="Router", pick=_unattached_routers,
             empty=_no_router_to_attach),

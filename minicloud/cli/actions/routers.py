@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ValidationError
@@ -87,8 +87,26 @@ def _routers(app: MiniCloud, v: Values) -> Sequence[Any]:
     return app.routers.all()
 
 
+def _taking(app: MiniCloud, v: Values) -> Sequence[Any]:
+    """Routers that their cloud's type lets an existing network join."""
+    return [r for r in app.routers.all() if app.clouds.features(r.cloud).attach_network]
+
+
+def _releasing(app: MiniCloud, v: Values) -> Sequence[Any]:
+    """Routers that their cloud's type lets a network leave."""
+    return [r for r in app.routers.all() if app.clouds.features(r.cloud).detach_network]
+
+
+def _no_router(why: str) -> Callable[[MiniCloud, Values], str]:
+    """The line shown when no router is offered: none yet, or none that the clouds' types
+    allow the operation on (``why``)."""
+    return lambda app, v: f"No router {why}." if app.routers.all() else "No routers yet."
+
+
 def _attachable(app: MiniCloud, v: Values) -> list[Network]:
     router = v.router
+    if not app.clouds.features(router.cloud).attach_network:
+        return []
     return [n for n in app.networks.all(router.cloud)
             if not n.external and n.id not in router.interface_network_ids]
 
@@ -101,15 +119,14 @@ def _attached(app: MiniCloud, v: Values) -> list[Network]:
     return [n for n in app.networks.all(router.cloud) if n.id in router.interface_network_ids]
 
 
-ROUTER = chosen("router", _routers, "No routers yet.", name="router")
-
-
 class RoutersAttach(Action):
     path = ("routers", "attach")
     help = "attach a network to a router"
     menu = ("Attach a network",)
     args = (
-        ROUTER,
+        chosen("router", _taking,
+               _no_router("takes an existing network: on these clouds a network joins a "
+                          "router only when it is created on it"), name="router"),
         Arg("network", metavar="NETWORK", positional=True, required=True, help="the network",
             prompt="Network", pick=_attachable, show=present.describe_network,
             empty=lambda app, v: f"No network of cloud {v.router.cloud} can be attached to "
@@ -127,7 +144,9 @@ class RoutersDetach(Action):
     help = "detach a network from a router"
     menu = ("Detach a network",)
     args = (
-        ROUTER,
+        chosen("router", _releasing,
+               _no_router("lets a network leave it: on these clouds a network leaves its "
+                          "router only when it is removed"), name="router"),
         Arg("network", metavar="NETWORK", positional=True, required=True, help="the network",
             prompt="Network", pick=_attached, show=present.describe_network,
             empty=lambda app, v: f"Router {v.router.name} has no network to detach."),
