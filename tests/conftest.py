@@ -20,9 +20,13 @@ from minicloud.app import MiniCloud
 from minicloud.codec import to_dict
 from minicloud.config import Config
 from minicloud.demo import build_demo
-from minicloud.drivers import stub
+from minicloud.drivers import DRIVERS, stub
 from minicloud.kinds import KINDS
 from tests.backends import BACKENDS, backend_url
+
+# What a warning about an unknown minicloud.ini section lists: the two general sections, then
+# a [<type>] section (its timeout) for each registered cloud type.
+KNOWN_SECTIONS = ", ".join(["[database]", "[ssh]", *(f"[{name}]" for name in DRIVERS)])
 
 
 @pytest.fixture(params=BACKENDS)

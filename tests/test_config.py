@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from minicloud.config import find_config, load_config
+from minicloud.drivers import DRIVERS
 from minicloud.errors import ConfigError
+from tests.conftest import KNOWN_SECTIONS
 
 VARS = ("MINICLOUD_CONFIG", "MINICLOUD_DB_URL", "MINICLOUD_DB_PASSWORD", "MINICLOUD_SSH",
         "MINICLOUD_HOME")
@@ -207,8 +209,7 @@ def test_unknown_sections_and_keys_are_warned(home: Path, tmp_path: Path) -> Non
     path.write_text("[Database]\nurl = sqlite:///x.db\n[ssh]\ncomand = y\nuser = me\n")
     config = load_config(str(path))
     assert config.warnings == [
-        f"{path}: unknown section [Database] (known: [database], [ssh], [stub], "
-        "[openstack], [cloudstack])",
+        f"{path}: unknown section [Database] (known: {KNOWN_SECTIONS})",
         f"{path}: unknown key 'comand' in [ssh] (known: command, user)",
     ]
     assert config.ssh_user == "me"
@@ -223,8 +224,7 @@ def test_unknown_key_warning_in_a_one_shot_command(home: Path, monkeypatch: pyte
     assert main(["topology"]) == 0
     captured = capsys.readouterr()
     assert captured.err == (f"minicloud: warning: {home / 'minicloud.ini'}: unknown section "
-                            "[databse] (known: [database], [ssh], [stub], [openstack], "
-                            "[cloudstack])\n")
+                            f"[databse] (known: {KNOWN_SECTIONS})\n")
 
 
 def test_ini_with_a_utf8_bom_is_read(home: Path, tmp_path: Path) -> None:
@@ -261,7 +261,7 @@ def test_corrupt_sqlite_store_one_shot_is_one_line(home: Path,
     assert len(err.splitlines()) == 1
 
 
-@pytest.mark.parametrize("section", ["openstack", "cloudstack", "stub"])
+@pytest.mark.parametrize("section", list(DRIVERS))
 @pytest.mark.parametrize("value", ["soon", "0", "-5", "99999", "nan", "inf"])
 def test_a_bad_timeout_is_a_one_line_config_error(home: Path, tmp_path: Path, value: str,
                                                    section: str) -> None:
@@ -275,26 +275,24 @@ def test_a_bad_timeout_is_a_one_line_config_error(home: Path, tmp_path: Path, va
 
 def test_timeouts_by_cloud_type(home: Path, tmp_path: Path) -> None:
     """Each registered type's ``[<type>] timeout``; a type that sets none is left to its
-    driver's default (OpenStack's 30 s, CloudStack's 60 s)."""
+    driver's default."""
     assert load_config().timeouts == {}
     path = tmp_path / "t.ini"
     path.write_text("[openstack]\ntimeout = 2.5\n")
     assert load_config(str(path)).timeouts == {"openstack": 2.5}
-    path.write_text("[cloudstack]\ntimeout = 7\n[openstack]\ntimeout = 12\n[stub]\n"
-                    "timeout = 1\n")
+    path.write_text("".join(f"[{name}]\ntimeout = {i + 1}\n" for i, name in enumerate(DRIVERS)))
     config = load_config(str(path))
-    assert config.timeouts == {"cloudstack": 7.0, "openstack": 12.0, "stub": 1.0}
+    assert config.timeouts == {name: float(i + 1) for i, name in enumerate(DRIVERS)}
     assert config.warnings == []
 
 
 def test_a_misspelled_timeout_section_or_key_is_one_warning(home: Path, tmp_path: Path) -> None:
     path = tmp_path / "t.ini"
-    path.write_text("[cloudstak]\ntimeout = 7\n[cloudstack]\ntimout = 7\n")
+    path.write_text("[opnstack]\ntimeout = 7\n[openstack]\ntimout = 7\n")
     config = load_config(str(path))
     assert config.warnings == [
-        f"{path}: unknown section [cloudstak] (known: [database], [ssh], [stub], [openstack], "
-        "[cloudstack])",
-        f"{path}: unknown key 'timout' in [cloudstack] (known: timeout)",
+        f"{path}: unknown section [opnstack] (known: {KNOWN_SECTIONS})",
+        f"{path}: unknown key 'timout' in [openstack] (known: timeout)",
     ]
     assert config.timeouts == {}
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from menu_helpers import EMPTY_TREE, MAIN_MENU, REFERENCE_TREE, Runner, with_demo
 
+from tests.conftest import KNOWN_SECTIONS
 from tests.reference import AFTER_RESET_TREE
 
 
@@ -420,7 +421,7 @@ def test_misspelled_ini_section_and_key_are_warned_and_the_menu_goes_on(run: Run
     assert result.out == MAIN_MENU
     assert result.err.splitlines() == [
         f"minicloud: warning: {run.home / 'minicloud.ini'}: unknown section [databse] "
-        "(known: [database], [ssh], [stub], [openstack], [cloudstack])",
+        f"(known: {KNOWN_SECTIONS})",
         f"minicloud: warning: {run.home / 'minicloud.ini'}: unknown key 'comand' in [ssh] "
         "(known: command, user)",
     ]

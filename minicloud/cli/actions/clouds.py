@@ -118,12 +118,12 @@ def _types(app: MiniCloud, v: Values) -> Sequence[str]:
 
 class CloudsAdd(Action):
     path = ("clouds", "add")
-    help = ("add a cloud (a secret such as an OpenStack password never goes on the command "
-            "line: it comes from its variable, e.g. OS_PASSWORD, or from clouds.yaml)")
+    help = ("add a cloud (a secret such as a password never goes on the command line: it "
+            "comes from its type's variable, e.g. OS_PASSWORD, or configuration file)")
     menu = ("Add a cloud",)
     args = (
         new_name("cloud", lambda app, v, text: app.clouds.check_new_name(text)),
-        Arg("type", metavar="TYPE", required=True, help="the cloud type, e.g. stub or openstack",
+        Arg("type", metavar="TYPE", required=True, help="the cloud type, e.g. stub",
             prompt="Cloud type", pick=_types,
             default=lambda app, v: "stub" if "stub" in app.clouds.types() else None),
         Arg("location", metavar="LOC", help="where the cloud is (shown in the tree)",
@@ -166,7 +166,7 @@ class CloudsUpdate(Action):
 
 class CloudsRemove(Action):
     path = ("clouds", "remove")
-    help = "forget a cloud (an OpenStack cloud's resources stay in the cloud)"
+    help = "forget a cloud (its resources stay in the cloud: Reset is what deletes them)"
     menu = ("Remove a cloud",)
     args = (chosen("cloud", clouds, NO_CLOUDS, present.describe_cloud), YES)
     confirm = "always"
