@@ -103,6 +103,11 @@ class Prompter:
             if answer.isascii() and answer.isdigit() and len(answer) <= 6 \
                     and 1 <= int(answer) <= count:
                 return int(answer)
+            # An entry typed as shown (a cloud type, "Cancel"...) counts as its number.
+            named = [i for i, entry in enumerate(entries, 1)
+                     if entry.casefold() == answer.casefold()]
+            if len(named) == 1:
+                return named[0]
             self.say(f"Please pick a number between 1 and {count}.")
 
     def menu(self, title: str, entries: Sequence[str]) -> int:

@@ -260,11 +260,11 @@ SCRIPTS = {
     "remove a network in use, then detach": "4\n8\n2\ny\n5\n1\n1\n9\n8\n",
     "router with interfaces removed": "3\n3\n\nr2\n2\n4\n2\n1\n8\n2\ny\n9\n8\n",
     "release a public IP in use": "4\n7\n1\ny\n9\n8\n",
-    "reset then destroy then use again": "6\ny\n7\ny\n1\n2\n3\nLab2\n2\n\n\n\n\n11\n1\n8\n",
+    "reset then destroy then use again": "6\ny\n7\ny\n1\n2\n3\nLab2\nopenstack\n\n\n\n\n11\n1\n8\n",
     "remove the cloud": "2\n5\n1\ny\n11\n1\n8\n",
     "add a second cloud with the same names": (
-        "2\n3\nOther\n2\n\n\n\n\n11\n4\n3\n1\nLondonNet\n10.10.2.0/24\n1\n9\n1\n8\n"),
-    "openstack cloud with no server": "2\n3\nOS\n1\n\nhttp://127.0.0.1:1/v3\np\nu\n\n\npw\n11\n8\n",
+        "2\n3\nOther\nopenstack\n\n\n\n\n11\n4\n3\n1\nLondonNet\n10.10.2.0/24\n1\n9\n1\n8\n"),
+    "openstack cloud with no server": "2\n3\nOS\nopenstack\n\nhttp://127.0.0.1:1/v3\np\nu\n\n\npw\n11\n8\n",
     "end of input everywhere": "5\n3\n\nvm1\n",
     "long and control lines": "x" * 20_000 + "\n\x00\n\x1b[A\n2\n3\n" + "n" * 5000 + "\n8\n",
 }

@@ -165,6 +165,21 @@ def test_pick_explicit_default() -> None:
     assert out.getvalue().endswith("Make a choice : [2] ")
 
 
+@pytest.mark.parametrize(("answer", "expected"), [("stub\n", "stub"), (" OpenStack \n",
+                                                                       "openstack")])
+def test_pick_takes_an_entry_typed_as_shown(answer: str, expected: str) -> None:
+    p, out = prompter(answer)
+    assert p.pick("Cloud type", ["cloudstack", "openstack", "stub"]) == expected
+    assert "Please pick" not in out.getvalue()
+
+
+def test_pick_a_typed_entry_must_be_one_whole_entry() -> None:
+    p, out = prompter("stu\nnet\ncancel\n")
+    with pytest.raises(Cancelled):
+        p.pick("Network", ["net", "net", "other"])  # two entries read "net": no guess
+    assert out.getvalue().count("Please pick a number between 1 and 4.") == 2
+
+
 @pytest.mark.parametrize("items", [["A"], ["A", "B"]])
 def test_pick_cancel(items: list[str]) -> None:
     p, _ = prompter(f"{len(items) + 1}\n")

@@ -18,6 +18,8 @@ import pexpect
 import pytest
 from menu_helpers import REFERENCE_TREE, Runner, minicloud_env
 
+from minicloud.drivers import DRIVERS
+
 # A wait only bounds a failure: a first import of openstacksdk with no bytecode cache, on a
 # loaded 2-core CI machine, can take longer than half a minute.
 SLOW_START = 180
@@ -30,11 +32,12 @@ PATHS: dict[str, list[tuple[str | None, str]]] = {
     "question with a default": [
         ("4", "[ Cloud ]"), ("", "Location : [trystack.org] ")],
     "pick list": [
-        ("3", "Cloud name : "), ("NewCloud", "[ Cloud type ]"), (None, "Make a choice : [3] ")],
+        ("3", "Cloud name : "), ("NewCloud", "[ Cloud type ]"),
+        (None, f"Make a choice : [{sorted(DRIVERS).index('stub') + 1}] ")],  # the Stub
     "confirmation in a submenu": [
         ("5", "[ Cloud ]"), ("", "Remove cloud TryStack from MiniCloud? [y/N] ")],
     "password (no echo)": [
-        ("3", "Cloud name : "), ("OS", "[ Cloud type ]"), ("2", "Location"),
+        ("3", "Cloud name : "), ("OS", "[ Cloud type ]"), ("openstack", "Location"),
         ("", "Auth URL (Keystone v3) : "), ("http://127.0.0.1:1/v3", "Project : "),
         ("proj", "User : "), ("user", "User domain : [Default] "),
         ("", "Project domain : [Default] "), ("", "Region"),
