@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from menu_helpers import EMPTY_TREE, MAIN_MENU, REFERENCE_TREE, Runner, with_demo
 
+from minicloud.drivers import DRIVERS
 from tests.conftest import KNOWN_SECTIONS
 from tests.reference import AFTER_RESET_TREE
 
@@ -314,7 +315,8 @@ def test_garbage_at_every_prompt_kind(run: Runner) -> None:
     assert result.code == 0
     assert out.count("Please pick a number between 1 and 8.\n") == len(MENU_GARBAGE)
     assert out.count("Please pick a number between 1 and 11.\n") == len(MENU_GARBAGE)
-    assert out.count("Please pick a number between 1 and 4.\n") == len(MENU_GARBAGE)
+    types = len(DRIVERS) + 1  # the cloud types and Cancel
+    assert out.count(f"Please pick a number between 1 and {types}.\n") == len(MENU_GARBAGE)
     assert out.count("Please pick a number between 1 and 2.\n") == len(MENU_GARBAGE)
     assert "Cloud name : A value is required.\n" in out
     assert "Cloud name : invalid cloud name 'bad name': use 1-64 characters" in out
@@ -450,8 +452,8 @@ def test_openstack_add_in_the_menu_refuses_a_bad_url_and_says_refused_in_one_lin
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens there once closed
     code, out, _ = _run_with(
-        run, keys("2", "3", "OS", "2", "", "notaurl", f"http://127.0.0.1:{port}/v3", "p", "u",
-                  "", "", "", "a-long-password", "11"),
+        run, keys("2", "3", "OS", "openstack", "", "notaurl", f"http://127.0.0.1:{port}/v3",
+                  "p", "u", "", "", "", "a-long-password", "11"),
         OS_CLIENT_CONFIG_FILE=str(run.home / "no-clouds.yaml"))
     assert code == 0
     assert ("invalid auth URL 'notaurl': write http(s)://HOST[:PORT]/PATH, e.g. "
