@@ -15,7 +15,6 @@ files are a copy of what the store says, never a source.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import tempfile
@@ -23,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, json_text
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ class SavedViews:
         if path is None:
             return None
         try:
-            saved = json.loads(path.read_bytes())
+            saved = json_text.loads(path.read_bytes())
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
@@ -83,15 +82,13 @@ class SavedViews:
         path = self._path(view, cloud)
         if path is None:
             return
-        # ASCII: a foreign name's odd characters (a lone surrogate...) travel as escapes.
-        data = json.dumps({"key": [cloud, generation, code_key()], "part": part},
-                          separators=(",", ":"))
+        data = json_text.dumps_bytes({"key": [cloud, generation, code_key()], "part": part})
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
             try:
                 with os.fdopen(fd, "wb") as out:
-                    out.write(data.encode("ascii"))
+                    out.write(data)
                 os.replace(tmp, path)
             except BaseException:
                 os.unlink(tmp)
