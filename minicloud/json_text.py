@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
+# orjson is imported by the calls that use it: help and usage errors never need it.
 
 
 def loads(text: str | bytes) -> Any:
     """Text MiniCloud wrote (see above)."""
+    import orjson
+
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -27,6 +29,8 @@ def loads(text: str | bytes) -> Any:
 
 def dumps(data: Any) -> str:
     """Compact (no spaces), keys in their order, non-ASCII characters as they are."""
+    import orjson
+
     try:
         return orjson.dumps(data).decode("utf-8")
     except orjson.JSONEncodeError:
@@ -35,6 +39,8 @@ def dumps(data: Any) -> str:
 
 def dumps_bytes(data: Any) -> bytes:
     """Compact UTF-8 for a file; what orjson refuses is written as ASCII escapes."""
+    import orjson
+
     try:
         return orjson.dumps(data)
     except orjson.JSONEncodeError:

@@ -201,14 +201,14 @@ class Store:
         """Give the store its id once (stores made before ids get one at their next open)."""
         import uuid
 
-        import sqlalchemy as sa
-
+        self.identity = self.meta(IDENTITY)
+        if self.identity is not None:
+            return  # every open but the first: a read, no write transaction
         meta = self.sa_table(META_TABLE)
         with self.transaction(write=True) as conn:
             conn.execute(meta.insert().prefix_with("OR IGNORE" if self.is_sqlite else "IGNORE")
                          .values(name=IDENTITY, value=uuid.uuid4().hex))
-            self.identity = conn.execute(sa.select(meta.c.value)
-                                         .where(meta.c.name == IDENTITY)).scalar()
+        self.identity = self.meta(IDENTITY)  # ours, or another process's made first
 
     def _create_missing(self, names: list[str]) -> None:
         import sqlalchemy as sa

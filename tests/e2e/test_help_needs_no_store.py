@@ -23,3 +23,26 @@ def test_help_and_usage_errors_never_open_the_store(tmp_path: Path) -> None:
         assert "usage:" in done.stderr and "store" not in done.stderr, (args, done.stderr)
     done = minicloud(tmp_path, url, "topology")  # this one needs it, and says so
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_help_and_usage_errors_import_no_database_cloud_or_json_library(tmp_path: Path) -> None:
+    """What keeps them at a tenth of `openstack --version`, counted in modules, not timed."""
+    import json
+    import subprocess
+    import sys
+
+    heavy = ["sqlalchemy", "dataset", "sqlite3", "orjson", "openstack", "keystoneauth1", "cs",
+             "requests"]
+    script = (
+        "import json, sys\n"
+        "from minicloud.cli.main import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]), file=sys.stderr)\n")
+    for args in (["help"], ["instances", "create", "--help"], ["instances", "create"]):
+        done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True,
+                              text=True, env={"MINICLOUD_HOME": str(tmp_path),
+                                              "PATH": "/usr/bin:/bin"}, cwd=tmp_path)
+        assert json.loads(done.stderr.strip().splitlines()[-1]) == [], (args, done.stderr)
