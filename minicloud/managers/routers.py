@@ -66,6 +66,7 @@ class RouterManager(Manager):
         return self.by_id("router", router.cloud, router.id)
 
     def clear_gateway(self, router: Router) -> Router:
+        self.require(router.cloud, "clear_gateway", "clear a router's gateway")
         previous = router.gateway_network_id
         if not previous:
             raise ValidationError(f"router {router.name} has no gateway")

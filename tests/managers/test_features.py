@@ -83,3 +83,23 @@ def test_the_attach_and_detach_pickers_offer_what_the_type_allows(
 
     assert names(NetworksAttach()) == ["n1", "n2"]
     assert names(RoutersAttach()) == ["r1"] and names(RoutersDetach()) == ["r1"]
+
+
+def test_a_cloud_that_cannot_clear_a_gateway_refuses_before_any_cloud_call(
+        cloud_app: Any, fresh_driver: Any, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from minicloud.cli.commands import run_command
+
+    router = cloud_app.routers.create(CLOUD, "r1", gateway="public")
+    monkeypatch.setattr(StubDriver, "features", Features(clear_gateway=False, hosts=False))
+    monkeypatch.setattr(StubDriver, "clear_router_gateway",
+                        lambda self, router_id: pytest.fail("the cloud was called"))
+    with pytest.raises(ValidationError) as err:
+        cloud_app.routers.clear_gateway(router)
+    assert str(err.value) == "cloud Lab (stub) cannot clear a router's gateway"
+    capsys.readouterr()
+    assert run_command(cloud_app, ["routers", "gateway", "r1", "--clear"]) == 2
+    assert capsys.readouterr().err == \
+        "minicloud: cloud Lab (stub) cannot clear a router's gateway\n"
+    assert fresh_driver(cloud_app).list_routers()[0].gateway_network_id == router.gateway_network_id
+    assert cloud_app.inventory.cache.all("change") == []
