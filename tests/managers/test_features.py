@@ -103,3 +103,41 @@ def test_a_cloud_that_cannot_clear_a_gateway_refuses_before_any_cloud_call(
         "minicloud: cloud Lab (stub) cannot clear a router's gateway\n"
     assert fresh_driver(cloud_app).list_routers()[0].gateway_network_id == router.gateway_network_id
     assert cloud_app.inventory.cache.all("change") == []
+
+
+def test_a_gateway_that_cannot_be_cleared_is_not_offered_nor_replaced(
+        cloud_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from argparse import Namespace
+
+    from minicloud.cli.actions.routers import RoutersGateway
+
+    cloud_app.driver(CLOUD).seed_router("corp")  # someone else's, no gateway
+    cloud_app.driver(CLOUD).seed_network("ext2", "198.51.100.0/24", external=True)
+    cloud_app.clouds.refresh()
+    cloud_app.routers.create(CLOUD, "r1", gateway="public")
+    cloud_app.routers.create(CLOUD, "r2")
+    pick = RoutersGateway().args[0].pick
+
+    def names(clear: bool) -> list[str]:
+        return sorted(r.name for r in pick(cloud_app, Namespace(clear=clear)))
+
+    assert names(clear=True) == ["r1"] and names(clear=False) == ["corp", "r1", "r2"]
+    monkeypatch.setattr(StubDriver, "features", Features(clear_gateway=False, hosts=False))
+    assert names(clear=True) == [] and names(clear=False) == ["r2"]
+    with pytest.raises(ValidationError) as err:
+        cloud_app.routers.set_gateway(cloud_app.routers.find("router", "r1", CLOUD), "ext2")
+    assert str(err.value) == ("router r1 keeps the gateway it has: cloud Lab (stub) cannot "
+                              "clear a router's gateway")
+    with pytest.raises(ValidationError) as err:
+        cloud_app.routers.set_gateway(cloud_app.routers.find("router", "corp", CLOUD), "public")
+    assert str(err.value) == ("cloud Lab (stub) cannot clear a router's gateway: Reset could "
+                              "not take back one set on router corp, which MiniCloud did not "
+                              "create")
+    assert cloud_app.inventory.cache.all("change") == []
+    assert cloud_app.routers.set_gateway(cloud_app.routers.find("router", "r2", CLOUD),
+                                         "public").gateway_network_id
+    out = io.StringIO()
+    # Router management > Clear the gateway, Back; Exit: nothing is offered, and it says why.
+    assert run_menu(lambda: cloud_app, Prompter(io.StringIO("3\n7\n9\n8\n"), out)) == 0
+    assert "No router's gateway can be cleared: on these clouds a router keeps its gateway " \
+           "until it is removed." in out.getvalue(), out.getvalue()
