@@ -141,3 +141,19 @@ def test_a_gateway_that_cannot_be_cleared_is_not_offered_nor_replaced(
     assert run_menu(lambda: cloud_app, Prompter(io.StringIO("3\n7\n9\n8\n"), out)) == 0
     assert "No router's gateway can be cleared: on these clouds a router keeps its gateway " \
            "until it is removed." in out.getvalue(), out.getvalue()
+
+
+def test_reset_never_clears_a_gateway_the_type_cannot_clear(
+        cloud_app: Any, fresh_driver: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    cloud_app.driver(CLOUD).seed_router("edge")  # someone else's, no gateway
+    cloud_app.clouds.refresh()
+    cloud_app.routers.set_gateway(cloud_app.routers.find("router", "edge", CLOUD), "public")
+    (change,) = cloud_app.inventory.cache.all("change")  # set before the type said it cannot
+    monkeypatch.setattr(StubDriver, "features", Features(clear_gateway=False, hosts=False))
+    monkeypatch.setattr(StubDriver, "clear_router_gateway",
+                        lambda self, router_id: pytest.fail("the cloud was called"))
+    report = cloud_app.clouds.reset()
+    assert report.failures == ["clear the gateway of router edge: cloud Lab (stub) cannot "
+                               "clear a router's gateway"]
+    assert fresh_driver(cloud_app).list_routers()[0].gateway_network_id is not None
+    assert cloud_app.inventory.cache.all("change") == [change]  # kept, as for a failed step
