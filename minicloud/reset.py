@@ -140,6 +140,14 @@ def _routers(r: CloudReset) -> None:
                 r.deletes.append(router)
                 r.puts.pop((router.kind, router.id), None)
         elif router.id in gateways and router.gateway_network_id:
+            if not r.driver.features.clear_gateway:
+                # Never called where the type cannot (the managers set no such gateway now):
+                # said, and the record kept, as for a failed step.
+                r.report.failures.append(
+                    f"clear the gateway of router {router.name}: cloud {r.cloud.name} "
+                    f"({r.cloud.type}) cannot clear a router's gateway")
+                r.failed.add(router.id)
+                continue
             r.keep(r.step(f"cleared the gateway of router {router.name}", router,
                           r.driver.clear_router_gateway, router.id))
 

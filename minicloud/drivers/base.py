@@ -116,6 +116,9 @@ class Features:
     # A network can leave its router (remove_router_interface).  False: it leaves only by
     # being deleted (delete_network takes it off), so a router's networks go before it.
     detach_network: bool = True
+    # A router's gateway can be cleared (clear_router_gateway).  False: a router keeps its
+    # gateway until it is removed, as a CloudStack VPC keeps its source NAT.
+    clear_gateway: bool = True
     public_ips: bool = True
     # Clusters are placed in the availability zones of the same name.
     zones: bool = False

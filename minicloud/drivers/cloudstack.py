@@ -46,9 +46,11 @@ def check_endpoint(value: str) -> str:
 class CloudStackDriver(CloudStackAccess):
     type_name = "cloudstack"
     # No existing network joins a VPC (a tier is born in it: create_network(router_id=)) and
-    # a tier never leaves it (deleteNetwork takes it out); SSH is opened by firewall and
-    # network ACL rules, not by security groups.
-    features = Features(attach_network=False, detach_network=False, security_groups=False)
+    # a tier never leaves it (deleteNetwork takes it out); a VPC keeps its source NAT (its
+    # gateway) until it is removed; SSH is opened by firewall and network ACL rules, not by
+    # security groups.
+    features = Features(attach_network=False, detach_network=False, clear_gateway=False,
+                        security_groups=False)
     # CloudStack's VirtualMachine.State values.
     status_map = {
         "Starting": State.BUILD,

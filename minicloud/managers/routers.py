@@ -51,7 +51,16 @@ class RouterManager(Manager):
         if router.gateway_network_id == network.id:
             raise ValidationError(f"{network.name} is the gateway of {router.name} already")
         if router.gateway_network_id:
+            if not self.features(router.cloud).clear_gateway:
+                raise ValidationError(f"router {router.name} keeps the gateway it has: cloud "
+                                      f"{router.cloud} ({self.cloud(router.cloud).type}) "
+                                      "cannot clear a router's gateway")
             raise ValidationError(f"router {router.name} has a gateway already; clear it first")
+        if not router.owned:
+            # Reset puts someone else's router back by clearing the gateway set on it.
+            self.require(router.cloud, "clear_gateway",
+                         f"clear a router's gateway: Reset could not take back one set on "
+                         f"router {router.name}, which MiniCloud did not create")
         change = None if router.owned else Change.gateway(router, network.id)
         intent = self.ledger.begin(router.cloud, f"set the gateway of router {router.name}",
                                    changes=[change] if change else [],
@@ -66,6 +75,7 @@ class RouterManager(Manager):
         return self.by_id("router", router.cloud, router.id)
 
     def clear_gateway(self, router: Router) -> Router:
+        self.require(router.cloud, "clear_gateway", "clear a router's gateway")
         previous = router.gateway_network_id
         if not previous:
             raise ValidationError(f"router {router.name} has no gateway")

@@ -11,7 +11,8 @@ A case that needs a capability says so with ``needs(driver, "routers")``: the su
 from the driver's declared ``features``, never from the driver's name.  Where a capability
 changes how a step is done rather than whether (``attach_network``, ``detach_network``), the
 case does it the way the managers do for that declaration (:func:`routed_network`,
-:func:`unrouted_delete`).
+:func:`unrouted_delete`).  A case that clears a gateway needs ``clear_gateway``; a driver that
+declares it false is held to refusing the clear in one line.
 """
 
 from __future__ import annotations
@@ -276,10 +277,9 @@ def test_networks(driver: Driver) -> None:
     assert_driver_error(driver, lambda: driver.delete_network(net.id))
 
 
-def test_routers_gateway_and_interfaces(driver: Driver, ports: Ports) -> None:
-    needs(driver, "routers", "attach_network")
+def test_routers_gateway_set_and_cleared(driver: Driver) -> None:
+    needs(driver, "routers", "clear_gateway")
     ext = public(driver)
-    net = driver.create_network("rnet", "10.32.0.0/24")
     router = driver.create_router("crouter")
     assert (router.name, router.owned, router.gateway_network_id) == ("crouter", True, None)
     with_gw = driver.create_router("crouter2", ext.id)
@@ -288,6 +288,28 @@ def test_routers_gateway_and_interfaces(driver: Driver, ports: Ports) -> None:
     assert by_name(driver.list_routers())["crouter"].gateway_network_id == ext.id
     assert driver.clear_router_gateway(router.id).gateway_network_id is None
     assert by_name(driver.list_routers())["crouter"].gateway_network_id is None
+    driver.delete_router(router.id)
+    driver.delete_router(with_gw.id)
+    assert set(by_name(driver.list_routers())) == set()
+
+
+def test_a_gateway_that_cannot_be_cleared_says_so_in_one_line(driver: Driver) -> None:
+    needs(driver, "routers")
+    if driver.features.clear_gateway:
+        pytest.skip(f"{driver.type_name} clears gateways")
+    ext = public(driver)
+    router = driver.create_router("grouter", ext.id)
+    assert router.gateway_network_id == ext.id
+    err = assert_driver_error(driver, lambda: driver.clear_router_gateway(router.id))
+    assert "\n" not in str(err), str(err)
+    assert by_name(driver.list_routers())["grouter"].gateway_network_id == ext.id
+    driver.delete_router(router.id)
+
+
+def test_routers_interfaces(driver: Driver, ports: Ports) -> None:
+    needs(driver, "routers", "attach_network")
+    net = driver.create_network("rnet", "10.32.0.0/24")
+    router = driver.create_router("crouter")
     assert driver.add_router_interface(router.id, net.id).interface_network_ids == [net.id]
     assert by_name(driver.list_routers())["crouter"].interface_network_ids == [net.id]
     interfaces = [p for p in ports() if p.device_id == router.id]
@@ -295,7 +317,6 @@ def test_routers_gateway_and_interfaces(driver: Driver, ports: Ports) -> None:
     assert driver.remove_router_interface(router.id, net.id).interface_network_ids == []
     assert by_name(driver.list_routers())["crouter"].interface_network_ids == []
     driver.delete_router(router.id)
-    driver.delete_router(with_gw.id)
     assert set(by_name(driver.list_routers())) == set()
     assert_driver_error(driver, lambda: driver.delete_router(router.id))
     driver.delete_network(net.id)

@@ -135,6 +135,31 @@ def test_a_tier_cannot_leave_its_vpc_and_its_vpc_waits_for_it(
         app.close()
 
 
+def test_a_vpc_keeps_its_gateway_refused_in_one_line_before_any_cloud_call(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CLOUDSTACK_SECRET", SECRET_KEY)
+    fake = _readme_fake()
+    with requests_mock.Mocker() as mocker:
+        fake.install(mocker)
+        app = _app(tmp_path)
+        assert _run(app, *ADD) == 0
+        assert _run(app, *README_DEMO[2]) == 0, capsys.readouterr().err
+        router = app.routers.find("router", "LondonGateway")
+        capsys.readouterr()
+        calls = len(fake.calls)
+        assert _run(app, "routers", "gateway", "LondonGateway", "--clear") == 2
+        assert capsys.readouterr().err == ("minicloud: cloud TryStack (cloudstack) cannot clear "
+                                           "a router's gateway\n")
+        assert _run(app, "routers", "gateway", "LondonGateway", "external") == 2
+        assert capsys.readouterr().err == ("minicloud: external is the gateway of "
+                                           "LondonGateway already\n")
+        assert len(fake.calls) == calls
+        assert app.routers.find("router", "LondonGateway").gateway_network_id == \
+            router.gateway_network_id
+        app.close()
+
+
 def test_the_menu_adds_a_cloudstack_cloud(tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLOUDSTACK_SECRET", SECRET_KEY)

@@ -83,3 +83,77 @@ def test_the_attach_and_detach_pickers_offer_what_the_type_allows(
 
     assert names(NetworksAttach()) == ["n1", "n2"]
     assert names(RoutersAttach()) == ["r1"] and names(RoutersDetach()) == ["r1"]
+
+
+def test_a_cloud_that_cannot_clear_a_gateway_refuses_before_any_cloud_call(
+        cloud_app: Any, fresh_driver: Any, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from minicloud.cli.commands import run_command
+
+    router = cloud_app.routers.create(CLOUD, "r1", gateway="public")
+    monkeypatch.setattr(StubDriver, "features", Features(clear_gateway=False, hosts=False))
+    monkeypatch.setattr(StubDriver, "clear_router_gateway",
+                        lambda self, router_id: pytest.fail("the cloud was called"))
+    with pytest.raises(ValidationError) as err:
+        cloud_app.routers.clear_gateway(router)
+    assert str(err.value) == "cloud Lab (stub) cannot clear a router's gateway"
+    capsys.readouterr()
+    assert run_command(cloud_app, ["routers", "gateway", "r1", "--clear"]) == 2
+    assert capsys.readouterr().err == \
+        "minicloud: cloud Lab (stub) cannot clear a router's gateway\n"
+    assert fresh_driver(cloud_app).list_routers()[0].gateway_network_id == router.gateway_network_id
+    assert cloud_app.inventory.cache.all("change") == []
+
+
+def test_a_gateway_that_cannot_be_cleared_is_not_offered_nor_replaced(
+        cloud_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from argparse import Namespace
+
+    from minicloud.cli.actions.routers import RoutersGateway
+
+    cloud_app.driver(CLOUD).seed_router("corp")  # someone else's, no gateway
+    cloud_app.driver(CLOUD).seed_network("ext2", "198.51.100.0/24", external=True)
+    cloud_app.clouds.refresh()
+    cloud_app.routers.create(CLOUD, "r1", gateway="public")
+    cloud_app.routers.create(CLOUD, "r2")
+    pick = RoutersGateway().args[0].pick
+
+    def names(clear: bool) -> list[str]:
+        return sorted(r.name for r in pick(cloud_app, Namespace(clear=clear)))
+
+    assert names(clear=True) == ["r1"] and names(clear=False) == ["corp", "r1", "r2"]
+    monkeypatch.setattr(StubDriver, "features", Features(clear_gateway=False, hosts=False))
+    assert names(clear=True) == [] and names(clear=False) == ["r2"]
+    with pytest.raises(ValidationError) as err:
+        cloud_app.routers.set_gateway(cloud_app.routers.find("router", "r1", CLOUD), "ext2")
+    assert str(err.value) == ("router r1 keeps the gateway it has: cloud Lab (stub) cannot "
+                              "clear a router's gateway")
+    with pytest.raises(ValidationError) as err:
+        cloud_app.routers.set_gateway(cloud_app.routers.find("router", "corp", CLOUD), "public")
+    assert str(err.value) == ("cloud Lab (stub) cannot clear a router's gateway: Reset could "
+                              "not take back one set on router corp, which MiniCloud did not "
+                              "create")
+    assert cloud_app.inventory.cache.all("change") == []
+    assert cloud_app.routers.set_gateway(cloud_app.routers.find("router", "r2", CLOUD),
+                                         "public").gateway_network_id
+    out = io.StringIO()
+    # Router management > Clear the gateway, Back; Exit: nothing is offered, and it says why.
+    assert run_menu(lambda: cloud_app, Prompter(io.StringIO("3\n7\n9\n8\n"), out)) == 0
+    assert "No router's gateway can be cleared: on these clouds a router keeps its gateway " \
+           "until it is removed." in out.getvalue(), out.getvalue()
+
+
+def test_reset_never_clears_a_gateway_the_type_cannot_clear(
+        cloud_app: Any, fresh_driver: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    cloud_app.driver(CLOUD).seed_router("edge")  # someone else's, no gateway
+    cloud_app.clouds.refresh()
+    cloud_app.routers.set_gateway(cloud_app.routers.find("router", "edge", CLOUD), "public")
+    (change,) = cloud_app.inventory.cache.all("change")  # set before the type said it cannot
+    monkeypatch.setattr(StubDriver, "features", Features(clear_gateway=False, hosts=False))
+    monkeypatch.setattr(StubDriver, "clear_router_gateway",
+                        lambda self, router_id: pytest.fail("the cloud was called"))
+    report = cloud_app.clouds.reset()
+    assert report.failures == ["clear the gateway of router edge: cloud Lab (stub) cannot "
+                               "clear a router's gateway"]
+    assert fresh_driver(cloud_app).list_routers()[0].gateway_network_id is not None
+    assert cloud_app.inventory.cache.all("change") == [change]  # kept, as for a failed step

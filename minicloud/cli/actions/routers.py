@@ -159,8 +159,30 @@ class RoutersDetach(Action):
 
 
 def _gateway_routers(app: MiniCloud, v: Values) -> Sequence[Any]:
+    """To clear: routers with a gateway that their cloud's type can clear.  To set: routers
+    whose gateway can be set: none yet, or one their type can clear first (someone else's
+    router only where it can, so that Reset can take the gateway back)."""
+    def clears(router: Router) -> bool:
+        return app.clouds.features(router.cloud).clear_gateway
+
     routers = app.routers.all()
-    return [r for r in routers if r.gateway_network_id] if v.clear else routers
+    if v.clear:
+        return [r for r in routers if r.gateway_network_id and clears(r)]
+    return [r for r in routers if clears(r) or (r.owned and not r.gateway_network_id)]
+
+
+def _no_gateway_router(app: MiniCloud, v: Values) -> str:
+    """The line shown when no router is offered to set or clear the gateway of."""
+    routers = app.routers.all()
+    if v.clear:
+        if any(r.gateway_network_id for r in routers):
+            return ("No router's gateway can be cleared: on these clouds a router keeps its "
+                    "gateway until it is removed.")
+        return "No router has a gateway."
+    if routers:
+        return ("No router's gateway can be set: on these clouds a router keeps the gateway "
+                "it was created with.")
+    return "No routers yet."
 
 
 class RoutersGateway(Action):
@@ -170,7 +192,7 @@ class RoutersGateway(Action):
     args = (
         Arg("router", metavar="ROUTER", positional=True, required=True, help="the router",
             prompt="Router", pick=_gateway_routers, show=present.named,
-            empty=lambda app, v: "No router has a gateway." if v.clear else "No routers yet."),
+            empty=_no_gateway_router),
         Arg("network", metavar="NETWORK", positional=True, help="an external network",
             prompt="External network", show=present.describe_network,
             pick=lambda app, v: _externals(app, v.router.cloud),
