@@ -101,7 +101,7 @@ def test_killed_at_every_commit(operation: tuple[str, list[list[str]], list[str]
                                 db_url: str, tmp_path: Path) -> None:
     name, setup, command = operation
     points, finished = 0, False
-    for n in sample(range(1, MAX_POINTS + 1), every=2, offset=1):
+    for n in sample(range(1, MAX_POINTS + 1), every=3, offset=1):
         point = tmp_path / f"p{n}"
         point.mkdir()
         url = _fresh(db_url, tmp_path, f"p{n}")
@@ -164,7 +164,7 @@ def test_a_killed_remove_or_destroy_is_finished_by_the_next_write(
         ending: tuple[str, list[str]], signal: str, db_url: str, tmp_path: Path) -> None:
     what, command = ending
     points, finished = 0, False
-    for n in sample(range(1, MAX_POINTS + 1), every=3, offset=1):
+    for n in sample(range(1, MAX_POINTS + 1), every=4, offset=1):
         point = tmp_path / f"e{n}"
         point.mkdir()
         url = _fresh(db_url, tmp_path, f"e{n}")

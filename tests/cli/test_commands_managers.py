@@ -20,6 +20,7 @@ from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
 from minicloud.config import load_config
 from minicloud.demo import build_demo
+from tests.backends import seed_sqlite
 
 menus_main = pytest.importorskip("minicloud.cli.menus.main")
 prompts = pytest.importorskip("minicloud.cli.prompts")
@@ -104,6 +105,8 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
     def make(label: str) -> MiniCloud:
         home = tmp_path / label
         monkeypatch.setenv("MINICLOUD_HOME", str(home))
+        home.mkdir(parents=True, exist_ok=True)
+        seed_sqlite(home / "minicloud.db")
         app = MiniCloud(load_config(), notify=lambda text: None).open()
         assert build_demo(app)
         opened.append(app)

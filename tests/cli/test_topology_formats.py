@@ -17,6 +17,7 @@ from minicloud.config import load_config
 from minicloud.demo import build_demo
 from minicloud.topology_dot import render_dot
 from minicloud.topology_mermaid import render_mermaid
+from tests.backends import seed_sqlite
 from tests.pictures import dot_program, read_dot, read_mermaid
 from tests.reference import REFERENCE_TREE
 
@@ -30,6 +31,7 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MiniCloud]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MINICLOUD_HOME", str(tmp_path))
+    seed_sqlite(tmp_path / "minicloud.db")
     opened = MiniCloud(load_config(), notify=lambda text: None).open()
     assert build_demo(opened)
     yield opened

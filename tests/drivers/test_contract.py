@@ -42,6 +42,7 @@ from minicloud.model import (
     State,
 )
 from minicloud.store import Store
+from tests.backends import seed_sqlite
 from tests.drivers.fake_cloudstack import contract_factory as cloudstack_contract
 from tests.drivers.fake_openstack import fake_openstack_driver
 
@@ -91,6 +92,7 @@ DRIVERS: dict[str, Factory] = {
 
 @pytest.fixture(params=list(DRIVERS), ids=list(DRIVERS))
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Driver, Ports]]:
+    seed_sqlite(tmp_path / "contract.db")  # an empty store, copied: making one is slow
     store = Store(f"sqlite:///{tmp_path}/contract.db").open()
     try:
         with DRIVERS[request.param](store) as pair:

@@ -274,7 +274,7 @@ def test_failed_reset_agrees_and_a_second_one_finishes(operation: str, tmp_path:
     plan = fault_plan(tmp_path, db_url, setup, lambda app: app.clouds.reset(), counter)
     assert len(plan) > 10, plan
     problems: list[str] = []
-    for call, n in sample(plan, every=4, offset=0 if operation == "reset" else 2):
+    for call, n in sample(plan, every=6, offset=0 if operation == "reset" else 2):
         world = World(tmp_path, db_url, setup, conftest.make_app, counter)
         app = world.app
         try:
