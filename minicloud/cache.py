@@ -298,16 +298,20 @@ class Inventory:
                         | ({cloud} if cloud else set()))
         locks = ((STORE_LOCK,) if store_wide else ()) + tuple(clouds)
         stale: list[str] = []
+        bumped: dict[str, int] = {}
         try:
             with self.store.transaction(write=True, locks=locks) as conn:
                 for name in clouds:
                     if self.store.generation(conn, name) != self.generations.get(name, 0):
                         stale.append(name)
-                    self.generations[name] = self.store.bump(conn, name)
+                    bumped[name] = self.store.bump(conn, name)
                 saved = self._apply(writes)
         except StaleError:
             self.forget()  # the refusal comes with a refresh
             raise
+        # Only a committed write moves what this session holds to the new generations (a
+        # part of the tree saved under one then shows what the store holds under it).
+        self.generations.update(bumped)
         for name in stale:
             self.reload_cloud(name)
         for obj, _ in writes.deletes:

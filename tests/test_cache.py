@@ -125,11 +125,14 @@ def test_failing_store_write_leaves_the_cache_unchanged(inventory: Inventory,
 
     monkeypatch.setattr(Table, "put", failing)
     gone = inventory.cache.get("network", "Lab", "id-0")
+    generations = dict(inventory.generations)
     with pytest.raises(StoreError), inventory.write() as tx:
         tx.delete(gone)
         tx.put(_net("a", "id-1"))
         tx.put(_net("b", "id-2"))
     assert inventory.cache.all("network") == before
+    # Nor the generation it holds (a view saved under it would show a write that never was).
+    assert inventory.generations == generations
     monkeypatch.undo()
     inventory.reload()  # and nothing of it reached the store either
     assert [(n.name, n.version) for n in inventory.cache.all("network")] == [("old", 1)]
