@@ -1,14 +1,18 @@
 """The deployment topology tree: model -> lines of text (pure functions, no I/O).
 
-The tree is built in two steps so that the layout rules live in one place:
+The tree is built in steps so that the layout rules live in one place:
 
-1. :func:`build` turns a :class:`~minicloud.model.Deployment` into a small generic tree of
-   :class:`Node` (a label and its children), already in display order;
-2. :func:`layout` lays any such tree out with the prefix/spacer rules of DESIGN.md section 4.
+1. each cloud's part (:func:`cloud_parts`): its nodes under ``Compute`` and under
+   ``Networking`` (:class:`Node`: a label and its children, already in display order), laid
+   out by :func:`laid_out` relative to an empty prefix;
+2. :func:`assemble` hangs the parts under their cloud lines; :func:`layout` lays any such tree
+   out with the prefix/spacer rules of DESIGN.md section 4, a laid-out part by putting its
+   prefix in front of each of its lines.
 
-Everything the labels need (networks by key, public IPs by instance, instance counts by
-network, clusters by cloud) is indexed in one pass over the deployment, so rendering is linear
-in the number of objects (plus the sorts).
+A part depends on its cloud's rows alone, so it can be saved and used again while the cloud is
+unchanged (saved_views.py).  Everything the labels need (networks by key, public IPs by
+instance, instance counts by network) is indexed in one pass over a cloud, so rendering is
+linear in the number of objects (plus the sorts).
 """
 
 from __future__ import annotations
@@ -107,14 +111,6 @@ def render_text(dep: Deployment) -> str:
 
 def _plural(n: int) -> str:
     return f"{n} instance" if n == 1 else f"{n} instances"
-
-
-def _ambiguous(objects: list[Router] | list[Network]) -> set[str]:
-    """Names that two or more clouds hold (those lines get `` @CLOUD``)."""
-    clouds_by_name: dict[str, set[str]] = defaultdict(set)
-    for obj in objects:
-        clouds_by_name[obj.name].add(obj.cloud)
-    return {name for name, clouds in clouds_by_name.items() if len(clouds) > 1}
 
 
 def by_name(obj: Router | Network) -> tuple[str, str, str]:
@@ -312,10 +308,6 @@ def by_cloud(dep: Deployment) -> dict[str, Deployment]:
 
 
 # --- one cloud's part, and the whole tree from the parts ------------------------------------
-#
-# A cloud's part depends on that cloud's rows alone, so it can be saved and used again while
-# the cloud's generation stays the same (minicloud/saved_views.py): the whole tree is the
-# parts under their cloud's line, laid out once more only by the prefix in front of them.
 
 TreeParts = dict[str, list[str]]
 

@@ -55,7 +55,6 @@ class Views:
 
     def __init__(self, dep: Deployment) -> None:
         self.dep = dep
-        self.clouds = {c.name for c in dep.clouds}
         self.networks: dict[Key, Network] = {n.key: n for n in dep.networks}
         self.instances: dict[Key, Instance] = {i.key: i for i in dep.instances}
         self.public_ip = public_ip_by_instance(dep)
