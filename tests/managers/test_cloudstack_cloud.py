@@ -6,6 +6,7 @@ Reset."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,104 +61,103 @@ def _readme_fake() -> FakeCloudStack:
                           range_name="trystack")
 
 
-def test_the_readme_deployment_on_cloudstack_prints_the_reference_tree(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def readme_cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                 ) -> Iterator[tuple[MiniCloud, FakeCloudStack]]:
+    """Cloud TryStack added (as the README's first line does) on the README's fake, served
+    for the whole test; the app is closed whatever happens."""
     monkeypatch.setenv("CLOUDSTACK_SECRET", SECRET_KEY)
     fake = _readme_fake()
     with requests_mock.Mocker() as mocker:
         fake.install(mocker)
         app = _app(tmp_path)
-        app.config.ssh_command = ["true"]  # connect runs it: a CloudStack cloud has hosts
-        assert _run(app, *ADD) == 0
-        for argv in README_DEMO:
-            assert _run(app, *argv) == 0, (argv, capsys.readouterr().err)
-        # LondonNet was born a tier of the LondonGateway VPC; Tower's address is static NAT.
-        vpc = next(v for v in fake.tables["vpcs"].values() if v["name"] == "LondonGateway")
-        assert {n["name"] for n in fake.tiers(vpc["id"])} == {"LondonNet"}
-        nat = next(ip for ip in fake.tables["ips"].values() if ip.get("isstaticnat"))
-        assert nat["ipaddress"] == "8.21.28.30" and nat.get("vpcid") == vpc["id"]
-        capsys.readouterr()
-        assert _run(app, "topology") == 0
-        assert capsys.readouterr().out == REFERENCE_TREE
-        assert _run(app, "reset", "--yes") == 0, capsys.readouterr().err
-        assert fake.tables["vms"] == {} and fake.tables["networks"] == {}
-        assert fake.tables["vpcs"] == {}
-        assert not any(ip.get("ipaddress") == "8.21.28.30" for ip in fake.tables["ips"].values())
-        assert {g["name"] for g in fake.tables["groups"].values()} == {"default"}
-        capsys.readouterr()
-        assert _run(app, "topology") == 0
-        assert capsys.readouterr().out == AFTER_RESET_TREE
-        app.close()
+        try:
+            app.config.ssh_command = ["true"]  # connect runs it: a CloudStack cloud has hosts
+            assert _run(app, *ADD) == 0
+            yield app, fake
+        finally:
+            app.close()
+
+
+def test_the_readme_deployment_on_cloudstack_prints_the_reference_tree(
+        readme_cloud: tuple[MiniCloud, FakeCloudStack],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    app, fake = readme_cloud
+    for argv in README_DEMO:
+        assert _run(app, *argv) == 0, (argv, capsys.readouterr().err)
+    # LondonNet was born a tier of the LondonGateway VPC; Tower's address is static NAT.
+    vpc = next(v for v in fake.tables["vpcs"].values() if v["name"] == "LondonGateway")
+    assert {n["name"] for n in fake.tiers(vpc["id"])} == {"LondonNet"}
+    nat = next(ip for ip in fake.tables["ips"].values() if ip.get("isstaticnat"))
+    assert nat["ipaddress"] == "8.21.28.30" and nat.get("vpcid") == vpc["id"]
+    capsys.readouterr()
+    assert _run(app, "topology") == 0
+    assert capsys.readouterr().out == REFERENCE_TREE
+    assert _run(app, "reset", "--yes") == 0, capsys.readouterr().err
+    assert fake.tables["vms"] == {} and fake.tables["networks"] == {}
+    assert fake.tables["vpcs"] == {}
+    assert not any(ip.get("ipaddress") == "8.21.28.30" for ip in fake.tables["ips"].values())
+    assert {g["name"] for g in fake.tables["groups"].values()} == {"default"}
+    capsys.readouterr()
+    assert _run(app, "topology") == 0
+    assert capsys.readouterr().out == AFTER_RESET_TREE
 
 
 def test_a_tier_cannot_leave_its_vpc_and_its_vpc_waits_for_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        readme_cloud: tuple[MiniCloud, FakeCloudStack],
         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("CLOUDSTACK_SECRET", SECRET_KEY)
-    fake = _readme_fake()
-    with requests_mock.Mocker() as mocker:
-        fake.install(mocker)
-        app = _app(tmp_path)
-        assert _run(app, *ADD) == 0
-        for argv in README_DEMO[2:4]:
-            assert _run(app, *argv) == 0, capsys.readouterr().err
-        capsys.readouterr()
-        for argv, words in (
-                (["networks", "detach", "LondonNet", "LondonGateway"],
-                 "cannot detach a network from its router"),
-                (["routers", "detach", "LondonGateway", "LondonNet"],
-                 "cannot detach a network from its router"),
-                (["routers", "remove", "LondonGateway"],
-                 "router LondonGateway has networks that cannot leave it in cloud TryStack: "
-                 "LondonNet; remove them first"),
-                (["networks", "create", "Other", "--cloud", "TryStack", "--cidr",
-                  "10.10.3.0/24"], None)):
-            code = _run(app, *argv)
-            err = capsys.readouterr().err
-            if words is None:
-                assert code == 0, err
-                continue
-            assert code != 0 and len(err.splitlines()) == 1 and words in err, err
-        for argv in (["networks", "attach", "Other", "LondonGateway"],
-                     ["routers", "attach", "LondonGateway", "Other"]):
-            assert _run(app, *argv) != 0
-            err = capsys.readouterr().err
-            assert err == ("minicloud: cloud TryStack (cloudstack) cannot attach an existing "
-                           "network to a router\n"), err
-        assert len(fake.tables["vpcs"]) == 1
-        # Removing the tier takes it out of its VPC (no detach call); then the VPC may go.
-        assert _run(app, "networks", "remove", "LondonNet") == 0, capsys.readouterr().err
-        assert app.routers.all()[0].interface_network_ids == []
-        assert _run(app, "routers", "remove", "LondonGateway") == 0, capsys.readouterr().err
-        assert fake.tables["vpcs"] == {}
-        assert {n["name"] for n in fake.tables["networks"].values()} == {"Other"}
-        app.close()
+    app, fake = readme_cloud
+    for argv in README_DEMO[2:4]:
+        assert _run(app, *argv) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    for argv, words in (
+            (["networks", "detach", "LondonNet", "LondonGateway"],
+             "cannot detach a network from its router"),
+            (["routers", "detach", "LondonGateway", "LondonNet"],
+             "cannot detach a network from its router"),
+            (["routers", "remove", "LondonGateway"],
+             "router LondonGateway has networks that cannot leave it in cloud TryStack: "
+             "LondonNet; remove them first"),
+            (["networks", "create", "Other", "--cloud", "TryStack", "--cidr",
+              "10.10.3.0/24"], None)):
+        code = _run(app, *argv)
+        err = capsys.readouterr().err
+        if words is None:
+            assert code == 0, err
+            continue
+        assert code != 0 and len(err.splitlines()) == 1 and words in err, err
+    for argv in (["networks", "attach", "Other", "LondonGateway"],
+                 ["routers", "attach", "LondonGateway", "Other"]):
+        assert _run(app, *argv) != 0
+        err = capsys.readouterr().err
+        assert err == ("minicloud: cloud TryStack (cloudstack) cannot attach an existing "
+                       "network to a router\n"), err
+    assert len(fake.tables["vpcs"]) == 1
+    # Removing the tier takes it out of its VPC (no detach call); then the VPC may go.
+    assert _run(app, "networks", "remove", "LondonNet") == 0, capsys.readouterr().err
+    assert app.routers.all()[0].interface_network_ids == []
+    assert _run(app, "routers", "remove", "LondonGateway") == 0, capsys.readouterr().err
+    assert fake.tables["vpcs"] == {}
+    assert {n["name"] for n in fake.tables["networks"].values()} == {"Other"}
 
 
 def test_a_vpc_keeps_its_gateway_refused_in_one_line_before_any_cloud_call(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        readme_cloud: tuple[MiniCloud, FakeCloudStack],
         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("CLOUDSTACK_SECRET", SECRET_KEY)
-    fake = _readme_fake()
-    with requests_mock.Mocker() as mocker:
-        fake.install(mocker)
-        app = _app(tmp_path)
-        assert _run(app, *ADD) == 0
-        assert _run(app, *README_DEMO[2]) == 0, capsys.readouterr().err
-        router = app.routers.find("router", "LondonGateway")
-        capsys.readouterr()
-        calls = len(fake.calls)
-        assert _run(app, "routers", "gateway", "LondonGateway", "--clear") == 2
-        assert capsys.readouterr().err == ("minicloud: cloud TryStack (cloudstack) cannot clear "
-                                           "a router's gateway\n")
-        assert _run(app, "routers", "gateway", "LondonGateway", "external") == 2
-        assert capsys.readouterr().err == ("minicloud: external is the gateway of "
-                                           "LondonGateway already\n")
-        assert len(fake.calls) == calls
-        assert app.routers.find("router", "LondonGateway").gateway_network_id == \
-            router.gateway_network_id
-        app.close()
+    app, fake = readme_cloud
+    assert _run(app, *README_DEMO[2]) == 0, capsys.readouterr().err
+    router = app.routers.find("router", "LondonGateway")
+    capsys.readouterr()
+    calls = len(fake.calls)
+    assert _run(app, "routers", "gateway", "LondonGateway", "--clear") == 2
+    assert capsys.readouterr().err == ("minicloud: cloud TryStack (cloudstack) cannot clear "
+                                       "a router's gateway\n")
+    assert _run(app, "routers", "gateway", "LondonGateway", "external") == 2
+    assert capsys.readouterr().err == ("minicloud: external is the gateway of "
+                                       "LondonGateway already\n")
+    assert len(fake.calls) == calls
+    assert app.routers.find("router", "LondonGateway").gateway_network_id == \
+        router.gateway_network_id
 
 
 def test_the_menu_adds_a_cloudstack_cloud(tmp_path: Path,
@@ -283,43 +283,36 @@ def test_clouds_add_takes_the_types_own_secret_variable_only(
 
 
 def test_connect_never_takes_a_free_address_held_for_another_vpc(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        readme_cloud: tuple[MiniCloud, FakeCloudStack],
         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("CLOUDSTACK_SECRET", SECRET_KEY)
-    fake = _readme_fake()
-    with requests_mock.Mocker() as mocker:
-        fake.install(mocker)
-        app = _app(tmp_path)
-        app.config.ssh_command = ["true"]
-        assert _run(app, *ADD) == 0
-        for argv in (
-                ["routers", "create", "VpcA", "--cloud", "TryStack", "--gateway", "external"],
-                ["routers", "create", "VpcB", "--cloud", "TryStack", "--gateway", "external"],
-                ["networks", "create", "TierB", "--cloud", "TryStack", "--cidr",
-                 "10.20.1.0/24", "--router", "VpcB"],
-                ["instances", "create", "Bee", "--cloud", "TryStack", "--image", "cirros",
-                 "--flavor", "m1.tiny", "--network", "TierB"]):
-            assert _run(app, *argv) == 0, (argv, capsys.readouterr().err)
-        vpc_a = fake.named("vpcs", "VpcA")["id"]
-        vpc_b = fake.named("vpcs", "VpcB")["id"]
-        # A free address MiniCloud acquired for VpcA (and the listing says so: vpcid).
-        kept = fake._acquire(None, vpc_a, "8.21.28.40")
-        kept["tags"] = [{"key": "minicloud", "value": "true"}]
-        assert _run(app, "refresh") == 0, capsys.readouterr().err
-        fips = {f.name: f for f in app.networks.public_ips("TryStack")}
-        assert fips["8.21.28.40"].router_id == vpc_a and not fips["8.21.28.40"].instance_id
-        # Asked for by address, it is refused in one line before any request.
-        capsys.readouterr()
-        assert _run(app, "instances", "connect", "Bee", "--public-ip", "8.21.28.40") != 0
-        err = capsys.readouterr().err
-        assert err == ("minicloud: public IP 8.21.28.40 is held for router VpcA, not VpcB "
-                       "that routes instance Bee\n"), err
-        # Connect gives Bee a new address, acquired for VpcB; VpcA's stays free.
-        assert _run(app, "instances", "connect", "Bee") == 0, capsys.readouterr().err
-        ips = {ip["ipaddress"]: ip for ip in fake.tables["ips"].values()
-               if not ip["issourcenat"]}
-        assert len(ips) == 2 and "8.21.28.40" in ips
-        given = next(ip for a, ip in ips.items() if a != "8.21.28.40")
-        assert (given["vpcid"], given["isstaticnat"]) == (vpc_b, True)
-        assert (ips["8.21.28.40"]["vpcid"], ips["8.21.28.40"]["isstaticnat"]) == (vpc_a, False)
-        app.close()
+    app, fake = readme_cloud
+    for argv in (
+            ["routers", "create", "VpcA", "--cloud", "TryStack", "--gateway", "external"],
+            ["routers", "create", "VpcB", "--cloud", "TryStack", "--gateway", "external"],
+            ["networks", "create", "TierB", "--cloud", "TryStack", "--cidr",
+             "10.20.1.0/24", "--router", "VpcB"],
+            ["instances", "create", "Bee", "--cloud", "TryStack", "--image", "cirros",
+             "--flavor", "m1.tiny", "--network", "TierB"]):
+        assert _run(app, *argv) == 0, (argv, capsys.readouterr().err)
+    vpc_a = fake.named("vpcs", "VpcA")["id"]
+    vpc_b = fake.named("vpcs", "VpcB")["id"]
+    # A free address MiniCloud acquired for VpcA (and the listing says so: vpcid).
+    kept = fake._acquire(None, vpc_a, "8.21.28.40")
+    kept["tags"] = [{"key": "minicloud", "value": "true"}]
+    assert _run(app, "refresh") == 0, capsys.readouterr().err
+    fips = {f.name: f for f in app.networks.public_ips("TryStack")}
+    assert fips["8.21.28.40"].router_id == vpc_a and not fips["8.21.28.40"].instance_id
+    # Asked for by address, it is refused in one line before any request.
+    capsys.readouterr()
+    assert _run(app, "instances", "connect", "Bee", "--public-ip", "8.21.28.40") != 0
+    err = capsys.readouterr().err
+    assert err == ("minicloud: public IP 8.21.28.40 is held for router VpcA, not VpcB "
+                   "that routes instance Bee\n"), err
+    # Connect gives Bee a new address, acquired for VpcB; VpcA's stays free.
+    assert _run(app, "instances", "connect", "Bee") == 0, capsys.readouterr().err
+    ips = {ip["ipaddress"]: ip for ip in fake.tables["ips"].values()
+           if not ip["issourcenat"]}
+    assert len(ips) == 2 and "8.21.28.40" in ips
+    given = next(ip for a, ip in ips.items() if a != "8.21.28.40")
+    assert (given["vpcid"], given["isstaticnat"]) == (vpc_b, True)
+    assert (ips["8.21.28.40"]["vpcid"], ips["8.21.28.40"]["isstaticnat"]) == (vpc_a, False)
