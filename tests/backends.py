@@ -7,12 +7,34 @@ prints it) and start from an empty database: every table is dropped first.
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 MYSQL_ENV = "MINICLOUD_TEST_MYSQL_URL"
-MYSQL_URL = os.environ.get(MYSQL_ENV, "")
+
+
+def worker_url(url: str, worker: str) -> str:
+    """``url`` with a database of the pytest-xdist worker's own (``minicloud_test`` ->
+    ``minicloud_test_gw1``): workers drop and create tables at will, so they never share one.
+    The test account may create ``minicloud_test%`` databases (scripts/mysql-test-server.sh)."""
+    if not url or not worker:
+        return url
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(
+        hide_password=False)
+
+
+# Under pytest-xdist each worker has its own database; processes the tests start inherit it.
+MYSQL_URL = worker_url(os.environ.get(MYSQL_ENV, ""), os.environ.get("PYTEST_XDIST_WORKER", ""))
+if MYSQL_URL:
+    os.environ[MYSQL_ENV] = MYSQL_URL
+T = TypeVar("T")
 NO_MYSQL = f"{MYSQL_ENV} is not set (scripts/mysql-test-server.sh start DIR prints it)"
 needs_mysql = [pytest.mark.mysql, pytest.mark.skipif(not MYSQL_URL, reason=NO_MYSQL)]
 # Parameters of a fixture that runs once per backend; the ids name it.
@@ -48,7 +70,6 @@ def seed_sqlite(path: Path) -> None:
     """An empty store of the current schema at ``path``, copied from one made once per test
     session: making the schema (through dataset) costs more than most tests.  Making it is
     tested where it matters (tests/test_store.py, the first-start walks)."""
-    import shutil
     import tempfile
 
     from minicloud.drivers.stub import TABLES as STUB_TABLES
@@ -61,6 +82,43 @@ def seed_sqlite(path: Path) -> None:
     shutil.copyfile(_TEMPLATE[0], path)
 
 
+def seeded_url(path: Path) -> str:
+    """The URL of the store at ``path``; made empty (a copy of the template: see seed_sqlite)
+    when there is none yet."""
+    if not path.exists():
+        seed_sqlite(path)
+    return f"sqlite:///{path}"
+
+
+_DEMO: list[Path] = []
+
+
+def seed_demo_sqlite(path: Path) -> None:
+    """A store holding the README's demo deployment at ``path`` (and whatever the demo's
+    clouds keep beside the store), copied from one built once per test session through
+    ``build_demo``: building it costs about ten times what most tests do.  Building it is
+    tested where it matters (tests/test_demo.py, the end-to-end tests)."""
+    import tempfile
+
+    from minicloud.app import MiniCloud
+    from minicloud.config import Config
+    from minicloud.demo import build_demo
+
+    if not _DEMO:
+        folder = Path(tempfile.mkdtemp(prefix="minicloud-demo-"))
+        seed_sqlite(folder / "minicloud.db")
+        app = MiniCloud(Config(home=folder / "home", db_url=f"sqlite:///{folder}/minicloud.db"),
+                        notify=lambda text: None).open()
+        try:
+            assert build_demo(app) is True
+        finally:
+            app.close()
+        _DEMO.append(folder)
+    for item in _DEMO[0].iterdir():
+        if item.is_file():
+            shutil.copyfile(item, path.parent / item.name.replace("minicloud", path.stem, 1))
+
+
 def backend_url(backend: str, tmp_path: Path) -> str:
     """An empty SQLite store in tmp_path, or the emptied MySQL test database."""
     if backend == "sqlite":
@@ -68,3 +126,80 @@ def backend_url(backend: str, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path}/minicloud.db"
     drop_all_tables(MYSQL_URL)
     return MYSQL_URL
+
+
+# -- a starting point made once, copied for every point of a walk -------------------------------
+
+def _mysql_copy(source_url: str, target_db: str) -> None:
+    """Every table of ``source_url``'s database, with its rows, into ``target_db`` (emptied
+    first): a copy inside the server, much cheaper than making the schema again."""
+    import sqlalchemy
+
+    parsed = sqlalchemy.engine.make_url(source_url)
+    source = parsed.database
+    engine = sqlalchemy.create_engine(source_url)
+    tables = sqlalchemy.text("SELECT table_name FROM information_schema.tables "
+                             "WHERE table_schema = :db")
+    try:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(f"CREATE DATABASE IF NOT EXISTS `{target_db}` "
+                                         "CHARACTER SET utf8mb4"))
+            for table in conn.execute(tables, {"db": target_db}).scalars().all():
+                conn.execute(sqlalchemy.text(f"DROP TABLE `{target_db}`.`{table}`"))
+            for table in conn.execute(tables, {"db": source}).scalars().all():
+                conn.execute(sqlalchemy.text(
+                    f"CREATE TABLE `{target_db}`.`{table}` LIKE `{source}`.`{table}`"))
+                conn.execute(sqlalchemy.text(
+                    f"INSERT INTO `{target_db}`.`{table}` SELECT * FROM `{source}`.`{table}`"))
+    finally:
+        engine.dispose()
+
+
+class StartingPoint:
+    """A home and a store built once (``build(home, url)``), then copied for each point of a
+    walk: building a cloud and seeding it costs more than most walk points.  On SQLite the
+    point's folder (home and store folder) is copied whole; on MySQL the tables are copied
+    inside the server, from a database kept aside for the purpose."""
+
+    def __init__(self, db_url: str, tmp_path: Path) -> None:
+        self.db_url = db_url
+        self.tmp_path = tmp_path
+        self.sqlite = db_url.startswith("sqlite")
+
+    def _place(self, folder: Path) -> tuple[Path, str]:
+        home = folder / "home"
+        home.mkdir(parents=True)
+        if self.sqlite:
+            (folder / "store").mkdir()
+            return home, f"sqlite:///{folder}/store/minicloud.db"
+        return home, self.db_url
+
+    def build(self, build: Callable[[Path, str], T]) -> T:
+        folder = self.tmp_path / "base"
+        home, url = self._place(folder)
+        if self.sqlite:
+            seed_sqlite(folder / "store" / "minicloud.db")
+        else:
+            drop_all_tables(url)
+        result = build(home, url)
+        if not self.sqlite:
+            _mysql_copy(url, self._aside())
+        return result
+
+    def _aside(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        return f"{make_url(self.db_url).database}_base"
+
+    def copy(self, name: str) -> tuple[Path, str]:
+        """A fresh copy of the starting point: its home and store URL."""
+        folder = self.tmp_path / name
+        shutil.copytree(self.tmp_path / "base", folder)
+        if self.sqlite:
+            return folder / "home", f"sqlite:///{folder}/store/minicloud.db"
+        from sqlalchemy.engine import make_url
+
+        aside = make_url(self.db_url).set(database=self._aside())
+        _mysql_copy(aside.render_as_string(hide_password=False),
+                    make_url(self.db_url).database)
+        return folder / "home", self.db_url

@@ -22,7 +22,7 @@ from minicloud.config import Config
 from minicloud.demo import build_demo
 from minicloud.drivers import DRIVERS, stub
 from minicloud.kinds import KINDS
-from tests.backends import BACKENDS, backend_url
+from tests.backends import BACKENDS, backend_url, seed_demo_sqlite
 
 # What a warning about an unknown minicloud.ini section lists: the two general sections, then
 # a [<type>] section (its timeout) for each registered cloud type.
@@ -73,9 +73,15 @@ def app(tmp_path: Path, db_url: str, notices: list[str]) -> Iterator[MiniCloud]:
 
 
 @pytest.fixture
-def demo_app(app: MiniCloud) -> MiniCloud:
-    assert build_demo(app) is True
-    return app
+def demo_app(tmp_path: Path, db_url: str, notices: list[str]) -> Iterator[MiniCloud]:
+    """The app on a store holding the README's demo (a copy of one built once, on SQLite)."""
+    if db_url.startswith("sqlite"):
+        seed_demo_sqlite(tmp_path / "minicloud.db")
+    application = make_app(tmp_path, db_url, notices.append)
+    if not db_url.startswith("sqlite"):
+        assert build_demo(application) is True
+    yield application
+    application.close()
 
 
 def reopen_app(app: MiniCloud, notify: Callable[[str], None] | None = None) -> MiniCloud:
@@ -183,6 +189,21 @@ def cloud_app(app: MiniCloud) -> MiniCloud:
     """The app with one Stub cloud ``Lab`` (external network ``public`` 203.0.113.0/24)."""
     app.clouds.add(CLOUD, "stub", "the lab")
     return app
+
+
+# -- start-up of the processes the tests run -------------------------------------------------------
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the package's bytecode once, before any worker starts: the end-to-end tests run
+    ``python -m minicloud`` hundreds of times, and where PYTHONDONTWRITEBYTECODE is set (as on
+    these machines) each would compile every module it imports from source again (about a
+    third of a small command's start-up).  compileall writes the files whatever that variable
+    says; they are the ones `pip install` of the package would write, and are git-ignored."""
+    if hasattr(session.config, "workerinput"):
+        return  # a pytest-xdist worker: the controller did it
+    import compileall
+
+    compileall.compile_dir(Path(__file__).resolve().parents[1] / "minicloud", quiet=1)
 
 
 # -- volume --------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
 from minicloud.config import Config
 from minicloud.drivers.stub import StubDriver
-from tests.backends import backend_url
+from tests.backends import backend_url, seeded_url
 from tests.bulk import bulk_stub_cloud
 from tests.conftest import make_app
 
@@ -146,8 +146,8 @@ def test_an_openstack_write_makes_its_own_requests_and_no_sync(
     from minicloud.store import Store
     from tests.drivers.fake_openstack import CLOUD_SETTINGS, PASSWORD, fake_openstack_driver
 
-    url = f"sqlite:///{tmp_path}/mc.db"
-    with fake_openstack_driver(Store(f"sqlite:///{tmp_path}/fake.db").open()) as (_, fake):
+    url = seeded_url(tmp_path / "mc.db")
+    with fake_openstack_driver(Store(seeded_url(tmp_path / "fake.db")).open()) as (_, fake):
         first = MiniCloud(Config(home=tmp_path, db_url=url))
         first.clouds.add("os1", "openstack", "", dict(CLOUD_SETTINGS), PASSWORD)
         first.close()
@@ -171,8 +171,8 @@ def test_drift_on_openstack_costs_the_requests_of_one_sync(tmp_path: Path) -> No
     from minicloud.store import Store
     from tests.drivers.fake_openstack import CLOUD_SETTINGS, PASSWORD, fake_openstack_driver
 
-    url = f"sqlite:///{tmp_path}/mc.db"
-    with fake_openstack_driver(Store(f"sqlite:///{tmp_path}/fake.db").open()) as (_, fake):
+    url = seeded_url(tmp_path / "mc.db")
+    with fake_openstack_driver(Store(seeded_url(tmp_path / "fake.db")).open()) as (_, fake):
         first = MiniCloud(Config(home=tmp_path, db_url=url))
         first.clouds.add("os1", "openstack", "", dict(CLOUD_SETTINGS), PASSWORD)
         first.close()

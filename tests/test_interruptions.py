@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.backends import BACKENDS, backend_url, drop_all_tables
+from tests.backends import BACKENDS, StartingPoint, backend_url, drop_all_tables
 from tests.consistency import minicloud, open_app, picture, seed_foreign, start
 from tests.volume import FULL, sample
 
@@ -60,17 +60,29 @@ WALKED = sample(OPERATIONS, every=8, offset=6)
 MAX_POINTS = 60
 
 
-def _base(tmp_path: Path, url: str) -> tuple[Path, dict[str, Any]]:
-    home = tmp_path / "home"
-    home.mkdir()
+def _base(home: Path, url: str) -> dict[str, Any]:
+    """The lab cloud with other people's resources in it; returns its picture."""
     app = open_app(home, url)
     try:
         app.clouds.add(CLOUD, "stub", "the lab")
         seed_foreign(app, CLOUD)
-        before = picture(app, CLOUD)
+        return picture(app, CLOUD)
     finally:
         app.close()
-    return home, before
+
+
+def _prepared(db_url: str, tmp_path: Path, setup: list[list[str]] = ()
+              ) -> tuple[StartingPoint, dict[str, Any]]:
+    """The base (and ``setup``'s commands run on it), made once for a whole walk."""
+    point = StartingPoint(db_url, tmp_path)
+
+    def build(home: Path, url: str) -> dict[str, Any]:
+        before = _base(home, url)
+        for args in setup:
+            assert minicloud(home, url, *args).returncode == 0, args
+        return before
+
+    return point, point.build(build)
 
 
 def _check_recovers(home: Path, url: str, before: dict[str, Any], what: str) -> None:
@@ -87,8 +99,8 @@ def _check_recovers(home: Path, url: str, before: dict[str, Any], what: str) -> 
         app.close()
 
 
-def _fresh(db_url: str, tmp_path: Path, name: str) -> str:
-    """A store of its own for one walk point."""
+def _empty(db_url: str, tmp_path: Path, name: str) -> str:
+    """A store of its own for one walk point, with nothing in it yet (not even tables)."""
     if db_url.startswith("sqlite"):
         return f"sqlite:///{tmp_path}/{name}.db"
     drop_all_tables(db_url)
@@ -100,14 +112,10 @@ def _fresh(db_url: str, tmp_path: Path, name: str) -> str:
 def test_killed_at_every_commit(operation: tuple[str, list[list[str]], list[str]], signal: str,
                                 db_url: str, tmp_path: Path) -> None:
     name, setup, command = operation
+    point, before = _prepared(db_url, tmp_path, setup)
     points, finished = 0, False
     for n in sample(range(1, MAX_POINTS + 1), every=3, offset=1):
-        point = tmp_path / f"p{n}"
-        point.mkdir()
-        url = _fresh(db_url, tmp_path, f"p{n}")
-        home, before = _base(point, url)
-        for args in setup:
-            assert minicloud(home, url, *args).returncode == 0, args
+        home, url = point.copy(f"p{n}")
         done = minicloud(home, url, *command, env={"MINICLOUD_KILL_AFTER": f"{n}:{signal}"})
         assert "Traceback" not in done.stderr, (name, n, done.stderr)
         _check_recovers(home, url, before, f"{name}, killed after commit {n}")
@@ -115,7 +123,7 @@ def test_killed_at_every_commit(operation: tuple[str, list[list[str]], list[str]
             finished = True  # it ended before its N-th commit: every point was walked
             break
         points += 1
-        shutil.rmtree(point, ignore_errors=True)
+        shutil.rmtree(home.parent, ignore_errors=True)
     assert finished, f"{name}: still running after {MAX_POINTS} commits; walk further"
     assert points >= 1, f"{name}: no commit to interrupt"
 
@@ -131,7 +139,7 @@ def test_an_interrupted_first_start_is_finished_by_the_next(signal: str, db_url:
     for n in walk:
         home = tmp_path / f"s{n}"
         home.mkdir()
-        url = _fresh(db_url, tmp_path, f"s{n}")
+        url = _empty(db_url, tmp_path, f"s{n}")
         done = minicloud(home, url, "clouds", "add", CLOUD, "--type", "stub",
                          env={"MINICLOUD_KILL_AFTER": f"{n}:{signal}"})
         assert "Traceback" not in done.stderr, (n, done.stderr)
@@ -163,14 +171,11 @@ ENDINGS = [
 def test_a_killed_remove_or_destroy_is_finished_by_the_next_write(
         ending: tuple[str, list[str]], signal: str, db_url: str, tmp_path: Path) -> None:
     what, command = ending
+    point, _ = _prepared(db_url, tmp_path, [["networks", "create", "mine", *CIDR,
+                                             "10.62.0.0/24"]])
     points, finished = 0, False
     for n in sample(range(1, MAX_POINTS + 1), every=4, offset=1):
-        point = tmp_path / f"e{n}"
-        point.mkdir()
-        url = _fresh(db_url, tmp_path, f"e{n}")
-        home, before = _base(point, url)
-        assert minicloud(home, url, "networks", "create", "mine", *CIDR,
-                         "10.62.0.0/24").returncode == 0
+        home, url = point.copy(f"e{n}")
         done = minicloud(home, url, *command, env={"MINICLOUD_KILL_AFTER": f"{n}:{signal}"})
         assert "Traceback" not in done.stderr, (what, n, done.stderr)
         after = minicloud(home, url, "refresh")  # a write: finishes what was left half-done
@@ -192,7 +197,7 @@ def test_a_killed_remove_or_destroy_is_finished_by_the_next_write(
             finished = True
             break
         points += 1
-        shutil.rmtree(point, ignore_errors=True)
+        shutil.rmtree(home.parent, ignore_errors=True)
     assert finished, f"{what}: still running after {MAX_POINTS} commits; walk further"
     assert points >= (2 if FULL else 1), f"{what}: too few commits to interrupt"
 
@@ -216,11 +221,9 @@ ROUNDS = 3 if FULL else 1
 def test_two_processes_race_for_the_same_thing(race: tuple[str, list[str]], db_url: str,
                                                tmp_path: Path) -> None:
     what, command = race
+    point, _ = _prepared(db_url, tmp_path)
     for round_ in range(ROUNDS):
-        home = tmp_path / f"r{round_}"
-        home.mkdir()
-        url = _fresh(db_url, tmp_path, f"r{round_}")
-        _base(home, url)
+        home, url = point.copy(f"r{round_}")
         procs = [start(home, url, *[a.format(i=i + 3) for a in command]) for i in range(2)]
         results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
         codes = sorted(code for _, _, code in results)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from minicloud import store as store_module
 from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.errors import StoreError
@@ -151,6 +152,7 @@ def test_killed_inside_a_write_leaves_all_or_nothing(store_url: str, tmp_path: P
 # Writes batches of ROWS rows, each in one store.transaction, as fast as it can.
 WRITE_ROWS = """
 import sys
+from minicloud import store as store_module
 from minicloud.store import Store
 
 url, prefix, batches, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -277,6 +279,7 @@ def test_reload_sees_what_another_process_committed(store_url: str, tmp_path: Pa
 # Holds a write transaction open on the store until killed.
 HOLD_WRITE = """
 import sys, time
+from minicloud import store as store_module
 from minicloud.store import Store
 
 store = Store(sys.argv[1]).open()
@@ -287,7 +290,10 @@ with store.transaction():
 """
 
 
-def test_sqlite_writer_waits_then_says_busy(tmp_path: Path) -> None:
+def test_sqlite_writer_waits_then_says_busy(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # The wait is the store's busy timeout; a shorter one shows the same behaviour sooner.
+    monkeypatch.setattr(store_module, "SQLITE_BUSY_SECONDS", 1)
     url = f"sqlite:///{tmp_path / 'minicloud.db'}"
     store = Store(url).open()  # opened before the other process starts writing
     holder = child(HOLD_WRITE, url)

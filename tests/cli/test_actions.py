@@ -27,9 +27,8 @@ from minicloud.cli.menus.session import Session, ask_all, questions, run_entry
 from minicloud.cli.present import Result, said
 from minicloud.cli.prompts import Prompter
 from minicloud.config import load_config
-from minicloud.demo import build_demo
 from minicloud.errors import CredentialsNeeded
-from tests.backends import seed_sqlite
+from tests.backends import seed_demo_sqlite
 
 CLI = Path(__file__).resolve().parents[2] / "minicloud" / "cli"
 
@@ -40,9 +39,8 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MiniCloud]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MINICLOUD_HOME", str(tmp_path))
-    seed_sqlite(tmp_path / "minicloud.db")
+    seed_demo_sqlite(tmp_path / "minicloud.db")
     opened = MiniCloud(load_config(), notify=lambda text: None).open()
-    assert build_demo(opened)
     yield opened
     opened.close()
 

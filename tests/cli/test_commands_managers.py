@@ -19,8 +19,7 @@ import pytest
 from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
 from minicloud.config import load_config
-from minicloud.demo import build_demo
-from tests.backends import seed_sqlite
+from tests.backends import seed_demo_sqlite
 
 menus_main = pytest.importorskip("minicloud.cli.menus.main")
 prompts = pytest.importorskip("minicloud.cli.prompts")
@@ -106,9 +105,8 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
         home = tmp_path / label
         monkeypatch.setenv("MINICLOUD_HOME", str(home))
         home.mkdir(parents=True, exist_ok=True)
-        seed_sqlite(home / "minicloud.db")
+        seed_demo_sqlite(home / "minicloud.db")
         app = MiniCloud(load_config(), notify=lambda text: None).open()
-        assert build_demo(app)
         opened.append(app)
         return app
 

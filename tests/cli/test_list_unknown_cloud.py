@@ -10,6 +10,7 @@ import pytest
 from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
 from minicloud.config import Config
+from tests.backends import seeded_url
 
 LISTS = ["routers", "clusters", "networks", "instances", "public-ips", "security-groups",
          "images", "flavors"]
@@ -18,7 +19,7 @@ LISTS = ["routers", "clusters", "networks", "instances", "public-ips", "security
 @pytest.mark.parametrize("what", LISTS)
 def test_unknown_cloud_on_a_list_exits_2(what: str, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    app = MiniCloud(Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/mc.db")).open()
+    app = MiniCloud(Config(home=tmp_path, db_url=seeded_url(tmp_path / "mc.db"))).open()
     try:
         app.clouds.add("Lab", "stub")
         capsys.readouterr()

@@ -14,10 +14,9 @@ import pytest
 from minicloud.app import MiniCloud
 from minicloud.cli import commands
 from minicloud.config import load_config
-from minicloud.demo import build_demo
 from minicloud.topology_dot import render_dot
 from minicloud.topology_mermaid import render_mermaid
-from tests.backends import seed_sqlite
+from tests.backends import seed_demo_sqlite
 from tests.pictures import dot_program, read_dot, read_mermaid
 from tests.reference import REFERENCE_TREE
 
@@ -31,9 +30,8 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MiniCloud]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MINICLOUD_HOME", str(tmp_path))
-    seed_sqlite(tmp_path / "minicloud.db")
+    seed_demo_sqlite(tmp_path / "minicloud.db")
     opened = MiniCloud(load_config(), notify=lambda text: None).open()
-    assert build_demo(opened)
     yield opened
     opened.close()
 

@@ -329,14 +329,14 @@ def test_a_request_without_an_answer_shows_progress_while_it_waits(silent_server
     cloud = Cloud("os1", "openstack", settings={"auth_url": f"{silent_server}/v3",
                                                 "project": "p", "user": "u"})
     driver = OpenStackDriver(cloud, {"password": PASSWORD})
-    driver.request_timeout = 1.0
-    driver.heartbeat = 0.2
+    driver.request_timeout = 0.5
+    driver.heartbeat = 0.1
     said: list[str] = []
     driver.progress = said.append
     with pytest.raises(DriverError):
         driver.setup()
     beats = [line for line in said if line.startswith("log in on cloud os1: no answer yet, ")]
-    assert len(beats) >= 2, said  # while the server said nothing, every 0.2 s
+    assert len(beats) >= 2, said  # while the server said nothing, every 0.1 s
 
 
 def test_ini_timeout_reaches_openstack_drivers(tmp_path):

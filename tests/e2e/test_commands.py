@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from minicloud.topology import EMPTY
+from tests.backends import seed_demo_sqlite
 from tests.reference import REFERENCE_TREE as REFERENCE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,17 +89,11 @@ DEMO = [
 ]
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The README's demo deployment, built only through one-shot commands."""
-    home = tmp_path_factory.mktemp("demo")
-    assert ok(home, "topology") == EMPTY + "\n"
-    for command in DEMO:
-        ok(home, *command)
-    # Connect gives Tower its public IP; a Stub cloud has no host, so the command is shown.
-    assert ok(home, "instances", "connect", "Tower", "--public-ip", "8.21.28.30") == \
-        "ssh cirros@8.21.28.30\n"
-    return home
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    """A home whose store holds the README's demo deployment (a copy of one built once)."""
+    seed_demo_sqlite(tmp_path / "minicloud.db")
+    return tmp_path
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +121,15 @@ def json_of(home: Path, *args: str) -> object:
 # --- the demo through commands -------------------------------------------------------------
 
 
-def test_demo_built_by_commands_prints_the_reference_tree(demo: Path) -> None:
-    done = minicloud(demo, "topology")
+def test_demo_built_by_commands_prints_the_reference_tree(tmp_path: Path) -> None:
+    """The README's demo deployment, built only through one-shot commands."""
+    assert ok(tmp_path, "topology") == EMPTY + "\n"
+    for command in DEMO:
+        ok(tmp_path, *command)
+    # Connect gives Tower its public IP; a Stub cloud has no host, so the command is shown.
+    assert ok(tmp_path, "instances", "connect", "Tower", "--public-ip", "8.21.28.30") == \
+        "ssh cirros@8.21.28.30\n"
+    done = minicloud(tmp_path, "topology")
     assert done.returncode == 0
     assert done.stdout == REFERENCE
     assert done.stderr == ""

@@ -18,6 +18,7 @@ from minicloud.cli.menus.main import run_menu
 from minicloud.cli.prompts import Prompter
 from minicloud.config import Config
 from minicloud.topology import render
+from tests.backends import seeded_url
 from tests.drivers.fake_cloudstack import API_KEY, ENDPOINT, SECRET_KEY, FakeCloudStack
 from tests.drivers.fake_openstack import CLOUD_SETTINGS as OS_SETTINGS
 from tests.drivers.fake_openstack import PASSWORD as OS_PASSWORD
@@ -49,7 +50,7 @@ README_DEMO = (
 
 
 def _app(tmp_path: Path) -> MiniCloud:
-    return MiniCloud(Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/mc.db")).open()
+    return MiniCloud(Config(home=tmp_path, db_url=seeded_url(tmp_path / "mc.db"))).open()
 
 
 def _run(app: MiniCloud, *argv: str) -> int:

@@ -9,12 +9,13 @@ import pytest
 from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.store import Store
+from tests.backends import seeded_url
 from tests.drivers.fake_openstack import CLOUD_SETTINGS, PASSWORD, fake_openstack_driver
 
 
 def test_ctrl_c_while_a_server_boots_leaves_no_orphan(tmp_path: Path) -> None:
-    with fake_openstack_driver(Store(f"sqlite:///{tmp_path}/fake.db").open()) as (_, fake):
-        app = MiniCloud(Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/mc.db")).open()
+    with fake_openstack_driver(Store(seeded_url(tmp_path / "fake.db")).open()) as (_, fake):
+        app = MiniCloud(Config(home=tmp_path, db_url=seeded_url(tmp_path / "mc.db"))).open()
         app.clouds.add("os1", "openstack", "", dict(CLOUD_SETTINGS), PASSWORD)
         app.networks.create("os1", "n1", "10.0.0.0/24")
         fake.build_gets = 1000  # the server stays in BUILD: MiniCloud waits and reports
@@ -40,11 +41,11 @@ def test_ctrl_c_while_a_server_boots_leaves_no_orphan(tmp_path: Path) -> None:
 
 def test_a_whole_deployment_on_openstack(tmp_path: Path) -> None:
     """The demo's shape on an OpenStack cloud, then reset: only MiniCloud's work is undone."""
-    with fake_openstack_driver(Store(f"sqlite:///{tmp_path}/fake.db").open()) as (_, fake):
+    with fake_openstack_driver(Store(seeded_url(tmp_path / "fake.db")).open()) as (_, fake):
         outside = fake.add_network("theirs")
         fake.add_subnet(outside["id"], "theirs-subnet", "10.99.0.0/24")
         foreign = fake.add_server("not-ours", [outside["id"]])
-        app = MiniCloud(Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/mc.db")).open()
+        app = MiniCloud(Config(home=tmp_path, db_url=seeded_url(tmp_path / "mc.db"))).open()
         app.clouds.add("os1", "openstack", "example.com", dict(CLOUD_SETTINGS), PASSWORD)
         app.clouds.add_cluster("os1", "London")
         app.routers.create("os1", "gw", gateway="public")
@@ -69,9 +70,9 @@ def test_a_whole_deployment_on_openstack(tmp_path: Path) -> None:
 
 
 def test_a_cluster_named_like_an_availability_zone_places_servers_there(tmp_path: Path) -> None:
-    with fake_openstack_driver(Store(f"sqlite:///{tmp_path}/fake.db").open()) as (_, fake):
+    with fake_openstack_driver(Store(seeded_url(tmp_path / "fake.db")).open()) as (_, fake):
         fake.zones = ["nova", "London"]
-        app = MiniCloud(Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/mc.db")).open()
+        app = MiniCloud(Config(home=tmp_path, db_url=seeded_url(tmp_path / "mc.db"))).open()
         app.clouds.add("os1", "openstack", "", dict(CLOUD_SETTINGS), PASSWORD)
         for cluster in ("London", "Antwerp"):
             app.clouds.add_cluster("os1", cluster)

@@ -18,7 +18,7 @@ import pytest
 
 from minicloud.drivers import stub
 from minicloud.errors import MiniCloudError
-from tests.backends import drop_all_tables
+from tests.backends import drop_all_tables, seed_sqlite
 
 CLOUD = "Lab"
 
@@ -118,6 +118,7 @@ class World:
         home = root / f"world{counter[0]}"
         home.mkdir()
         if db_url.startswith("sqlite"):
+            seed_sqlite(home / "minicloud.db")
             url = f"sqlite:///{home}/minicloud.db"
         else:
             drop_all_tables(db_url)
