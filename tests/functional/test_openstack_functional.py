@@ -46,6 +46,8 @@ ENTRY = os.environ.get(ENV, "")
 
 pytestmark = [
     pytest.mark.functional,
+    # One OpenStack for all of them: the cases run on one worker, in order.
+    pytest.mark.xdist_group("openstack"),
     pytest.mark.skipif(not ENTRY, reason=f"{ENV} is not set: no OpenStack to test against "
                        "(tests/functional/openstack/up.sh brings one up)"),
 ]

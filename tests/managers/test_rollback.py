@@ -18,7 +18,7 @@ import pytest
 
 from minicloud.drivers import stub
 from minicloud.errors import MiniCloudError
-from tests.backends import drop_all_tables, seed_sqlite
+from tests.backends import seed_mysql, seed_sqlite
 
 CLOUD = "Lab"
 
@@ -121,7 +121,7 @@ class World:
             seed_sqlite(home / "minicloud.db")
             url = f"sqlite:///{home}/minicloud.db"
         else:
-            drop_all_tables(db_url)
+            seed_mysql(db_url)
             url = db_url
         self.app = make_app(home, url)
         setup(self.app)

@@ -6,6 +6,8 @@
 #
 #   eval "$(tests/functional/openstack/up.sh)"    # stdout: only the two export lines
 #   tests/functional/openstack/down.sh
+#   tests/functional/openstack/up.sh venv         # only install the venv (CI does it early,
+#                                                 # beside its other installs), start nothing
 #
 # Environment:
 #   MC_OS_VENV     the stack's venv (default /opt/minicloud-openstack-venv); reused when it
@@ -59,16 +61,25 @@ quiet() {
     fi
 }
 
+ONLY_VENV=0
+case "${1:-}" in
+    "") ;;
+    venv) ONLY_VENV=1 ;;
+    *) fail "usage: $0 [venv]" ;;
+esac
+
 # -- 0. a stack already up goes first --------------------------------------------------------
-if compgen -G "$STATE/run/*.pid" >/dev/null; then
-    log "a stack is recorded in $STATE: taking it down first"
-    "$HERE/down.sh" >&2
-fi
-for port in 5000 8774 8778 9292 9696; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        fail "port $port is in use by a process this script did not start (see: ss -ltnp)"
+if [ "$ONLY_VENV" -eq 0 ]; then
+    if compgen -G "$STATE/run/*.pid" >/dev/null; then
+        log "a stack is recorded in $STATE: taking it down first"
+        "$HERE/down.sh" >&2
     fi
-done
+    for port in 5000 8774 8778 9292 9696; do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            fail "port $port is in use by a process this script did not start (see: ss -ltnp)"
+        fi
+    done
+fi
 
 # -- 1. the venv -----------------------------------------------------------------------------
 LOCK="$HERE/requirements.lock"
@@ -96,6 +107,10 @@ else
     echo "import minicloud_sqlite_immediate" >"$site/minicloud_sqlite_immediate.pth"
     echo "$STAMP" >"$VENV/.minicloud-stack"
     log "venv ready"
+fi
+if [ "$ONLY_VENV" -eq 1 ]; then
+    trap - EXIT
+    exit 0
 fi
 PY="$VENV/bin/python"
 STACK=("$PY" "$HERE/stack.py")
