@@ -15,7 +15,7 @@ from .managers.clouds import CloudManager
 from .managers.instances import InstanceManager
 from .managers.networks import NetworkManager
 from .managers.routers import RouterManager
-from .model import Cloud
+from .model.objects import Cloud
 from .reconciler import Reconciler
 from .reset import Resetter
 from .session import Session

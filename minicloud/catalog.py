@@ -7,7 +7,7 @@ needs them for ``clouds add``'s flags, and help must stay fast.
 from __future__ import annotations
 
 from .drivers import DRIVERS, Setting, driver_class
-from .errors import ConfigError, ValidationError
+from .model.errors import ConfigError, ValidationError
 
 
 def types() -> list[str]:

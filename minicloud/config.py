@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .dburl import check_url, with_password
 from .drivers import DRIVERS  # the registry's names only: no driver module is imported
-from .errors import ConfigError
+from .model.errors import ConfigError
 
 CONFIG_NAME = "minicloud.ini"
 # Every section and key minicloud.ini may hold: anything else is warned about (a typo there

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
-from .errors import ConfigError
+from .model.errors import ConfigError
 
 SUPPORTED_URLS = ("sqlite:///PATH or "
                   "mysql+pymysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?charset=utf8mb4]")

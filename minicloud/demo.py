@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .model import PUBLIC_SSH
+from .model.objects import PUBLIC_SSH
 
 if TYPE_CHECKING:
     from .app import MiniCloud

@@ -12,12 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .cache import Writes, clone
-from .codec import from_dict, to_dict
-from .drift import WATCHED, Drift, compare
 from .drivers.base import Driver
-from .errors import DriverError, MiniCloudError, NotFoundError
-from .kinds import KINDS, SYNCED, label
-from .model import (
+from .model.codec import from_dict, to_dict
+from .model.drift import WATCHED, Drift, compare
+from .model.errors import DriverError, MiniCloudError, NotFoundError
+from .model.kinds import KINDS, SYNCED, label
+from .model.objects import (
     Change,
     Cloud,
     CloudSnapshot,

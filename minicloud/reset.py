@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .drivers.base import Driver
-from .errors import NOT_FOUND, DriverError, MiniCloudError
-from .model import Change, Cloud, Instance, PublicIP, Router, State
+from .model.errors import NOT_FOUND, DriverError, MiniCloudError
+from .model.objects import Change, Cloud, Instance, PublicIP, Router, State
 from .reconciler import Reconciler
 from .session import Session
 

@@ -18,7 +18,7 @@ from .store import Store
 
 if TYPE_CHECKING:
     from .drivers.base import Driver
-    from .model import Cloud
+    from .model.objects import Cloud
 
 log = logging.getLogger("minicloud")
 

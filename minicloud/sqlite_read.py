@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .kinds import TABLES
+from .model.kinds import TABLES
 from .table import META_TABLE, NAME_LENGTH, Record, decode, record_key
 
 SQLITE_BUSY_SECONDS = 5
@@ -34,7 +34,7 @@ def check_sqlite_file(url: str) -> None:
     import sqlite3
 
     from .dburl import describe_url
-    from .errors import StoreError
+    from .model.errors import StoreError
 
     path = sqlite_path(url)
     try:

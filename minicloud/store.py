@@ -20,8 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import signals
 from .dburl import describe_url, explain
-from .errors import StoreError
-from .kinds import TABLES
+from .model.errors import StoreError
+from .model.kinds import TABLES
 from .sqlite_read import IDENTITY, Query, read_sqlite
 from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, NAME_LENGTH, Record, Table, record_key
 

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from minicloud.app import MiniCloud
-from minicloud.codec import to_dict
 from minicloud.config import Config
 from minicloud.demo import build_demo
 from minicloud.drivers import DRIVERS, stub
-from minicloud.kinds import KINDS
+from minicloud.model.codec import to_dict
+from minicloud.model.kinds import KINDS
 from tests.backends import BACKENDS, backend_url
 
 # What a warning about an unknown minicloud.ini section lists: the two general sections, then

@@ -11,8 +11,8 @@ from minicloud.cache import Cache, Inventory, clone
 from minicloud.demo import build_demo
 from minicloud.drivers.base import Driver
 from minicloud.drivers.stub import StubDriver
-from minicloud.errors import NotFoundError, StoreError
-from minicloud.model import Cloud, Network, Subnet
+from minicloud.model.errors import NotFoundError, StoreError
+from minicloud.model.objects import Cloud, Network, Subnet
 from minicloud.store import Store, Table
 from minicloud.topology import render_text
 

@@ -9,7 +9,7 @@ import pytest
 
 from minicloud.config import find_config, load_config
 from minicloud.drivers import DRIVERS
-from minicloud.errors import ConfigError
+from minicloud.model.errors import ConfigError
 from tests.conftest import KNOWN_SECTIONS
 
 VARS = ("MINICLOUD_CONFIG", "MINICLOUD_DB_URL", "MINICLOUD_DB_PASSWORD", "MINICLOUD_SSH",

@@ -17,7 +17,7 @@ from minicloud.cli.commands import run_command
 from minicloud.config import Config
 from minicloud.drivers import create_driver
 from minicloud.drivers.stub import reset_fault_counters
-from minicloud.kinds import TABLES
+from minicloud.model.kinds import TABLES
 from minicloud.store import META_TABLE
 
 CLOUD = "TryStack"

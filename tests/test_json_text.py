@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minicloud import json_text
+from minicloud.model import json_text
 
 SCALARS = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text()
 DATA = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minicloud.codec import from_dict, to_dict
-from minicloud.kinds import KINDS
-from minicloud.model import (
+from minicloud.model.codec import from_dict, to_dict
+from minicloud.model.kinds import KINDS
+from minicloud.model.objects import (
     NAME_RULE,
     Cloud,
     CloudSnapshot,

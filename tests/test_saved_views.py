@@ -16,7 +16,7 @@ from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
 from minicloud.config import Config
 from minicloud.drivers.stub import StubDriver
-from minicloud.model import State
+from minicloud.model.objects import State
 from minicloud.store import Store
 from minicloud.topology import render_text
 from minicloud.views import Views

@@ -10,8 +10,8 @@ import sqlalchemy
 
 from minicloud.config import Config
 from minicloud.dburl import describe_url, with_password
-from minicloud.errors import StaleError, StoreError
-from minicloud.kinds import TABLES
+from minicloud.model.errors import StaleError, StoreError
+from minicloud.model.kinds import TABLES
 from minicloud.secrets import redact
 from minicloud.store import (
     META_TABLE,

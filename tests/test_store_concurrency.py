@@ -20,8 +20,8 @@ import pytest
 
 from minicloud.app import MiniCloud
 from minicloud.config import Config
-from minicloud.errors import StoreError
-from minicloud.model import Cloud
+from minicloud.model.errors import StoreError
+from minicloud.model.objects import Cloud
 from minicloud.store import Store
 from tests.backends import BACKENDS, backend_url
 
@@ -86,7 +86,7 @@ import sys, time
 from pathlib import Path
 from minicloud.app import MiniCloud
 from minicloud.config import Config
-from minicloud.model import Cloud
+from minicloud.model.objects import Cloud
 from minicloud.store import Table
 
 url, prefix, stop_after, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy
 
-from minicloud.errors import StoreError
+from minicloud.model.errors import StoreError
 from minicloud.store import SCHEMA_VERSION, Store
 from minicloud.table import META_TABLE
 from tests.consistency import minicloud, open_app

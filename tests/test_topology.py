@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minicloud.model import (
+from minicloud.model.objects import (
     Cloud,
     Cluster,
     Deployment,

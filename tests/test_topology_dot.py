@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from minicloud.model import Deployment
-from minicloud.printable import visible
+from minicloud.model.objects import Deployment
+from minicloud.model.printable import visible
 from minicloud.topology import EMPTY
 from minicloud.topology_dot import escape, render_dot
 from tests.pictures import (

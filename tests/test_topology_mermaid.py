@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from minicloud.model import Deployment
-from minicloud.printable import visible
+from minicloud.model.objects import Deployment
+from minicloud.model.printable import visible
 from minicloud.topology import EMPTY
 from minicloud.topology_dot import render_dot
 from minicloud.topology_mermaid import escape, render_mermaid

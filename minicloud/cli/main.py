@@ -115,7 +115,7 @@ def _one_shot(args: argparse.Namespace) -> int:
     try:
         if args.demo:
             from ..demo import build_demo
-            from ..errors import MiniCloudError
+            from ..model.errors import MiniCloudError
 
             try:
                 if not build_demo(app):
@@ -140,7 +140,7 @@ def precheck(args: argparse.Namespace) -> Config | None:
     Other store failures are said at the first entry that needs the store.  None (said in
     one line on stderr) when something is wrong."""
     from ..config import load_config
-    from ..errors import MiniCloudError
+    from ..model.errors import MiniCloudError
     from ..sqlite_read import check_sqlite_file
 
     try:
@@ -165,7 +165,7 @@ def open_app(args: argparse.Namespace, load: bool = True,
     open the store; one line on stderr when that fails."""
     from ..app import MiniCloud
     from ..config import load_config
-    from ..errors import MiniCloudError
+    from ..model.errors import MiniCloudError
     from ..sqlite_read import check_sqlite_file
 
     try:

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ValidationError
+from ..model.errors import ValidationError
 from .present import Result, to_json
 
 if TYPE_CHECKING:
-    from ..model import Deployment
+    from ..model.objects import Deployment
 
 FORMATS = ("text", "json", "dot", "mermaid")
 # Drawn by ``dot -T<format>`` from the DOT text.

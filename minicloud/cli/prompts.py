@@ -15,8 +15,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO, TypeVar
 
-from ..errors import ValidationError
-from ..printable import printable
+from ..model.errors import ValidationError
+from ..model.printable import printable
 
 T = TypeVar("T")
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from .base import Driver, Features, Setting
 
 if TYPE_CHECKING:
-    from ..model import Cloud
+    from ..model.objects import Cloud
     from ..store import Store
 
 # type name -> "module:Class", imported only when a cloud of that type is used (openstacksdk

@@ -28,8 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..errors import TIMEOUT, DriverError
-from ..model import (
+from ..model.errors import TIMEOUT, DriverError
+from ..model.objects import (
     Cloud,
     CloudSnapshot,
     Flavor,

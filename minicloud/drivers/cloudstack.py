@@ -19,8 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..model import CloudSnapshot, Flavor, Image, Instance, KeyPair, State
-from ..validation import check_http_url
+from ..model.objects import CloudSnapshot, Flavor, Image, Instance, KeyPair, State
+from ..model.validation import check_http_url
 from .base import CLUSTER_KEY, Features, ServerSpec, Setting
 from .cloudstack_access import CloudStackAccess
 from .cloudstack_convert import (

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import FAILED
-from ..model import Instance, PublicIP, SecurityGroup, SecurityRule
+from ..model.errors import FAILED
+from ..model.objects import Instance, PublicIP, SecurityGroup, SecurityRule
 from .base import OWNER_TAG
 from .cloudstack_convert import GROUPS_TAG, groups_of, to_instance, to_public_ip, to_security_group
 from .cloudstack_network import CloudStackNetwork

@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..model import (
+from ..model.objects import (
     KEYPAIR_PREFIX,
     Flavor,
     Image,

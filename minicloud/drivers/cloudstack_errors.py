@@ -13,7 +13,7 @@ from typing import Any
 from cs import CloudStackApiException, CloudStackException
 from requests import exceptions as rq
 
-from ..errors import (
+from ..model.errors import (
     CONFLICT,
     FAILED,
     FORBIDDEN,

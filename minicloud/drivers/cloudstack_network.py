@@ -10,8 +10,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from ..errors import FAILED, INVALID, NOT_FOUND
-from ..model import Network, PublicIP, Router
+from ..model.errors import FAILED, INVALID, NOT_FOUND
+from ..model.objects import Network, PublicIP, Router
 from .cloudstack_convert import (
     source_nats,
     to_network,

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..errors import ConfigError, DriverError
-from ..model import (
+from ..model.errors import ConfigError, DriverError
+from ..model.objects import (
     Cloud,
     CloudSnapshot,
     Flavor,
@@ -27,7 +27,7 @@ from ..model import (
     KeyPair,
     State,
 )
-from ..validation import check_http_url
+from ..model.validation import check_http_url
 from .base import CLUSTER_KEY, OWNER_TAG, Features, ServerSpec, Setting
 from .openstack_convert import (
     flavor_id_of,

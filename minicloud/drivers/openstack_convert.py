@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..model import (
+from ..model.objects import (
     KEYPAIR_PREFIX,
     Flavor,
     Image,

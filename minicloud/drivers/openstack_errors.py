@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import (
+from ..model.errors import (
     CONFLICT,
     FAILED,
     FORBIDDEN,

@@ -11,8 +11,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import FAILED, NOT_FOUND, DriverError
-from ..model import Network, PublicIP, Router, SecurityGroup, SecurityRule
+from ..model.errors import FAILED, NOT_FOUND, DriverError
+from ..model.objects import Network, PublicIP, Router, SecurityGroup, SecurityRule
 from .openstack_convert import (
     ROUTER_INTERFACE_OWNERS,
     group_by,

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import FAILED, ConfigError, DriverError, MiniCloudError
-from ..model import Cloud
+from ..model.errors import FAILED, ConfigError, DriverError, MiniCloudError
+from ..model.objects import Cloud
 from .base import OWNER_TAG, Driver
 from .openstack_convert import Body
 from .openstack_errors import PasswordNeeded, map_error

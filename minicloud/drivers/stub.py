@@ -12,8 +12,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ..errors import CONFLICT, NOT_FOUND
-from ..model import (
+from ..model.errors import CONFLICT, NOT_FOUND
+from ..model.objects import (
     DEFAULT_GROUP,
     KEYPAIR_PREFIX,
     CloudSnapshot,
@@ -30,7 +30,7 @@ from ..model import (
     SecurityRule,
     State,
 )
-from ..validation import check_name, check_optional_name, parse_cidr
+from ..model.validation import check_name, check_optional_name, parse_cidr
 from .base import Features, ServerSpec, Setting, map_state
 from .stub_network import StubNetwork, new_id
 from .stub_state import (

@@ -11,9 +11,9 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..codec import from_dict, to_dict
-from ..errors import CONFLICT, FAILED, INVALID, NOT_FOUND
-from ..model import Cloud, Network, PublicIP, Resource, Router, Subnet
+from ..model.codec import from_dict, to_dict
+from ..model.errors import CONFLICT, FAILED, INVALID, NOT_FOUND
+from ..model.objects import Cloud, Network, PublicIP, Resource, Router, Subnet
 from .base import Driver
 from .stub_state import StubState, check_fault_plan, faultable
 

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..codec import from_dict, to_dict
-from ..errors import FAILED, ConfigError
-from ..kinds import KINDS
-from ..model import Instance, Network, Resource
+from ..model.codec import from_dict, to_dict
+from ..model.errors import FAILED, ConfigError
+from ..model.kinds import KINDS
+from ..model.objects import Instance, Network, Resource
 
 if TYPE_CHECKING:
     from ..store import Store

@@ -9,9 +9,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InUseError, ValidationError
 from ..ledger import Claims
-from ..model import (
+from ..model.errors import InUseError, ValidationError
+from ..model.objects import (
     PUBLIC_SSH,
     Change,
     Instance,
@@ -22,7 +22,7 @@ from ..model import (
     SecurityGroup,
     State,
 )
-from ..validation import check_login_user
+from ..model.validation import check_login_user
 from .base import Manager, Undo
 from .groups import public_ssh
 

@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from .. import catalog
 from ..cache import clone
-from ..codec import to_dict
-from ..drift import Drift
 from ..drivers import DRIVERS, driver_class
 from ..drivers.base import Driver, Setting
-from ..errors import InUseError, MiniCloudError, NotFoundError, ValidationError
-from ..kinds import KINDS
 from ..ledger import Claims
-from ..model import Cloud, Cluster, Deployment, DriftRecord, Flavor, Image, Intent
+from ..model.codec import to_dict
+from ..model.drift import Drift
+from ..model.errors import InUseError, MiniCloudError, NotFoundError, ValidationError
+from ..model.kinds import KINDS
+from ..model.objects import Cloud, Cluster, Deployment, DriftRecord, Flavor, Image, Intent
+from ..model.validation import check_location
 from ..reset import ResetReport
-from ..validation import check_location
 from .base import Manager, check_name
 
 if TYPE_CHECKING:

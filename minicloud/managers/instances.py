@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..cache import clone
 from ..drivers.base import Driver, ServerSpec
-from ..errors import DriverError, InUseError, ValidationError
 from ..ledger import Claims
-from ..model import (
+from ..model.errors import DriverError, InUseError, ValidationError
+from ..model.objects import (
     DEFAULT_GROUP,
     KEYPAIR_PREFIX,
     PUBLIC_SSH,

@@ -28,7 +28,7 @@ from minicloud.cli.present import Result, said
 from minicloud.cli.prompts import Prompter
 from minicloud.config import load_config
 from minicloud.demo import build_demo
-from minicloud.errors import CredentialsNeeded
+from minicloud.model.errors import CredentialsNeeded
 from tests.backends import seed_sqlite
 
 CLI = Path(__file__).resolve().parents[2] / "minicloud" / "cli"

@@ -34,12 +34,12 @@ from hypothesis import strategies as st
 from minicloud.app import MiniCloud
 from minicloud.cli.menus.main import run_menu
 from minicloud.cli.prompts import Prompter
-from minicloud.codec import from_dict, to_dict
 from minicloud.config import Config
 from minicloud.demo import build_demo
 from minicloud.drivers.stub import STUB_KINDS, as_seen
 from minicloud.drivers.stub import TABLES as STUB_TABLES
-from minicloud.kinds import KINDS, TABLES
+from minicloud.model.codec import from_dict, to_dict
+from minicloud.model.kinds import KINDS, TABLES
 from minicloud.topology import render_text
 from tests.volume import FULL, scaled
 

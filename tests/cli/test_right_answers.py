@@ -73,7 +73,7 @@ def test_the_clouds_own_refusal_has_the_same_exit_codes(
         demo_app: MiniCloud, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch, reason: str, code: int) -> None:
     """When only the cloud knows (another user's port), in use is 1 and invalid is 2."""
-    from minicloud.errors import DriverError
+    from minicloud.model.errors import DriverError
 
     def refuse(*_: object, **__: object) -> None:
         raise DriverError("TryStack", "create server x", reason, "IP address 10.10.2.77")

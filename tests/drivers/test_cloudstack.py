@@ -18,7 +18,7 @@ from minicloud.config import Config
 from minicloud.drivers.base import ServerSpec
 from minicloud.drivers.cloudstack import CloudStackDriver
 from minicloud.drivers.cloudstack_network import NO_ATTACH
-from minicloud.errors import (
+from minicloud.model.errors import (
     CONFLICT,
     NOT_FOUND,
     QUOTA,
@@ -27,7 +27,7 @@ from minicloud.errors import (
     CredentialsNeeded,
     DriverError,
 )
-from minicloud.model import Cloud, SecurityRule
+from minicloud.model.objects import Cloud, SecurityRule
 from tests.drivers.fake_cloudstack import (
     CLOUD_SETTINGS,
     SECRET_KEY,

@@ -26,13 +26,13 @@ from typing import Any
 
 import pytest
 
-from minicloud.codec import from_dict
 from minicloud.drivers import DRIVERS as REGISTRY
 from minicloud.drivers import create_driver, driver_class
 from minicloud.drivers.base import Driver, Features, ServerSpec, Setting
 from minicloud.drivers.stub import TABLES as STUB_TABLES
-from minicloud.errors import DriverError
-from minicloud.model import (
+from minicloud.model.codec import from_dict
+from minicloud.model.errors import DriverError
+from minicloud.model.objects import (
     KEYPAIR_PREFIX,
     Cloud,
     Instance,

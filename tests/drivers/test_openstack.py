@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from minicloud import errors
 from minicloud.drivers.base import CLUSTER_KEY, OWNER_TAG, ServerSpec
 from minicloud.drivers.openstack import OpenStackDriver
-from minicloud.errors import DriverError
-from minicloud.model import Cloud, SecurityRule
+from minicloud.model import errors
+from minicloud.model.errors import DriverError
+from minicloud.model.objects import Cloud, SecurityRule
 from tests.drivers.fake_openstack import (
     AUTH_URL,
     PASSWORD,

@@ -8,10 +8,10 @@ import textwrap
 import pytest
 import requests_mock
 
-from minicloud import errors
 from minicloud.drivers.openstack import OpenStackDriver, clouds_yaml_entries
-from minicloud.errors import DriverError
-from minicloud.model import Cloud
+from minicloud.model import errors
+from minicloud.model.errors import DriverError
+from minicloud.model.objects import Cloud
 from tests.drivers.fake_openstack import AUTH_URL, CLOUD_SETTINGS, PASSWORD, FakeOpenStack
 
 # -- the password ------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ import pytest
 from minicloud.drivers import create_driver, stub
 from minicloud.drivers.base import ServerSpec
 from minicloud.drivers.stub import StubDriver
-from minicloud.errors import ConfigError, DriverError
-from minicloud.model import Cloud, State
+from minicloud.model.errors import ConfigError, DriverError
+from minicloud.model.objects import Cloud, State
 from minicloud.store import Store
 
 

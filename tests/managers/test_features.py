@@ -12,7 +12,7 @@ from minicloud.cli.menus.main import run_menu
 from minicloud.cli.prompts import Prompter
 from minicloud.drivers.base import Features
 from minicloud.drivers.stub import StubDriver
-from minicloud.errors import ValidationError
+from minicloud.model.errors import ValidationError
 
 CLOUD = "Lab"
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from minicloud.drivers import stub
-from minicloud.errors import MiniCloudError
+from minicloud.model.errors import MiniCloudError
 from tests.backends import drop_all_tables
 
 CLOUD = "Lab"

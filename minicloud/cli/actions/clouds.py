@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ...errors import ConfigError
+from ...model.errors import ConfigError
 from .. import present
 from ..present import Result, said, table
 from .base import (

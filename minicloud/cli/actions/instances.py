@@ -6,9 +6,9 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ...errors import MiniCloudError
-from ...names import DEFAULT_GROUP, PUBLIC_SSH
-from ...validation import check_login_user
+from ...model.errors import MiniCloudError
+from ...model.names import DEFAULT_GROUP, PUBLIC_SSH
+from ...model.validation import check_login_user
 from .. import present
 from ..present import Result, said, table
 from .base import (
@@ -29,7 +29,7 @@ from .base import (
 if TYPE_CHECKING:
     from ...app import MiniCloud
     from ...managers.instances import ConnectPlan
-    from ...model import SecurityGroup
+    from ...model.objects import SecurityGroup
 
 
 class InstancesList(Action):

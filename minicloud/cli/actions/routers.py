@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ...errors import ValidationError
+from ...model.errors import ValidationError
 from .. import present
 from ..present import Result, said, table
 from .base import (
@@ -26,7 +26,7 @@ from .base import (
 
 if TYPE_CHECKING:
     from ...app import MiniCloud
-    from ...model import Network, Router
+    from ...model.objects import Network, Router
 
 
 class RoutersList(Action):

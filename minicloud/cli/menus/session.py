@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ...errors import CredentialsNeeded, InUseError, MiniCloudError, ValidationError
+from ...model.errors import CredentialsNeeded, InUseError, MiniCloudError, ValidationError
 from ..actions.base import Action, Arg, Check, Declined, Entry, Values, get
 from ..present import DECLINED, Result
 from ..prompts import Cancelled, EndOfInput, Prompter, one_line

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import (
+from .objects import (
     Change,
     Cloud,
     Cluster,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, TypeVar
 
-from .model import Instance, Network, Nic, SecurityGroup, SecurityRule, Subnet
+from .objects import Instance, Network, Nic, SecurityGroup, SecurityRule, Subnet
 
 # The list fields whose items are model objects too.
 _NESTED: dict[tuple[type, str], type] = {
