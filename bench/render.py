@@ -10,8 +10,8 @@ import time
 
 from common import large_deployment
 
-from minicloud.cache import Cache
 from minicloud.drivers.stub import StubDriver
+from minicloud.state.cache import Cache
 from minicloud.topology import render
 
 

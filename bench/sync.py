@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from minicloud.drivers.openstack import OpenStackDriver
 from minicloud.model.objects import Cloud
-from minicloud.store import Store
+from minicloud.state.store import Store
 from tests.drivers.fake_openstack import (
     CLOUD_SETTINGS,
     PASSWORD,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .cache import Inventory
 from .config import Config
 from .drivers.base import Driver
 from .managers.clouds import CloudManager
@@ -19,7 +18,8 @@ from .model.objects import Cloud
 from .reconciler import Reconciler
 from .reset import Resetter
 from .session import Session
-from .store import Store
+from .state.cache import Inventory
+from .state.store import Store
 
 
 class MiniCloud:

@@ -11,7 +11,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .cache import Writes, clone
 from .drivers.base import Driver
 from .model.codec import from_dict, to_dict
 from .model.drift import WATCHED, Drift, compare
@@ -26,6 +25,7 @@ from .model.objects import (
     Intent,
 )
 from .session import Session
+from .state.cache import Writes, clone
 
 # Shown after a cloud's failure: the tree keeps what MiniCloud last knew of it.
 LAST_KNOWN = "showing its last known state"

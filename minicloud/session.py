@@ -10,11 +10,11 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .cache import Inventory
 from .config import Config
 from .drivers import DRIVERS, create_driver
-from .ledger import Ledger
-from .store import Store
+from .state.cache import Inventory
+from .state.ledger import Ledger
+from .state.store import Store
 
 if TYPE_CHECKING:
     from .drivers.base import Driver

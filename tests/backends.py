@@ -52,7 +52,7 @@ def seed_sqlite(path: Path) -> None:
     import tempfile
 
     from minicloud.drivers.stub import TABLES as STUB_TABLES
-    from minicloud.store import Store
+    from minicloud.state.store import Store
 
     if not _TEMPLATE:
         folder = Path(tempfile.mkdtemp(prefix="minicloud-template-"))

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from minicloud.cache import Cache, Inventory, clone
 from minicloud.demo import build_demo
 from minicloud.drivers.base import Driver
 from minicloud.drivers.stub import StubDriver
 from minicloud.model.errors import NotFoundError, StoreError
 from minicloud.model.objects import Cloud, Network, Subnet
-from minicloud.store import Store, Table
+from minicloud.state.cache import Cache, Inventory, clone
+from minicloud.state.store import Store, Table
 from minicloud.topology import render_text
 
 

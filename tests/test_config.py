@@ -311,7 +311,7 @@ def test_the_check_before_the_menu_is_cheap(home: Path) -> None:
     import time
 
     from minicloud.cli.main import precheck
-    from minicloud.store import Store
+    from minicloud.state.store import Store
 
     Store(f"sqlite:///{home / 'minicloud.db'}").open().close()
     args = argparse.Namespace(config=None, debug=False)

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from minicloud import sqlite_read
-from minicloud import table as table_module
 from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
 from minicloud.config import Config
 from minicloud.drivers.stub import StubDriver
+from minicloud.state import sqlite_read
+from minicloud.state import table as table_module
 from tests.backends import backend_url
 from tests.bulk import bulk_stub_cloud
 from tests.conftest import make_app
@@ -143,7 +143,7 @@ def test_the_topology_reads_every_table_once(tmp_path: Path, db_url: str,
 
 def test_an_openstack_write_makes_its_own_requests_and_no_sync(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from minicloud.store import Store
+    from minicloud.state.store import Store
     from tests.drivers.fake_openstack import CLOUD_SETTINGS, PASSWORD, fake_openstack_driver
 
     url = f"sqlite:///{tmp_path}/mc.db"
@@ -168,7 +168,7 @@ def test_an_openstack_write_makes_its_own_requests_and_no_sync(
 
 
 def test_drift_on_openstack_costs_the_requests_of_one_sync(tmp_path: Path) -> None:
-    from minicloud.store import Store
+    from minicloud.state.store import Store
     from tests.drivers.fake_openstack import CLOUD_SETTINGS, PASSWORD, fake_openstack_driver
 
     url = f"sqlite:///{tmp_path}/mc.db"

@@ -18,7 +18,7 @@ from minicloud.config import Config
 from minicloud.drivers import create_driver
 from minicloud.drivers.stub import reset_fault_counters
 from minicloud.model.kinds import TABLES
-from minicloud.store import META_TABLE
+from minicloud.state.store import META_TABLE
 
 CLOUD = "TryStack"
 

@@ -17,7 +17,7 @@ from minicloud.cli.commands import run_command
 from minicloud.config import Config
 from minicloud.drivers.stub import StubDriver
 from minicloud.model.objects import State
-from minicloud.store import Store
+from minicloud.state.store import Store
 from minicloud.topology import render_text
 from minicloud.views import Views
 from tests.backends import backend_url

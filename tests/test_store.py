@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy
 
 from minicloud.config import Config
-from minicloud.dburl import describe_url, with_password
 from minicloud.model.errors import StaleError, StoreError
 from minicloud.model.kinds import TABLES
 from minicloud.secrets import redact
-from minicloud.store import (
+from minicloud.state.dburl import describe_url, with_password
+from minicloud.state.store import (
     META_TABLE,
     SCHEMA_VERSION,
     Query,

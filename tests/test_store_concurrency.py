@@ -22,7 +22,7 @@ from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.model.errors import StoreError
 from minicloud.model.objects import Cloud
-from minicloud.store import Store
+from minicloud.state.store import Store
 from tests.backends import BACKENDS, backend_url
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,7 +87,7 @@ from pathlib import Path
 from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.model.objects import Cloud
-from minicloud.store import Table
+from minicloud.state.store import Table
 
 url, prefix, stop_after, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 app = MiniCloud(Config(home=Path("."), db_url=url)).open()
@@ -151,7 +151,7 @@ def test_killed_inside_a_write_leaves_all_or_nothing(store_url: str, tmp_path: P
 # Writes batches of ROWS rows, each in one store.transaction, as fast as it can.
 WRITE_ROWS = """
 import sys
-from minicloud.store import Store
+from minicloud.state.store import Store
 
 url, prefix, batches, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 store = Store(url).open()
@@ -277,7 +277,7 @@ def test_reload_sees_what_another_process_committed(store_url: str, tmp_path: Pa
 # Holds a write transaction open on the store until killed.
 HOLD_WRITE = """
 import sys, time
-from minicloud.store import Store
+from minicloud.state.store import Store
 
 store = Store(sys.argv[1]).open()
 with store.transaction():

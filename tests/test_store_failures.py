@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy
 
 from minicloud.model.errors import StoreError
-from minicloud.store import SCHEMA_VERSION, Store
-from minicloud.table import META_TABLE
+from minicloud.state.store import SCHEMA_VERSION, Store
+from minicloud.state.table import META_TABLE
 from tests.consistency import minicloud, open_app
 
 URL = "sqlite:///{}/minicloud.db"

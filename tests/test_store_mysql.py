@@ -21,11 +21,11 @@ import sqlalchemy
 
 from minicloud.app import MiniCloud
 from minicloud.config import Config, load_config
-from minicloud.dburl import describe_url, with_password
 from minicloud.model.errors import StoreError
 from minicloud.model.kinds import TABLES
 from minicloud.model.objects import Cloud, Network, Subnet
-from minicloud.store import SCHEMA_VERSION, Store
+from minicloud.state.dburl import describe_url, with_password
+from minicloud.state.store import SCHEMA_VERSION, Store
 from tests.backends import BACKENDS, MYSQL_URL, NO_MYSQL, backend_url, drop_all_tables
 
 REPO = Path(__file__).resolve().parents[1]

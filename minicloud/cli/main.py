@@ -141,7 +141,7 @@ def precheck(args: argparse.Namespace) -> Config | None:
     one line on stderr) when something is wrong."""
     from ..config import load_config
     from ..model.errors import MiniCloudError
-    from ..sqlite_read import check_sqlite_file
+    from ..state.sqlite_read import check_sqlite_file
 
     try:
         config = load_config(args.config, args.debug)
@@ -166,7 +166,7 @@ def open_app(args: argparse.Namespace, load: bool = True,
     from ..app import MiniCloud
     from ..config import load_config
     from ..model.errors import MiniCloudError
-    from ..sqlite_read import check_sqlite_file
+    from ..state.sqlite_read import check_sqlite_file
 
     try:
         if config is None:

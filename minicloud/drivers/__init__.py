@@ -10,7 +10,7 @@ from .base import Driver, Features, Setting
 
 if TYPE_CHECKING:
     from ..model.objects import Cloud
-    from ..store import Store
+    from ..state.store import Store
 
 # type name -> "module:Class", imported only when a cloud of that type is used (openstacksdk
 # is slow to import, and most sessions never need it).

@@ -18,7 +18,7 @@ from .base import Driver
 from .stub_state import StubState, check_fault_plan, faultable
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from ..state.store import Store
 
 
 def new_id() -> str:

@@ -23,7 +23,7 @@ from ..model.kinds import KINDS
 from ..model.objects import Instance, Network, Resource
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from ..state.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 

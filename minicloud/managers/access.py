@@ -9,7 +9,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..ledger import Claims
 from ..model.errors import InUseError, ValidationError
 from ..model.objects import (
     PUBLIC_SSH,
@@ -23,6 +22,7 @@ from ..model.objects import (
     State,
 )
 from ..model.validation import check_login_user
+from ..state.ledger import Claims
 from .base import Manager, Undo
 from .groups import public_ssh
 

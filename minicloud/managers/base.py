@@ -26,11 +26,11 @@ from ..model.validation import check_name
 __all__ = ["Manager", "Undo", "check_name"]
 
 if TYPE_CHECKING:
-    from ..cache import Cache
     from ..drivers.base import Driver, Features
-    from ..ledger import Ledger
     from ..model.objects import Cloud
     from ..session import Session
+    from ..state.cache import Cache
+    from ..state.ledger import Ledger
 
 log = logging.getLogger("minicloud")
 

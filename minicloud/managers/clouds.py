@@ -7,10 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import catalog
-from ..cache import clone
 from ..drivers import DRIVERS, driver_class
 from ..drivers.base import Driver, Setting
-from ..ledger import Claims
 from ..model.codec import to_dict
 from ..model.drift import Drift
 from ..model.errors import InUseError, MiniCloudError, NotFoundError, ValidationError
@@ -18,6 +16,8 @@ from ..model.kinds import KINDS
 from ..model.objects import Cloud, Cluster, Deployment, DriftRecord, Flavor, Image, Intent
 from ..model.validation import check_location
 from ..reset import ResetReport
+from ..state.cache import clone
+from ..state.ledger import Claims
 from .base import Manager, check_name
 
 if TYPE_CHECKING:

@@ -9,9 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cache import clone
 from ..drivers.base import Driver, ServerSpec
-from ..ledger import Claims
 from ..model.errors import DriverError, InUseError, ValidationError
 from ..model.objects import (
     DEFAULT_GROUP,
@@ -24,6 +22,8 @@ from ..model.objects import (
     SecurityGroup,
     State,
 )
+from ..state.cache import clone
+from ..state.ledger import Claims
 from .access import AccessManager, ConnectPlan
 from .base import Manager, Undo, check_name, log
 from .groups import public_ssh

@@ -167,7 +167,7 @@ def check_store(db_file: Path, app: MiniCloud | None) -> None:
     assert len({(i.cloud, i.name) for i in store["instance"]}) == len(store["instance"]), \
         "two instances of one cloud share a name"
     # The topology's instance counts are the store's.
-    from minicloud.cache import Cache
+    from minicloud.state.cache import Cache
 
     cache = Cache()
     for objs in store.values():

@@ -39,7 +39,7 @@ from keystoneauth1 import fixture as ks_fixture
 
 from minicloud.drivers.openstack import OpenStackDriver
 from minicloud.model.objects import Cloud, Port
-from minicloud.store import Store
+from minicloud.state.store import Store
 from tests.drivers.fake_common import (
     AUTH_URL,
     COMPUTE,

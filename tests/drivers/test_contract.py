@@ -41,7 +41,7 @@ from minicloud.model.objects import (
     SecurityRule,
     State,
 )
-from minicloud.store import Store
+from minicloud.state.store import Store
 from tests.backends import seed_sqlite
 from tests.drivers.fake_cloudstack import contract_factory as cloudstack_contract
 from tests.drivers.fake_openstack import fake_openstack_driver

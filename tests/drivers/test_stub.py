@@ -11,7 +11,7 @@ from minicloud.drivers.base import ServerSpec
 from minicloud.drivers.stub import StubDriver
 from minicloud.model.errors import ConfigError, DriverError
 from minicloud.model.objects import Cloud, State
-from minicloud.store import Store
+from minicloud.state.store import Store
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from minicloud.app import MiniCloud
 from minicloud.config import Config
-from minicloud.store import Store
+from minicloud.state.store import Store
 from tests.drivers.fake_openstack import CLOUD_SETTINGS, PASSWORD, fake_openstack_driver
 
 

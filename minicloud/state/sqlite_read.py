@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .model.kinds import TABLES
+from ..model.kinds import TABLES
 from .table import META_TABLE, NAME_LENGTH, Record, decode, record_key
 
 SQLITE_BUSY_SECONDS = 5
@@ -33,8 +33,8 @@ def check_sqlite_file(url: str) -> None:
     before it is drawn rather than at the first choice."""
     import sqlite3
 
+    from ..model.errors import StoreError
     from .dburl import describe_url
-    from .model.errors import StoreError
 
     path = sqlite_path(url)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
-from .model.errors import ConfigError
+from ..model.errors import ConfigError
 
 SUPPORTED_URLS = ("sqlite:///PATH or "
                   "mysql+pymysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?charset=utf8mb4]")
@@ -77,7 +77,7 @@ def with_password(url: str, password: str | None) -> str:
 
 def explain(url: str, exc: BaseException) -> str:
     """One line for a database failure: where, what, what to check; never the password."""
-    from .secrets import redact
+    from ..secrets import redact
 
     return redact(_explain(url, exc))
 

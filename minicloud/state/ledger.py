@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .model.codec import from_dict, to_dict
-from .model.errors import InUseError, MiniCloudError, NotFoundError, ValidationError
-from .model.kinds import KINDS, label
-from .model.objects import Change, Intent
+from ..model.codec import from_dict, to_dict
+from ..model.errors import InUseError, MiniCloudError, NotFoundError, ValidationError
+from ..model.kinds import KINDS, label
+from ..model.objects import Change, Intent
 from .store import STORE_LOCK
 from .table import record_key
 
@@ -263,7 +263,7 @@ class Ledger:
         done.  It stays pending, for the reconciler to settle as the cloud shows it, when the
         undo left something behind, or on Ctrl-C or an exit: those can land just after a
         cloud call took effect and before its undo was known."""
-        from .model.errors import LeftoverError
+        from ..model.errors import LeftoverError
 
         try:
             yield intent

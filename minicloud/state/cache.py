@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from .model.codec import from_dict, to_dict
-from .model.errors import StaleError
-from .model.kinds import KINDS
-from .model.objects import Deployment
+from ..model.codec import from_dict, to_dict
+from ..model.errors import StaleError
+from ..model.kinds import KINDS
+from ..model.objects import Deployment
 from .store import STORE_LOCK, Query, Store
 from .table import record_key
 

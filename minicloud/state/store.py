@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ..model.errors import StoreError
+from ..model.kinds import TABLES
 from . import signals
 from .dburl import describe_url, explain
-from .model.errors import StoreError
-from .model.kinds import TABLES
 from .sqlite_read import IDENTITY, Query, read_sqlite
 from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, NAME_LENGTH, Record, Table, record_key
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from .model.errors import StaleError, StoreError
+from ..model.errors import StaleError, StoreError
 
 log = logging.getLogger(__name__)
 
