@@ -11,8 +11,8 @@ import time
 from common import large_deployment
 
 from minicloud.drivers.stub import StubDriver
+from minicloud.render.topology import render
 from minicloud.state.cache import Cache
-from minicloud.topology import render
 
 
 def main() -> None:

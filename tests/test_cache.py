@@ -12,9 +12,9 @@ from minicloud.drivers.base import Driver
 from minicloud.drivers.stub import StubDriver
 from minicloud.model.errors import NotFoundError, StoreError
 from minicloud.model.objects import Cloud, Network, Subnet
+from minicloud.render.topology import render_text
 from minicloud.state.cache import Cache, Inventory, clone
 from minicloud.state.store import Store, Table
-from minicloud.topology import render_text
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from minicloud.demo import CLOUD, build_demo
-from minicloud.topology import render_text
+from minicloud.render.topology import render_text
 from tests.reference import REFERENCE_TREE
 
 # DESIGN.md section 4, byte for byte.

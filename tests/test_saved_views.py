@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from minicloud import saved_views
 from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
 from minicloud.config import Config
 from minicloud.drivers.stub import StubDriver
 from minicloud.model.objects import State
+from minicloud.render import saved_views
+from minicloud.render.topology import render_text
+from minicloud.render.views import Views
 from minicloud.state.store import Store
-from minicloud.topology import render_text
-from minicloud.views import Views
 from tests.backends import backend_url
 from tests.test_cost import Rows, _store
 from tests.test_cost import rows_read as rows_read  # the fixture

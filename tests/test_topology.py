@@ -13,7 +13,7 @@ from minicloud.model.objects import (
     Router,
     Subnet,
 )
-from minicloud.topology import EMPTY, Node, build, layout, render, render_text
+from minicloud.render.topology import EMPTY, Node, build, layout, render, render_text
 from tests.reference import REFERENCE_TREE
 
 # Copied from DESIGN.md section 4 (the product README's reference tree).

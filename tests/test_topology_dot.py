@@ -14,8 +14,8 @@ import pytest
 
 from minicloud.model.objects import Deployment
 from minicloud.model.printable import visible
-from minicloud.topology import EMPTY
-from minicloud.topology_dot import escape, render_dot
+from minicloud.render.topology import EMPTY
+from minicloud.render.topology_dot import escape, render_dot
 from tests.pictures import (
     HOSTILE,
     SAMPLES,

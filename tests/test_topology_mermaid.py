@@ -13,9 +13,9 @@ import pytest
 
 from minicloud.model.objects import Deployment
 from minicloud.model.printable import visible
-from minicloud.topology import EMPTY
-from minicloud.topology_dot import render_dot
-from minicloud.topology_mermaid import escape, render_mermaid
+from minicloud.render.topology import EMPTY
+from minicloud.render.topology_dot import render_dot
+from minicloud.render.topology_mermaid import escape, render_mermaid
 from tests.pictures import (
     HOSTILE,
     SAMPLES,

@@ -33,18 +33,18 @@ DOT_TIMEOUT = 300  # seconds; a deployment of thousands of objects takes a few
 def renderer(fmt: str) -> Callable[[Deployment], str]:
     """The pure renderer of a format (imported here: help must not pay for them)."""
     if fmt == "json":
-        from ..views import topology_view
+        from ..render.views import topology_view
 
         return lambda dep: to_json(topology_view(dep), pretty=False) + "\n"  # as in a pipe
     if fmt == "dot":
-        from ..topology_dot import render_dot
+        from ..render.topology_dot import render_dot
 
         return render_dot
     if fmt == "mermaid":
-        from ..topology_mermaid import render_mermaid
+        from ..render.topology_mermaid import render_mermaid
 
         return render_mermaid
-    from ..topology import render_text
+    from ..render.topology import render_text
 
     return render_text
 

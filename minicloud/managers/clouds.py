@@ -78,21 +78,21 @@ class CloudManager(Manager):
     def tree(self) -> list[str]:
         """The topology tree's lines (topology.py), from each cloud's part: saved ones while
         their cloud's generation stays, the others rendered from that cloud's rows alone."""
-        from ..topology import assemble, cloud_parts
+        from ..render.topology import assemble, cloud_parts
 
         clouds, parts = self._parts("tree", cloud_parts)
         return assemble(clouds, parts)
 
     def topology_view(self) -> dict[str, Any]:
         """The topology as ``--json`` prints it (views.py), from each cloud's part likewise."""
-        from ..views import assemble, cloud_part
+        from ..render.views import assemble, cloud_part
 
         clouds, parts = self._parts("json", cloud_part)
         return assemble(clouds, parts)
 
     def _parts(self, view: str, make: Callable[[Deployment], Any],
                ) -> tuple[list[Cloud], dict[str, Any]]:
-        from ..saved_views import SavedViews
+        from ..render.saved_views import SavedViews
 
         inventory = self.session.inventory
         clouds = self.all()

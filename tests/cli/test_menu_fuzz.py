@@ -40,7 +40,7 @@ from minicloud.drivers.stub import STUB_KINDS, as_seen
 from minicloud.drivers.stub import TABLES as STUB_TABLES
 from minicloud.model.codec import from_dict, to_dict
 from minicloud.model.kinds import KINDS, TABLES
-from minicloud.topology import render_text
+from minicloud.render.topology import render_text
 from tests.volume import FULL, scaled
 
 EXAMPLES = int(os.environ.get("MINICLOUD_FUZZ_EXAMPLES", scaled(200, 2000)))

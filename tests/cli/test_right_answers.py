@@ -123,7 +123,7 @@ def test_a_login_user_from_the_image_is_checked_too(
 
 def test_a_clouds_text_is_shown_with_control_characters_escaped() -> None:
     from minicloud.cli.present import table
-    from minicloud.topology import Node, layout
+    from minicloud.render.topology import Node, layout
 
     lines = layout(Node("MiniCloud", [Node("Instance: evil\n+---Cloud: Fake [\x1b[31mUP]")]))
     assert lines[-1] == "      +---Instance: evil\\n+---Cloud: Fake [\\x1b[31mUP]"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from minicloud.topology import EMPTY
+from minicloud.render.topology import EMPTY
 from tests.reference import REFERENCE_TREE as REFERENCE
 
 REPO = Path(__file__).resolve().parents[2]

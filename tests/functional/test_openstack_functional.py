@@ -39,7 +39,7 @@ from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.drivers.base import CLUSTER_KEY, OWNER_TAG
 from minicloud.model.objects import KEYPAIR_PREFIX, PUBLIC_SSH
-from minicloud.topology import render
+from minicloud.render.topology import render
 
 ENV = "MINICLOUD_TEST_OS_CLOUD"
 ENTRY = os.environ.get(ENV, "")

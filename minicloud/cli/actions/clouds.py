@@ -39,7 +39,7 @@ class CloudsList(Action):
     args = (JSON,)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import Views
+        from ...render.views import Views
 
         views = Views(ctx.app.clouds.deployment())
         rows = [views.cloud(c) for c in ctx.app.clouds.all()]
@@ -185,7 +185,7 @@ class ImagesList(Action):
     args = (CLOUD, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import image_view
+        from ...render.views import image_view
 
         cloud = name_of(v.cloud) or ""
         rows = [image_view(i) for i in ctx.app.clouds.images(cloud)]
@@ -199,7 +199,7 @@ class FlavorsList(Action):
     args = (CLOUD, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import flavor_view
+        from ...render.views import flavor_view
 
         cloud = name_of(v.cloud) or ""
         rows = [flavor_view(f) for f in ctx.app.clouds.flavors(cloud)]

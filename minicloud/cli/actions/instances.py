@@ -39,7 +39,7 @@ class InstancesList(Action):
     args = (CLOUD_FILTER, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import Views
+        from ...render.views import Views
 
         views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
         rows = [views.instance(i) for i in ctx.app.instances.all(name_of(v.cloud))]
@@ -117,7 +117,7 @@ class InstancesShow(Action):
     args = (INSTANCE, CLOUD_HINT, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import Views
+        from ...render.views import Views
 
         inst = obj(ctx, "instance", v.name, v.cloud)
         row = Views(ctx.app.clouds.deployment(inst.cloud)).instance(inst)
@@ -245,7 +245,7 @@ class SecurityGroupsList(Action):
     args = (CLOUD_FILTER, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import security_group_view
+        from ...render.views import security_group_view
 
         cloud = name_of(v.cloud)
         if cloud is not None:

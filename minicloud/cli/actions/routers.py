@@ -36,7 +36,7 @@ class RoutersList(Action):
     args = (CLOUD_FILTER, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import Views
+        from ...render.views import Views
 
         views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
         rows = [views.router(r) for r in ctx.app.routers.all(name_of(v.cloud))]

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from .model.objects import (
+from ..model.objects import (
     Cloud,
     Cluster,
     Deployment,

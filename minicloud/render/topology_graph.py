@@ -17,8 +17,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .model.objects import Cloud, Deployment, Instance, Network, Router
-from .model.printable import visible
+from ..model.objects import Cloud, Deployment, Instance, Network, Router
+from ..model.printable import visible
 from .topology import (
     EMPTY,
     Index,

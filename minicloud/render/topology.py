@@ -21,8 +21,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from minicloud.model.objects import Cloud, Deployment, Instance, Network, Router, ip_sort_key
-from minicloud.model.printable import printable
+from ..model.objects import Cloud, Deployment, Instance, Network, Router, ip_sort_key
+from ..model.printable import printable
 
 EMPTY = "Nothing to show yet: add a cloud in Cloud management."
 

@@ -22,8 +22,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .model import json_text
+from .. import __version__
+from ..model import json_text
 
 log = logging.getLogger(__name__)
 

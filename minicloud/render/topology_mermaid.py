@@ -12,8 +12,8 @@ is written as a ``#CODE;`` entity, so no name can break the syntax.
 
 from __future__ import annotations
 
-from .model.objects import Deployment
-from .model.printable import visible
+from ..model.objects import Deployment
+from ..model.printable import visible
 from .topology_graph import (
     ATTACHMENT,
     EXTERNAL,

@@ -11,8 +11,8 @@ the syntax or turn into a Graphviz escape.  The same deployment gives the same b
 
 from __future__ import annotations
 
-from .model.objects import Deployment
-from .model.printable import visible
+from ..model.objects import Deployment
+from ..model.printable import visible
 from .topology_graph import (
     ATTACHMENT,
     EXTERNAL,
