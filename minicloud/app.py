@@ -13,11 +13,11 @@ from .drivers.base import Driver
 from .managers.clouds import CloudManager
 from .managers.instances import InstanceManager
 from .managers.networks import NetworkManager
+from .managers.reconciler import Reconciler
+from .managers.reset import Resetter
 from .managers.routers import RouterManager
+from .managers.session import Session
 from .model.objects import Cloud
-from .reconciler import Reconciler
-from .reset import Resetter
-from .session import Session
 from .state.cache import Inventory
 from .state.store import Store
 

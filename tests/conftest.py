@@ -18,8 +18,8 @@ import pytest
 
 from minicloud.app import MiniCloud
 from minicloud.config import Config
-from minicloud.demo import build_demo
 from minicloud.drivers import DRIVERS, stub
+from minicloud.managers.demo import build_demo
 from minicloud.model.codec import to_dict
 from minicloud.model.kinds import KINDS
 from tests.backends import BACKENDS, backend_url

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from minicloud.demo import build_demo
 from minicloud.drivers.base import Driver
 from minicloud.drivers.stub import StubDriver
+from minicloud.managers.demo import build_demo
 from minicloud.model.errors import NotFoundError, StoreError
 from minicloud.model.objects import Cloud, Network, Subnet
 from minicloud.render.topology import render_text

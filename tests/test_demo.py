@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minicloud.demo import CLOUD, build_demo
+from minicloud.managers.demo import CLOUD, build_demo
 from minicloud.render.topology import render_text
 from tests.reference import REFERENCE_TREE
 

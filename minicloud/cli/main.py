@@ -114,7 +114,7 @@ def _one_shot(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.demo:
-            from ..demo import build_demo
+            from ..managers.demo import build_demo
             from ..model.errors import MiniCloudError
 
             try:

@@ -27,8 +27,8 @@ from .base import Manager, Undo
 from .groups import public_ssh
 
 if TYPE_CHECKING:
-    from ..session import Session
     from .networks import NetworkManager
+    from .session import Session
 
 # Login users of well-known images, when the image's properties do not say.
 KNOWN_USERS = {"cirros": "cirros", "ubuntu": "ubuntu", "debian": "debian", "centos": "centos",

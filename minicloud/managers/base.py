@@ -28,9 +28,9 @@ __all__ = ["Manager", "Undo", "check_name"]
 if TYPE_CHECKING:
     from ..drivers.base import Driver, Features
     from ..model.objects import Cloud
-    from ..session import Session
     from ..state.cache import Cache
     from ..state.ledger import Ledger
+    from .session import Session
 
 log = logging.getLogger("minicloud")
 

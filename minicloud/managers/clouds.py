@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import catalog
 from ..drivers import DRIVERS, driver_class
 from ..drivers.base import Driver, Setting
 from ..model.codec import to_dict
@@ -15,15 +14,16 @@ from ..model.errors import InUseError, MiniCloudError, NotFoundError, Validation
 from ..model.kinds import KINDS
 from ..model.objects import Cloud, Cluster, Deployment, DriftRecord, Flavor, Image, Intent
 from ..model.validation import check_location
-from ..reset import ResetReport
 from ..state.cache import clone
 from ..state.ledger import Claims
+from . import catalog
 from .base import Manager, check_name
+from .reset import ResetReport
 
 if TYPE_CHECKING:
-    from ..reconciler import Reconciler
-    from ..reset import Resetter
-    from ..session import Session
+    from .reconciler import Reconciler
+    from .reset import Resetter
+    from .session import Session
 
 
 # What a cloud's removal intent is called: a dead one means "finish removing it".

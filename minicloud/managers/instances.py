@@ -29,8 +29,8 @@ from .base import Manager, Undo, check_name, log
 from .groups import public_ssh
 
 if TYPE_CHECKING:
-    from ..session import Session
     from .networks import NetworkManager
+    from .session import Session
 
 __all__ = ["ConnectPlan", "InstanceManager"]
 

@@ -19,7 +19,7 @@ import pytest
 from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
 from minicloud.config import load_config
-from minicloud.demo import build_demo
+from minicloud.managers.demo import build_demo
 from tests.backends import seed_sqlite
 
 menus_main = pytest.importorskip("minicloud.cli.menus.main")

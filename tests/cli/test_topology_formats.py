@@ -14,7 +14,7 @@ import pytest
 from minicloud.app import MiniCloud
 from minicloud.cli import commands
 from minicloud.config import load_config
-from minicloud.demo import build_demo
+from minicloud.managers.demo import build_demo
 from minicloud.render.topology_dot import render_dot
 from minicloud.render.topology_mermaid import render_mermaid
 from tests.backends import seed_sqlite

@@ -147,7 +147,7 @@ def test_a_missing_entity_is_not_found_and_a_dead_endpoint_unreachable() -> None
 
 def _session_driver(tmp_path: Path, timeouts: dict[str, float],
                     settings: dict[str, str] | None = None) -> tuple[Any, CloudStackDriver]:
-    from minicloud.session import Session
+    from minicloud.managers.session import Session
 
     config = Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/m.db", timeouts=timeouts)
     session = Session(config)

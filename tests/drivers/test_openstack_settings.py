@@ -341,7 +341,7 @@ def test_a_request_without_an_answer_shows_progress_while_it_waits(silent_server
 
 def test_ini_timeout_reaches_openstack_drivers(tmp_path):
     from minicloud.config import Config
-    from minicloud.session import Session
+    from minicloud.managers.session import Session
 
     config = Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/m.db", timeouts={"openstack": 7.0})
     session = Session(config)

@@ -90,7 +90,8 @@ def setting_arg(setting: Any, type_name: str) -> Arg:
 def settings_args(app: MiniCloud | None, v: Values | None) -> tuple[Arg, ...]:
     """The chosen type's settings; with no values, those of every type (for the flags).
     Read from the catalog: the parser needs them before any store is opened."""
-    from ... import catalog  # the drivers' declarations: only for the command that needs them
+    # The drivers' declarations, through the managers: only for the command that needs them.
+    from ...managers import catalog
 
     if v is not None:
         type_name = name_of(get(v, "type"))

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .drivers.base import Driver
-from .model.errors import NOT_FOUND, DriverError, MiniCloudError
-from .model.objects import Change, Cloud, Instance, PublicIP, Router, State
+from ..drivers.base import Driver
+from ..model.errors import NOT_FOUND, DriverError, MiniCloudError
+from ..model.objects import Change, Cloud, Instance, PublicIP, Router, State
 from .reconciler import Reconciler
 from .session import Session
 

@@ -11,12 +11,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .drivers.base import Driver
-from .model.codec import from_dict, to_dict
-from .model.drift import WATCHED, Drift, compare
-from .model.errors import DriverError, MiniCloudError, NotFoundError
-from .model.kinds import KINDS, SYNCED, label
-from .model.objects import (
+from ..drivers.base import Driver
+from ..model.codec import from_dict, to_dict
+from ..model.drift import WATCHED, Drift, compare
+from ..model.errors import DriverError, MiniCloudError, NotFoundError
+from ..model.kinds import KINDS, SYNCED, label
+from ..model.objects import (
     Change,
     Cloud,
     CloudSnapshot,
@@ -24,8 +24,8 @@ from .model.objects import (
     DriftRecord,
     Intent,
 )
+from ..state.cache import Writes, clone
 from .session import Session
-from .state.cache import Writes, clone
 
 # Shown after a cloud's failure: the tree keeps what MiniCloud last knew of it.
 LAST_KNOWN = "showing its last known state"

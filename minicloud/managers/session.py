@@ -10,15 +10,15 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .config import Config
-from .drivers import DRIVERS, create_driver
-from .state.cache import Inventory
-from .state.ledger import Ledger
-from .state.store import Store
+from ..config import Config
+from ..drivers import DRIVERS, create_driver
+from ..state.cache import Inventory
+from ..state.ledger import Ledger
+from ..state.store import Store
 
 if TYPE_CHECKING:
-    from .drivers.base import Driver
-    from .model.objects import Cloud
+    from ..drivers.base import Driver
+    from ..model.objects import Cloud
 
 log = logging.getLogger("minicloud")
 

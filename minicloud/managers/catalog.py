@@ -6,8 +6,8 @@ needs them for ``clouds add``'s flags, and help must stay fast.
 
 from __future__ import annotations
 
-from .drivers import DRIVERS, Setting, driver_class
-from .model.errors import ConfigError, ValidationError
+from ..drivers import DRIVERS, Setting, driver_class
+from ..model.errors import ConfigError, ValidationError
 
 
 def types() -> list[str]:

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from .model.objects import PUBLIC_SSH
+from ..model.objects import PUBLIC_SSH
 
 if TYPE_CHECKING:
-    from .app import MiniCloud
+    from .clouds import CloudManager
+    from .instances import InstanceManager
+    from .networks import NetworkManager
+    from .routers import RouterManager
 
 CLOUD = "TryStack"
 
 
-def build_demo(app: MiniCloud) -> bool:
+class Managers(Protocol):
+    """What the demo is built through: the four managers (the app holds them; nothing here
+    knows the app)."""
+
+    clouds: CloudManager
+    routers: RouterManager
+    networks: NetworkManager
+    instances: InstanceManager
+
+
+def build_demo(app: Managers) -> bool:
     """Build the demo in an empty store.  Returns False (and changes nothing) otherwise."""
     if app.clouds.all():
         return False
