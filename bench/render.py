@@ -10,7 +10,7 @@ import time
 
 from common import large_deployment
 
-from minicloud.drivers.stub import StubDriver
+from minicloud.drivers.stub.driver import StubDriver
 from minicloud.render.topology import render
 from minicloud.state.cache import Cache
 

@@ -17,7 +17,7 @@ from common import ROOT, scratch_home
 
 sys.path.insert(0, str(ROOT))
 
-from minicloud.drivers.openstack import OpenStackDriver
+from minicloud.drivers.openstack.driver import OpenStackDriver
 from minicloud.model.objects import Cloud
 from minicloud.state.store import Store
 from tests.drivers.fake_openstack import (

@@ -51,7 +51,7 @@ def seed_sqlite(path: Path) -> None:
     import shutil
     import tempfile
 
-    from minicloud.drivers.stub import TABLES as STUB_TABLES
+    from minicloud.drivers.stub.driver import TABLES as STUB_TABLES
     from minicloud.state.store import Store
 
     if not _TEMPLATE:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from minicloud.drivers.stub import TABLES as STUB_TABLES
-from minicloud.drivers.stub_state import RUNNING
+from minicloud.drivers.stub.driver import TABLES as STUB_TABLES
+from minicloud.drivers.stub.state import RUNNING
 from minicloud.model.codec import to_dict
 from minicloud.model.objects import Instance, Network, Nic, PublicIP, Router, Subnet
 

@@ -18,7 +18,8 @@ import pytest
 
 from minicloud.app import MiniCloud
 from minicloud.config import Config
-from minicloud.drivers import DRIVERS, stub
+from minicloud.drivers import DRIVERS
+from minicloud.drivers.stub import driver as stub
 from minicloud.managers.demo import build_demo
 from minicloud.model.codec import to_dict
 from minicloud.model.kinds import KINDS

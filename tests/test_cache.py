@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from minicloud.drivers.base import Driver
-from minicloud.drivers.stub import StubDriver
+from minicloud.drivers.stub.driver import StubDriver
 from minicloud.managers.demo import build_demo
 from minicloud.model.errors import NotFoundError, StoreError
 from minicloud.model.objects import Cloud, Network, Subnet

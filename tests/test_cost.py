@@ -14,7 +14,7 @@ import pytest
 from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
 from minicloud.config import Config
-from minicloud.drivers.stub import StubDriver
+from minicloud.drivers.stub.driver import StubDriver
 from minicloud.state import sqlite_read
 from minicloud.state import table as table_module
 from tests.backends import backend_url

@@ -16,7 +16,7 @@ from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
 from minicloud.config import Config
 from minicloud.drivers import create_driver
-from minicloud.drivers.stub import reset_fault_counters
+from minicloud.drivers.stub.driver import reset_fault_counters
 from minicloud.model.kinds import TABLES
 from minicloud.state.store import META_TABLE
 

@@ -14,7 +14,7 @@ import pytest
 from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
 from minicloud.config import Config
-from minicloud.drivers.stub import StubDriver
+from minicloud.drivers.stub.driver import StubDriver
 from minicloud.model.objects import State
 from minicloud.render import saved_views
 from minicloud.render.topology import render_text

@@ -35,8 +35,8 @@ from minicloud.app import MiniCloud
 from minicloud.cli.menus.main import run_menu
 from minicloud.cli.prompts import Prompter
 from minicloud.config import Config
-from minicloud.drivers.stub import STUB_KINDS, as_seen
-from minicloud.drivers.stub import TABLES as STUB_TABLES
+from minicloud.drivers.stub.driver import STUB_KINDS, as_seen
+from minicloud.drivers.stub.driver import TABLES as STUB_TABLES
 from minicloud.managers.demo import build_demo
 from minicloud.model.codec import from_dict, to_dict
 from minicloud.model.kinds import KINDS, TABLES

@@ -16,8 +16,8 @@ import requests_mock
 from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.drivers.base import ServerSpec
-from minicloud.drivers.cloudstack import CloudStackDriver
-from minicloud.drivers.cloudstack_network import NO_ATTACH
+from minicloud.drivers.cloudstack.driver import CloudStackDriver
+from minicloud.drivers.cloudstack.network import NO_ATTACH
 from minicloud.model.errors import (
     CONFLICT,
     NOT_FOUND,
@@ -293,7 +293,7 @@ def test_a_cloudstack_ini_section_is_enough(tmp_path: Path,
                    f"secret = {SECRET_KEY}\n")
     monkeypatch.setenv("CLOUDSTACK_CONFIG", str(ini))
     monkeypatch.setenv("HOME", str(tmp_path))
-    from minicloud.drivers.cloudstack_session import ini_sections
+    from minicloud.drivers.cloudstack.session import ini_sections
 
     assert "lab" in ini_sections()
     with fake_cloudstack(FakeCloudStack()):

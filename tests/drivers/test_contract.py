@@ -29,7 +29,7 @@ import pytest
 from minicloud.drivers import DRIVERS as REGISTRY
 from minicloud.drivers import create_driver, driver_class
 from minicloud.drivers.base import Driver, Features, ServerSpec, Setting
-from minicloud.drivers.stub import TABLES as STUB_TABLES
+from minicloud.drivers.stub.driver import TABLES as STUB_TABLES
 from minicloud.model.codec import from_dict
 from minicloud.model.errors import DriverError
 from minicloud.model.objects import (

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from minicloud.drivers.base import CLUSTER_KEY, OWNER_TAG, ServerSpec
-from minicloud.drivers.openstack import OpenStackDriver
+from minicloud.drivers.openstack.driver import OpenStackDriver
 from minicloud.model import errors
 from minicloud.model.errors import DriverError
 from minicloud.model.objects import Cloud, SecurityRule
@@ -529,7 +529,7 @@ def test_tls_verification_stays_on(env):
 
 
 def test_module_does_not_import_openstack():
-    code = ("import sys, minicloud.drivers.openstack\n"
+    code = ("import sys, minicloud.drivers.openstack.driver\n"
             "assert 'openstack' not in sys.modules, 'openstack imported'\n"
             "assert 'keystoneauth1' not in sys.modules, 'keystoneauth1 imported'\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 import requests_mock
 
-from minicloud.drivers.openstack import OpenStackDriver, clouds_yaml_entries
+from minicloud.drivers.openstack.driver import OpenStackDriver, clouds_yaml_entries
 from minicloud.model import errors
 from minicloud.model.errors import DriverError
 from minicloud.model.objects import Cloud

@@ -34,7 +34,7 @@ import pytest
 from test_clouds import make_changes, seeded_app
 from test_rollback import CLOUD, World, find, recorded_calls, with_instance, with_network
 
-from minicloud.drivers import stub
+from minicloud.drivers.stub import driver as stub
 from minicloud.model.errors import MiniCloudError
 from tests.volume import sample
 

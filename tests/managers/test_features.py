@@ -11,7 +11,7 @@ import pytest
 from minicloud.cli.menus.main import run_menu
 from minicloud.cli.prompts import Prompter
 from minicloud.drivers.base import Features
-from minicloud.drivers.stub import StubDriver
+from minicloud.drivers.stub.driver import StubDriver
 from minicloud.model.errors import ValidationError
 
 CLOUD = "Lab"

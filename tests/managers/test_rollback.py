@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from minicloud.drivers import stub
+from minicloud.drivers.stub import driver as stub
 from minicloud.model.errors import MiniCloudError
 from tests.backends import drop_all_tables
 

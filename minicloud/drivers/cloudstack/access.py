@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model.errors import FAILED
-from ..model.objects import Instance, PublicIP, SecurityGroup, SecurityRule
-from .base import OWNER_TAG
-from .cloudstack_convert import GROUPS_TAG, groups_of, to_instance, to_public_ip, to_security_group
-from .cloudstack_network import CloudStackNetwork
-from .cloudstack_session import tags_of
+from ...model.errors import FAILED
+from ...model.objects import Instance, PublicIP, SecurityGroup, SecurityRule
+from ..base import OWNER_TAG
+from .convert import GROUPS_TAG, groups_of, to_instance, to_public_ip, to_security_group
+from .network import CloudStackNetwork
+from .session import tags_of
 
 VM_TAG = "minicloud_vm"
 GROUP_TAG = "minicloud_group"

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ..model.errors import FAILED, ConfigError, DriverError, MiniCloudError
-from ..model.objects import Cloud
-from .base import OWNER_TAG, Driver
-from .openstack_convert import Body
-from .openstack_errors import PasswordNeeded, map_error
+from ...model.errors import FAILED, ConfigError, DriverError, MiniCloudError
+from ...model.objects import Cloud
+from ..base import OWNER_TAG, Driver
+from .convert import Body
+from .errors import PasswordNeeded, map_error
 
 log = logging.getLogger("minicloud.drivers.openstack")
 

@@ -3,9 +3,9 @@
 
 The driver is cut by what the code holds: this module declares the cloud type (settings,
 features, status map) and speaks to Nova and Glance (servers, images, flavors, key pairs, zones)
-and runs the full sync; :mod:`.openstack_network` speaks to Neutron; :mod:`.openstack_session`
-holds the connection and the one place SDK calls run; :mod:`.openstack_convert` turns the
-API's resources into model objects and :mod:`.openstack_errors` its failures into
+and runs the full sync; :mod:`.network` speaks to Neutron; :mod:`.session`
+holds the connection and the one place SDK calls run; :mod:`.convert` turns the
+API's resources into model objects and :mod:`.errors` its failures into
 :class:`DriverError`.  openstacksdk is imported inside the methods that need it, never at
 module level (it takes most of a second to import).
 """
@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..model.errors import ConfigError, DriverError
-from ..model.objects import (
+from ...model.errors import ConfigError, DriverError
+from ...model.objects import (
     Cloud,
     CloudSnapshot,
     Flavor,
@@ -27,9 +27,9 @@ from ..model.objects import (
     KeyPair,
     State,
 )
-from ..model.validation import check_http_url
-from .base import CLUSTER_KEY, OWNER_TAG, Features, ServerSpec, Setting
-from .openstack_convert import (
+from ...model.validation import check_http_url
+from ..base import CLUSTER_KEY, OWNER_TAG, Features, ServerSpec, Setting
+from .convert import (
     flavor_id_of,
     group_by,
     image_id_of,
@@ -40,9 +40,9 @@ from .openstack_convert import (
     to_public_ip,
     to_security_group,
 )
-from .openstack_errors import with_note
-from .openstack_network import OpenStackNetwork
-from .openstack_session import clouds_yaml_entries, raw_list
+from .errors import with_note
+from .network import OpenStackNetwork
+from .session import clouds_yaml_entries, raw_list
 
 __all__ = ["OpenStackDriver", "clouds_yaml_entries"]
 

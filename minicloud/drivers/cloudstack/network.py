@@ -1,7 +1,7 @@
 """The CloudStack driver's networking: isolated networks, VPCs (routers) and their tiers, the
 zone's public network, public IPs (static NAT).
 
-:class:`CloudStackNetwork` is the base of :class:`~.cloudstack_access.CloudStackAccess`
+:class:`CloudStackNetwork` is the base of :class:`~.access.CloudStackAccess`
 (security groups as firewall/ACL rules), itself the base of the driver.
 """
 
@@ -10,16 +10,16 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from ..model.errors import FAILED, INVALID, NOT_FOUND
-from ..model.objects import Network, PublicIP, Router
-from .cloudstack_convert import (
+from ...model.errors import FAILED, INVALID, NOT_FOUND
+from ...model.objects import Network, PublicIP, Router
+from .convert import (
     source_nats,
     to_network,
     to_public_ip,
     to_public_network,
     to_router,
 )
-from .cloudstack_session import CloudStackSession
+from .session import CloudStackSession
 
 # CloudStack's default offerings (names as a fresh management server creates them).
 NETWORK_OFFERING = "DefaultIsolatedNetworkOfferingWithSourceNatService"

@@ -19,10 +19,10 @@ from typing import Any
 from cs import CloudStack, read_config
 from cs.client import read_config_from_ini
 
-from ..model.errors import FAILED, NOT_FOUND, DriverError
-from ..model.objects import Cloud
-from .base import OWNER_TAG, Driver
-from .cloudstack_errors import SecretNeeded, map_error
+from ...model.errors import FAILED, NOT_FOUND, DriverError
+from ...model.objects import Cloud
+from ..base import OWNER_TAG, Driver
+from .errors import SecretNeeded, map_error
 
 log = logging.getLogger("minicloud.drivers.cloudstack")
 

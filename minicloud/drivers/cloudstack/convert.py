@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..model.objects import (
+from ...model.objects import (
     KEYPAIR_PREFIX,
     Flavor,
     Image,
@@ -26,12 +26,12 @@ from ..model.objects import (
     SecurityRule,
     Subnet,
 )
-from .base import CLUSTER_KEY
-from .cloudstack_session import owned, tags_of
+from ..base import CLUSTER_KEY
+from .session import owned, tags_of
 
 Item = Mapping[str, Any]
 # Tag on a virtual machine: the groups MiniCloud gave it (advanced zones enforce none: their
-# rules become firewall or ACL rules, see cloudstack_network.py).
+# rules become firewall or ACL rules, see network.py).
 GROUPS_TAG = "minicloud_groups"
 PUBLIC_NAME = "public"  # the zone's public network, when CloudStack gives it no name
 

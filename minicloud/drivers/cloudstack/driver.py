@@ -2,10 +2,10 @@
 
 This module declares the cloud type (settings, features, status map), speaks about virtual
 machines, templates (images), service offerings (flavors) and SSH key pairs, and runs the full
-sync.  :mod:`.cloudstack_network` holds networks, VPCs (routers) and public IPs;
-:mod:`.cloudstack_access` static NAT and security groups as firewall/ACL rules;
-:mod:`.cloudstack_session` the client, lists, async jobs and tags; :mod:`.cloudstack_convert`
-the API's objects as model objects; :mod:`.cloudstack_errors` its failures as DriverError.
+sync.  :mod:`.network` holds networks, VPCs (routers) and public IPs;
+:mod:`.access` static NAT and security groups as firewall/ACL rules;
+:mod:`.session` the client, lists, async jobs and tags; :mod:`.convert`
+the API's objects as model objects; :mod:`.errors` its failures as DriverError.
 
 The mapping (README, "CloudStack clouds"): one zone per MiniCloud cloud; clusters are
 MiniCloud's labels (a tag); routers are VPCs, their tiers the networks on them; networks are
@@ -19,11 +19,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..model.objects import CloudSnapshot, Flavor, Image, Instance, KeyPair, State
-from ..model.validation import check_http_url
-from .base import CLUSTER_KEY, Features, ServerSpec, Setting
-from .cloudstack_access import CloudStackAccess
-from .cloudstack_convert import (
+from ...model.objects import CloudSnapshot, Flavor, Image, Instance, KeyPair, State
+from ...model.validation import check_http_url
+from ..base import CLUSTER_KEY, Features, ServerSpec, Setting
+from .access import CloudStackAccess
+from .convert import (
     GROUPS_TAG,
     to_flavor,
     to_image,
@@ -31,7 +31,7 @@ from .cloudstack_convert import (
     to_keypair,
     to_security_group,
 )
-from .cloudstack_session import ini_sections
+from .session import ini_sections
 
 __all__ = ["CloudStackDriver"]
 

@@ -1,6 +1,6 @@
 """The Stub cloud's plumbing and its networking: networks, routers, public IPs.
 
-:class:`StubNetwork` is the base of :class:`~minicloud.drivers.stub.StubDriver`, which adds the
+:class:`StubNetwork` is the base of :class:`~.driver.StubDriver`, which adds the
 declarations, servers, security groups and key pairs.
 """
 
@@ -11,14 +11,14 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..model.codec import from_dict, to_dict
-from ..model.errors import CONFLICT, FAILED, INVALID, NOT_FOUND
-from ..model.objects import Cloud, Network, PublicIP, Resource, Router, Subnet
-from .base import Driver
-from .stub_state import StubState, check_fault_plan, faultable
+from ...model.codec import from_dict, to_dict
+from ...model.errors import CONFLICT, FAILED, INVALID, NOT_FOUND
+from ...model.objects import Cloud, Network, PublicIP, Resource, Router, Subnet
+from ..base import Driver
+from .state import StubState, check_fault_plan, faultable
 
 if TYPE_CHECKING:
-    from ..state.store import Store
+    from ...state.store import Store
 
 
 def new_id() -> str:

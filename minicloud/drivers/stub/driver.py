@@ -1,7 +1,7 @@
 """A complete simulated cloud, for local use and tests.
 
 Its state lives in tables of its own in MiniCloud's store (``stub_*``, see
-:mod:`minicloud.drivers.stub_state`), so a Stub cloud survives a restart; it never reads
+:mod:`minicloud.drivers.stub.state`), so a Stub cloud survives a restart; it never reads
 MiniCloud's tables.  ``MINICLOUD_STUB_FAIL=call[,call:N]`` makes the named calls (the N-th one,
 or every one) raise :class:`DriverError`, for fault-injection tests.  Its servers have statuses
 of their own (``building``, ``running``, ``stopped``), mapped to MiniCloud's by ``status_map``.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ..model.errors import CONFLICT, NOT_FOUND
-from ..model.objects import (
+from ...model.errors import CONFLICT, NOT_FOUND
+from ...model.objects import (
     DEFAULT_GROUP,
     KEYPAIR_PREFIX,
     CloudSnapshot,
@@ -30,10 +30,10 @@ from ..model.objects import (
     SecurityRule,
     State,
 )
-from ..model.validation import check_name, check_optional_name, parse_cidr
-from .base import Features, ServerSpec, Setting, map_state
-from .stub_network import StubNetwork, new_id
-from .stub_state import (
+from ...model.validation import check_name, check_optional_name, parse_cidr
+from ..base import Features, ServerSpec, Setting, map_state
+from .network import StubNetwork, new_id
+from .state import (
     BUILDING,
     RUNNING,
     STOPPED,

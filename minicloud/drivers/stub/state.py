@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..model.codec import from_dict, to_dict
-from ..model.errors import FAILED, ConfigError
-from ..model.kinds import KINDS
-from ..model.objects import Instance, Network, Resource
+from ...model.codec import from_dict, to_dict
+from ...model.errors import FAILED, ConfigError
+from ...model.kinds import KINDS
+from ...model.objects import Instance, Network, Resource
 
 if TYPE_CHECKING:
-    from ..state.store import Store
+    from ...state.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from ..model.errors import (
+from ...model.errors import (
     CONFLICT,
     FAILED,
     FORBIDDEN,
@@ -19,7 +19,7 @@ from ..model.errors import (
     CredentialsNeeded,
     DriverError,
 )
-from ..secrets import redact
+from ...secrets import redact
 
 MAX_DETAIL = 300
 _IN_USE = re.compile(r"already (in use|allocated)", re.IGNORECASE)

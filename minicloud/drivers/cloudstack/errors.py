@@ -13,7 +13,7 @@ from typing import Any
 from cs import CloudStackApiException, CloudStackException
 from requests import exceptions as rq
 
-from ..model.errors import (
+from ...model.errors import (
     CONFLICT,
     FAILED,
     FORBIDDEN,
@@ -27,7 +27,7 @@ from ..model.errors import (
     CredentialsNeeded,
     DriverError,
 )
-from ..secrets import redact
+from ...secrets import redact
 
 MAX_DETAIL = 300
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..model.objects import (
+from ...model.objects import (
     KEYPAIR_PREFIX,
     Flavor,
     Image,
@@ -22,7 +22,7 @@ from ..model.objects import (
     SecurityRule,
     Subnet,
 )
-from .base import CLUSTER_KEY, OWNER_TAG
+from ..base import CLUSTER_KEY, OWNER_TAG
 
 ROUTER_INTERFACE_OWNERS = (
     "network:router_interface",

@@ -1,6 +1,6 @@
 """The OpenStack driver's Neutron half: networks, routers, public IPs, security groups.
 
-:class:`OpenStackNetwork` is the base of :class:`~minicloud.drivers.openstack.OpenStackDriver`,
+:class:`OpenStackNetwork` is the base of :class:`~.driver.OpenStackDriver`,
 which adds the declarations, the full sync, servers (Nova), images, flavors and key pairs.
 """
 
@@ -11,9 +11,9 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from ..model.errors import FAILED, NOT_FOUND, DriverError
-from ..model.objects import Network, PublicIP, Router, SecurityGroup, SecurityRule
-from .openstack_convert import (
+from ...model.errors import FAILED, NOT_FOUND, DriverError
+from ...model.objects import Network, PublicIP, Router, SecurityGroup, SecurityRule
+from .convert import (
     ROUTER_INTERFACE_OWNERS,
     group_by,
     in_creation_order,
@@ -22,8 +22,8 @@ from .openstack_convert import (
     to_router,
     to_security_group,
 )
-from .openstack_errors import message_of, with_note
-from .openstack_session import OpenStackSession
+from .errors import message_of, with_note
+from .session import OpenStackSession
 
 log = logging.getLogger("minicloud.drivers.openstack")
 
