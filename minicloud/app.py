@@ -23,8 +23,11 @@ from .state.store import Store
 
 
 class MiniCloud:
-    def __init__(self, config: Config, notify: Callable[[str], None] | None = None):
-        self.session = Session(config, notify)
+    def __init__(self, config: Config, notify: Callable[[str], None] | None = None,
+                 progress: Callable[[str], None] | None = None):
+        """``notify``: where one-line notices go; ``progress``: where long waits (a login, a
+        server booting) are reported, for a front end that shows them."""
+        self.session = Session(config, notify, progress)
         self.reconciler = Reconciler(self.session)
         # Before a write, the ledger has the reconciler settle the cloud's interrupted writes.
         self.session.ledger.reconcile = self.reconciler.settle_intents

@@ -67,6 +67,11 @@ class Prompter:
     def say(self, line: str = "") -> None:
         self.write(line + "\n")
 
+    def progress(self, text: str) -> None:
+        """A line about a long wait while an entry runs (a login, a server booting): the
+        observer the menu's app is built with."""
+        self.say(f"  ... {text}")
+
     # -- input ---------------------------------------------------------------------------------
 
     def read_line(self, prompt: str, history: bool = True) -> str:

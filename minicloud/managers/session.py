@@ -23,32 +23,25 @@ if TYPE_CHECKING:
 log = logging.getLogger("minicloud")
 
 Notify = Callable[[str], None]
+# Where long waits (a login, a server booting) are reported, for a front end that shows them.
+Progress = Callable[[str], None]
 
 
 class DriverPool:
     """One driver per cloud for the session, and the secrets typed during it (memory only)."""
 
-    def __init__(self, store: Store, timeouts: dict[str, float] | None = None) -> None:
+    def __init__(self, store: Store, timeouts: dict[str, float] | None = None,
+                 progress: Progress | None = None) -> None:
         self.store = store
         # Seconds a request may wait for an answer, by cloud type (minicloud.ini).
         self._timeouts = dict(timeouts or {})
         # Drivers that keep state in the store (the Stub) get a connection of their own: they
         # commit on it, never inside one of the session's transactions.
         self._state_store: Store | None = None
-        self._progress: Callable[[str], None] | None = None
+        # Where every driver built here reports long waits.
+        self._progress = progress
         self._secrets: dict[str, dict[str, str]] = {}
         self._drivers: dict[str, Driver] = {}
-
-    @property
-    def progress(self) -> Callable[[str], None] | None:
-        """Where long waits (a server booting) report, for front ends that show it."""
-        return self._progress
-
-    @progress.setter
-    def progress(self, report: Callable[[str], None] | None) -> None:
-        self._progress = report
-        for driver in self._drivers.values():
-            driver.progress = report
 
     def secrets(self, cloud: str) -> dict[str, str]:
         return dict(self._secrets.get(cloud, {}))
@@ -70,7 +63,7 @@ class DriverPool:
             self._state_store = Store(self.store.url)
         driver = create_driver(cloud, {**self.secrets(cloud.name), **(secrets or {})},
                                self._state_store)
-        driver.progress = self.progress
+        driver.progress = self._progress
         if cloud.type in self._timeouts:
             driver.request_timeout = self._timeouts[cloud.type]
         return driver
@@ -104,22 +97,23 @@ class DriverPool:
 
 
 class Session:
-    def __init__(self, config: Config, notify: Notify | None = None) -> None:
+    def __init__(self, config: Config, notify: Notify | None = None,
+                 progress: Progress | None = None) -> None:
+        """``notify``: where one-line notices go; ``progress``: where long waits are reported
+        (a front end that shows them hands its observer here; nothing sets it later)."""
         self.config = config
         self.store = Store(config.db_url)
         self.inventory = Inventory(self.store, readable=_readable)
         self.ledger = Ledger(self.store, self.inventory)
-        self.drivers = DriverPool(self.store, config.timeouts)
-        self.drivers.progress = self._waiting
+        self.drivers = DriverPool(self.store, config.timeouts, progress=self._waiting)
         # One-line notices for the user (a dropped object, an unreachable cloud...).
         self.notify: Notify = notify or (lambda text: log.warning("%s", text))
-        # Progress of long waits, for front ends that show it.
-        self.progress: Callable[[str], None] | None = None
+        self._progress = progress
 
     def _waiting(self, text: str) -> None:
         self.ledger.renew()  # a long wait keeps this session's intents alive
-        if self.progress is not None:
-            self.progress(text)
+        if self._progress is not None:
+            self._progress(text)
 
     def close(self) -> None:
         self.drivers.close()

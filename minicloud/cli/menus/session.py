@@ -40,7 +40,6 @@ class Session:
             app = self._factory()
             if app is None:
                 raise StoreUnavailable()
-            app.session.progress = lambda text: self.p.say(f"  ... {text}")
             self._app = app
             # What killed processes left half-done is finished now, and said.
             for line in app.clouds.finish_interrupted():
