@@ -16,7 +16,7 @@ import pytest
 
 from minicloud.model.objects import Cloud, Cluster, Deployment, Nic, PublicIP, Router
 from minicloud.model.printable import visible
-from tests.test_topology import demo, net, vm
+from tests.render.test_topology import demo, net, vm
 
 # Names no cloud should give, and that some will.
 HOSTILE = [

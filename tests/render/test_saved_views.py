@@ -21,8 +21,8 @@ from minicloud.render.topology import render_text
 from minicloud.render.views import Views
 from minicloud.state.store import Store
 from tests.backends import backend_url
-from tests.test_cost import Rows, _store
-from tests.test_cost import rows_read as rows_read  # the fixture
+from tests.state.test_cost import Rows, _store
+from tests.state.test_cost import rows_read as rows_read  # the fixture
 
 TREE = ("topology",)
 JSON = ("topology", "--json")

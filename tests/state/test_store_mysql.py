@@ -28,7 +28,7 @@ from minicloud.state.dburl import describe_url, with_password
 from minicloud.state.store import SCHEMA_VERSION, Store
 from tests.backends import BACKENDS, MYSQL_URL, NO_MYSQL, backend_url, drop_all_tables
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from minicloud.model.objects import Cloud
 from minicloud.state.store import Store
 from tests.backends import BACKENDS, backend_url
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ROWS = 200
 
 
