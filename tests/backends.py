@@ -47,7 +47,7 @@ _TEMPLATE: list[Path] = []
 def seed_sqlite(path: Path) -> None:
     """An empty store of the current schema at ``path``, copied from one made once per test
     session: making the schema (through dataset) costs more than most tests.  Making it is
-    tested where it matters (tests/test_store.py, the first-start walks)."""
+    tested where it matters (tests/state/test_store.py, the first-start walks)."""
     import shutil
     import tempfile
 

@@ -1,7 +1,7 @@
 """``topology --format/--output``: which format to produce, and writing it to a file.
 
-The renderers are pure (:mod:`minicloud.topology`, ``topology_dot``, ``topology_mermaid``,
-:mod:`minicloud.views`); the file and the ``dot`` program are this module's, the CLI's I/O.
+The renderers are pure (:mod:`minicloud.render.topology`, ``topology_dot``, ``topology_mermaid``,
+:mod:`minicloud.render.views`); the file and the ``dot`` program are this module's, the CLI's I/O.
 An ``--output`` file's extension names its format: ``.svg`` and ``.png`` are drawn from the
 DOT text by Graphviz's ``dot``; ``.dot``/``.gv``, ``.mmd``/``.mermaid``, ``.json`` and
 ``.txt`` get the text the command would print.

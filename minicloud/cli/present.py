@@ -3,7 +3,7 @@
 An action returns a :class:`Result`; the menu and the one-shot commands print it the same way
 (the menu says its lines and its errors as ``Error: ...``; a command writes its lines to
 stdout, its notes and errors to stderr, or ``--json`` data).  The JSON shapes come from
-:mod:`minicloud.views`; this module only lays them out for people.
+:mod:`minicloud.render.views`; this module only lays them out for people.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ class CloudManager(Manager):
         return self.cache.deployment(cloud)
 
     def tree(self) -> list[str]:
-        """The topology tree's lines (topology.py), from each cloud's part: saved ones while
+        """The topology tree's lines (render/topology.py), from each cloud's part: saved ones while
         their cloud's generation stays, the others rendered from that cloud's rows alone."""
         from ..render.topology import assemble, cloud_parts
 
@@ -84,7 +84,8 @@ class CloudManager(Manager):
         return assemble(clouds, parts)
 
     def topology_view(self) -> dict[str, Any]:
-        """The topology as ``--json`` prints it (views.py), from each cloud's part likewise."""
+        """The topology as ``--json`` prints it (render/views.py), from each cloud's part
+        likewise."""
         from ..render.views import assemble, cloud_part
 
         clouds, parts = self._parts("json", cloud_part)

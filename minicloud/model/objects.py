@@ -293,7 +293,7 @@ class Change(Resource):
 @dataclass
 class DriftRecord(Resource):
     """The changes made outside MiniCloud that one sync of a cloud absorbed (``id``: when and
-    which sync; ``differences``: :meth:`minicloud.drift.Difference.as_dict` each), so that
+    which sync; ``differences``: :meth:`minicloud.model.drift.Difference.as_dict` each), so that
     ``minicloud drift --since`` reports what the menu's and refresh's syncs saw."""
 
     at: float = 0.0

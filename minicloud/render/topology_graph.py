@@ -1,9 +1,9 @@
 """The deployment as a graph, for pictures: model -> boxes, nodes and edges (pure, no I/O).
 
-The picture formats (:mod:`minicloud.topology_dot`, :mod:`minicloud.topology_mermaid`) draw
-this one graph, so both show the same objects as the tree, in the tree's order (the orderings
-of :mod:`minicloud.topology`): one box per cloud holding its instances outside any cluster, a
-box per cluster, then its routers and networks; node ids (``n1``, ``n2``...) and box ids are
+The picture formats (:mod:`.topology_dot`, :mod:`.topology_mermaid`) draw this one graph, so
+both show the same objects as the tree, in the tree's order (the orderings of
+:mod:`.topology`): one box per cloud holding its instances outside any cluster, a box per
+cluster, then its routers and networks; node ids (``n1``, ``n2``...) and box ids are
 numbered in that order, so the same deployment always gives the same graph.
 
 Text is made safe once, here: every control or line-separator character of a name becomes a

@@ -1,6 +1,6 @@
 """The deployment topology as a Mermaid flowchart (pure functions, no I/O).
 
-The same graph as the DOT picture (:mod:`minicloud.topology_graph`): a subgraph per cloud and
+The same graph as the DOT picture (:mod:`.topology_graph`): a subgraph per cloud and
 per cluster, routers as hexagons, networks as stadiums, instances as rounded boxes, what
 MiniCloud did not create dashed.  GitHub, GitLab and most wikis draw it from a ``mermaid``
 code block.

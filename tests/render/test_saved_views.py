@@ -1,4 +1,4 @@
-"""Saved parts of the whole-store views (minicloud/saved_views.py): used again while their
+"""Saved parts of the whole-store views (minicloud/render/saved_views.py): used again while their
 cloud's generation stays, never once anything of that cloud changed, whoever changed it.
 Counted in rows read, and checked against a whole render of what the store holds."""
 
