@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from minicloud.model import (  # noqa: E402
+from minicloud.model.objects import (  # noqa: E402
     Cloud,
     Cluster,
     Deployment,

@@ -10,9 +10,9 @@ import time
 
 from common import large_deployment
 
-from minicloud.cache import Cache
-from minicloud.drivers.stub import StubDriver
-from minicloud.topology import render
+from minicloud.drivers.stub.driver import StubDriver
+from minicloud.render.topology import render
+from minicloud.state.cache import Cache
 
 
 def main() -> None:

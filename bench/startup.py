@@ -20,7 +20,7 @@ from common import env_for, large_deployment, save_deployment, scratch_home
 
 from minicloud.app import MiniCloud
 from minicloud.config import Config
-from minicloud.demo import build_demo
+from minicloud.managers.demo import build_demo
 
 RUNS = 7
 PROMPT = b"Make a choice : [1] "

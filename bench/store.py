@@ -13,8 +13,8 @@ from common import large_deployment, save_deployment, scratch_home
 
 from minicloud.app import MiniCloud
 from minicloud.config import Config
-from minicloud.dburl import describe_url
-from minicloud.store import Store
+from minicloud.state.dburl import describe_url
+from minicloud.state.store import Store
 
 
 def bench(url: str, label: str) -> None:

@@ -17,9 +17,9 @@ from common import ROOT, scratch_home
 
 sys.path.insert(0, str(ROOT))
 
-from minicloud.drivers.openstack import OpenStackDriver
-from minicloud.model import Cloud
-from minicloud.store import Store
+from minicloud.drivers.openstack.driver import OpenStackDriver
+from minicloud.model.objects import Cloud
+from minicloud.state.store import Store
 from tests.drivers.fake_openstack import (
     CLOUD_SETTINGS,
     PASSWORD,

@@ -8,23 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .cache import Inventory
 from .config import Config
 from .drivers.base import Driver
 from .managers.clouds import CloudManager
 from .managers.instances import InstanceManager
 from .managers.networks import NetworkManager
+from .managers.reconciler import Reconciler
+from .managers.reset import Resetter
 from .managers.routers import RouterManager
-from .model import Cloud
-from .reconciler import Reconciler
-from .reset import Resetter
-from .session import Session
-from .store import Store
+from .managers.session import Session
+from .model.objects import Cloud
+from .state.cache import Inventory
+from .state.store import Store
 
 
 class MiniCloud:
-    def __init__(self, config: Config, notify: Callable[[str], None] | None = None):
-        self.session = Session(config, notify)
+    def __init__(self, config: Config, notify: Callable[[str], None] | None = None,
+                 progress: Callable[[str], None] | None = None):
+        """``notify``: where one-line notices go; ``progress``: where long waits (a login, a
+        server booting) are reported, for a front end that shows them."""
+        self.session = Session(config, notify, progress)
         self.reconciler = Reconciler(self.session)
         # Before a write, the ledger has the reconciler settle the cloud's interrupted writes.
         self.session.ledger.reconcile = self.reconciler.settle_intents

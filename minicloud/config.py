@@ -9,9 +9,9 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .dburl import check_url, with_password
 from .drivers import DRIVERS  # the registry's names only: no driver module is imported
-from .errors import ConfigError
+from .model.errors import ConfigError
+from .state.dburl import check_url, with_password
 
 CONFIG_NAME = "minicloud.ini"
 # Every section and key minicloud.ini may hold: anything else is warned about (a typo there

@@ -69,11 +69,11 @@ _TEMPLATE: list[Path] = []
 def seed_sqlite(path: Path) -> None:
     """An empty store of the current schema at ``path``, copied from one made once per test
     session: making the schema (through dataset) costs more than most tests.  Making it is
-    tested where it matters (tests/test_store.py, the first-start walks)."""
+    tested where it matters (tests/state/test_store.py, the first-start walks)."""
     import tempfile
 
-    from minicloud.drivers.stub import TABLES as STUB_TABLES
-    from minicloud.store import Store
+    from minicloud.drivers.stub.driver import TABLES as STUB_TABLES
+    from minicloud.state.store import Store
 
     if not _TEMPLATE:
         folder = Path(tempfile.mkdtemp(prefix="minicloud-template-"))
@@ -102,7 +102,7 @@ def seed_demo_sqlite(path: Path) -> None:
 
     from minicloud.app import MiniCloud
     from minicloud.config import Config
-    from minicloud.demo import build_demo
+    from minicloud.managers.demo import build_demo
 
     if not _DEMO:
         folder = Path(tempfile.mkdtemp(prefix="minicloud-demo-"))
@@ -129,8 +129,8 @@ def seed_mysql(url: str) -> None:
     making the schema again.  Tests of making the schema drop the tables themselves."""
     from sqlalchemy.engine import make_url
 
-    from minicloud.drivers.stub import TABLES as STUB_TABLES
-    from minicloud.store import Store
+    from minicloud.drivers.stub.driver import TABLES as STUB_TABLES
+    from minicloud.state.store import Store
 
     parsed = make_url(url)
     template = parsed.set(database=f"{parsed.database}_template")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from minicloud.codec import to_dict
-from minicloud.drivers.stub import TABLES as STUB_TABLES
-from minicloud.drivers.stub_state import RUNNING
-from minicloud.model import Instance, Network, Nic, PublicIP, Router, Subnet
+from minicloud.drivers.stub.driver import TABLES as STUB_TABLES
+from minicloud.drivers.stub.state import RUNNING
+from minicloud.model.codec import to_dict
+from minicloud.model.objects import Instance, Network, Nic, PublicIP, Router, Subnet
 
 if TYPE_CHECKING:
     from minicloud.app import MiniCloud

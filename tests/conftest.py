@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 
 from minicloud.app import MiniCloud
-from minicloud.codec import to_dict
 from minicloud.config import Config
-from minicloud.demo import build_demo
-from minicloud.drivers import DRIVERS, stub
-from minicloud.kinds import KINDS
+from minicloud.drivers import DRIVERS
+from minicloud.drivers.stub import driver as stub
+from minicloud.managers.demo import build_demo
+from minicloud.model.codec import to_dict
+from minicloud.model.kinds import KINDS
 from tests.backends import BACKENDS, backend_url, seed_demo_sqlite
 
 # What a warning about an unknown minicloud.ini section lists: the two general sections, then

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from minicloud.model import Cloud, Cluster, Deployment, Nic, PublicIP, Router
-from minicloud.printable import visible
-from tests.test_topology import demo, net, vm
+from minicloud.model.objects import Cloud, Cluster, Deployment, Nic, PublicIP, Router
+from minicloud.model.printable import visible
+from tests.render.test_topology import demo, net, vm
 
 # Names no cloud should give, and that some will.
 HOSTILE = [

@@ -9,7 +9,7 @@ import pytest
 
 from minicloud.config import find_config, load_config
 from minicloud.drivers import DRIVERS
-from minicloud.errors import ConfigError
+from minicloud.model.errors import ConfigError
 from tests.conftest import KNOWN_SECTIONS
 
 VARS = ("MINICLOUD_CONFIG", "MINICLOUD_DB_URL", "MINICLOUD_DB_PASSWORD", "MINICLOUD_SSH",
@@ -311,7 +311,7 @@ def test_the_check_before_the_menu_is_cheap(home: Path) -> None:
     import time
 
     from minicloud.cli.main import precheck
-    from minicloud.store import Store
+    from minicloud.state.store import Store
 
     Store(f"sqlite:///{home / 'minicloud.db'}").open().close()
     args = argparse.Namespace(config=None, debug=False)

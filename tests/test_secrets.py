@@ -100,7 +100,7 @@ def test_openstack_driver_logs_no_password_nor_token(tmp_path: Path, caplog) -> 
     from minicloud.cli.main import setup_logging
     from minicloud.config import Config
     from minicloud.drivers.base import ServerSpec
-    from minicloud.store import Store
+    from minicloud.state.store import Store
 
     root = logging.getLogger()
     saved = (root.level, list(root.handlers))

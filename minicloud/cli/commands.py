@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import (
+from ..model.errors import (
     INVALID,
     AmbiguousError,
     ConfigError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .. import __version__
@@ -13,6 +13,7 @@ from .options import GLOBAL_OPTIONS
 if TYPE_CHECKING:
     from ..app import MiniCloud
     from ..config import Config
+    from .prompts import Prompter
 
 USAGE = "minicloud [--config PATH] [--debug] [--demo] [COMMAND ...]"
 DESCRIPTION = (
@@ -76,7 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = precheck(args)
         if config is None:
             return 2
-        return run_menu(lambda: open_app(args, config=config))
+        prompter = _menu_prompter()
+        # The app is built at the menu's first need, reporting long waits to the menu.
+        return run_menu(lambda: open_app(args, config=config, progress=prompter.progress),
+                        prompter)
     try:
         return _one_shot(args)
     except KeyboardInterrupt:
@@ -109,13 +113,16 @@ def _one_shot(args: argparse.Namespace) -> int:
             finally:
                 for made in opened:
                     made.close()
-    app = open_app(args, load=bool(args.demo) or not args.command)
+    # --demo then the menu: the app is built now, reporting long waits to the menu's prompter.
+    prompter = None if args.command else _menu_prompter()
+    app = open_app(args, load=bool(args.demo) or not args.command,
+                   progress=prompter.progress if prompter is not None else None)
     if app is None:
         return 2
     try:
         if args.demo:
-            from ..demo import build_demo
-            from ..errors import MiniCloudError
+            from ..managers.demo import build_demo
+            from ..model.errors import MiniCloudError
 
             try:
                 if not build_demo(app):
@@ -126,12 +133,18 @@ def _one_shot(args: argparse.Namespace) -> int:
         if not args.command:
             from .menus.main import run_menu
 
-            return run_menu(lambda: app)
+            return run_menu(lambda: app, prompter)
         from .commands import run_command
 
         return run_command(app, args.command)
     finally:
         app.close()
+
+
+def _menu_prompter() -> Prompter:
+    from .prompts import Prompter
+
+    return Prompter()
 
 
 def precheck(args: argparse.Namespace) -> Config | None:
@@ -140,13 +153,13 @@ def precheck(args: argparse.Namespace) -> Config | None:
     Other store failures are said at the first entry that needs the store.  None (said in
     one line on stderr) when something is wrong."""
     from ..config import load_config
-    from ..errors import MiniCloudError
-    from ..sqlite_read import check_sqlite_file
+    from ..managers.precheck import check_store
+    from ..model.errors import MiniCloudError
 
     try:
         config = load_config(args.config, args.debug)
         _warn(config)
-        check_sqlite_file(config.db_url)
+        check_store(config.db_url)
     except MiniCloudError as err:
         print(f"minicloud: {err}", file=sys.stderr)
         return None
@@ -158,23 +171,25 @@ def _warn(config: Config) -> None:
         print(f"minicloud: warning: {line}", file=sys.stderr)
 
 
-def open_app(args: argparse.Namespace, load: bool = True,
-             config: Config | None = None) -> MiniCloud | None:
+def open_app(args: argparse.Namespace, load: bool = True, config: Config | None = None,
+             progress: Callable[[str], None] | None = None) -> MiniCloud | None:
     """Load the configuration (unless ``config``: the menu's precheck read it) and (unless
     ``load`` is false: a command opens the store once its arguments are known to be right)
-    open the store; one line on stderr when that fails."""
+    open the store; one line on stderr when that fails.  ``progress``: where the app reports
+    long waits (the menu shows them)."""
     from ..app import MiniCloud
     from ..config import load_config
-    from ..errors import MiniCloudError
-    from ..sqlite_read import check_sqlite_file
+    from ..managers.precheck import check_store
+    from ..model.errors import MiniCloudError
 
     try:
         if config is None:
             config = load_config(args.config, args.debug)
             _warn(config)
-            check_sqlite_file(config.db_url)
+            check_store(config.db_url)
         setup_logging(config, args.debug)
-        app = MiniCloud(config, notify=lambda text: print(text, file=sys.stderr))
+        app = MiniCloud(config, notify=lambda text: print(text, file=sys.stderr),
+                        progress=progress)
         return app.open() if load else app
     except MiniCloudError as err:
         print(f"minicloud: {err}", file=sys.stderr)

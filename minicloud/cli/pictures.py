@@ -1,7 +1,7 @@
 """``topology --format/--output``: which format to produce, and writing it to a file.
 
-The renderers are pure (:mod:`minicloud.topology`, ``topology_dot``, ``topology_mermaid``,
-:mod:`minicloud.views`); the file and the ``dot`` program are this module's, the CLI's I/O.
+The renderers are pure (:mod:`minicloud.render.topology`, ``topology_dot``, ``topology_mermaid``,
+:mod:`minicloud.render.views`); the file and the ``dot`` program are this module's, the CLI's I/O.
 An ``--output`` file's extension names its format: ``.svg`` and ``.png`` are drawn from the
 DOT text by Graphviz's ``dot``; ``.dot``/``.gv``, ``.mmd``/``.mermaid``, ``.json`` and
 ``.txt`` get the text the command would print.
@@ -14,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ValidationError
+from ..model.errors import ValidationError
 from .present import Result, to_json
 
 if TYPE_CHECKING:
-    from ..model import Deployment
+    from ..model.objects import Deployment
 
 FORMATS = ("text", "json", "dot", "mermaid")
 # Drawn by ``dot -T<format>`` from the DOT text.
@@ -33,18 +33,18 @@ DOT_TIMEOUT = 300  # seconds; a deployment of thousands of objects takes a few
 def renderer(fmt: str) -> Callable[[Deployment], str]:
     """The pure renderer of a format (imported here: help must not pay for them)."""
     if fmt == "json":
-        from ..views import topology_view
+        from ..render.views import topology_view
 
         return lambda dep: to_json(topology_view(dep), pretty=False) + "\n"  # as in a pipe
     if fmt == "dot":
-        from ..topology_dot import render_dot
+        from ..render.topology_dot import render_dot
 
         return render_dot
     if fmt == "mermaid":
-        from ..topology_mermaid import render_mermaid
+        from ..render.topology_mermaid import render_mermaid
 
         return render_mermaid
-    from ..topology import render_text
+    from ..render.topology import render_text
 
     return render_text
 

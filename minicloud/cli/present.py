@@ -3,7 +3,7 @@
 An action returns a :class:`Result`; the menu and the one-shot commands print it the same way
 (the menu says its lines and its errors as ``Error: ...``; a command writes its lines to
 stdout, its notes and errors to stderr, or ``--json`` data).  The JSON shapes come from
-:mod:`minicloud.views`; this module only lays them out for people.
+:mod:`minicloud.render.views`; this module only lays them out for people.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import json_text
-from ..printable import printable
+from ..model import json_text
+from ..model.printable import printable
 
 if TYPE_CHECKING:
     from ..app import MiniCloud
-    from ..model import Cloud, Flavor, Instance, Network, PublicIP
+    from ..model.objects import Cloud, Flavor, Instance, Network, PublicIP
 
 # What the menu says after a confirmation answered no; a command writes it to stderr (exit 1).
 DECLINED = "Nothing changed."

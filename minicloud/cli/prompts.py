@@ -15,8 +15,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO, TypeVar
 
-from ..errors import ValidationError
-from ..printable import printable
+from ..model.errors import ValidationError
+from ..model.printable import printable
 
 T = TypeVar("T")
 
@@ -66,6 +66,11 @@ class Prompter:
 
     def say(self, line: str = "") -> None:
         self.write(line + "\n")
+
+    def progress(self, text: str) -> None:
+        """A line about a long wait while an entry runs (a login, a server booting): the
+        observer the menu's app is built with."""
+        self.say(f"  ... {text}")
 
     # -- input ---------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Cloud drivers.  A new cloud type is one module here plus one line in ``DRIVERS``."""
+"""Cloud drivers.  A new cloud type is one package here plus one line in ``DRIVERS``."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING
 from .base import Driver, Features, Setting
 
 if TYPE_CHECKING:
-    from ..model import Cloud
-    from ..store import Store
+    from ..model.objects import Cloud
+    from ..state.store import Store
 
 # type name -> "module:Class", imported only when a cloud of that type is used (openstacksdk
 # is slow to import, and most sessions never need it).
 DRIVERS: dict[str, str] = {
-    "stub": "minicloud.drivers.stub:StubDriver",
-    "openstack": "minicloud.drivers.openstack:OpenStackDriver",
-    "cloudstack": "minicloud.drivers.cloudstack:CloudStackDriver",
+    "stub": "minicloud.drivers.stub.driver:StubDriver",
+    "openstack": "minicloud.drivers.openstack.driver:OpenStackDriver",
+    "cloudstack": "minicloud.drivers.cloudstack.driver:CloudStackDriver",
 }
 
 

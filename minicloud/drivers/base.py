@@ -1,7 +1,7 @@
 """The interface every cloud type implements.
 
 A driver speaks to one cloud.  It returns model objects and raises only
-:class:`minicloud.errors.DriverError`.  Everything it creates it marks as MiniCloud's own (the
+:class:`minicloud.model.errors.DriverError`.  Everything it creates it marks as MiniCloud's own (the
 ``owned`` flag it reports back comes from that mark, so a resync knows what Reset may delete).
 
 A cloud type declares, once, on its class: the ``settings`` it needs when a cloud is added
@@ -10,7 +10,7 @@ secrets), the ``features`` it has (:class:`Features`: what the managers and the 
 may ask of it, and how: a type that cannot attach an existing network to a router is handed
 the router when the network is created, one whose networks cannot leave their router has them
 deleted instead of detached), and the ``status_map`` from its cloud's server statuses to
-MiniCloud's own :class:`~minicloud.model.State`.  Its secret setting
+MiniCloud's own :class:`~minicloud.model.objects.State`.  Its secret setting
 (:meth:`Driver.secret_setting`) names the value the managers hand it and words the menu's
 question.  A driver that keeps state of its own (the Stub) names its tables in
 ``state_tables`` and is handed the store as ``state=`` (see
@@ -28,8 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..errors import TIMEOUT, DriverError
-from ..model import (
+from ..model.errors import TIMEOUT, DriverError
+from ..model.objects import (
     Cloud,
     CloudSnapshot,
     Flavor,

@@ -9,9 +9,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InUseError, ValidationError
-from ..ledger import Claims
-from ..model import (
+from ..model.errors import InUseError, ValidationError
+from ..model.objects import (
     PUBLIC_SSH,
     Change,
     Instance,
@@ -22,13 +21,14 @@ from ..model import (
     SecurityGroup,
     State,
 )
-from ..validation import check_login_user
+from ..model.validation import check_login_user
+from ..state.ledger import Claims
 from .base import Manager, Undo
 from .groups import public_ssh
 
 if TYPE_CHECKING:
-    from ..session import Session
     from .networks import NetworkManager
+    from .session import Session
 
 # Login users of well-known images, when the image's properties do not say.
 KNOWN_USERS = {"cirros": "cirros", "ubuntu": "ubuntu", "debian": "debian", "centos": "centos",

@@ -12,19 +12,25 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..drivers import driver_class
-from ..errors import AmbiguousError, LeftoverError, MiniCloudError, NotFoundError, ValidationError
-from ..kinds import label
-from ..model import Change
-from ..validation import check_name
+from ..model.errors import (
+    AmbiguousError,
+    LeftoverError,
+    MiniCloudError,
+    NotFoundError,
+    ValidationError,
+)
+from ..model.kinds import label
+from ..model.objects import Change
+from ..model.validation import check_name
 
 __all__ = ["Manager", "Undo", "check_name"]
 
 if TYPE_CHECKING:
-    from ..cache import Cache
     from ..drivers.base import Driver, Features
-    from ..ledger import Ledger
-    from ..model import Cloud
-    from ..session import Session
+    from ..model.objects import Cloud
+    from ..state.cache import Cache
+    from ..state.ledger import Ledger
+    from .session import Session
 
 log = logging.getLogger("minicloud")
 

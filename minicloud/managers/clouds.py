@@ -6,24 +6,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import catalog
-from ..cache import clone
-from ..codec import to_dict
-from ..drift import Drift
 from ..drivers import DRIVERS, driver_class
 from ..drivers.base import Driver, Setting
-from ..errors import InUseError, MiniCloudError, NotFoundError, ValidationError
-from ..kinds import KINDS
-from ..ledger import Claims
-from ..model import Cloud, Cluster, Deployment, DriftRecord, Flavor, Image, Intent
-from ..reset import ResetReport
-from ..validation import check_location
+from ..model.codec import to_dict
+from ..model.drift import Drift
+from ..model.errors import InUseError, MiniCloudError, NotFoundError, ValidationError
+from ..model.kinds import KINDS
+from ..model.objects import Cloud, Cluster, Deployment, DriftRecord, Flavor, Image, Intent
+from ..model.validation import check_location
+from ..state.cache import clone
+from ..state.ledger import Claims
+from . import catalog
 from .base import Manager, check_name
+from .reset import ResetReport
 
 if TYPE_CHECKING:
-    from ..reconciler import Reconciler
-    from ..reset import Resetter
-    from ..session import Session
+    from .reconciler import Reconciler
+    from .reset import Resetter
+    from .session import Session
 
 
 # What a cloud's removal intent is called: a dead one means "finish removing it".
@@ -76,23 +76,24 @@ class CloudManager(Manager):
         return self.cache.deployment(cloud)
 
     def tree(self) -> list[str]:
-        """The topology tree's lines (topology.py), from each cloud's part: saved ones while
+        """The topology tree's lines (render/topology.py), from each cloud's part: saved ones while
         their cloud's generation stays, the others rendered from that cloud's rows alone."""
-        from ..topology import assemble, cloud_parts
+        from ..render.topology import assemble, cloud_parts
 
         clouds, parts = self._parts("tree", cloud_parts)
         return assemble(clouds, parts)
 
     def topology_view(self) -> dict[str, Any]:
-        """The topology as ``--json`` prints it (views.py), from each cloud's part likewise."""
-        from ..views import assemble, cloud_part
+        """The topology as ``--json`` prints it (render/views.py), from each cloud's part
+        likewise."""
+        from ..render.views import assemble, cloud_part
 
         clouds, parts = self._parts("json", cloud_part)
         return assemble(clouds, parts)
 
     def _parts(self, view: str, make: Callable[[Deployment], Any],
                ) -> tuple[list[Cloud], dict[str, Any]]:
-        from ..saved_views import SavedViews
+        from ..render.saved_views import SavedViews
 
         inventory = self.session.inventory
         clouds = self.all()

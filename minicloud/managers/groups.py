@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..model import PUBLIC_SSH, SecurityGroup, SecurityRule
+from ..model.objects import PUBLIC_SSH, SecurityGroup, SecurityRule
 from .base import Manager, Undo
 
 SSH_RULES = (SecurityRule("ingress", "tcp", 22, 22, "IPv4", "0.0.0.0/0"),

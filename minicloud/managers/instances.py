@@ -9,11 +9,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cache import clone
 from ..drivers.base import Driver, ServerSpec
-from ..errors import DriverError, InUseError, ValidationError
-from ..ledger import Claims
-from ..model import (
+from ..model.errors import DriverError, InUseError, ValidationError
+from ..model.objects import (
     DEFAULT_GROUP,
     KEYPAIR_PREFIX,
     PUBLIC_SSH,
@@ -24,13 +22,15 @@ from ..model import (
     SecurityGroup,
     State,
 )
+from ..state.cache import clone
+from ..state.ledger import Claims
 from .access import AccessManager, ConnectPlan
 from .base import Manager, Undo, check_name, log
 from .groups import public_ssh
 
 if TYPE_CHECKING:
-    from ..session import Session
     from .networks import NetworkManager
+    from .session import Session
 
 __all__ = ["ConnectPlan", "InstanceManager"]
 

@@ -6,12 +6,12 @@ import ipaddress
 from functools import partial
 from typing import Any
 
-from ..cache import clone
-from ..codec import to_dict
-from ..errors import InUseError, NotFoundError, ValidationError
-from ..ledger import Claims
-from ..model import Change, Network, PublicIP, Router
-from ..validation import parse_cidr
+from ..model.codec import to_dict
+from ..model.errors import InUseError, NotFoundError, ValidationError
+from ..model.objects import Change, Network, PublicIP, Router
+from ..model.validation import parse_cidr
+from ..state.cache import clone
+from ..state.ledger import Claims
 from .base import Manager, Undo
 
 __all__ = ["NetworkManager", "parse_cidr"]

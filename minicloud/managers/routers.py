@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..errors import InUseError, ValidationError
-from ..ledger import Claims
-from ..model import Change, Network, Router
+from ..model.errors import InUseError, ValidationError
+from ..model.objects import Change, Network, Router
+from ..state.ledger import Claims
 from .base import Manager, Undo, check_name
 
 

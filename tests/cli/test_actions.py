@@ -27,7 +27,7 @@ from minicloud.cli.menus.session import Session, ask_all, questions, run_entry
 from minicloud.cli.present import Result, said
 from minicloud.cli.prompts import Prompter
 from minicloud.config import load_config
-from minicloud.errors import CredentialsNeeded
+from minicloud.model.errors import CredentialsNeeded
 from tests.backends import seed_demo_sqlite
 
 CLI = Path(__file__).resolve().parents[2] / "minicloud" / "cli"

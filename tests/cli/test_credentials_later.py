@@ -14,7 +14,7 @@ from minicloud.cli.commands import run_command
 from minicloud.cli.menus.main import run_menu
 from minicloud.cli.prompts import Prompter
 from minicloud.config import Config
-from minicloud.store import Store
+from minicloud.state.store import Store
 from tests.drivers.fake_openstack import CLOUD_SETTINGS, PASSWORD, fake_openstack_driver
 
 

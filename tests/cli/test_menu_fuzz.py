@@ -34,13 +34,13 @@ from hypothesis import strategies as st
 from minicloud.app import MiniCloud
 from minicloud.cli.menus.main import run_menu
 from minicloud.cli.prompts import Prompter
-from minicloud.codec import from_dict, to_dict
 from minicloud.config import Config
-from minicloud.demo import build_demo
-from minicloud.drivers.stub import STUB_KINDS, as_seen
-from minicloud.drivers.stub import TABLES as STUB_TABLES
-from minicloud.kinds import KINDS, TABLES
-from minicloud.topology import render_text
+from minicloud.drivers.stub.driver import STUB_KINDS, as_seen
+from minicloud.drivers.stub.driver import TABLES as STUB_TABLES
+from minicloud.managers.demo import build_demo
+from minicloud.model.codec import from_dict, to_dict
+from minicloud.model.kinds import KINDS, TABLES
+from minicloud.render.topology import render_text
 from tests.volume import FULL, scaled
 
 EXAMPLES = int(os.environ.get("MINICLOUD_FUZZ_EXAMPLES", scaled(200, 2000)))
@@ -167,7 +167,7 @@ def check_store(db_file: Path, app: MiniCloud | None) -> None:
     assert len({(i.cloud, i.name) for i in store["instance"]}) == len(store["instance"]), \
         "two instances of one cloud share a name"
     # The topology's instance counts are the store's.
-    from minicloud.cache import Cache
+    from minicloud.state.cache import Cache
 
     cache = Cache()
     for objs in store.values():

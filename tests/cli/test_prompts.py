@@ -7,8 +7,8 @@ import io
 import pytest
 
 from minicloud.cli.prompts import MAX_INPUT, Cancelled, EndOfInput, Prompter
-from minicloud.errors import ValidationError
-from minicloud.validation import check_name
+from minicloud.model.errors import ValidationError
+from minicloud.model.validation import check_name
 
 
 def prompter(text: str) -> tuple[Prompter, io.StringIO]:

@@ -73,7 +73,7 @@ def test_the_clouds_own_refusal_has_the_same_exit_codes(
         demo_app: MiniCloud, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch, reason: str, code: int) -> None:
     """When only the cloud knows (another user's port), in use is 1 and invalid is 2."""
-    from minicloud.errors import DriverError
+    from minicloud.model.errors import DriverError
 
     def refuse(*_: object, **__: object) -> None:
         raise DriverError("TryStack", "create server x", reason, "IP address 10.10.2.77")
@@ -123,7 +123,7 @@ def test_a_login_user_from_the_image_is_checked_too(
 
 def test_a_clouds_text_is_shown_with_control_characters_escaped() -> None:
     from minicloud.cli.present import table
-    from minicloud.topology import Node, layout
+    from minicloud.render.topology import Node, layout
 
     lines = layout(Node("MiniCloud", [Node("Instance: evil\n+---Cloud: Fake [\x1b[31mUP]")]))
     assert lines[-1] == "      +---Instance: evil\\n+---Cloud: Fake [\\x1b[31mUP]"

@@ -14,8 +14,8 @@ import pytest
 from minicloud.app import MiniCloud
 from minicloud.cli import commands
 from minicloud.config import load_config
-from minicloud.topology_dot import render_dot
-from minicloud.topology_mermaid import render_mermaid
+from minicloud.render.topology_dot import render_dot
+from minicloud.render.topology_mermaid import render_mermaid
 from tests.backends import seed_demo_sqlite
 from tests.pictures import dot_program, read_dot, read_mermaid
 from tests.reference import REFERENCE_TREE

@@ -43,9 +43,9 @@ from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 import requests_mock
 
-from minicloud.drivers.cloudstack import CloudStackDriver
-from minicloud.drivers.cloudstack_network import NETWORK_OFFERING, TIER_OFFERING, VPC_OFFERING
-from minicloud.model import Cloud, Port
+from minicloud.drivers.cloudstack.driver import CloudStackDriver
+from minicloud.drivers.cloudstack.network import NETWORK_OFFERING, TIER_OFFERING, VPC_OFFERING
+from minicloud.model.objects import Cloud, Port
 from tests.drivers.fake_cloudstack_api import ASYNC, LISTS, FakeError
 from tests.drivers.fake_cloudstack_vm import CloudStackVms
 

@@ -37,9 +37,9 @@ from typing import Any
 import requests_mock
 from keystoneauth1 import fixture as ks_fixture
 
-from minicloud.drivers.openstack import OpenStackDriver
-from minicloud.model import Cloud, Port
-from minicloud.store import Store
+from minicloud.drivers.openstack.driver import OpenStackDriver
+from minicloud.model.objects import Cloud, Port
+from minicloud.state.store import Store
 from tests.drivers.fake_common import (
     AUTH_URL,
     COMPUTE,

@@ -16,9 +16,9 @@ import requests_mock
 from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.drivers.base import ServerSpec
-from minicloud.drivers.cloudstack import CloudStackDriver
-from minicloud.drivers.cloudstack_network import NO_ATTACH
-from minicloud.errors import (
+from minicloud.drivers.cloudstack.driver import CloudStackDriver
+from minicloud.drivers.cloudstack.network import NO_ATTACH
+from minicloud.model.errors import (
     CONFLICT,
     NOT_FOUND,
     QUOTA,
@@ -27,7 +27,7 @@ from minicloud.errors import (
     CredentialsNeeded,
     DriverError,
 )
-from minicloud.model import Cloud, SecurityRule
+from minicloud.model.objects import Cloud, SecurityRule
 from tests.drivers.fake_cloudstack import (
     CLOUD_SETTINGS,
     SECRET_KEY,
@@ -147,7 +147,7 @@ def test_a_missing_entity_is_not_found_and_a_dead_endpoint_unreachable() -> None
 
 def _session_driver(tmp_path: Path, timeouts: dict[str, float],
                     settings: dict[str, str] | None = None) -> tuple[Any, CloudStackDriver]:
-    from minicloud.session import Session
+    from minicloud.managers.session import Session
 
     config = Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/m.db", timeouts=timeouts)
     session = Session(config)
@@ -293,7 +293,7 @@ def test_a_cloudstack_ini_section_is_enough(tmp_path: Path,
                    f"secret = {SECRET_KEY}\n")
     monkeypatch.setenv("CLOUDSTACK_CONFIG", str(ini))
     monkeypatch.setenv("HOME", str(tmp_path))
-    from minicloud.drivers.cloudstack_session import ini_sections
+    from minicloud.drivers.cloudstack.session import ini_sections
 
     assert "lab" in ini_sections()
     with fake_cloudstack(FakeCloudStack()):

@@ -26,13 +26,13 @@ from typing import Any
 
 import pytest
 
-from minicloud.codec import from_dict
 from minicloud.drivers import DRIVERS as REGISTRY
 from minicloud.drivers import create_driver, driver_class
 from minicloud.drivers.base import Driver, Features, ServerSpec, Setting
-from minicloud.drivers.stub import TABLES as STUB_TABLES
-from minicloud.errors import DriverError
-from minicloud.model import (
+from minicloud.drivers.stub.driver import TABLES as STUB_TABLES
+from minicloud.model.codec import from_dict
+from minicloud.model.errors import DriverError
+from minicloud.model.objects import (
     KEYPAIR_PREFIX,
     Cloud,
     Instance,
@@ -41,7 +41,7 @@ from minicloud.model import (
     SecurityRule,
     State,
 )
-from minicloud.store import Store
+from minicloud.state.store import Store
 from tests.backends import seed_sqlite
 from tests.drivers.fake_cloudstack import contract_factory as cloudstack_contract
 from tests.drivers.fake_openstack import fake_openstack_driver

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from minicloud import errors
 from minicloud.drivers.base import CLUSTER_KEY, OWNER_TAG, ServerSpec
-from minicloud.drivers.openstack import OpenStackDriver
-from minicloud.errors import DriverError
-from minicloud.model import Cloud, SecurityRule
+from minicloud.drivers.openstack.driver import OpenStackDriver
+from minicloud.model import errors
+from minicloud.model.errors import DriverError
+from minicloud.model.objects import Cloud, SecurityRule
 from tests.drivers.fake_openstack import (
     AUTH_URL,
     PASSWORD,
@@ -529,7 +529,7 @@ def test_tls_verification_stays_on(env):
 
 
 def test_module_does_not_import_openstack():
-    code = ("import sys, minicloud.drivers.openstack\n"
+    code = ("import sys, minicloud.drivers.openstack.driver\n"
             "assert 'openstack' not in sys.modules, 'openstack imported'\n"
             "assert 'keystoneauth1' not in sys.modules, 'keystoneauth1 imported'\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

@@ -8,10 +8,10 @@ import textwrap
 import pytest
 import requests_mock
 
-from minicloud import errors
-from minicloud.drivers.openstack import OpenStackDriver, clouds_yaml_entries
-from minicloud.errors import DriverError
-from minicloud.model import Cloud
+from minicloud.drivers.openstack.driver import OpenStackDriver, clouds_yaml_entries
+from minicloud.model import errors
+from minicloud.model.errors import DriverError
+from minicloud.model.objects import Cloud
 from tests.drivers.fake_openstack import AUTH_URL, CLOUD_SETTINGS, PASSWORD, FakeOpenStack
 
 # -- the password ------------------------------------------------------------------------------
@@ -341,7 +341,7 @@ def test_a_request_without_an_answer_shows_progress_while_it_waits(silent_server
 
 def test_ini_timeout_reaches_openstack_drivers(tmp_path):
     from minicloud.config import Config
-    from minicloud.session import Session
+    from minicloud.managers.session import Session
 
     config = Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/m.db", timeouts={"openstack": 7.0})
     session = Session(config)

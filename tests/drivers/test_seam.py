@@ -1,11 +1,11 @@
 """The driver seam, checked on the source with ``ast`` and ``tokenize`` (of ``minicloud``
 only the registry's names are imported).
 
-A cloud type is its driver modules plus one line of the registry (``DRIVERS`` in
-``minicloud/drivers/__init__.py``); everything above the driver layer speaks to
-:class:`~minicloud.drivers.base.Driver` and asks ``Features``, never a type by its name.  So,
-in every module of ``minicloud`` outside ``minicloud/drivers/``, and in the package's
-``__init__`` outside the registry:
+A cloud type is its driver package (``minicloud/drivers/<type>/``) plus one line of the
+registry (``DRIVERS`` in ``minicloud/drivers/__init__.py``); everything above the driver layer
+speaks to :class:`~minicloud.drivers.base.Driver` and asks ``Features``, never a type by its
+name.  So, in every module of ``minicloud`` outside ``minicloud/drivers/``, and in the
+package's ``__init__`` outside the registry:
 
 - no import of a concrete driver module (``minicloud.drivers.<x>`` other than ``base``; the
   package itself, with the registry's strings, is fine), nor its dotted name in a string (an
@@ -13,7 +13,9 @@ in every module of ``minicloud`` outside ``minicloud/drivers/``, and in the pack
 - no mention of a registered type's name in code (names, strings, f-strings; comments and
   docstrings may explain what a cloud type does), but for the few ``NAMED_ABOVE`` with why.
 
-The checker itself is tested on a small fake package tree at the end of this file.
+The checker itself is tested on a small fake package tree at the end of this file.  That no
+driver package imports another is an import-linter contract (``cloud-types`` in
+pyproject.toml, run by tests/test_layers.py).
 """
 
 from __future__ import annotations
@@ -27,11 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minicloud.drivers import DRIVERS
-from tests.test_layers import discover, imports_of
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "minicloud"
 # The registered types the product names above the driver layer, and why.  Every other one
-# is named only by its driver's modules and the registry: a new type is a new file.
+# is named only by its driver's package and the registry: a new type is a new package.
 NAMED_ABOVE = {
     "stub": "the demo deployment and clouds add's default type are Stub clouds",
 }
@@ -48,6 +49,78 @@ class Leak:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.what}"
+
+
+# -- the package's modules and their imports (every import: top, functions, TYPE_CHECKING) ----
+
+
+@dataclass(frozen=True)
+class Import:
+    source: str  # the importing module
+    target: str  # the imported module of the package
+    path: Path
+    line: int
+
+
+def discover(package_dir: Path) -> dict[str, Path]:
+    """Every module of the package: dotted name -> file (a package is its ``__init__.py``)."""
+    modules: dict[str, Path] = {}
+    for path in sorted(package_dir.rglob("*.py")):
+        parts = [package_dir.name, *path.relative_to(package_dir).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules[".".join(parts)] = path
+    return modules
+
+
+def _known_prefix(name: str, modules: dict[str, Path]) -> str | None:
+    """The longest module of the package that ``name`` is or is inside of."""
+    parts = name.split(".")
+    for end in range(len(parts), 0, -1):
+        candidate = ".".join(parts[:end])
+        if candidate in modules:
+            return candidate
+    return None
+
+
+def _base_of(node: ast.ImportFrom, module: str, is_package: bool) -> str | None:
+    """The absolute module that ``from <...> import`` names, relative imports resolved."""
+    if node.level == 0:
+        return node.module
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    if node.level - 1 >= len(package):
+        return None  # beyond the top-level package
+    parts = package[: len(package) - (node.level - 1)]
+    if node.module:
+        parts.append(node.module)
+    return ".".join(parts)
+
+
+def imports_of(module: str, path: Path, modules: dict[str, Path]) -> list[Import]:
+    """Every import of another module of the package in one module, wherever it stands."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    is_package = path.name == "__init__.py"
+    found: list[Import] = []
+
+    def add(target: str | None, line: int) -> None:
+        if target is not None and target != module:
+            found.append(Import(module, target, path, line))
+
+    for node in ast.walk(tree):  # walks into TYPE_CHECKING blocks and function bodies too
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(_known_prefix(alias.name, modules), node.lineno)
+        elif isinstance(node, ast.ImportFrom):
+            base = _base_of(node, module, is_package)
+            if base is None:
+                continue
+            for alias in node.names:
+                submodule = f"{base}.{alias.name}"
+                if alias.name != "*" and submodule in modules:
+                    add(submodule, node.lineno)  # from pkg import sub: the submodule
+                else:
+                    add(_known_prefix(base, modules), node.lineno)  # a name of base
+    return found
 
 
 def _checked(path: Path, package_dir: Path) -> bool:

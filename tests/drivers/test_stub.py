@@ -6,12 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from minicloud.drivers import create_driver, stub
+from minicloud.drivers import create_driver
 from minicloud.drivers.base import ServerSpec
-from minicloud.drivers.stub import StubDriver
-from minicloud.errors import ConfigError, DriverError
-from minicloud.model import Cloud, State
-from minicloud.store import Store
+from minicloud.drivers.stub import driver as stub
+from minicloud.drivers.stub.driver import StubDriver
+from minicloud.model.errors import ConfigError, DriverError
+from minicloud.model.objects import Cloud, State
+from minicloud.state.store import Store
 
 
 @pytest.fixture
@@ -153,7 +154,7 @@ def test_every_stub_call_can_be_faulted(store: Store, monkeypatch: pytest.Monkey
 
 def test_every_driver_call_of_the_stub_is_faultable() -> None:
     from minicloud.drivers.base import Driver
-    from minicloud.drivers.stub_state import FAULTABLE
+    from minicloud.drivers.stub.state import FAULTABLE
 
     calls = {name for name, value in vars(Driver).items()
              if callable(value) and not name.startswith("_")}

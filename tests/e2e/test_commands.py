@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from minicloud.topology import EMPTY
+from minicloud.render.topology import EMPTY
 from tests.backends import seed_demo_sqlite
 from tests.reference import REFERENCE_TREE as REFERENCE
 

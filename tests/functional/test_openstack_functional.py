@@ -38,8 +38,8 @@ import pytest
 from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.drivers.base import CLUSTER_KEY, OWNER_TAG
-from minicloud.model import KEYPAIR_PREFIX, PUBLIC_SSH
-from minicloud.topology import render
+from minicloud.model.objects import KEYPAIR_PREFIX, PUBLIC_SSH
+from minicloud.render.topology import render
 
 ENV = "MINICLOUD_TEST_OS_CLOUD"
 ENTRY = os.environ.get(ENV, "")

@@ -6,9 +6,9 @@ import pytest
 
 from minicloud.drivers import DRIVERS, create_driver
 from minicloud.drivers.base import ServerSpec
-from minicloud.errors import DriverError, InUseError, NotFoundError, ValidationError
-from minicloud.model import NAME_RULE, Cloud
-from minicloud.topology import EMPTY, render_text
+from minicloud.model.errors import DriverError, InUseError, NotFoundError, ValidationError
+from minicloud.model.objects import NAME_RULE, Cloud
+from minicloud.render.topology import EMPTY, render_text
 from tests.reference import AFTER_RESET_TREE
 
 CLOUD = "Lab"

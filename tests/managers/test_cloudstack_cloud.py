@@ -17,7 +17,7 @@ from minicloud.cli.commands import run_command
 from minicloud.cli.menus.main import run_menu
 from minicloud.cli.prompts import Prompter
 from minicloud.config import Config
-from minicloud.topology import render
+from minicloud.render.topology import render
 from tests.backends import seeded_url
 from tests.drivers.fake_cloudstack import API_KEY, ENDPOINT, SECRET_KEY, FakeCloudStack
 from tests.drivers.fake_openstack import CLOUD_SETTINGS as OS_SETTINGS

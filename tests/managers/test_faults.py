@@ -34,8 +34,8 @@ import pytest
 from test_clouds import make_changes, seeded_app
 from test_rollback import CLOUD, World, find, recorded_calls, with_instance, with_network
 
-from minicloud.drivers import stub
-from minicloud.errors import MiniCloudError
+from minicloud.drivers.stub import driver as stub
+from minicloud.model.errors import MiniCloudError
 from tests.volume import sample
 
 PLURAL = {"networks": "network", "routers": "router", "instances": "instance",
@@ -330,7 +330,7 @@ def test_reset_keeps_what_existed_and_undoes_a_connect(app, fresh_driver) -> Non
     on a foreign router MiniCloud only added an interface to."""
     from minicloud.drivers import create_driver
     from minicloud.drivers.base import ServerSpec
-    from minicloud.model import Cloud
+    from minicloud.model.objects import Cloud
 
     pre = create_driver(Cloud(CLOUD, "stub"), None, app.store)
     pre.setup()

@@ -11,8 +11,8 @@ import pytest
 from minicloud.cli.menus.main import run_menu
 from minicloud.cli.prompts import Prompter
 from minicloud.drivers.base import Features
-from minicloud.drivers.stub import StubDriver
-from minicloud.errors import ValidationError
+from minicloud.drivers.stub.driver import StubDriver
+from minicloud.model.errors import ValidationError
 
 CLOUD = "Lab"
 

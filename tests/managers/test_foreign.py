@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from minicloud.errors import DriverError
 from minicloud.managers.base import Undo
-from minicloud.model import PUBLIC_SSH, State
+from minicloud.model.errors import DriverError
+from minicloud.model.objects import PUBLIC_SSH, State
 from tests.consistency import picture, seed_foreign
 
 CLOUD = "Lab"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from minicloud.errors import NotFoundError, ValidationError
-from minicloud.model import NAME_RULE, SecurityRule
+from minicloud.model.errors import NotFoundError, ValidationError
+from minicloud.model.objects import NAME_RULE, SecurityRule
 
 CLOUD = "Lab"
 

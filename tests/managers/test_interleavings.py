@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from minicloud.errors import DriverError, InUseError, MiniCloudError, NotFoundError
-from minicloud.model import State
+from minicloud.model.errors import DriverError, InUseError, MiniCloudError, NotFoundError
+from minicloud.model.objects import State
 from tests.consistency import picture
 
 CLOUD = "Lab"

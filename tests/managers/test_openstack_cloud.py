@@ -8,25 +8,28 @@ import pytest
 
 from minicloud.app import MiniCloud
 from minicloud.config import Config
-from minicloud.store import Store
+from minicloud.state.store import Store
 from tests.backends import seeded_url
 from tests.drivers.fake_openstack import CLOUD_SETTINGS, PASSWORD, fake_openstack_driver
 
 
 def test_ctrl_c_while_a_server_boots_leaves_no_orphan(tmp_path: Path) -> None:
-    with fake_openstack_driver(Store(seeded_url(tmp_path / "fake.db")).open()) as (_, fake):
-        app = MiniCloud(Config(home=tmp_path, db_url=seeded_url(tmp_path / "mc.db"))).open()
-        app.clouds.add("os1", "openstack", "", dict(CLOUD_SETTINGS), PASSWORD)
-        app.networks.create("os1", "n1", "10.0.0.0/24")
-        fake.build_gets = 1000  # the server stays in BUILD: MiniCloud waits and reports
+    seen: list[str] = []
+    armed: list[bool] = []  # interrupt from the first wait after it is armed
 
-        seen: list[str] = []
-
-        def interrupt(text: str) -> None:
+    def interrupt(text: str) -> None:
+        if armed:
             seen.append(text)
             raise KeyboardInterrupt  # the user presses Ctrl-C while waiting
 
-        app.session.progress = interrupt  # the session's drivers report through it
+    with fake_openstack_driver(Store(seeded_url(tmp_path / "fake.db")).open()) as (_, fake):
+        # The session's drivers report long waits to the observer the app is built with.
+        app = MiniCloud(Config(home=tmp_path, db_url=seeded_url(tmp_path / "mc.db")),
+                        progress=interrupt).open()
+        app.clouds.add("os1", "openstack", "", dict(CLOUD_SETTINGS), PASSWORD)
+        app.networks.create("os1", "n1", "10.0.0.0/24")
+        fake.build_gets = 1000  # the server stays in BUILD: MiniCloud waits and reports
+        armed.append(True)
         with pytest.raises(KeyboardInterrupt):
             app.instances.create("os1", "vm", "cirros", "m1.tiny", "n1")
         assert seen and "vm: BUILD" in seen[0]
@@ -34,7 +37,7 @@ def test_ctrl_c_while_a_server_boots_leaves_no_orphan(tmp_path: Path) -> None:
         assert [p for p in fake.ports.values() if p["device_owner"].startswith("compute")] == []
         assert app.instances.all("os1") == []
         app.close()
-        again = MiniCloud(Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/mc.db")).open()
+        again = MiniCloud(Config(home=tmp_path, db_url=seeded_url(tmp_path / "mc.db"))).open()
         assert again.instances.all("os1") == []
         again.close()
 

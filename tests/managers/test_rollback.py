@@ -1,7 +1,7 @@
 """Every multi-step operation, with every driver call it makes failing once in turn.
 
 For each operation the driver calls are first recorded (a clean run, counting
-``minicloud.drivers.stub._calls``); then for every ``call`` and every ``n`` up to its count,
+``minicloud.drivers.stub.driver._calls``); then for every ``call`` and every ``n`` up to its count,
 ``MINICLOUD_STUB_FAIL=call:n`` makes exactly that call fail, and cloud, store and cache must be
 exactly as before (``snapshot_state``), with no resource left behind.
 """
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from minicloud.drivers import stub
-from minicloud.errors import MiniCloudError
+from minicloud.drivers.stub import driver as stub
+from minicloud.model.errors import MiniCloudError
 from tests.backends import seed_mysql, seed_sqlite
 
 CLOUD = "Lab"

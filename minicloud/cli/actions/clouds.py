@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ...errors import ConfigError
+from ...model.errors import ConfigError
 from .. import present
 from ..present import Result, said, table
 from .base import (
@@ -39,7 +39,7 @@ class CloudsList(Action):
     args = (JSON,)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import Views
+        from ...render.views import Views
 
         views = Views(ctx.app.clouds.deployment())
         rows = [views.cloud(c) for c in ctx.app.clouds.all()]
@@ -90,7 +90,8 @@ def setting_arg(setting: Any, type_name: str) -> Arg:
 def settings_args(app: MiniCloud | None, v: Values | None) -> tuple[Arg, ...]:
     """The chosen type's settings; with no values, those of every type (for the flags).
     Read from the catalog: the parser needs them before any store is opened."""
-    from ... import catalog  # the drivers' declarations: only for the command that needs them
+    # The drivers' declarations, through the managers: only for the command that needs them.
+    from ...managers import catalog
 
     if v is not None:
         type_name = name_of(get(v, "type"))
@@ -185,7 +186,7 @@ class ImagesList(Action):
     args = (CLOUD, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import image_view
+        from ...render.views import image_view
 
         cloud = name_of(v.cloud) or ""
         rows = [image_view(i) for i in ctx.app.clouds.images(cloud)]
@@ -199,7 +200,7 @@ class FlavorsList(Action):
     args = (CLOUD, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import flavor_view
+        from ...render.views import flavor_view
 
         cloud = name_of(v.cloud) or ""
         rows = [flavor_view(f) for f in ctx.app.clouds.flavors(cloud)]

@@ -31,7 +31,7 @@ class ClustersList(Action):
     args = (CLOUD_FILTER, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import Views
+        from ...render.views import Views
 
         views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
         rows = [views.cluster(c) for c in ctx.app.clouds.clusters(name_of(v.cloud))]

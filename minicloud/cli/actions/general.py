@@ -7,7 +7,7 @@ import re
 import time
 from typing import Any
 
-from ...errors import ValidationError
+from ...model.errors import ValidationError
 from .. import pictures
 from ..present import Result, plural, said, text
 from .base import JSON, YES, Action, Arg, Context, Values, get, name_of
@@ -114,7 +114,7 @@ class Drift(Action):
 
 
 def _recorded_line(data: dict[str, Any]) -> str:
-    from ...drift import Difference
+    from ...model.drift import Difference
 
     return Difference(data["kind"], data["name"], data["id"], data["change"], data["owned"],
                       tuple(data.get("details", ()))).line()

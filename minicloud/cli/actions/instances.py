@@ -6,9 +6,9 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ...errors import MiniCloudError
-from ...names import DEFAULT_GROUP, PUBLIC_SSH
-from ...validation import check_login_user
+from ...model.errors import MiniCloudError
+from ...model.names import DEFAULT_GROUP, PUBLIC_SSH
+from ...model.validation import check_login_user
 from .. import present
 from ..present import Result, said, table
 from .base import (
@@ -29,7 +29,7 @@ from .base import (
 if TYPE_CHECKING:
     from ...app import MiniCloud
     from ...managers.instances import ConnectPlan
-    from ...model import SecurityGroup
+    from ...model.objects import SecurityGroup
 
 
 class InstancesList(Action):
@@ -39,7 +39,7 @@ class InstancesList(Action):
     args = (CLOUD_FILTER, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import Views
+        from ...render.views import Views
 
         views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
         rows = [views.instance(i) for i in ctx.app.instances.all(name_of(v.cloud))]
@@ -117,7 +117,7 @@ class InstancesShow(Action):
     args = (INSTANCE, CLOUD_HINT, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import Views
+        from ...render.views import Views
 
         inst = obj(ctx, "instance", v.name, v.cloud)
         row = Views(ctx.app.clouds.deployment(inst.cloud)).instance(inst)
@@ -245,7 +245,7 @@ class SecurityGroupsList(Action):
     args = (CLOUD_FILTER, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import security_group_view
+        from ...render.views import security_group_view
 
         cloud = name_of(v.cloud)
         if cloud is not None:

@@ -34,7 +34,7 @@ class NetworksList(Action):
     args = (CLOUD_FILTER, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import Views
+        from ...render.views import Views
 
         views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
         rows = [views.network(n) for n in ctx.app.networks.all(name_of(v.cloud))]

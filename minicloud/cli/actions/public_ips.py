@@ -20,7 +20,7 @@ class PublicIpsList(Action):
     args = (CLOUD_FILTER, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import Views
+        from ...render.views import Views
 
         views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
         rows = [views.public_ip_view(f) for f in ctx.app.networks.public_ips(name_of(v.cloud))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ...errors import ValidationError
+from ...model.errors import ValidationError
 from .. import present
 from ..present import Result, said, table
 from .base import (
@@ -26,7 +26,7 @@ from .base import (
 
 if TYPE_CHECKING:
     from ...app import MiniCloud
-    from ...model import Network, Router
+    from ...model.objects import Network, Router
 
 
 class RoutersList(Action):
@@ -36,7 +36,7 @@ class RoutersList(Action):
     args = (CLOUD_FILTER, JSON)
 
     def run(self, ctx: Context, v: Values) -> Result:
-        from ...views import Views
+        from ...render.views import Views
 
         views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
         rows = [views.router(r) for r in ctx.app.routers.all(name_of(v.cloud))]

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ...errors import CredentialsNeeded, InUseError, MiniCloudError, ValidationError
+from ...model.errors import CredentialsNeeded, InUseError, MiniCloudError, ValidationError
 from ..actions.base import Action, Arg, Check, Declined, Entry, Values, get
 from ..present import DECLINED, Result
 from ..prompts import Cancelled, EndOfInput, Prompter, one_line
@@ -40,7 +40,6 @@ class Session:
             app = self._factory()
             if app is None:
                 raise StoreUnavailable()
-            app.session.progress = lambda text: self.p.say(f"  ... {text}")
             self._app = app
             # What killed processes left half-done is finished now, and said.
             for line in app.clouds.finish_interrupted():

@@ -1,0 +1,184 @@
+"""The CloudStack driver's access rules: static NAT, and security groups where the zone
+enforces none (an advanced zone with isolated networks and VPCs).
+
+A security group is CloudStack's own (createSecurityGroup, its rules authorised on it): there
+it is the definition of what to open.  Giving it to a virtual machine opens its TCP/UDP
+ingress rules as firewall rules on the machine's static NAT addresses (isolated network) or as
+network ACL rules of its tier (VPC), each tagged with the machine and the group so that taking
+the group away deletes exactly those; the machine's groups are kept in its tag
+``minicloud_groups``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...model.errors import FAILED
+from ...model.objects import Instance, PublicIP, SecurityGroup, SecurityRule
+from ..base import OWNER_TAG
+from .convert import GROUPS_TAG, groups_of, to_instance, to_public_ip, to_security_group
+from .network import CloudStackNetwork
+from .session import tags_of
+
+VM_TAG = "minicloud_vm"
+GROUP_TAG = "minicloud_group"
+OPEN_ACL = "default_allow"  # CloudStack's ACL list that lets everything in
+
+
+class CloudStackAccess(CloudStackNetwork):
+    """Static NAT, security groups, firewall and network ACL rules."""
+
+    def _vm(self, server_id: str) -> dict[str, Any]:
+        return self._get("listVirtualMachines", server_id, "server", listall=True)
+
+    def _server(self, server_id: str) -> Instance:
+        return to_instance(self.cloud.name, self._vm(server_id), self.state)
+
+    # -- static NAT ----------------------------------------------------------------------------
+
+    def associate_public_ip(self, ip_id: str, server_id: str) -> PublicIP:
+        operation = f"associate public IP {ip_id} with server {server_id}"
+        with self._call(operation):
+            ip, vm = self._ip(ip_id), self._vm(server_id)
+            nets = [self._network(str(n["networkid"])) for n in vm.get("nic") or []]
+            net = next((n for n in nets if (ip.get("vpcid") and n.get("vpcid") == ip["vpcid"])
+                        or n["id"] == ip.get("associatednetworkid")), None)
+            if net is None:
+                raise self.error(operation, FAILED, "the server is on no network of the "
+                                                    "address's VPC or network")
+            self._sync("enableStaticNat", ipaddressid=ip_id, virtualmachineid=server_id,
+                       networkid=net["id"])
+            if not net.get("vpcid"):  # an isolated network: its firewall guards the address
+                for group in groups_of(vm):
+                    self._open_group(vm, self._group_named(group), [net])
+            return to_public_ip(self.cloud.name, self._ip(ip_id))
+
+    def disassociate_public_ip(self, ip_id: str) -> PublicIP:
+        with self._call(f"disassociate public IP {ip_id}"):
+            for rule in self._list("listFirewallRules", ipaddressid=ip_id, listall=True):
+                if tags_of(rule).get(OWNER_TAG) == "true":
+                    self._job("deleteFirewallRule", id=rule["id"])
+            self._job("disableStaticNat", ipaddressid=ip_id)
+            return to_public_ip(self.cloud.name, self._ip(ip_id))
+
+    # -- security groups -----------------------------------------------------------------------
+
+    def list_security_groups(self) -> list[SecurityGroup]:
+        with self._call("list security groups"):
+            return [to_security_group(self.cloud.name, g)
+                    for g in self._list("listSecurityGroups", listall=True)]
+
+    def _group(self, group_id: str) -> dict[str, Any]:
+        return self._get("listSecurityGroups", group_id, "security group", listall=True)
+
+    def _group_named(self, name: str) -> dict[str, Any]:
+        found = self._list("listSecurityGroups", securitygroupname=name, listall=True)
+        return found[0] if found else {"name": name}
+
+    def create_security_group(self, name: str, description: str = "") -> SecurityGroup:
+        with self._call(f"create security group {name}"):
+            group = self._sync("createSecurityGroup", name=name,
+                               description=description or name).get("securitygroup") or {}
+        ident = str(group["id"])
+        self._mark("SecurityGroup", ident, what=f"security group {name}",
+                   undo=lambda: self._sync("deleteSecurityGroup", id=ident))
+        with self._call(f"create security group {name}"):
+            return to_security_group(self.cloud.name, self._group(ident))
+
+    def delete_security_group(self, group_id: str) -> None:
+        with self._call(f"delete security group {group_id}"):
+            self._sync("deleteSecurityGroup", id=group_id)
+
+    def add_security_group_rule(self, group_id: str, rule: SecurityRule) -> SecurityGroup:
+        with self._call(f"add rule to security group {group_id}"):
+            if rule not in to_security_group(self.cloud.name, self._group(group_id)).rules:
+                command = "authorizeSecurityGroupIngress" if rule.direction == "ingress" \
+                    else "authorizeSecurityGroupEgress"
+                self._job(command, securitygroupid=group_id, protocol=rule.protocol or "all",
+                          startport=rule.port_min, endport=rule.port_max,
+                          cidrlist=rule.remote_ip_prefix or
+                          ("::/0" if rule.ethertype == "IPv6" else "0.0.0.0/0"))
+            return to_security_group(self.cloud.name, self._group(group_id))
+
+    # -- a server's groups ---------------------------------------------------------------------
+
+    def add_server_security_group(self, server_id: str, group_id: str) -> Instance:
+        with self._call(f"add security group {group_id} to server {server_id}"):
+            vm, group = self._vm(server_id), self._group(group_id)
+            groups = groups_of(vm)
+            if group["name"] not in groups:
+                nets = [self._network(str(n["networkid"])) for n in vm.get("nic") or []]
+                self._open_group(vm, group, nets)
+                self._set_groups(vm, [*groups, group["name"]])
+            return self._server(server_id)
+
+    def remove_server_security_group(self, server_id: str, group_id: str) -> Instance:
+        with self._call(f"remove security group {group_id} from server {server_id}"):
+            vm, group = self._vm(server_id), self._group(group_id)
+            groups = groups_of(vm)
+            if group["name"] in groups:
+                self._close_group(vm, group["name"])
+                self._set_groups(vm, [g for g in groups if g != group["name"]])
+            return self._server(server_id)
+
+    def _set_groups(self, vm: dict[str, Any], groups: list[str]) -> None:
+        if GROUPS_TAG in tags_of(vm):
+            self._untag("UserVm", vm["id"], [GROUPS_TAG])
+        if groups:
+            self._tag("UserVm", vm["id"], {GROUPS_TAG: ",".join(groups)})
+
+    # -- firewall and ACL rules ----------------------------------------------------------------
+
+    def _open_group(self, vm: dict[str, Any], group: dict[str, Any],
+                    nets: list[dict[str, Any]]) -> None:
+        rules = [r for r in group.get("ingressrule") or []
+                 if r.get("protocol") in ("tcp", "udp")]
+        tags = {OWNER_TAG: "true", VM_TAG: str(vm["id"]), GROUP_TAG: str(group["name"])}
+        for net in nets:
+            for rule in rules:
+                spec = {"protocol": rule["protocol"], "startport": rule.get("startport"),
+                        "endport": rule.get("endport"), "cidrlist": rule.get("cidr")}
+                if net.get("vpcid"):
+                    acl = self._custom_acl(net)
+                    if acl:
+                        made = self._job("createNetworkACL", aclid=acl, traffictype="Ingress",
+                                         action="Allow", **spec).get("networkacl") or {}
+                        self._tag("NetworkACL", made["id"], tags)
+                    continue
+                for ip in self._ips(associatednetworkid=net["id"], isstaticnat=True):
+                    if ip.get("virtualmachineid") == vm["id"]:
+                        made = self._job("createFirewallRule", ipaddressid=ip["id"],
+                                         **spec).get("firewallrule") or {}
+                        self._tag("FirewallRule", made["id"], tags)
+
+    def _custom_acl(self, tier: dict[str, Any]) -> str | None:
+        """The tier's own ACL list, made (replacing default_deny) when it has none; None when
+        it lets everything in already."""
+        acl = self._get("listNetworkACLLists", str(tier.get("aclid")), "ACL list")
+        if acl.get("name") == OPEN_ACL:
+            return None
+        if acl.get("vpcid"):
+            return str(acl["id"])
+        made = self._job("createNetworkACLList", name=f"minicloud-{tier['name']}",
+                         description="MiniCloud's rules", vpcid=tier["vpcid"])
+        ident = str((made.get("networkacllist") or made)["id"])
+        self._job("replaceNetworkACLList", aclid=ident, networkid=tier["id"])
+        return ident
+
+    def _close_group(self, vm: dict[str, Any], group: str) -> None:
+        def mine(rule: dict[str, Any]) -> bool:
+            tags = tags_of(rule)
+            return tags.get(VM_TAG) == vm["id"] and tags.get(GROUP_TAG) == group
+
+        for nic in vm.get("nic") or []:
+            net = self._network(str(nic["networkid"]))
+            if net.get("vpcid"):
+                for item in self._list("listNetworkACLs", networkid=net["id"], listall=True):
+                    if mine(item):
+                        self._job("deleteNetworkACL", id=item["id"])
+                continue
+            for ip in self._ips(associatednetworkid=net["id"], isstaticnat=True):
+                for rule in self._list("listFirewallRules", ipaddressid=ip["id"],
+                                       listall=True):
+                    if mine(rule):
+                        self._job("deleteFirewallRule", id=rule["id"])

@@ -1,0 +1,287 @@
+"""Reset and Destroy (DESIGN.md section 3, entries 6 and 7).
+
+Reset undoes, cloud by cloud, what MiniCloud did: it deletes what it created and puts back what
+it changed on other people's resources (the change records).  Its work is an ordered table of
+small steps; each step's successes are written in one transaction at the end of the cloud.  A
+failed step keeps its object (and its change record) for the next reset; "not found" counts as
+done, so a reset interrupted halfway can simply be run again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..drivers.base import Driver
+from ..model.errors import NOT_FOUND, DriverError, MiniCloudError
+from ..model.objects import Change, Cloud, Instance, PublicIP, Router, State
+from .reconciler import Reconciler
+from .session import Session
+
+# The meta row that marks a Destroy under way.
+DESTROYING = "destroying"
+
+
+@dataclass
+class ResetReport:
+    undone: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CloudReset:
+    """One cloud's reset in progress: what it undid, and what the store must then record."""
+
+    cloud: Cloud
+    driver: Driver
+    cache: Any
+    report: ResetReport
+    changes: list[Change]
+    puts: dict[tuple[str, str], Any] = field(default_factory=dict)
+    deletes: list[Any] = field(default_factory=list)
+    failed: set[str] = field(default_factory=set)  # ids whose undoing failed
+
+    def all(self, kind: str) -> list[Any]:
+        return self.cache.all(kind, self.cloud.name)
+
+    def changed(self, what: str) -> set[tuple[str, str | None]]:
+        return {(c.target_id, c.network_id) for c in self.changes if c.name == what}
+
+    def records(self, what: str) -> list[Change]:
+        return [c for c in self.changes if c.name == what]
+
+    def step(self, what: str, target: Any, call: Callable[..., Any], *args: Any) -> Any:
+        """Run one undo call; True (or its result) when done, None when it failed."""
+        try:
+            result = call(*args)
+        except DriverError as err:
+            if err.reason != NOT_FOUND:
+                self.report.failures.append(f"{what}: {err}")
+                self.failed.add(target.id)
+                return None
+            result = None
+        self.report.undone.append(what)
+        return result or True
+
+    def keep(self, obj: Any) -> None:
+        if isinstance(obj, (PublicIP, Router, Instance)):
+            self.puts[(obj.kind, obj.id)] = obj
+
+    def group_id(self, name: str | None) -> str | None:
+        return next((g.id for g in self.all("security_group") if g.name == name), None)
+
+
+# -- the steps, in the order they run (what uses a thing goes before the thing) ----------------
+
+def _public_ips(r: CloudReset) -> None:
+    associated = {target for target, _ in r.changed("association")}
+    for fip in r.all("public_ip"):
+        if fip.owned:
+            if r.step(f"released public IP {fip.name}", fip, r.driver.release_public_ip,
+                      fip.id):
+                r.deletes.append(fip)
+        elif fip.id in associated and fip.instance_id:
+            r.keep(r.step(f"disassociated public IP {fip.name}", fip,
+                          r.driver.disassociate_public_ip, fip.id))
+
+
+def _server_groups(r: CloudReset) -> None:
+    """Take MiniCloud's groups off other people's servers (before the groups go), and put
+    back the ones it took off."""
+    for change in r.records("server_group") + r.records("server_group_removed"):
+        server = r.cache.get("instance", r.cloud.name, change.target_id)
+        group = r.group_id(change.detail)
+        if server is None or group is None:
+            continue
+        if change.name == "server_group" and change.detail in server.security_groups:
+            r.keep(r.step(f"removed security group {change.detail} from instance {server.name}",
+                          server, r.driver.remove_server_security_group, server.id, group))
+        elif change.name == "server_group_removed" and \
+                change.detail not in server.security_groups:
+            r.keep(r.step(f"gave instance {server.name} its security group {change.detail} "
+                          "back", server, r.driver.add_server_security_group, server.id, group))
+
+
+def _instances(r: CloudReset) -> None:
+    for inst in r.all("instance"):
+        if inst.owned and r.step(f"deleted instance {inst.name}", inst, r.driver.delete_server,
+                                 inst.id):
+            r.deletes.append(inst)
+
+
+def _router_interfaces(r: CloudReset) -> None:
+    """Networks leave routers before the routers go.  Where a network cannot leave its
+    router (``features.detach_network`` false), MiniCloud's networks on routers are deleted
+    now instead, which takes them off."""
+    if not r.driver.features.detach_network:
+        for router in r.all("router"):
+            ids = set(router.interface_network_ids)
+            _delete_networks(r, [net for net in r.all("network") if net.id in ids])
+            if ids & r.failed:  # a network still on it: the router stays too
+                r.failed.add(router.id)
+        return
+    added = r.changed("interface")
+    for router in r.all("router"):
+        for net_id in router.interface_network_ids:
+            if router.owned or (router.id, net_id) in added:
+                net = r.cache.get("network", r.cloud.name, net_id)
+                r.keep(r.step(f"detached network {net.name if net else net_id} from router "
+                              f"{router.name}", router,
+                              r.driver.remove_router_interface, router.id, net_id))
+
+
+def _routers(r: CloudReset) -> None:
+    gateways = {target for target, _ in r.changed("gateway")}
+    for router in r.all("router"):
+        if router.owned:
+            if router.id not in r.failed and r.step(f"deleted router {router.name}", router,
+                                                    r.driver.delete_router, router.id):
+                r.deletes.append(router)
+                r.puts.pop((router.kind, router.id), None)
+        elif router.id in gateways and router.gateway_network_id:
+            if not r.driver.features.clear_gateway:
+                # Never called where the type cannot (the managers set no such gateway now):
+                # said, and the record kept, as for a failed step.
+                r.report.failures.append(
+                    f"clear the gateway of router {router.name}: cloud {r.cloud.name} "
+                    f"({r.cloud.type}) cannot clear a router's gateway")
+                r.failed.add(router.id)
+                continue
+            r.keep(r.step(f"cleared the gateway of router {router.name}", router,
+                          r.driver.clear_router_gateway, router.id))
+
+
+def _restore_routers(r: CloudReset) -> None:
+    """Put back what MiniCloud took from other people's routers: gateways, interfaces."""
+    for change in r.records("gateway_removed"):
+        router = r.cache.get("router", r.cloud.name, change.target_id)
+        if router is not None and not router.gateway_network_id and change.network_id:
+            r.keep(r.step(f"restored the gateway of router {router.name}", router,
+                          r.driver.set_router_gateway, router.id, change.network_id))
+    for change in r.records("interface_removed"):
+        router = r.cache.get("router", r.cloud.name, change.target_id)
+        net = r.cache.get("network", r.cloud.name, change.network_id or "")
+        if router is not None and net is not None and \
+                net.id not in router.interface_network_ids:
+            r.keep(r.step(f"re-attached network {net.name} to router {router.name}", router,
+                          r.driver.add_router_interface, router.id, net.id))
+
+
+def _networks(r: CloudReset) -> None:
+    _delete_networks(r, r.all("network"))
+
+
+def _delete_networks(r: CloudReset, networks: list[Any]) -> None:
+    """Delete MiniCloud's networks among ``networks`` (each once: an earlier step may have)."""
+    done = {obj.id for obj in r.deletes if obj.kind == "network"} | r.failed
+    for net in networks:
+        if net.owned and net.id not in done and \
+                r.step(f"deleted network {net.name}", net, r.driver.delete_network, net.id):
+            r.deletes.append(net)
+
+
+def _security_groups(r: CloudReset) -> None:
+    for group in r.all("security_group"):
+        if group.owned and r.step(f"deleted security group {group.name}", group,
+                                  r.driver.delete_security_group, group.id):
+            r.deletes.append(group)
+
+
+def _keypairs(r: CloudReset) -> None:
+    try:
+        pairs = r.driver.list_keypairs()  # not part of a sync: read when needed
+    except DriverError as err:
+        r.report.failures.append(f"list key pairs: {err}")
+        return
+    for pair in pairs:
+        if pair.owned:
+            r.step(f"deleted key pair {pair.name}", pair, r.driver.delete_keypair, pair.name)
+
+
+def _power(r: CloudReset) -> None:
+    """Other people's servers MiniCloud stopped (or started) go back to how they were."""
+    for change in r.records("power"):
+        server = r.cache.get("instance", r.cloud.name, change.target_id)
+        if server is None or server.status == change.detail:
+            continue
+        if change.detail == State.ACTIVE:
+            r.keep(r.step(f"started instance {server.name} again", server,
+                          r.driver.start_server, server.id))
+        elif change.detail == State.SHUTOFF:
+            r.keep(r.step(f"stopped instance {server.name} again", server,
+                          r.driver.stop_server, server.id))
+
+
+STEPS: tuple[Callable[[CloudReset], None], ...] = (
+    _public_ips,
+    _server_groups,
+    _instances,
+    _router_interfaces,
+    _routers,
+    _restore_routers,
+    _networks,
+    _security_groups,
+    _keypairs,
+    _power,
+)
+
+
+class Resetter:
+    def __init__(self, session: Session, reconciler: Reconciler) -> None:
+        self.session = session
+        self.reconciler = reconciler
+
+    def reset(self) -> ResetReport:
+        """Undo everything MiniCloud did in every cloud; keep clouds and clusters."""
+        report = ResetReport()
+        cache = self.session.inventory.ensure_loaded()
+        for cloud in sorted(cache.all("cloud"), key=lambda c: c.name):
+            try:
+                # Reset must see everything that exists, MiniCloud's unrecorded objects too.
+                self.reconciler.sync(cloud.name, notices=False)
+                self._reset_cloud(cloud, report)
+                self.reconciler.sync(cloud.name, notices=False)  # what reset removed is no news
+            except MiniCloudError as err:
+                report.failures.append(str(err))
+        return report
+
+    def _reset_cloud(self, cloud: Cloud, report: ResetReport) -> None:
+        cache = self.session.inventory.ensure_loaded()
+        run = CloudReset(cloud, self.session.drivers.get(cloud), cache, report,
+                         cache.all("change", cloud.name))
+        for step in STEPS:
+            step(run)
+        with self.session.inventory.write(cloud=cloud.name) as tx:
+            for obj in run.deletes:
+                tx.delete(obj, force=True)
+            for obj in run.puts.values():
+                tx.put(obj, force=True)
+            for change in run.changes:
+                if change.target_id not in run.failed:
+                    tx.delete(change, force=True)
+            for pair in cache.all("keypair", cloud.name):
+                tx.delete(pair, force=True)
+
+    def destroying(self) -> bool:
+        """A Destroy was started and not finished (its process was killed)."""
+        return self.session.store.meta(DESTROYING) is not None
+
+    def destroy(self) -> ResetReport:
+        """Reset, then forget every cloud and empty MiniCloud's tables.  A mark in the store
+        says a Destroy is under way until it is done, so a killed one is finished later."""
+        self.session.store.set_meta(DESTROYING, "1")
+        report = self.reset()
+        if report.failures:
+            self.session.store.set_meta(DESTROYING, None)
+            return report
+        cache = self.session.inventory.ensure_loaded()
+        drivers = self.session.drivers
+        for cloud in cache.all("cloud"):
+            drivers.get(cloud).forget()
+            drivers.drop(cloud.name)
+        drivers.forget_secrets()
+        self.session.store.empty_all()
+        self.session.store.set_meta(DESTROYING, None)  # a kill before this: done again, harmlessly
+        self.session.inventory.forget()
+        return report

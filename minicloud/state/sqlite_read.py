@@ -1,0 +1,135 @@
+"""Reads of a current SQLite store with the standard library's sqlite3.
+
+Importing SQLAlchemy costs more than the rest of ``minicloud topology``: a store whose schema
+is current is read without it; anything else (new, older, newer, another backend) returns None
+and takes the full open.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from ..model.kinds import TABLES
+from .table import META_TABLE, NAME_LENGTH, Record, decode, record_key
+
+SQLITE_BUSY_SECONDS = 5
+# The meta row holding the store's random id (see Store.identity).
+IDENTITY = "store_id"
+# Every SQLite 3 database file starts with these 16 bytes.
+SQLITE_HEADER = b"SQLite format 3\0"
+
+
+def sqlite_path(url: str) -> str:
+    """The file of an SQLite URL; empty for another backend or an in-memory database."""
+    path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+    return "" if path == ":memory:" else path
+
+
+def check_sqlite_file(url: str) -> None:
+    """Refuse an SQLite store file that is no database (or whose schema is damaged) in one
+    line.  Cheap (16 bytes, then one read of the schema table), so the menu can say it
+    before it is drawn rather than at the first choice."""
+    import sqlite3
+
+    from ..model.errors import StoreError
+    from .dburl import describe_url
+
+    path = sqlite_path(url)
+    try:
+        with open(path, "rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except OSError:
+        return  # absent (a first start) or unreadable: opening the store says which
+    if not header:
+        return  # an empty file is an empty database
+    where = describe_url(url)
+    if header != SQLITE_HEADER:
+        raise StoreError(f"store {where}: not an SQLite database (damaged, or another kind "
+                         "of file); move it away or set [database] url to another file")
+    try:
+        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True,
+                               timeout=SQLITE_BUSY_SECONDS)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return  # a writer holds it: not damage
+        raise StoreError(f"store {where}: its schema is damaged ({exc}); move it away or "
+                         "restore a copy") from None
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"store {where}: its schema is damaged ({exc}); move it away or "
+                         "restore a copy") from None
+
+
+@dataclass(frozen=True)
+class Query:
+    """Which rows of one kind to read: all, one cloud's, one key's, or one name's (by the
+    index).  ``contains`` keeps only rows whose JSON text holds it (a filter the database
+    applies; the caller checks the decoded rows)."""
+
+    kind: str
+    cloud: str | None = None
+    key: str | None = None
+    name: str | None = None
+    contains: str | None = None
+
+    def sql(self) -> tuple[str, list[str]]:
+        where: list[str] = []
+        params: list[str] = []
+        if self.key is not None:
+            where.append("key = ?")
+            params.append(record_key(self.cloud or "", self.key))
+        elif self.cloud is not None:
+            where.append("cloud = ?")
+            params.append(self.cloud)
+        if self.name is not None:
+            where.append("name = ?")
+            params.append(self.name[:NAME_LENGTH])
+        if self.contains is not None:
+            where.append("instr(data, ?) > 0")
+            params.append(self.contains)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        return f'SELECT key, data, version FROM "{TABLES[self.kind]}"{clause}', params
+
+
+def read_sqlite(url: str, queries: list[Query], schema: int, skipped: list[str],
+                ) -> tuple[dict[str, list[Record]], list[tuple[str, str]]] | None:
+    """The records of each query's kind, and the meta rows of every lock's generation and of
+    the store's id; None when this is no SQLite file ready to read (first start...)."""
+    import sqlite3
+
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///"):]
+    if not path or path == ":memory:" or not os.path.isfile(path):
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True,
+                               timeout=SQLITE_BUSY_SECONDS)
+    except sqlite3.Error:
+        return None
+    try:
+        conn.execute("BEGIN")  # one snapshot for the rows and the generations
+        row = conn.execute(f"SELECT value FROM {META_TABLE} WHERE name = 'schema'").fetchone()
+        if row is None or row[0] != str(schema):
+            return None  # new, older or newer: the full open deals with it
+        out: dict[str, list[Record]] = {}
+        for query in queries:
+            table = TABLES[query.kind]
+            records = out.setdefault(query.kind, [])
+            sql, params = query.sql()
+            for key, text, version in conn.execute(sql, params):
+                data = decode(table, key, text, skipped)
+                if data is not None and (query.name is None or data.get("name") == query.name):
+                    records.append((data, version))
+        meta = conn.execute(f"SELECT name, value FROM {META_TABLE} "
+                            "WHERE name LIKE 'lock/%' OR name = ?", (IDENTITY,)).fetchall()
+        return out, meta
+    except sqlite3.Error:
+        return None  # e.g. a table is missing: the full open creates it
+    finally:
+        conn.close()
