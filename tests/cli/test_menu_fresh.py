@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from minicloud.cli.commands import run_command
 from minicloud.cli.menus.main import run_menu
 from minicloud.cli.prompts import Prompter
 from tests.conftest import reopen_app
+from tests.render.test_saved_views import _copy_store, _elsewhere
 
 Step = str | Callable[[], Any]
 
@@ -141,3 +143,21 @@ def test_clouds_removed_added_or_destroyed_elsewhere_are_on_the_next_screen(
     assert "Cloud: Edge" not in tree and "+---Cloud: Far" in tree, tree
     assert screens(out, "MiniCloud")[-2].strip() == \
         "Nothing to show yet: add a cloud in Cloud management.", out[-600:]
+
+
+def test_a_backup_put_back_under_an_open_menu_is_shown_as_it_is(
+        demo_app: MiniCloud, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The store's rows replaced by a backup, then written again by another session: the
+    cloud has the generation the menu saw, with other rows; the token tells them apart."""
+    url = demo_app.config.db_url
+    backup = _elsewhere(url, "backup")
+    out = menu(demo_app,
+               lambda: _copy_store(url, backup),
+               elsewhere(demo_app, "clusters", "add", "Lost"),
+               "1",                                      # the tree: Lost
+               lambda: _copy_store(backup, url),
+               elsewhere(demo_app, "clusters", "add", "Kept"),
+               "1")                                      # the tree: Kept, and no Lost
+    trees = screens(out, "MiniCloud")
+    assert "+---Cluster: Lost\n" in trees[0] and "Kept" not in trees[0], trees[0]
+    assert "+---Cluster: Kept\n" in trees[1] and "Lost" not in trees[1], trees[1]
