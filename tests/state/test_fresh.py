@@ -131,3 +131,27 @@ def test_a_one_shot_command_never_asks_what_moved(
                  ("instances", "stop", "vm00003", "--cloud", "Small")):
         _run(new_app, *argv)
     assert asked == []
+
+
+def test_topology_with_nothing_changed_is_one_read_of_the_store(
+        tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clouds' rows, with every generation and token in the same snapshot: one read,
+    whatever the store holds, and no question of what moved."""
+    from minicloud.state.store import Store
+
+    new_app = _store(tmp_path, db_url, 10)
+    _run(new_app, "topology")  # the parts saved
+    reads: list[str] = []
+    for name in ("read", "load_all", "generations"):
+        original = getattr(Store, name)
+
+        def counted(self: Store, *args: object, __o: object = original, __n: str = name,
+                    ) -> object:
+            if not self.in_transaction:  # a read's own generations are part of that read
+                reads.append(__n)
+            return __o(self, *args)  # type: ignore[operator]
+
+        monkeypatch.setattr(Store, name, counted)
+    asked = _fresh_calls(monkeypatch)
+    _run(new_app, "topology")
+    assert reads == ["read"] and asked == []
