@@ -244,9 +244,9 @@ class Inventory:
         another session; added, removed; its rows replaced by a backup put back or a copy at
         the same generation) is let go, and read again when asked for; when the store-wide
         lock moved (Destroy), everything is.  Returns the clouds that moved."""
-        self._expired = False
         known = self._tokens()
-        generations = self.store.generations()
+        generations = self.store.generations()  # when it fails, the next read asks again
+        self._expired = False
         if generations.get(STORE_LOCK, 0) != self.generations.get(STORE_LOCK, 0):
             self.forget()
             self.generations = dict(generations)
@@ -302,17 +302,24 @@ class Inventory:
     def _need_missing(self, kind: str) -> None:
         """Every row of ``kind`` when some clouds' rows are here already: only the other
         clouds' are read (those that moved since), until none is missing; a read that finds
-        another cloud moved meanwhile lets that one go and it is read too."""
-        while True:
-            self._clouds_read()
-            missing = sorted({name for name, _ in self.cache._objs["cloud"]}
-                             - self._clouds[kind])
+        another cloud moved meanwhile lets that one go and it is read too (a few rounds at
+        most: under a stream of writes, the whole kind is read in one snapshot instead)."""
+        for _ in range(3):
+            missing = self._missing(kind)
             if not missing:
                 break
             for name in missing:
                 self._read(Query(kind, name))
                 self._clouds[kind].add(name)
+        else:
+            if self._missing(kind):
+                self._read(Query(kind))
         self._everywhere.add(kind)
+
+    def _missing(self, kind: str) -> list[str]:
+        """The clouds none of whose rows of ``kind`` are here."""
+        self._clouds_read()
+        return sorted({name for name, _ in self.cache._objs["cloud"]} - self._clouds[kind])
 
     def fetch(self, kind: str, cloud: str, ident: str) -> Any | None:
         """One object by key, unless the cache holds its whole kind already."""

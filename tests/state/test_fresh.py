@@ -29,7 +29,7 @@ def _run(new_app: Callable[[], MiniCloud], *argv: str) -> None:
 @pytest.fixture
 def two(tmp_path: Path, db_url: str) -> Iterator[tuple[MiniCloud, Callable[[], MiniCloud]]]:
     """A session holding the whole store (as the menu does), and a maker of others."""
-    new_app = _store(tmp_path, db_url, 30)
+    new_app = _store(tmp_path, db_url, 10)
     menu = new_app().open()
     yield menu, new_app
     menu.close()
