@@ -13,6 +13,9 @@ from typing import Any
 from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.drivers.base import ServerSpec
+from minicloud.model.codec import to_dict
+from minicloud.state.intents import read_intents
+from minicloud.state.table import record_key
 
 REPO = Path(__file__).resolve().parents[1]
 SCRUBBED = ("MINICLOUD_SSH", "MINICLOUD_STUB_FAIL", "MINICLOUD_DB_URL", "MINICLOUD_CONFIG",
@@ -57,6 +60,19 @@ def seed_foreign(app: MiniCloud, cloud: str) -> dict[str, Any]:
     driver.close()
     app.clouds.refresh()
     return {"external": external, "network": theirs, "router": corp}
+
+
+def as_if_killed(app: MiniCloud) -> None:
+    """The app's session ends as a killed process does, in the middle of its writes: they
+    stay pending, and their owner is gone (its process's start time no longer matches)."""
+    work = app.session.work
+    work.active.clear()
+    for intent in read_intents(app.store):
+        if intent.owner.get("session") == work.session:
+            data = to_dict(intent)
+            data.pop("version")
+            data["owner"]["started"] = "killed"
+            app.store.kind("intent").put(record_key(intent.cloud, intent.id), intent.cloud, data)
 
 
 def open_app(home: Path, url: str) -> MiniCloud:
