@@ -80,21 +80,27 @@ def open_app(home: Path, url: str) -> MiniCloud:
 
 
 def minicloud(home: Path, url: str, *args: str, env: dict[str, str] | None = None,
-              timeout: float = 120) -> subprocess.CompletedProcess[str]:
+              timeout: float = 120, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """``python -m minicloud ARGS`` on the store at ``url`` (no ARGS: the menu, answering
+    ``stdin``)."""
     environ = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     environ.update(MINICLOUD_HOME=str(home), HOME=str(home), MINICLOUD_DB_URL=url,
                    PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
                                                             environ.get("PYTHONPATH")])))
     environ.update(env or {})
     return subprocess.run([sys.executable, "-m", "minicloud", *args], cwd=home, env=environ,
-                          capture_output=True, text=True, timeout=timeout, input="")
+                          capture_output=True, text=True, timeout=timeout, input=stdin)
 
 
-def start(home: Path, url: str, *args: str) -> subprocess.Popen[str]:
+def start(home: Path, url: str, *args: str, slow_listing: float = 0.0
+          ) -> subprocess.Popen[str]:
+    """``python -m minicloud ARGS`` started (with ``slow_listing``, its Stub listings take
+    that many seconds longer: tests/slow_listing.py)."""
     environ = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     environ.update(MINICLOUD_HOME=str(home), HOME=str(home), MINICLOUD_DB_URL=url,
                    PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
                                                             environ.get("PYTHONPATH")])))
-    return subprocess.Popen([sys.executable, "-m", "minicloud", *args], cwd=home, env=environ,
+    program = ["tests.slow_listing", str(slow_listing)] if slow_listing else ["minicloud"]
+    return subprocess.Popen([sys.executable, "-m", *program, *args], cwd=home, env=environ,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             stdin=subprocess.DEVNULL)

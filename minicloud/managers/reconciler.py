@@ -15,7 +15,7 @@ from typing import Any
 
 from ..drivers.base import Driver
 from ..model.drift import WATCHED, Drift, compare
-from ..model.errors import DriverError, MiniCloudError, NotFoundError
+from ..model.errors import DriverError, InUseError, MiniCloudError, NotFoundError
 from ..model.kinds import KINDS, label
 from ..model.objects import Cloud, CloudSnapshot, DriftRecord
 from ..state.listing import Baseline
@@ -24,6 +24,9 @@ from .session import Session
 
 # Shown after a cloud's failure: the tree keeps what MiniCloud last knew of it.
 LAST_KNOWN = "showing its last known state"
+# A cloud removed (or being removed, or destroyed) by another session while a refresh reads
+# it: said, not a failure of the refresh.
+GONE = (NotFoundError, InUseError)
 
 
 def read_cloud(session: Session, cloud: Cloud, notices: bool = True) -> Drift:
@@ -104,8 +107,8 @@ class Reconciler:
             try:
                 started[cloud.name] = (self.session.drivers.get(cloud),
                                        work.baseline(cloud.name))
-            except NotFoundError as err:
-                self.session.notify(str(err))  # removed by another session meanwhile
+            except GONE as err:
+                self.session.notify(str(err))
             except MiniCloudError as err:
                 failures.append(str(err))
 
@@ -127,7 +130,7 @@ class Reconciler:
             try:
                 self.drifts[cloud_name] = write_listing(self.session, started[cloud_name][1],
                                                         result)
-            except NotFoundError as err:
+            except GONE as err:
                 self.session.notify(str(err))
                 continue
             self._synced.add(cloud_name)

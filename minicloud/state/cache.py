@@ -1,8 +1,10 @@
 """The in-memory object cache, and the write path that keeps it in step with the store.
 
-Reads come from the cache and never reach a driver.  Writes go through :meth:`Inventory.write`:
-the caller has already changed the cloud; the store is written in one transaction; the cache
-changes last, only after the commit, so a failed write leaves the cache as it was.
+Reads come from the cache and never reach a driver.  Writes go through the unit of work
+(unit_of_work.py), in :meth:`Inventory.transaction`: the caller has already changed the cloud;
+the store is written in one transaction that holds the clouds' locks and bumps their
+generations; the cache changes last, only after the commit, so a failed write leaves the cache
+as it was.
 """
 
 from __future__ import annotations

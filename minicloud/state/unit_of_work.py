@@ -205,7 +205,7 @@ class UnitOfWork:
                 pending = self._others(self.pending(cloud))
                 if not new_cloud:
                     self._check_cloud(rows, incarnation, pending)
-                self._check_store(pending)
+                self._check_store()
                 now = store.now()
                 live = [i for i in pending if not self._is_dead(i, now)]
                 for claim in claims:
@@ -240,10 +240,9 @@ class UnitOfWork:
                              "was changed")
         return row
 
-    def _check_store(self, pending: Sequence[Intent]) -> None:
-        """No Destroy of another session pending (it has no cloud of its own)."""
-        if any(i.cloud == STORE_LOCK for i in pending) or \
-                self._others(self.pending(STORE_LOCK)):
+    def _check_store(self) -> None:
+        """No Destroy of another session pending (its intent is the whole store's)."""
+        if self._others(self.pending(STORE_LOCK)):
             raise InUseError("all data is being destroyed by another session; nothing was "
                              "changed")
 
@@ -422,7 +421,7 @@ class UnitOfWork:
             rows = StoreRows(self.store, name)
             pending = self._others(self.pending(name))
             row = self._check_cloud(rows, baseline.cloud.incarnation, pending)
-            self._check_store(pending)
+            self._check_store()
             current = None
             if tx.generations[name] != baseline.generation:
                 current = {(o.kind, o.id): o for kind in BASELINE_KINDS
@@ -493,7 +492,10 @@ class UnitOfWork:
     def _record_destroy(self) -> Intent:
         self.renew()
         store = self.store
-        with store.transaction(write=True, locks=(STORE_LOCK,)):
+        # Every cloud's lock too: a write that records its intent meanwhile is either seen
+        # here (and waited for), or sees this one (and is refused).
+        clouds = sorted(name for name in store.generations() if name != STORE_LOCK)
+        with store.transaction(write=True, locks=(STORE_LOCK, *clouds)):
             now = store.now()
             others = self._others(self.pending(None))
             live = [i for i in others if not self._is_dead(i, now)]

@@ -118,7 +118,7 @@ def test_a_cluster_a_listed_server_names_is_added_once() -> None:
     assert [c.name for c in out.puts if c.kind == "cluster"] == ["London"]
 
 
-# -- claims: one check, early and under the lock ----------------------------------------------------
+# -- claims: one check, early and under the lock ------------------------------------------------
 
 @pytest.fixture
 def lab(cloud_app: Any) -> Any:
