@@ -263,7 +263,7 @@ def test_a_killed_clouds_add_is_repaired_by_the_next_start_or_write(
         signal: str, db_url: str, tmp_path: Path) -> None:
     point, before = _prepared(db_url, tmp_path)
     points, finished = 0, False
-    for n in sample(range(1, MAX_POINTS + 1), every=3, offset=2):
+    for n in sample(range(1, MAX_POINTS + 1), every=5, offset=2):
         home, url = point.copy(f"a{n}")
         done = minicloud(home, url, "clouds", "add", "Edge", "--type", "stub",
                          env={"MINICLOUD_KILL_AFTER": f"{n}:{signal}"})
