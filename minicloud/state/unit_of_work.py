@@ -440,8 +440,8 @@ class UnitOfWork:
                                        owned=True, at=at,
                                        differences=[d.as_dict() for d in drift.differences]),
                            force=True)
-                records = sorted((current or baseline.rows).values(), key=_when)
-                records = [r for r in records if r.kind == "drift"]
+                records = sorted((r for r in (current or baseline.rows).values()
+                                  if r.kind == "drift"), key=lambda r: (r.at, r.id))
                 for old in records[:max(0, len(records) - (KEPT_RECORDS - 1))]:
                     writes.delete(old, force=True)
             tx.apply(writes)
@@ -521,7 +521,3 @@ class UnitOfWork:
             self.store.set_meta(DESTROYING, None)
         self.active.pop(intent.id, None)
         self.inventory.forget()
-
-
-def _when(obj: Any) -> tuple[float, str]:
-    return (getattr(obj, "at", 0.0), obj.id)

@@ -193,6 +193,19 @@ def test_a_session_refuses_to_write_into_a_cloud_added_again_since_it_read_it(
     assert "n9" in {n.name for n in reopen(cloud_app).networks.all(CLOUD)}
 
 
+def test_a_menu_creating_a_network_in_a_cloud_removed_meanwhile_writes_nothing(
+        cloud_app: Any, reopen: Any) -> None:
+    menu = reopen(cloud_app)
+    menu.open()  # the menu's start: every row read; then its questions are answered
+    cloud_app.clouds.remove(CLOUD)
+    with pytest.raises(NotFoundError, match=GONE):
+        menu.clouds.use(CLOUD)  # the menu's first use of the cloud, after the questions
+    with pytest.raises(NotFoundError):
+        menu.networks.create(CLOUD, "en2", "10.2.0.0/24")
+    assert _rows_of(cloud_app, CLOUD) == {}
+    _a_whole_cloud_when_added_again(reopen(cloud_app))
+
+
 # -- failure 3: Destroy while a menu is mid-way through a create --------------------------------
 
 def test_a_first_use_sync_after_a_destroy_resurrects_nothing(demo_app: Any,
