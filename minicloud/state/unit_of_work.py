@@ -494,8 +494,7 @@ class UnitOfWork:
         store = self.store
         # Every cloud's lock too: a write that records its intent meanwhile is either seen
         # here (and waited for), or sees this one (and is refused).
-        clouds = sorted(name for name in store.generations() if name != STORE_LOCK)
-        with store.transaction(write=True, locks=(STORE_LOCK, *clouds)):
+        with store.transaction(write=True, locks=(STORE_LOCK, *self._cloud_names())):
             now = store.now()
             others = self._others(self.pending(None))
             live = [i for i in others if not self._is_dead(i, now)]
@@ -511,12 +510,16 @@ class UnitOfWork:
         self.active[intent.id] = intent
         return intent
 
+    def _cloud_names(self) -> list[str]:
+        """Every cloud the store knows, in name order (read before their locks are taken;
+        a cloud is added under the store's lock, which whoever asks this takes next)."""
+        return sorted(str(data.get("name")) for data, _ in self.store.kind("cloud").rows())
+
     def empty_all(self, intent: Intent) -> None:
         """The end of a Destroy: every row of every table (the intents included, this one
         too) in one store-wide transaction; every cloud's generation and the store's epoch
         bumped, so that every open session sees it at its next read or write."""
-        clouds = [name for name in self.store.generations() if name != STORE_LOCK]
-        with self.inventory.transaction(clouds, store_wide=True):
+        with self.inventory.transaction(self._cloud_names(), store_wide=True):
             self.store.empty_all()
             self.store.set_meta(DESTROYING, None)
         self.active.pop(intent.id, None)
