@@ -136,7 +136,7 @@ class UnitOfWork:
 
     # -- reading intents -----------------------------------------------------------------------
 
-    def pending(self, cloud: str | None) -> list[Intent]:
+    def _pending(self, cloud: str | None) -> list[Intent]:
         """The pending intents of ``cloud`` (of the whole store when None)."""
         return read_intents(self.store, cloud)
 
@@ -149,9 +149,9 @@ class UnitOfWork:
         return intent.id not in self.active and (
             not owner_alive(intent, now) or recorded_here(intent, self.session))
 
-    def dead(self, cloud: str | None) -> list[Intent]:
+    def _dead(self, cloud: str | None) -> list[Intent]:
         """Dead intents of ``cloud`` (of every cloud, known or not, when None)."""
-        intents = self.pending(cloud)
+        intents = self._pending(cloud)
         if not intents:
             return []
         now = self.store.now()
@@ -161,14 +161,14 @@ class UnitOfWork:
         """Every cloud's dead intents, the clouds the store no longer (or not yet) knows
         included: a killed "add cloud" has no cloud row.  Destroy's own are left out."""
         found: dict[str, list[Intent]] = {}
-        for intent in self.dead(None):
+        for intent in self._dead(None):
             if intent.cloud != STORE_LOCK:
                 found.setdefault(intent.cloud, []).append(intent)
         return dict(sorted(found.items()))
 
     def settle_dead(self, cloud: str) -> None:
         """Hand the dead intents of ``cloud`` to the settler."""
-        dead = self.dead(cloud)
+        dead = self._dead(cloud)
         if dead and self.settler is not None:
             self.settler.settle(self, cloud, dead)
 
@@ -202,7 +202,7 @@ class UnitOfWork:
             with store.transaction(write=True, locks=locks) as conn:
                 found = store.generation(conn, cloud)
                 rows = StoreRows(store, cloud)
-                pending = self._others(self.pending(cloud))
+                pending = self._others(self._pending(cloud))
                 if not new_cloud:
                     self._check_cloud(rows, incarnation, pending)
                 self._check_store()
@@ -242,7 +242,7 @@ class UnitOfWork:
 
     def _check_store(self) -> None:
         """No Destroy of another session pending (its intent is the whole store's)."""
-        if self._others(self.pending(STORE_LOCK)):
+        if self._others(self._pending(STORE_LOCK)):
             raise InUseError("all data is being destroyed by another session; nothing was "
                              "changed")
 
@@ -255,7 +255,7 @@ class UnitOfWork:
         try:
             yield intent
         except (LeftoverError, KeyboardInterrupt, SystemExit):
-            self.release(intent)
+            self._release(intent)
             raise
         except BaseException:
             if intent.id in self.active:
@@ -282,7 +282,7 @@ class UnitOfWork:
                                         "meanwhile; nothing was recorded")
                 tx.apply(writes)
         except BaseException:
-            self.release(intent)
+            self._release(intent)
             raise
         self.active.pop(intent.id, None)
 
@@ -295,7 +295,7 @@ class UnitOfWork:
         except MiniCloudError as err:
             log.warning("intent %s left pending: %s", intent.id, err)
 
-    def release(self, intent: Intent) -> None:
+    def _release(self, intent: Intent) -> None:
         """Leave an intent pending: the next write or refresh settles it."""
         self.active.pop(intent.id, None)
 
@@ -360,7 +360,7 @@ class UnitOfWork:
                                          "session, which took this one for dead; add it again")
                 tx.apply(writes)
         except BaseException:
-            self.release(intent)
+            self._release(intent)
             raise
         self.active.pop(intent.id, None)
 
@@ -419,7 +419,7 @@ class UnitOfWork:
         at = self.store.now()
         with self.inventory.transaction([name]) as tx:
             rows = StoreRows(self.store, name)
-            pending = self._others(self.pending(name))
+            pending = self._others(self._pending(name))
             row = self._check_cloud(rows, baseline.cloud.incarnation, pending)
             self._check_store()
             current = None
@@ -464,7 +464,7 @@ class UnitOfWork:
     def interrupted_destroy(self) -> bool:
         """A Destroy was begun and its session is gone (or an older MiniCloud's mark)."""
         now = None
-        for intent in self._others(self.pending(STORE_LOCK)):
+        for intent in self._others(self._pending(STORE_LOCK)):
             now = now if now is not None else self.store.now()
             if self._is_dead(intent, now):
                 return True
@@ -496,7 +496,7 @@ class UnitOfWork:
         # here (and waited for), or sees this one (and is refused).
         with store.transaction(write=True, locks=(STORE_LOCK, *self._cloud_names())):
             now = store.now()
-            others = self._others(self.pending(None))
+            others = self._others(self._pending(None))
             live = [i for i in others if not self._is_dead(i, now)]
             if live:
                 raise CloudBusy(None, sorted(f"{i.name} in cloud {i.cloud}" for i in live))
