@@ -222,6 +222,49 @@ def test_a_first_use_sync_after_a_destroy_resurrects_nothing(demo_app: Any,
     assert all(after.inventory.cache.all(kind) == [] for kind in KINDS)
 
 
+def test_destroy_waits_for_a_write_in_progress_then_refuses(
+        cloud_app: Any, reopen: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = reopen(cloud_app)
+    monkeypatch.setattr("minicloud.state.unit_of_work.REMOVE_WAIT_SECONDS", 0.3)
+    real = StubDriver.create_network
+    said: list[str] = []
+
+    def create_then_destroy(self: StubDriver, *args: Any, **kwargs: Any) -> Any:
+        made = real(self, *args, **kwargs)
+        with pytest.raises(InUseError) as refused:
+            other.clouds.destroy()
+        said.append(str(refused.value))
+        return made
+
+    monkeypatch.setattr(StubDriver, "create_network", create_then_destroy)
+    cloud_app.networks.create(CLOUD, "en2", "10.2.0.0/24")
+    monkeypatch.undo()
+    assert said == [f"other sessions have writes in progress (create network en2 in cloud "
+                    f"{CLOUD}); nothing was changed: try again when they are done"]
+    assert "en2" in {n.name for n in reopen(cloud_app).networks.all(CLOUD)}
+
+
+def test_writes_are_refused_while_a_destroy_runs(cloud_app: Any, reopen: Any,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    other = reopen(cloud_app)
+    real = StubDriver.forget
+    said: list[str] = []
+
+    def forget_while_another_writes(self: StubDriver) -> None:
+        with pytest.raises(InUseError) as refused:
+            other.networks.create(CLOUD, "late", "10.3.0.0/24")
+        said.append(str(refused.value))
+        real(self)
+
+    monkeypatch.setattr(StubDriver, "forget", forget_while_another_writes)
+    assert cloud_app.clouds.destroy().failures == []
+    monkeypatch.undo()
+    assert said == ["all data is being destroyed by another session; nothing was changed"]
+    after = reopen(cloud_app)
+    assert after.clouds.all() == []
+    assert all(after.inventory.cache.all(kind) == [] for kind in KINDS)
+
+
 # -- failure 8: a killed clouds add ---------------------------------------------------------------
 
 def _killed_add(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
