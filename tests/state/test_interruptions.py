@@ -250,3 +250,47 @@ def test_two_processes_race_for_the_same_thing(race: tuple[str, list[str]], db_u
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return backend_url(request.param, tmp_path)
+
+
+# The next start or write after a killed ``clouds add`` (issue 23, failure 8): the menu's
+# start, refresh, reset and another add each finish it.
+REPAIRS = [("menu", []), ("refresh", ["refresh"]), ("reset", ["reset", "--yes"]),
+           ("add", ["clouds", "add", "Other", "--type", "stub"])]
+
+
+@pytest.mark.parametrize("signal", SIGNALS)
+def test_a_killed_clouds_add_is_repaired_by_the_next_start_or_write(
+        signal: str, db_url: str, tmp_path: Path) -> None:
+    point, before = _prepared(db_url, tmp_path)
+    points, finished = 0, False
+    for n in sample(range(1, MAX_POINTS + 1), every=5, offset=2):
+        home, url = point.copy(f"a{n}")
+        done = minicloud(home, url, "clouds", "add", "Edge", "--type", "stub",
+                         env={"MINICLOUD_KILL_AFTER": f"{n}:{signal}"})
+        assert "Traceback" not in done.stderr, (n, done.stderr)
+        what, command = REPAIRS[points % len(REPAIRS)]
+        if command:
+            repaired = minicloud(home, url, *command)
+        else:  # the menu's start: the tree, then Exit
+            repaired = minicloud(home, url, stdin="1\n8\n")
+        assert repaired.returncode == 0 and "Traceback" not in repaired.stderr, (n, what,
+                                                                                   repaired)
+        app = open_app(home, url)
+        try:
+            assert app.inventory.cache.all("intent") == [], (n, what)
+            if "Edge" not in {c.name for c in app.clouds.all()}:  # undone: add it again
+                assert done.returncode != 0, (n, done)
+                app.clouds.add("Edge", "stub")
+            edge = picture(app, "Edge")
+            assert ("public", True, ("203.0.113.0/24",)) in edge["networks"], (n, what, edge)
+            assert ("default", 0) in edge["security_groups"], (n, what, edge)
+            assert picture(app, CLOUD) == before, (n, what)
+        finally:
+            app.close()
+        if done.returncode in (0, 1, 2):
+            finished = True
+            break
+        points += 1
+        shutil.rmtree(home.parent, ignore_errors=True)
+    assert finished, f"clouds add: still running after {MAX_POINTS} commits; walk further"
+    assert points >= 1, "clouds add: no commit to interrupt"
