@@ -147,6 +147,11 @@ class Manager:
             raise NotFoundError(f"no {label(kind)} {ident} in cloud {cloud}")
         return obj
 
+    def check_type_name(self, cloud: str, kind: str, name: str) -> str:
+        """``name`` as the cloud's type allows it for ``kind`` (a rule its driver declares,
+        e.g. host names for instances), refused in the type's words before any cloud call."""
+        return driver_class(self.cloud(cloud).type).check_name(kind, name)
+
     def name_taken(self, kind: str, cloud: str, name: str) -> bool:
         return bool(self.cache.named(kind, cloud, name))
 
@@ -154,6 +159,7 @@ class Manager:
         """A valid name no object of ``kind`` has in ``cloud`` yet: the create's own refusal,
         also asked for by a front end as soon as the name is typed."""
         check_name(name, f"{label(kind)} name")
+        self.check_type_name(cloud, kind, name)
         if self.name_taken(kind, cloud, name):
             raise ValidationError(f"a {label(kind)} named {name!r} exists already in cloud "
                                   f"{cloud}")

@@ -114,6 +114,7 @@ class InstanceManager(Manager):
     def check_new_name(self, cloud: str, name: str) -> str:
         """The name of an instance to create in ``cloud``: valid and free."""
         check_name(name, "instance name")
+        self.check_type_name(cloud, "instance", name)
         if self.name_taken("instance", cloud, name):
             raise ValidationError(f"an instance named {name!r} exists already in cloud {cloud}")
         return name
