@@ -21,6 +21,8 @@ declares it false is held to refusing the clear in one line.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import fields, replace
@@ -29,13 +31,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import requests
 
 from minicloud.drivers import DRIVERS as REGISTRY
 from minicloud.drivers import create_driver, driver_class
 from minicloud.drivers.base import Driver, Features, ServerSpec, Setting
 from minicloud.drivers.stub.driver import TABLES as STUB_TABLES
 from minicloud.model.codec import from_dict
-from minicloud.model.errors import DriverError
+from minicloud.model.errors import ConfigError, DriverError
+from minicloud.model.kinds import KINDS
 from minicloud.model.objects import (
     KEYPAIR_PREFIX,
     Cloud,
@@ -547,3 +551,105 @@ def test_snapshot_contains_everything(driver: Driver) -> None:
     for obj in snap.resources():
         assert obj.cloud == driver.cloud.name
     assert {i.status for i in snap.instances} <= STATES
+
+
+# -- what every driver says and how it waits ---------------------------------------------------
+
+# A request's query (a signed CloudStack request carries its API key, expiry and signature
+# there) or a signature's value.
+QUERY = re.compile(r"\?[\w.-]+=|signature=", re.IGNORECASE)
+
+
+def assert_says_no_secret(driver: Driver, text: str) -> None:
+    """One line, and nothing of the request it came from: no value of a setting marked
+    secret, no signature, no query string."""
+    assert "\n" not in text, text
+    for setting in type(driver).settings:
+        value = driver.secret(setting.name) if setting.secret else None
+        assert not value or value not in text, f"{setting.name} in {text!r}"
+    assert not QUERY.search(text), text
+
+
+def test_errors_say_no_secret_signature_or_query(driver: Driver) -> None:
+    calls = [lambda: driver.delete_server(MISSING), lambda: driver.get_server(MISSING),
+             lambda: driver.start_server(MISSING), lambda: driver.delete_network(MISSING),
+             lambda: driver.release_public_ip(MISSING),
+             lambda: driver.delete_keypair(f"{KEYPAIR_PREFIX}missing")]
+    for call in calls:
+        assert_says_no_secret(driver, str(assert_driver_error(driver, call)))
+
+
+def test_an_unreachable_cloud_is_one_line_without_its_request(
+        driver: Driver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every request fails as a dead server makes it fail, the whole request (with its
+    signed query) in the transport's message: the driver says "unreachable" in one line
+    and repeats none of it."""
+    sent: list[str] = []
+
+    def refuse(session: Any, request: Any, **kw: Any) -> Any:
+        sent.append(request.url)
+        raise requests.exceptions.ConnectionError(
+            "HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url: "
+            f"{request.path_url} (Caused by NewConnectionError('<urllib3.connection."
+            "HTTPConnection object at 0x7f00>: Failed to establish a new connection: [Errno "
+            "111] Connection refused'))", request=request)
+
+    monkeypatch.setattr(requests.Session, "send", refuse)
+    errors = []
+    for call in (driver.list_servers, driver.list_networks, driver.list_security_groups):
+        try:
+            call()
+        except DriverError as err:
+            errors.append(err)
+    if not sent:
+        pytest.skip(f"{driver.type_name} makes no HTTP requests")
+    assert errors and {e.reason for e in errors} == {"unreachable"}, errors
+    for err in errors:
+        assert_says_no_secret(driver, str(err))
+        assert "cannot reach " in str(err), str(err)
+
+
+def test_a_slow_answer_is_waited_for_out_loud(driver: Driver,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a request has no answer, a line every heartbeat says what is waited for."""
+    send = requests.Session.send
+    sent: list[str] = []
+
+    def slow(session: Any, request: Any, **kw: Any) -> Any:
+        sent.append(request.url)
+        if len(sent) == 1:  # the first answer is slow
+            time.sleep(0.25)
+        return send(session, request, **kw)
+
+    monkeypatch.setattr(requests.Session, "send", slow)
+    said: list[str] = []
+    driver.progress, driver.heartbeat = said.append, 0.1
+    try:
+        driver.list_servers()
+    finally:
+        driver.progress = None
+    if not sent:
+        pytest.skip(f"{driver.type_name} makes no HTTP requests")
+    assert any(line.startswith(f"list servers on cloud {driver.cloud.name}: no answer yet, ")
+               for line in said), said
+
+
+def test_a_cloud_added_without_its_settings_is_told_which(driver: Driver) -> None:
+    cls = type(driver)
+    needed = [s.flag for s in cls.settings
+              if s.flag and not (s.optional or s.default or s.secret or s.alone)]
+    if not needed:
+        pytest.skip(f"{cls.type_name} needs no setting")
+    with pytest.raises(ConfigError) as err:
+        cls.check_complete({})
+    assert "\n" not in str(err.value)
+    assert all(flag in str(err.value) for flag in needed), (needed, str(err.value))
+
+
+def test_name_rules_are_declared_in_the_types_own_words(driver: Driver) -> None:
+    cls = type(driver)
+    for kind, rule in cls.name_rules.items():
+        assert kind in KINDS, kind
+        re.compile(rule.pattern)
+        assert rule.words and "\n" not in rule.words
+        assert cls.check_name(kind, "a1") == "a1"  # a name every cloud takes
