@@ -351,7 +351,8 @@ def serve_cloudstack(fake: FakeCloudStack | None = None) -> Iterator[tuple[FakeC
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="fake-cloudstack", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="fake-cloudstack", daemon=True)
     thread.start()
     try:
         yield served, f"http://127.0.0.1:{server.server_address[1]}/client/api"
