@@ -13,7 +13,7 @@ import pytest
 
 from minicloud.drivers.base import ServerSpec
 from minicloud.drivers.cloudstack.driver import CloudStackDriver
-from minicloud.model.errors import CONFLICT, INVALID, DriverError, ValidationError
+from minicloud.model.errors import CONFLICT, INVALID, DriverError
 from minicloud.model.objects import SecurityRule
 from tests.drivers.fake_cloudstack import (
     DOMAIN_ADMIN,
@@ -69,9 +69,10 @@ def test_the_key_pair_is_sent_and_read_back_in_each_generations_words(generation
 def test_an_instance_name_that_is_no_host_name_is_refused_before_any_request(name: str) -> None:
     with as_role("Admin") as (driver, fake):
         net = driver.create_network("n1", "10.1.0.0/24")
-        with pytest.raises(ValidationError, match="CloudStack instance names are host names: "
-                                                  "letters, digits and '-'"):
+        with pytest.raises(DriverError, match="CloudStack instance names are host names: "
+                                              "letters, digits and '-'") as err:
             driver.create_server(spec(driver, name, net.id))
+        assert err.value.reason == INVALID
         assert sent(fake, "deployVirtualMachine") == []
         assert CloudStackDriver.check_name("instance", "w" * 63) == "w" * 63
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ...model.errors import CONFLICT, ConfigError
+from ...model.errors import CONFLICT, INVALID, ConfigError, ValidationError
 from ...model.objects import CloudSnapshot, Flavor, Image, Instance, KeyPair, State
 from ...model.validation import check_http_url
 from ..base import CLUSTER_KEY, Features, NameRule, ServerSpec, Setting
@@ -185,7 +185,10 @@ class CloudStackDriver(CloudStackAccess):
         start failed (CloudStack keeps it, in Error) or that cannot be tagged is destroyed
         again."""
         operation = f"create server {spec.name}"
-        self.check_name("instance", spec.name)  # the server's own rule, before any request
+        try:  # the server's own rule, before any request (the managers checked it already)
+            self.check_name("instance", spec.name)
+        except ValidationError as err:
+            raise self.error(operation, INVALID, str(err)) from None
         params: dict[str, Any] = {
             "name": spec.name, "displayname": spec.name, "zoneid": None,
             "templateid": spec.image_id, "serviceofferingid": spec.flavor_id,
