@@ -468,6 +468,8 @@ class CloudStackApi:
     def create_associateipaddress(self, p: Params) -> Obj:
         """AssociateIPAddrCmd.create(): the address is allocated before its job associates
         it; ``ipaddress`` only where the generation has it (ignored otherwise)."""
+        # AssociateIPAddrCmd.getNetworkId: a network or a VPC to hold it (the fake knows no
+        # account's "only isolated network" fallback).
         if not (p.get("vpcid") or p.get("networkid")):
             raise FakeError(431, "Unable to figure out the network: specify networkid or vpcid")
         vpc = self.find("vpcs", p["vpcid"], p, "vpcid")["id"] if p.get("vpcid") else None
@@ -509,6 +511,7 @@ class CloudStackApi:
 
     def cmd_disablestaticnat(self, p: Params) -> Obj:
         ip = self.find("ips", p.get("ipaddressid", ""), p, "ipaddressid")
+        # CS RulesManagerImpl.disableStaticNat: only an address with static NAT.
         if not ip["isstaticnat"]:
             raise FakeError(530, "Specified IP address id is not associated with any vm Id")
         ip.update(isstaticnat=False, virtualmachineid=None, vmipaddress=None,

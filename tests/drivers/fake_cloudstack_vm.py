@@ -232,6 +232,7 @@ class CloudStackVms(CloudStackApi):
 
     def cmd_deletesecuritygroup(self, p: Params) -> Obj:
         group = self.find("groups", p.get("id", ""), p)
+        # CS SecurityGroupManagerImpl.deleteSecurityGroup: an account's default group stays.
         if group["name"] == "default":
             raise FakeError(431, "The network default group cannot be deleted")
         del self.tables["groups"][group["id"]]
@@ -296,6 +297,9 @@ class CloudStackVms(CloudStackApi):
     def cmd_createfirewallrule(self, p: Params) -> Obj:
         need(p, "ipaddressid", "protocol")
         ip = self.find("ips", p["ipaddressid"], p, "ipaddressid")
+        # CS FirewallManagerImpl.validateFirewallRule: the address's network must offer the
+        # Firewall service; a VPC's addresses are guarded by their tiers' network ACLs
+        # (the VPC offerings have no Firewall service), so the rule is refused (431).
         if ip.get("vpcid"):
             raise FakeError(431, "Firewall rules are not supported on VPC addresses: use ACLs")
         start, end = port(p, "startport"), port(p, "endport")
@@ -333,6 +337,8 @@ class CloudStackVms(CloudStackApi):
         return {"networkacllist": self._select("acl_lists", p, vpcid="vpcid")}
 
     def cmd_createnetworkacllist(self, p: Params) -> Obj:
+        # CS CreateNetworkACLListCmd / NetworkACLServiceImpl.createNetworkACL: a list belongs
+        # to one VPC.
         need(p, "name", "vpcid")
         self.find("vpcs", p["vpcid"], p, "vpcid")
         acl = self.add("acl_lists", name=p["name"], description=p.get("description", ""),
@@ -373,7 +379,7 @@ class CloudStackVms(CloudStackApi):
         return {"networkacl": item}
 
     def cmd_deletenetworkacl(self, p: Params) -> Obj:
-        if p.get("id") not in self.tables["acls"]:
+        if p.get("id") not in self.tables["acls"]:  # ParamProcessWorker: no such entity
             raise missing("deletenetworkacl", "id", p.get("id", ""))
         del self.tables["acls"][p["id"]]
         return {"success": True}
