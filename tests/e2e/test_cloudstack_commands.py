@@ -5,14 +5,10 @@ client and the network."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.backends import seeded_url
 from tests.drivers.fake_cloudstack import API_KEY, SECRET_KEY, FakeCloudStack, serve_cloudstack
@@ -40,48 +36,29 @@ def ok(home: Path, *args: str) -> str:
     return done.stdout
 
 
-@pytest.fixture
-def cloud(tmp_path: Path) -> Iterator[tuple[Path, FakeCloudStack]]:
-    """Cloud TryStack added by command on the served fake, with a network."""
+def test_commands_and_the_menu_drive_a_cloudstack_server_over_http(tmp_path: Path) -> None:
     fake = FakeCloudStack(public_name="external", public_cidr="8.21.28.0/24",
                           range_name="trystack")
-    with serve_cloudstack(fake) as (served, endpoint):
-        ok(tmp_path, "clouds", "add", "TryStack", "--type", "cloudstack", "--location",
+    with serve_cloudstack(fake) as (_, endpoint):
+        home = tmp_path
+        ok(home, "clouds", "add", "TryStack", "--type", "cloudstack", "--location",
            "trystack.org", "--cs-endpoint", endpoint, "--cs-key", API_KEY, "--cs-zone", "zone1")
-        ok(tmp_path, "networks", "create", "AntwerpNet", "--cloud", "TryStack", "--cidr",
-           "10.10.1.0/24")
-        yield tmp_path, served
-
-
-def test_commands_drive_a_cloudstack_server_over_http(
-        cloud: tuple[Path, FakeCloudStack]) -> None:
-    home, fake = cloud
-    calls = len(fake.calls)
-    done = minicloud(home, "instances", "create", "Bourla_1", "--cloud", "TryStack", "--image",
-                     "cirros", "--flavor", "m1.tiny", "--network", "AntwerpNet")
-    assert (done.returncode, done.stderr) == (
-        2, f"minicloud: invalid instance name 'Bourla_1': {HOST_RULE}\n")
-    assert len(fake.calls) == calls  # refused before any request
-    ok(home, "instances", "create", "Bourla", "--cloud", "TryStack", "--image", "cirros",
-       "--flavor", "m1.tiny", "--network", "AntwerpNet", "--fixed-ip", "10.10.1.12")
-    [vm] = fake.tables["vms"].values()
-    assert (vm["name"], vm["nic"][0]["ipaddress"], vm["state"]) == ("Bourla", "10.10.1.12",
-                                                                   "Running")
-    [shown] = json.loads(ok(home, "instances", "list", "--json"))
-    assert (shown["name"], shown["private_ip"], shown["status"]) == ("Bourla", "10.10.1.12",
-                                                                    "ACTIVE")
-    ok(home, "reset", "--yes")
-    assert fake.tables["vms"] == {} and fake.tables["networks"] == {}
-
-
-def test_the_menu_drives_a_cloudstack_server_over_http(
-        cloud: tuple[Path, FakeCloudStack]) -> None:
-    home, fake = cloud
-    # Network management > Create a network > the one cloud > name, CIDR, no router; then the
-    # tree; Exit.
-    done = minicloud(home, stdin="4\n3\n\nLondonNet\n10.10.2.0/24\n\n1\n")
-    assert done.returncode == 0, (done.stdout, done.stderr)
-    assert "Network LondonNet [10.10.2.0/24] created in cloud TryStack." in done.stdout, \
-        done.stdout
-    assert "+---Network: LondonNet [10.10.2.0/24] (0 instances)" in done.stdout
-    assert {n["name"] for n in fake.tables["networks"].values()} == {"AntwerpNet", "LondonNet"}
+        # The menu: Network management > Create a network > the one cloud > name, CIDR, no
+        # router; then the tree; Exit (end of input).
+        done = minicloud(home, stdin="4\n3\n\nAntwerpNet\n10.10.1.0/24\n\n1\n")
+        assert done.returncode == 0, (done.stdout, done.stderr)
+        assert "Network AntwerpNet [10.10.1.0/24] created in cloud TryStack." in done.stdout
+        assert "+---Network: AntwerpNet [10.10.1.0/24] (0 instances)" in done.stdout
+        assert [n["name"] for n in fake.tables["networks"].values()] == ["AntwerpNet"]
+        # A command: a name that is no host name is refused before any request.
+        calls = len(fake.calls)
+        done = minicloud(home, "instances", "create", "Bourla_1", "--cloud", "TryStack",
+                         "--image", "cirros", "--flavor", "m1.tiny", "--network", "AntwerpNet")
+        assert (done.returncode, done.stderr) == (
+            2, f"minicloud: invalid instance name 'Bourla_1': {HOST_RULE}\n")
+        assert len(fake.calls) == calls
+        ok(home, "instances", "create", "Bourla", "--cloud", "TryStack", "--image", "cirros",
+           "--flavor", "m1.tiny", "--network", "AntwerpNet", "--fixed-ip", "10.10.1.12")
+        [vm] = fake.tables["vms"].values()
+        assert (vm["name"], vm["nic"][0]["ipaddress"], vm["state"]) == (
+            "Bourla", "10.10.1.12", "Running")
