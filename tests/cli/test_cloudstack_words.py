@@ -175,10 +175,10 @@ def test_the_menu_says_what_a_silent_endpoint_is_waited_for(
         home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLOUDSTACK_SECRET", SECRET_KEY)
     monkeypatch.setattr("minicloud.drivers.base.HEARTBEAT", 0.1)
-    (home / "minicloud.ini").write_text("[cloudstack]\ntimeout = 0.6\n")
+    (home / "minicloud.ini").write_text("[cloudstack]\ntimeout = 0.35\n")
     with silent_server() as url:
         app = MiniCloud(Config(home=home, db_url=seeded_url(home / "mc.db"),
-                               timeouts={"cloudstack": 0.6}))
+                               timeouts={"cloudstack": 0.35}))
         out = io.StringIO()
         prompter = Prompter(io.StringIO(f"2\n3\ncs1\ncloudstack\n\n{url}/client/api\n"
                                         f"{API_KEY}\n\n11\n8\n"), out)
@@ -189,14 +189,14 @@ def test_the_menu_says_what_a_silent_endpoint_is_waited_for(
             app.close()
     shown = out.getvalue()
     assert "  ... log in on cloud cs1: no answer yet, " in shown, shown
-    assert "log in timed out: no answer from " in shown and "within 0.6 s" in shown
+    assert "log in timed out: no answer from " in shown and "within 0.35 s" in shown
 
 
 def test_a_command_on_a_terminal_says_what_it_waits_for(
         home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("CLOUDSTACK_SECRET", SECRET_KEY)
     monkeypatch.setattr("minicloud.drivers.base.HEARTBEAT", 0.1)
-    (home / "minicloud.ini").write_text("[cloudstack]\ntimeout = 0.6\n")
+    (home / "minicloud.ini").write_text("[cloudstack]\ntimeout = 0.35\n")
     with silent_server() as url:
         monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
         code, err = one_shot(capsys, "--config", str(home / "minicloud.ini"), "clouds", "add",
@@ -208,4 +208,4 @@ def test_a_command_on_a_terminal_says_what_it_waits_for(
     assert any(line.startswith("minicloud: ... log in on cloud cs1: no answer yet, ")
                for line in lines), err
     assert lines[-1] == (f"minicloud: cloud cs1: log in timed out: no answer from {url} within "
-                         "0.6 s ([cloudstack] timeout in minicloud.ini)")
+                         "0.35 s ([cloudstack] timeout in minicloud.ini)")
