@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ...model.errors import CONFLICT, INVALID, ConfigError, ValidationError
+from ...model.errors import CONFLICT, INVALID, NOT_FOUND, ConfigError, ValidationError
 from ...model.objects import CloudSnapshot, Flavor, Image, Instance, KeyPair, State
 from ...model.validation import check_http_url
 from ..base import CLUSTER_KEY, Features, NameRule, ServerSpec, Setting
@@ -246,7 +246,7 @@ class CloudStackDriver(CloudStackAccess):
         with self._call(f"delete server {server_id}"):
             vm = self._vm(server_id)  # a destroyed one is gone already, as for every type
             if vm.get("state") in GONE:
-                raise self.error(f"delete server {server_id}", "not found",
+                raise self.error(f"delete server {server_id}", NOT_FOUND,
                                  "it is destroyed already")
             self._destroy(server_id)
 
