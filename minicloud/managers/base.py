@@ -181,9 +181,15 @@ class Manager:
         lock, against the store's rows)."""
         claim.check(CacheRows(self.cache, cloud))
 
+    def check_type_name(self, cloud: str, kind: str, name: str) -> str:
+        """``name`` as the cloud's type allows it for ``kind`` (a rule its driver declares,
+        e.g. host names for instances), refused in the type's words before any cloud call."""
+        return driver_class(self.cloud(cloud).type).check_name(kind, name)
+
     def _check_new_name(self, kind: str, cloud: str, name: str) -> str:
         """A valid name no object of ``kind`` has in ``cloud`` yet: the create's own refusal,
         also asked for by a front end as soon as the name is typed."""
         check_name(name, f"{label(kind)} name")
+        self.check_type_name(cloud, kind, name)
         self.early(Claims.name(kind, name), cloud)
         return name
