@@ -32,7 +32,8 @@
 # HAProxy sends every client to node 1 while it is healthy, else to node 2, else node 3 (one
 # writer at a time: what a proxy in front of Galera is for), and calls a node healthy only when
 # it is a Synced member of the primary component (an external check runs DIR/clustercheck.sh).
-# A node marked down has its sessions cut.
+# A node marked down has its sessions cut; a node that refuses a client's connection is marked
+# down at once (observe layer4), and that connection is sent to the next (redispatch).
 #
 # Tuned for tests like the single server (no durability, eatmydata), and to notice a lost node
 # in a few seconds instead of Galera's 15.  Started by root, without systemd; the nodes run as
@@ -199,13 +200,15 @@ defaults
     timeout client 1h
     timeout server 1h
     timeout check 3s
+    retries 2
+    option redispatch 1
 
 listen galera
     bind 127.0.0.1:$BASE
     option external-check
     external-check path "/usr/bin:/bin:/usr/sbin:/sbin"
     external-check command $check
-    default-server inter 1s fastinter 500ms downinter 1s rise 2 fall 2 on-marked-down shutdown-sessions
+    default-server inter 1s fastinter 500ms downinter 1s rise 2 fall 2 on-marked-down shutdown-sessions observe layer4 error-limit 1 on-error mark-down
 EOF
         for n in "${NODES[@]}"; do
             local role=""

@@ -389,6 +389,8 @@ class Store:
                 yield self._conn
                 return
             conn, tx = self._begin(write, locks)
+            # Kept aside: asking a lost connection for it would try to connect again.
+            info = conn.info
             self._conn = conn
             try:
                 try:
@@ -398,7 +400,7 @@ class Store:
                     raise
                 with signals.deferred():
                     try:
-                        tx.commit()
+                        self._commit(tx)
                     except sa.exc.SQLAlchemyError as exc:
                         _quietly(tx.rollback)
                         raise self._failed(exc, committing=True) from None
@@ -406,10 +408,15 @@ class Store:
                 raise self._failed(exc) from None
             finally:
                 self._conn = None
-                conn.info.pop("minicloud_write", None)
-                conn.info.pop("minicloud_locks", None)
+                info.pop("minicloud_write", None)
+                info.pop("minicloud_locks", None)
                 _quietly(conn.close)
         signals.kill_switch.step()
+
+    def _commit(self, tx: Any) -> None:
+        """A method of its own: a test loses its answer here (a commit whose outcome is
+        unknown to the client)."""
+        tx.commit()
 
     def _begin(self, write: bool, locks: tuple[str, ...]) -> tuple[Any, Any]:
         """A connection with a transaction begun and ``locks`` taken, on the node in use or,
@@ -420,16 +427,18 @@ class Store:
             if self._node_lost:
                 self._switch_node()
             conn = None
+            info: dict[str, Any] = {}
             try:
                 conn = self.engine.connect()
-                conn.info["minicloud_write"] = write or bool(locks)
+                info = conn.info
+                info["minicloud_write"] = write or bool(locks)
                 tx = conn.begin()
-                conn.info["minicloud_locks"] = {name: self._take(conn, name) for name in locks}
+                info["minicloud_locks"] = {name: self._take(conn, name) for name in locks}
                 return conn, tx
             except sa.exc.SQLAlchemyError as exc:
+                info.pop("minicloud_write", None)
+                info.pop("minicloud_locks", None)
                 if conn is not None:
-                    conn.info.pop("minicloud_write", None)
-                    conn.info.pop("minicloud_locks", None)
                     _quietly(conn.invalidate if classify(exc) == LOST else conn.close)
                 failure = self._failed(exc, started=False)
                 if classify(exc) == LOST and tried < len(self._urls):
