@@ -402,7 +402,8 @@ class Store:
                     try:
                         self._commit(tx)
                     except sa.exc.SQLAlchemyError as exc:
-                        _quietly(tx.rollback)
+                        if tx.is_active:
+                            _quietly(tx.rollback)
                         raise self._failed(exc, committing=True) from None
             except sa.exc.SQLAlchemyError as exc:
                 raise self._failed(exc) from None
