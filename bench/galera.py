@@ -16,11 +16,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import env_for, scratch_home  # noqa: E402
+from common import env_for, scratch_home
 
 RUNS = 7
 DATABASE = "minicloud_test_bench"  # the test account may make minicloud_test%

@@ -152,6 +152,7 @@ class Store:
             if self.engine is not None:
                 return self
             for tried in range(1, len(self._urls) + 1):
+                node = self._node
                 try:
                     self._prepare_folder()
                     self.engine = self._make_engine()
@@ -161,22 +162,25 @@ class Store:
                 except (sa.exc.SQLAlchemyError, ValueError) as exc:
                     self._dispose()
                     if classify(exc) == LOST and tried < len(self._urls):
-                        self._skip_node(exc)  # a lost node: the next one, without a word
+                        self._skip_node(exc, node)  # a lost node: the next, without a word
                         continue
                     raise StoreError(self.explain(exc)) from None
                 except StoreError as err:
                     self._dispose()
                     if classify(err) == LOST and tried < len(self._urls):
-                        self._skip_node(err)
+                        self._skip_node(err, node)
                         continue
                     raise
         return self
 
-    def _skip_node(self, exc: BaseException) -> None:
-        """Go on with the next of several nodes (logged: the user needs no word of it)."""
-        log.info("store node %s lost (%s): going on with the next", describe_url(self.node_url),
+    def _skip_node(self, exc: BaseException, node: int) -> None:
+        """Go on with the node after ``node``, the one that was lost (unless a transaction
+        moved on already); logged: the user needs no word of it."""
+        log.info("store node %s lost (%s): going on with the next",
+                 describe_url(self._urls[node]),
                  str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else "")
-        self._node = (self._node + 1) % len(self._urls)
+        if self._node == node:
+            self._node = (node + 1) % len(self._urls)
         self._node_lost = False
 
     def _prepare_folder(self) -> None:
@@ -465,8 +469,8 @@ class Store:
                     "not be saved; refresh, look, then try again"))
             if started:
                 return RetryTransaction(LOST, (
-                    f"store {where}: connection lost during a write: nothing was changed; "
-                    "try again"), started=True)
+                    f"store {where}: connection lost during a transaction: nothing of it was "
+                    "saved; try again"), started=True)
         return RetryTransaction(reason, text, started=started)
 
     def _switch_node(self) -> None:
