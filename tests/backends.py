@@ -294,7 +294,10 @@ class Cluster:
     def heal(self) -> None:
         """Every node running, in the group and Synced (after a test that broke some)."""
         for n in (1, 2, 3):
-            self._run("rejoin", n) if self._alive(n) else self.restart(n)
+            if self._alive(n):
+                self.rejoin(n)  # let back in if it was cut off; waits until Synced
+            else:
+                self.restart(n)
 
     def _alive(self, n: int) -> bool:
         pid = (Path(self.dir) / f"node{n}" / "mariadbd.pid").read_text().strip()
