@@ -5,7 +5,7 @@ Every figure is the median of pairwise ratios: the MiniCloud command and `openst
 run in turn (A B A B ...), so a machine that speeds up or slows down mid-run moves both.  The
 stores are built in bulk (bench/common.build_stub_store), not by thousands of creates.
 
-`topology` uses each cloud's saved part while its generation stays
+`topology` uses each cloud's saved part while its generation (and token) stays
 (minicloud/render/saved_views.py), so it is measured three ways: nothing changed since the last
 view; after a write to one of the three clouds (that cloud is rendered again); and with nothing
 saved (every cloud rendered, as when all of them changed).

@@ -62,6 +62,13 @@ class MiniCloud:
             inventory.cache.all("cloud")  # every command needs them; a bad store fails here
         return self
 
+    def expire_reads(self) -> None:
+        """Time has passed since this session last read (a long-lived front end's user
+        answered a question): its next read first asks the store which clouds moved, in one
+        query, and reads those again; so every screen, picker, list, show and precondition
+        answers with what the store holds now.  A one-shot command never needs this."""
+        self.session.inventory.expire()
+
     def read_only(self) -> None:
         """This session must change nothing in the store (``drift``): not even bring an
         older schema up to date."""

@@ -57,6 +57,9 @@ class Prompter:
         self.input = input if input is not None else sys.stdin
         self.output = output if output is not None else sys.stdout
         self._editing: bool | None = None  # line editing, decided at the first read
+        # Told after each answer is read: time has passed (the menu's app then asks the store
+        # what moved before its next read).
+        self.answered: Callable[[], None] | None = None
 
     # -- output --------------------------------------------------------------------------------
 
@@ -78,6 +81,15 @@ class Prompter:
         """Show ``prompt`` (no newline) and read one line, without its line ending.  At a
         terminal the line can be edited; with ``history`` it is offered again by Up (menu
         numbers and y/n are not worth recalling)."""
+        line = self._read_line(prompt, history)
+        self._tell_answered()
+        return line
+
+    def _tell_answered(self) -> None:
+        if self.answered is not None:
+            self.answered()
+
+    def _read_line(self, prompt: str, history: bool) -> str:
         if self._editing is None:
             self._editing = (self.input is sys.stdin and self.output is sys.stdout
                              and _isatty(self.input) and _isatty(self.output)
@@ -186,6 +198,7 @@ class Prompter:
                     raw = getpass.getpass(f"{label} : ")
                 except EOFError:
                     raise EndOfInput() from None
+                self._tell_answered()
             else:
                 raw = self.read_line(f"{label} : ")
             if len(raw) > MAX_INPUT or "\ufffd" in raw or "\n" in raw:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from ..drivers import driver_class
 from ..model.errors import (
@@ -34,6 +34,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("minicloud")
 
+
+
+class Stored(Protocol):
+    """What every object the store holds has: its kind, name and key (cloud, id)."""
+
+    kind: ClassVar[str]
+    name: str
+
+    @property
+    def key(self) -> tuple[str, str]: ...
+
+
+S = TypeVar("S", bound=Stored)
 
 
 class Undo:
@@ -140,6 +153,18 @@ class Manager:
         clouds = [cloud] if cloud is not None else [c.name for c in self.cache.all("cloud")]
         found = (self.cache.get(kind, c, ident) for c in clouds)
         return [o for o in found if o is not None]
+
+    def current(self, obj: S) -> S:
+        """``obj`` as the store holds it now: a front end's copy (picked a moment ago) may be
+        older, and an action's precondition is checked on what the store holds.  Refused
+        in one line when another session removed it meanwhile."""
+        cloud, ident = obj.key
+        found: S | None = self.cache.get(obj.kind, cloud, ident)
+        if found is None:
+            where = "MiniCloud" if obj.kind == "cloud" else f"cloud {cloud}"
+            raise NotFoundError(f"{label(obj.kind)} {obj.name} is no longer in {where} "
+                                "(removed by another session)")
+        return found
 
     def by_id(self, kind: str, cloud: str, ident: str) -> Any:
         obj = self.cache.get(kind, cloud, ident)

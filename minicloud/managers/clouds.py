@@ -100,14 +100,15 @@ class CloudManager(Manager):
         saved = SavedViews(self.session.config.home, self.session.store.identity)
         parts = {}
         for cloud in clouds:
-            generation = inventory.generations.get(cloud.name, 0)
-            part = saved.get(view, cloud.name, generation)
+            # The cloud's generation and the token written with it: what its rows are.
+            stamp = inventory.stamp(cloud.name)
+            part = saved.get(view, cloud.name, stamp) if stamp is not None else None
             if part is None:
                 part = make(self.cache.deployment(cloud.name))
-                # Saved only when every row was read at that generation (a read sees a
-                # newer one when another session wrote the cloud meanwhile).
-                if inventory.generations.get(cloud.name, 0) == generation:
-                    saved.put(view, cloud.name, generation, part)
+                # Saved only when every row was read at that stamp (a read sees a newer
+                # one when another session wrote the cloud meanwhile).
+                if stamp is not None and inventory.stamp(cloud.name) == stamp:
+                    saved.put(view, cloud.name, stamp, part)
             parts[cloud.name] = part
         saved.keep_only(view, list(parts))
         return clouds, parts

@@ -209,6 +209,7 @@ class InstanceManager(Manager):
         return None
 
     def _power(self, instance: Instance, action: str) -> Instance:
+        instance = self.current(instance)  # refused on what the store holds, not a copy
         refusal = self.power_refusal(instance, action)
         if refusal is not None:
             raise ValidationError(refusal)

@@ -1,15 +1,20 @@
 """Each cloud's part of the whole-store views, saved in the home folder and used again while
-the cloud's generation has not moved.
+the cloud's rows are those it was rendered from.
 
 A cloud's generation is bumped by every write of its rows, by any session (cache.Inventory.
-write), so a part saved at generation G is what rendering that cloud's rows gives for as long
-as the store says G.  ``topology`` on a 30,000-instance store then reads the clouds' rows and
-the saved parts, and renders only the clouds that changed since.
+write), and a random token is written with it in the same transaction (Store.bump).  The
+generation and the token (the cloud's *stamp*) name one state of the cloud's rows among all
+the states they were ever in, in this store and in every copy of it: a backup put back and
+written again, or a copy of the same store written elsewhere, counts to the same generations
+with other tokens.  A part saved under a stamp is what rendering that cloud's rows gives for
+as long as the store shows that stamp.  ``topology`` on a 30,000-instance store then reads
+the clouds' rows and the saved parts, and renders only the clouds that changed since.
 
-The key is the store's id (a store made again from nothing starts its generations again), the
-cloud, its generation and the code that rendered the part (a new MiniCloud, or an edited one,
-never reads an older part).  A part that cannot be read or written is simply rendered: these
-files are a copy of what the store says, never a source.
+The key is the store's id (parts of other stores are kept apart), the cloud, its stamp and
+the code that rendered the part (a new MiniCloud, or an edited one, never reads an older
+part).  A cloud with no stamp (an older MiniCloud wrote it last) is rendered and not saved.
+A part that cannot be read or written is simply rendered: these files are a copy of what the
+store says, never a source.
 """
 
 from __future__ import annotations
@@ -62,8 +67,8 @@ class SavedViews:
             return None
         return self.folder / _file_name(view, cloud)
 
-    def get(self, view: str, cloud: str, generation: int) -> Any | None:
-        """The part saved for that generation of ``cloud``, or None."""
+    def get(self, view: str, cloud: str, stamp: str) -> Any | None:
+        """The part saved for that stamp of ``cloud`` (generation and token), or None."""
         path = self._path(view, cloud)
         if path is None:
             return None
@@ -74,16 +79,16 @@ class SavedViews:
         except (OSError, ValueError) as exc:
             log.debug("saved view %s not read: %s", path, exc)
             return None
-        if not isinstance(saved, dict) or saved.get("key") != [cloud, generation, code_key()]:
+        if not isinstance(saved, dict) or saved.get("key") != [cloud, stamp, code_key()]:
             return None
         return saved.get("part")
 
-    def put(self, view: str, cloud: str, generation: int, part: Any) -> None:
+    def put(self, view: str, cloud: str, stamp: str, part: Any) -> None:
         """Save a part (replacing the cloud's older one), all at once or not at all."""
         path = self._path(view, cloud)
         if path is None:
             return
-        data = json_text.dumps_bytes({"key": [cloud, generation, code_key()], "part": part})
+        data = json_text.dumps_bytes({"key": [cloud, stamp, code_key()], "part": part})
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")

@@ -52,6 +52,8 @@ class Cache:
         self._loader = loader
 
     def get(self, kind: str, cloud: str, ident: str) -> Any | None:
+        if self._loader is not None:
+            self._loader.current()
         obj = self._objs[kind].get((cloud, ident))
         if obj is None and self._loader is not None:
             obj = self._loader.fetch(kind, cloud, ident)
@@ -63,6 +65,7 @@ class Cache:
 
     def all(self, kind: str, cloud: str | None = None) -> list[Any]:
         if self._loader is not None:
+            self._loader.current()
             self._loader.need(kind, cloud)
         objs = self._objs[kind].values()
         if cloud is None:
@@ -72,6 +75,8 @@ class Cache:
     def named(self, kind: str, cloud: str | None, name: str) -> list[Any]:
         """The objects of ``kind`` called ``name`` (in ``cloud``): by the store's name index
         unless the whole kind is here already."""
+        if self._loader is not None:
+            self._loader.current()
         if self._loader is not None and not self._loader.complete(kind, cloud):
             self._loader.fetch_named(kind, cloud, name)
         return [o for o in self._objs[kind].values()
@@ -81,6 +86,8 @@ class Cache:
         """Objects of ``cloud`` that may have ``key`` (at any depth) set to ``value``: only
         rows whose text holds the pair are read, unless the kind is here whole.  The caller
         checks the objects it gets."""
+        if self._loader is not None:
+            self._loader.current()
         if self._loader is not None and not self._loader.complete(kind, cloud):
             fragment = json.dumps({key: value}, separators=(",", ":"))[1:-1]
             return self._loader.fetch_holding(kind, cloud, fragment)
@@ -149,6 +156,11 @@ class Inventory:
     session wrote meanwhile) drops what it held of that cloud first, so that what the cache
     holds of a cloud is always of one moment; a write that finds a newer one under its lock
     drops it after its commit.
+
+    A long-lived session (the menu) is told when time has passed (``expire``: the user
+    answered a question); its next read then first asks the store which clouds moved (one
+    query, ``fresh``) and reads those again, so that what it shows and checks is what the
+    store holds now.  A one-shot command is one moment: it never expires.
     """
 
     def __init__(self, store: Store, cache: Cache | None = None,
@@ -163,6 +175,8 @@ class Inventory:
         self._everywhere: set[str] = set()
         self._clouds: dict[str, set[str]] = {kind: set() for kind in KINDS}
         self._unreadable: set[str] = set()
+        # Time passed since the last read (see expire): the next read asks what moved.
+        self._expired = False
 
     @property
     def loaded(self) -> bool:
@@ -170,9 +184,17 @@ class Inventory:
         return len(self._everywhere) == len(KINDS)
 
     def ensure_loaded(self) -> Cache:
-        """Read every table (one query each) if that was not done: whole-store views."""
-        if not self.loaded:
+        """Read every table (one query each) if that was not done: whole-store views.  When
+        some clouds' rows are here already (the others moved since they were read), only the
+        others are read."""
+        self.current()
+        if self.loaded:
+            return self.cache
+        if self._everywhere <= {"cloud"} and not any(self._clouds.values()):
             self.reload()
+        else:
+            for kind in KINDS:
+                self.need(kind, None)
         return self.cache
 
     def forget(self) -> None:
@@ -203,6 +225,61 @@ class Inventory:
                 self._everywhere.discard(kind)
                 self._clouds[kind].update(others)
 
+    # -- freshness: what a long-lived session shows is what the store holds -----------------
+
+    def expire(self) -> None:
+        """Time has passed since this session last read (the user answered a question): the
+        next read first asks the store which clouds moved (see fresh)."""
+        self._expired = True
+
+    def current(self) -> None:
+        """Every read passes here first: after ``expire``, ask the store what moved.  Never
+        inside a store transaction (a write's own reads see what its locks hold)."""
+        if self._expired and not self.store.in_transaction:
+            self.fresh()
+
+    def fresh(self) -> list[str]:
+        """Ask the store which clouds moved since this session read them: one query, every
+        lock's generation and token.  What it holds of each cloud that moved (written by
+        another session; added, removed; its rows replaced by a backup put back or a copy at
+        the same generation) is let go, and read again when asked for; when the store-wide
+        lock moved (Destroy), everything is.  Returns the clouds that moved."""
+        known = self._tokens()
+        generations = self.store.generations()  # when it fails, the next read asks again
+        self._expired = False
+        if generations.get(STORE_LOCK, 0) != self.generations.get(STORE_LOCK, 0):
+            self.forget()
+            self.generations = dict(generations)
+            return sorted(generations)
+        moved = [cloud for cloud, generation in generations.items()
+                 if self.generations.get(cloud, 0) != generation
+                 or self._replaced(cloud, generation, known)]
+        for cloud in moved:
+            self.reload_cloud(cloud)
+        self.generations.update(generations)
+        return moved
+
+    def _tokens(self) -> dict[str, str | None]:
+        """The token of each cloud at the generation this session holds it at."""
+        return {cloud: self.store.token(cloud, generation)
+                for cloud, generation in self.generations.items()}
+
+    def _replaced(self, cloud: str, generation: int, known: dict[str, str | None]) -> bool:
+        """The store now holds other rows for ``cloud`` at the generation this session read
+        (a backup put back, a copy of the store): the token it knew is not the store's."""
+        token = known.get(cloud)
+        return token is not None and self.store.token(cloud, generation) != token
+
+    def stamp(self, cloud: str) -> str | None:
+        """What identifies the rows of ``cloud`` this session holds, among every state
+        those rows were ever in, in this store or any copy of it: its generation and the
+        random token written with it.  None when no token stands for them (an older
+        MiniCloud wrote the cloud last, or a store from before tokens): nothing saved may
+        then be taken for them."""
+        generation = self.generations.get(cloud, 0)
+        token = self.store.token(cloud, generation)
+        return f"{generation}:{token}" if token is not None else None
+
     # -- reads on demand (the cache asks) -------------------------------------------------------
 
     def complete(self, kind: str, cloud: str | None) -> bool:
@@ -213,11 +290,36 @@ class Inventory:
         self._clouds_read()
         if self.complete(kind, cloud):
             return
+        if cloud is None and kind != "cloud" and self._clouds[kind]:
+            self._need_missing(kind)
+            return
         self._read(Query(kind, cloud))
         if cloud is None:
             self._everywhere.add(kind)
         else:
             self._clouds[kind].add(cloud)
+
+    def _need_missing(self, kind: str) -> None:
+        """Every row of ``kind`` when some clouds' rows are here already: only the other
+        clouds' are read (those that moved since), until none is missing; a read that finds
+        another cloud moved meanwhile lets that one go and it is read too (a few rounds at
+        most: under a stream of writes, the whole kind is read in one snapshot instead)."""
+        for _ in range(3):
+            missing = self._missing(kind)
+            if not missing:
+                break
+            for name in missing:
+                self._read(Query(kind, name))
+                self._clouds[kind].add(name)
+        else:
+            if self._missing(kind):
+                self._read(Query(kind))
+        self._everywhere.add(kind)
+
+    def _missing(self, kind: str) -> list[str]:
+        """The clouds none of whose rows of ``kind`` are here."""
+        self._clouds_read()
+        return sorted({name for name, _ in self.cache._objs["cloud"]} - self._clouds[kind])
 
     def fetch(self, kind: str, cloud: str, ident: str) -> Any | None:
         """One object by key, unless the cache holds its whole kind already."""
@@ -242,9 +344,11 @@ class Inventory:
 
     def _read(self, query: Query) -> list[Any]:
         with paused_gc():
+            known = self._tokens()
             records, generations = self.store.read(query)
             for cloud, generation in generations.items():
-                if self.generations.get(cloud, generation) != generation:
+                if self.generations.get(cloud, generation) != generation or \
+                        self._replaced(cloud, generation, known):
                     self.reload_cloud(cloud)
                 self.generations[cloud] = generation
             return self._take({query.kind: records})

@@ -17,6 +17,8 @@ from .table import META_TABLE, NAME_LENGTH, Record, decode, record_key
 SQLITE_BUSY_SECONDS = 5
 # The meta row holding the store's random id (see Store.identity).
 IDENTITY = "store_id"
+# The meta rows holding each lock's token, written with each generation (see Store.bump).
+TOKEN_PREFIX = "token/"
 # Every SQLite 3 database file starts with these 16 bytes.
 SQLITE_HEADER = b"SQLite format 3\0"
 
@@ -98,8 +100,8 @@ class Query:
 
 def read_sqlite(url: str, queries: list[Query], schema: int, skipped: list[str],
                 ) -> tuple[dict[str, list[Record]], list[tuple[str, str]]] | None:
-    """The records of each query's kind, and the meta rows of every lock's generation and of
-    the store's id; None when this is no SQLite file ready to read (first start...)."""
+    """The records of each query's kind, and the meta rows of every lock's generation and
+    token and of the store's id; None when this is no SQLite file ready to read (first start...)."""
     import sqlite3
 
     if not url.startswith("sqlite:///"):
@@ -126,8 +128,9 @@ def read_sqlite(url: str, queries: list[Query], schema: int, skipped: list[str],
                 data = decode(table, key, text, skipped)
                 if data is not None and (query.name is None or data.get("name") == query.name):
                     records.append((data, version))
-        meta = conn.execute(f"SELECT name, value FROM {META_TABLE} "
-                            "WHERE name LIKE 'lock/%' OR name = ?", (IDENTITY,)).fetchall()
+        meta = conn.execute(f"SELECT name, value FROM {META_TABLE} WHERE name LIKE 'lock/%' "
+                            "OR name LIKE ? OR name = ?",
+                            (f"{TOKEN_PREFIX}%", IDENTITY)).fetchall()
         return out, meta
     except sqlite3.Error:
         return None  # e.g. a table is missing: the full open creates it

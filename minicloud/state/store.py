@@ -66,7 +66,7 @@ from ..model.kinds import TABLES
 from . import signals
 from .dburl import describe_url, explain, split_urls
 from .retry import ATTEMPTS, CONFLICT, LOST, UNKNOWN, Backoff, RetryTransaction, classify
-from .sqlite_read import IDENTITY, Query, read_sqlite
+from .sqlite_read import IDENTITY, TOKEN_PREFIX, Query, read_sqlite
 from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, NAME_LENGTH, Record, Table, record_key
 
 __all__ = ["META_TABLE", "SCHEMA_VERSION", "Query", "Store", "record_key"]
@@ -119,6 +119,9 @@ class Store:
         # This store's own random id (meta row ``store_id``), read with the generations: a
         # store made again from nothing counts its generations from 0 again, under a new id.
         self.identity: str | None = None
+        # Each lock's token (meta row ``token/NAME``) as last read or committed:
+        # "GENERATION:RANDOM", written with every bump (see bump and token).
+        self.tokens: dict[str, str] = {}
 
     @property
     def skipped(self) -> list[str]:
@@ -127,6 +130,11 @@ class Store:
     def take_skipped(self) -> list[str]:
         taken, self._skipped = self._skipped, []
         return taken
+
+    @property
+    def in_transaction(self) -> bool:
+        """A transaction of this store is open (its reads join it)."""
+        return self._conn is not None
 
     @property
     def is_sqlite(self) -> bool:
@@ -409,12 +417,15 @@ class Store:
                         if tx.is_active:
                             _quietly(tx.rollback)
                         raise self._failed(exc, committing=True) from None
+                # Tokens written by this transaction are the store's only once committed.
+                self.tokens.update(info.get("minicloud_tokens", {}))
             except sa.exc.SQLAlchemyError as exc:
                 raise self._failed(exc) from None
             finally:
                 self._conn = None
                 info.pop("minicloud_write", None)
                 info.pop("minicloud_locks", None)
+                info.pop("minicloud_tokens", None)
                 _quietly(conn.close)
         signals.kill_switch.step()
 
@@ -554,33 +565,72 @@ class Store:
         return int(conn.info["minicloud_locks"][name])
 
     def bump(self, conn: Any, name: str) -> int:
-        """One more generation of a held lock: every session then re-reads what it covers."""
+        """One more generation of a held lock: every session then re-reads what it covers.
+
+        A new random token is written with it (row ``token/NAME``, "GENERATION:RANDOM"), in
+        the same transaction: a generation number alone does not tell two stores apart that
+        counted to it separately (a backup put back and written again, a copy of the store
+        written elsewhere), the token does.  The lock row keeps its format (a number): an
+        older MiniCloud sharing the store bumps it without a token, and the token's own
+        generation then shows that it no longer stands for the rows."""
+        import uuid
+
         meta = self.sa_table(META_TABLE)
         value = self.generation(conn, name) + 1
         conn.execute(meta.update().where(meta.c.name == f"lock/{name}")
                      .values(value=str(value)))
         conn.info["minicloud_locks"][name] = value
+        token = f"{value}:{uuid.uuid4().hex}"
+        key = f"{TOKEN_PREFIX}{name}"
+        conn.execute(meta.delete().where(meta.c.name == key))
+        conn.execute(meta.insert().values(name=key, value=token))
+        conn.info.setdefault("minicloud_tokens", {})[name] = token
         return value
 
     def generations(self) -> dict[str, int]:
-        """Every lock's current generation (one cheap query)."""
+        """Every lock's current generation, and (kept aside) its token and the store's id:
+        one cheap query.  A current SQLite store that is not open yet is read with sqlite3
+        (a long-lived menu asks this before each screen)."""
         import sqlalchemy as sa
 
+        if self.engine is None and self._absent():
+            return {}
+        if self.engine is None:
+            loaded = read_sqlite(self.url, [], SCHEMA_VERSION, self._skipped)
+            if loaded is not None:
+                return self._generations(loaded[1])
         meta = self.sa_table(META_TABLE)
         query = sa.select(meta.c.name, meta.c.value).where(
-            meta.c.name.like("lock/%") | (meta.c.name == IDENTITY))
+            meta.c.name.like("lock/%") | meta.c.name.like(f"{TOKEN_PREFIX}%")
+            | (meta.c.name == IDENTITY))
         rows = self.retrying(lambda conn: conn.execute(query).fetchall())
         return self._generations(rows)
 
     def _generations(self, rows: Iterable[Any]) -> dict[str, int]:
-        """The locks' generations among meta rows (the store's id is kept aside)."""
+        """The locks' generations among meta rows (the store's id and the tokens are kept
+        aside: the tokens read replace those known, as one picture of the store)."""
         found: dict[str, int] = {}
+        tokens: dict[str, str] = {}
         for name, value in rows:
             if name == IDENTITY:
                 self.identity = value
+            elif name.startswith(TOKEN_PREFIX):
+                tokens[name[len(TOKEN_PREFIX):]] = str(value)
             else:
                 found[name[len("lock/"):]] = int(value or 0)
+        self.tokens = tokens
         return found
+
+    def token(self, name: str, generation: int) -> str | None:
+        """What tells the rows of lock ``name`` at ``generation`` apart from any other rows
+        that were ever at that generation (in a backup, a copy, another store of the same
+        origin): the random part of the token written with that generation.  None when the
+        token known is of another generation (an older MiniCloud bumped it last, or this
+        session has not read it since) or there is none (a store from before tokens)."""
+        written, _, random = self.tokens.get(name, "").partition(":")
+        if written != str(generation) or not random:
+            return None
+        return random
 
     def meta(self, name: str) -> str | None:
         import sqlalchemy as sa

@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
@@ -19,8 +21,8 @@ from minicloud.model.objects import State
 from minicloud.render import saved_views
 from minicloud.render.topology import render_text
 from minicloud.render.views import Views
-from minicloud.state.store import Store
-from tests.backends import backend_url
+from minicloud.state.store import META_TABLE, Store
+from tests.backends import _mysql_copy, backend_url
 from tests.state.test_cost import Rows, _store
 from tests.state.test_cost import rows_read as rows_read  # the fixture
 
@@ -208,3 +210,91 @@ def test_the_parts_of_removed_clouds_go(tmp_path: Path,
     names = sorted(p.name.split("-")[0] for p in
                    (tmp_path / saved_views.FOLDER).rglob("*.json"))
     assert names == ["json", "json", "tree"]  # the tree's part of Small is gone
+
+
+# -- a store whose rows were replaced at the same generations (issue 23, item 5) ------------------
+
+
+def _copy_store(url: str, to: str) -> None:
+    """Every table of store ``url`` (MiniCloud's rows and its generations) into ``to``, as
+    putting a backup or another copy of the store file in place does."""
+    if url.startswith("sqlite"):
+        shutil.copyfile(url[len("sqlite:///"):], to[len("sqlite:///"):])
+    else:
+        _mysql_copy(url, make_url(to).database or "")
+
+
+def _elsewhere(url: str, tag: str) -> str:
+    """Where a copy of store ``url`` is kept (a file beside it, or a database of its own)."""
+    if url.startswith("sqlite"):
+        return f"{url}.{tag}"
+    return make_url(url).set(database=f"{make_url(url).database}_{tag}").render_as_string(
+        hide_password=False)
+
+
+def _views_match_the_store(home: Path, url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    tree, view = _whole(home, url)
+    assert _out(home, url, TREE, capsys) == tree
+    assert json.loads(_out(home, url, JSON, capsys)) == view
+
+
+def test_a_backup_put_back_then_written_never_shows_the_parts_of_the_other_past(
+        tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _store(tmp_path, db_url, 20)
+    _out(tmp_path, db_url, TREE, capsys)
+    backup = _elsewhere(db_url, "backup")
+    _copy_store(db_url, backup)
+    _out(tmp_path, db_url, ("clusters", "add", "Lost", "--cloud", "Small"), capsys)
+    assert "Cluster: Lost" in _out(tmp_path, db_url, TREE, capsys)  # saved with Lost...
+    _out(tmp_path, db_url, JSON, capsys)
+    _copy_store(backup, db_url)  # ... then the backup is put back, and written again:
+    _out(tmp_path, db_url, ("clusters", "add", "Kept", "--cloud", "Small"), capsys)
+    # Small has the generation it had with Lost, and other rows.
+    tree = _out(tmp_path, db_url, TREE, capsys)
+    assert "Cluster: Kept" in tree and "Cluster: Lost" not in tree
+    _views_match_the_store(tmp_path, db_url, capsys)
+
+
+def test_a_copy_of_the_same_origin_written_elsewhere_never_shows_this_ones_parts(
+        tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _store(tmp_path, db_url, 20)
+    _out(tmp_path, db_url, TREE, capsys)
+    sibling, there = _elsewhere(db_url, "sibling"), tmp_path / "there"
+    _copy_store(db_url, sibling)  # one store, two copies: the same id and generations
+    there.mkdir()
+    _out(tmp_path, db_url, ("clusters", "add", "Here", "--cloud", "Small"), capsys)
+    _out(tmp_path, db_url, TREE, capsys)
+    _out(tmp_path, db_url, JSON, capsys)
+    _out(there, sibling, ("clusters", "add", "There", "--cloud", "Small"), capsys)
+    _copy_store(sibling, db_url)  # the sibling brought into this home
+    tree = _out(tmp_path, db_url, TREE, capsys)
+    assert "Cluster: There" in tree and "Cluster: Here" not in tree
+    _views_match_the_store(tmp_path, db_url, capsys)
+
+
+def test_a_cloud_an_older_minicloud_wrote_last_is_rendered(
+        tmp_path: Path, db_url: str, rows_read: Rows,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """An older MiniCloud sharing the store bumps the generation and writes no token: the
+    token then is of another generation and stands for nothing, so the cloud is rendered
+    (and nothing is saved for it) until a write of this MiniCloud gives it a token again."""
+    _store(tmp_path, db_url, 20)
+    _out(tmp_path, db_url, TREE, capsys)
+    store = Store(db_url).open()
+    try:
+        with store.transaction(write=True, locks=("Small",)) as conn:
+            meta = store.sa_table(META_TABLE)
+            conn.execute(meta.update().where(meta.c.name == "lock/Small").values(
+                value=str(store.generation(conn, "Small") + 1)))
+    finally:
+        store.close()
+    for _ in range(2):  # rendered each time: no token stands for its rows, nothing saved
+        rows_read.clear()
+        assert _out(tmp_path, db_url, TREE, capsys) == _whole(tmp_path, db_url)[0]
+        assert rows_read[("instances", "Small")] == 20 + 20  # the view's, and the whole's
+        assert rows_read[("instances", "Big")] == 20  # the whole's only: Big's part is saved
+    _out(tmp_path, db_url, ("clusters", "add", "Again", "--cloud", "Small"), capsys)
+    _out(tmp_path, db_url, TREE, capsys)
+    rows_read.clear()
+    _out(tmp_path, db_url, TREE, capsys)
+    assert _read_besides_clouds(rows_read) == {}, rows_read

@@ -190,9 +190,10 @@ def name_of(value: Any) -> str | None:
 
 
 def obj(ctx: Context, kind: str, value: Any, cloud: Any = None) -> Any:
-    """The object a value stands for: a picked one as is, a name looked up by the managers."""
+    """The object a value stands for, as the store holds it now: a picked one read again (it
+    may have changed since it was offered), a name looked up by the managers."""
     if not isinstance(value, str):
-        return value
+        return ctx.app.clouds.current(value)
     return ctx.app.clouds.find(kind, value, name_of(cloud))
 
 

@@ -47,6 +47,8 @@ class PublicIpsRelease(Action):
         fip = v.address
         if isinstance(fip, str):
             fip = ctx.app.networks.find_public_ip(fip, name_of(v.cloud))
+        else:
+            fip = ctx.app.networks.current(fip)  # picked a moment ago: as the store has it
         ctx.confirm(f"Release public IP {fip.name} back to cloud {fip.cloud}?")
         ctx.app.networks.release(fip)
         return said(f"Public IP {fip.name} released.")

@@ -41,6 +41,11 @@ class Session:
             if app is None:
                 raise StoreUnavailable()
             self._app = app
+            # Each answer means time has passed: the next screen, picker, list or show asks
+            # the store what moved first (one query), and reads those clouds again.  So
+            # does the first, for an app built before the menu was drawn (--demo).
+            self.p.answered = app.expire_reads
+            app.expire_reads()
             # What killed processes left half-done is finished now, and said.
             for line in app.clouds.finish_interrupted():
                 self.p.say(line[:1].upper() + line[1:] + ".")
