@@ -245,6 +245,12 @@ needs_galera = [pytest.mark.galera, pytest.mark.skipif(not os.environ.get(GALERA
                                                       reason=NO_GALERA)]
 
 
+def make_url_port(url: str) -> int:
+    from sqlalchemy.engine import make_url
+
+    return int(make_url(url).port or 3306)
+
+
 def on_server(url: str, server_url: str) -> str:
     """``url``'s database (and account) on the server of ``server_url``: the same store
     through another node of a cluster."""
@@ -270,6 +276,13 @@ class Cluster:
     def node(self, n: int) -> str:
         """Node ``n``'s URL (1 to 3)."""
         return self.urls[n - 1]
+
+    def number(self, conn: object) -> int:
+        """Which node (1 to 3) a connection is on: the one a proxy chose."""
+        import sqlalchemy
+
+        port = conn.execute(sqlalchemy.text("SELECT @@port")).scalar()  # type: ignore[attr-defined]
+        return [make_url_port(url) for url in self.urls].index(int(port)) + 1
 
     def _run(self, action: str, n: int) -> None:
         import subprocess

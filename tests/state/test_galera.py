@@ -233,11 +233,14 @@ def test_a_node_lost_during_a_write_is_retried_on_another_without_a_duplicate(
     store = Store(url, notify=notices.append).open()
     runs = [0]
 
+    killed: list[int] = []
+
     def body(conn: Any) -> None:
         runs[0] += 1
         store.table("intents").put(f"{CLOUD}/first", CLOUD, {"n": 1}, expected=0)
-        if runs[0] == 1:
-            cluster.kill(1)  # the node in use (the proxy's first choice too)
+        if runs[0] == 1:  # the node this transaction runs on (the proxy chose one)
+            killed.append(cluster.number(conn))
+            cluster.kill(killed[0])
         store.table("intents").put(f"{CLOUD}/second", CLOUD, {"n": 2}, expected=0)
         store.bump(conn, CLOUD)
 
@@ -250,7 +253,7 @@ def test_a_node_lost_during_a_write_is_retried_on_another_without_a_duplicate(
         assert lock_generation(store, CLOUD) == before + 1
     finally:
         store.close()
-    cluster.restart(1)
+    cluster.restart(killed[0])
     rows = cluster.assert_same_everywhere(database(cluster))
     assert [r[0] for r in rows["intents"]] == [f"{CLOUD}/first", f"{CLOUD}/second"]
 
