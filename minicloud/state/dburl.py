@@ -15,7 +15,12 @@ SUPPORTED_URLS = ("sqlite:///PATH or "
 
 
 def split_urls(text: str) -> list[str]:
-    """The URLs of a store setting: one, or several separated by spaces (a cluster's nodes)."""
+    """The URLs of a store setting: one, or several separated by spaces (a cluster's nodes).
+    An SQLite URL is always one (its file's path may hold spaces; a server URL cannot: a
+    space in it is written %20)."""
+    text = text.strip()
+    if text.startswith("sqlite"):
+        return [text]
     return text.split()
 
 

@@ -260,6 +260,21 @@ def test_several_urls_are_one_store_setting(tmp_path: Path,
         "mysql+pymysql://u:s3@db1/mc mysql+pymysql://u:s3@db2/mc"
 
 
+def test_an_sqlite_path_with_spaces_is_one_url(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "my home"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MINICLOUD_HOME", str(home))
+    monkeypatch.delenv("MINICLOUD_DB_URL", raising=False)
+    assert load_config().db_url == f"sqlite:///{home}/minicloud.db"
+    store = Store(load_config().db_url).open()
+    try:
+        assert store.node_url == f"sqlite:///{home}/minicloud.db"
+        assert (home / "minicloud.db").exists()
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize(("urls", "words"), [
     (f"{MYSQL.format(n=1)} sqlite:///x.db", "an SQLite store is one file"),
     (f"{MYSQL.format(n=1)} postgresql://db/mc", "store URL 2 of 2"),
