@@ -112,6 +112,8 @@ class Session:
         self.drivers = DriverPool(self.store, config.timeouts, progress=self._waiting)
         # One-line notices for the user (a dropped object, an unreachable cloud...).
         self.notify: Notify = notify or (lambda text: log.warning("%s", text))
+        # The store's too (a write that lost its database node and ran again on another).
+        self.store.notify = lambda text: self.notify(text)
         self._progress = progress
         self.work = UnitOfWork(self.store, self.inventory,
                                settler(self) if settler is not None else None)
