@@ -19,6 +19,7 @@ from .managers.recovery import Recovery
 from .managers.reset import Resetter
 from .managers.routers import RouterManager
 from .managers.session import Session
+from .model.kinds import CLOUD
 from .model.objects import Cloud
 from .state.cache import Inventory
 from .state.store import Store
@@ -61,7 +62,7 @@ class MiniCloud:
             inventory.ensure_loaded()
             self.report_skipped()
         elif not load:
-            inventory.cache.all("cloud")  # every command needs them; a bad store fails here
+            inventory.cache.all(CLOUD)  # every command needs them; a bad store fails here
         return self
 
     def expire_reads(self) -> None:

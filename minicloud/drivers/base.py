@@ -34,7 +34,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar, TypeVar
 
 from ..model.errors import TIMEOUT, DriverError, ValidationError
 from ..model.kinds import label
@@ -60,6 +60,8 @@ HEARTBEAT = 5.0
 # Metadata key on servers that holds the cluster; tag/metadata value marking MiniCloud's objects.
 CLUSTER_KEY = "minicloud_cluster"
 OWNER_TAG = "minicloud"
+
+R = TypeVar("R")  # what a poll returns
 
 
 @dataclass
@@ -353,8 +355,8 @@ class Driver(ABC):
             done.set()
             ticker.join()
 
-    def poll(self, probe: Callable[[], tuple[bool, Any, str]], operation: str,
-             timeout: float) -> Any:
+    def poll(self, probe: Callable[[], tuple[bool, R, str]], operation: str,
+             timeout: float) -> R:
         """Call ``probe`` with backoff until it says done; it returns (done, result, state).
 
         Progress goes to ``self.progress``: what is waited for and how it stands, at the first

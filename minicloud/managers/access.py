@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..model.errors import InUseError, ValidationError
+from ..model.kinds import IMAGE, INSTANCE, NETWORK, PUBLIC_IP, ROUTER, SECURITY_GROUP
+from ..model.names import PUBLIC_SSH
 from ..model.objects import (
-    PUBLIC_SSH,
     Change,
     Instance,
     Intent,
@@ -82,7 +83,7 @@ class AccessManager(Manager):
         self.networks = networks
 
     def public_ip_of(self, instance: Instance) -> PublicIP | None:
-        return next((f for f in self.cache.all("public_ip", instance.cloud)
+        return next((f for f in self.cache.all(PUBLIC_IP, instance.cloud)
                      if f.instance_id == instance.id), None)
 
     def gateway_network(self, instance: Instance) -> Network | None:
@@ -94,9 +95,9 @@ class AccessManager(Manager):
         """The router that routes one of the instance's networks out, and its external
         network (the first router by name); None when none does."""
         for nic in instance.nics:
-            for router in sorted(self.cache.all("router", instance.cloud), key=lambda r: r.name):
+            for router in sorted(self.cache.all(ROUTER, instance.cloud), key=lambda r: r.name):
                 if nic.network_id in router.interface_network_ids and router.gateway_network_id:
-                    external = self.cache.get("network", instance.cloud,
+                    external = self.cache.get(NETWORK, instance.cloud,
                                               router.gateway_network_id)
                     if external is not None:
                         return router, external
@@ -120,7 +121,7 @@ class AccessManager(Manager):
         if address is not None:
             address = self._check_address(instance, external, address, router)
         # An address held for another router (a VPC's) cannot serve this instance.
-        free = sorted((f for f in self.cache.all("public_ip", instance.cloud)
+        free = sorted((f for f in self.cache.all(PUBLIC_IP, instance.cloud)
                        if f.network_id == external.id and not f.instance_id
                        and f.router_id in (None, router.id)
                        and (address is None or f.name == address)),
@@ -141,17 +142,17 @@ class AccessManager(Manager):
             raise ValidationError(f"{addr} is not in the external network {external.name} "
                                   f"({', '.join(external.cidrs)})")
         self.early(Claims.address(external.id, str(addr)), instance.cloud)
-        kept = next((f for f in self.cache.all("public_ip", instance.cloud)
+        kept = next((f for f in self.cache.all(PUBLIC_IP, instance.cloud)
                      if f.name == str(addr) and f.router_id not in (None, router.id)), None)
         if kept is not None:
-            owner = self.cache.get("router", instance.cloud, kept.router_id or "")
+            owner = self.cache.get(ROUTER, instance.cloud, kept.router_id or "")
             raise InUseError(f"public IP {addr} is held for "
                              f"{'router ' + owner.name if owner else 'another router'}, not "
                              f"{router.name} that routes instance {instance.name}")
         return str(addr)
 
     def _needs_ssh(self, instance: Instance) -> bool:
-        groups = [g for g in self.cache.all("security_group", instance.cloud)
+        groups = [g for g in self.cache.all(SECURITY_GROUP, instance.cloud)
                   if g.name in instance.security_groups]
         return not any(g.allows_ssh() for g in groups)
 
@@ -212,7 +213,7 @@ class AccessManager(Manager):
         with self.work.running(intent), Undo() as undo:
             puts = self._take_ip(instance, plan, undo)
             self.work.settle(intent, puts=puts)
-        return self.by_id("public_ip", instance.cloud, puts[0].id)
+        return self.by_id(PUBLIC_IP, instance.cloud, puts[0].id)
 
     def connect(self, instance: Instance, user: str | None = None,
                 address: str | None = None) -> ConnectPlan:
@@ -239,7 +240,7 @@ class AccessManager(Manager):
                 self.work.settle(intent, puts=puts)
         if not ip:
             raise ValidationError(f"instance {instance.name} has no address to connect to")
-        instance = self.by_id("instance", instance.cloud, instance.id)
+        instance = self.by_id(INSTANCE, instance.cloud, instance.id)
         user = check_login_user(user) if user else (self.login_user(instance) or "root")
         command = [*self.session.config.ssh_command, f"{user}@{ip}"]
         return ConnectPlan(instance, ip, user, command, self.features(instance.cloud).hosts,
@@ -249,7 +250,7 @@ class AccessManager(Manager):
 
     def _stuck(self, instance: Instance) -> str | None:
         """The router attached to one of the instance's networks that has no gateway."""
-        return next((r.name for r in sorted(self.cache.all("router", instance.cloud),
+        return next((r.name for r in sorted(self.cache.all(ROUTER, instance.cloud),
                                             key=lambda r: r.name)
                      if not r.gateway_network_id
                      and any(n.network_id in r.interface_network_ids for n in instance.nics)),
@@ -258,7 +259,7 @@ class AccessManager(Manager):
     # -- who logs in ---------------------------------------------------------------------------
 
     def login_user(self, instance: Instance) -> str | None:
-        image = next((i for i in self.cache.all("image", instance.cloud)
+        image = next((i for i in self.cache.all(IMAGE, instance.cloud)
                       if i.name == instance.image), None)
         if image is not None:
             for prop in ("os_admin_user", "default_user"):

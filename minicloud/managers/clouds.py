@@ -10,6 +10,7 @@ from ..drivers import DRIVERS, driver_class
 from ..drivers.base import Driver, Setting
 from ..model.drift import Drift
 from ..model.errors import InUseError, MiniCloudError, NotFoundError, ValidationError
+from ..model.kinds import CLOUD, CLUSTER, FLAVOR, IMAGE, INSTANCE
 from ..model.objects import Cloud, Cluster, Deployment, DriftRecord, Flavor, Image
 from ..model.validation import check_location
 from ..state.cache import clone
@@ -51,7 +52,7 @@ class CloudManager(Manager):
     # -- clouds --------------------------------------------------------------------------------
 
     def all(self) -> list[Cloud]:
-        return sorted(self.cache.all("cloud"), key=lambda c: c.name)
+        return sorted(self.cache.all(CLOUD), key=lambda c: c.name)
 
     def get(self, name: str) -> Cloud:
         return self.cloud(name)
@@ -209,7 +210,7 @@ class CloudManager(Manager):
             said.append("an interrupted Destroy was finished" if not report.failures else
                         f"an interrupted Destroy could not be finished: {report.failures[0]}")
         for cloud, dead in self.work.dead_by_cloud().items():
-            if self.cache.get("cloud", cloud, cloud) is None or any(map(is_removal, dead)):
+            if self.cache.get(CLOUD, cloud, cloud) is None or any(map(is_removal, dead)):
                 try:
                     self.work.settle_dead(cloud)
                 except MiniCloudError as err:
@@ -219,7 +220,7 @@ class CloudManager(Manager):
     # -- clusters ------------------------------------------------------------------------------
 
     def clusters(self, cloud: str | None = None) -> list[Cluster]:
-        return sorted(self.cache.all("cluster", self.known(cloud)),
+        return sorted(self.cache.all(CLUSTER, self.known(cloud)),
                       key=lambda c: (c.cloud, c.name))
 
     def check_new_cluster(self, cloud: str, name: str) -> str:
@@ -234,10 +235,10 @@ class CloudManager(Manager):
                                  claims=[Claims.name("cluster", name)])
         with self.work.running(intent):
             self.work.settle(intent, puts=[cluster])
-        return self.by_id("cluster", cloud, name)
+        return self.by_id(CLUSTER, cloud, name)
 
     def remove_cluster(self, cloud: str, name: str) -> None:
-        cluster = self.cache.get("cluster", cloud, name)
+        cluster = self.cache.get(CLUSTER, cloud, name)
         if cluster is None:
             raise NotFoundError(f"no cluster named {name!r} in cloud {cloud}")
         self._check_empty(cluster)
@@ -253,7 +254,7 @@ class CloudManager(Manager):
         self._check_empty(cluster)
 
     def _check_empty(self, cluster: Cluster) -> None:
-        members = sorted(i.name for i in self.cache.all("instance", cluster.cloud)
+        members = sorted(i.name for i in self.cache.all(INSTANCE, cluster.cloud)
                          if i.cluster == cluster.name)
         if members:
             raise InUseError(f"cluster {cluster.name} still has instances: "
@@ -263,11 +264,11 @@ class CloudManager(Manager):
 
     def images(self, cloud: str) -> list[Image]:
         self.get(cloud)
-        return sorted(self.cache.all("image", cloud), key=lambda i: i.name)
+        return sorted(self.cache.all(IMAGE, cloud), key=lambda i: i.name)
 
     def flavors(self, cloud: str) -> list[Flavor]:
         self.get(cloud)
-        return sorted(self.cache.all("flavor", cloud), key=lambda f: (f.ram, f.name))
+        return sorted(self.cache.all(FLAVOR, cloud), key=lambda f: (f.ram, f.name))
 
     # -- reading the clouds, reset and destroy -----------------------------------------------
 

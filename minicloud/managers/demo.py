@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from ..model.objects import PUBLIC_SSH
+from ..model.names import PUBLIC_SSH
 
 if TYPE_CHECKING:
     from .clouds import CloudManager

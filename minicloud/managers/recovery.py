@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..model.codec import from_dict
+from ..model.kinds import CHANGE, INSTANCE, NETWORK, PUBLIC_IP, ROUTER
 from ..model.objects import Change, Cloud, Intent
 from ..state.unit_of_work import added_cloud, is_removal
 from .reconciler import read_cloud
@@ -83,7 +84,7 @@ class Recovery:
                 change = made_change(cache, cloud.name, data)
                 if change is None:
                     continue
-                opposite = cache.get("change", cloud.name, change.opposite_id or "")
+                opposite = cache.get(CHANGE, cloud.name, change.opposite_id or "")
                 if opposite is not None:
                     deletes.append(opposite)  # the two cancel out
                 else:
@@ -100,14 +101,14 @@ def made_change(cache: Any, cloud: str, data: dict[str, Any]) -> Change | None:
         return None  # not a change record (an added cloud's own description)
     change = from_dict(Change, data)
     if change.network_id is None and data.get("network_name"):
-        net = next((n for n in cache.all("network", cloud)
+        net = next((n for n in cache.all(NETWORK, cloud)
                     if n.name == data["network_name"] and n.owned), None)
         if net is None:
             return None
         change = Change.of(cloud, change.name, change.target_id, net.id, change.detail)
     what, target = change.name, change.target_id
     if what.startswith(("interface", "gateway")):
-        router = cache.get("router", cloud, target)
+        router = cache.get(ROUTER, cloud, target)
         if router is None:
             return None
         if what.startswith("interface"):
@@ -116,11 +117,11 @@ def made_change(cache: Any, cloud: str, data: dict[str, Any]) -> Change | None:
             present = router.gateway_network_id == change.network_id
         return change if present == (not what.endswith("_removed")) else None
     if what in ("association", "disassociation"):
-        ip = cache.get("public_ip", cloud, target)
+        ip = cache.get(PUBLIC_IP, cloud, target)
         if ip is None:
             return None
         return change if bool(ip.instance_id) == (what == "association") else None
-    server = cache.get("instance", cloud, target)
+    server = cache.get(INSTANCE, cloud, target)
     if server is None:
         return None
     if what.startswith("server_group"):  # ``detail`` names the group

@@ -11,14 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..drivers.base import Driver
 from ..model.errors import NOT_FOUND, DriverError, MiniCloudError
+from ..model.kinds import (
+    CHANGE,
+    CLOUD,
+    INSTANCE,
+    KEYPAIR,
+    NETWORK,
+    PUBLIC_IP,
+    ROUTER,
+    SECURITY_GROUP,
+    Kind,
+)
 from ..model.objects import Change, Cloud, Instance, PublicIP, Router, State
+from ..state.cache import Cache
 from .reconciler import Reconciler
 from .session import Session
 
+T = TypeVar("T")
 
 @dataclass
 class ResetReport:
@@ -32,14 +45,14 @@ class CloudReset:
 
     cloud: Cloud
     driver: Driver
-    cache: Any
+    cache: Cache
     report: ResetReport
     changes: list[Change]
     puts: dict[tuple[str, str], Any] = field(default_factory=dict)
     deletes: list[Any] = field(default_factory=list)
     failed: set[str] = field(default_factory=set)  # ids whose undoing failed
 
-    def all(self, kind: str) -> list[Any]:
+    def all(self, kind: Kind[T]) -> list[T]:
         return self.cache.all(kind, self.cloud.name)
 
     def changed(self, what: str) -> set[tuple[str, str | None]]:
@@ -66,14 +79,14 @@ class CloudReset:
             self.puts[(obj.kind, obj.id)] = obj
 
     def group_id(self, name: str | None) -> str | None:
-        return next((g.id for g in self.all("security_group") if g.name == name), None)
+        return next((g.id for g in self.all(SECURITY_GROUP) if g.name == name), None)
 
 
 # -- the steps, in the order they run (what uses a thing goes before the thing) ----------------
 
 def _public_ips(r: CloudReset) -> None:
     associated = {target for target, _ in r.changed("association")}
-    for fip in r.all("public_ip"):
+    for fip in r.all(PUBLIC_IP):
         if fip.owned:
             if r.step(f"released public IP {fip.name}", fip, r.driver.release_public_ip,
                       fip.id):
@@ -87,7 +100,7 @@ def _server_groups(r: CloudReset) -> None:
     """Take MiniCloud's groups off other people's servers (before the groups go), and put
     back the ones it took off."""
     for change in r.records("server_group") + r.records("server_group_removed"):
-        server = r.cache.get("instance", r.cloud.name, change.target_id)
+        server = r.cache.get(INSTANCE, r.cloud.name, change.target_id)
         group = r.group_id(change.detail)
         if server is None or group is None:
             continue
@@ -101,7 +114,7 @@ def _server_groups(r: CloudReset) -> None:
 
 
 def _instances(r: CloudReset) -> None:
-    for inst in r.all("instance"):
+    for inst in r.all(INSTANCE):
         if inst.owned and r.step(f"deleted instance {inst.name}", inst, r.driver.delete_server,
                                  inst.id):
             r.deletes.append(inst)
@@ -112,17 +125,17 @@ def _router_interfaces(r: CloudReset) -> None:
     router (``features.detach_network`` false), MiniCloud's networks on routers are deleted
     now instead, which takes them off."""
     if not r.driver.features.detach_network:
-        for router in r.all("router"):
+        for router in r.all(ROUTER):
             ids = set(router.interface_network_ids)
-            _delete_networks(r, [net for net in r.all("network") if net.id in ids])
+            _delete_networks(r, [net for net in r.all(NETWORK) if net.id in ids])
             if ids & r.failed:  # a network still on it: the router stays too
                 r.failed.add(router.id)
         return
     added = r.changed("interface")
-    for router in r.all("router"):
+    for router in r.all(ROUTER):
         for net_id in router.interface_network_ids:
             if router.owned or (router.id, net_id) in added:
-                net = r.cache.get("network", r.cloud.name, net_id)
+                net = r.cache.get(NETWORK, r.cloud.name, net_id)
                 r.keep(r.step(f"detached network {net.name if net else net_id} from router "
                               f"{router.name}", router,
                               r.driver.remove_router_interface, router.id, net_id))
@@ -130,7 +143,7 @@ def _router_interfaces(r: CloudReset) -> None:
 
 def _routers(r: CloudReset) -> None:
     gateways = {target for target, _ in r.changed("gateway")}
-    for router in r.all("router"):
+    for router in r.all(ROUTER):
         if router.owned:
             if router.id not in r.failed and r.step(f"deleted router {router.name}", router,
                                                     r.driver.delete_router, router.id):
@@ -152,13 +165,13 @@ def _routers(r: CloudReset) -> None:
 def _restore_routers(r: CloudReset) -> None:
     """Put back what MiniCloud took from other people's routers: gateways, interfaces."""
     for change in r.records("gateway_removed"):
-        router = r.cache.get("router", r.cloud.name, change.target_id)
+        router = r.cache.get(ROUTER, r.cloud.name, change.target_id)
         if router is not None and not router.gateway_network_id and change.network_id:
             r.keep(r.step(f"restored the gateway of router {router.name}", router,
                           r.driver.set_router_gateway, router.id, change.network_id))
     for change in r.records("interface_removed"):
-        router = r.cache.get("router", r.cloud.name, change.target_id)
-        net = r.cache.get("network", r.cloud.name, change.network_id or "")
+        router = r.cache.get(ROUTER, r.cloud.name, change.target_id)
+        net = r.cache.get(NETWORK, r.cloud.name, change.network_id or "")
         if router is not None and net is not None and \
                 net.id not in router.interface_network_ids:
             r.keep(r.step(f"re-attached network {net.name} to router {router.name}", router,
@@ -166,7 +179,7 @@ def _restore_routers(r: CloudReset) -> None:
 
 
 def _networks(r: CloudReset) -> None:
-    _delete_networks(r, r.all("network"))
+    _delete_networks(r, r.all(NETWORK))
 
 
 def _delete_networks(r: CloudReset, networks: list[Any]) -> None:
@@ -179,7 +192,7 @@ def _delete_networks(r: CloudReset, networks: list[Any]) -> None:
 
 
 def _security_groups(r: CloudReset) -> None:
-    for group in r.all("security_group"):
+    for group in r.all(SECURITY_GROUP):
         if group.owned and r.step(f"deleted security group {group.name}", group,
                                   r.driver.delete_security_group, group.id):
             r.deletes.append(group)
@@ -199,7 +212,7 @@ def _keypairs(r: CloudReset) -> None:
 def _power(r: CloudReset) -> None:
     """Other people's servers MiniCloud stopped (or started) go back to how they were."""
     for change in r.records("power"):
-        server = r.cache.get("instance", r.cloud.name, change.target_id)
+        server = r.cache.get(INSTANCE, r.cloud.name, change.target_id)
         if server is None or server.status == change.detail:
             continue
         if change.detail == State.ACTIVE:
@@ -233,7 +246,7 @@ class Resetter:
         """Undo everything MiniCloud did in every cloud; keep clouds and clusters."""
         report = ResetReport()
         cache = self.session.inventory.ensure_loaded()
-        for cloud in sorted(cache.all("cloud"), key=lambda c: c.name):
+        for cloud in sorted(cache.all(CLOUD), key=lambda c: c.name):
             try:
                 # Reset must see everything that exists, MiniCloud's unrecorded objects too.
                 self.reconciler.sync(cloud.name, notices=False)
@@ -249,12 +262,12 @@ class Resetter:
         with work.running(intent):
             cache = self.session.inventory.ensure_loaded()
             run = CloudReset(cloud, self.session.drivers.get(cloud), cache, report,
-                             cache.all("change", cloud.name))
+                             cache.all(CHANGE, cloud.name))
             for step in STEPS:
                 step(run)
             done = [c for c in run.changes if c.target_id not in run.failed]
             work.settle(intent, puts=run.puts.values(),
-                        deletes=[*run.deletes, *done, *cache.all("keypair", cloud.name)])
+                        deletes=[*run.deletes, *done, *cache.all(KEYPAIR, cloud.name)])
 
     def destroy(self) -> ResetReport:
         """Reset, then forget every cloud and empty MiniCloud's tables.  Its intent (of the
@@ -269,7 +282,7 @@ class Resetter:
                 return report
             cache = self.session.inventory.ensure_loaded()
             drivers = self.session.drivers
-            for cloud in cache.all("cloud"):
+            for cloud in cache.all(CLOUD):
                 drivers.get(cloud).forget()
                 drivers.drop(cloud.name)
             drivers.forget_secrets()

@@ -38,7 +38,7 @@ import pytest
 from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.drivers.base import CLUSTER_KEY, OWNER_TAG
-from minicloud.model.objects import KEYPAIR_PREFIX, PUBLIC_SSH
+from minicloud.model.names import KEYPAIR_PREFIX, PUBLIC_SSH
 from minicloud.render.topology import render
 
 ENV = "MINICLOUD_TEST_OS_CLOUD"

@@ -10,7 +10,8 @@ import pytest
 
 from minicloud.managers.base import Undo
 from minicloud.model.errors import DriverError
-from minicloud.model.objects import PUBLIC_SSH, State
+from minicloud.model.names import PUBLIC_SSH
+from minicloud.model.objects import State
 from tests.consistency import as_if_killed, picture, seed_foreign
 
 CLOUD = "Lab"

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...model.errors import MiniCloudError
+from ...model.kinds import NETWORK
 from ...model.names import DEFAULT_GROUP, PUBLIC_SSH
 from ...model.validation import check_login_user
 from .. import present
@@ -59,7 +60,7 @@ def _fixed_ip(app: MiniCloud, v: Values, text: str) -> str:
     """A typed fixed IP, checked against the network just picked (as create checks it)."""
     network = v.network
     if isinstance(network, str):
-        network = app.clouds.find("network", network, _cloud(v))
+        network = app.clouds.find(NETWORK, network, _cloud(v))
     return app.instances.check_fixed_ip(network, text)
 
 
