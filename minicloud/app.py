@@ -19,6 +19,7 @@ from .managers.recovery import Recovery
 from .managers.reset import Resetter
 from .managers.routers import RouterManager
 from .managers.session import Session
+from .managers.topology import Topology
 from .model.kinds import CLOUD
 from .model.objects import Cloud
 from .state.cache import Inventory
@@ -39,6 +40,7 @@ class MiniCloud:
         self.routers = RouterManager(self.session)
         self.networks = NetworkManager(self.session)
         self.instances = InstanceManager(self.session, self.networks)
+        self.topology = Topology(self.session)
 
     # Shortcuts for tests and benchmarks, which look under the managers on purpose.
     @property

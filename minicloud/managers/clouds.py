@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..drivers import DRIVERS, driver_class
 from ..drivers.base import Driver, Setting
 from ..model.drift import Drift
 from ..model.errors import InUseError, MiniCloudError, NotFoundError, ValidationError
 from ..model.kinds import CLOUD, CLUSTER, FLAVOR, IMAGE, INSTANCE
-from ..model.objects import Cloud, Cluster, Deployment, DriftRecord, Flavor, Image
+from ..model.objects import Cloud, Cluster, DriftRecord, Flavor, Image
 from ..model.validation import check_location
 from ..state.cache import clone
 from ..state.claims import Claims
@@ -63,51 +62,6 @@ class CloudManager(Manager):
     def settings_for(self, type_name: str) -> tuple[Setting, ...]:
         """What a cloud of this type asks for when it is added (flags and questions)."""
         return catalog.settings_for(type_name)
-
-    def deployment(self, cloud: str | None = None) -> Deployment:
-        """Everything MiniCloud knows (or its part in one cloud), for the tree and the
-        views.  The whole store is read in one query a table."""
-        if cloud is None:
-            self.session.inventory.ensure_loaded()
-        return self.cache.deployment(cloud)
-
-    def tree(self) -> list[str]:
-        """The topology tree's lines (render/topology.py), from each cloud's part: saved ones while
-        their cloud's generation stays, the others rendered from that cloud's rows alone."""
-        from ..render.topology import assemble, cloud_parts
-
-        clouds, parts = self._parts("tree", cloud_parts)
-        return assemble(clouds, parts)
-
-    def topology_view(self) -> dict[str, Any]:
-        """The topology as ``--json`` prints it (render/views.py), from each cloud's part
-        likewise."""
-        from ..render.views import assemble, cloud_part
-
-        clouds, parts = self._parts("json", cloud_part)
-        return assemble(clouds, parts)
-
-    def _parts(self, view: str, make: Callable[[Deployment], Any],
-               ) -> tuple[list[Cloud], dict[str, Any]]:
-        from ..render.saved_views import SavedViews
-
-        inventory = self.session.inventory
-        clouds = self.all()
-        saved = SavedViews(self.session.config.home, self.session.store.identity)
-        parts = {}
-        for cloud in clouds:
-            # The cloud's generation and the token written with it: what its rows are.
-            stamp = inventory.stamp(cloud.name)
-            part = saved.get(view, cloud.name, stamp) if stamp is not None else None
-            if part is None:
-                part = make(self.cache.deployment(cloud.name))
-                # Saved only when every row was read at that stamp (a read sees a newer
-                # one when another session wrote the cloud meanwhile).
-                if stamp is not None and inventory.stamp(cloud.name) == stamp:
-                    saved.put(view, cloud.name, stamp, part)
-            parts[cloud.name] = part
-        saved.keep_only(view, list(parts))
-        return clouds, parts
 
     def secret_setting(self, cloud: str) -> Setting | None:
         """The cloud type's declared secret (its prompt, the name its driver reads)."""

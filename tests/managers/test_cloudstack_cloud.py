@@ -199,7 +199,7 @@ def test_a_mixed_deployment_in_one_tree_and_one_reset(tmp_path: Path) -> None:
             app.networks.create(cloud, f"{cloud}alone", "10.21.0.0/24")
             vm = app.instances.create(cloud, f"{cloud}vm", "cirros", "m1.tiny", f"{cloud}net")
             app.instances.assign_public_ip(vm)
-        lines = render(app.clouds.deployment())
+        lines = render(app.topology.deployment())
         for cloud in ("cs1", "os1", "st1"):
             assert any(line.endswith(f"Cloud: {cloud}") for line in lines), lines
             assert any(f"Instance: {cloud}vm [10.20.0." in line and "[203.0.113." in line

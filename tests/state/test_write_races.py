@@ -101,7 +101,7 @@ def _agree(app: Any, cloud: str) -> None:
     """After a refresh the store, the tree and the cloud tell one story."""
     assert app.clouds.refresh() == []
     shown = picture(app, cloud)
-    tree = "\n".join(app.clouds.tree())
+    tree = "\n".join(app.topology.tree())
     for kind, listed in (("network", "networks"), ("router", "routers"),
                          ("instance", "instances")):
         names = sorted(o.name for o in app.inventory.cache.all(kind, cloud))

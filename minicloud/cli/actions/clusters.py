@@ -33,7 +33,7 @@ class ClustersList(Action):
     def run(self, ctx: Context, v: Values) -> Result:
         from ...render.views import Views
 
-        views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
+        views = Views(ctx.app.topology.deployment(name_of(v.cloud)))
         rows = [views.cluster(c) for c in ctx.app.clouds.clusters(name_of(v.cloud))]
         shown = [dict(row, instances=[i["name"] for i in row["instances"]]) for row in rows]
         return table(rows, present.CLUSTER_COLUMNS, "No clusters yet.", shown)

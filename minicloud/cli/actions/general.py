@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from ...model.errors import ValidationError
+from ...render import FORMATS
 from .. import pictures
 from ..present import Result, plural, said, text
 from .base import JSON, YES, Action, Arg, Context, Values, get, name_of
@@ -20,7 +21,7 @@ class Topology(Action):
             "Network topology", "Instance topology")
     args = (
         dataclasses.replace(JSON, exclusive="format", help="print JSON (as --format json)"),
-        Arg("format", metavar="FORMAT", choices=pictures.FORMATS, exclusive="format",
+        Arg("format", metavar="FORMAT", choices=FORMATS, exclusive="format",
             help="text (the tree, default), json, dot (Graphviz) or mermaid"),
         Arg("output", metavar="FILE",
             help="write to FILE instead; .svg and .png are drawn by Graphviz's dot, "
@@ -31,13 +32,13 @@ class Topology(Action):
         output = get(v, "output")
         chosen = pictures.chosen_format(get(v, "format"), bool(get(v, "json")), output)
         if output is None and chosen == "json":  # printed as every --json is
-            return Result(data=ctx.app.clouds.topology_view())
-        if output is None and chosen == "text":  # the menu's tree
-            return text("\n".join(ctx.app.clouds.tree()) + "\n")
-        dep = ctx.app.clouds.deployment()
+            return Result(data=ctx.app.topology.view())
+        rendered = ctx.app.topology.render(chosen)
         if output is not None:
-            return pictures.save(output, pictures.renderer(chosen)(dep))
-        return Result(output=pictures.renderer(chosen)(dep))
+            return pictures.save(output, rendered)
+        if chosen == "text":  # the menu's tree
+            return text(rendered)
+        return Result(output=rendered)
 
 
 class Refresh(Action):

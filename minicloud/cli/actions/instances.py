@@ -42,7 +42,7 @@ class InstancesList(Action):
     def run(self, ctx: Context, v: Values) -> Result:
         from ...render.views import Views
 
-        views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
+        views = Views(ctx.app.topology.deployment(name_of(v.cloud)))
         rows = [views.instance(i) for i in ctx.app.instances.all(name_of(v.cloud))]
         return table(rows, present.INSTANCE_COLUMNS, "No instances yet.")
 
@@ -121,7 +121,7 @@ class InstancesShow(Action):
         from ...render.views import Views
 
         inst = obj(ctx, "instance", v.name, v.cloud)
-        row = Views(ctx.app.clouds.deployment(inst.cloud)).instance(inst)
+        row = Views(ctx.app.topology.deployment(inst.cloud)).instance(inst)
         fields = [(label, row[key]) for label, key in SHOWN]
         return present.record(row, [*fields, ("Created by MiniCloud", inst.owned)])
 
