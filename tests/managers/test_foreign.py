@@ -24,7 +24,7 @@ def lab(cloud_app: Any) -> tuple[Any, dict[str, Any]]:
 
 
 def _reset_leaves_it_as_before(app: Any, before: dict[str, Any]) -> None:
-    report = app.clouds.reset()
+    report = app.resetter.reset()
     assert report.failures == []
     assert picture(app, CLOUD) == before
 
@@ -37,7 +37,7 @@ def test_connect_to_a_foreign_server_is_undone(lab: tuple[Any, dict[str, Any]]) 
     assert PUBLIC_SSH in plan.instance.security_groups
     assert plan.address.startswith("203.0.113.")  # the foreign router routes it out
     _reset_leaves_it_as_before(app, before)
-    assert app.clouds.reset().failures == []  # and again: nothing left to undo
+    assert app.resetter.reset().failures == []  # and again: nothing left to undo
 
 
 def test_detach_and_gateway_clear_on_a_foreign_router_are_undone(
@@ -74,7 +74,7 @@ def test_attach_and_set_gateway_on_foreign_routers_are_undone(
     driver = app.make_driver_for(app.clouds.get(CLOUD))
     driver.seed_router("edge")
     driver.close()
-    app.clouds.refresh()
+    app.sync.refresh()
     before = picture(app, CLOUD)
     edge = app.routers.find("router", "edge", CLOUD)
     app.routers.set_gateway(edge, "public")
@@ -90,7 +90,7 @@ def test_a_failed_undo_keeps_the_record_for_the_next_reset(
     before = picture(app, CLOUD)
     app.instances.stop(app.instances.find("instance", "legacy", CLOUD))
     monkeypatch.setenv("MINICLOUD_STUB_FAIL", "start_server")
-    report = app.clouds.reset()
+    report = app.resetter.reset()
     assert any("legacy" in line for line in report.failures)
     monkeypatch.delenv("MINICLOUD_STUB_FAIL")
     _reset_leaves_it_as_before(app, before)
@@ -116,7 +116,7 @@ def test_interrupted_between_the_cloud_call_and_the_store_write(
     monkeypatch.undo()
     as_if_killed(app)  # the process is gone
     again = reopen(app)
-    assert again.clouds.refresh() == []
+    assert again.sync.refresh() == []
     assert [c.name for c in again.inventory.cache.all("change")] == ["interface_removed"]
     _reset_leaves_it_as_before(again, before)
 
@@ -142,4 +142,4 @@ def test_a_removed_foreign_server_ends_its_records(lab: tuple[Any, dict[str, Any
     with pytest.raises(DriverError):
         driver2 = app.make_driver_for(app.clouds.get(CLOUD))
         driver2.start_server(legacy.id)
-    assert app.clouds.reset().failures == []
+    assert app.resetter.reset().failures == []

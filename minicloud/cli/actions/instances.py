@@ -72,7 +72,7 @@ class InstancesCreate(Action):
         CLOUD,
         new_name("instance", lambda app, v, text: app.instances.check_new_name(_cloud(v), text)),
         Arg("cluster", metavar="K", help="put it in this cluster", prompt="Cluster",
-            none="No cluster", pick=lambda app, v: app.clouds.clusters(_cloud(v))),
+            none="No cluster", pick=lambda app, v: app.clusters.all(_cloud(v))),
         Arg("image", metavar="I", required=True, help="its image", prompt="Image",
             pick=lambda app, v: app.clouds.images(_cloud(v)),
             empty=lambda app, v: f"Cloud {_cloud(v)} has no images."),
