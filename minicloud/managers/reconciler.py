@@ -23,6 +23,7 @@ from ..model.objects import (
     Cluster,
     DriftRecord,
     Intent,
+    State,
 )
 from ..state.cache import Writes, clone
 from .session import Session
@@ -277,5 +278,5 @@ def made_change(cache: Any, cloud: str, data: dict[str, Any]) -> Change | None:
         present = change.detail in server.security_groups
         return change if present == (what == "server_group") else None
     if what == "power":
-        return change if server.status != change.detail else None
+        return None if State.restored(change.detail, server.status) else change
     return None

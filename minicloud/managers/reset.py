@@ -41,6 +41,7 @@ class CloudReset:
     puts: dict[tuple[str, str], Any] = field(default_factory=dict)
     deletes: list[Any] = field(default_factory=list)
     failed: set[str] = field(default_factory=set)  # ids whose undoing failed
+    kept: set[str] = field(default_factory=set)  # change records that stay, whatever their target
 
     def all(self, kind: str) -> list[Any]:
         return self.cache.all(kind, self.cloud.name)
@@ -200,17 +201,32 @@ def _keypairs(r: CloudReset) -> None:
 
 
 def _power(r: CloudReset) -> None:
-    """Other people's servers MiniCloud stopped (or started) go back to how they were."""
+    """Other people's servers MiniCloud stopped (or started) go back to how they were: one it
+    started is stopped again; one it stopped is started again whatever it was doing before
+    (building, running, paused...), since its owner expects it running.  A state MiniCloud
+    cannot put a server back into (PAUSED, ERROR...) is named and its record kept: the next
+    reset that finds the server in it again (its owner's doing) lets the record go."""
     for change in r.records("power"):
         server = r.cache.get("instance", r.cloud.name, change.target_id)
-        if server is None or server.status == change.detail:
+        before = change.detail or State.UNKNOWN
+        if server is None or State.restored(before, server.status):
             continue
-        if change.detail == State.ACTIVE:
-            r.keep(r.step(f"started instance {server.name} again", server,
-                          r.driver.start_server, server.id))
-        elif change.detail == State.SHUTOFF:
+        if before == State.SHUTOFF:
             r.keep(r.step(f"stopped instance {server.name} again", server,
                           r.driver.stop_server, server.id))
+            continue
+        now = server.status
+        if now != State.ACTIVE:
+            started = r.step(f"started instance {server.name} again", server,
+                             r.driver.start_server, server.id)
+            r.keep(started)
+            now = started.status if isinstance(started, Instance) else now
+        if before not in State.RUNNING:
+            r.report.failures.append(
+                f"instance {server.name}: was {before} before MiniCloud changed its power "
+                f"state, which MiniCloud cannot restore (it is {now} now); the record is kept "
+                f"until it is {before} again")
+            r.kept.add(change.id)
 
 
 STEPS: tuple[Callable[[CloudReset], None], ...] = (
@@ -258,7 +274,7 @@ class Resetter:
             for obj in run.puts.values():
                 tx.put(obj, force=True)
             for change in run.changes:
-                if change.target_id not in run.failed:
+                if change.target_id not in run.failed and change.id not in run.kept:
                     tx.delete(change, force=True)
             for pair in cache.all("keypair", cloud.name):
                 tx.delete(pair, force=True)
