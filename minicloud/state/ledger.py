@@ -20,7 +20,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..model.codec import from_dict, to_dict
-from ..model.errors import InUseError, MiniCloudError, NotFoundError, ValidationError
+from ..model.errors import (
+    Interrupted,
+    InUseError,
+    MiniCloudError,
+    NotFoundError,
+    ValidationError,
+)
 from ..model.kinds import KINDS, label
 from ..model.objects import Change, Intent
 from .store import STORE_LOCK
@@ -267,7 +273,11 @@ class Ledger:
 
         try:
             yield intent
-        except (LeftoverError, KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt as interrupt:
+            self.release(intent)
+            raise Interrupted.adding(interrupt, f"{intent.name} left pending (the next write or "
+                                                "refresh settles it)") from interrupt
+        except (LeftoverError, SystemExit):
             self.release(intent)
             raise
         except BaseException:
