@@ -132,9 +132,25 @@ def _check(claim: str, rows: _StoreRows, pending: list[Intent]) -> None:
                                   f"{rows.cloud} by another session; try again in a moment")
     elif what == "cidr":
         _check_cidr(rest, rows, others)
+    elif what == "take":
+        _check_free(claim, rows, others)
     elif claim in others:
         thing = rest.rpartition(":")[2]
         raise InUseError(f"{thing} is being taken by another session; try again in a moment")
+
+
+def _check_free(claim: str, rows: _StoreRows, others: set[str]) -> None:
+    """An existing object a write takes (a free public IP) is still free in the store, and no
+    live pending write is taking it: a session that planned from an older copy must not take
+    it from the one that got there first."""
+    kind, _, ident = claim.partition(":")[2].partition(":")
+    record = rows.store.kind(kind).get(record_key(rows.cloud, ident))
+    data = record[0] if record is not None else {}
+    thing = f"{label(kind)} {data.get('name') or ident}"
+    if claim in others:
+        raise InUseError(f"{thing} is being taken by another session; try again in a moment")
+    if data.get("instance_id"):
+        raise InUseError(f"{thing} is in use by another instance")
 
 
 def _check_cidr(cidr: str, rows: _StoreRows, others: set[str]) -> None:
