@@ -114,7 +114,9 @@ class Reconciler:
     def settle_intents(self, cloud: str, dead: list[Intent], synced: bool = False) -> None:
         """Finish writes whose process is gone, as the cloud shows them: what they created
         is adopted by the sync (it carries MiniCloud's mark); a change they made to someone
-        else's resource is recorded when the cloud shows it made, so that Reset undoes it."""
+        else's resource is recorded when the cloud shows it made, so that Reset undoes it.
+        A Reset's lists the change records it undoes (marked ``undo``): each goes when the
+        cloud shows it undone."""
         if self.cache.get("cloud", cloud, cloud) is None:
             self._abandon_add(cloud, dead)
             return
@@ -124,6 +126,12 @@ class Reconciler:
         with self.session.inventory.write(cloud=cloud) as tx:
             for intent in dead:
                 for data in intent.changes:
+                    if data.get("undo"):
+                        record = cache.get("change", cloud, str(data.get("id") or ""))
+                        if record is not None and \
+                                made_change(cache, cloud, to_dict(record)) is None:
+                            tx.delete(record, force=True)
+                        continue
                     change = made_change(cache, cloud, data)
                     if change is None:
                         continue

@@ -9,15 +9,20 @@ done, so a reset interrupted halfway can simply be run again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..drivers.base import Driver
-from ..model.errors import NOT_FOUND, DriverError, MiniCloudError
+from ..model.codec import to_dict
+from ..model.errors import NOT_FOUND, DriverError, Interrupted, MiniCloudError, StoreError
 from ..model.objects import Change, Cloud, Instance, PublicIP, Router, State
+from ..state.ledger import left_pending
 from .reconciler import Reconciler
 from .session import Session
+
+log = logging.getLogger("minicloud")
 
 # The meta row that marks a Destroy under way.
 DESTROYING = "destroying"
@@ -229,6 +234,14 @@ def _power(r: CloudReset) -> None:
             r.kept.add(change.id)
 
 
+def _undoing(change: Change) -> dict[str, Any]:
+    """A change record as the reset's intent lists it: one it will undo."""
+    data = to_dict(change)
+    data.pop("version", None)
+    data["undo"] = True
+    return data
+
+
 STEPS: tuple[Callable[[CloudReset], None], ...] = (
     _public_ips,
     _server_groups,
@@ -251,33 +264,59 @@ class Resetter:
     def reset(self) -> ResetReport:
         """Undo everything MiniCloud did in every cloud; keep clouds and clusters."""
         report = ResetReport()
-        cache = self.session.inventory.ensure_loaded()
+        inventory = self.session.inventory
+        cache = inventory.ensure_loaded()
         for cloud in sorted(cache.all("cloud"), key=lambda c: c.name):
+            unrecorded: StoreError | None = None
             try:
                 # Reset must see everything that exists, MiniCloud's unrecorded objects too.
                 self.reconciler.sync(cloud.name, notices=False)
-                self._reset_cloud(cloud, report)
-                self.reconciler.sync(cloud.name, notices=False)  # what reset removed is no news
+                unrecorded = self._reset_cloud(cloud, report)
+                # What reset removed is no news; a settle the store could not take is
+                # written first (Inventory.write).
+                self.reconciler.sync(cloud.name, notices=False)
+            except StoreError as err:
+                if unrecorded is None:
+                    report.failures.append(str(err))
             except MiniCloudError as err:
                 report.failures.append(str(err))
+            if unrecorded is not None and inventory.unrecorded:
+                report.failures.append(
+                    f"cloud {cloud.name}: reset in the cloud, but the store could not record "
+                    f"it ({unrecorded}); this session records it at its next read or write, "
+                    "or the next refresh does")
         return report
 
-    def _reset_cloud(self, cloud: Cloud, report: ResetReport) -> None:
+    def _reset_cloud(self, cloud: Cloud, report: ResetReport) -> StoreError | None:
+        """One cloud's steps under one intent, settled in one transaction.  The intent lists
+        the change records being undone, so that a reset killed before its settle is settled
+        from the cloud (the records it shows undone go).  The cloud calls are not taken back:
+        a settle the store cannot take is returned, and written at this session's next read
+        or write while the intent stays pending."""
+        ledger = self.session.ledger
         cache = self.session.inventory.ensure_loaded()
+        intent = ledger.begin(cloud.name, f"reset cloud {cloud.name}",
+                              changes=[_undoing(c) for c in cache.all("change", cloud.name)])
         run = CloudReset(cloud, self.session.drivers.get(cloud), cache, report,
                          cache.all("change", cloud.name))
-        for step in STEPS:
-            step(run)
-        with self.session.inventory.write(cloud=cloud.name) as tx:
-            for obj in run.deletes:
-                tx.delete(obj, force=True)
-            for obj in run.puts.values():
-                tx.put(obj, force=True)
-            for change in run.changes:
-                if change.target_id not in run.failed and change.id not in run.kept:
-                    tx.delete(change, force=True)
-            for pair in cache.all("keypair", cloud.name):
-                tx.delete(pair, force=True)
+        try:
+            for step in STEPS:
+                step(run)
+            deletes = [*run.deletes, *cache.all("keypair", cloud.name),
+                       *(c for c in run.changes
+                         if c.target_id not in run.failed and c.id not in run.kept)]
+            ledger.settle(intent, puts=run.puts.values(), deletes=deletes, done=True)
+        except StoreError as err:
+            log.warning("reset of cloud %s not recorded: %s", cloud.name, err)
+            ledger.release(intent)
+            return err
+        except KeyboardInterrupt as interrupt:
+            ledger.release(intent)
+            raise Interrupted.adding(interrupt, left_pending(intent)) from interrupt
+        except BaseException:
+            ledger.release(intent)  # what was done is settled from the cloud
+            raise
+        return None
 
     def destroying(self) -> bool:
         """A Destroy was started and not finished (its process was killed)."""

@@ -2,7 +2,9 @@
 
 Reads come from the cache and never reach a driver.  Writes go through :meth:`Inventory.write`:
 the caller has already changed the cloud; the store is written in one transaction; the cache
-changes last, only after the commit, so a failed write leaves the cache as it was.
+changes last, only after the commit, so a failed write leaves the cache as it was.  A write of
+what a cloud has done for good (a Reset's) that the store cannot take is kept, and written
+first at this session's next read or write.
 """
 
 from __future__ import annotations
@@ -10,18 +12,26 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ..model.codec import from_dict, to_dict
-from ..model.errors import StaleError
+from ..model.errors import StaleError, StoreError
 from ..model.kinds import KINDS
 from ..model.objects import Deployment
 from .store import STORE_LOCK, Query, Store
 from .table import record_key
 
 T = TypeVar("T")
+
+log = logging.getLogger("minicloud")
+
+# After a read found the store still unable to take what this session could not record, the
+# reads of the next moment do not try again (a screen makes many); writes always try.
+RETRY_SECONDS = 1.0
 
 
 @contextmanager
@@ -177,6 +187,10 @@ class Inventory:
         self._unreadable: set[str] = set()
         # Time passed since the last read (see expire): the next read asks what moved.
         self._expired = False
+        # Writes of what clouds have done for good that the store could not take (see write):
+        # (writes, cloud, store_wide), written first at the next read or write.
+        self._unrecorded: list[tuple[Writes, str | None, bool]] = []
+        self._quiet_until = 0.0
 
     @property
     def loaded(self) -> bool:
@@ -233,9 +247,14 @@ class Inventory:
         self._expired = True
 
     def current(self) -> None:
-        """Every read passes here first: after ``expire``, ask the store what moved.  Never
-        inside a store transaction (a write's own reads see what its locks hold)."""
-        if self._expired and not self.store.in_transaction:
+        """Every read passes here first: what this session could not record is written
+        (see write), then, after ``expire``, the store is asked what moved.  Never inside a
+        store transaction (a write's own reads see what its locks hold)."""
+        if self.store.in_transaction:
+            return
+        if self._unrecorded:
+            self._catch_up_reading()
+        if self._expired:
             self.fresh()
 
     def fresh(self) -> list[str]:
@@ -390,14 +409,56 @@ class Inventory:
         return taken
 
     @contextmanager
-    def write(self, cloud: str | None = None, store_wide: bool = False) -> Iterator[Writes]:
+    def write(self, cloud: str | None = None, store_wide: bool = False,
+              done: bool = False) -> Iterator[Writes]:
         """Collect writes, then apply them in one transaction; the cache changes after the
         commit.  The transaction holds the lock of ``cloud`` and of every cloud whose rows it
         writes (in name order, after the store's lock when ``store_wide``), and bumps each
         one's generation: a generation then stands for one state of the cloud's rows, which
-        other sessions re-read on and the saved views of the tree are keyed by."""
+        other sessions re-read on and the saved views of the tree are keyed by.
+
+        ``done``: the writes record what a cloud has done for good (no undo takes it back: a
+        Reset's settle).  When the store cannot take them (a full disk), the error goes up
+        as usual, and they are kept and written first at this session's next read or write
+        (``unrecorded`` says some wait), so that the store and this session's copy of it
+        come to agree with the cloud as soon as the store can be written."""
+        self.catch_up()
         writes = Writes()
         yield writes
+        try:
+            self._commit(writes, cloud, store_wide)
+        except StoreError:
+            if done:
+                self._unrecorded.append((writes, cloud, store_wide))
+            raise
+
+    @property
+    def unrecorded(self) -> bool:
+        """Some writes of what clouds have done wait for the store (see ``write``)."""
+        return bool(self._unrecorded)
+
+    def catch_up(self) -> bool:
+        """Write what this session could not record before (see ``write``), oldest first;
+        True when nothing waits any more.  Never inside a store transaction (its locks must
+        be its first statements): the next read or write outside one does it."""
+        if self.store.in_transaction:
+            return not self._unrecorded
+        while self._unrecorded:
+            writes, cloud, store_wide = self._unrecorded[0]
+            try:
+                self._commit(writes, cloud, store_wide)
+            except StoreError as err:
+                log.warning("what a cloud did is still not recorded: %s", err)
+                return False
+            self._unrecorded.pop(0)
+        return True
+
+    def _catch_up_reading(self) -> None:
+        if time.monotonic() >= self._quiet_until:
+            if not self.catch_up():
+                self._quiet_until = time.monotonic() + RETRY_SECONDS
+
+    def _commit(self, writes: Writes, cloud: str | None, store_wide: bool) -> None:
         clouds = sorted({_cloud_of(obj) for obj, _ in (*writes.puts, *writes.deletes)}
                         | ({cloud} if cloud else set()))
         locks = ((STORE_LOCK,) if store_wide else ()) + tuple(clouds)

@@ -205,6 +205,7 @@ class Ledger:
               new_cloud: bool = False) -> Intent:
         """Record an intent after re-checking the store, under the cloud's lock."""
         inventory = self.inventory
+        inventory.catch_up()  # what this session did and could not record comes first
         dead = self.dead(cloud)
         if dead and self.reconcile is not None:
             self.reconcile(cloud, dead)
@@ -253,11 +254,13 @@ class Ledger:
         return intent
 
     def settle(self, intent: Intent, puts: Iterable[Any] = (),
-               deletes: Iterable[Any] = ()) -> None:
+               deletes: Iterable[Any] = (), done: bool = False) -> None:
         """Write what the cloud calls did and end the intent, in one transaction.  When this
         fails, the caller's undo takes the cloud calls back and the intent is dropped; if
-        that cannot be done either, the intent stays pending and is settled later."""
-        with self.inventory.write(cloud=intent.cloud) as tx:
+        that cannot be done either, the intent stays pending and is settled later.  ``done``:
+        no undo takes the calls back (a Reset's); the caller releases the intent, and this
+        session writes the settle at its next read or write (Inventory.write)."""
+        with self.inventory.write(cloud=intent.cloud, done=done) as tx:
             for obj in puts:
                 if obj is not None:
                     tx.put(obj, force=True)
@@ -291,8 +294,7 @@ class Ledger:
             yield intent
         except KeyboardInterrupt as interrupt:
             self.release(intent)
-            raise Interrupted.adding(interrupt, f"{intent.name} left pending (the next write or "
-                                                "refresh settles it)") from interrupt
+            raise Interrupted.adding(interrupt, left_pending(intent)) from interrupt
         except (LeftoverError, SystemExit):
             self.release(intent)
             raise
@@ -318,6 +320,11 @@ class Ledger:
                                              _data(intent))
         except MiniCloudError as err:
             log.warning("could not renew the leases of running writes: %s", err)
+
+
+def left_pending(intent: Intent) -> str:
+    """What an interrupted write says of its intent."""
+    return f"{intent.name} left pending (the next write or refresh settles it)"
 
 
 def _mine(intent: Intent) -> bool:
