@@ -275,11 +275,11 @@ class Resetter:
                 # What reset removed is no news; a settle the store could not take is
                 # written first (Inventory.write).
                 self.reconciler.sync(cloud.name, notices=False)
-            except StoreError as err:
-                if unrecorded is None:
-                    report.failures.append(str(err))
             except MiniCloudError as err:
-                report.failures.append(str(err))
+                # A store that still refuses is said once, below.
+                if not (isinstance(err, StoreError) and unrecorded is not None
+                        and inventory.unrecorded):
+                    report.failures.append(str(err))
             if unrecorded is not None and inventory.unrecorded:
                 report.failures.append(
                     f"cloud {cloud.name}: reset in the cloud, but the store could not record "
