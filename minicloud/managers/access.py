@@ -24,7 +24,7 @@ from ..model.objects import (
     State,
 )
 from ..model.validation import check_login_user
-from ..state.ledger import Claims
+from ..state.claims import Claims
 from .base import Manager, Undo
 from .groups import public_ssh
 
@@ -149,12 +149,7 @@ class AccessManager(Manager):
         if not any(addr in ipaddress.ip_network(c, strict=False) for c in external.cidrs):
             raise ValidationError(f"{addr} is not in the external network {external.name} "
                                   f"({', '.join(external.cidrs)})")
-        held = next((f for f in self.cache.all("public_ip", instance.cloud)
-                     if f.name == str(addr) and f.instance_id), None)
-        if held is not None:
-            holder = self.cache.get("instance", instance.cloud, held.instance_id or "")
-            raise InUseError(f"public IP {addr} is in use by "
-                             f"{'instance ' + holder.name if holder else 'another server'}")
+        self.early(Claims.address(external.id, str(addr)), instance.cloud)
         kept = next((f for f in self.cache.all("public_ip", instance.cloud)
                      if f.name == str(addr) and f.router_id not in (None, router.id)), None)
         if kept is not None:
@@ -185,8 +180,8 @@ class AccessManager(Manager):
         requires = [("instance", instance.id)]
         if plan.fip is not None:
             requires.append(("public_ip", plan.fip.id))
-        return self.ledger.begin(instance.cloud, f"{what} {instance.name}", claims=claims,
-                                 changes=changes, requires=requires)
+        return self.work.begin(instance.cloud, f"{what} {instance.name}", claims=claims,
+                               changes=changes, requires=requires)
 
     # -- doing ---------------------------------------------------------------------------------
 
@@ -252,9 +247,7 @@ class AccessManager(Manager):
         now = self.cache.get("public_ip", fip.cloud, fip.id)
         if now is None or now.instance_id:
             return True
-        claim = Claims.taking("public_ip", fip.id)
-        return any(claim in i.claims for i in self.ledger.pending(fip.cloud)
-                   if i.id not in self.ledger.active)
+        return self.work.claimed_by_others(fip.cloud, Claims.taking("public_ip", fip.id))
 
     # -- the writes ----------------------------------------------------------------------------
 
@@ -270,9 +263,9 @@ class AccessManager(Manager):
             assert current is not None
             return current
         intent = self._begin(instance, plan, "give a public IP to")
-        with self.ledger.running(intent), Undo() as undo:
+        with self.work.running(intent), Undo() as undo:
             puts = self._take_ip(instance, plan, undo)
-            self.ledger.settle(intent, puts=puts)
+            self.work.settle(intent, puts=puts)
         return self.by_id("public_ip", instance.cloud, puts[0].id)
 
     def connect(self, instance: Instance, user: str | None = None,
@@ -309,14 +302,14 @@ class AccessManager(Manager):
             ip = current.name if current is not None else ip
         if plan.fip is not None or plan.allocate or plan.ssh:
             intent = self._begin(instance, plan, "open SSH to")
-            with self.ledger.running(intent), Undo() as undo:
+            with self.work.running(intent), Undo() as undo:
                 puts: list[Any] = []
                 if plan.fip is not None or plan.allocate:
                     puts += self._take_ip(instance, plan, undo)
                     ip = puts[0].name
                 if plan.ssh:
                     puts += self._open_ssh(instance, undo)
-                self.ledger.settle(intent, puts=puts)
+                self.work.settle(intent, puts=puts)
         return plan, ip
 
     def _stuck(self, instance: Instance) -> str | None:

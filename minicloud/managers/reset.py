@@ -16,16 +16,12 @@ from typing import Any
 
 from ..drivers.base import Driver
 from ..model.codec import to_dict
-from ..model.errors import NOT_FOUND, DriverError, Interrupted, MiniCloudError, StoreError
+from ..model.errors import NOT_FOUND, DriverError, MiniCloudError, StoreError
 from ..model.objects import Change, Cloud, Instance, PublicIP, Router, State
-from ..state.ledger import left_pending
 from .reconciler import Reconciler
 from .session import Session
 
 log = logging.getLogger("minicloud")
-
-# The meta row that marks a Destroy under way.
-DESTROYING = "destroying"
 
 
 @dataclass
@@ -273,7 +269,7 @@ class Resetter:
                 self.reconciler.sync(cloud.name, notices=False)
                 unrecorded = self._reset_cloud(cloud, report)
                 # What reset removed is no news; a settle the store could not take is
-                # written first (Inventory.write).
+                # written first (Inventory.later).
                 self.reconciler.sync(cloud.name, notices=False)
             except MiniCloudError as err:
                 # A store that still refuses is said once, below.
@@ -293,50 +289,42 @@ class Resetter:
         from the cloud (the records it shows undone go).  The cloud calls are not taken back:
         a settle the store cannot take is returned, and written at this session's next read
         or write while the intent stays pending."""
-        ledger = self.session.ledger
+        work = self.session.work
         cache = self.session.inventory.ensure_loaded()
-        intent = ledger.begin(cloud.name, f"reset cloud {cloud.name}",
-                              changes=[_undoing(c) for c in cache.all("change", cloud.name)])
-        run = CloudReset(cloud, self.session.drivers.get(cloud), cache, report,
-                         cache.all("change", cloud.name))
-        try:
+        intent = work.begin(cloud.name, f"reset cloud {cloud.name}",
+                            changes=[_undoing(c) for c in cache.all("change", cloud.name)])
+        with work.running(intent, undone=False):
+            cache = self.session.inventory.ensure_loaded()
+            run = CloudReset(cloud, self.session.drivers.get(cloud), cache, report,
+                             cache.all("change", cloud.name))
             for step in STEPS:
                 step(run)
-            deletes = [*run.deletes, *cache.all("keypair", cloud.name),
-                       *(c for c in run.changes
-                         if c.target_id not in run.failed and c.id not in run.kept)]
-            ledger.settle(intent, puts=run.puts.values(), deletes=deletes, done=True)
-        except StoreError as err:
-            log.warning("reset of cloud %s not recorded: %s", cloud.name, err)
-            ledger.release(intent)
-            return err
-        except KeyboardInterrupt as interrupt:
-            ledger.release(intent)
-            raise Interrupted.adding(interrupt, left_pending(intent)) from interrupt
-        except BaseException:
-            ledger.release(intent)  # what was done is settled from the cloud
-            raise
+            done = [c for c in run.changes if c.target_id not in run.failed
+                    and c.id not in run.kept]
+            try:
+                work.settle(intent, puts=run.puts.values(), done=True,
+                            deletes=[*run.deletes, *done, *cache.all("keypair", cloud.name)])
+            except StoreError as err:
+                log.warning("reset of cloud %s not recorded: %s", cloud.name, err)
+                return err
         return None
 
-    def destroying(self) -> bool:
-        """A Destroy was started and not finished (its process was killed)."""
-        return self.session.store.meta(DESTROYING) is not None
-
     def destroy(self) -> ResetReport:
-        """Reset, then forget every cloud and empty MiniCloud's tables.  A mark in the store
-        says a Destroy is under way until it is done, so a killed one is finished later."""
-        self.session.store.set_meta(DESTROYING, "1")
-        report = self.reset()
-        if report.failures:
-            self.session.store.set_meta(DESTROYING, None)
-            return report
-        cache = self.session.inventory.ensure_loaded()
-        drivers = self.session.drivers
-        for cloud in cache.all("cloud"):
-            drivers.get(cloud).forget()
-            drivers.drop(cloud.name)
-        drivers.forget_secrets()
-        self.session.store.empty_all()
-        self.session.store.set_meta(DESTROYING, None)  # a kill before this: done again, harmlessly
-        self.session.inventory.forget()
+        """Reset, then forget every cloud and empty MiniCloud's tables.  Its intent (of the
+        whole store) waits for the writes other sessions have in progress, refuses theirs
+        until it is done, and lets the next start finish a Destroy that was killed."""
+        work = self.session.work
+        intent = work.begin_destroy()
+        with work.running(intent):
+            report = self.reset()
+            if report.failures:
+                work.drop(intent)
+                return report
+            cache = self.session.inventory.ensure_loaded()
+            drivers = self.session.drivers
+            for cloud in cache.all("cloud"):
+                drivers.get(cloud).forget()
+                drivers.drop(cloud.name)
+            drivers.forget_secrets()
+            work.empty_all(intent)
         return report

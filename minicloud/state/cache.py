@@ -1,10 +1,11 @@
 """The in-memory object cache, and the write path that keeps it in step with the store.
 
-Reads come from the cache and never reach a driver.  Writes go through :meth:`Inventory.write`:
-the caller has already changed the cloud; the store is written in one transaction; the cache
-changes last, only after the commit, so a failed write leaves the cache as it was.  A write of
-what a cloud has done for good (a Reset's) that the store cannot take is kept, and written
-first at this session's next read or write.
+Reads come from the cache and never reach a driver.  Writes go through the unit of work
+(unit_of_work.py), in :meth:`Inventory.transaction`: the caller has already changed the cloud;
+the store is written in one transaction that holds the clouds' locks and bumps their
+generations; the cache changes last, only after the commit, so a failed write leaves the cache
+as it was.  A write of what a cloud has done for good (a Reset's settle) that the store could not
+take is handed back to be written first at this session's next read or write (``later``).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import gc
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ..model.codec import from_dict, to_dict
-from ..model.errors import StaleError, StoreError
+from ..model.errors import MiniCloudError, StaleError, StoreError
 from ..model.kinds import KINDS
 from ..model.objects import Deployment
 from .store import STORE_LOCK, Query, Store
@@ -147,6 +148,30 @@ class Writes:
         self.deletes.append((obj, force))
 
 
+class WriteTransaction:
+    """A write transaction in progress (:meth:`Inventory.transaction`): the generations of its
+    clouds as it found them under their locks, and what it wrote, for the cache."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self.generations: dict[str, int] = {}
+        self.bumped: dict[str, int] = {}
+        self.saved: list[Any] = []
+        self.deleted: list[Any] = []
+        self.forgotten: list[str] = []
+
+    def apply(self, writes: Writes) -> None:
+        self.saved += self.inventory._apply(writes)
+        self.deleted += [obj for obj, _ in writes.deletes]
+
+    def delete_cloud(self, cloud: str) -> None:
+        """Every row of ``cloud`` in every table, as the store has them (not only those the
+        cache knows): a forgotten cloud leaves nothing behind."""
+        for kind in KINDS:
+            self.inventory.store.kind(kind).delete_cloud(cloud)
+        self.forgotten.append(cloud)
+
+
 def _cloud_of(obj: Any) -> str:
     return obj.key[0]
 
@@ -187,9 +212,10 @@ class Inventory:
         self._unreadable: set[str] = set()
         # Time passed since the last read (see expire): the next read asks what moved.
         self._expired = False
-        # Writes of what clouds have done for good that the store could not take (see write):
-        # (writes, cloud, store_wide), written first at the next read or write.
-        self._unrecorded: list[tuple[Writes, str | None, bool]] = []
+        # Writes of what clouds have done for good that the store could not take (see
+        # later), written first at the next read or write.
+        self._unrecorded: list[Callable[[], None]] = []
+        self._catching_up = False
         self._quiet_until = 0.0
 
     @property
@@ -247,13 +273,13 @@ class Inventory:
         self._expired = True
 
     def current(self) -> None:
-        """Every read passes here first: what this session could not record is written
-        (see write), then, after ``expire``, the store is asked what moved.  Never inside a
-        store transaction (a write's own reads see what its locks hold)."""
+        """Every read passes here first: what this session could not record is written (see
+        later), then, after ``expire``, the store is asked what moved.  Never inside a store
+        transaction (a write's own reads see what its locks hold)."""
         if self.store.in_transaction:
             return
-        if self._unrecorded:
-            self._catch_up_reading()
+        if self._unrecorded and time.monotonic() >= self._quiet_until and not self.catch_up():
+            self._quiet_until = time.monotonic() + RETRY_SECONDS
         if self._expired:
             self.fresh()
 
@@ -409,79 +435,87 @@ class Inventory:
         return taken
 
     @contextmanager
-    def write(self, cloud: str | None = None, store_wide: bool = False,
-              done: bool = False) -> Iterator[Writes]:
-        """Collect writes, then apply them in one transaction; the cache changes after the
-        commit.  The transaction holds the lock of ``cloud`` and of every cloud whose rows it
-        writes (in name order, after the store's lock when ``store_wide``), and bumps each
-        one's generation: a generation then stands for one state of the cloud's rows, which
-        other sessions re-read on and the saved views of the tree are keyed by.
-
-        ``done``: the writes record what a cloud has done for good (no undo takes it back: a
-        Reset's settle).  When the store cannot take them (a full disk), the error goes up
-        as usual, and they are kept and written first at this session's next read or write
-        (``unrecorded`` says some wait), so that the store and this session's copy of it
-        come to agree with the cloud as soon as the store can be written."""
-        self.catch_up()
+    def write(self, cloud: str | None = None, store_wide: bool = False) -> Iterator[Writes]:
+        """Collect writes, then apply them in one transaction (see :meth:`transaction`); the
+        clouds locked are ``cloud`` and every cloud whose rows are written."""
         writes = Writes()
         yield writes
-        try:
-            self._commit(writes, cloud, store_wide)
-        except StoreError:
-            if done:
-                self._unrecorded.append((writes, cloud, store_wide))
-            raise
+        clouds = {_cloud_of(obj) for obj, _ in (*writes.puts, *writes.deletes)}
+        with self.transaction(clouds | ({cloud} if cloud else set()), store_wide) as tx:
+            tx.apply(writes)
+
+    # -- what the store could not take: written first, at the next read or write -------------
+
+    def later(self, write: Callable[[], None]) -> None:
+        """``write`` (a transaction of this inventory) recorded what a cloud has done for good
+        and the store could not take it (a full disk): it is written first at this session's
+        next read or write, so that the store and this session's copy of it come to agree
+        with the cloud as soon as the store can be written.  Until then this session's reads
+        keep what the store has (the cache changes only after a commit)."""
+        self._unrecorded.append(write)
 
     @property
     def unrecorded(self) -> bool:
-        """Some writes of what clouds have done wait for the store (see ``write``)."""
+        """Some writes of what clouds have done wait for the store (see ``later``)."""
         return bool(self._unrecorded)
 
     def catch_up(self) -> bool:
-        """Write what this session could not record before (see ``write``), oldest first;
-        True when nothing waits any more.  Never inside a store transaction (its locks must
-        be its first statements): the next read or write outside one does it."""
-        if self.store.in_transaction:
+        """Write what waits (see ``later``), oldest first; True when nothing waits any more.
+        Never inside a store transaction (its locks must be its first statements): the next
+        read or write outside one does it."""
+        if self._catching_up or self.store.in_transaction:
             return not self._unrecorded
-        while self._unrecorded:
-            writes, cloud, store_wide = self._unrecorded[0]
-            try:
-                self._commit(writes, cloud, store_wide)
-            except StoreError as err:
-                log.warning("what a cloud did is still not recorded: %s", err)
-                return False
-            self._unrecorded.pop(0)
+        self._catching_up = True
+        try:
+            while self._unrecorded:
+                try:
+                    self._unrecorded[0]()
+                except StoreError as err:
+                    log.warning("what a cloud did is still not recorded: %s", err)
+                    return False
+                except MiniCloudError as err:  # nothing left to record it in (cloud gone)
+                    log.warning("what a cloud did is not recorded: %s", err)
+                self._unrecorded.pop(0)
+        finally:
+            self._catching_up = False
         return True
 
-    def _catch_up_reading(self) -> None:
-        if time.monotonic() >= self._quiet_until:
-            if not self.catch_up():
-                self._quiet_until = time.monotonic() + RETRY_SECONDS
+    # -- writes --------------------------------------------------------------------------------
 
-    def _commit(self, writes: Writes, cloud: str | None, store_wide: bool) -> None:
-        clouds = sorted({_cloud_of(obj) for obj, _ in (*writes.puts, *writes.deletes)}
-                        | ({cloud} if cloud else set()))
-        locks = ((STORE_LOCK,) if store_wide else ()) + tuple(clouds)
-        stale: list[str] = []
-        bumped: dict[str, int] = {}
+    @contextmanager
+    def transaction(self, clouds: Iterable[str], store_wide: bool = False
+                    ) -> Iterator[WriteTransaction]:
+        """One write transaction holding the locks of ``clouds`` (in name order, after the
+        store's lock when ``store_wide``): what it reads is the store as it is under those
+        locks; what it applies bumps each cloud's generation (a generation then stands for one
+        state of the cloud's rows, which other sessions re-read on and the saved views of the
+        tree are keyed by).  The cache changes after the commit, only then: a failed write
+        leaves it, and the generations this session holds, as they were."""
+        self.catch_up()  # what this session did and could not record comes first
+        names = sorted(set(clouds))
+        locks = ((STORE_LOCK,) if store_wide else ()) + tuple(names)
+        tx = WriteTransaction(self)
         try:
             with self.store.transaction(write=True, locks=locks) as conn:
-                for name in clouds:
-                    if self.store.generation(conn, name) != self.generations.get(name, 0):
-                        stale.append(name)
-                    bumped[name] = self.store.bump(conn, name)
-                saved = self._apply(writes)
+                tx.generations = {name: self.store.generation(conn, name) for name in names}
+                yield tx
+                tx.bumped = {name: self.store.bump(conn, name) for name in names}
         except StaleError:
             self.forget()  # the refusal comes with a refresh
             raise
-        # Only a committed write moves what this session holds to the new generations (a
-        # part of the tree saved under one then shows what the store holds under it).
-        self.generations.update(bumped)
-        for name in stale:
+        self._committed(tx)
+
+    def _committed(self, tx: WriteTransaction) -> None:
+        """The cache after a commit: clouds another session wrote meanwhile are read again;
+        the rest takes what was written."""
+        stale = [name for name, generation in tx.generations.items()
+                 if generation != self.generations.get(name, 0)]
+        self.generations.update(tx.bumped)
+        for name in [*stale, *tx.forgotten]:
             self.reload_cloud(name)
-        for obj, _ in writes.deletes:
+        for obj in tx.deleted:
             self.cache.remove(obj)
-        for obj in saved:
+        for obj in tx.saved:
             self.cache.put(obj)
 
     def _apply(self, writes: Writes) -> list[Any]:

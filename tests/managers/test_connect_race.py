@@ -9,8 +9,6 @@ moment that matters; then two processes race, a few rounds (more at full volume)
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,6 @@ import pytest
 
 from minicloud.app import MiniCloud
 from minicloud.model.objects import DEFAULT_GROUP, PUBLIC_SSH
-from minicloud.state import ledger
 from tests.backends import StartingPoint
 from tests.consistency import open_app, picture, seed_foreign, start
 from tests.volume import scaled
@@ -38,17 +35,6 @@ def _two_instances(app: MiniCloud, group: str) -> None:
 def _addresses(app: MiniCloud) -> dict[str, str]:
     shown = picture(app, CLOUD)
     return {server: address for address, server in shown["public_ips"] if server}
-
-
-@pytest.fixture
-def reopen(reopen: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A second session, as another process would have: the sessions of this test see each
-    other's intents as another live process's (in one process, each would take the other's
-    for one of its own that is no longer running, and settle it)."""
-    parent = os.getppid()
-    monkeypatch.setattr(ledger, "this_process", lambda: {
-        "host": socket.gethostname(), "pid": parent, "started": ledger._start_time(parent)})
-    return reopen
 
 
 def _when(app: MiniCloud, monkeypatch: pytest.MonkeyPatch, call: str, first: Any) -> None:

@@ -21,7 +21,7 @@ from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
 from minicloud.state import cache as cache_module
 from tests.conftest import reopen_app
-from tests.consistency import picture, seed_foreign
+from tests.consistency import as_if_killed, picture, seed_foreign
 
 DEMO = "TryStack"
 # The README's demo as a first start shows it once Reset has removed what MiniCloud made.
@@ -143,7 +143,8 @@ def test_a_reset_left_unrecorded_by_a_session_that_ended_is_settled_by_the_next_
     assert cloud_app.clouds.reset().failures != []
     assert picture(cloud_app, "Lab") == before  # the cloud is reset
     monkeypatch.undo()
-    cloud_app.close()  # the session ends before the disk has room again
+    as_if_killed(cloud_app)  # the session ends before it writes again
+    cloud_app.close()
     other = reopen_app(cloud_app)
     try:
         assert len(other.inventory.cache.all("intent")) == 1  # the reset, pending
