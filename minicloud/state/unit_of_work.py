@@ -17,7 +17,9 @@ Reset of one cloud) goes:
    transaction that checks the incarnation again and bumps the cloud's generation; the cache
    changes last.  If a cloud step fails, what was done is undone and the intent dropped; if
    the settle commit fails, the intent stays pending and is settled at the next write or
-   refresh.
+   refresh.  A settle nothing undoes (a Reset's: ``done``) is also kept by this session and
+   written first at its next read or write, so that its copy of the store never goes on
+   showing what the cloud no longer has (Inventory.later).
 
 Beside it: a cloud added (``begin_add``/``settle_add``: a new incarnation drawn, its first
 listing written with its row), removed (``begin_remove``: it waits for the live intents of
