@@ -10,6 +10,7 @@ import pytest
 from minicloud.config import find_config, load_config
 from minicloud.drivers import DRIVERS
 from minicloud.model.errors import ConfigError
+from minicloud.state.dburl import StoreURL
 from tests.conftest import KNOWN_SECTIONS
 
 VARS = ("MINICLOUD_CONFIG", "MINICLOUD_DB_URL", "MINICLOUD_DB_PASSWORD", "MINICLOUD_SSH",
@@ -46,7 +47,7 @@ def test_no_config_uses_the_defaults(home: Path) -> None:
     config = load_config()
     assert config.path is None
     assert config.home == home
-    assert config.db_url == f"sqlite:///{home / 'minicloud.db'}"
+    assert config.db_url == StoreURL(sqlite_file=str(home / "minicloud.db"))
     assert config.ssh_command == ["ssh"]
     assert config.ssh_user == ""
     assert config.log_file == home / "minicloud.log"
@@ -60,21 +61,21 @@ def test_home_defaults_to_dot_minicloud(home: Path, monkeypatch: pytest.MonkeyPa
 def test_search_order(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     in_home = ini(home / "minicloud.ini", "sqlite:////data/home.db")
     assert find_config() == in_home
-    assert load_config().db_url == "sqlite:////data/home.db"
+    assert load_config().db_url == StoreURL(sqlite_file="/data/home.db")
 
     in_cwd = ini(Path.cwd() / "minicloud.ini", "sqlite:////data/cwd.db")
     assert find_config().resolve() == in_cwd.resolve()
-    assert load_config().db_url == "sqlite:////data/cwd.db"
+    assert load_config().db_url == StoreURL(sqlite_file="/data/cwd.db")
 
     from_env = ini(tmp_path / "env" / "custom.ini", "sqlite:////data/env.db")
     monkeypatch.setenv("MINICLOUD_CONFIG", str(from_env))
     assert find_config() == from_env
-    assert load_config().db_url == "sqlite:////data/env.db"
+    assert load_config().db_url == StoreURL(sqlite_file="/data/env.db")
 
     explicit = ini(tmp_path / "explicit" / "mine.ini", "sqlite:////data/explicit.db")
     assert find_config(str(explicit)) == explicit
     config = load_config(str(explicit))
-    assert config.db_url == "sqlite:////data/explicit.db"
+    assert config.db_url == StoreURL(sqlite_file="/data/explicit.db")
     assert config.path == explicit
 
 
@@ -98,17 +99,17 @@ def test_db_url_env_overrides_the_file(home: Path, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     path = ini(tmp_path / "c.ini", "sqlite:///relative.db")
     monkeypatch.setenv("MINICLOUD_DB_URL", "sqlite:////elsewhere/x.db")
-    assert load_config(str(path)).db_url == "sqlite:////elsewhere/x.db"
+    assert load_config(str(path)).db_url == StoreURL(sqlite_file="/elsewhere/x.db")
     monkeypatch.delenv("MINICLOUD_CONFIG", raising=False)
-    assert load_config().db_url == "sqlite:////elsewhere/x.db"  # also without a file
+    assert load_config().db_url == StoreURL(sqlite_file="/elsewhere/x.db")  # without a file
 
 
 def test_relative_sqlite_path_is_relative_to_the_config_file(home: Path, tmp_path: Path) -> None:
     path = ini(tmp_path / "conf" / "minicloud.ini", "sqlite:///data/mini.db")
     config = load_config(str(path))
     expected = (tmp_path / "conf" / "data" / "mini.db").resolve()
-    assert config.db_url == f"sqlite:///{expected}"
-    assert not config.db_url.startswith(f"sqlite:///{Path.cwd()}")
+    assert config.db_url == StoreURL(sqlite_file=str(expected))
+    assert not config.db_url.sqlite_file.startswith(str(Path.cwd()))
 
 
 def test_relative_config_path_from_another_folder(home: Path, tmp_path: Path,
@@ -116,15 +117,15 @@ def test_relative_config_path_from_another_folder(home: Path, tmp_path: Path,
     ini(tmp_path / "conf" / "minicloud.ini", "sqlite:///mini.db")
     monkeypatch.chdir(tmp_path)
     config = load_config(os.path.join("conf", "minicloud.ini"))
-    assert config.db_url == f"sqlite:///{(tmp_path / 'conf' / 'mini.db').resolve()}"
+    assert config.db_url == StoreURL(sqlite_file=str((tmp_path / "conf" / "mini.db").resolve()))
 
 
 def test_absolute_sqlite_and_mysql_urls_are_kept(home: Path, tmp_path: Path) -> None:
     path = ini(tmp_path / "a.ini", "sqlite:////abs/mini.db")
-    assert load_config(str(path)).db_url == "sqlite:////abs/mini.db"
+    assert load_config(str(path)).db_url == StoreURL(sqlite_file="/abs/mini.db")
     url = "mysql+pymysql://mini@db:3306/minicloud?charset=utf8mb4"
     path = ini(tmp_path / "b.ini", url)
-    assert load_config(str(path)).db_url == url
+    assert load_config(str(path)).db_url == StoreURL(text=url)
 
 
 def test_db_password_is_inserted(home: Path, tmp_path: Path,
@@ -132,9 +133,11 @@ def test_db_password_is_inserted(home: Path, tmp_path: Path,
     path = ini(tmp_path / "c.ini", "mysql+pymysql://mini@db:3306/minicloud?charset=utf8mb4")
     monkeypatch.setenv("MINICLOUD_DB_PASSWORD", "p@ss/word")
     config = load_config(str(path))
-    assert config.db_url == "mysql+pymysql://mini:p%40ss%2Fword@db:3306/minicloud?charset=utf8mb4"
+    assert config.db_url.rendered() == \
+        "mysql+pymysql://mini:p%40ss%2Fword@db:3306/minicloud?charset=utf8mb4"
     monkeypatch.setenv("MINICLOUD_DB_URL", "mysql+pymysql://other@dbhost/mc")
-    assert load_config(str(path)).db_url == "mysql+pymysql://other:p%40ss%2Fword@dbhost/mc"
+    assert load_config(str(path)).db_url.rendered() == \
+        "mysql+pymysql://other:p%40ss%2Fword@dbhost/mc"
 
 
 def test_ssh_command_and_user(home: Path, tmp_path: Path,
@@ -186,7 +189,7 @@ def test_supported_store_urls_pass(home: Path, monkeypatch: pytest.MonkeyPatch) 
                 "mysql+pymysql://mini@/mc?unix_socket=/run/mysqld/mysqld.sock",
                 "mysql+pymysql://mini:pw@db:3307/mc?charset=utf8mb4&connect_timeout=2"):
         monkeypatch.setenv("MINICLOUD_DB_URL", url)
-        assert load_config().db_url == url
+        assert load_config().db_url == StoreURL.of(url)
 
 
 def test_unsupported_url_one_shot_exits_2_without_importing_a_driver(
@@ -199,7 +202,8 @@ def test_unsupported_url_one_shot_exits_2_without_importing_a_driver(
     monkeypatch.delitem(sys.modules, "psycopg", raising=False)
     assert main(["topology"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("minicloud: unsupported store URL (the postgresql:// scheme)")
+    assert err.startswith("minicloud: unsupported store URL postgresql://mini@db/minicloud "
+                          "(the postgresql:// scheme)")
     assert len(err.splitlines()) == 1
     assert "psycopg" not in sys.modules and "psycopg2" not in sys.modules
 
@@ -320,3 +324,4 @@ def test_the_check_before_the_menu_is_cheap(home: Path) -> None:
     config = precheck(args)
     assert config is not None and config.warnings == []
     assert time.perf_counter() - started < 0.1
+

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from ..model.kinds import TABLES
+from .dburl import StoreURL
 from .table import META_TABLE, NAME_LENGTH, Record, decode, record_key
 
 SQLITE_BUSY_SECONDS = 5
@@ -23,13 +25,15 @@ TOKEN_PREFIX = "token/"
 SQLITE_HEADER = b"SQLite format 3\0"
 
 
-def sqlite_path(url: str) -> str:
-    """The file of an SQLite URL; empty for another backend or an in-memory database."""
-    path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
-    return "" if path == ":memory:" else path
+def _connect_read_only(path: str, sqlite3: Any) -> Any:
+    """A read-only connection to the file at ``path``: named by a ``file:`` URI, in which
+    every character of the path is percent-escaped (a ``?`` or ``#`` in a folder's name would
+    otherwise end the path)."""
+    return sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True,
+                           timeout=SQLITE_BUSY_SECONDS)
 
 
-def check_sqlite_file(url: str) -> None:
+def check_sqlite_file(url: str | StoreURL) -> None:
     """Refuse an SQLite store file that is no database (or whose schema is damaged) in one
     line.  Cheap (16 bytes, then one read of the schema table), so the menu can say it
     before it is drawn rather than at the first choice."""
@@ -38,7 +42,10 @@ def check_sqlite_file(url: str) -> None:
     from ..model.errors import StoreError
     from .dburl import describe_url
 
-    path = sqlite_path(url)
+    url = StoreURL.of(url)
+    path = url.sqlite_path
+    if not path:
+        return  # a server, or memory: opening the store says what is wrong
     try:
         with open(path, "rb") as file:
             header = file.read(len(SQLITE_HEADER))
@@ -51,8 +58,7 @@ def check_sqlite_file(url: str) -> None:
         raise StoreError(f"store {where}: not an SQLite database (damaged, or another kind "
                          "of file); move it away or set [database] url to another file")
     try:
-        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True,
-                               timeout=SQLITE_BUSY_SECONDS)
+        conn = _connect_read_only(path, sqlite3)
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         finally:
@@ -98,20 +104,17 @@ class Query:
         return f'SELECT key, data, version FROM "{TABLES[self.kind]}"{clause}', params
 
 
-def read_sqlite(url: str, queries: list[Query], schema: int, skipped: list[str],
+def read_sqlite(url: StoreURL, queries: list[Query], schema: int, skipped: list[str],
                 ) -> tuple[dict[str, list[Record]], list[tuple[str, str]]] | None:
     """The records of each query's kind, and the meta rows of every lock's generation and
     token and of the store's id; None when this is no SQLite file ready to read (first start...)."""
     import sqlite3
 
-    if not url.startswith("sqlite:///"):
-        return None
-    path = url[len("sqlite:///"):]
-    if not path or path == ":memory:" or not os.path.isfile(path):
+    path = url.sqlite_path
+    if not path or not os.path.isfile(path):
         return None
     try:
-        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True,
-                               timeout=SQLITE_BUSY_SECONDS)
+        conn = _connect_read_only(path, sqlite3)
     except sqlite3.Error:
         return None
     try:

@@ -16,12 +16,11 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from ..model.errors import StoreError
 from ..model.kinds import TABLES
 from . import signals
-from .dburl import describe_url, explain
+from .dburl import StoreURL, describe_url, explain, unknown_option
 from .sqlite_read import IDENTITY, TOKEN_PREFIX, Query, read_sqlite
 from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, NAME_LENGTH, Record, Table, record_key
 
@@ -42,8 +41,8 @@ SQLITE_BUSY_SECONDS = 5
 class Store:
     """MiniCloud's database.  ``open()`` connects and makes sure the schema is current."""
 
-    def __init__(self, url: str, extra_tables: Iterable[str] = ()):
-        self.url = url
+    def __init__(self, url: str | StoreURL, extra_tables: Iterable[str] = ()):
+        self.url = StoreURL.of(url)
         self.engine: Any = None
         self._extra = list(extra_tables)
         self._tables: dict[str, Table] = {}
@@ -79,7 +78,7 @@ class Store:
 
     @property
     def is_sqlite(self) -> bool:
-        return self.url.startswith("sqlite")
+        return self.url.is_sqlite
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -103,14 +102,20 @@ class Store:
             except (sa.exc.SQLAlchemyError, ValueError) as exc:
                 self._dispose()
                 raise StoreError(self.explain(exc)) from None
+            except TypeError as exc:
+                self._dispose()
+                if not unknown_option(exc):
+                    raise
+                # The URL's options are handed to the database driver as they are.
+                raise StoreError(self.explain(exc)) from None
             except StoreError:
                 self._dispose()
                 raise
         return self
 
     def _prepare_folder(self) -> None:
-        path = self.url[len("sqlite:///"):] if self.url.startswith("sqlite:///") else ""
-        if path and path != ":memory:":
+        path = self.url.sqlite_path
+        if path:
             try:
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             except OSError as exc:
@@ -123,8 +128,8 @@ class Store:
         self._metadata = sa.MetaData()
         self._sa_tables = {}
         if not self.is_sqlite:
-            return sa.create_engine(self.url, pool_pre_ping=True)
-        engine = sa.create_engine(self.url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+            return sa.create_engine(self.url.sa(), pool_pre_ping=True)
+        engine = sa.create_engine(self.url.sa(), connect_args={"timeout": SQLITE_BUSY_SECONDS})
 
         # pysqlite's own transaction handling begins late and never IMMEDIATE: take it over,
         # so that a write transaction holds the write lock from its first statement.
@@ -152,9 +157,10 @@ class Store:
             code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
             if code != 1049:  # ER_BAD_DB_ERROR: unknown database
                 raise
-            parts = urlsplit(self.url)
-            name = parts.path.lstrip("/")
-            server = sa.create_engine(urlunsplit(parts._replace(path="/")))
+            url = self.url.sa()
+            name = url.database or ""
+            # No database: the server's own connection (set() leaves a None unchanged).
+            server = sa.create_engine(url.set(database=""))
             try:
                 with server.connect() as conn:
                     conn.execute(sa.text(
@@ -453,8 +459,8 @@ class Store:
         """An SQLite store whose file does not exist yet: it holds nothing, and a read-only
         command (the first ``topology`` of a new home) need not create it; the first write
         does."""
-        path = self.url[len("sqlite:///"):] if self.url.startswith("sqlite:///") else ""
-        return bool(path) and path != ":memory:" and not os.path.exists(path)
+        path = self.url.sqlite_path
+        return bool(path) and not os.path.exists(path)
 
     def load(self, kind: str) -> list[Record]:
         return self.kind(kind).rows()

@@ -12,7 +12,7 @@ from minicloud.config import Config
 from minicloud.model.errors import StaleError, StoreError
 from minicloud.model.kinds import TABLES
 from minicloud.secrets import redact
-from minicloud.state.dburl import describe_url, with_password
+from minicloud.state.dburl import StoreURL, describe_url
 from minicloud.state.store import (
     META_TABLE,
     SCHEMA_VERSION,
@@ -233,13 +233,16 @@ def test_describe_url() -> None:
 
 
 def test_with_password() -> None:
-    url = with_password("mysql+pymysql://mini@db:3307/mc?charset=utf8mb4", SECRET)
-    assert url == "mysql+pymysql://mini:s3cr3t-P%40ss@db:3307/mc?charset=utf8mb4"
-    parsed = sqlalchemy.engine.make_url(url)
-    assert parsed.password == SECRET
-    assert with_password(URL, "other") == URL  # a URL's own password wins
-    assert with_password("sqlite:////tmp/x.db", SECRET) == "sqlite:////tmp/x.db"
-    assert with_password("mysql+pymysql://mini@db/mc", None) == "mysql+pymysql://mini@db/mc"
+    url = StoreURL.of("mysql+pymysql://mini@db:3307/mc?charset=utf8mb4").with_password(SECRET)
+    assert url.rendered() == "mysql+pymysql://mini:s3cr3t-P%40ss@db:3307/mc?charset=utf8mb4"
+    assert url.sa().password == SECRET
+    assert SECRET not in repr(url) and SECRET not in str(url)
+    # A URL's own password wins.
+    assert StoreURL.of(URL).with_password("other").sa() == sqlalchemy.engine.make_url(URL)
+    sqlite = StoreURL.of("sqlite:////tmp/x.db")
+    assert sqlite.with_password(SECRET) == sqlite
+    plain = StoreURL.of("mysql+pymysql://mini@db/mc")
+    assert plain.with_password(None).rendered() == "mysql+pymysql://mini@db/mc"
 
 
 def test_unreachable_server_message_has_no_password() -> None:
