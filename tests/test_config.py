@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -325,3 +326,92 @@ def test_the_check_before_the_menu_is_cheap(home: Path) -> None:
     assert config is not None and config.warnings == []
     assert time.perf_counter() - started < 0.1
 
+
+# -- paths in the store URL, and the shipped minicloud.ini (issue 25 item 3) -----------------------
+
+SHIPPED = Path(__file__).resolve().parents[1] / "minicloud.ini"
+
+
+def test_tilde_in_an_sqlite_path_is_the_home_folder(home: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Uncommenting ``url = sqlite:///~/.minicloud/minicloud.db`` opened a store in a folder
+    literally named ``~`` beside the file."""
+    user = tmp_path / "user"
+    monkeypatch.setenv("HOME", str(user))
+    monkeypatch.delenv("MINICLOUD_HOME")
+    path = ini(tmp_path / "conf" / "minicloud.ini", "sqlite:///~/.minicloud/minicloud.db")
+    config = load_config(str(path))
+    assert config.db_url == StoreURL(sqlite_file=str(user / ".minicloud" / "minicloud.db"))
+    assert config.db_url == load_config().db_url  # the default store, exactly
+    monkeypatch.setenv("MINICLOUD_DB_URL", "sqlite:///~/other.db")
+    assert load_config().db_url == StoreURL(sqlite_file=str(user / "other.db"))
+
+
+def test_a_relative_path_in_the_variable_is_the_current_folder_s_and_said(
+        home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``sqlite:///tmp/x.db`` is ./tmp/x.db: every message names the file it resolves to."""
+    from minicloud.cli.main import main
+
+    monkeypatch.setenv("MINICLOUD_DB_URL", "sqlite:///tmp/x.db")
+    expected = Path.cwd() / "tmp" / "x.db"
+    assert load_config().db_url == StoreURL(sqlite_file=str(expected))
+    (Path.cwd() / "tmp").write_text("a file where the folder would be\n")
+    assert main(["clouds", "add", "Lab", "--type", "stub"]) in (1, 2)
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and f"store {expected}: cannot create its folder" in err
+
+
+def _effective(config: Any) -> dict[str, Any]:
+    """What a configuration makes MiniCloud do: a type without ``[TYPE] timeout`` waits its
+    driver's own default."""
+    from minicloud.drivers.cloudstack.session import API_TIMEOUT as CLOUDSTACK
+    from minicloud.drivers.openstack.session import API_TIMEOUT as OPENSTACK
+
+    waits = {"openstack": OPENSTACK, "cloudstack": CLOUDSTACK}
+    return {"store": config.db_url, "home": config.home, "ssh": config.ssh_command,
+            "user": config.ssh_user, "warnings": config.warnings,
+            "timeouts": {t: config.timeouts.get(t, waits.get(t)) for t in DRIVERS}}
+
+
+def _commented_settings(lines: list[str]) -> list[tuple[int, str, str]]:
+    """(line number, section, key) of each ``# key = value`` line of a known key."""
+    from minicloud.config import KNOWN_KEYS
+
+    found, section = [], ""
+    for number, line in enumerate(lines):
+        if line.startswith("["):
+            section = line.strip("[] \n")
+        elif line.startswith("# ") and "=" in line:
+            key = line[2:].split("=", 1)[0].strip()
+            if key in KNOWN_KEYS.get(section, ()):
+                found.append((number, section, key))
+    return found
+
+
+@pytest.mark.parametrize("data_folder", ["default", "MINICLOUD_HOME"])
+def test_the_shipped_ini_s_commented_values_are_exactly_the_defaults(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_folder: str) -> None:
+    import configparser
+
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    if data_folder == "default":
+        monkeypatch.delenv("MINICLOUD_HOME")
+    defaults = _effective(load_config())
+    lines = SHIPPED.read_text(encoding="utf-8").splitlines(keepends=True)
+    shipped = tmp_path / "conf" / "minicloud.ini"
+    shipped.parent.mkdir()
+    shipped.write_text("".join(lines), encoding="utf-8")
+    assert _effective(load_config(str(shipped))) == defaults
+    settings = _commented_settings(lines)
+    # Every key MiniCloud knows is there, for each section of the file.
+    assert {(section, key) for _, section, key in settings} == {
+        ("database", "url"), ("ssh", "command"), ("ssh", "user"), ("openstack", "timeout"),
+        ("cloudstack", "timeout")}
+    for number, section, key in settings:
+        changed = list(lines)
+        changed[number] = changed[number][2:]  # "# url =" -> "url ="
+        shipped.write_text("".join(changed), encoding="utf-8")
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(shipped, encoding="utf-8")
+        assert parser.has_option(section, key)  # really set, so really compared
+        assert _effective(load_config(str(shipped))) == defaults, changed[number]
