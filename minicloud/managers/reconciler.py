@@ -196,8 +196,10 @@ class Reconciler:
     def drift_of(self, cloud: Cloud, snapshot: CloudSnapshot) -> Drift:
         """What the listing shows changed outside MiniCloud since the store's copy."""
         stored = [o for kind in WATCHED for o in self.cache.all(kind, cloud.name)]
-        return Drift(cloud.name, self.session.store.now(),
-                     compare(stored, snapshot.resources()))
+        # An object whose row this MiniCloud cannot read is not new: it is left out.
+        unreadable = self.session.store.unreadable_object
+        reported = [o for o in snapshot.resources() if not unreadable(o.kind, *o.key)]
+        return Drift(cloud.name, self.session.store.now(), compare(stored, reported))
 
     def records(self, cloud: str) -> list[DriftRecord]:
         """The drift the syncs of a cloud recorded, oldest first."""
@@ -216,7 +218,8 @@ class Reconciler:
         for (kind, ident), obj in reported.items():
             old = self.cache.get(kind, cloud.name, ident)
             if old is None:
-                if notices and obj.owned and KINDS[kind].noticed:
+                if notices and obj.owned and KINDS[kind].noticed and \
+                        not self.session.store.unreadable_object(kind, cloud.name, ident):
                     self.session.notify(f"{label(kind)} {obj.name} in cloud {cloud.name} was "
                                         "created by MiniCloud but not recorded: adopted")
                 tx.put(obj, force=True)

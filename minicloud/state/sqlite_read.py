@@ -14,13 +14,10 @@ from urllib.parse import quote
 
 from ..model.kinds import TABLES
 from .dburl import StoreURL
-from .table import META_TABLE, NAME_LENGTH, Record, decode, record_key
+from .meta import IDENTITY, LOCK_PREFIX, SCHEMA, TOKEN_PREFIX
+from .table import META_TABLE, NAME_LENGTH, Record, read_row, record_key
 
 SQLITE_BUSY_SECONDS = 5
-# The meta row holding the store's random id (see Store.identity).
-IDENTITY = "store_id"
-# The meta rows holding each lock's token, written with each generation (see Store.bump).
-TOKEN_PREFIX = "token/"
 # Every SQLite 3 database file starts with these 16 bytes.
 SQLITE_HEADER = b"SQLite format 3\0"
 
@@ -101,7 +98,8 @@ class Query:
             where.append("instr(data, ?) > 0")
             params.append(self.contains)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        return f'SELECT key, data, version FROM "{TABLES[self.kind]}"{clause}', params
+        return (f'SELECT key, cloud, name, data, version FROM "{TABLES[self.kind]}"{clause}',
+                params)
 
 
 def read_sqlite(url: StoreURL, queries: list[Query], schema: int, skipped: list[str],
@@ -119,7 +117,8 @@ def read_sqlite(url: StoreURL, queries: list[Query], schema: int, skipped: list[
         return None
     try:
         conn.execute("BEGIN")  # one snapshot for the rows and the generations
-        row = conn.execute(f"SELECT value FROM {META_TABLE} WHERE name = 'schema'").fetchone()
+        row = conn.execute(f"SELECT value FROM {META_TABLE} WHERE name = ?",
+                           (SCHEMA,)).fetchone()
         if row is None or row[0] != str(schema):
             return None  # new, older or newer: the full open deals with it
         out: dict[str, list[Record]] = {}
@@ -127,13 +126,14 @@ def read_sqlite(url: StoreURL, queries: list[Query], schema: int, skipped: list[
             table = TABLES[query.kind]
             records = out.setdefault(query.kind, [])
             sql, params = query.sql()
-            for key, text, version in conn.execute(sql, params):
-                data = decode(table, key, text, skipped)
-                if data is not None and (query.name is None or data.get("name") == query.name):
-                    records.append((data, version))
-        meta = conn.execute(f"SELECT name, value FROM {META_TABLE} WHERE name LIKE 'lock/%' "
-                            "OR name LIKE ? OR name = ?",
-                            (f"{TOKEN_PREFIX}%", IDENTITY)).fetchall()
+            for key, cloud, name, text, version in conn.execute(sql, params):
+                record = read_row(table, key, cloud, name, text, version, skipped)
+                if record is not None and (query.name is None
+                                           or record[0].get("name") == query.name):
+                    records.append(record)
+        meta = conn.execute(f"SELECT name, value FROM {META_TABLE} "
+                            "WHERE name LIKE ? OR name LIKE ? OR name = ?",
+                            (f"{LOCK_PREFIX}%", f"{TOKEN_PREFIX}%", IDENTITY)).fetchall()
         return out, meta
     except sqlite3.Error:
         return None  # e.g. a table is missing: the full open creates it

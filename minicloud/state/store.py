@@ -19,9 +19,11 @@ from typing import Any
 
 from ..model.errors import StoreError
 from ..model.kinds import TABLES
+from . import meta as meta_rows
 from . import signals
 from .dburl import StoreURL, describe_url, explain, unknown_option
-from .sqlite_read import IDENTITY, TOKEN_PREFIX, Query, read_sqlite
+from .meta import IDENTITY, SCHEMA, TOKEN_PREFIX, lock_row, row_name
+from .sqlite_read import Query, read_sqlite
 from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, NAME_LENGTH, Record, Table, record_key
 
 __all__ = ["META_TABLE", "SCHEMA_VERSION", "Query", "Store", "record_key"]
@@ -51,8 +53,10 @@ class Store:
         # One connection per transaction, shared by nested uses in the same thread.
         self._lock = threading.RLock()
         self._conn: Any = None
-        # Rows read since the last take_skipped() that are no JSON object ("table/key").
+        # Rows read since the last take_skipped() that do not fit their kind ("table/key"),
+        # and those taken before: every unreadable row this session has met.
         self._skipped: list[str] = []
+        self._unreadable: set[str] = set()
         # False for a command that must change nothing (``drift``): an older or half-made
         # schema is then refused instead of brought up to date.
         self.upgrade = True
@@ -62,6 +66,10 @@ class Store:
         # Each lock's token (meta row ``token/NAME``) as last read or committed:
         # "GENERATION:RANDOM", written with every bump (see bump and token).
         self.tokens: dict[str, str] = {}
+        # The generation a lock row that holds no number is read as: unknown, so a number no
+        # other reading gives (negative, and this session's own), so that no saved view and
+        # no other session's reading ever matches it.
+        self._unknown_generation = -1 - int.from_bytes(os.urandom(6), "big")
 
     @property
     def skipped(self) -> list[str]:
@@ -69,7 +77,19 @@ class Store:
 
     def take_skipped(self) -> list[str]:
         taken, self._skipped = self._skipped, []
+        self._unreadable.update(taken)
         return taken
+
+    def unreadable(self, table: str, key: str) -> bool:
+        """Did this session find that row unreadable?  A write then leaves it as it is."""
+        name = f"{table}/{key}"
+        return name in self._unreadable or name in self._skipped
+
+    def unreadable_object(self, kind: str, cloud: str, ident: str) -> bool:
+        """Is the row of that object one this session found unreadable?  A sync then neither
+        reports the object as new (it is there, in a row this MiniCloud cannot read) nor
+        writes it over that row."""
+        return self.unreadable(TABLES[kind], record_key(cloud, ident))
 
     @property
     def in_transaction(self) -> bool:
@@ -181,14 +201,19 @@ class Store:
         meta = self.sa_table(META_TABLE)
         try:
             with self.engine.connect() as conn:
-                value = conn.execute(sa.select(meta.c.value)
-                                     .where(meta.c.name == "schema")).scalar()
+                row = conn.execute(sa.select(meta.c.value)
+                                   .where(meta.c.name == SCHEMA)).first()
         except sa.exc.SQLAlchemyError:
             return None  # no meta table yet
-        try:
-            return int(value) if value is not None else None
-        except ValueError:
+        if row is None:
             return None
+        version = meta_rows.number(row.value)
+        if version is None:
+            # Made again, it could be the wrong schema for what the store holds.
+            raise StoreError(f"store {describe_url(self.url)}: its schema version (row "
+                             f"{row_name(SCHEMA)}) is unreadable, so MiniCloud cannot tell "
+                             "whether it may use the store; restore a copy of the store")
+        return version
 
     def _ensure_schema(self) -> None:
         version = self.schema_version()
@@ -215,14 +240,32 @@ class Store:
         """Give the store its id once (stores made before ids get one at their next open)."""
         import uuid
 
-        self.identity = self.meta(IDENTITY)
-        if self.identity is not None:
+        if self._read_identity():
             return  # every open but the first: a read, no write transaction
         meta = self.sa_table(META_TABLE)
         with self.transaction(write=True) as conn:
+            # An unreadable id stays as it is (never rewritten): no view is saved then.
             conn.execute(meta.insert().prefix_with("OR IGNORE" if self.is_sqlite else "IGNORE")
                          .values(name=IDENTITY, value=uuid.uuid4().hex))
-        self.identity = self.meta(IDENTITY)  # ours, or another process's made first
+        self._read_identity()  # ours, or another process's made first
+
+    def _read_identity(self) -> bool:
+        """Read the store's id; False when there is no id row yet."""
+        import sqlalchemy as sa
+
+        meta = self.sa_table(META_TABLE)
+        with self.transaction() as conn:
+            row = conn.execute(sa.select(meta.c.value).where(meta.c.name == IDENTITY)).first()
+        if row is None:
+            return False
+        self._keep_identity(row.value)
+        return True
+
+    def _keep_identity(self, value: Any) -> None:
+        """The store's id as read: None (and named) when the row holds none."""
+        self.identity = meta_rows.identity(value)
+        if self.identity is None:
+            self._unreadable_meta(IDENTITY)
 
     def _create_missing(self, names: list[str]) -> None:
         import sqlalchemy as sa
@@ -347,14 +390,28 @@ class Store:
         import sqlalchemy as sa
 
         meta = self.sa_table(META_TABLE)
-        key = f"lock/{name}"
+        key = lock_row(name)
         conn.execute(meta.insert().prefix_with("OR IGNORE" if self.is_sqlite else "IGNORE")
                      .values(name=key, value="0"))
         query = sa.select(meta.c.value).where(meta.c.name == key)
         if not self.is_sqlite:
             query = query.with_for_update()
         value = conn.execute(query).scalar()
-        return int(value or 0)
+        generation = meta_rows.number(value)
+        if generation is None:
+            generation = self._past_every_generation()
+            log.warning("lock row %s held no generation number; set past every earlier "
+                        "one: %d", row_name(key), generation)
+            conn.execute(meta.update().where(meta.c.name == key)
+                         .values(value=str(generation)))
+        return generation
+
+    def _past_every_generation(self) -> int:
+        """A generation for a lock row that held no number (damaged): none a session may
+        hold, so that every session re-reads what the lock covers.  Sessions hold the counts
+        they read before the damage (small numbers) or nothing (the damage was unreadable):
+        the store's clock in microseconds is past both, and past any earlier such setting."""
+        return int(self.now() * 1_000_000)
 
     def generation(self, conn: Any, name: str) -> int:
         """The generation of a lock held by the current transaction."""
@@ -373,7 +430,7 @@ class Store:
 
         meta = self.sa_table(META_TABLE)
         value = self.generation(conn, name) + 1
-        conn.execute(meta.update().where(meta.c.name == f"lock/{name}")
+        conn.execute(meta.update().where(meta.c.name == lock_row(name))
                      .values(value=str(value)))
         conn.info["minicloud_locks"][name] = value
         token = f"{value}:{uuid.uuid4().hex}"
@@ -398,24 +455,39 @@ class Store:
         meta = self.sa_table(META_TABLE)
         with self.transaction() as conn:
             rows = conn.execute(sa.select(meta.c.name, meta.c.value).where(
-                meta.c.name.like("lock/%") | meta.c.name.like(f"{TOKEN_PREFIX}%")
+                meta.c.name.like(lock_row("%")) | meta.c.name.like(f"{TOKEN_PREFIX}%")
                 | (meta.c.name == IDENTITY))).fetchall()
         return self._generations(rows)
 
     def _generations(self, rows: Iterable[Any]) -> dict[str, int]:
         """The locks' generations among meta rows (the store's id and the tokens are kept
-        aside: the tokens read replace those known, as one picture of the store)."""
+        aside: the tokens read replace those known, as one picture of the store).  A row
+        that holds no number, id or token is named as unreadable: a lock's generation is then
+        unknown (see _unknown_generation), a token stands for nothing."""
         found: dict[str, int] = {}
         tokens: dict[str, str] = {}
         for name, value in rows:
             if name == IDENTITY:
-                self.identity = value
+                self._keep_identity(value)
             elif name.startswith(TOKEN_PREFIX):
-                tokens[name[len(TOKEN_PREFIX):]] = str(value)
+                token = meta_rows.token(value)
+                if token is None:
+                    self._unreadable_meta(name)
+                else:
+                    tokens[name[len(TOKEN_PREFIX):]] = token
             else:
-                found[name[len("lock/"):]] = int(value or 0)
+                generation = meta_rows.number(value)
+                if generation is None:
+                    self._unreadable_meta(name)
+                    generation = self._unknown_generation
+                found[name[len(lock_row("")):]] = generation
         self.tokens = tokens
         return found
+
+    def _unreadable_meta(self, name: str) -> None:
+        log.warning("unreadable meta row %s", row_name(name))
+        if row_name(name) not in self._skipped:
+            self._skipped.append(row_name(name))
 
     def token(self, name: str, generation: int) -> str | None:
         """What tells the rows of lock ``name`` at ``generation`` apart from any other rows

@@ -72,7 +72,8 @@ def test_open_creates_every_table_and_round_trips(store_url: str) -> None:
     store = Store(store_url).open()
     try:
         assert set(TABLES.values()) <= store.table_names()
-        net = {"name": "ñet-" + "x" * 200, "cidrs": ["10.0.0.0/24"], "n": 1}
+        net = {"cloud": "c1", "id": "n1", "name": "ñet-" + "x" * 200,
+               "cidrs": ["10.0.0.0/24"], "n": 1}
         table = store.kind("network")
         assert table.put("c1/n1", "c1", net) == 1
         assert table.get("c1/n1") == (net, 1)
@@ -93,8 +94,12 @@ def test_open_creates_every_table_and_round_trips(store_url: str) -> None:
 # -- schema migration ---------------------------------------------------------------------------
 
 def write_old_store(url: str) -> None:
-    """Tables as MiniCloud wrote them before row versions: key, cloud, data; no version."""
+    """Tables as MiniCloud wrote them before row versions: key, cloud, data; no version.
+    (The tables of the store the fixture made are dropped first: those are current.)"""
     engine = sqlalchemy.create_engine(url)
+    current = sqlalchemy.MetaData()
+    current.reflect(bind=engine)
+    current.drop_all(bind=engine)
     meta = sqlalchemy.MetaData()
     tables = {
         name: sqlalchemy.Table(
