@@ -83,10 +83,17 @@ _REFINED_CHECKS: dict[tuple[type, str], Check] = {}  # filled in below, once _it
 @dataclass(frozen=True)
 class Shape:
     """The fields of one class: (name, needed, the JSON types a plain field takes, or the
-    check of a composite one)."""
+    check of a composite one), and the two fields its objects are keyed by (``key_of``)."""
 
     fields: tuple[tuple[str, bool, frozenset[type] | None, Check | None], ...]
     names: frozenset[str]
+
+    @property
+    def key_fields(self) -> tuple[str, str]:
+        """A cloud is keyed by its name twice, a cluster by its cloud and name, anything
+        else by its cloud and id (each class's ``key`` property)."""
+        return ("cloud" if "cloud" in self.names else "name",
+                "id" if "id" in self.names else "name")
 
     def problem(self, data: Any) -> str | None:
         """What keeps ``data`` from being this class's object; None when it fits."""
@@ -138,11 +145,9 @@ def problem(cls: type, data: Any) -> str | None:
 
 def key_of(cls: type, data: dict[str, Any]) -> tuple[str, str]:
     """The ``(cloud, id)`` key the object made of ``data`` has (its ``key`` property), from
-    data that fits the class's shape: a cloud is keyed by its name twice, a cluster by its
-    cloud and name, anything else by its cloud and id."""
-    names = shape(cls).names
-    return (data["cloud"] if "cloud" in names else data["name"],
-            data["id"] if "id" in names else data["name"])
+    data that fits the class's shape."""
+    cloud, ident = shape(cls).key_fields
+    return data[cloud], data[ident]
 
 
 def _declaring(cls: type, name: str) -> type:
@@ -176,7 +181,9 @@ def _check(declared: Any) -> Check:
     if origin in (Union, types.UnionType):
         return _union([_check(arg) for arg in args])
     if origin in (list, tuple):
-        return _items(_check(args[0]) if args else _check(Any))
+        item = _plain(args[0]) if args else None
+        return _plain_items(item) if item is not None else \
+            _items(_check(args[0]) if args else _check(Any))
     if origin is dict:
         return _values(_check(args[1]) if len(args) > 1 else _check(Any))
     if dataclasses.is_dataclass(declared):
@@ -204,6 +211,19 @@ def _items(item: Check) -> Check:
             found = item(element)
             if found is not None:
                 return f"[{index}]{'' if found.startswith('[') else ': '}{found}"
+        return None
+
+    return check
+
+
+def _plain_items(plain: frozenset[type]) -> Check:
+    """A list of plain values (``list[str]``): checked without a call per item."""
+    def check(value: Any) -> str | None:
+        if type(value) is not list:
+            return f"{_word(value)} where a list belongs"
+        for index, element in enumerate(value):
+            if type(element) not in plain:
+                return f"[{index}]: {_word(element)} where {_expected(plain)} belongs"
         return None
 
     return check

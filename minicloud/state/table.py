@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from ..model.errors import StaleError, StoreError
 from ..model.kinds import KINDS
-from ..model.shapes import key_of, problem
+from ..model.shapes import Shape, shape
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ def record_key(cloud: str, ident: str) -> str:
 
 # The model class of each of MiniCloud's tables (a driver's own tables have none).
 CLASSES: dict[str, type] = {k.table: k.cls for k in KINDS.values()}
+# Their shapes, made at the first read of each.
+_SHAPES: dict[str, Shape] = {}
 
 
 def decode(table: str, key: str, text: str | None,
@@ -82,23 +84,26 @@ def read_row(table: str, key: Any, cloud: Any, name: Any, text: Any, version: An
     data = decode(table, key, text, skipped)
     if data is None:
         return None
-    cls = CLASSES.get(table)
-    found = _column_problem(key, cloud, name, version) if cls is None else \
-        problem(cls, data) or _column_problem(key, cloud, name, version, cls, data)
+    kind = _SHAPES.get(table)
+    if kind is None and table in CLASSES:
+        kind = _SHAPES[table] = shape(CLASSES[table])
+    found = _column_problem(key, cloud, name, version) if kind is None else \
+        kind.problem(data) or _column_problem(key, cloud, name, version, kind, data)
     if found is not None:
         _skip(table, key, found, skipped)
         return None
     return data, version
 
 
-def _column_problem(key: str, cloud: Any, name: Any, version: Any, cls: type | None = None,
+def _column_problem(key: str, cloud: Any, name: Any, version: Any, kind: Shape | None = None,
                     data: dict[str, Any] | None = None) -> str | None:
     if type(version) is not int:
         return "its version is no whole number"
-    if cls is None or data is None:
+    if kind is None or data is None:
         return None  # a driver's own table: its rows are its business
-    owner, ident = key_of(cls, data)
-    if key != record_key(owner, ident):
+    owner_field, ident_field = kind.key_fields
+    owner = data[owner_field]
+    if key != record_key(owner, data[ident_field]):
         return "its key is not the one its data gives"
     if cloud != owner:
         return "its cloud column is not the one its data gives"
