@@ -180,7 +180,7 @@ def damages(store: Path) -> list[Damage]:
                 changed = encode(_changed(data, path, how))
                 out.append(Damage(f"{named} {'.'.join(map(str, path))} {how}", named,
                                   where.format("data = ?"), (changed, key)))
-    for name in ("schema", "store_id", "lock/*", f"lock/{CLOUD}"):
+    for name in ("schema", "store_id", "lock/*", f"lock/{CLOUD}", f"token/{CLOUD}"):
         for value in (None, "many", b"\x00", "-1", "2.5"):
             out.append(Damage(f"{META_TABLE}/{name}={value!r}", f"{META_TABLE}/{name}",
                               f"UPDATE {META_TABLE} SET value = ? WHERE name = ?",

@@ -169,6 +169,30 @@ def test_a_write_sets_a_damaged_generation_past_what_any_session_holds(
             during.close()
 
 
+@pytest.mark.parametrize("value", ["many", None, "7", "x:abc", "7:"])
+def test_an_unreadable_token_is_named_and_stands_for_nothing(demo: tuple[MiniCloud, str],
+                                                             value: Any) -> None:
+    """A token tells a cloud's rows apart from a copy's at the same generation (saved views
+    are kept under it): one that is no ``GENERATION:RANDOM`` stands for no rows at all."""
+    app, url = demo
+    set_meta(url, f"token/{CLOUD}", value)
+    store = Store(url)
+    try:
+        generation = store.generations()[CLOUD]
+        assert store.token(CLOUD, generation) is None
+        assert store.take_skipped() == [f"{META_TABLE}/token/{CLOUD}"]
+    finally:
+        store.close()
+    assert meta(url, f"token/{CLOUD}") == value  # reading rewrote nothing
+    writer = session(app)
+    try:
+        writer.networks.create(CLOUD, "Fresh", "10.10.77.0/24")
+    finally:
+        writer.close()
+    written = meta(url, f"token/{CLOUD}")  # the next bump writes a new one, as always
+    assert written.startswith(f"{generation + 1}:") and len(written) > len(f"{generation}:")
+
+
 # -- the schema version and the store's id -----------------------------------------------------
 
 @pytest.mark.parametrize("value", ["many", None, "3.0"])
