@@ -34,7 +34,8 @@ def home_dir() -> Path:
 @dataclass
 class Config:
     home: Path
-    # Where the store is; the text of a URL is taken too (tests, scripts) and read as
+    # Where the store is: an SQLite file, or one server URL or several (the nodes of a
+    # Galera cluster).  The text of a setting is taken too (tests, scripts) and read as
     # StoreURL.of reads it.
     db_url: StoreURL
     ssh_command: list[str] = field(default_factory=lambda: ["ssh"])
@@ -123,8 +124,9 @@ def _store_url(configured: str, path: Path | None, home: Path) -> StoreURL:
     """MINICLOUD_DB_URL, else ``[database] url``, else the SQLite file in the data folder.
     ``~`` in an SQLite path is the user's home; a relative path is relative to the folder
     of the file that gives it (DESIGN.md 4d), or to the current folder when the variable
-    does: either way it is made absolute here, so that every message names the file."""
-    text = os.environ.get("MINICLOUD_DB_URL")
+    does: either way it is made absolute here, so that every message names the file.
+    Several server URLs (a cluster's nodes) may be on one line or on continuation lines."""
+    text = os.environ.get("MINICLOUD_DB_URL", "").strip()
     base = None
     if not text and configured:
         text = configured
@@ -151,6 +153,7 @@ def load_config(explicit: str | None = None, debug: bool = False) -> Config:
             raise ConfigError(f"cannot read {path}: {first}") from None
         warnings = unknown_keys(parser, path)
     url = _store_url(parser.get("database", "url", fallback="").strip(), path, home)
+    # Into every node's URL (one, or a cluster's), when it names a user but no password.
     url = url.with_password(os.environ.get("MINICLOUD_DB_PASSWORD"))
     ssh = os.environ.get("MINICLOUD_SSH") or parser.get("ssh", "command", fallback="ssh")
     try:

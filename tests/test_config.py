@@ -126,7 +126,7 @@ def test_absolute_sqlite_and_mysql_urls_are_kept(home: Path, tmp_path: Path) -> 
     assert load_config(str(path)).db_url == StoreURL(sqlite_file="/abs/mini.db")
     url = "mysql+pymysql://mini@db:3306/minicloud?charset=utf8mb4"
     path = ini(tmp_path / "b.ini", url)
-    assert load_config(str(path)).db_url == StoreURL(text=url)
+    assert load_config(str(path)).db_url == StoreURL(texts=(url,))
 
 
 def test_db_password_is_inserted(home: Path, tmp_path: Path,

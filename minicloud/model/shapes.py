@@ -41,12 +41,13 @@ _MISSING = object()
 
 @dataclass
 class _Owner:
-    """``Intent.owner``: the process that recorded it (state.ledger.this_process); an intent
-    with no owner is timed by its lease alone."""
+    """``Intent.owner``: the process that recorded it and its session
+    (state.intents.this_process); an intent with no owner is timed by its lease alone."""
 
     host: str = ""
     pid: int = 0
     started: str | None = None
+    session: str = ""
 
 
 @dataclass

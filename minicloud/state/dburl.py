@@ -2,11 +2,14 @@
 what its failures mean.
 
 A store is named by a :class:`StoreURL`: an SQLite store by its file, any other by the text of
-its URL.  SQLAlchemy's URL object is made from it (``URL.create`` for a file, ``make_url`` for
-a text) when the store is opened, never by putting strings together: a file name holding
-``?``, ``%``, ``#`` or a space is then the same file for SQLAlchemy and for the sqlite3 reads
-of state/sqlite_read.py, which take the file itself and import no SQLAlchemy (importing it
-costs more than a whole ``minicloud topology``).
+its URL, or of several URLs separated by spaces (the nodes of one MySQL/MariaDB Galera
+cluster, tried in order: the store goes on with the next when the one in use is lost).
+SQLAlchemy's URL object is made from one node (``URL.create`` for a file, ``make_url`` for a
+text) when the store is opened, never by putting strings together: a file name holding ``?``,
+``%``, ``#`` or a space is then the same file for SQLAlchemy and for the sqlite3 reads of
+state/sqlite_read.py, which take the file itself and import no SQLAlchemy (importing it costs
+more than a whole ``minicloud topology``); a password from MINICLOUD_DB_PASSWORD goes into
+each node's URL object.
 """
 
 from __future__ import annotations
@@ -29,28 +32,42 @@ SUPPORTED_URLS = ("sqlite:///PATH or "
                   "mysql+pymysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?charset=utf8mb4]")
 
 
+def split_urls(text: str) -> list[str]:
+    """The URLs of a store setting: one, or several separated by spaces (a cluster's nodes).
+    An SQLite URL is always one (its file's path may hold spaces; a server URL cannot: a
+    space in it is written %20)."""
+    text = text.strip()
+    if text.startswith("sqlite"):
+        return [text]
+    return text.split()
+
+
 @dataclass(frozen=True)
 class StoreURL:
     """Where a store is: ``sqlite_file`` (an absolute path, or ``:memory:``) for an SQLite
-    store, else ``text``, the URL as it was written.  ``password`` (MINICLOUD_DB_PASSWORD) goes
-    into a URL that has none when the URL object is made.  Never shown whole: ``str()`` says
-    where the store is, without a password."""
+    store, else ``texts``, the server URLs as they were written: one, or the nodes of one
+    cluster (:attr:`nodes` gives each as a StoreURL of its own).  ``password``
+    (MINICLOUD_DB_PASSWORD) goes into each URL that names a user but no password when its URL
+    object is made.  Never shown whole: ``str()`` says where the store is, without a
+    password."""
 
-    text: str = field(default="", repr=False)
+    texts: tuple[str, ...] = field(default=(), repr=False)
     sqlite_file: str = ""
     password: str | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, value: str | StoreURL, base: Path | None = None) -> StoreURL:
-        """``value`` as a StoreURL.  The path of an ``sqlite:///PATH`` URL is read as
-        SQLAlchemy reads it (percent-escapes decoded), with ``~`` expanded; a relative path
-        is relative to ``base`` (the folder of the file that gave it), else to the current
-        folder.  An SQLite URL with options (``?...``) keeps its text, for SQLAlchemy alone:
-        the configuration refuses it (check_url)."""
+        """``value`` as a StoreURL.  A text may name several server URLs separated by
+        whitespace (split_urls); an SQLite one is always one.  The path of an
+        ``sqlite:///PATH`` URL is read as SQLAlchemy reads it (percent-escapes decoded), with
+        ``~`` expanded; a relative path is relative to ``base`` (the folder of the file that
+        gave it), else to the current folder.  An SQLite URL with options (``?...``) keeps
+        its text, for SQLAlchemy alone: the configuration refuses it (check_url)."""
         if isinstance(value, StoreURL):
             return value
+        value = value.strip()
         if not value.startswith(SQLITE_PREFIX) or "?" in value:
-            return cls(text=value)
+            return cls(texts=tuple(split_urls(value)) or (value,))
         path = unquote(value[len(SQLITE_PREFIX):])
         if path == MEMORY:
             return cls(sqlite_file=MEMORY)
@@ -63,6 +80,20 @@ class StoreURL:
         return cls(sqlite_file=os.path.abspath(path))
 
     @property
+    def nodes(self) -> tuple[StoreURL, ...]:
+        """Each URL of the store as a StoreURL of its own (with the password): one, or the
+        nodes of a cluster in the order they are tried."""
+        if len(self.texts) <= 1:
+            return (self,)
+        return tuple(replace(self, texts=(text,)) for text in self.texts)
+
+    @property
+    def text(self) -> str:
+        """The setting as it was written (several URLs: separated by one space); it may hold
+        a password: never shown as it is (see shown())."""
+        return " ".join(self.texts)
+
+    @property
     def is_sqlite(self) -> bool:
         return bool(self.sqlite_file) or self.text.startswith("sqlite")
 
@@ -72,17 +103,21 @@ class StoreURL:
         return "" if self.sqlite_file == MEMORY else self.sqlite_file
 
     def with_password(self, password: str | None) -> StoreURL:
-        """This URL, with ``password`` for a server URL that names a user but no password."""
-        return replace(self, password=password or None) if self.text else self
+        """This URL (each of its nodes), with ``password`` for a server URL that names a user
+        but no password."""
+        return replace(self, password=password or None) if self.texts else self
 
     def sa(self) -> URL:
-        """SQLAlchemy's URL object (imports SQLAlchemy).  A text that is no URL raises
-        StoreError, naming it without its password."""
+        """SQLAlchemy's URL object of a store of one URL (imports SQLAlchemy); for a cluster,
+        take one node first (:attr:`nodes`).  A text that is no URL raises StoreError,
+        naming it without its password."""
         from sqlalchemy.engine import URL, make_url
         from sqlalchemy.exc import ArgumentError
 
         if self.sqlite_file:
             return URL.create("sqlite", database=self.sqlite_file)
+        if len(self.texts) > 1:
+            raise ValueError("a store of several nodes has no one URL: take one of its nodes")
         try:
             url = make_url(self.text)
         except (ArgumentError, ValueError):
@@ -103,11 +138,18 @@ class StoreURL:
 def check_url(url: str) -> None:
     """Refuse a store URL MiniCloud cannot use, naming it without its password, before any
     database driver is imported: SQLAlchemy would otherwise fail deep inside an import (``No
-    module named 'psycopg'``)."""
-    problem = _url_problem(url)
-    if problem:
-        raise ConfigError(f"unsupported store URL {shown(url)} ({problem}): use "
-                          f"{SUPPORTED_URLS}")
+    module named 'psycopg'``).  Several URLs (space-separated) must each be a MySQL/MariaDB
+    one: the nodes of a cluster."""
+    urls = split_urls(url) or [url]
+    for number, one in enumerate(urls, 1):
+        problem = _url_problem(one)
+        if problem:
+            where = f"store URL {number} of {len(urls)}" if len(urls) > 1 else "store URL"
+            raise ConfigError(f"unsupported {where} {shown(one)} ({problem}): use "
+                              f"{SUPPORTED_URLS}")
+    if len(urls) > 1 and any(one.startswith("sqlite") for one in urls):
+        raise ConfigError("several store URLs name the nodes of one MySQL/MariaDB cluster; "
+                          "an SQLite store is one file: give one sqlite:/// URL")
 
 
 def _url_problem(url: str) -> str:
@@ -144,9 +186,12 @@ def _url_problem(url: str) -> str:
 
 def shown(text: str) -> str:
     """A URL's text as it may be shown: whatever stands between its user's ``:`` and the last
-    ``@`` masked (a well-formed URL or not), and any password option."""
+    ``@`` masked (a well-formed URL or not), and any password option.  Several URLs: each."""
     from ..secrets import MASK, redact
 
+    urls = split_urls(text)
+    if len(urls) > 1:
+        return " ".join(shown(one) for one in urls)
     at = text.rfind("@")
     if at >= 0:
         head = text[:at]
@@ -159,11 +204,14 @@ def shown(text: str) -> str:
 
 
 def describe_url(url: str | StoreURL) -> str:
-    """``host:port/database`` (or the SQLite file) for error messages; never the password."""
+    """``host:port/database`` (or the SQLite file) for error messages; never the password.
+    Several URLs: each, separated by commas."""
     if isinstance(url, StoreURL):
         if url.sqlite_file:
             return "in-memory SQLite" if url.sqlite_file == MEMORY else url.sqlite_file
         url = url.text
+    if len(split_urls(url)) > 1:
+        return ", ".join(describe_url(one) for one in split_urls(url))
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -204,6 +252,16 @@ def _explain(url: str | StoreURL, exc: BaseException) -> str:
                 f"grant it: GRANT ALL ON `{database}`.* TO the MiniCloud user")
     if code in (2003, 2002, 2013, 2006):
         return f"store {where}: server unreachable; check that it runs and the host/port"
+    if code == 1047:
+        return (f"store {where}: this node is not primary (cut off from its cluster's "
+                "majority): it refuses writes until it rejoins; nothing was changed; use "
+                "another node or the proxy")
+    if code == 1213:
+        return (f"store {where}: busy: another session wrote the same rows at the same time "
+                "(on another node); nothing was changed, try again")
+    if code == 1205:
+        return (f"store {where}: busy: another session held the lock too long; nothing was "
+                "changed, try again")
     if code == 1049:
         return f"store {where}: unknown database"
     text = str(orig or exc).splitlines()[0] if str(orig or exc) else type(exc).__name__
