@@ -93,3 +93,37 @@ def test_an_unknown_option_on_the_test_server_is_one_line(_: None, tmp_path: Pat
     assert len(done.stderr.splitlines()) == 1 and "'bogus_opt'" in done.stderr
     if url.password:
         assert str(url.password) not in done.stderr
+
+
+# -- a cluster's nodes (several URLs in one store setting) ---------------------------------------
+
+NODE = "mysql+pymysql://mini@db{n}.example.org:3306/mc?charset=utf8mb4"
+
+
+def test_each_node_of_a_cluster_is_a_url_object_with_the_password() -> None:
+    """MINICLOUD_DB_PASSWORD goes into every node's URL object (a password holding @, / or %
+    stays one password: nothing is put together as text); nothing shown holds it."""
+    setting = StoreURL.of(f" {NODE.format(n=1)}\n   {NODE.format(n=2)} ")
+    nodes = setting.with_password("p@ss/w%rd").nodes
+    assert [node.sa().host for node in nodes] == ["db1.example.org", "db2.example.org"]
+    assert all(node.sa().password == "p@ss/w%rd" for node in nodes)
+    assert all(node.sa().query == {"charset": "utf8mb4"} for node in nodes)
+    assert str(setting.with_password("p@ss/w%rd")) == \
+        "db1.example.org:3306/mc, db2.example.org:3306/mc"
+    with pytest.raises(ValueError):
+        setting.sa()  # a cluster has no one URL: the store takes its nodes one by one
+
+
+def test_an_sqlite_path_with_spaces_and_odd_characters_is_one_node(tmp_path: Path) -> None:
+    path = tmp_path / "a b" / "c ?%# d.db"
+    setting = StoreURL.of(StoreURL.sqlite(path).rendered())
+    assert setting.nodes == (setting,) and setting.sqlite_path == str(path)
+
+
+def test_a_bad_node_is_named_without_its_password() -> None:
+    bad = "mysql+pymysql://mini:topsecret@db2.example.org:port/mc"
+    with pytest.raises(ConfigError) as caught:
+        check_url(f"{NODE.format(n=1)} {bad}")
+    said = str(caught.value)
+    assert "store URL 2 of 2" in said and "mini:***@db2" in said, said
+    assert "topsecret" not in said and "\n" not in said
