@@ -6,8 +6,10 @@
   and one for the whole store (``lock/*``); every write of what it covers bumps it;
 - ``token/NAME``: ``GENERATION:RANDOM``, written with each bump of lock NAME (a number, then
   letters and digits): what tells those rows apart from any other rows at that generation;
-- ``destroying``: a flag that a Destroy is under way; being there is what it says, whatever
-  it holds (managers/reset.py).
+- ``held/NAME``: on a Galera node only, a random value written each time lock NAME is taken
+  (state/store.py: two holders on two nodes then collide); never read, so never unreadable;
+- ``destroying``: an older MiniCloud's flag that a Destroy was under way; being there is what
+  it says, whatever it holds (state/unit_of_work.py reads it, then clears it).
 
 A row that holds anything else is unreadable: it is named like an unreadable record, and never
 rewritten on that account, except a lock row by a write under that lock, which sets it past
