@@ -73,12 +73,16 @@ def _build(home: Path, url: str) -> None:
         other.seed_network("outside", "10.51.0.0/24")
         other.close()
         app.clouds.refresh()  # records the drift: network outside appeared
-        gone = {"host": socket.gethostname(), "pid": 2 ** 22 + 7, "started": "1"}
+        # As the unit of work records them (state/intents.py: this_process), for a process
+        # that is gone: host, pid, start time and session; the cloud's incarnation.
+        gone = {"host": socket.gethostname(), "pid": 2 ** 22 + 7, "started": "1",
+                "session": "0" * 32}
         planned = {**to_dict(Change.of(CLOUD, "interface", corp.id)), "network_name": "Later"}
         added = {"name": "cloud", "cloud": to_dict(cloud)}
         rows: list[Any] = [
             Intent(CLOUD, ident, what, owned=True, claims=["name:network:Later"],
-                   changes=changes, owner=gone, lease_until=1.0)
+                   changes=changes, owner=gone, lease_until=1.0,
+                   incarnation=cloud.incarnation)
             for ident, what, changes in (("a1", "create network Later", [planned]),
                                          ("a2", f"add cloud {CLOUD}", [added]))]
         rows.append(KeyPair(CLOUD, "minicloud-key", "minicloud-key", owned=True,
@@ -144,16 +148,19 @@ def _changed(data: Any, path: tuple[Any, ...], how: str) -> Any:
     return data
 
 
-def _richest_rows(path: Path) -> dict[str, tuple[str, str]]:
-    """Per table, the row with the most JSON (nested lists filled): (key, data)."""
+def _richest_rows(path: Path) -> list[tuple[str, str, str]]:
+    """Per table, the row with the most JSON (nested lists filled), and every intent (each
+    kind of intent the starting point has: a planned change, an added cloud): (table, key,
+    data)."""
     conn = sqlite3.connect(path)
     try:
-        rows = {}
+        rows = []
         for table in TABLES.values():
+            limit = -1 if table == TABLES["intent"] else 1
             found = conn.execute(f'SELECT key, data FROM "{table}" '
-                                 "ORDER BY length(data) DESC, key LIMIT 1").fetchone()
-            assert found is not None, f"the starting point has no row in {table}"
-            rows[table] = found
+                                 "ORDER BY length(data) DESC, key LIMIT ?", (limit,)).fetchall()
+            assert found, f"the starting point has no row in {table}"
+            rows += [(table, key, text) for key, text in found]
         return rows
     finally:
         conn.close()
@@ -161,7 +168,7 @@ def _richest_rows(path: Path) -> dict[str, tuple[str, str]]:
 
 def damages(store: Path) -> list[Damage]:
     out = []
-    for table, (key, text) in _richest_rows(store).items():
+    for table, key, text in _richest_rows(store):
         named = f"{table}/{key}"
         where = f'UPDATE "{table}" SET {{}} WHERE key = ?'
         for column, values in (("key", (None, 12, b"\x00")),
