@@ -12,9 +12,9 @@ the router when the network is created, one whose networks cannot leave their ro
 deleted instead of detached), and the ``status_map`` from its cloud's server statuses to
 MiniCloud's own :class:`~minicloud.model.objects.State`.  Its secret setting
 (:meth:`Driver.secret_setting`) names the value the managers hand it and words the menu's
-question.  A driver that keeps state of its own (the Stub) names its tables in
-``state_tables`` and is handed the store as ``state=`` (see
-:func:`minicloud.drivers.create_driver`); no other driver sees the store.
+question.  A setting that names a database (``Setting.location``, the Stub's state) is
+handed to the driver resolved, as a complete URL (:mod:`minicloud.drivers.pool`).  A driver
+gets its cloud's settings and secrets, nothing else: no store, no session.
 """
 
 from __future__ import annotations
@@ -91,6 +91,10 @@ class Setting:
     alone: bool = False
     # May be left empty (otherwise a value or the default is required).
     optional: bool = False
+    # Names a database: a path (relative: to the folder of MiniCloud's store) or a URL; empty
+    # means the store's own place.  Stored as given; the driver pool hands the driver the
+    # complete URL it resolves to (drivers/pool.py), so a copied or moved home uses its own.
+    location: bool = False
 
     def __post_init__(self) -> None:
         if self.secret and self.flag is not None:
@@ -148,9 +152,6 @@ class Driver(ABC):
     settings: ClassVar[tuple[Setting, ...]] = ()
     # Native server status -> State value.  Every Instance a driver returns carries a State.
     status_map: ClassVar[dict[str, str]]
-    # Tables of the store the driver keeps its own state in; such a driver is constructed as
-    # ``cls(cloud, secrets, state=store)`` (see minicloud.drivers.create_driver).
-    state_tables: ClassVar[tuple[str, ...]] = ()
     poll_interval: ClassVar[float] = 0.5  # first delay between polls; grows to 5 s
 
     def __init__(self, cloud: Cloud, secrets: Mapping[str, str] | None = None):
@@ -197,10 +198,18 @@ class Driver(ABC):
     # -- life cycle ----------------------------------------------------------------------------
 
     def setup(self) -> None:  # noqa: B027 - optional hook
-        """Called once when the cloud is added: check access, create simulated state..."""
+        """Called once when the cloud is added: check access, make what a new cloud has..."""
 
     def forget(self) -> None:  # noqa: B027 - optional hook
-        """Called when the cloud is removed from MiniCloud (its resources stay in the cloud)."""
+        """Called when MiniCloud forgets the cloud: release what the driver holds.  The
+        cloud's resources stay where they are, whatever its type."""
+
+    @classmethod  # noqa: B027 - optional hook
+    def take_over(cls, cloud: Cloud, store_url: str) -> None:
+        """Called by the driver pool before the first driver of ``cloud`` in a session, with
+        its settings resolved: a type whose earlier versions kept state in MiniCloud's store
+        (``store_url``) moves it to where it keeps it now.  Upgrades only: a driver never
+        reads the store otherwise."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

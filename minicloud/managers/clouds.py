@@ -225,9 +225,7 @@ class CloudManager(Manager):
             self.ledger.release(intent)
         self.session.drivers.drop(name)
         self.session.drivers.forget_secrets(name)
-        if driver.features.hosts:
-            return f"cloud {name} forgotten; its resources stay in the cloud"
-        return f"cloud {name} forgotten with its simulated resources"
+        return f"cloud {name} forgotten; its resources stay in the cloud"
 
     def finish_interrupted(self) -> list[str]:
         """Finish what a killed process left half-done: a Destroy, a cloud's removal.  One

@@ -137,8 +137,9 @@ class Reconciler:
                                 f"shows it ({intent.name})")
 
     def _abandon_add(self, cloud: str, dead: list[Intent]) -> None:
-        """An "add cloud" that never finished: what its setup made goes (a Stub cloud's
-        simulated state), so that adding the name again starts afresh."""
+        """An "add cloud" that never finished is dropped, and its driver told the cloud is
+        forgotten; what its setup made stays in the cloud (a Stub cloud's external network
+        and default group, as for any cloud), and adding the name again finds it."""
         for intent in dead:
             data = next((c["cloud"] for c in intent.changes if c.get("name") == "cloud"), None)
             if data is not None:

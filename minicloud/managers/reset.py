@@ -269,7 +269,9 @@ class Resetter:
 
     def destroy(self) -> ResetReport:
         """Reset, then forget every cloud and empty MiniCloud's tables.  A mark in the store
-        says a Destroy is under way until it is done, so a killed one is finished later."""
+        says a Destroy is under way until it is done, so a killed one is finished later.
+        Each cloud keeps what Reset left in it, what existed before MiniCloud (a Stub cloud
+        its external network and default group): adding it again finds a whole cloud."""
         self.session.store.set_meta(DESTROYING, "1")
         report = self.reset()
         if report.failures:

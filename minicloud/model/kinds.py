@@ -1,7 +1,7 @@
 """Every kind of object MiniCloud keeps, declared once: model class, table, label, sync role.
 
-The store names its tables from here, the cache keeps one map per kind, the Stub keeps its
-simulated cloud in tables derived from the same names, and messages use the labels.
+The store names its tables from here, the cache keeps one map per kind, and messages use the
+labels.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ class Kind:
     synced: bool = False
     # Its disappearance from a cloud is worth a notice (images and flavors come and go quietly).
     noticed: bool = False
-    # Part of a cloud's own state, so the Stub simulates it.
-    simulated: bool = False
 
     @property
     def plural(self) -> str:
@@ -47,15 +45,13 @@ class Kind:
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("cloud", Cloud, "clouds", "cloud"),
     Kind("cluster", Cluster, "clusters", "cluster"),
-    Kind("network", Network, "networks", "network", synced=True, noticed=True, simulated=True),
-    Kind("router", Router, "routers", "router", synced=True, noticed=True, simulated=True),
-    Kind("instance", Instance, "instances", "instance", synced=True, noticed=True,
-         simulated=True),
-    Kind("public_ip", PublicIP, "public_ips", "public IP", synced=True, noticed=True,
-         simulated=True),
+    Kind("network", Network, "networks", "network", synced=True, noticed=True),
+    Kind("router", Router, "routers", "router", synced=True, noticed=True),
+    Kind("instance", Instance, "instances", "instance", synced=True, noticed=True),
+    Kind("public_ip", PublicIP, "public_ips", "public IP", synced=True, noticed=True),
     Kind("security_group", SecurityGroup, "security_groups", "security group", synced=True,
-         noticed=True, simulated=True),
-    Kind("keypair", KeyPair, "keypairs", "key pair", simulated=True),
+         noticed=True),
+    Kind("keypair", KeyPair, "keypairs", "key pair"),
     Kind("image", Image, "images", "image", synced=True),
     Kind("flavor", Flavor, "flavors", "flavor", synced=True),
     Kind("change", Change, "changes", "change"),

@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 # 2: the indexed ``name`` column, compact JSON; 3: the drifts table.
 SCHEMA_VERSION = 3
-RECORD_COLUMNS = {"key", "cloud", "name", "data", "version"}
 # The name of the store-wide write lock (clouds add and remove, Destroy); a cloud's own lock
 # row is named after the cloud.
 STORE_LOCK = "*"
@@ -42,10 +41,9 @@ SQLITE_BUSY_SECONDS = 5
 class Store:
     """MiniCloud's database.  ``open()`` connects and makes sure the schema is current."""
 
-    def __init__(self, url: str, extra_tables: Iterable[str] = ()):
+    def __init__(self, url: str):
         self.url = url
         self.engine: Any = None
-        self._extra = list(extra_tables)
         self._tables: dict[str, Table] = {}
         self._sa_tables: dict[str, Any] = {}
         self._metadata: Any = None
@@ -195,13 +193,10 @@ class Store:
                              f"({version or 'none'}; this one writes {SCHEMA_VERSION}) and this "
                              "command changes nothing: run another command (e.g. refresh) "
                              "first")
-        if version == SCHEMA_VERSION:
-            if self._extra:
-                self._create_missing(self._extra)
-        else:
+        if version != SCHEMA_VERSION:
             from .schema import create_schema
 
-            create_schema(self.url, [*TABLES.values(), *self._extra], SCHEMA_VERSION)
+            create_schema(self.url, list(TABLES.values()), SCHEMA_VERSION)
         if self.upgrade:
             self._ensure_identity()
 
@@ -217,32 +212,6 @@ class Store:
             conn.execute(meta.insert().prefix_with("OR IGNORE" if self.is_sqlite else "IGNORE")
                          .values(name=IDENTITY, value=uuid.uuid4().hex))
         self.identity = self.meta(IDENTITY)  # ours, or another process's made first
-
-    def _create_missing(self, names: list[str]) -> None:
-        import sqlalchemy as sa
-
-        inspector = sa.inspect(self.engine)
-        existing = set(inspector.get_table_names())
-        # A table whose creation was interrupted may lack columns: it is completed too.
-        missing = [n for n in names if n not in existing
-                   or not RECORD_COLUMNS <= {c["name"] for c in inspector.get_columns(n)}]
-        if missing:
-            from .schema import create_tables
-
-            create_tables(self.url, missing)
-
-    def add_tables(self, names: Iterable[str]) -> None:
-        """Tables a driver keeps (the Stub cloud's); created now, outside transactions."""
-        new = [n for n in names if n not in self._extra]
-        if not new:
-            return
-        self._extra.extend(new)
-        if self.engine is not None:
-            with self._lock:
-                try:
-                    self._create_missing(new)
-                except Exception as exc:  # noqa: BLE001 - one line, whatever the backend said
-                    raise StoreError(self.explain(exc)) from None
 
     def sa_table(self, name: str) -> Any:
         """The SQLAlchemy table; declared here rather than reflected (faster to open)."""
@@ -334,7 +303,7 @@ class Store:
                 conn.info.pop("minicloud_locks", None)
                 conn.info.pop("minicloud_tokens", None)
                 conn.close()
-        signals.kill_switch.step()
+        signals.stepped()
 
     def _take(self, conn: Any, name: str) -> int:
         """Lock row ``lock/NAME`` (made when missing) for this transaction; its generation."""
@@ -494,9 +463,10 @@ class Store:
                     self.generations())
 
     def empty_all(self) -> None:
-        """Delete every row of MiniCloud's tables and the drivers' (Destroy).  The tables
-        stay: other sessions may hold them open; the next start is a first start."""
-        names = [*TABLES.values(), *self._extra]
+        """Delete every row of MiniCloud's tables (Destroy).  The tables stay: other sessions
+        may hold them open; the next start is a first start.  Other tables of the database
+        are not MiniCloud's (on MySQL, the Stub clouds' location is the store's database)."""
+        names = list(TABLES.values())
         existing = self.table_names()
         with self.transaction(write=True, locks=(STORE_LOCK,)):
             for name in names:

@@ -9,16 +9,18 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...model.codec import from_dict, to_dict
-from ...model.errors import CONFLICT, FAILED, INVALID, NOT_FOUND
+from ...model.errors import CONFLICT, FAILED, INVALID, NOT_FOUND, ConfigError
 from ...model.objects import Cloud, Network, PublicIP, Resource, Router, Subnet
 from ..base import Driver
-from .state import StubState, check_fault_plan, faultable
+from .location import Location
+from .state import StubState, api_call
 
-if TYPE_CHECKING:
-    from ...state.store import Store
+# The setting that names a Stub cloud's location (resolved by the driver pool: the driver is
+# handed a database URL).
+STATE = "state"
 
 
 def new_id() -> str:
@@ -28,13 +30,17 @@ def new_id() -> str:
 class StubNetwork(Driver):
     """A Stub cloud's objects (``self.sim``) and its Neutron-like half."""
 
-    def __init__(self, cloud: Cloud, secrets: Mapping[str, str] | None = None, *,
-                 state: Store):
+    def __init__(self, cloud: Cloud, secrets: Mapping[str, str] | None = None):
         super().__init__(cloud, secrets)
-        # A malformed MINICLOUD_STUB_FAIL is said before the driver is used for anything
-        # (rather than at a call in the middle of a write).
-        check_fault_plan()
-        self.sim = StubState(state, cloud.name)
+        url = cloud.settings.get(STATE, "")
+        if "://" not in url:
+            raise ConfigError(f"cloud {cloud.name}: its Stub location is no database URL "
+                              f"({url or 'none'}): the driver pool resolves the {STATE} "
+                              "setting before a driver is built")
+        self.sim = StubState(Location(url), cloud.name)
+
+    def close(self) -> None:
+        self.sim.location.close()
 
     # -- the simulated objects -----------------------------------------------------------------
 
@@ -56,15 +62,15 @@ class StubNetwork(Driver):
 
     # -- reads ---------------------------------------------------------------------------------
 
-    @faultable
+    @api_call
     def list_networks(self) -> list[Network]:
         return self._all("network")
 
-    @faultable
+    @api_call
     def list_routers(self) -> list[Router]:
         return self._all("router")
 
-    @faultable
+    @api_call
     def list_public_ips(self) -> list[PublicIP]:
         return self._all("public_ip")
 
@@ -109,20 +115,20 @@ class StubNetwork(Driver):
         self._save(network)
         return self._copy(network)
 
-    @faultable
+    @api_call
     def create_network(self, name: str, cidr: str, router_id: str | None = None) -> Network:
         # One transaction: a network whose interface fails is not kept.
         network = self._new_network(name, cidr, False, f"{name}-subnet", owned=True)
         return self._born_on(network, router_id)
 
-    @faultable
+    @api_call
     def delete_network(self, network_id: str) -> None:
         network = self._get("network", network_id)
         if self.sim.network_in_use(network_id):
             raise self.error(f"delete network {network.name}", CONFLICT, "network in use")
         self._save(deleted=(network,))
 
-    @faultable
+    @api_call
     def create_router(self, name: str, gateway_network_id: str | None = None) -> Router:
         if gateway_network_id is not None:
             self._external(gateway_network_id, f"create router {name}")
@@ -140,14 +146,14 @@ class StubNetwork(Driver):
             raise self.error(operation, CONFLICT, f"{network.name} is not an external network")
         return network
 
-    @faultable
+    @api_call
     def delete_router(self, router_id: str) -> None:
         router = self._get("router", router_id)
         if router.interface_network_ids:
             raise self.error(f"delete router {router.name}", CONFLICT, "router has interfaces")
         self._save(deleted=(router,))
 
-    @faultable
+    @api_call
     def set_router_gateway(self, router_id: str, network_id: str) -> Router:
         router = self._copy(self._get("router", router_id))
         self._external(network_id, f"set gateway of {router.name}")
@@ -155,7 +161,7 @@ class StubNetwork(Driver):
         self._save(router)
         return self._copy(router)
 
-    @faultable
+    @api_call
     def clear_router_gateway(self, router_id: str) -> Router:
         router = self._copy(self._get("router", router_id))
         if any(f.port_id for f in self.sim.of("public_ip").values()
@@ -171,7 +177,7 @@ class StubNetwork(Driver):
         return server is not None and any(n.network_id in router.interface_network_ids
                                           for n in server.nics)
 
-    @faultable
+    @api_call
     def add_router_interface(self, router_id: str, network_id: str) -> Router:
         router = self._copy(self._get("router", router_id))
         network = self._get("network", network_id)
@@ -185,7 +191,7 @@ class StubNetwork(Driver):
         self._save(router)
         return self._copy(router)
 
-    @faultable
+    @api_call
     def remove_router_interface(self, router_id: str, network_id: str) -> Router:
         router = self._copy(self._get("router", router_id))
         if network_id not in router.interface_network_ids:
@@ -196,7 +202,7 @@ class StubNetwork(Driver):
 
     # -- public IPs ----------------------------------------------------------------------------
 
-    @faultable
+    @api_call
     def allocate_public_ip(self, network_id: str, address: str | None = None,
                            router_id: str | None = None) -> PublicIP:
         return self._allocate(network_id, address, owned=True)
@@ -208,7 +214,7 @@ class StubNetwork(Driver):
         self._save(fip)
         return self._copy(fip)
 
-    @faultable
+    @api_call
     def associate_public_ip(self, ip_id: str, server_id: str) -> PublicIP:
         fip = self._copy(self._get("public_ip", ip_id))
         server = self._get("instance", server_id)
@@ -224,13 +230,13 @@ class StubNetwork(Driver):
         self._save(fip)
         return self._copy(fip)
 
-    @faultable
+    @api_call
     def disassociate_public_ip(self, ip_id: str) -> PublicIP:
         fip = self._copy(self._get("public_ip", ip_id))
         fip.instance_id = fip.port_id = fip.fixed_ip = None
         self._save(fip)
         return self._copy(fip)
 
-    @faultable
+    @api_call
     def release_public_ip(self, ip_id: str) -> None:
         self._save(deleted=(self._get("public_ip", ip_id),))
