@@ -157,6 +157,18 @@ class DriverPool:
         if driver is not None:
             driver.close()
 
+    def forget(self, cloud: str) -> None:
+        """MiniCloud forgets ``cloud``: its driver, if this session built one, is told so and
+        closed, and its secrets go.  No driver is built for it (a cloud that cannot be reached
+        is forgotten all the same); its resources stay in the cloud, whatever its type."""
+        driver = self._drivers.pop(cloud, None)
+        if driver is not None:
+            try:
+                driver.forget()
+            finally:
+                driver.close()
+        self.forget_secrets(cloud)
+
     def close(self) -> None:
         for name in list(self._drivers):
             self.drop(name)

@@ -154,12 +154,18 @@ class CloudManager(Manager):
         cloud = Cloud(name, type_name, location, self._check_settings(cls, settings or {}))
         cls.check_complete(cloud.settings)  # what is missing, before the cloud is touched
         secrets = self.secrets_for(type_name, secret)
+        # Built first: a cloud whose driver cannot even be made (a Stub location that
+        # cannot be opened) is refused before anything is recorded.
+        driver = self.session.drivers.build(cloud, secrets)
         # The store-wide lock and the claim make a second "add" of the name wait, then fail,
         # before it touches the cloud (a loser must never clean up the winner's cloud).
-        intent = self.ledger.begin(name, f"{ADD} {name}", store_wide=True, new_cloud=True,
-                                   claims=[Claims.name("cloud", name)],
-                                   changes=[{"name": "cloud", "cloud": to_dict(cloud)}])
-        driver = self.session.drivers.build(cloud, secrets)
+        try:
+            intent = self.ledger.begin(name, f"{ADD} {name}", store_wide=True, new_cloud=True,
+                                       claims=[Claims.name("cloud", name)],
+                                       changes=[{"name": "cloud", "cloud": to_dict(cloud)}])
+        except BaseException:
+            driver.close()
+            raise
         try:
             with self.ledger.running(intent):
                 driver.setup()
@@ -213,8 +219,6 @@ class CloudManager(Manager):
 
     def _forget(self, cloud: Cloud, intent: Intent | None) -> str:
         name = cloud.name
-        driver = self.session.drivers.get(cloud)
-        driver.forget()
         with self.session.inventory.write(cloud=name, store_wide=True) as tx:
             for kind in KINDS:
                 for obj in self.cache.all(kind, name):
@@ -223,8 +227,7 @@ class CloudManager(Manager):
                 tx.delete(stale, force=True)
         if intent is not None:
             self.ledger.release(intent)
-        self.session.drivers.drop(name)
-        self.session.drivers.forget_secrets(name)
+        self.session.drivers.forget(name)
         return f"cloud {name} forgotten; its resources stay in the cloud"
 
     def finish_interrupted(self) -> list[str]:

@@ -137,17 +137,11 @@ class Reconciler:
                                 f"shows it ({intent.name})")
 
     def _abandon_add(self, cloud: str, dead: list[Intent]) -> None:
-        """An "add cloud" that never finished is dropped, and its driver told the cloud is
-        forgotten; what its setup made stays in the cloud (a Stub cloud's external network
-        and default group, as for any cloud), and adding the name again finds it."""
-        for intent in dead:
-            data = next((c["cloud"] for c in intent.changes if c.get("name") == "cloud"), None)
-            if data is not None:
-                driver = self.session.drivers.build(from_dict(Cloud, data))
-                try:
-                    driver.forget()
-                finally:
-                    driver.close()
+        """An "add cloud" that never finished is dropped; what its setup made stays in the
+        cloud (a Stub cloud's external network and default group), as for any cloud
+        MiniCloud forgets, and adding the name again finds it.  No driver is built for it:
+        one that cannot be (a location that cannot be opened) must not keep the intent."""
+        self.session.drivers.forget(cloud)
         with self.session.inventory.write(cloud=cloud) as tx:
             for intent in dead:
                 tx.delete(intent, force=True)

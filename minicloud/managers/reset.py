@@ -280,8 +280,7 @@ class Resetter:
         cache = self.session.inventory.ensure_loaded()
         drivers = self.session.drivers
         for cloud in cache.all("cloud"):
-            drivers.get(cloud).forget()
-            drivers.drop(cloud.name)
+            drivers.forget(cloud.name)
         drivers.forget_secrets()
         self.session.store.empty_all()
         self.session.store.set_meta(DESTROYING, None)  # a kill before this: done again, harmlessly

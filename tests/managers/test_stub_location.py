@@ -99,6 +99,31 @@ def test_a_location_setting_with_a_password_is_refused(app: MiniCloud,
     assert app.clouds.all() == []
 
 
+def test_a_location_that_cannot_be_opened_records_nothing(app: MiniCloud, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    (tmp_path / "afile").write_text("a file, not a folder")
+    bad = str(tmp_path / "afile" / "far.db")
+    assert run_command(app, ["clouds", "add", "Far", "--type", "stub", "--state", bad]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"minicloud: cloud Far: open its location failed: Stub location {bad}: "
+                   f"cannot make its folder {tmp_path / 'afile'}: File exists"]
+    assert app.clouds.all() == [] and app.inventory.cache.all("intent") == []
+    app.clouds.add("Far", "stub")  # nothing was left pending: the name is free
+    assert [c.name for c in app.clouds.all()] == ["Far"]
+
+
+def test_a_cloud_whose_location_is_gone_is_forgotten_all_the_same(
+        app: MiniCloud, tmp_path: Path, reopen: Any) -> None:
+    app.clouds.add("Far", "stub", settings={"state": "far.db"})
+    folder = tmp_path if app.config.db_url.startswith("sqlite") else app.config.home
+    (folder / "far.db").unlink()
+    (folder / "far.db").mkdir()  # cannot be opened any more
+    again = reopen(app)
+    assert again.clouds.remove("Far") == "cloud Far forgotten; its resources stay in the cloud"
+    assert reopen(again).clouds.all() == []
+
+
 # -- a cloud, shared and lasting -----------------------------------------------------------------
 
 def test_it_survives_a_restart_and_two_apps_share_it(app: MiniCloud, reopen: Any) -> None:

@@ -94,11 +94,13 @@ class StubDriver(StubNetwork):
         """Stub clouds an older MiniCloud kept in its store move to their location, once
         (see :mod:`.legacy`)."""
         location = Location(cloud.settings.get(STATE, ""))
+        operation = "open its location"
         try:
+            location.open()
+            operation = "move its state from the store"
             legacy.take_over(location, store_url)
         except LocationError as exc:
-            raise DriverError(cloud.name, "move its state from the store", exc.reason,
-                              str(exc)) from None
+            raise DriverError(cloud.name, operation, exc.reason, str(exc)) from None
         finally:
             location.close()
 

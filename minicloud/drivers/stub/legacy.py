@@ -16,11 +16,10 @@ import logging
 import os
 from typing import Any
 
-from .location import EVERY_CLOUD, TABLES, Location, LocationError, sqlite_file
+from .location import EVERY_CLOUD, MOVED, TABLES, Location, LocationError, sqlite_file
 
 log = logging.getLogger("minicloud.drivers.stub")
 
-MOVED = "moved from the store"
 COPIED, DONE = "copied", "done"
 
 
@@ -37,6 +36,8 @@ def take_over(location: Location, store_url: str) -> int:
     rows copied."""
     if same_database(location.url, store_url):
         return 0
+    if location.open().opened_with.get(MOVED) == DONE:
+        return 0  # every session but the first: read with the schema's version, no lock
     with location.transaction(EVERY_CLOUD) as tx:
         state = tx.meta(MOVED)
         if state == DONE:

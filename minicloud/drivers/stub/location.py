@@ -41,6 +41,8 @@ TABLES = {
 }
 META = "stub_meta"
 SCHEMA = "schema"
+# Where the move from an older MiniCloud's store stands (see legacy.py).
+MOVED = "moved from the store"
 SCHEMA_VERSION = 1
 KEY_LENGTH, CLOUD_LENGTH, NAME_LENGTH = 255, 64, 191
 BUSY_SECONDS = 5
@@ -140,6 +142,8 @@ class Location:
         self.engine: Any = None
         self._tables: dict[str, Any] = {}
         self._meta: Any = None
+        # The meta rows read when it was opened (the schema version, the move's mark).
+        self.opened_with: dict[str, str] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -193,7 +197,12 @@ class Location:
                                     isolation_level="READ COMMITTED")
         path = sqlite_file(self.url)
         if path and path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            folder = os.path.dirname(os.path.abspath(path))
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError as exc:
+                raise LocationError(FAILED, f"Stub location {self}: cannot make its folder "
+                                            f"{folder}: {exc.strerror}") from None
         engine = sa.create_engine(self.url, connect_args={"timeout": BUSY_SECONDS})
 
         # Every transaction here writes, or reads under the cloud's lock: it holds the file's
@@ -211,16 +220,19 @@ class Location:
     def _schema_version(self) -> int | None:
         import sqlalchemy as sa
 
+        meta = self._meta
         try:
             with self.engine.connect() as conn:
-                value = conn.execute(sa.select(self._meta.c.value)
-                                     .where(self._meta.c.name == SCHEMA)).scalar()
+                rows = conn.execute(sa.select(meta.c.name, meta.c.value).where(
+                    meta.c.name.in_([SCHEMA, MOVED]))).all()
+            self.opened_with = {name: value for name, value in rows}
         except sa.exc.OperationalError as exc:
             if _missing_table(exc):
                 return None  # a new location
             raise
         except sa.exc.ProgrammingError:
             return None  # MySQL: no such table
+        value = self.opened_with.get(SCHEMA)
         try:
             version = int(value) if value is not None else None
         except ValueError:
