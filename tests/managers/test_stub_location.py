@@ -173,6 +173,27 @@ def test_a_cloud_found_without_its_start_is_completed(app: MiniCloud) -> None:
     assert vm.security_groups == ["default"]
 
 
+def test_destroy_then_add_again_gives_a_whole_cloud(cloud_app: MiniCloud, reopen: Any) -> None:
+    """Destroy is Reset then forget: what stays in the Stub cloud is what it had before
+    MiniCloud, its external network and default group, and adding it again finds them."""
+    cloud_app.routers.create("Lab", "r1", gateway="public")
+    cloud_app.networks.create("Lab", "n1", "10.1.0.0/24", router="r1")
+    vm = cloud_app.instances.create("Lab", "vm", "cirros", "m1.tiny", "n1",
+                                    security_group="public_ssh")
+    cloud_app.instances.assign_public_ip(vm)
+    assert cloud_app.clouds.destroy().failures == []
+    again = reopen(cloud_app)
+    assert again.clouds.all() == []
+    again.clouds.add("Lab", "stub")
+    assert [(n.name, n.external, n.owned) for n in again.networks.all("Lab")] == [
+        ("public", True, False)]
+    assert [g.name for g in again.inventory.cache.all("security_group", "Lab")] == ["default"]
+    assert again.routers.all() == [] and again.instances.all() == []
+    again.networks.create("Lab", "n1", "10.1.0.0/24")
+    assert again.instances.create("Lab", "vm", "cirros", "m1.tiny", "n1").security_groups == [
+        "default"]
+
+
 # -- a store of an older MiniCloud ---------------------------------------------------------------
 
 def legacy_store(folder: Path) -> Path:
