@@ -250,9 +250,11 @@ class Location:
 
         for table in self._meta.metadata.sorted_tables:
             try:
-                table.create(self.engine, checkfirst=True)
-                for index in table.indexes:
-                    index.create(self.engine, checkfirst=True)
+                if not sa.inspect(self.engine).has_table(table.name):
+                    table.create(self.engine)  # with its indexes
+                else:  # an older store's, or one whose indexes a kill cut short
+                    for index in table.indexes:
+                        index.create(self.engine, checkfirst=True)
             except sa.exc.SQLAlchemyError:
                 inspector = sa.inspect(self.engine)
                 if table.name not in inspector.get_table_names() or not (
