@@ -1,4 +1,5 @@
-"""The application: composes one session with the reconciler, Reset and the four managers.
+"""The application: composes one session (its unit of work handed the settler of interrupted
+writes when it is built) with the reconciler, Reset and the four managers.
 
 Every front end (the menu, the one-shot commands, tests) builds one of these and calls its
 managers; nothing here reads a keyboard or prints, and nothing here holds logic of its own.
@@ -14,6 +15,7 @@ from .managers.clouds import CloudManager
 from .managers.instances import InstanceManager
 from .managers.networks import NetworkManager
 from .managers.reconciler import Reconciler
+from .managers.recovery import Recovery
 from .managers.reset import Resetter
 from .managers.routers import RouterManager
 from .managers.session import Session
@@ -27,10 +29,10 @@ class MiniCloud:
                  progress: Callable[[str], None] | None = None):
         """``notify``: where one-line notices go; ``progress``: where long waits (a login, a
         server booting) are reported, for a front end that shows them."""
-        self.session = Session(config, notify, progress)
+        # Before a write to a cloud (and at the menu's start, on refresh), the unit of work
+        # hands what killed processes left pending there to Recovery, given to it here.
+        self.session = Session(config, notify, progress, settler=Recovery)
         self.reconciler = Reconciler(self.session)
-        # Before a write, the ledger has the reconciler settle the cloud's interrupted writes.
-        self.session.ledger.reconcile = self.reconciler.settle_intents
         self.clouds = CloudManager(self.session, self.reconciler,
                                    Resetter(self.session, self.reconciler))
         self.routers = RouterManager(self.session)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .drivers import DRIVERS  # the registry's names only: no driver module is imported
 from .model.errors import ConfigError
-from .state.dburl import check_url, with_password
+from .state.dburl import check_url, split_urls, with_password
 
 CONFIG_NAME = "minicloud.ini"
 # Every section and key minicloud.ini may hold: anything else is warned about (a typo there
@@ -34,6 +34,7 @@ def home_dir() -> Path:
 @dataclass
 class Config:
     home: Path
+    # The store: one URL, or several separated by one space (the nodes of a Galera cluster).
     db_url: str
     ssh_command: list[str] = field(default_factory=lambda: ["ssh"])
     ssh_user: str = ""
@@ -142,7 +143,10 @@ def load_config(explicit: str | None = None, debug: bool = False) -> Config:
     url = parser.get("database", "url", fallback="").strip()
     if url and path is not None:
         url = _sqlite_relative(url, path.parent)
-    url = os.environ.get("MINICLOUD_DB_URL") or url or f"sqlite:///{home / 'minicloud.db'}"
+    url = os.environ.get("MINICLOUD_DB_URL", "").strip() or url \
+        or f"sqlite:///{home / 'minicloud.db'}"
+    # Several URLs (a cluster's nodes) may be on one line or on continuation lines.
+    url = " ".join(split_urls(url)) or url
     check_url(url)  # before anything imports a database driver
     url = with_password(url, os.environ.get("MINICLOUD_DB_PASSWORD"))
     ssh = os.environ.get("MINICLOUD_SSH") or parser.get("ssh", "command", fallback="ssh")

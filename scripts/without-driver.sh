@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Is a cloud type only its own files plus a registry line?  Takes it out of a throwaway
-# worktree of HEAD (its driver package minicloud/drivers/TYPE/, its fake and tests, its registry
-# and contract-suite lines, its dependency), runs the README's suite there, and prints what was
-# taken out.
+# worktree of HEAD (its driver package minicloud/drivers/TYPE/, its fake, its tests: every
+# tests/*/test_TYPE.py and test_TYPE_*.py, its registry and contract-suite lines, its
+# dependency), runs the README's suite there, and prints what was taken out.
 #
 #   scripts/without-driver.sh TYPE [DEPENDENCY]     e.g. scripts/without-driver.sh cloudstack cs
 #
@@ -17,9 +17,10 @@ git -C "$top" worktree add -q -b "$branch" "$tree" HEAD
 cleanup() { git -C "$top" worktree remove --force "$tree"; git -C "$top" branch -q -D "$branch"; }
 trap cleanup EXIT
 cd "$tree"
+# Its tests are named after it wherever they live: tests/*/test_TYPE.py, tests/*/test_TYPE_*.py.
 git rm -rq --ignore-unmatch "minicloud/drivers/$type" \
     "tests/drivers/fake_$type.py" "tests/drivers/fake_${type}_"*.py \
-    "tests/drivers/test_$type.py" "tests/managers/test_${type}_cloud.py"
+    tests/*/"test_$type.py" tests/*/"test_${type}_"*.py
 sed -i "/^    \"$type\": /d" minicloud/drivers/__init__.py tests/drivers/test_contract.py
 sed -i "/^from tests\.drivers\.fake_$type import /d" tests/drivers/test_contract.py
 if [ -n "$dependency" ]; then

@@ -1,14 +1,20 @@
-"""The store backends every persistence test runs on: SQLite always, MySQL when given.
+"""The store backends every persistence test runs on: SQLite always, MySQL when given, a
+MariaDB Galera cluster when given.
 
 The MySQL cases need ``MINICLOUD_TEST_MYSQL_URL`` (``scripts/mysql-test-server.sh start DIR``
-prints it) and start from an empty database: every table is dropped first.
+prints it) and start from an empty database: every table is dropped first.  The Galera cases
+need ``MINICLOUD_GALERA_URLS`` (``scripts/galera-test-cluster.sh start DIR`` prints it with
+``MINICLOUD_GALERA_PROXY_URL`` and ``MINICLOUD_GALERA_DIR``); they kill, cut off and restart
+nodes, so they hold the cluster one test at a time (``Cluster.held``), and leave every node
+Synced.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -128,7 +134,8 @@ def seed_demo_sqlite(path: Path) -> None:
             shutil.copyfile(item, path.parent / item.name.replace("minicloud", path.stem, 1))
 
 
-_MYSQL_TEMPLATE: list[str] = []
+# The template database of each server (host:port) this process seeded from.
+_MYSQL_TEMPLATE: dict[str, str] = {}
 
 
 def seed_mysql(url: str) -> None:
@@ -143,15 +150,16 @@ def seed_mysql(url: str) -> None:
 
     parsed = make_url(url)
     template = parsed.set(database=f"{parsed.database}_template")
-    if not _MYSQL_TEMPLATE:
+    server = f"{parsed.host}:{parsed.port}"
+    if server not in _MYSQL_TEMPLATE:
         drop_all_tables(url)
         Store(url).open().close()
         # The Stub clouds' default location on a MySQL store is the store's database: its
         # tables are made once here too (DDL costs more than copying them).
         Location(url).open().close()
         _mysql_copy(url, template.database or "")
-        _MYSQL_TEMPLATE.append(template.render_as_string(hide_password=False))
-    _mysql_copy(_MYSQL_TEMPLATE[0], parsed.database or "")
+        _MYSQL_TEMPLATE[server] = template.render_as_string(hide_password=False)
+    _mysql_copy(_MYSQL_TEMPLATE[server], parsed.database or "")
 
 
 def backend_url(backend: str, tmp_path: Path) -> str:
@@ -239,3 +247,131 @@ class StartingPoint:
         _mysql_copy(aside.render_as_string(hide_password=False),
                     make_url(self.db_url).database)
         return folder / "home", self.db_url
+
+
+# -- a MariaDB Galera cluster (scripts/galera-test-cluster.sh) -----------------------------------
+
+GALERA_ENV = "MINICLOUD_GALERA_URLS"
+NO_GALERA = f"{GALERA_ENV} is not set (scripts/galera-test-cluster.sh start DIR prints it)"
+needs_galera = [pytest.mark.galera, pytest.mark.skipif(not os.environ.get(GALERA_ENV),
+                                                      reason=NO_GALERA)]
+
+
+def make_url_port(url: str) -> int:
+    from sqlalchemy.engine import make_url
+
+    return int(make_url(url).port or 3306)
+
+
+def on_server(url: str, server_url: str) -> str:
+    """``url``'s database (and account) on the server of ``server_url``: the same store
+    through another node of a cluster."""
+    from sqlalchemy.engine import make_url
+
+    server = make_url(server_url)
+    return make_url(url).set(host=server.host, port=server.port).render_as_string(
+        hide_password=False)
+
+
+class Cluster:
+    """The three nodes and the proxy of the test cluster, each URL with a database of this
+    pytest-xdist worker's own."""
+
+    SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "galera-test-cluster.sh"
+
+    def __init__(self) -> None:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+        self.urls = [worker_url(u, worker) for u in os.environ.get(GALERA_ENV, "").split()]
+        self.proxy_url = worker_url(os.environ.get("MINICLOUD_GALERA_PROXY_URL", ""), worker)
+        self.dir = os.environ.get("MINICLOUD_GALERA_DIR", "")
+
+    def node(self, n: int) -> str:
+        """Node ``n``'s URL (1 to 3)."""
+        return self.urls[n - 1]
+
+    def number(self, conn: object) -> int:
+        """Which node (1 to 3) a connection is on: the one a proxy chose."""
+        import sqlalchemy
+
+        port = conn.execute(sqlalchemy.text("SELECT @@port")).scalar()  # type: ignore[attr-defined]
+        return [make_url_port(url) for url in self.urls].index(int(port)) + 1
+
+    def _run(self, action: str, n: int) -> None:
+        import subprocess
+
+        done = subprocess.run(["bash", str(self.SCRIPT), action, self.dir, str(n)],
+                              capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, (action, n, done.stderr)
+
+    def kill(self, n: int) -> None:
+        self._run("kill", n)
+
+    def restart(self, n: int) -> None:
+        """Node ``n`` started again (when it is not running), back when Synced."""
+        self._run("restart", n)
+
+    def isolate(self, n: int) -> None:
+        self._run("isolate", n)
+
+    def rejoin(self, n: int) -> None:
+        self._run("rejoin", n)
+
+    def heal(self) -> None:
+        """Every node running, in the group and Synced (after a test that broke some)."""
+        for n in (1, 2, 3):
+            if self._alive(n):
+                self.rejoin(n)  # let back in if it was cut off; waits until Synced
+            else:
+                self.restart(n)
+
+    def _alive(self, n: int) -> bool:
+        pid = (Path(self.dir) / f"node{n}" / "mariadbd.pid").read_text().strip()
+        try:
+            os.kill(int(pid), 0)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    @contextmanager
+    def held(self) -> Iterator[Cluster]:
+        """The cluster for this test alone (other workers wait), healed afterwards."""
+        import fcntl
+
+        with open(Path(self.dir) / "tests.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield self
+            finally:
+                self.heal()
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def tables(self, n: int, database: str) -> dict[str, list[tuple[object, ...]]]:
+        """Every row of every table of ``database`` on node ``n``, in key order (read
+        causally: after everything the cluster committed before)."""
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(on_server(self.urls[0], self.node(n)))
+        try:
+            with engine.connect() as conn:
+                conn.execute(sqlalchemy.text("SET SESSION wsrep_sync_wait = 1"))
+                names = conn.execute(sqlalchemy.text(
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = :db ORDER BY table_name"), {"db": database}).scalars()
+                out = {}
+                for name in list(names):
+                    rows = conn.execute(sqlalchemy.text(
+                        f"SELECT * FROM `{database}`.`{name}` ORDER BY 1")).fetchall()
+                    out[name] = [tuple(row) for row in rows]
+                return out
+        finally:
+            engine.dispose()
+
+    def assert_same_everywhere(self, database: str) -> dict[str, list[tuple[object, ...]]]:
+        """The three nodes hold the same rows, table by table; those rows."""
+        first = self.tables(1, database)
+        for n in (2, 3):
+            theirs = self.tables(n, database)
+            assert theirs.keys() == first.keys(), (n, sorted(theirs), sorted(first))
+            for name in first:
+                assert theirs[name] == first[name], (f"node {n} differs from node 1 in {name}")
+        return first

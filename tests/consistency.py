@@ -13,6 +13,9 @@ from typing import Any
 from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.drivers.base import ServerSpec
+from minicloud.model.codec import to_dict
+from minicloud.state.intents import read_intents
+from minicloud.state.table import record_key
 
 REPO = Path(__file__).resolve().parents[1]
 SCRUBBED = ("MINICLOUD_SSH", "MINICLOUD_DB_URL", "MINICLOUD_CONFIG", "MINICLOUD_DB_PASSWORD",
@@ -58,6 +61,19 @@ def seed_foreign(app: MiniCloud, cloud: str) -> dict[str, Any]:
     return {"external": external, "network": theirs, "router": corp}
 
 
+def as_if_killed(app: MiniCloud) -> None:
+    """The app's session ends as a killed process does, in the middle of its writes: they
+    stay pending, and their owner is gone (its process's start time no longer matches)."""
+    work = app.session.work
+    work.active.clear()
+    for intent in read_intents(app.store):
+        if intent.owner.get("session") == work.session:
+            data = to_dict(intent)
+            data.pop("version")
+            data["owner"]["started"] = "killed"
+            app.store.kind("intent").put(record_key(intent.cloud, intent.id), intent.cloud, data)
+
+
 def open_app(home: Path, url: str) -> MiniCloud:
     return MiniCloud(Config(home=home, db_url=url)).open()
 
@@ -77,8 +93,11 @@ def command(*args: str, fail: str = "", kill_after: str = "") -> list[str]:
 
 
 def minicloud(home: Path, url: str, *args: str, env: dict[str, str] | None = None,
-              timeout: float = 120, fail: str = "", kill_after: str = ""
+              timeout: float = 120, stdin: str = "", fail: str = "", kill_after: str = ""
               ) -> subprocess.CompletedProcess[str]:
+    """``python -m minicloud ARGS`` on the store at ``url`` (no ARGS: the menu, answering
+    ``stdin``); through the test launcher when ``fail`` or ``kill_after`` asks for a fault
+    (see :func:`command`)."""
     environ = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     environ.update(MINICLOUD_HOME=str(home), HOME=str(home), MINICLOUD_DB_URL=url,
                    PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
@@ -86,14 +105,18 @@ def minicloud(home: Path, url: str, *args: str, env: dict[str, str] | None = Non
     environ.update(env or {})
     return subprocess.run(command(*args, fail=fail, kill_after=kill_after), cwd=home,
                           env=environ, capture_output=True, text=True, timeout=timeout,
-                          input="")
+                          input=stdin)
 
 
-def start(home: Path, url: str, *args: str) -> subprocess.Popen[str]:
+def start(home: Path, url: str, *args: str, slow_listing: float = 0.0
+          ) -> subprocess.Popen[str]:
+    """``python -m minicloud ARGS`` started (with ``slow_listing``, its Stub listings take
+    that many seconds longer: tests/slow_listing.py)."""
     environ = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     environ.update(MINICLOUD_HOME=str(home), HOME=str(home), MINICLOUD_DB_URL=url,
                    PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
                                                             environ.get("PYTHONPATH")])))
-    return subprocess.Popen([sys.executable, "-m", "minicloud", *args], cwd=home, env=environ,
+    program = ["tests.slow_listing", str(slow_listing)] if slow_listing else ["minicloud"]
+    return subprocess.Popen([sys.executable, "-m", *program, *args], cwd=home, env=environ,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             stdin=subprocess.DEVNULL)

@@ -104,7 +104,7 @@ def _one_shot(args: argparse.Namespace) -> int:
             opened: list[MiniCloud] = []
 
             def opener() -> MiniCloud | None:
-                made = open_app(args, load=False)
+                made = open_app(args, load=False, progress=_terminal_progress())
                 opened.extend([made] if made else [])
                 return made
 
@@ -116,7 +116,7 @@ def _one_shot(args: argparse.Namespace) -> int:
     # --demo then the menu: the app is built now, reporting long waits to the menu's prompter.
     prompter = None if args.command else _menu_prompter()
     app = open_app(args, load=bool(args.demo) or not args.command,
-                   progress=prompter.progress if prompter is not None else None)
+                   progress=prompter.progress if prompter is not None else _terminal_progress())
     if app is None:
         return 2
     try:
@@ -139,6 +139,18 @@ def _one_shot(args: argparse.Namespace) -> int:
         return run_command(app, args.command)
     finally:
         app.close()
+
+
+def _terminal_progress() -> Callable[[str], None] | None:
+    """Where a command reports a long wait (a login, a silent server, a job): stderr, when
+    it is a terminal someone watches; a script's log gets the outcome only."""
+    try:
+        watched = sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        watched = False
+    if not watched:
+        return None
+    return lambda text: print(f"minicloud: ... {text}", file=sys.stderr, flush=True)
 
 
 def _menu_prompter() -> Prompter:

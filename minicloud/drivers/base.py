@@ -10,16 +10,24 @@ secrets), the ``features`` it has (:class:`Features`: what the managers and the 
 may ask of it, and how: a type that cannot attach an existing network to a router is handed
 the router when the network is created, one whose networks cannot leave their router has them
 deleted instead of detached), and the ``status_map`` from its cloud's server statuses to
-MiniCloud's own :class:`~minicloud.model.objects.State`.  Its secret setting
+MiniCloud's own :class:`~minicloud.model.objects.State`, and the ``name_rules`` its cloud puts
+on names beyond MiniCloud's own (:class:`NameRule`, checked at the question and before any cloud
+call).  Its secret setting
 (:meth:`Driver.secret_setting`) names the value the managers hand it and words the menu's
 question.  A setting that names a database (``Setting.location``, the Stub's state) is
 handed to the driver resolved, as a complete URL (:mod:`minicloud.drivers.pool`).  A driver
 gets its cloud's settings and secrets, nothing else: no store, no session.
+
+What every driver says follows the same rules (:func:`error_detail`): one line, cut at a word,
+no URL query (a signed request carries its key and signature there), secrets masked; a wait
+for a cloud says what it waits for every ``heartbeat`` seconds (:meth:`Driver._heartbeat`,
+:meth:`Driver.poll`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -28,7 +36,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..model.errors import TIMEOUT, DriverError
+from ..model.errors import TIMEOUT, DriverError, ValidationError
+from ..model.kinds import label
 from ..model.objects import (
     Cloud,
     CloudSnapshot,
@@ -43,6 +52,8 @@ from ..model.objects import (
     SecurityRule,
     State,
 )
+from ..model.printable import quoted
+from ..secrets import redact
 
 HEARTBEAT = 5.0
 
@@ -124,6 +135,10 @@ class Features:
     # gateway until it is removed, as a CloudStack VPC keeps its source NAT.
     clear_gateway: bool = True
     public_ips: bool = True
+    # A public IP can be asked for by its address (allocate_public_ip(address=)).
+    public_ip_by_address: bool = True
+    # The external networks' address ranges are known (their subnets are listed).
+    public_ranges: bool = True
     # Clusters are placed in the availability zones of the same name.
     zones: bool = False
     # False: SSH is opened by a firewall/ACL rule instead of a security group.
@@ -131,6 +146,21 @@ class Features:
     keypairs: bool = True
     # Real hosts to SSH into (the Stub has none: connect only says what it would run).
     hosts: bool = True
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """What a cloud type's own API asks of a name, beyond MiniCloud's rule (which every name
+    follows first): ``pattern`` must match the whole name; ``words`` says the rule in the
+    type's own words, as the refusal shows it."""
+
+    pattern: str
+    words: str
+
+    def check(self, name: str, what: str) -> str:
+        if not re.fullmatch(self.pattern, name):
+            raise ValidationError(f"invalid {what} {quoted(name)}: {self.words}")
+        return name
 
 
 def map_state(status_map: Mapping[str, str], native: str | None) -> str:
@@ -152,6 +182,8 @@ class Driver(ABC):
     settings: ClassVar[tuple[Setting, ...]] = ()
     # Native server status -> State value.  Every Instance a driver returns carries a State.
     status_map: ClassVar[dict[str, str]]
+    # Kind (a model kind: "instance", "network"...) -> what the type's API asks of its names.
+    name_rules: ClassVar[Mapping[str, NameRule]] = {}
     poll_interval: ClassVar[float] = 0.5  # first delay between polls; grows to 5 s
 
     def __init__(self, cloud: Cloud, secrets: Mapping[str, str] | None = None):
@@ -164,6 +196,19 @@ class Driver(ABC):
         # Seconds one request may wait for an answer (None: the driver's own default); set
         # from minicloud.ini by the session for the types that have such an option.
         self.request_timeout: float | None = None
+        # What this cloud lets this account do: the type's ``features``, narrowed at login by
+        # what the server's version and the account's role allow (a CloudStack user key sees
+        # no public IP ranges).  The managers plan from ``features``; the driver refuses in
+        # one line what its account cannot do.
+        self.granted: Features = self.features
+        self._beating = threading.local()  # a heartbeat runs in this thread already
+
+    @classmethod
+    def check_name(cls, kind: str, name: str) -> str:
+        """``name`` for a new object of ``kind`` when the type's own rule allows it; else
+        ValidationError in the type's words (MiniCloud's own rule is checked before)."""
+        rule = cls.name_rules.get(kind)
+        return rule.check(name, f"{label(kind)} name") if rule is not None else name
 
     def setting(self, name: str) -> Setting | None:
         return next((s for s in self.settings if s.name == name), None)
@@ -288,12 +333,15 @@ class Driver(ABC):
     def remove_server_security_group(self, server_id: str, group_id: str) -> Instance: ...
 
     @contextmanager
-    def _heartbeat(self, what: str) -> Iterator[None]:
-        """Around a block that waits on the network: a progress line every ``heartbeat``
-        seconds while it has no answer, so that a server that accepts and never answers is
-        not silence until the timeout."""
+    def _heartbeat(self, what: str,
+                   state: Callable[[], str] | None = None) -> Iterator[None]:
+        """Around a block that waits on the cloud: a progress line every ``heartbeat`` seconds
+        saying what it waits for (``what``: the operation and the cloud) and how it stands
+        (``state()``, by default "no answer yet"), so that a server that accepts and never
+        answers is not silence until the timeout.  Nested blocks of one thread share the
+        outer one's line."""
         report = self.progress
-        if report is None:
+        if report is None or getattr(self._beating, "on", False):
             yield
             return
         done = threading.Event()
@@ -301,13 +349,16 @@ class Driver(ABC):
 
         def beat() -> None:
             while not done.wait(self.heartbeat):
-                report(f"{what}: no answer yet, {time.monotonic() - start:.0f} s")
+                now = state() if state is not None else "no answer yet"
+                report(f"{what}: {now}, {time.monotonic() - start:.0f} s")
 
         ticker = threading.Thread(target=beat, name="minicloud-heartbeat", daemon=True)
+        self._beating.on = True
         ticker.start()
         try:
             yield
         finally:
+            self._beating.on = False
             done.set()
             ticker.join()
 
@@ -315,10 +366,12 @@ class Driver(ABC):
              timeout: float) -> Any:
         """Call ``probe`` with backoff until it says done; it returns (done, result, state).
 
-        Progress (state and elapsed time) goes to ``self.progress``; Ctrl-C simply interrupts.
+        Progress goes to ``self.progress``: what is waited for and how it stands, at the first
+        wait and then every ``heartbeat`` seconds; Ctrl-C simply interrupts.
         """
         start = time.monotonic()
         delay = self.poll_interval
+        said: float | None = None
         while True:
             done, result, state = probe()
             if done:
@@ -326,22 +379,24 @@ class Driver(ABC):
             elapsed = time.monotonic() - start
             if elapsed > timeout:
                 raise self.error(operation, TIMEOUT, f"still {state} after {elapsed:.0f} s")
-            if self.progress:
-                self.progress(f"{state}, {elapsed:.0f} s")
+            if self.progress and (said is None or elapsed - said >= self.heartbeat):
+                self.progress(f"{operation}: {state}, {elapsed:.0f} s")
+                said = elapsed
             time.sleep(delay)
             delay = min(delay * 1.5, 5.0)
 
     def wait_server(self, server_id: str, status: str, timeout: float = 600.0) -> Instance:
         """Poll one server with backoff until it reaches ``status``, a :class:`State` value
         (ERROR fails at once)."""
+        first = [self.get_server(server_id)]  # its name says what is waited for
 
         def probe() -> tuple[bool, Instance, str]:
-            server = self.get_server(server_id)
+            server = first.pop() if first else self.get_server(server_id)
             if server.status == State.ERROR:
                 raise self.error(f"server {server.name}", "failed", "status ERROR")
             return server.status == status, server, f"{server.name}: {server.status}"
 
-        return self.poll(probe, f"waiting for server {server_id} to be {status}", timeout)
+        return self.poll(probe, f"wait for server {first[0].name} to be {status}", timeout)
 
     # -- networks and routers ------------------------------------------------------------------
 
@@ -432,3 +487,52 @@ class Driver(ABC):
 
     @abstractmethod
     def delete_keypair(self, name: str) -> None: ...
+
+
+# -- what every driver's errors look like ------------------------------------------------------
+
+MAX_DETAIL = 300
+# A URL's query, or a request path's ("url: /client/api?command=...&signature=..."): a signed
+# request carries its API key, expiry and signature there.
+_QUERY = re.compile(r"(?<=[\w/\]])\?[^\s'\")]*")
+_URL = re.compile(r"https?://[^/\s:'\"?]+(:\d+)?")
+# What the socket said, in the words urllib3 and the C library use -> a few plain words.
+_CAUSES = (
+    ("refused", "connection refused"),
+    ("name or service not known", "unknown host"),
+    ("nodename nor servname", "unknown host"),
+    ("temporary failure in name resolution", "unknown host (name resolution failed)"),
+    ("no route to host", "no route to host"),
+    ("network is unreachable", "network unreachable"),
+    ("reset by peer", "connection reset"),
+    ("remote end closed", "connection closed by the server"),
+    ("certificate verify failed", "TLS certificate verification failed"),
+    ("timed out", "timed out"),
+)
+
+
+def server_of(text: str) -> str:
+    """``scheme://host[:port]`` of the first URL in ``text``; "the server" when none."""
+    found = _URL.search(text)
+    return found.group(0) if found else "the server"
+
+
+def unreachable_detail(message: str, server: str | None = None) -> str:
+    """A transport failure (urllib3's paragraph, "Max retries exceeded ... NewConnection
+    Error(...)") as one short line: ``cannot reach http://HOST:PORT: connection refused``;
+    ``server`` when the message names none."""
+    lowered = message.lower()
+    cause = next((words for key, words in _CAUSES if key in lowered), "connection failed")
+    return f"cannot reach {server or server_of(message)}: {cause}"
+
+
+def error_detail(text: str, limit: int = MAX_DETAIL) -> str:
+    """What a driver error says, as every driver says it: one line; no URL query; secrets in
+    their places masked (secrets.redact); at most ``limit`` characters, cut at a word."""
+    detail = redact(_QUERY.sub("", " ".join(text.split())))
+    if len(detail) <= limit:
+        return detail
+    cut = detail[:limit - 3]
+    if " " in cut[limit // 2:]:
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip(" ,;:") + "..."

@@ -6,7 +6,8 @@ user gave it, often empty; here it becomes the complete URL the driver is handed
 against the place of MiniCloud's store when the driver is built:
 
 - empty: for an SQLite store, the file ``<store name>-stub.db`` beside the store (one file for
-  every such cloud of that store); for a MySQL store, the store's own database;
+  every such cloud of that store); for a MySQL store, the store's own database (through the
+  store's URLs: a cluster's nodes, when it names several);
 - a relative path (or ``sqlite:///relative``): relative to the store's folder (for a MySQL
   store, to MiniCloud's data folder);
 - an absolute path or a URL: itself (a MySQL URL with a user and no password takes the store's
@@ -73,7 +74,7 @@ def resolve_location(value: str, store_url: str, home: Path) -> str:
         return _sqlite_url(folder / path)
     url = make_url(value)
     if store_file is None and url.password is None and url.username:
-        store = make_url(store_url)
+        store = make_url(store_url.split()[0])
         if (url.host, url.port, url.username) == (store.host, store.port, store.username) \
                 and store.password:
             url = url.set(password=store.password)
@@ -159,15 +160,15 @@ class DriverPool:
 
     def forget(self, cloud: str) -> None:
         """MiniCloud forgets ``cloud``: its driver, if this session built one, is told so and
-        closed, and its secrets go.  No driver is built for it (a cloud that cannot be reached
-        is forgotten all the same); its resources stay in the cloud, whatever its type."""
+        closed.  No driver is built for it (a cloud that cannot be reached is forgotten all
+        the same); its resources stay in the cloud, whatever its type.  Its secrets stay
+        until the caller drops them (:meth:`forget_secrets`), once the store forgot it."""
         driver = self._drivers.pop(cloud, None)
         if driver is not None:
             try:
                 driver.forget()
             finally:
                 driver.close()
-        self.forget_secrets(cloud)
 
     def close(self) -> None:
         for name in list(self._drivers):

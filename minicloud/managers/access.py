@@ -22,7 +22,7 @@ from ..model.objects import (
     State,
 )
 from ..model.validation import check_login_user
-from ..state.ledger import Claims
+from ..state.claims import Claims
 from .base import Manager, Undo
 from .groups import public_ssh
 
@@ -140,12 +140,7 @@ class AccessManager(Manager):
         if not any(addr in ipaddress.ip_network(c, strict=False) for c in external.cidrs):
             raise ValidationError(f"{addr} is not in the external network {external.name} "
                                   f"({', '.join(external.cidrs)})")
-        held = next((f for f in self.cache.all("public_ip", instance.cloud)
-                     if f.name == str(addr) and f.instance_id), None)
-        if held is not None:
-            holder = self.cache.get("instance", instance.cloud, held.instance_id or "")
-            raise InUseError(f"public IP {addr} is in use by "
-                             f"{'instance ' + holder.name if holder else 'another server'}")
+        self.early(Claims.address(external.id, str(addr)), instance.cloud)
         kept = next((f for f in self.cache.all("public_ip", instance.cloud)
                      if f.name == str(addr) and f.router_id not in (None, router.id)), None)
         if kept is not None:
@@ -176,8 +171,8 @@ class AccessManager(Manager):
         requires = [("instance", instance.id)]
         if plan.fip is not None:
             requires.append(("public_ip", plan.fip.id))
-        return self.ledger.begin(instance.cloud, f"{what} {instance.name}", claims=claims,
-                                 changes=changes, requires=requires)
+        return self.work.begin(instance.cloud, f"{what} {instance.name}", claims=claims,
+                               changes=changes, requires=requires)
 
     # -- doing ---------------------------------------------------------------------------------
 
@@ -214,9 +209,9 @@ class AccessManager(Manager):
             assert current is not None
             return current
         intent = self._begin(instance, plan, "give a public IP to")
-        with self.ledger.running(intent), Undo() as undo:
+        with self.work.running(intent), Undo() as undo:
             puts = self._take_ip(instance, plan, undo)
-            self.ledger.settle(intent, puts=puts)
+            self.work.settle(intent, puts=puts)
         return self.by_id("public_ip", instance.cloud, puts[0].id)
 
     def connect(self, instance: Instance, user: str | None = None,
@@ -234,14 +229,14 @@ class AccessManager(Manager):
             ip = current.name if current is not None else ip
         if plan.fip is not None or plan.allocate or plan.ssh:
             intent = self._begin(instance, plan, "open SSH to")
-            with self.ledger.running(intent), Undo() as undo:
+            with self.work.running(intent), Undo() as undo:
                 puts: list[Any] = []
                 if plan.fip is not None or plan.allocate:
                     puts += self._take_ip(instance, plan, undo)
                     ip = puts[0].name
                 if plan.ssh:
                     puts += self._open_ssh(instance, undo)
-                self.ledger.settle(intent, puts=puts)
+                self.work.settle(intent, puts=puts)
         if not ip:
             raise ValidationError(f"instance {instance.name} has no address to connect to")
         instance = self.by_id("instance", instance.cloud, instance.id)

@@ -1,8 +1,10 @@
 """What every manager shares: lookups by name, the write protocol, and undo on failure.
 
-A write goes: ``begin`` (an intent, checked and recorded under the cloud's lock), the cloud
-calls under one :class:`Undo` inside ``ledger.running``, then ``settle`` (results, change
-records and the end of the intent in one transaction); the cache changes last.
+A write goes through the session's unit of work (state/unit_of_work.py): ``begin`` (an intent,
+checked and recorded under the cloud's lock), the cloud calls under one :class:`Undo` inside
+``work.running``, then ``settle`` (results, change records and the end of the intent in one
+transaction); the cache changes last.  The refusals a front end asks for early (a name taken,
+a CIDR overlapping) are the same claims the unit of work checks again under the lock.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..model.errors import (
 from ..model.kinds import label
 from ..model.objects import Change
 from ..model.validation import check_name
+from ..state.claims import CacheRows, Claim, Claims
 
 __all__ = ["Manager", "Undo", "check_name"]
 
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
     from ..drivers.base import Driver, Features
     from ..model.objects import Cloud
     from ..state.cache import Cache
-    from ..state.ledger import Ledger
+    from ..state.unit_of_work import UnitOfWork
     from .session import Session
 
 log = logging.getLogger("minicloud")
@@ -84,8 +87,8 @@ class Manager:
         self.session = session
 
     @property
-    def ledger(self) -> Ledger:
-        return self.session.ledger
+    def work(self) -> UnitOfWork:
+        return self.session.work
 
     @property
     def cache(self) -> Cache:
@@ -172,14 +175,21 @@ class Manager:
             raise NotFoundError(f"no {label(kind)} {ident} in cloud {cloud}")
         return obj
 
-    def name_taken(self, kind: str, cloud: str, name: str) -> bool:
-        return bool(self.cache.named(kind, cloud, name))
+    def early(self, claim: Claim, cloud: str) -> None:
+        """Check ``claim`` against this session's copy of ``cloud``: the refusal a front end
+        gives as soon as the answer is typed (the unit of work checks it again under the
+        lock, against the store's rows)."""
+        claim.check(CacheRows(self.cache, cloud))
+
+    def check_type_name(self, cloud: str, kind: str, name: str) -> str:
+        """``name`` as the cloud's type allows it for ``kind`` (a rule its driver declares,
+        e.g. host names for instances), refused in the type's words before any cloud call."""
+        return driver_class(self.cloud(cloud).type).check_name(kind, name)
 
     def _check_new_name(self, kind: str, cloud: str, name: str) -> str:
         """A valid name no object of ``kind`` has in ``cloud`` yet: the create's own refusal,
         also asked for by a front end as soon as the name is typed."""
         check_name(name, f"{label(kind)} name")
-        if self.name_taken(kind, cloud, name):
-            raise ValidationError(f"a {label(kind)} named {name!r} exists already in cloud "
-                                  f"{cloud}")
+        self.check_type_name(cloud, kind, name)
+        self.early(Claims.name(kind, name), cloud)
         return name

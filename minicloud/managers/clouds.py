@@ -8,27 +8,22 @@ from typing import TYPE_CHECKING, Any
 
 from ..drivers import DRIVERS, driver_class
 from ..drivers.base import Driver, Setting
-from ..model.codec import to_dict
 from ..model.drift import Drift
 from ..model.errors import InUseError, MiniCloudError, NotFoundError, ValidationError
-from ..model.kinds import KINDS
-from ..model.objects import Cloud, Cluster, Deployment, DriftRecord, Flavor, Image, Intent
+from ..model.objects import Cloud, Cluster, Deployment, DriftRecord, Flavor, Image
 from ..model.validation import check_location
 from ..state.cache import clone
-from ..state.ledger import Claims
+from ..state.claims import Claims
+from ..state.unit_of_work import is_removal
 from . import catalog
 from .base import Manager, check_name
+from .recovery import forget
 from .reset import ResetReport
 
 if TYPE_CHECKING:
     from .reconciler import Reconciler
     from .reset import Resetter
     from .session import Session
-
-
-# What a cloud's removal intent is called: a dead one means "finish removing it".
-REMOVE = "remove cloud"
-ADD = "add cloud"
 
 
 @dataclass
@@ -136,8 +131,7 @@ class CloudManager(Manager):
     def check_new_name(self, name: str) -> str:
         """The name of a cloud to add: valid and free (asked as soon as it is typed)."""
         check_name(name, "cloud name")
-        if self.cache.get("cloud", name, name) is not None:
-            raise ValidationError(f"a cloud named {name!r} exists already")
+        self.early(Claims.name("cloud", name), name)
         return name
 
     def add(self, name: str, type_name: str, location: str = "",
@@ -160,22 +154,16 @@ class CloudManager(Manager):
         # The store-wide lock and the claim make a second "add" of the name wait, then fail,
         # before it touches the cloud (a loser must never clean up the winner's cloud).
         try:
-            intent = self.ledger.begin(name, f"{ADD} {name}", store_wide=True, new_cloud=True,
-                                       claims=[Claims.name("cloud", name)],
-                                       changes=[{"name": "cloud", "cloud": to_dict(cloud)}])
+            intent = self.work.begin_add(cloud)
         except BaseException:
             driver.close()
             raise
         try:
-            with self.ledger.running(intent):
+            with self.work.running(intent):
                 driver.setup()
                 snapshot = driver.snapshot()
                 cloud.synced_at = self.session.store.now()  # read whole, just now
-                with self.session.inventory.write(cloud=name, store_wide=True) as tx:
-                    tx.put(cloud)
-                    self.reconciler.apply(tx, cloud, snapshot, notices=False)
-                    tx.delete(intent, force=True)
-                self.ledger.release(intent)
+                self.work.settle_add(intent, cloud, snapshot)
         except BaseException:
             driver.forget()
             driver.close()
@@ -201,46 +189,37 @@ class CloudManager(Manager):
 
     def update(self, name: str, location: str) -> Cloud:
         check_location(location)
-        intent = self.ledger.begin(name, f"update cloud {name}")
-        with self.ledger.running(intent):
+        intent = self.work.begin(name, f"update cloud {name}")
+        with self.work.running(intent):
             cloud = clone(self.get(name))  # as the store has it, since the intent
             cloud.location = location
-            self.ledger.settle(intent, puts=[cloud])
+            self.work.settle(intent, puts=[cloud])
         return self.get(name)
 
     def remove(self, name: str) -> str:
         """Forget a cloud.  Returns what happened to its resources, in one line.
 
-        The intent comes first: a remove that is interrupted is finished by the next one, or
-        by the next menu or write, and says so."""
+        It waits for the writes other sessions have in progress in the cloud (and refuses,
+        in one line, when they take too long); its intent comes first, so that a remove that
+        is interrupted is finished by the next one, or by the next menu or write, which say
+        so."""
         cloud = self.get(name)
-        intent = self.ledger.begin(name, f"{REMOVE} {name}", store_wide=True)
-        return self._forget(cloud, intent)
-
-    def _forget(self, cloud: Cloud, intent: Intent | None) -> str:
-        name = cloud.name
-        with self.session.inventory.write(cloud=name, store_wide=True) as tx:
-            for kind in KINDS:
-                for obj in self.cache.all(kind, name):
-                    tx.delete(obj, force=True)
-            for stale in self.ledger.pending(name):
-                tx.delete(stale, force=True)
-        if intent is not None:
-            self.ledger.release(intent)
-        self.session.drivers.forget(name)
-        return f"cloud {name} forgotten; its resources stay in the cloud"
+        return forget(self.session, cloud, self.work.begin_remove(name))
 
     def finish_interrupted(self) -> list[str]:
-        """Finish what a killed process left half-done: a Destroy, a cloud's removal.  One
-        line for each, for the user."""
+        """Finish what a killed process left half-done: a Destroy (one line for the user);
+        a cloud's removal, a cloud's add (said by the settler)."""
         said = []
-        if self.resetter.destroying():
+        if self.work.interrupted_destroy():
             report = self.resetter.destroy()
             said.append("an interrupted Destroy was finished" if not report.failures else
                         f"an interrupted Destroy could not be finished: {report.failures[0]}")
-        for cloud in sorted(self.cache.all("cloud"), key=lambda c: c.name):
-            if any(i.name.startswith(REMOVE) for i in self.ledger.dead(cloud.name)):
-                said.append(self._forget(cloud, None) + " (an interrupted remove, finished)")
+        for cloud, dead in self.work.dead_by_cloud().items():
+            if self.cache.get("cloud", cloud, cloud) is None or any(map(is_removal, dead)):
+                try:
+                    self.work.settle_dead(cloud)
+                except MiniCloudError as err:
+                    said.append(f"cloud {cloud}: interrupted writes not settled: {err}")
         return said
 
     # -- clusters ------------------------------------------------------------------------------
@@ -251,19 +230,16 @@ class CloudManager(Manager):
 
     def check_new_cluster(self, cloud: str, name: str) -> str:
         """The name of a cluster to add to ``cloud``: valid and free."""
-        check_name(name, "cluster name")
-        if self.cache.get("cluster", cloud, name) is not None:
-            raise ValidationError(f"cluster {name!r} exists already in cloud {cloud}")
-        return name
+        return self._check_new_name("cluster", cloud, name)
 
     def add_cluster(self, cloud: str, name: str) -> Cluster:
         self.get(cloud)
         self.check_new_cluster(cloud, name)
         cluster = Cluster(cloud, name)
-        intent = self.ledger.begin(cloud, f"add cluster {name}",
-                                   claims=[Claims.name("cluster", name)])
-        with self.ledger.running(intent):
-            self.ledger.settle(intent, puts=[cluster])
+        intent = self.work.begin(cloud, f"add cluster {name}",
+                                 claims=[Claims.name("cluster", name)])
+        with self.work.running(intent):
+            self.work.settle(intent, puts=[cluster])
         return self.by_id("cluster", cloud, name)
 
     def remove_cluster(self, cloud: str, name: str) -> None:
@@ -271,11 +247,11 @@ class CloudManager(Manager):
         if cluster is None:
             raise NotFoundError(f"no cluster named {name!r} in cloud {cloud}")
         self._check_empty(cluster)
-        intent = self.ledger.begin(cloud, f"remove cluster {name}",
-                                   requires=[("cluster", name)])
-        with self.ledger.running(intent):
+        intent = self.work.begin(cloud, f"remove cluster {name}",
+                                 requires=[("cluster", name)])
+        with self.work.running(intent):
             self._check_empty(cluster)  # again: the cache is the store's since the intent
-            self.ledger.settle(intent, deletes=[cluster])
+            self.work.settle(intent, deletes=[cluster])
 
     def check_cluster_removable(self, cluster: Cluster) -> None:
         """Refuse (as remove_cluster does) a cluster with instances: a front end asks this
@@ -310,7 +286,8 @@ class CloudManager(Manager):
         self.reconciler.sync_once(name)
 
     def settle_interrupted(self) -> None:
-        """Settle the writes killed processes left pending, in every cloud (menu start)."""
+        """Settle the writes killed processes left pending, in every cloud the store has
+        intents in, known or not (menu start)."""
         self.reconciler.settle_all()
 
     def refresh(self, name: str | None = None) -> list[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..drivers.base import Driver, ServerSpec
-from ..model.errors import DriverError, InUseError, ValidationError
+from ..model.errors import DriverError, ValidationError
 from ..model.objects import (
     DEFAULT_GROUP,
     KEYPAIR_PREFIX,
@@ -23,9 +23,9 @@ from ..model.objects import (
     State,
 )
 from ..state.cache import clone
-from ..state.ledger import Claims
+from ..state.claims import Claims
 from .access import AccessManager, ConnectPlan
-from .base import Manager, Undo, check_name, log
+from .base import Manager, Undo, log
 from .groups import public_ssh
 
 if TYPE_CHECKING:
@@ -84,10 +84,10 @@ class InstanceManager(Manager):
         else:
             requires.append(("security_group", self.find("security_group", security_group,
                                                          cloud).id))
-        intent = self.ledger.begin(cloud, f"create instance {name}", claims=claims,
-                                   requires=requires)
+        intent = self.work.begin(cloud, f"create instance {name}", claims=claims,
+                                 requires=requires)
         driver = self.driver(cloud)
-        with self.ledger.running(intent), Undo() as undo:
+        with self.work.running(intent), Undo() as undo:
             pending: list[Any] = []
             if security_group == PUBLIC_SSH:
                 pending.append(public_ssh(self, cloud, undo))
@@ -99,7 +99,7 @@ class InstanceManager(Manager):
             undo.push(f"instance {name} in cloud {cloud}",
                       partial(driver.delete_server, server.id))
             server = driver.wait_server(server.id, State.ACTIVE)
-            self.ledger.settle(intent, puts=[*pending, server])
+            self.work.settle(intent, puts=[*pending, server])
         return self.by_id("instance", cloud, server.id)
 
     def _zones(self, cloud: str) -> set[str]:
@@ -113,10 +113,7 @@ class InstanceManager(Manager):
 
     def check_new_name(self, cloud: str, name: str) -> str:
         """The name of an instance to create in ``cloud``: valid and free."""
-        check_name(name, "instance name")
-        if self.name_taken("instance", cloud, name):
-            raise ValidationError(f"an instance named {name!r} exists already in cloud {cloud}")
-        return name
+        return self._check_new_name("instance", cloud, name)
 
     def check_fixed_ip(self, net: Network, fixed_ip: str) -> str:
         """A requested private address: a host of the network's subnet, not its gateway,
@@ -137,11 +134,7 @@ class InstanceManager(Manager):
             raise ValidationError(f"{addr} is the broadcast address of {cidr}, not a host")
         if subnet.gateway_ip and addr == ipaddress.ip_address(subnet.gateway_ip):
             raise ValidationError(f"{addr} is the gateway of {net.name}")
-        holder = next((i.name for i in self.cache.holding("instance", net.cloud, "ip", str(addr))
-                       if any(n.network_id == net.id and n.ip == str(addr) for n in i.nics)),
-                      None)
-        if holder is not None:
-            raise InUseError(f"{addr} is in use by instance {holder}")
+        self.early(Claims.address(net.id, str(addr)), net.cloud)
         return str(addr)
 
     def _keypair(self, cloud: str, driver: Driver, undo: Undo, pending: list[Any]) -> str | None:
@@ -178,12 +171,12 @@ class InstanceManager(Manager):
         change = self._power_change(instance, action)
         earlier = self.cache.get("change", instance.cloud,
                                  Change.make_id("power", instance.id))
-        intent = self.ledger.begin(instance.cloud, f"{action} instance {instance.name}",
-                                   changes=[change] if change and not earlier else [],
-                                   requires=[("instance", instance.id)])
+        intent = self.work.begin(instance.cloud, f"{action} instance {instance.name}",
+                                 changes=[change] if change and not earlier else [],
+                                 requires=[("instance", instance.id)])
         driver = self.driver(instance.cloud)
         wanted = State.SHUTOFF if action == "stop" else State.ACTIVE
-        with self.ledger.running(intent):
+        with self.work.running(intent):
             server = getattr(driver, f"{action}_server")(instance.id)
             if server.status != wanted:
                 server = driver.wait_server(instance.id, wanted)
@@ -194,7 +187,7 @@ class InstanceManager(Manager):
                     puts.append(change)
                 elif earlier.detail == server.status:
                     deletes.append(earlier)  # back as it was: nothing left to restore
-            self.ledger.settle(intent, puts=puts, deletes=deletes)
+            self.work.settle(intent, puts=puts, deletes=deletes)
         return self.by_id("instance", instance.cloud, instance.id)
 
     def power_refusal(self, instance: Instance, action: str) -> str | None:
@@ -235,10 +228,10 @@ class InstanceManager(Manager):
         self.check_removable(instance)
         fips = [f for f in self.cache.all("public_ip", instance.cloud)
                 if f.instance_id == instance.id]
-        intent = self.ledger.begin(instance.cloud, f"remove instance {instance.name}",
-                                   requires=[("instance", instance.id)])
+        intent = self.work.begin(instance.cloud, f"remove instance {instance.name}",
+                                 requires=[("instance", instance.id)])
         driver = self.driver(instance.cloud)
-        with self.ledger.running(intent):
+        with self.work.running(intent):
             with Undo() as undo:
                 for fip in fips:
                     driver.disassociate_public_ip(fip.id)
@@ -252,7 +245,7 @@ class InstanceManager(Manager):
                 free = clone(fip)
                 free.instance_id = free.port_id = free.fixed_ip = None
                 puts.append(free)
-            self.ledger.settle(intent, puts=puts, deletes=deletes)
+            self.work.settle(intent, puts=puts, deletes=deletes)
         for fip in fips:
             if fip.owned:  # an IP MiniCloud allocated goes back to the cloud
                 self.networks.release(self.by_id("public_ip", fip.cloud, fip.id))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from functools import partial
 from typing import Any
 
@@ -11,7 +10,7 @@ from ..model.errors import InUseError, NotFoundError, ValidationError
 from ..model.objects import Change, Network, PublicIP, Router
 from ..model.validation import parse_cidr
 from ..state.cache import clone
-from ..state.ledger import Claims
+from ..state.claims import Claims
 from .base import Manager, Undo
 
 __all__ = ["NetworkManager", "parse_cidr"]
@@ -34,17 +33,11 @@ class NetworkManager(Manager):
                 if network.id in r.interface_network_ids]
 
     def check_cidr(self, cloud: str, cidr: str) -> str:
-        net = parse_cidr(cidr)
-        for other in self.cache.all("network", cloud):
-            for existing in other.cidrs:
-                try:
-                    theirs = ipaddress.ip_network(existing, strict=False)
-                except ValueError:
-                    continue
-                if theirs.version == net.version and net.overlaps(theirs):
-                    raise ValidationError(f"{net} overlaps {other.name} ({theirs}) in cloud "
-                                          f"{cloud}")
-        return str(net)
+        """A valid CIDR that overlaps no network of ``cloud`` (asked as soon as it is typed;
+        the same claim is checked again under the lock)."""
+        net = str(parse_cidr(cidr))
+        self.early(Claims.cidr(net), cloud)
+        return net
 
     def check_new_name(self, cloud: str, name: str) -> str:
         """The name of a network to create in ``cloud``: valid and free."""
@@ -57,13 +50,13 @@ class NetworkManager(Manager):
         target = self.find("router", router, cloud) if router else None
         changes = [] if target is None or target.owned else [
             {**to_dict(Change.of(cloud, "interface", target.id)), "network_name": name}]
-        intent = self.ledger.begin(cloud, f"create network {name}",
-                                   claims=[Claims.name("network", name), Claims.cidr(cidr)],
-                                   changes=changes,
-                                   requires=[("router", target.id)] if target else [])
-        with self.ledger.running(intent), Undo() as undo:
+        intent = self.work.begin(cloud, f"create network {name}",
+                                 claims=[Claims.name("network", name), Claims.cidr(cidr)],
+                                 changes=changes,
+                                 requires=[("router", target.id)] if target else [])
+        with self.work.running(intent), Undo() as undo:
             puts = self._make(undo, cloud, name, cidr, target)
-            self.ledger.settle(intent, puts=puts)
+            self.work.settle(intent, puts=puts)
         return self.by_id("network", cloud, puts[0].id)
 
     def _make(self, undo: Undo, cloud: str, name: str, cidr: str,
@@ -101,14 +94,14 @@ class NetworkManager(Manager):
             raise ValidationError(f"network {network.name} is attached to {router.name} "
                                   "already")
         change = None if router.owned else Change.interface(router, network.id)
-        intent = self.ledger.begin(router.cloud,
-                                   f"attach network {network.name} to router {router.name}",
-                                   changes=[change] if change else [],
-                                   requires=[("router", router.id), ("network", network.id)])
-        with self.ledger.running(intent), Undo() as undo:
+        intent = self.work.begin(router.cloud,
+                                 f"attach network {network.name} to router {router.name}",
+                                 changes=[change] if change else [],
+                                 requires=[("router", router.id), ("network", network.id)])
+        with self.work.running(intent), Undo() as undo:
             updated = self._attach(undo, router, network)[0]
             recorded, cancelled = self.record(change) if change else ([], [])
-            self.ledger.settle(intent, puts=[updated, *recorded], deletes=cancelled)
+            self.work.settle(intent, puts=[updated, *recorded], deletes=cancelled)
         return self.by_id("router", router.cloud, router.id)
 
     def _attach(self, undo: Undo, router: Router, network: Network) -> list[Any]:
@@ -134,17 +127,17 @@ class NetworkManager(Manager):
                              f"{router.name}: {', '.join(sorted(users))}; release them first")
         change = None if router.owned else \
             Change.of(router.cloud, "interface_removed", router.id, network.id)
-        intent = self.ledger.begin(router.cloud,
-                                   f"detach network {network.name} from router {router.name}",
-                                   changes=[change] if change else [],
-                                   requires=[("router", router.id), ("network", network.id)])
+        intent = self.work.begin(router.cloud,
+                                 f"detach network {network.name} from router {router.name}",
+                                 changes=[change] if change else [],
+                                 requires=[("router", router.id), ("network", network.id)])
         driver = self.driver(router.cloud)
-        with self.ledger.running(intent), Undo() as undo:
+        with self.work.running(intent), Undo() as undo:
             updated = driver.remove_router_interface(router.id, network.id)
             undo.push(f"interface of {network.name} on router {router.name}",
                       partial(driver.add_router_interface, router.id, network.id))
             recorded, cancelled = self.record(change) if change else ([], [])
-            self.ledger.settle(intent, puts=[updated, *recorded], deletes=cancelled)
+            self.work.settle(intent, puts=[updated, *recorded], deletes=cancelled)
         return self.by_id("router", router.cloud, router.id)
 
     def _instances_on(self, network: Network) -> list[Any]:
@@ -180,11 +173,11 @@ class NetworkManager(Manager):
         """Remove a network MiniCloud created, detaching it from its routers first (where the
         type cannot detach, deleting it takes it off its router)."""
         self.check_removable(network)
-        intent = self.ledger.begin(network.cloud, f"remove network {network.name}",
-                                   requires=[("network", network.id)])
+        intent = self.work.begin(network.cloud, f"remove network {network.name}",
+                                 requires=[("network", network.id)])
         driver = self.driver(network.cloud)
         routers = self.routers_of(network)
-        with self.ledger.running(intent):
+        with self.work.running(intent):
             with Undo() as undo:
                 if self.features(network.cloud).detach_network:
                     self._leave(undo, network, routers)
@@ -198,7 +191,7 @@ class NetworkManager(Manager):
                 puts.append(updated)
                 deletes += [c for c in self.changes_of(router.cloud, router.id)
                             if c.network_id == network.id]
-            self.ledger.settle(intent, puts=puts, deletes=deletes)
+            self.work.settle(intent, puts=puts, deletes=deletes)
 
     # -- public IPs ----------------------------------------------------------------------------
 
@@ -218,8 +211,8 @@ class NetworkManager(Manager):
         """Give a public IP MiniCloud allocated back to the cloud."""
         if not fip.owned:
             raise ValidationError(f"MiniCloud did not allocate {fip.name}; it stays")
-        intent = self.ledger.begin(fip.cloud, f"release public IP {fip.name}",
-                                   requires=[("public_ip", fip.id)])
-        with self.ledger.running(intent):
+        intent = self.work.begin(fip.cloud, f"release public IP {fip.name}",
+                                 requires=[("public_ip", fip.id)])
+        with self.work.running(intent):
             self.driver(fip.cloud).release_public_ip(fip.id)
-            self.ledger.settle(intent, deletes=[fip, *self.changes_of(fip.cloud, fip.id)])
+            self.work.settle(intent, deletes=[fip, *self.changes_of(fip.cloud, fip.id)])

@@ -19,9 +19,6 @@ from ..model.objects import Change, Cloud, Instance, PublicIP, Router, State
 from .reconciler import Reconciler
 from .session import Session
 
-# The meta row that marks a Destroy under way.
-DESTROYING = "destroying"
-
 
 @dataclass
 class ResetReport:
@@ -247,42 +244,36 @@ class Resetter:
         return report
 
     def _reset_cloud(self, cloud: Cloud, report: ResetReport) -> None:
-        cache = self.session.inventory.ensure_loaded()
-        run = CloudReset(cloud, self.session.drivers.get(cloud), cache, report,
-                         cache.all("change", cloud.name))
-        for step in STEPS:
-            step(run)
-        with self.session.inventory.write(cloud=cloud.name) as tx:
-            for obj in run.deletes:
-                tx.delete(obj, force=True)
-            for obj in run.puts.values():
-                tx.put(obj, force=True)
-            for change in run.changes:
-                if change.target_id not in run.failed:
-                    tx.delete(change, force=True)
-            for pair in cache.all("keypair", cloud.name):
-                tx.delete(pair, force=True)
-
-    def destroying(self) -> bool:
-        """A Destroy was started and not finished (its process was killed)."""
-        return self.session.store.meta(DESTROYING) is not None
+        work = self.session.work
+        intent = work.begin(cloud.name, f"reset cloud {cloud.name}")
+        with work.running(intent):
+            cache = self.session.inventory.ensure_loaded()
+            run = CloudReset(cloud, self.session.drivers.get(cloud), cache, report,
+                             cache.all("change", cloud.name))
+            for step in STEPS:
+                step(run)
+            done = [c for c in run.changes if c.target_id not in run.failed]
+            work.settle(intent, puts=run.puts.values(),
+                        deletes=[*run.deletes, *done, *cache.all("keypair", cloud.name)])
 
     def destroy(self) -> ResetReport:
-        """Reset, then forget every cloud and empty MiniCloud's tables.  A mark in the store
-        says a Destroy is under way until it is done, so a killed one is finished later.
-        Each cloud keeps what Reset left in it, what existed before MiniCloud (a Stub cloud
-        its external network and default group): adding it again finds a whole cloud."""
-        self.session.store.set_meta(DESTROYING, "1")
-        report = self.reset()
-        if report.failures:
-            self.session.store.set_meta(DESTROYING, None)
-            return report
-        cache = self.session.inventory.ensure_loaded()
-        drivers = self.session.drivers
-        for cloud in cache.all("cloud"):
-            drivers.forget(cloud.name)
-        drivers.forget_secrets()
-        self.session.store.empty_all()
-        self.session.store.set_meta(DESTROYING, None)  # a kill before this: done again, harmlessly
-        self.session.inventory.forget()
+        """Reset, then forget every cloud and empty MiniCloud's tables.  Its intent (of the
+        whole store) waits for the writes other sessions have in progress, refuses theirs
+        until it is done, and lets the next start finish a Destroy that was killed.  Each
+        cloud keeps what Reset left in it, what existed before MiniCloud (a Stub cloud its
+        external network and default group): adding it again finds a whole cloud.  No driver
+        is built to forget a cloud (one that cannot be reached is forgotten all the same)."""
+        work = self.session.work
+        intent = work.begin_destroy()
+        with work.running(intent):
+            report = self.reset()
+            if report.failures:
+                work.drop(intent)
+                return report
+            cache = self.session.inventory.ensure_loaded()
+            drivers = self.session.drivers
+            for cloud in cache.all("cloud"):
+                drivers.forget(cloud.name)
+            drivers.forget_secrets()
+            work.empty_all(intent)
         return report

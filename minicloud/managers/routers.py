@@ -6,7 +6,7 @@ from functools import partial
 
 from ..model.errors import InUseError, ValidationError
 from ..model.objects import Change, Network, Router
-from ..state.ledger import Claims
+from ..state.claims import Claims
 from .base import Manager, Undo, check_name
 
 
@@ -36,14 +36,14 @@ class RouterManager(Manager):
         self.require(cloud, "routers", "have routers")
         self.check_new_name(cloud, name)
         network = self._gateway(cloud, gateway) if gateway else None
-        intent = self.ledger.begin(cloud, f"create router {name}",
-                                   claims=[Claims.name("router", name)],
-                                   requires=[("network", network.id)] if network else [])
+        intent = self.work.begin(cloud, f"create router {name}",
+                                 claims=[Claims.name("router", name)],
+                                 requires=[("network", network.id)] if network else [])
         driver = self.driver(cloud)
-        with self.ledger.running(intent), Undo() as undo:
+        with self.work.running(intent), Undo() as undo:
             router = driver.create_router(name, network.id if network else None)
             undo.push(f"router {name} in cloud {cloud}", partial(driver.delete_router, router.id))
-            self.ledger.settle(intent, puts=[router])
+            self.work.settle(intent, puts=[router])
         return self.by_id("router", cloud, router.id)
 
     def set_gateway(self, router: Router, network_name: str) -> Router:
@@ -62,16 +62,16 @@ class RouterManager(Manager):
                          f"clear a router's gateway: Reset could not take back one set on "
                          f"router {router.name}, which MiniCloud did not create")
         change = None if router.owned else Change.gateway(router, network.id)
-        intent = self.ledger.begin(router.cloud, f"set the gateway of router {router.name}",
-                                   changes=[change] if change else [],
-                                   requires=[("router", router.id), ("network", network.id)])
+        intent = self.work.begin(router.cloud, f"set the gateway of router {router.name}",
+                                 changes=[change] if change else [],
+                                 requires=[("router", router.id), ("network", network.id)])
         driver = self.driver(router.cloud)
-        with self.ledger.running(intent), Undo() as undo:
+        with self.work.running(intent), Undo() as undo:
             updated = driver.set_router_gateway(router.id, network.id)
             undo.push(f"gateway of router {router.name}",
                       partial(driver.clear_router_gateway, router.id))
             puts, deletes = self.record(change) if change else ([], [])
-            self.ledger.settle(intent, puts=[updated, *puts], deletes=deletes)
+            self.work.settle(intent, puts=[updated, *puts], deletes=deletes)
         return self.by_id("router", router.cloud, router.id)
 
     def clear_gateway(self, router: Router) -> Router:
@@ -82,16 +82,16 @@ class RouterManager(Manager):
         self._check_no_public_ips(router)
         change = None if router.owned else \
             Change.of(router.cloud, "gateway_removed", router.id, previous)
-        intent = self.ledger.begin(router.cloud, f"clear the gateway of router {router.name}",
-                                   changes=[change] if change else [],
-                                   requires=[("router", router.id)])
+        intent = self.work.begin(router.cloud, f"clear the gateway of router {router.name}",
+                                 changes=[change] if change else [],
+                                 requires=[("router", router.id)])
         driver = self.driver(router.cloud)
-        with self.ledger.running(intent), Undo() as undo:
+        with self.work.running(intent), Undo() as undo:
             updated = driver.clear_router_gateway(router.id)
             undo.push(f"gateway of router {router.name}",
                       partial(driver.set_router_gateway, router.id, previous))
             puts, deletes = self.record(change) if change else ([], [])
-            self.ledger.settle(intent, puts=[updated, *puts], deletes=deletes)
+            self.work.settle(intent, puts=[updated, *puts], deletes=deletes)
         return self.by_id("router", router.cloud, router.id)
 
     def _check_no_public_ips(self, router: Router) -> None:
@@ -127,10 +127,10 @@ class RouterManager(Manager):
         """Remove a router MiniCloud created, detaching its networks first (refused while it
         has networks where the type cannot detach them)."""
         self.check_removable(router)
-        intent = self.ledger.begin(router.cloud, f"remove router {router.name}",
-                                   requires=[("router", router.id)])
+        intent = self.work.begin(router.cloud, f"remove router {router.name}",
+                                 requires=[("router", router.id)])
         driver = self.driver(router.cloud)
-        with self.ledger.running(intent):
+        with self.work.running(intent):
             with Undo() as undo:
                 for net_id in list(router.interface_network_ids):
                     driver.remove_router_interface(router.id, net_id)
@@ -138,5 +138,5 @@ class RouterManager(Manager):
                               partial(driver.add_router_interface, router.id, net_id))
                 driver.delete_router(router.id)
             # The router is gone: from here on only the store and cache follow.
-            self.ledger.settle(intent, deletes=[router, *self.changes_of(router.cloud,
+            self.work.settle(intent, deletes=[router, *self.changes_of(router.cloud,
                                                                           router.id)])

@@ -44,6 +44,10 @@ class Cloud:
     # MiniCloud that read found (``minicloud drift``, ``clouds list``).
     synced_at: float | None = None
     drift: int = 0
+    # Drawn at random when the cloud is added: a cloud removed and added again is another
+    # incarnation, into which nothing read from the first one is written ("" before there
+    # were incarnations).
+    incarnation: str = ""
     version: int = 0
 
     kind: ClassVar[str] = "cloud"
@@ -310,14 +314,16 @@ class Intent(Resource):
     which no other write may take meanwhile: ``kind:name`` names, ``cidr:`` networks,
     ``ip:`` addresses.  ``changes`` are the change records of other people's resources it
     will make (``Change`` fields; a network named but not yet created has ``network_name``).
-    ``owner`` is the process (host, pid, start time); ``lease_until`` is renewed while it waits,
-    on the store's clock.
+    ``owner`` is the process (host, pid, start time) and its session; ``lease_until`` is
+    renewed while it waits, on the store's clock.  ``incarnation`` is the cloud's it was
+    recorded in: it is settled in that one only.
     """
 
     claims: list[str] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
     owner: dict[str, Any] = field(default_factory=dict)
     lease_until: float = 0.0
+    incarnation: str = ""
 
     kind: ClassVar[str] = "intent"
 

@@ -1,8 +1,10 @@
 """The in-memory object cache, and the write path that keeps it in step with the store.
 
-Reads come from the cache and never reach a driver.  Writes go through :meth:`Inventory.write`:
-the caller has already changed the cloud; the store is written in one transaction; the cache
-changes last, only after the commit, so a failed write leaves the cache as it was.
+Reads come from the cache and never reach a driver.  Writes go through the unit of work
+(unit_of_work.py), in :meth:`Inventory.transaction`: the caller has already changed the cloud;
+the store is written in one transaction that holds the clouds' locks and bumps their
+generations; the cache changes last, only after the commit, so a failed write leaves the cache
+as it was.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -135,6 +137,30 @@ class Writes:
 
     def delete(self, obj: Any, force: bool = False) -> None:
         self.deletes.append((obj, force))
+
+
+class WriteTransaction:
+    """A write transaction in progress (:meth:`Inventory.transaction`): the generations of its
+    clouds as it found them under their locks, and what it wrote, for the cache."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self.generations: dict[str, int] = {}
+        self.bumped: dict[str, int] = {}
+        self.saved: list[Any] = []
+        self.deleted: list[Any] = []
+        self.forgotten: list[str] = []
+
+    def apply(self, writes: Writes) -> None:
+        self.saved += self.inventory._apply(writes)
+        self.deleted += [obj for obj, _ in writes.deletes]
+
+    def delete_cloud(self, cloud: str) -> None:
+        """Every row of ``cloud`` in every table, as the store has them (not only those the
+        cache knows): a forgotten cloud leaves nothing behind."""
+        for kind in KINDS:
+            self.inventory.store.kind(kind).delete_cloud(cloud)
+        self.forgotten.append(cloud)
 
 
 def _cloud_of(obj: Any) -> str:
@@ -391,36 +417,47 @@ class Inventory:
 
     @contextmanager
     def write(self, cloud: str | None = None, store_wide: bool = False) -> Iterator[Writes]:
-        """Collect writes, then apply them in one transaction; the cache changes after the
-        commit.  The transaction holds the lock of ``cloud`` and of every cloud whose rows it
-        writes (in name order, after the store's lock when ``store_wide``), and bumps each
-        one's generation: a generation then stands for one state of the cloud's rows, which
-        other sessions re-read on and the saved views of the tree are keyed by."""
+        """Collect writes, then apply them in one transaction (see :meth:`transaction`); the
+        clouds locked are ``cloud`` and every cloud whose rows are written."""
         writes = Writes()
         yield writes
-        clouds = sorted({_cloud_of(obj) for obj, _ in (*writes.puts, *writes.deletes)}
-                        | ({cloud} if cloud else set()))
-        locks = ((STORE_LOCK,) if store_wide else ()) + tuple(clouds)
-        stale: list[str] = []
-        bumped: dict[str, int] = {}
+        clouds = {_cloud_of(obj) for obj, _ in (*writes.puts, *writes.deletes)}
+        with self.transaction(clouds | ({cloud} if cloud else set()), store_wide) as tx:
+            tx.apply(writes)
+
+    @contextmanager
+    def transaction(self, clouds: Iterable[str], store_wide: bool = False
+                    ) -> Iterator[WriteTransaction]:
+        """One write transaction holding the locks of ``clouds`` (in name order, after the
+        store's lock when ``store_wide``): what it reads is the store as it is under those
+        locks; what it applies bumps each cloud's generation (a generation then stands for one
+        state of the cloud's rows, which other sessions re-read on and the saved views of the
+        tree are keyed by).  The cache changes after the commit, only then: a failed write
+        leaves it, and the generations this session holds, as they were."""
+        names = sorted(set(clouds))
+        locks = ((STORE_LOCK,) if store_wide else ()) + tuple(names)
+        tx = WriteTransaction(self)
         try:
             with self.store.transaction(write=True, locks=locks) as conn:
-                for name in clouds:
-                    if self.store.generation(conn, name) != self.generations.get(name, 0):
-                        stale.append(name)
-                    bumped[name] = self.store.bump(conn, name)
-                saved = self._apply(writes)
+                tx.generations = {name: self.store.generation(conn, name) for name in names}
+                yield tx
+                tx.bumped = {name: self.store.bump(conn, name) for name in names}
         except StaleError:
             self.forget()  # the refusal comes with a refresh
             raise
-        # Only a committed write moves what this session holds to the new generations (a
-        # part of the tree saved under one then shows what the store holds under it).
-        self.generations.update(bumped)
-        for name in stale:
+        self._committed(tx)
+
+    def _committed(self, tx: WriteTransaction) -> None:
+        """The cache after a commit: clouds another session wrote meanwhile are read again;
+        the rest takes what was written."""
+        stale = [name for name, generation in tx.generations.items()
+                 if generation != self.generations.get(name, 0)]
+        self.generations.update(tx.bumped)
+        for name in [*stale, *tx.forgotten]:
             self.reload_cloud(name)
-        for obj, _ in writes.deletes:
+        for obj in tx.deleted:
             self.cache.remove(obj)
-        for obj in saved:
+        for obj in tx.saved:
             self.cache.put(obj)
 
     def _apply(self, writes: Writes) -> list[Any]:

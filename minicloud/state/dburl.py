@@ -1,4 +1,8 @@
-"""Database URLs: how they are shown (never with a password) and what their failures mean."""
+"""Database URLs: how they are shown (never with a password) and what their failures mean.
+
+A store is one URL, or several separated by spaces: the nodes of one MySQL/MariaDB Galera
+cluster, tried in order (the store goes on with the next when the one in use is lost).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,30 @@ SUPPORTED_URLS = ("sqlite:///PATH or "
                   "mysql+pymysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?charset=utf8mb4]")
 
 
+def split_urls(text: str) -> list[str]:
+    """The URLs of a store setting: one, or several separated by spaces (a cluster's nodes).
+    An SQLite URL is always one (its file's path may hold spaces; a server URL cannot: a
+    space in it is written %20)."""
+    text = text.strip()
+    if text.startswith("sqlite"):
+        return [text]
+    return text.split()
+
+
 def check_url(url: str) -> None:
     """Refuse a store URL MiniCloud cannot use, before any database driver is imported:
-    SQLAlchemy would otherwise fail deep inside an import (``No module named 'psycopg'``)."""
-    problem = _url_problem(url)
-    if problem:
-        raise ConfigError(f"unsupported store URL ({problem}): use {SUPPORTED_URLS}")
+    SQLAlchemy would otherwise fail deep inside an import (``No module named 'psycopg'``).
+    Several URLs (space-separated) must each be a MySQL/MariaDB one: the nodes of a cluster."""
+    urls = split_urls(url) or [url]
+    for one in urls:
+        problem = _url_problem(one)
+        if problem:
+            where = f"store URL {urls.index(one) + 1} of {len(urls)}" if len(urls) > 1 \
+                else "store URL"
+            raise ConfigError(f"unsupported {where} ({problem}): use {SUPPORTED_URLS}")
+    if len(urls) > 1 and any(one.startswith("sqlite") for one in urls):
+        raise ConfigError("several store URLs name the nodes of one MySQL/MariaDB cluster; "
+                          "an SQLite store is one file: give one sqlite:/// URL")
 
 
 def _url_problem(url: str) -> str:
@@ -48,7 +70,10 @@ def _url_problem(url: str) -> str:
 
 
 def describe_url(url: str) -> str:
-    """``host:port/database`` (or the SQLite file) for error messages; never the password."""
+    """``host:port/database`` (or the SQLite file) for error messages; never the password.
+    Several URLs: each, separated by commas."""
+    if len(split_urls(url)) > 1:
+        return ", ".join(describe_url(one) for one in split_urls(url))
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -62,9 +87,13 @@ def describe_url(url: str) -> str:
 
 
 def with_password(url: str, password: str | None) -> str:
-    """Put ``password`` (from ``MINICLOUD_DB_PASSWORD``) into a URL that has none."""
+    """Put ``password`` (from ``MINICLOUD_DB_PASSWORD``) into a URL that has none (into each
+    of several)."""
     if not password:
         return url
+    urls = split_urls(url)
+    if len(urls) > 1:
+        return " ".join(with_password(one, password) for one in urls)
     parts = urlsplit(url)
     if parts.password is not None or not parts.username:
         return url
@@ -94,6 +123,16 @@ def _explain(url: str, exc: BaseException) -> str:
                 f"grant it: GRANT ALL ON `{database}`.* TO the MiniCloud user")
     if code in (2003, 2002, 2013, 2006):
         return f"store {where}: server unreachable; check that it runs and the host/port"
+    if code == 1047:
+        return (f"store {where}: this node is not primary (cut off from its cluster's "
+                "majority): it refuses writes until it rejoins; nothing was changed; use "
+                "another node or the proxy")
+    if code == 1213:
+        return (f"store {where}: busy: another session wrote the same rows at the same time "
+                "(on another node); nothing was changed, try again")
+    if code == 1205:
+        return (f"store {where}: busy: another session held the lock too long; nothing was "
+                "changed, try again")
     if code == 1049:
         return f"store {where}: unknown database"
     text = str(orig or exc).splitlines()[0] if str(orig or exc) else type(exc).__name__

@@ -6,6 +6,48 @@ through ``dataset``, and only when the store is new, older or half-made: importi
 idempotent and writes the schema version last, so a first start that was interrupted is
 finished by the next one; a store written by a newer MiniCloud is refused.  A current SQLite
 store is read at start-up with the standard library's sqlite3 (faster still).
+
+**Transactions that run again.**  Some failures mean "run the whole transaction again"
+(state/retry.py says which: a deadlock or a failed Galera certification, a lock wait timeout,
+a lost connection, a Galera node outside the primary component).  ``transaction()`` (a context
+manager) cannot run its block again: it raises :class:`~.retry.RetryTransaction` (a
+StoreError, one line) for them.  ``retrying()`` runs a *function* holding a whole
+transaction, from its first read, a few times with a random pause::
+
+    def body(conn) -> int:                       # everything from the first read on
+        generation = store.generation(conn, cloud)
+        ...                                      # reads, checks, writes: no cloud call
+        return store.bump(conn, cloud)
+
+    store.retrying(body, write=True, locks=(cloud,), verify=None)
+
+The body must not have effects outside the transaction (a cloud call, a cache change, a
+counter): those go after ``retrying`` returns.  When the connection was lost during COMMIT the
+outcome is unknown: ``verify(conn) -> bool``, given, is asked on a fresh transaction whether
+the lost commit happened (the unit of work reads back its intent by id); True ends the
+retries with the body's result.  Without ``verify`` the body runs again: it must then be right
+after its own commit too (it re-reads everything it relies on, and writes nothing twice: an
+insert-if-missing, a delete, a bump, an emptying).  Inside an open transaction ``retrying`` just
+runs the body: the outermost transaction is the one that runs again.  A session whose write
+lost its node says ``store node lost during a write: retried on another`` (``notify``).
+
+**Several URLs** (space-separated: the nodes of a Galera cluster, or one URL through a proxy).
+A lost node is skipped when a connection is made: a session with no transaction open goes on
+with the next node without a word; one whose transaction was open is retried as above.
+
+**On Galera** (``wsrep_on`` seen once per connection): reads are causal (``wsrep_sync_wait``:
+a generation check or a lock read sees every commit made on any node before it), a node that
+is not ready (not primary, or still joining) is treated as lost, and taking a lock also
+writes a row of its own (``held/NAME``, a new value each time): ``SELECT ... FOR UPDATE``
+locks only on the node that runs it, and that write makes two transactions holding one lock
+on two nodes conflict at certification, so the later one fails (1213) and runs again.
+
+Audit for Galera (which replicates InnoDB row changes and DDL only): every table has a primary
+key (the record tables ``key``, the meta table ``name``, made by dataset through
+state/schema.py, the drivers' tables alike); all are InnoDB (the server's default: nothing
+names an engine); no GET_LOCK, no LOCK TABLES, no temporary tables, no statement-based
+replication: locks are rows of the meta table (``lock/NAME``).  DDL runs only outside
+transactions (schema creation), which Galera replicates in total order.
 """
 
 from __future__ import annotations
@@ -13,15 +55,17 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from typing import Any
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from ..model.errors import StoreError
 from ..model.kinds import TABLES
 from . import signals
-from .dburl import describe_url, explain
+from .dburl import describe_url, explain, split_urls
+from .retry import ATTEMPTS, CONFLICT, LOST, UNKNOWN, Backoff, RetryTransaction, classify
 from .sqlite_read import IDENTITY, TOKEN_PREFIX, Query, read_sqlite
 from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, NAME_LENGTH, Record, Table, record_key
 
@@ -36,13 +80,27 @@ SCHEMA_VERSION = 3
 STORE_LOCK = "*"
 # A second process writing the same SQLite file waits this long, then says "busy".
 SQLITE_BUSY_SECONDS = 5
+# On a Galera node, reads wait until the node has applied every commit the cluster made before
+# them (wsrep_sync_wait bit 1: SELECT, SHOW, BEGIN): a causal read.
+CAUSAL_READS = 1
+# What a session says when its write lost its node and is run again on another.
+NODE_LOST = "store node lost during a write: retried on another"
+T = TypeVar("T")
 
 
 class Store:
     """MiniCloud's database.  ``open()`` connects and makes sure the schema is current."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, notify: Callable[[str], None] | None = None):
+        # The store as configured: one URL, or several (a cluster's nodes) separated by spaces.
         self.url = url
+        self._urls = split_urls(url) or [url]
+        # The node in use: an index into _urls.  Lost: the next connection goes to the next.
+        self._node = 0
+        self._node_lost = False
+        # Where the one line of a write that lost its node goes (the session hands its own).
+        self.notify: Callable[[str], None] = notify or (lambda text: log.warning("%s", text))
+        self.backoff = Backoff()
         self.engine: Any = None
         self._tables: dict[str, Table] = {}
         self._sa_tables: dict[str, Any] = {}
@@ -79,6 +137,11 @@ class Store:
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
 
+    @property
+    def node_url(self) -> str:
+        """The URL in use (one of several when the store names a cluster's nodes)."""
+        return self._urls[self._node]
+
     # -- opening -------------------------------------------------------------------------------
 
     def open(self) -> Store:
@@ -93,18 +156,37 @@ class Store:
         with self._lock:
             if self.engine is not None:
                 return self
-            try:
-                self._prepare_folder()
-                self.engine = self._make_engine()
-                self._ensure_database()
-                self._ensure_schema()
-            except (sa.exc.SQLAlchemyError, ValueError) as exc:
-                self._dispose()
-                raise StoreError(self.explain(exc)) from None
-            except StoreError:
-                self._dispose()
-                raise
+            for tried in range(1, len(self._urls) + 1):
+                node = self._node
+                try:
+                    self._prepare_folder()
+                    self.engine = self._make_engine()
+                    self._ensure_database()
+                    self._ensure_schema()
+                    break
+                except (sa.exc.SQLAlchemyError, ValueError) as exc:
+                    self._dispose()
+                    if classify(exc) == LOST and tried < len(self._urls):
+                        self._skip_node(exc, node)  # a lost node: the next, without a word
+                        continue
+                    raise StoreError(self.explain(exc)) from None
+                except StoreError as err:
+                    self._dispose()
+                    if classify(err) == LOST and tried < len(self._urls):
+                        self._skip_node(err, node)
+                        continue
+                    raise
         return self
+
+    def _skip_node(self, exc: BaseException, node: int) -> None:
+        """Go on with the node after ``node``, the one that was lost (unless a transaction
+        moved on already); logged: the user needs no word of it."""
+        log.info("store node %s lost (%s): going on with the next",
+                 describe_url(self._urls[node]),
+                 str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else "")
+        if self._node == node:
+            self._node = (node + 1) % len(self._urls)
+        self._node_lost = False
 
     def _prepare_folder(self) -> None:
         path = self.url[len("sqlite:///"):] if self.url.startswith("sqlite:///") else ""
@@ -121,7 +203,9 @@ class Store:
         self._metadata = sa.MetaData()
         self._sa_tables = {}
         if not self.is_sqlite:
-            return sa.create_engine(self.url, pool_pre_ping=True)
+            server = sa.create_engine(self.node_url, pool_pre_ping=True)
+            sa.event.listen(server, "connect", _on_connect)
+            return server
         engine = sa.create_engine(self.url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
 
         # pysqlite's own transaction handling begins late and never IMMEDIATE: take it over,
@@ -150,7 +234,7 @@ class Store:
             code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
             if code != 1049:  # ER_BAD_DB_ERROR: unknown database
                 raise
-            parts = urlsplit(self.url)
+            parts = urlsplit(self.node_url)
             name = parts.path.lstrip("/")
             server = sa.create_engine(urlunsplit(parts._replace(path="/")))
             try:
@@ -160,7 +244,7 @@ class Store:
                     conn.commit()
             except sa.exc.SQLAlchemyError:
                 raise StoreError(
-                    f"database {name!r} does not exist on {describe_url(self.url)} and this "
+                    f"database {name!r} does not exist on {describe_url(self.node_url)} and this "
                     f"account may not create it; run: CREATE DATABASE `{name}` "
                     "CHARACTER SET utf8mb4;") from None
             finally:
@@ -175,7 +259,9 @@ class Store:
             with self.engine.connect() as conn:
                 value = conn.execute(sa.select(meta.c.value)
                                      .where(meta.c.name == "schema")).scalar()
-        except sa.exc.SQLAlchemyError:
+        except sa.exc.SQLAlchemyError as exc:
+            if classify(exc) is not None:
+                raise  # the node went, or was busy: not "no meta table"
             return None  # no meta table yet
         try:
             return int(value) if value is not None else None
@@ -184,19 +270,20 @@ class Store:
 
     def _ensure_schema(self) -> None:
         version = self.schema_version()
+        where = describe_url(self.node_url)
         if version is not None and version > SCHEMA_VERSION:
-            raise StoreError(f"store {describe_url(self.url)} was written by a newer MiniCloud "
+            raise StoreError(f"store {where} was written by a newer MiniCloud "
                              f"(schema {version}; this one knows {SCHEMA_VERSION}): upgrade "
                              "MiniCloud to use it")
         if version != SCHEMA_VERSION and not self.upgrade:
-            raise StoreError(f"store {describe_url(self.url)} is not of this MiniCloud's schema "
+            raise StoreError(f"store {where} is not of this MiniCloud's schema "
                              f"({version or 'none'}; this one writes {SCHEMA_VERSION}) and this "
                              "command changes nothing: run another command (e.g. refresh) "
                              "first")
         if version != SCHEMA_VERSION:
             from .schema import create_schema
 
-            create_schema(self.url, list(TABLES.values()), SCHEMA_VERSION)
+            create_schema(self.node_url, list(TABLES.values()), SCHEMA_VERSION)
         if self.upgrade:
             self._ensure_identity()
 
@@ -208,9 +295,11 @@ class Store:
         if self.identity is not None:
             return  # every open but the first: a read, no write transaction
         meta = self.sa_table(META_TABLE)
-        with self.transaction(write=True) as conn:
-            conn.execute(meta.insert().prefix_with("OR IGNORE" if self.is_sqlite else "IGNORE")
-                         .values(name=IDENTITY, value=uuid.uuid4().hex))
+        identity = uuid.uuid4().hex
+        # Insert-if-missing: right to run again, even after a commit whose answer was lost.
+        self.retrying(lambda conn: conn.execute(
+            meta.insert().prefix_with("OR IGNORE" if self.is_sqlite else "IGNORE")
+            .values(name=IDENTITY, value=identity)), write=True)
         self.identity = self.meta(IDENTITY)  # ours, or another process's made first
 
     def sa_table(self, name: str) -> Any:
@@ -245,7 +334,7 @@ class Store:
 
     def explain(self, exc: BaseException) -> str:
         """One line for a database failure: where, what, what to check; never the password."""
-        return explain(self.url, exc)
+        return explain(self.node_url, exc)
 
     # -- use -----------------------------------------------------------------------------------
 
@@ -266,6 +355,9 @@ class Store:
         (cloud names, or STORE_LOCK) are taken first on MySQL/MariaDB, so that nothing this
         transaction reads is older than the lock.  A failed commit rolls back and gives the
         connection back, so the session goes on; Ctrl-C and TERM wait for a commit to finish.
+        A node lost before the block runs (connecting, taking the locks) is skipped for the
+        next; a failure that running the block again would cure raises RetryTransaction
+        (``retrying`` does run it again).
         """
         import sqlalchemy as sa
 
@@ -276,37 +368,150 @@ class Store:
                     raise RuntimeError("a lock must be a transaction's first statement")
                 yield self._conn
                 return
-            try:
-                conn = self.engine.connect()
-            except sa.exc.SQLAlchemyError as exc:
-                raise StoreError(self.explain(exc)) from None
-            conn.info["minicloud_write"] = write or bool(locks)
+            conn, tx = self._begin(write, locks)
+            # Kept aside: asking a lost connection for it would try to connect again.
+            info = conn.info
             self._conn = conn
             try:
-                tx = conn.begin()
                 try:
-                    conn.info["minicloud_locks"] = {name: self._take(conn, name)
-                                                    for name in locks}
                     yield conn
                 except BaseException:
-                    tx.rollback()
+                    _quietly(tx.rollback)
                     raise
                 with signals.deferred():
-                    tx.commit()
+                    try:
+                        self._commit(tx)
+                    except sa.exc.SQLAlchemyError as exc:
+                        if tx.is_active:
+                            _quietly(tx.rollback)
+                        raise self._failed(exc, committing=True) from None
                 # Tokens written by this transaction are the store's only once committed.
-                self.tokens.update(conn.info.get("minicloud_tokens", {}))
+                self.tokens.update(info.get("minicloud_tokens", {}))
             except sa.exc.SQLAlchemyError as exc:
-                raise StoreError(self.explain(exc)) from None
+                raise self._failed(exc) from None
             finally:
                 self._conn = None
-                conn.info.pop("minicloud_write", None)
-                conn.info.pop("minicloud_locks", None)
-                conn.info.pop("minicloud_tokens", None)
-                conn.close()
+                info.pop("minicloud_write", None)
+                info.pop("minicloud_locks", None)
+                info.pop("minicloud_tokens", None)
+                _quietly(conn.close)
         signals.stepped()
 
+    def _commit(self, tx: Any) -> None:
+        """A method of its own: a test loses its answer here (a commit whose outcome is
+        unknown to the client)."""
+        tx.commit()
+
+    def _begin(self, write: bool, locks: tuple[str, ...]) -> tuple[Any, Any]:
+        """A connection with a transaction begun and ``locks`` taken, on the node in use or,
+        when it is lost, the next one that answers (nothing has run yet: no word needed)."""
+        import sqlalchemy as sa
+
+        for tried in range(1, len(self._urls) + 1):
+            if self._node_lost:
+                self._switch_node()
+            conn = None
+            info: dict[str, Any] = {}
+            try:
+                conn = self.engine.connect()
+                info = conn.info
+                info["minicloud_write"] = write or bool(locks)
+                tx = conn.begin()
+                info["minicloud_locks"] = {name: self._take(conn, name) for name in locks}
+                return conn, tx
+            except sa.exc.SQLAlchemyError as exc:
+                info.pop("minicloud_write", None)
+                info.pop("minicloud_locks", None)
+                if conn is not None:
+                    _quietly(conn.invalidate if classify(exc) == LOST else conn.close)
+                failure = self._failed(exc, started=False)
+                if classify(exc) == LOST and tried < len(self._urls):
+                    log.info("%s: going on with the next node", failure)
+                    continue
+                raise failure from None
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _failed(self, exc: BaseException, committing: bool = False,
+                started: bool = True) -> StoreError:
+        """The one-line error for a failed transaction: RetryTransaction when running it
+        again may cure it (the node in use is then left for the next when it was lost)."""
+        reason = classify(exc)
+        text = self.explain(exc)
+        if reason is None:
+            return StoreError(text)
+        where = describe_url(self.node_url)
+        if reason == LOST:
+            self._node_lost = True
+            if committing:
+                return RetryTransaction(UNKNOWN, (
+                    f"store {where}: connection lost while committing: the change may or may "
+                    "not be saved; refresh, look, then try again"))
+            if started:
+                return RetryTransaction(LOST, (
+                    f"store {where}: connection lost during a transaction: nothing of it was "
+                    "saved; try again"), started=True)
+        return RetryTransaction(reason, text, started=started)
+
+    def _switch_node(self) -> None:
+        """Leave a lost node: the next one (or, with one URL, a new connection through it:
+        a proxy sends it to a node that works)."""
+        if self.engine is not None:
+            self.engine.dispose()
+        self._node = (self._node + 1) % len(self._urls)
+        self._node_lost = False
+        self.engine = self._make_engine()
+
+    def retrying(self, body: Callable[[Any], T], *, write: bool = False,
+                 locks: tuple[str, ...] = (), verify: Callable[[Any], bool] | None = None,
+                 attempts: int = ATTEMPTS) -> T:
+        """``body(conn)`` in one transaction, run again as a whole (a few times, with a random
+        pause) when it fails in a way that may pass the next time; its result.  See the
+        module's docstring for the contract of ``body`` and ``verify``."""
+        if self._conn is not None:  # part of an open transaction: that one runs again
+            with self.transaction(write=write, locks=locks) as conn:
+                return body(conn)
+        failure: RetryTransaction | None = None
+        for attempt in range(1, attempts + 1):
+            if failure is not None:
+                time.sleep(self.backoff.pause(attempt - 1))
+            ran: list[T] = []  # the body's result, once it returned
+            try:
+                with self.transaction(write=write, locks=locks) as conn:
+                    ran.append(body(conn))
+                return ran[0]
+            except RetryTransaction as err:
+                failure = err
+            if failure.reason == UNKNOWN and ran and verify is not None \
+                    and self._verified(verify):
+                log.info("store: the lost commit had happened (verified)")
+                return ran[0]
+            if failure.started and failure.reason in (LOST, UNKNOWN) and (write or locks):
+                if attempt < attempts:
+                    self.notify(NODE_LOST)
+            log.info("store transaction, attempt %s of %s: %s", attempt, attempts, failure)
+        assert failure is not None
+        if failure.reason == CONFLICT:
+            raise StoreError(f"store {describe_url(self.node_url)}: busy: {attempts} attempts "
+                             "collided with other sessions' writes; nothing was changed, try "
+                             "again") from None
+        raise failure
+
+    def _verified(self, verify: Callable[[Any], bool]) -> bool:
+        """Did a commit whose answer was lost happen?  Asked on a fresh connection (another
+        node's, when the node went); a question that fails counts as "not known": no."""
+        try:
+            return bool(self.retrying(verify))
+        except StoreError as err:
+            log.info("store: could not verify a lost commit: %s", err)
+            return False
+
     def _take(self, conn: Any, name: str) -> int:
-        """Lock row ``lock/NAME`` (made when missing) for this transaction; its generation."""
+        """Lock row ``lock/NAME`` (made when missing) for this transaction; its generation.
+
+        On a Galera node the lock is also written (``held/NAME``, a new value): a locking read
+        is local to its node, and only a write makes two holders on two nodes collide."""
+        import uuid
+
         import sqlalchemy as sa
 
         meta = self.sa_table(META_TABLE)
@@ -317,6 +522,10 @@ class Store:
         if not self.is_sqlite:
             query = query.with_for_update()
         value = conn.execute(query).scalar()
+        if conn.info.get("galera"):
+            conn.execute(sa.text(f"INSERT INTO {META_TABLE} (name, value) VALUES (:n, :v) "
+                                 "ON DUPLICATE KEY UPDATE value = VALUES(value)"),
+                         {"n": f"held/{name}", "v": uuid.uuid4().hex})
         return int(value or 0)
 
     def generation(self, conn: Any, name: str) -> int:
@@ -359,10 +568,10 @@ class Store:
             if loaded is not None:
                 return self._generations(loaded[1])
         meta = self.sa_table(META_TABLE)
-        with self.transaction() as conn:
-            rows = conn.execute(sa.select(meta.c.name, meta.c.value).where(
-                meta.c.name.like("lock/%") | meta.c.name.like(f"{TOKEN_PREFIX}%")
-                | (meta.c.name == IDENTITY))).fetchall()
+        query = sa.select(meta.c.name, meta.c.value).where(
+            meta.c.name.like("lock/%") | meta.c.name.like(f"{TOKEN_PREFIX}%")
+            | (meta.c.name == IDENTITY))
+        rows = self.retrying(lambda conn: conn.execute(query).fetchall())
         return self._generations(rows)
 
     def _generations(self, rows: Iterable[Any]) -> dict[str, int]:
@@ -395,28 +604,29 @@ class Store:
         import sqlalchemy as sa
 
         meta = self.sa_table(META_TABLE)
-        with self.transaction() as conn:
-            return conn.execute(sa.select(meta.c.value).where(meta.c.name == name)).scalar()
+        query = sa.select(meta.c.value).where(meta.c.name == name)
+        return self.retrying(lambda conn: conn.execute(query).scalar())  # type: ignore[no-any-return]
 
     def set_meta(self, name: str, value: str | None) -> None:
         """Write (or, with None, delete) a row of the meta table, in the current transaction
         or one of its own."""
         meta = self.sa_table(META_TABLE)
-        with self.transaction(write=True) as conn:
+
+        def body(conn: Any) -> None:  # delete, then insert: right to run again
             conn.execute(meta.delete().where(meta.c.name == name))
             if value is not None:
                 conn.execute(meta.insert().values(name=name, value=value))
 
+        self.retrying(body, write=True)
+
     def now(self) -> float:
         """The store's clock (leases are timed by it, not by each machine's)."""
-        import time
-
         import sqlalchemy as sa
 
         if self.is_sqlite:
             return time.time()
-        with self.transaction() as conn:
-            return float(conn.execute(sa.text("SELECT UNIX_TIMESTAMP(NOW(6))")).scalar())
+        return self.retrying(lambda conn: float(
+            conn.execute(sa.text("SELECT UNIX_TIMESTAMP(NOW(6))")).scalar()))
 
     def _absent(self) -> bool:
         """An SQLite store whose file does not exist yet: it holds nothing, and a read-only
@@ -440,8 +650,9 @@ class Store:
             if loaded is not None:
                 records, meta_rows = loaded
                 return records, self._generations(meta_rows)
-        with self.transaction():
-            return {kind: self.load(kind) for kind in kinds}, self.generations()
+        # A read: run again on another node, without a word, when its node goes.
+        return self.retrying(lambda conn: ({kind: self.load(kind) for kind in kinds},
+                                           self.generations()))
 
     def read(self, query: Query) -> tuple[list[Record], dict[str, int]]:
         """The records one query selects (by cloud, key or indexed name), with every lock's
@@ -454,7 +665,7 @@ class Store:
             if loaded is not None:
                 records, meta_rows = loaded
                 return records[query.kind], self._generations(meta_rows)
-        with self.transaction():
+        def body(conn: Any) -> tuple[list[Record], dict[str, int]]:
             table = self.kind(query.kind)
             if query.key is not None:
                 found = table.get(record_key(query.cloud or "", query.key))
@@ -462,18 +673,23 @@ class Store:
             return (table.rows(query.cloud, query.name, query.contains),
                     self.generations())
 
+        return self.retrying(body)  # a read: run again elsewhere, without a word
+
     def empty_all(self) -> None:
         """Delete every row of MiniCloud's tables (Destroy).  The tables stay: other sessions
         may hold them open; the next start is a first start.  Other tables of the database
         are not MiniCloud's (on MySQL, the Stub clouds' location is the store's database)."""
         names = list(TABLES.values())
         existing = self.table_names()
-        with self.transaction(write=True, locks=(STORE_LOCK,)):
+
+        def body(conn: Any) -> None:  # emptying and a bump: right to run again
             for name in names:
                 if name in existing:
                     self.table(name).delete_all()
             # Every session sees the change at its next write (its clouds are gone).
-            self.bump(self._conn, STORE_LOCK)
+            self.bump(conn, STORE_LOCK)
+
+        self.retrying(body, write=True, locks=(STORE_LOCK,))
 
     def _dispose(self) -> None:
         if self.engine is not None:
@@ -483,3 +699,33 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._dispose()
+
+
+def _quietly(action: Callable[[], Any]) -> None:
+    """A rollback or close on a connection that may be gone already: its failure changes
+    nothing (the server rolls back a transaction whose connection went)."""
+    with suppress(Exception):
+        action()
+
+
+def _on_connect(dbapi_conn: Any, record: Any) -> None:
+    """Once per new MySQL/MariaDB connection: is it a Galera node?  Then its reads are made
+    causal, and a node that is not ready (outside the primary component, still joining) is
+    refused as a lost one, so that the store goes on with another."""
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("SHOW VARIABLES LIKE 'wsrep_on'")
+        row = cursor.fetchone()
+        galera = bool(row) and str(row[1]).upper() == "ON"
+        if galera:
+            cursor.execute("SHOW STATUS LIKE 'wsrep_ready'")
+            ready = cursor.fetchone()
+            if not ready or str(ready[1]).upper() != "ON":
+                # The driver's own error class (DB-API's extension on the connection), which
+                # SQLAlchemy wraps as it wraps the server's answer of the same number.
+                raise dbapi_conn.OperationalError(
+                    1047, "WSREP has not yet prepared node for application use")
+            cursor.execute(f"SET SESSION wsrep_sync_wait = {CAUSAL_READS}")
+    finally:
+        cursor.close()
+    record.info["galera"] = galera

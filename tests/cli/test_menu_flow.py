@@ -58,8 +58,8 @@ def test_a_taken_instance_name_is_refused_when_typed(demo_app: MiniCloud) -> Non
 
 def test_a_taken_cluster_name_is_refused_when_typed(demo_app: MiniCloud) -> None:
     out = menu(demo_app, "2", "6", "", "London", "Paris")
-    assert "Cluster name : cluster 'London' exists already in cloud TryStack\nCluster name : " \
-        in out
+    assert ("Cluster name : a cluster named 'London' exists already in cloud TryStack\n"
+            "Cluster name : ") in out
     assert "Cluster Paris added to cloud TryStack.\n" in out
 
 

@@ -8,7 +8,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import cs.client
 import pytest
 import requests
 import requests_mock
@@ -16,6 +15,7 @@ import requests_mock
 from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.drivers.base import ServerSpec
+from minicloud.drivers.cloudstack import session as cs_session
 from minicloud.drivers.cloudstack.driver import CloudStackDriver
 from minicloud.drivers.cloudstack.network import NO_ATTACH
 from minicloud.model.errors import (
@@ -70,11 +70,12 @@ def test_no_secret_asks_for_one() -> None:
 
 
 def test_a_sync_is_one_request_per_page_per_kind(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cs.client, "PAGE_SIZE", 2)
+    monkeypatch.setattr(cs_session, "PAGE_SIZE", 2)
     with fake_cloudstack_driver() as (driver, fake):
         net = driver.create_network("n1", "10.1.0.0/24")
         for i in range(5):
             driver.create_server(spec(driver, f"vm{i}", net.id))
+        driver.setup()  # the login (capabilities, zone, public network) is read once
         fake.calls.clear()
         snap = driver.snapshot()
         assert len(snap.instances) == 5
@@ -183,7 +184,9 @@ def test_a_timed_out_request_names_the_ini_timeout(tmp_path: Path) -> None:
             with pytest.raises(DriverError) as err:
                 driver.setup()
         assert err.value.reason == "timed out"
-        assert "no answer within 4 s ([cloudstack] timeout in minicloud.ini)" in str(err.value)
+        assert str(err.value) == ("cloud cs1: log in timed out: no answer from "
+                                  "https://cloudstack.example.com within 4 s ([cloudstack] "
+                                  "timeout in minicloud.ini)")
         assert len(str(err.value).splitlines()) == 1
     finally:
         driver.close()
@@ -267,7 +270,7 @@ def test_connect_on_an_isolated_network_opens_ssh_with_a_firewall_rule() -> None
         fip = driver.allocate_public_ip(public.id, router_id=net.id)
         driver.associate_public_ip(fip.id, server.id)
         rules = list(fake.tables["firewall"].values())
-        assert [(r["ipaddress"], r["startport"]) for r in rules] == [(fip.name, "22")]
+        assert [(r["ipaddress"], r["startport"]) for r in rules] == [(fip.name, 22)]
         driver.disassociate_public_ip(fip.id)
         assert fake.tables["firewall"] == {}
         driver.release_public_ip(fip.id)

@@ -19,7 +19,7 @@ from minicloud.cli.prompts import Prompter
 from minicloud.config import Config
 from minicloud.render.topology import render
 from tests.backends import seeded_url
-from tests.drivers.fake_cloudstack import API_KEY, ENDPOINT, SECRET_KEY, FakeCloudStack
+from tests.drivers.fake_cloudstack import API_KEY, ENDPOINT, SECRET_KEY, USER, FakeCloudStack
 from tests.drivers.fake_openstack import CLOUD_SETTINGS as OS_SETTINGS
 from tests.drivers.fake_openstack import PASSWORD as OS_PASSWORD
 from tests.drivers.fake_openstack import FakeOpenStack
@@ -317,3 +317,36 @@ def test_connect_never_takes_a_free_address_held_for_another_vpc(
     given = next(ip for a, ip in ips.items() if a != "8.21.28.40")
     assert (given["vpcid"], given["isstaticnat"]) == (vpc_b, True)
     assert (ips["8.21.28.40"]["vpcid"], ips["8.21.28.40"]["isstaticnat"]) == (vpc_a, False)
+
+
+def test_a_regular_users_reset_says_what_stays_and_a_later_one_finishes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A regular user's key may not expunge: Reset destroys the instances, names the network
+    their destroyed machines keep (exit 1), and once CloudStack has expunged them a later
+    Reset finishes."""
+    fake = _readme_fake()
+    alice = fake.add_account("alice", USER)
+    monkeypatch.setenv("CLOUDSTACK_SECRET", alice.secret_key)
+    with requests_mock.Mocker() as mocker:
+        fake.install(mocker)
+        app = _app(tmp_path)
+        try:
+            app.config.ssh_command = ["true"]
+            add = [*ADD[:ADD.index("--cs-key") + 1], alice.api_key, "--cs-zone", "zone1"]
+            for argv in (add, *README_DEMO[1:4], *README_DEMO[6:7],
+                         ["instances", "connect", "Tower"]):
+                assert _run(app, *argv) == 0, (argv, capsys.readouterr().err)
+            assert [vm["account"] for vm in fake.tables["vms"].values()] == ["alice"]
+            capsys.readouterr()
+            assert _run(app, "reset", "--yes") == 1
+            err = capsys.readouterr().err
+            assert "this API key may not expunge, so remove the network again later" in err
+            assert [n["name"] for n in fake.tables["networks"].values()] == ["LondonNet"]
+            assert [vm["state"] for vm in fake.tables["vms"].values()] == ["Destroyed"]
+            fake.expunge_delay = 0  # CloudStack's expunge thread has run
+            assert _run(app, "reset", "--yes") == 0, capsys.readouterr().err
+            assert fake.tables["networks"] == {} and fake.tables["vpcs"] == {}
+            assert fake.tables["vms"] == {}
+        finally:
+            app.close()

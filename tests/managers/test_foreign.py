@@ -11,7 +11,7 @@ import pytest
 from minicloud.managers.base import Undo
 from minicloud.model.errors import DriverError
 from minicloud.model.objects import PUBLIC_SSH, State
-from tests.consistency import picture, seed_foreign
+from tests.consistency import as_if_killed, picture, seed_foreign
 from tests.faults import Faults
 
 CLOUD = "Lab"
@@ -106,14 +106,14 @@ def test_interrupted_between_the_cloud_call_and_the_store_write(
     def die(*args: Any, **kwargs: Any) -> None:
         raise SystemExit("killed")  # stands for a kill: no undo runs, the intent stays
 
-    ledger = app.session.ledger
-    monkeypatch.setattr(ledger, "settle", die)
-    monkeypatch.setattr(ledger, "running", _no_undo)
+    work = app.session.work
+    monkeypatch.setattr(work, "settle", die)
+    monkeypatch.setattr(work, "running", _no_undo)
     monkeypatch.setattr(Undo, "__exit__", lambda self, *exc: None)
     with pytest.raises(SystemExit):
         app.networks.detach(seeded["network"], corp)
     monkeypatch.undo()
-    app.session.ledger.active.clear()  # the process is gone
+    as_if_killed(app)  # the process is gone
     again = reopen(app)
     assert again.clouds.refresh() == []
     assert [c.name for c in again.inventory.cache.all("change")] == ["interface_removed"]

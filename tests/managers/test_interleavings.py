@@ -100,7 +100,8 @@ def test_a_stale_remove_after_a_stop_keeps_store_and_cloud_agreeing(two: tuple[A
 def test_a_session_whose_cloud_was_removed_refuses_to_write(two: tuple[Any, Any]) -> None:
     a, b = two
     b.clouds.remove(CLOUD)
-    with pytest.raises(NotFoundError, match="no longer in MiniCloud"):
+    with pytest.raises(NotFoundError, match=f"cloud {CLOUD} was removed by another session; "
+                                            "nothing was changed"):
         a.networks.create(CLOUD, "n9", "10.9.0.0/24")
     assert a.clouds.all() == []
 

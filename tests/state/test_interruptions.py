@@ -2,7 +2,9 @@
 commit (MiniCloud's or the Stub cloud's, or a schema step), for every N the operation has;
 then a restart, ``refresh`` and ``reset --yes`` must leave the cloud as it was before
 MiniCloud touched it, foreign resources included, with exit 0.  An interrupted first start is
-finished by the next one.  Two processes racing for the same name: one wins, one is refused.
+finished by the next one.  Two processes racing for the same name: one wins, one is refused;
+on a Galera cluster (when ``MINICLOUD_GALERA_URLS`` is set) the two run on two different nodes
+(``race_store``: the race helpers take a store and the pair of URLs the processes use).
 
 Heavy: by default a sample of the operations and kill points on SQLite; ``MINICLOUD_TEST_VOLUME
 =full`` walks every point of every operation with SIGKILL and SIGINT, on MariaDB too.
@@ -12,12 +14,22 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.backends import BACKENDS, StartingPoint, backend_url, drop_all_tables
+from tests.backends import (
+    BACKENDS,
+    Cluster,
+    StartingPoint,
+    backend_url,
+    drop_all_tables,
+    needs_galera,
+    on_server,
+    seed_mysql,
+)
 from tests.consistency import minicloud, open_app, picture, seed_foreign, start
 from tests.volume import FULL, sample
 
@@ -216,15 +228,35 @@ RACES = [
 ROUNDS = 3 if FULL else 1
 
 
+# Where the two processes of a race write: the same store URL (SQLite, one MySQL server), or
+# two different nodes of one Galera cluster (the URL of a copy, then that store on node 2).
+RACE_BACKENDS = [*BACKENDS, pytest.param("galera", marks=needs_galera)]
+
+
+@pytest.fixture(params=RACE_BACKENDS)
+def race_store(request: pytest.FixtureRequest, tmp_path: Path
+               ) -> Iterator[tuple[str, Callable[[str], tuple[str, str]]]]:
+    """The store a race starts from, and how the two processes reach a copy of it."""
+    if request.param != "galera":
+        yield backend_url(request.param, tmp_path), lambda url: (url, url)
+        return
+    with Cluster().held() as cluster:
+        seed_mysql(cluster.node(1))
+        yield cluster.node(1), lambda url: (url, on_server(url, cluster.node(2)))
+
+
 @pytest.mark.parametrize("race", sample(RACES, every=2, offset=1),
                          ids=[r[0] for r in sample(RACES, every=2, offset=1)])
-def test_two_processes_race_for_the_same_thing(race: tuple[str, list[str]], db_url: str,
-                                               tmp_path: Path) -> None:
+def test_two_processes_race_for_the_same_thing(
+        race: tuple[str, list[str]], race_store: tuple[str, Callable[[str], tuple[str, str]]],
+        tmp_path: Path) -> None:
     what, command = race
+    db_url, places = race_store
     point, _ = _prepared(db_url, tmp_path)
     for round_ in range(ROUNDS):
         home, url = point.copy(f"r{round_}")
-        procs = [start(home, url, *[a.format(i=i + 3) for a in command]) for i in range(2)]
+        procs = [start(home, where, *[a.format(i=i + 3) for a in command])
+                 for i, where in enumerate(places(url))]
         results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
         codes = sorted(code for _, _, code in results)
         assert codes[0] == 0 and codes[1] in (1, 2), (what, results)
@@ -250,3 +282,47 @@ def test_two_processes_race_for_the_same_thing(race: tuple[str, list[str]], db_u
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return backend_url(request.param, tmp_path)
+
+
+# The next start or write after a killed ``clouds add`` (issue 23, failure 8): the menu's
+# start, refresh, reset and another add each finish it.
+REPAIRS = [("menu", []), ("refresh", ["refresh"]), ("reset", ["reset", "--yes"]),
+           ("add", ["clouds", "add", "Other", "--type", "stub"])]
+
+
+@pytest.mark.parametrize("signal", SIGNALS)
+def test_a_killed_clouds_add_is_repaired_by_the_next_start_or_write(
+        signal: str, db_url: str, tmp_path: Path) -> None:
+    point, before = _prepared(db_url, tmp_path)
+    points, finished = 0, False
+    for n in sample(range(1, MAX_POINTS + 1), every=5, offset=2):
+        home, url = point.copy(f"a{n}")
+        done = minicloud(home, url, "clouds", "add", "Edge", "--type", "stub",
+                         kill_after=f"{n}:{signal}")
+        assert "Traceback" not in done.stderr, (n, done.stderr)
+        what, command = REPAIRS[points % len(REPAIRS)]
+        if command:
+            repaired = minicloud(home, url, *command)
+        else:  # the menu's start: the tree, then Exit
+            repaired = minicloud(home, url, stdin="1\n8\n")
+        assert repaired.returncode == 0 and "Traceback" not in repaired.stderr, (n, what,
+                                                                                   repaired)
+        app = open_app(home, url)
+        try:
+            assert app.inventory.cache.all("intent") == [], (n, what)
+            if "Edge" not in {c.name for c in app.clouds.all()}:  # undone: add it again
+                assert done.returncode != 0, (n, done)
+                app.clouds.add("Edge", "stub")
+            edge = picture(app, "Edge")
+            assert ("public", True, ("203.0.113.0/24",)) in edge["networks"], (n, what, edge)
+            assert ("default", 0) in edge["security_groups"], (n, what, edge)
+            assert picture(app, CLOUD) == before, (n, what)
+        finally:
+            app.close()
+        if done.returncode in (0, 1, 2):
+            finished = True
+            break
+        points += 1
+        shutil.rmtree(home.parent, ignore_errors=True)
+    assert finished, f"clouds add: still running after {MAX_POINTS} commits; walk further"
+    assert points >= 1, "clouds add: no commit to interrupt"

@@ -53,6 +53,7 @@ class Refresh(Action):
             return said("No clouds yet.")
         failures = app.clouds.refresh(cloud)
         names = [cloud] if cloud else [c.name for c in app.clouds.all()]
+        count = len(names)  # a cloud another session removed meanwhile was only said
         lines = []
         for name in names:
             if any(f.startswith(f"cloud {name}:") for f in failures):

@@ -56,7 +56,8 @@ def to_network(cloud: str, net: Item) -> Network:
 
 
 def to_public_network(cloud: str, net: Item, ranges: Iterable[Item]) -> Network:
-    """The zone's public network; its subnets are its public IP ranges."""
+    """The zone's public network; its subnets are its public IP ranges (none for an account
+    that may not list them: a regular user's)."""
     subnets = []
     for vlan in ranges:
         if vlan.get("networkid") not in (None, net["id"]):
@@ -102,7 +103,14 @@ def to_instance(cloud: str, vm: Item, state: Callable[[str | None], str]) -> Ins
                     nics=[Nic(network_id=str(n.get("networkid")), ip=n.get("ipaddress"),
                               port_id=n.get("id")) for n in nics],
                     security_groups=groups_of(vm), status=state(vm.get("state")),
-                    key_name=vm.get("keypair") or None)
+                    key_name=key_of(vm))
+
+
+def key_of(vm: Item) -> str | None:
+    """The machine's (first) key pair: UserVmResponse's ``keypairs``, comma-separated, on
+    current servers; ``keypair`` on those before 4.17."""
+    names = str(vm.get("keypairs") or vm.get("keypair") or "")
+    return next((n.strip() for n in names.split(",") if n.strip()), None)
 
 
 def to_public_ip(cloud: str, ip: Item) -> PublicIP:
@@ -118,11 +126,39 @@ def to_public_ip(cloud: str, ip: Item) -> PublicIP:
 
 
 def to_rule(rule: Item, direction: str) -> SecurityRule:
+    """A rule as CloudStack keeps it: "all" with ports 0-0 (no ports), tcp/udp with both."""
     cidr = rule.get("cidr")
-    return SecurityRule(direction=direction, protocol=rule.get("protocol"),
-                        port_min=rule.get("startport"), port_max=rule.get("endport"),
-                        ethertype="IPv6" if cidr and ":" in cidr else "IPv4",
+    protocol = str(rule.get("protocol") or "all").lower()
+    ports = (None, None) if protocol == "all" else (_port(rule.get("startport")),
+                                                    _port(rule.get("endport")))
+    return SecurityRule(direction=direction, protocol=protocol, port_min=ports[0],
+                        port_max=ports[1], ethertype="IPv6" if cidr and ":" in cidr else "IPv4",
                         remote_ip_prefix=cidr)
+
+
+def as_stored(rule: SecurityRule) -> SecurityRule:
+    """``rule`` as CloudStack stores it once authorised (SecurityGroupManagerImpl
+    authorizeSecurityGroupRule): no protocol is "all" and has no ports; tcp/udp without ports
+    is every port, 0-65535 (0-0 is stored so); one port is that port; no CIDR is the whole
+    address family's.  Comparing stored forms finds a rule the group has already."""
+    protocol = (rule.protocol or "all").lower()
+    cidr = rule.remote_ip_prefix or ("::/0" if rule.ethertype == "IPv6" else "0.0.0.0/0")
+    low, high = rule.port_min, rule.port_max
+    if protocol == "all":
+        low = high = None
+    elif protocol in ("tcp", "udp"):
+        if low is None and high is None:
+            low, high = 0, 65535
+        low = high if low is None else low
+        high = low if high is None else high
+        if low == 0 and high == 0:
+            high = 65535
+    return SecurityRule(rule.direction, protocol, low, high,
+                        "IPv6" if ":" in cidr else "IPv4", cidr)
+
+
+def _port(value: Any) -> int | None:
+    return int(value) if value not in (None, "") else None
 
 
 def to_security_group(cloud: str, group: Item) -> SecurityGroup:

@@ -15,13 +15,15 @@ the resource tag ``minicloud=true``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ...model.errors import CONFLICT, INVALID, NOT_FOUND, ConfigError, ValidationError
 from ...model.objects import CloudSnapshot, Flavor, Image, Instance, KeyPair, State
 from ...model.validation import check_http_url
-from ..base import CLUSTER_KEY, Features, ServerSpec, Setting
+from ..base import CLUSTER_KEY, Features, NameRule, ServerSpec, Setting
 from .access import CloudStackAccess
 from .convert import (
     GROUPS_TAG,
@@ -31,11 +33,21 @@ from .convert import (
     to_keypair,
     to_security_group,
 )
-from .session import ini_sections
+from .session import JobFailed, ini_sections
 
 __all__ = ["CloudStackDriver"]
 
+log = logging.getLogger("minicloud.drivers.cloudstack")
 Rows = list[dict[str, Any]]
+# deployVirtualMachine's ``name`` is a host name (BaseDeployVMCmd validations
+# RFCComplianceDomainName; NetUtils.verifyDomainNameLabel(name, true)): 1-63 ASCII letters,
+# digits and '-', starting with a letter, not ending with '-'.
+HOST_NAME = NameRule(
+    r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+    "CloudStack instance names are host names: letters, digits and '-', 63 characters at "
+    "most, starting with a letter and not ending with '-'")
+# Machines on their way out: destroyed (expunged later by the server) or being expunged.
+GONE = ("Destroyed", "Expunging")
 
 
 def check_endpoint(value: str) -> str:
@@ -78,12 +90,27 @@ class CloudStackDriver(CloudStackAccess):
                 "asked with no echo, or from CLOUDSTACK_SECRET; kept in memory, never stored",
                 env="CLOUDSTACK_SECRET", secret=True),
     )
+    name_rules = {"instance": HOST_NAME}
+
+    @classmethod
+    def check_complete(cls, settings: Mapping[str, str]) -> None:
+        """A cloudstack.ini section, or the endpoint and the API key: otherwise the login
+        would only fail on an empty URL."""
+        if settings.get("cs_config"):
+            return
+        missing = [s.flag for s in cls.settings
+                   if s.name in ("endpoint", "api_key") and not settings.get(s.name) and s.flag]
+        if missing:
+            raise ConfigError("a CloudStack cloud needs --cs-config SECTION (from "
+                              "cloudstack.ini), or --cs-endpoint and --cs-key; missing: "
+                              f"{', '.join(missing)}")
 
     # -- reads ---------------------------------------------------------------------------------
 
     def snapshot(self) -> CloudSnapshot:
         """One request per page of each of nine lists, read concurrently."""
-        data = self._fetch_all()
+        with self._heartbeat(f"read cloud {self.cloud.name}"):
+            data = self._fetch_all()
         name = self.cloud.name
         return CloudSnapshot(
             networks=self._networks(data["networks"], data["public networks"],
@@ -97,22 +124,23 @@ class CloudStackDriver(CloudStackAccess):
         )
 
     def _fetch_all(self) -> dict[str, Rows]:
-        with self._call("choose the zone"):
+        with self._call("log in"):
             zone = self.zone_id
+            self.login  # noqa: B018 - what the account may list, before the lists
         lists: dict[str, Callable[[], Rows]] = {
-            "servers": lambda: self._list("listVirtualMachines", zoneid=zone, listall=True),
+            "servers": lambda: self._servers(zone),
             "networks": self._guest_networks,
             "public networks": self._public_networks,
             "public ranges": self._ranges,
             "VPCs": self._vpcs,
             "public IPs": self._ips,
-            "security groups": lambda: self._list("listSecurityGroups", listall=True),
+            "security groups": lambda: self._list("listSecurityGroups"),
             "templates": self._templates,
             "service offerings": lambda: self._list("listServiceOfferings"),
         }
 
         def fetch(what: str) -> Rows:
-            with self._call(f"list {what}"):
+            with self._call(f"list {what}", beat=False):
                 return lists[what]()
 
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="minicloud-sync") as pool:
@@ -130,10 +158,16 @@ class CloudStackDriver(CloudStackAccess):
         with self._call("list flavors"):
             return [to_flavor(self.cloud.name, o) for o in self._list("listServiceOfferings")]
 
+    def _servers(self, zone: str) -> Rows:
+        """The account's machines but those on their way out (an admin lists its destroyed
+        ones until the server expunges them)."""
+        return [vm for vm in self._list("listVirtualMachines", zoneid=zone)
+                if vm.get("state") not in GONE]
+
     def list_servers(self) -> list[Instance]:
         with self._call("list servers"):
-            vms = self._list("listVirtualMachines", zoneid=self.zone_id, listall=True)
-            return [to_instance(self.cloud.name, vm, self.state) for vm in vms]
+            return [to_instance(self.cloud.name, vm, self.state)
+                    for vm in self._servers(self.zone_id)]
 
     def get_server(self, server_id: str) -> Instance:
         with self._call(f"get server {server_id}"):
@@ -142,34 +176,79 @@ class CloudStackDriver(CloudStackAccess):
     def list_keypairs(self) -> list[KeyPair]:
         with self._call("list key pairs"):
             return [to_keypair(self.cloud.name, k)
-                    for k in self._list("listSSHKeyPairs", listall=True)]
+                    for k in self._list("listSSHKeyPairs")]
 
     # -- servers -------------------------------------------------------------------------------
 
     def create_server(self, spec: ServerSpec) -> Instance:
-        """deployVirtualMachine, then MiniCloud's tags (cluster, groups); a server that cannot
-        be tagged is destroyed again."""
+        """deployVirtualMachine, then MiniCloud's tags (cluster, groups).  A server whose
+        start failed (CloudStack keeps it, in Error) or that cannot be tagged is destroyed
+        again."""
         operation = f"create server {spec.name}"
+        try:  # the server's own rule, before any request (the managers checked it already)
+            self.check_name("instance", spec.name)
+        except ValidationError as err:
+            raise self.error(operation, INVALID, str(err)) from None
         params: dict[str, Any] = {
             "name": spec.name, "displayname": spec.name, "zoneid": None,
             "templateid": spec.image_id, "serviceofferingid": spec.flavor_id,
-            "networkids": spec.network_id, "ipaddress": spec.fixed_ip,
-            "keypair": spec.key_name}
+            "networkids": spec.network_id, "ipaddress": spec.fixed_ip}
         with self._call(operation):
             params["zoneid"] = self.zone_id
-            vm = self._job("deployVirtualMachine", **params).get("virtualmachine") or {}
+            if spec.key_name:
+                # ``keypair`` is deprecated since 4.17 for ``keypairs``; a server before it
+                # ignores ``keypairs`` (an unknown parameter), so each gets its own.
+                params["keypairs" if self.login.keypairs else "keypair"] = spec.key_name
+            if spec.fixed_ip:
+                self._check_free(operation, spec.network_id, spec.fixed_ip)
+            try:
+                vm = self._job("deployVirtualMachine", **params).get("virtualmachine") or {}
+            except JobFailed as failed:
+                raise self._failed_create(operation, failed, "UserVm", f"server {spec.name}",
+                                          self._destroy) from None
         ident = str(vm["id"])
         extra = {GROUPS_TAG: ",".join(spec.security_groups)} if spec.security_groups else {}
         if spec.cluster:
             extra[CLUSTER_KEY] = spec.cluster
         self._mark("UserVm", ident, extra, what=f"server {spec.name}",
-                   undo=lambda: self._job("destroyVirtualMachine", id=ident, expunge=True))
+                   undo=lambda: self._destroy(ident))
         with self._call(operation):
             return self._server(ident)
 
+    def _check_free(self, operation: str, network_id: str, address: str) -> None:
+        """A requested private address another machine holds is a conflict.  CloudStack says
+        only "Unable to acquire Guest IP address" (533), and nothing at all to an account that
+        is no root admin (the text is hidden): MiniCloud looks first."""
+        for vm in self._list("listVirtualMachines", networkid=network_id):
+            if any(n.get("ipaddress") == address and n.get("networkid") == network_id
+                   for n in vm.get("nic") or []):
+                raise self.error(operation, CONFLICT,
+                                 f"{address} is in use by server {vm.get('name')}")
+
+    def _destroy(self, server_id: str) -> None:
+        """destroyVirtualMachine, with ``expunge`` only where this account may expunge:
+        anyone but an admin is refused it while allow.user.expunge.recover.vm is false (its
+        default), inside the job (UserVmManagerImpl.destroyVm).  Without it the machine is
+        destroyed and the server expunges it after its expunge.delay; until then it keeps its
+        address and its network (Apache Libcloud's destroy_node sends no expunge either,
+        unless asked)."""
+        may = self.login.may_expunge
+        self._job("destroyVirtualMachine", id=server_id, expunge=True if may else None)
+        if not may:
+            log.info("server %s destroyed; CloudStack expunges it after its expunge delay",
+                     server_id)
+            if self.progress:
+                self.progress(f"server {server_id} is destroyed: CloudStack expunges it after "
+                              "its expunge delay (this API key may not expunge); until then "
+                              "its network cannot be removed")
+
     def delete_server(self, server_id: str) -> None:
         with self._call(f"delete server {server_id}"):
-            self._job("destroyVirtualMachine", id=server_id, expunge=True)
+            vm = self._vm(server_id)  # a destroyed one is gone already, as for every type
+            if vm.get("state") in GONE:
+                raise self.error(f"delete server {server_id}", NOT_FOUND,
+                                 "it is destroyed already")
+            self._destroy(server_id)
 
     def _power(self, command: str, server_id: str, what: str) -> Instance:
         with self._call(f"{what} server {server_id}"):

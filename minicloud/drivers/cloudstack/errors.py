@@ -1,4 +1,7 @@
-"""The one translation of ``cs`` / requests failures into :class:`DriverError`.
+"""The one translation of ``cs`` / requests failures into :class:`DriverError`, in MiniCloud's
+words: one line, the server named by its scheme, host and port (never a request's query, where
+a signed request carries its API key and signature), secrets masked (drivers.base
+error_detail).
 
 CloudStack answers an error with an HTTP status equal to its ApiErrorCode and a body
 ``{"<command>response": {"errorcode": N, "cserrorcode": M, "errortext": "..."}}``; a failed
@@ -27,9 +30,7 @@ from ...model.errors import (
     CredentialsNeeded,
     DriverError,
 )
-from ...secrets import redact
-
-MAX_DETAIL = 300
+from ..base import error_detail, server_of, unreachable_detail
 
 # CloudStack's ApiErrorCode -> MiniCloud's reason (org.apache.cloudstack.api.ApiErrorCode).
 REASONS = {
@@ -38,7 +39,7 @@ REASONS = {
     429: QUOTA,  # API_LIMIT_EXCEED
     430: INVALID,  # MALFORMED_PARAMETER_ERROR
     431: INVALID,  # PARAM_ERROR (also "entity does not exist", see below)
-    432: FAILED,  # UNSUPPORTED_ACTION_ERROR
+    432: FORBIDDEN,  # UNSUPPORTED_ACTION_ERROR: also a command the role may not run
     530: SERVER,  # INTERNAL_ERROR
     531: FORBIDDEN,  # ACCOUNT_ERROR: not allowed to this account
     532: QUOTA,  # ACCOUNT_RESOURCE_LIMIT_ERROR
@@ -51,10 +52,17 @@ REASONS = {
 # What CloudStack says when an id names nothing (a 431 with these words).
 MISSING = ("entity does not exist", "unable to find", "does not exist", "not found")
 IN_USE = re.compile(r"already (in use|allocated)", re.IGNORECASE)
+# BaseCmd.USER_ERROR_MESSAGE: what a caller who is not a root admin reads instead of the
+# cause of an unexpected failure.
+HIDDEN = "internal error executing command, please contact your system administrator"
 
 
 class SecretNeeded(Exception):
     """No secret key given, in CLOUDSTACK_SECRET or in the cloudstack.ini section."""
+
+
+class ConfigMissing(Exception):
+    """The cloudstack.ini section named for the cloud is not there (or not readable)."""
 
 
 def _error_of(exc: BaseException) -> tuple[int | None, str]:
@@ -77,11 +85,11 @@ def _reason(exc: BaseException, code: int | None, text: str) -> str:
         return UNREACHABLE
     if isinstance(exc, SecretNeeded):
         return UNAUTHORIZED
+    if isinstance(exc, (rq.MissingSchema, rq.InvalidSchema, rq.InvalidURL)):
+        return INVALID
     if code == 431 and any(words in text.lower() for words in MISSING):
         return NOT_FOUND
     if code is not None and code >= 500 and IN_USE.search(text):
-        # deployVirtualMachine answers a taken ipaddress with INTERNAL_ERROR (530): it is a
-        # conflict all the same, and the user can act on it.
         return CONFLICT
     if code is not None and code in REASONS:
         return REASONS[code]
@@ -90,25 +98,41 @@ def _reason(exc: BaseException, code: int | None, text: str) -> str:
     return FAILED
 
 
+def _words(exc: BaseException, code: int | None, text: str, reason: str, endpoint: str,
+           timeout_note: str | None, hidden: bool) -> str:
+    """What the error says, in MiniCloud's words."""
+    server = server_of(endpoint) if endpoint else None
+    if reason == UNREACHABLE:
+        return unreachable_detail(text, server)
+    if reason == TIMEOUT:
+        return f"no answer from {server or server_of(text)} {timeout_note or ''}".strip()
+    if isinstance(exc, (rq.MissingSchema, rq.InvalidSchema, rq.InvalidURL)):
+        return f"the endpoint {endpoint!r} is no http(s) URL"
+    if isinstance(exc, (SecretNeeded, ConfigMissing)):
+        return text
+    if isinstance(exc, CloudStackApiException):
+        words = f"error {code}: {text}" if code is not None else text
+        if hidden and HIDDEN in text.lower():
+            # The server keeps the cause from an account that is not a root admin.
+            words += " (the server tells the cause only to a root admin; its log has it)"
+        return words
+    if isinstance(exc, CloudStackException):
+        # No CloudStack answer: an HTTP error page, or something that is not JSON.
+        status = f"HTTP {code}" if code is not None else "an answer that is no API answer"
+        return f"{status} from {server or 'the server'}: is the endpoint the API's URL " \
+               "(https://HOST/client/api)?"
+    return f"{type(exc).__name__}: {text}"
+
+
 def map_error(cloud: str, operation: str, exc: BaseException,
-              timeout_note: str | None = None) -> DriverError:
-    """One DriverError, in one line, with the secret key masked out (``timeout_note``: what
-    a timed-out request says first, its limit and where it is set)."""
+              timeout_note: str | None = None, endpoint: str = "",
+              hidden: bool = False) -> DriverError:
+    """One DriverError, in one line, naming the server but never a request's query, with
+    secrets masked (``timeout_note``: the limit a timed-out request ran out of and where it
+    is set; ``hidden``: the account is no root admin, so the server hides failures' causes)."""
     code, text = _error_of(exc)
     reason = _reason(exc, code, text)
-    if not isinstance(exc, (CloudStackException, SecretNeeded)) and \
-            reason in (FAILED, UNREACHABLE, TIMEOUT):
-        text = f"{type(exc).__name__}: {text}"
-    if reason == TIMEOUT and timeout_note:
-        text = f"{timeout_note}; {text}"
-    detail = " ".join(text.split())
-    if code is not None and isinstance(exc, CloudStackApiException):
-        detail = f"error {code}: {detail}"
-    # Structural masking (secrets.redact): a password the cloud echoes in a field or a URL
-    # is hidden; the text is never searched for the password itself (that would reveal it).
-    detail = redact(detail)
-    if len(detail) > MAX_DETAIL:
-        detail = detail[:MAX_DETAIL - 3] + "..."
+    detail = error_detail(_words(exc, code, text, reason, endpoint, timeout_note, hidden))
     if isinstance(exc, SecretNeeded):
         return CredentialsNeeded(cloud, operation, reason, detail)
     return DriverError(cloud, operation, reason, detail)

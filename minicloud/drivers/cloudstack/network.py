@@ -19,7 +19,7 @@ from .convert import (
     to_public_network,
     to_router,
 )
-from .session import CloudStackSession
+from .session import CloudStackSession, JobFailed
 
 # CloudStack's default offerings (names as a fresh management server creates them).
 NETWORK_OFFERING = "DefaultIsolatedNetworkOfferingWithSourceNatService"
@@ -37,22 +37,37 @@ class CloudStackNetwork(CloudStackSession):
 
     # -- reads ---------------------------------------------------------------------------------
 
+    # Lists name no ``listall``: without it every role lists its own account's resources
+    # (with it, a root admin's list holds every account's: another account's ``default``).
+
     def _guest_networks(self) -> list[dict[str, Any]]:
-        return self._list("listNetworks", zoneid=self.zone_id, listall=True)
+        return self._list("listNetworks", zoneid=self.zone_id)
 
     def _public_networks(self) -> list[dict[str, Any]]:
-        return self._list("listNetworks", zoneid=self.zone_id, issystem=True,
-                          traffictype="Public")
+        """The zone's public network: listed by a root admin; anyone else finds it the way a
+        user can, as the network of a public IP address (IPAddressResponse's ``networkid``
+        and ``networkname``), for which one free address of the zone is enough."""
+        if self.login.root_admin:
+            return self._list("listNetworks", zoneid=self.zone_id, issystem=True,
+                              traffictype="Public")
+        page = self._sync("listPublicIpAddresses", zoneid=self.zone_id, allocatedonly=False,
+                          forvirtualnetwork=True, page=1, pagesize=1)
+        ips = page.get("publicipaddress") or []
+        return [{"id": ip["networkid"], "name": ip.get("networkname") or ""}
+                for ip in ips[:1] if ip.get("networkid")]
 
     def _ranges(self) -> list[dict[str, Any]]:
+        """The public IP ranges: listVlanIpRanges is a root admin's command."""
+        if not self.login.root_admin:
+            return []
         return self._list("listVlanIpRanges", zoneid=self.zone_id, forvirtualnetwork=True)
 
     def _ips(self, **params: Any) -> list[dict[str, Any]]:
-        return self._list("listPublicIpAddresses", zoneid=self.zone_id, listall=True,
-                          allocatedonly=True, **params)
+        return self._list("listPublicIpAddresses", zoneid=self.zone_id, allocatedonly=True,
+                          **params)
 
     def _vpcs(self, **params: Any) -> list[dict[str, Any]]:
-        return self._list("listVPCs", zoneid=self.zone_id, listall=True, **params)
+        return self._list("listVPCs", zoneid=self.zone_id, **params)
 
     def _networks(self, guests: list[dict[str, Any]], public: list[dict[str, Any]],
                   ranges: list[dict[str, Any]]) -> list[Network]:
@@ -83,12 +98,12 @@ class CloudStackNetwork(CloudStackSession):
             return self._public_ips(self._ips())
 
     def _router(self, vpc_id: str) -> Router:
-        vpc = self._get("listVPCs", vpc_id, "router", listall=True)
-        tiers = self._list("listNetworks", vpcid=vpc_id, listall=True)
+        vpc = self._get("listVPCs", vpc_id, "router")
+        tiers = self._list("listNetworks", vpcid=vpc_id)
         return self._routers([vpc], tiers, self._ips(vpcid=vpc_id))[0]
 
     def _network(self, network_id: str) -> dict[str, Any]:
-        return self._get("listNetworks", network_id, "network", listall=True)
+        return self._get("listNetworks", network_id, "network")
 
     # -- networks ------------------------------------------------------------------------------
 
@@ -119,8 +134,20 @@ class CloudStackNetwork(CloudStackSession):
             return to_network(self.cloud.name, self._network(ident))
 
     def delete_network(self, network_id: str) -> None:
-        with self._call(f"delete network {network_id}"):
-            self._job("deleteNetwork", id=network_id)
+        operation = f"delete network {network_id}"
+        with self._call(operation):
+            try:
+                self._job("deleteNetwork", id=network_id)
+            except JobFailed as failed:
+                err = self._error(operation, failed)
+                if self.login.may_expunge:
+                    raise err from None
+                # A machine destroyed without expunge keeps its network until the server
+                # expunges it (NetworkOrchestrator.destroyNetwork): this account may not.
+                raise self.error(operation, err.reason,
+                                 f"{err.detail}; instances removed from it stay until "
+                                 "CloudStack expunges them (expunge.delay): this API key may "
+                                 "not expunge, so remove the network again later") from None
 
     # -- routers (VPCs) ------------------------------------------------------------------------
 
@@ -134,10 +161,14 @@ class CloudStackNetwork(CloudStackSession):
                 if gateway_network_id not in public:
                     raise self.error(operation, INVALID,
                                      "a VPC's gateway is the zone's public network")
-            vpc = self._job("createVPC", name=name, displaytext=name, zoneid=self.zone_id,
-                            cidr=self.cloud.settings.get("vpc_cidr") or VPC_CIDR,
-                            vpcofferingid=self._offering("listVPCOfferings", VPC_OFFERING),
-                            start=True).get("vpc") or {}
+            try:
+                vpc = self._job("createVPC", name=name, displaytext=name, zoneid=self.zone_id,
+                                cidr=self.cloud.settings.get("vpc_cidr") or VPC_CIDR,
+                                vpcofferingid=self._offering("listVPCOfferings", VPC_OFFERING),
+                                start=True).get("vpc") or {}
+            except JobFailed as failed:
+                raise self._failed_create(operation, failed, "Vpc", f"router {name}",
+                                          lambda i: self._job("deleteVPC", id=i)) from None
         ident = str(vpc["id"])
         self._mark("Vpc", ident, what=f"router {name}",
                    undo=lambda: self._job("deleteVPC", id=ident))
@@ -201,9 +232,21 @@ class CloudStackNetwork(CloudStackSession):
         with self._call(operation):
             params = self._ip_target(network_id, router_id)
             if address:
+                # A server whose associateIpAddress has no ``ipaddress`` would ignore it and
+                # give another address: refused before asking.
+                if not self._accepts("associateIpAddress", "ipaddress"):
+                    raise self.error(operation, INVALID,
+                                     "this CloudStack cannot acquire a given public IP "
+                                     "(its associateIpAddress takes no ipaddress): leave the "
+                                     "address out")
                 params["ipaddress"] = address
-            ip = self._job("associateIpAddress", zoneid=self.zone_id,
-                           **params).get("ipaddress") or {}
+            try:
+                ip = self._job("associateIpAddress", zoneid=self.zone_id,
+                               **params).get("ipaddress") or {}
+            except JobFailed as failed:
+                raise self._failed_create(operation, failed, "PublicIpAddress", "public IP",
+                                          lambda i: self._job("disassociateIpAddress",
+                                                              id=i)) from None
         ident = str(ip["id"])
         self._mark("PublicIpAddress", ident, what=f"public IP {ip.get('ipaddress')}",
                    undo=lambda: self._job("disassociateIpAddress", id=ident))
@@ -211,7 +254,7 @@ class CloudStackNetwork(CloudStackSession):
             return to_public_ip(self.cloud.name, self._ip(ident))
 
     def _ip(self, ip_id: str) -> dict[str, Any]:
-        return self._get("listPublicIpAddresses", ip_id, "public IP", listall=True)
+        return self._get("listPublicIpAddresses", ip_id, "public IP")
 
     def release_public_ip(self, ip_id: str) -> None:
         with self._call(f"release public IP {ip_id}"):
