@@ -14,6 +14,7 @@ from minicloud.drivers.stub.driver import StubDriver
 from minicloud.drivers.stub.location import Location, LocationError
 from minicloud.model.errors import CONFLICT, NOT_FOUND, ConfigError, DriverError
 from minicloud.model.objects import Cloud, State
+from tests.backends import MYSQL_URL, needs_mysql, seed_mysql
 from tests.faults import Faults
 
 
@@ -367,3 +368,25 @@ def test_a_network_whose_interface_fails_is_not_kept(where: str) -> None:
         driver.create_network("born", "10.6.0.0/24", router.id)
     assert "born" not in {n.name for n in driver.list_networks()}
     assert driver.list_routers()[0].interface_network_ids == []
+
+
+@pytest.mark.parametrize("backend", [pytest.param("mysql", marks=needs_mysql)])
+def test_a_node_that_does_not_answer_is_skipped_for_the_next(backend: str) -> None:
+    # A MySQL store may name a cluster's nodes (space-separated URLs); its default Stub
+    # location is the store's database through the same URLs: a node that does not answer
+    # (here a port where no server listens) is left for the next before a call runs.
+    from sqlalchemy.engine import make_url
+
+    seed_mysql(MYSQL_URL)
+    dead = make_url(MYSQL_URL).set(host="127.0.0.1", port=1).render_as_string(
+        hide_password=False)
+    driver = make(f"{dead} {MYSQL_URL}", "Nodes")
+    try:
+        net = driver.create_network("n1", "10.1.0.0/24")
+        assert net.name in {n.name for n in on(MYSQL_URL, "Nodes").list_networks()}
+    finally:
+        driver.close()
+    alone = on(dead, "Nodes")
+    with pytest.raises(DriverError) as err:
+        alone.list_networks()
+    assert "unreachable" in str(err.value) and "\n" not in str(err.value)

@@ -72,7 +72,8 @@ def _engine(store_url: str) -> Any:
         if not path or path == ":memory:" or not os.path.exists(path):
             return None
         return sa.create_engine(store_url, connect_args={"timeout": 5})
-    return sa.create_engine(store_url, pool_pre_ping=True)
+    # A cluster's nodes: any one holds every row (a move happens once, at an upgrade).
+    return sa.create_engine(store_url.split()[0], pool_pre_ping=True)
 
 
 def _read(store_url: str, location: Location) -> dict[str, list[dict[str, Any]]]:

@@ -13,6 +13,11 @@ holds its cloud's lock (``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE``
 cloud's lock row on MySQL, whose transactions here read committed data), then reads what it
 needs afresh and writes versioned rows: a row changed or removed since it was read fails the
 call as a conflict instead of being overwritten.  Nothing here knows MiniCloud's store.
+
+A MySQL location may name several URLs separated by spaces, the nodes of one Galera cluster (a
+MySQL store's default location is the store's database, and such a store may name its nodes):
+when a node does not answer, or answers that it is not part of the cluster's primary component,
+before a call has read or written anything, the call goes on with the next node.
 """
 
 from __future__ import annotations
@@ -48,6 +53,10 @@ KEY_LENGTH, CLOUD_LENGTH, NAME_LENGTH = 255, 64, 191
 BUSY_SECONDS = 5
 # The lock row a change to the whole location takes (the move from an older store).
 EVERY_CLOUD = "*"
+
+# A MySQL/MariaDB answer that says this node cannot be used now: unreachable, gone away, lost
+# during a query, shutting down, or cut off from its cluster's primary component (WSREP).
+NODE_LOST = frozenset({2002, 2003, 2006, 2013, 2055, 1053, 1927, 1047, 1180})
 
 # Called after each commit and each schema step (none in the product; a test may watch).
 after_step: list[Callable[[], None]] = []
@@ -138,7 +147,10 @@ class Location:
     missing (idempotent, the version written last)."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        self.url = url.strip()
+        # One URL, or a cluster's nodes (MySQL only: an SQLite path may hold spaces).
+        self._urls = [self.url] if self.is_sqlite else self.url.split() or [self.url]
+        self._node = 0  # the node in use: an index into _urls
         self.engine: Any = None
         self._tables: dict[str, Any] = {}
         self._meta: Any = None
@@ -149,8 +161,12 @@ class Location:
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
 
+    @property
+    def node_url(self) -> str:
+        return self._urls[self._node]
+
     def __str__(self) -> str:
-        return describe(self.url)
+        return describe(self.node_url)
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -162,7 +178,8 @@ class Location:
         self._declare()
         try:
             self.engine = self._make_engine()
-            if self._schema_version() != SCHEMA_VERSION:
+            version = self._on_a_node(self._schema_version)
+            if version != SCHEMA_VERSION:
                 self._make_schema()
         except LocationError:
             self.close()
@@ -193,7 +210,7 @@ class Location:
 
         if not self.is_sqlite:
             # Read committed: what a call reads after taking its cloud's lock is current.
-            return sa.create_engine(self.url, pool_pre_ping=True,
+            return sa.create_engine(self.node_url, pool_pre_ping=True,
                                     isolation_level="READ COMMITTED")
         path = sqlite_file(self.url)
         if path and path != ":memory:":
@@ -216,6 +233,24 @@ class Location:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+
+    def _on_a_node(self, first: Callable[[], Any]) -> Any:
+        """``first()`` (what nothing has run before: opening, a call's lock), on the node in
+        use or, when it cannot be used, on the next one that can (a single URL: raised)."""
+        import sqlalchemy as sa
+
+        for tried in range(1, len(self._urls) + 1):
+            try:
+                return first()
+            except sa.exc.DBAPIError as exc:
+                if _code(exc) not in NODE_LOST or tried == len(self._urls):
+                    raise
+                log.info("Stub location %s: %s; going on with the next node", self,
+                         str(getattr(exc, "orig", exc)).splitlines()[0][:200])
+                self.engine.dispose()
+                self._node = (self._node + 1) % len(self._urls)
+                self.engine = self._make_engine()
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _schema_version(self) -> int | None:
         import sqlalchemy as sa
@@ -278,12 +313,15 @@ class Location:
     def _error(self, exc: BaseException) -> LocationError:
         """One line for a database failure: where and what, never the password."""
         orig = getattr(exc, "orig", None)
-        code = orig.args[0] if orig is not None and getattr(orig, "args", None) else None
+        code = _code(exc)
         text = str(orig or exc).splitlines()[0] if str(orig or exc) else type(exc).__name__
         if isinstance(exc, OSError) and not orig:
             text = exc.strerror or text
         if code in (2002, 2003, 2006, 2013):
             return LocationError(UNREACHABLE, f"Stub location {self}: server unreachable")
+        if code == 1047:
+            return LocationError(UNREACHABLE, f"Stub location {self}: this node is cut off "
+                                              "from its cluster (not primary)")
         if code == 1045:
             return LocationError(UNREACHABLE, f"Stub location {self}: access denied")
         if "locked" in text or "busy" in text:
@@ -303,19 +341,36 @@ class Location:
 
         self.open()
         try:
-            with self.engine.connect() as conn:
-                with conn.begin():
-                    tx = Transaction(self, conn, cloud)
-                    tx.lock(cloud)
-                    yield tx
+            conn, began = self._on_a_node(lambda: self._begin(cloud))
+            with conn, began:
+                yield Transaction(self, conn, cloud)
         except LocationError:
             raise
         except sa.exc.SQLAlchemyError as exc:
             raise self._error(exc) from None
         _steps_done()
 
+    def _begin(self, cloud: str) -> tuple[Any, Any]:
+        """A connection with its transaction begun and ``cloud``'s lock held."""
+        conn = self.engine.connect()
+        try:
+            began = conn.begin()
+            Transaction(self, conn, cloud).lock(cloud)
+        except BaseException as exc:
+            if _code(exc) in NODE_LOST:
+                conn.invalidate()  # not back to the pool: the node is left
+            conn.close()
+            raise
+        return conn, began
+
     def table(self, kind: str) -> Any:
         return self._tables[TABLES[kind]]
+
+
+def _code(exc: BaseException) -> Any:
+    """The database's error number (MySQL), or None."""
+    orig = getattr(exc, "orig", None)
+    return orig.args[0] if orig is not None and getattr(orig, "args", None) else None
 
 
 def _missing_table(exc: Any) -> bool:
