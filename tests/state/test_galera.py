@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from minicloud.drivers.stub.location import Location, LocationError
 from minicloud.model.errors import StoreError
 from minicloud.state.store import META_TABLE, NODE_LOST, Store
 from tests.backends import Cluster, needs_galera, seed_mysql
@@ -199,6 +200,55 @@ def test_the_loser_of_a_race_without_retries_is_refused_in_one_line(cluster: Clu
     finally:
         for store in stores:
             store.close()
+
+
+def test_two_stub_calls_holding_one_cloud_on_two_nodes_collide_in_one_line(
+        cluster: Cluster) -> None:
+    """A Stub cloud's default location on a MySQL store is the store's database: on Galera
+    its calls take the cloud's lock on their own node, and the lock row is written, so the
+    later of two holders on two nodes fails whole (busy, one line) instead of both writing."""
+    locations = [Location(cluster.node(n)).open() for n in (1, 2)]
+    both = threading.Barrier(2, timeout=20)
+    errors: list[BaseException | None] = [None, None]
+
+    def run(i: int) -> None:
+        try:
+            with locations[i].transaction(CLOUD) as tx:
+                seen = len(tx.rows("network"))
+                both.wait()
+                tx.insert("network", f"net-{seen}", {"name": f"n{i}"})
+        except LocationError as err:
+            errors[i] = err
+
+    try:
+        threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        failed = [e for e in errors if e is not None]
+        assert len(failed) == 1, errors
+        assert "busy" in str(failed[0]) and "\n" not in str(failed[0]), failed
+        with locations[0].transaction(CLOUD) as tx:
+            assert len(tx.rows("network")) == 1
+    finally:
+        for location in locations:
+            location.close()
+
+
+def test_a_stub_location_skips_a_killed_node(cluster: Cluster) -> None:
+    """Through the store's node URLs, a Stub location goes on with the next node."""
+    location = Location(" ".join(cluster.urls))
+    try:
+        with location.transaction(CLOUD) as tx:
+            tx.insert("network", "before", {"name": "before"})
+        cluster.kill(1)
+        with location.transaction(CLOUD) as tx:
+            tx.insert("network", "after", {"name": "after"})
+            assert sorted(d["name"] for d, _ in tx.rows("network")) == ["after", "before"]
+    finally:
+        location.close()
+        cluster.restart(1)
 
 
 # -- a node lost --------------------------------------------------------------------------------

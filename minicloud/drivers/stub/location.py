@@ -17,7 +17,9 @@ call as a conflict instead of being overwritten.  Nothing here knows MiniCloud's
 A MySQL location may name several URLs separated by spaces, the nodes of one Galera cluster (a
 MySQL store's default location is the store's database, and such a store may name its nodes):
 when a node does not answer, or answers that it is not part of the cluster's primary component,
-before a call has read or written anything, the call goes on with the next node.
+before a call has read or written anything, the call goes on with the next node.  On a Galera
+node reads are causal and a call's lock row is written, so that two calls holding one cloud's
+lock on two nodes collide (the later fails whole, busy) instead of both writing.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -210,8 +213,10 @@ class Location:
 
         if not self.is_sqlite:
             # Read committed: what a call reads after taking its cloud's lock is current.
-            return sa.create_engine(self.node_url, pool_pre_ping=True,
-                                    isolation_level="READ COMMITTED")
+            server = sa.create_engine(self.node_url, pool_pre_ping=True,
+                                      isolation_level="READ COMMITTED")
+            sa.event.listen(server, "connect", _on_connect)
+            return server
         path = sqlite_file(self.url)
         if path and path != ":memory:":
             folder = os.path.dirname(os.path.abspath(path))
@@ -319,6 +324,9 @@ class Location:
             text = exc.strerror or text
         if code in (2002, 2003, 2006, 2013):
             return LocationError(UNREACHABLE, f"Stub location {self}: server unreachable")
+        if code in (1205, 1213):  # a lock wait timed out; a deadlock or failed certification
+            return LocationError(FAILED, f"Stub location {self}: busy (another session changed "
+                                         "the same cloud at the same time); try again")
         if code == 1047:
             return LocationError(UNREACHABLE, f"Stub location {self}: this node is cut off "
                                               "from its cluster (not primary)")
@@ -367,6 +375,25 @@ class Location:
         return self._tables[TABLES[kind]]
 
 
+def _on_connect(dbapi_conn: Any, record: Any) -> None:
+    """Once per new MySQL/MariaDB connection: on a Galera node, reads are made causal (a call
+    sees what another node committed before it), and a node that is not ready is refused as
+    a lost one (1047), so that the call goes on with the next node."""
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("SHOW VARIABLES LIKE 'wsrep_on'")
+        row = cursor.fetchone()
+        if row and str(row[1]).upper() == "ON":
+            cursor.execute("SHOW STATUS LIKE 'wsrep_ready'")
+            ready = cursor.fetchone()
+            if not ready or str(ready[1]).upper() != "ON":
+                raise dbapi_conn.OperationalError(
+                    1047, "WSREP has not yet prepared node for application use")
+            cursor.execute("SET SESSION wsrep_sync_wait = 1")
+    finally:
+        cursor.close()
+
+
 def _code(exc: BaseException) -> Any:
     """The database's error number (MySQL), or None."""
     orig = getattr(exc, "orig", None)
@@ -396,6 +423,10 @@ class Transaction:
         key = f"lock/{name}"
         self.conn.execute(meta.insert().prefix_with("IGNORE").values(name=key, value="0"))
         self.conn.execute(sa.select(meta.c.value).where(meta.c.name == key).with_for_update())
+        # Written too: on a Galera cluster a locking read holds only on its own node, and only
+        # a write makes two holders on two nodes collide (the later commit fails, whole).
+        self.conn.execute(meta.update().where(meta.c.name == key).values(
+            value=uuid.uuid4().hex))
 
     def meta(self, name: str) -> str | None:
         import sqlalchemy as sa
