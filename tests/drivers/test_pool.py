@@ -13,6 +13,8 @@ from minicloud.model.objects import Cloud
 HOME = Path("/home/me/.minicloud")
 STORE = "sqlite:////data/team/minicloud.db"
 MYSQL = "mysql+pymysql://mc:s3cret@db.example.org:3306/minicloud?charset=utf8mb4"
+# A Galera cluster's nodes (state/dburl.py: several URLs separated by spaces).
+NODES = f"{MYSQL} {MYSQL.replace('db.', 'db2.')}"
 
 
 @pytest.mark.parametrize(("value", "store", "expected"), [
@@ -20,6 +22,7 @@ MYSQL = "mysql+pymysql://mc:s3cret@db.example.org:3306/minicloud?charset=utf8mb4
     ("", STORE, "sqlite:////data/team/minicloud-stub.db"),
     ("", "sqlite:////data/team/other.db", "sqlite:////data/team/other-stub.db"),
     ("", MYSQL, MYSQL),
+    ("", NODES, NODES),  # through the same nodes: a lost one is left for the next
     # a relative path: from the store's folder (from the data folder for a MySQL store)
     ("stub.db", STORE, "sqlite:////data/team/stub.db"),
     ("clouds/lab.db", STORE, "sqlite:////data/team/clouds/lab.db"),
@@ -32,6 +35,8 @@ MYSQL = "mysql+pymysql://mc:s3cret@db.example.org:3306/minicloud?charset=utf8mb4
      "mysql+pymysql://lab@other.example.org/stub"),
     # on the store's server with the store's account: the store's password
     ("mysql+pymysql://mc@db.example.org:3306/stubs", MYSQL,
+     "mysql+pymysql://mc:s3cret@db.example.org:3306/stubs"),
+    ("mysql+pymysql://mc@db.example.org:3306/stubs", NODES,
      "mysql+pymysql://mc:s3cret@db.example.org:3306/stubs"),
     ("mysql+pymysql://other@db.example.org:3306/stubs", MYSQL,
      "mysql+pymysql://other@db.example.org:3306/stubs"),
