@@ -383,7 +383,8 @@ def _on_connect(dbapi_conn: Any, record: Any) -> None:
     try:
         cursor.execute("SHOW VARIABLES LIKE 'wsrep_on'")
         row = cursor.fetchone()
-        if row and str(row[1]).upper() == "ON":
+        galera = bool(row) and str(row[1]).upper() == "ON"
+        if galera:
             cursor.execute("SHOW STATUS LIKE 'wsrep_ready'")
             ready = cursor.fetchone()
             if not ready or str(ready[1]).upper() != "ON":
@@ -392,6 +393,7 @@ def _on_connect(dbapi_conn: Any, record: Any) -> None:
             cursor.execute("SET SESSION wsrep_sync_wait = 1")
     finally:
         cursor.close()
+    record.info["galera"] = galera
 
 
 def _code(exc: BaseException) -> Any:
@@ -423,10 +425,11 @@ class Transaction:
         key = f"lock/{name}"
         self.conn.execute(meta.insert().prefix_with("IGNORE").values(name=key, value="0"))
         self.conn.execute(sa.select(meta.c.value).where(meta.c.name == key).with_for_update())
-        # Written too: on a Galera cluster a locking read holds only on its own node, and only
-        # a write makes two holders on two nodes collide (the later commit fails, whole).
-        self.conn.execute(meta.update().where(meta.c.name == key).values(
-            value=uuid.uuid4().hex))
+        # Written too on a Galera node: a locking read holds only on its own node, and only a
+        # write makes two holders on two nodes collide (the later commit fails, whole).
+        if self.conn.info.get("galera"):
+            self.conn.execute(meta.update().where(meta.c.name == key).values(
+                value=uuid.uuid4().hex))
 
     def meta(self, name: str) -> str | None:
         import sqlalchemy as sa
