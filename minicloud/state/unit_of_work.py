@@ -316,9 +316,11 @@ class UnitOfWork:
     def drop(self, intent: Intent) -> None:
         """End an intent whose cloud calls were all undone (or never made)."""
         self.active.pop(intent.id, None)
+        writes = Writes()
+        writes.delete(intent, force=True)
         try:
-            with self.inventory.write(cloud=intent.cloud) as tx:
-                tx.delete(intent, force=True)
+            self.inventory.retrying([intent.cloud], lambda tx: tx.apply(writes),
+                                    verify=lambda: not self._recorded(intent))
         except MiniCloudError as err:
             log.warning("intent %s left pending: %s", intent.id, err)
 
@@ -336,25 +338,35 @@ class UnitOfWork:
         if now - self._renewed < RENEW_SECONDS:
             return
         self._renewed = now
+        until = now + LEASE_SECONDS
+
         def body(conn: Any) -> None:  # unversioned puts: right to run again
             for intent in self.active.values():
-                intent.lease_until = now + LEASE_SECONDS
+                intent.lease_until = until
                 store.kind("intent").put(record_key(intent.cloud, intent.id), intent.cloud,
                                          _data(intent))
 
+        def renewed(conn: Any) -> bool:
+            return all(getattr(self._own(i.cloud, i.id), "lease_until", None) == until
+                       for i in self.active.values())
+
         try:
-            store.retrying(body, write=True)
+            store.retrying(body, write=True, verify=renewed)
         except MiniCloudError as err:
             log.warning("could not renew the leases of running writes: %s", err)
 
     def end_dead(self, cloud: str, dead: Iterable[Intent], puts: Iterable[Any] = (),
                  deletes: Iterable[Any] = ()) -> None:
         """End intents whose process is gone, with what the settler found they did."""
-        with self.inventory.write(cloud=cloud) as tx:
-            for obj in puts:
-                tx.put(obj, force=True)
-            for obj in [*deletes, *dead]:
-                tx.delete(obj, force=True)
+        dead = list(dead)
+        writes = Writes()
+        for obj in puts:
+            writes.put(obj, force=True)
+        for obj in [*deletes, *dead]:
+            writes.delete(obj, force=True)
+        clouds = {cloud, *(o.key[0] for o, _ in (*writes.puts, *writes.deletes))}
+        self.inventory.retrying(clouds, lambda tx: tx.apply(writes),
+                                verify=lambda: not any(self._recorded(i) for i in dead))
 
     # -- clouds --------------------------------------------------------------------------------
 
