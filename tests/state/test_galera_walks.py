@@ -175,6 +175,8 @@ def test_a_node_killed_at_every_commit_point_loses_and_duplicates_nothing(
         _as_it_was(home, url, before, what, where)
         cluster.assert_same_everywhere(database)
         walked += 1
+    print(f"kill walk: {what}, {moment} the commit, through {through}: {walked} of {total} "
+          "points walked")  # the figures of the note (pytest -s shows them)
     assert walked >= 1
 
 
