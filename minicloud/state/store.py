@@ -495,10 +495,13 @@ class Store:
 
     def retrying(self, body: Callable[[Any], T], *, write: bool = False,
                  locks: tuple[str, ...] = (), verify: Callable[[Any], bool] | None = None,
-                 attempts: int = ATTEMPTS) -> T:
+                 attempts: int = ATTEMPTS, rerun_unknown: bool = True) -> T:
         """``body(conn)`` in one transaction, run again as a whole (a few times, with a random
         pause) when it fails in a way that may pass the next time; its result.  See the
-        module's docstring for the contract of ``body`` and ``verify``."""
+        module's docstring for the contract of ``body`` and ``verify``.  ``rerun_unknown``
+        False: a commit whose answer was lost (and that ``verify`` does not find) is not run
+        again but raised, in one line (a simulated cloud's call: it then failed, as a real
+        cloud's call whose answer was lost)."""
         if self._conn is not None:  # part of an open transaction: that one runs again
             with self.transaction(write=write, locks=locks) as conn:
                 return body(conn)
@@ -517,6 +520,8 @@ class Store:
                     and self._verified(verify):
                 log.info("store: the lost commit had happened (verified)")
                 return ran[0]
+            if failure.reason == UNKNOWN and not rerun_unknown:
+                raise failure
             if failure.started and failure.reason in (LOST, UNKNOWN) and (write or locks):
                 if attempt < attempts:
                     self.notify(NODE_LOST)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ...state.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 STUB_KINDS: dict[str, type[Resource]] = {k.name: k.cls for k in KINDS.values() if k.simulated}
 TABLES = {kind: f"stub_{KINDS[kind].table}" for kind in STUB_KINDS}
@@ -97,8 +98,7 @@ def faultable(method: F) -> F:
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         _inject(self, method.__name__)
-        with self.sim.atomic():
-            return method(self, *args, **kwargs)
+        return self.sim.run(lambda: method(self, *args, **kwargs))
 
     return wrapper  # type: ignore[return-value]
 
@@ -121,8 +121,7 @@ def atomic(method: F) -> F:
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with self.sim.atomic():
-            return method(self, *args, **kwargs)
+        return self.sim.run(lambda: method(self, *args, **kwargs))
 
     return wrapper  # type: ignore[return-value]
 
@@ -173,6 +172,27 @@ class StubState:
             finally:
                 self._depth = 0
                 self.reload()
+
+    def run(self, call: Callable[[], T]) -> T:
+        """One call of the simulated cloud, as one transaction of its own (or part of the one
+        open): all it does is in that transaction, so it runs again as a whole when the store
+        says that may pass (a conflict, a failed Galera certification, a lost node); not when
+        its commit's answer was lost: the call then fails, as a real cloud's would."""
+        if self._depth:
+            with self.atomic():
+                return call()
+
+        def body(conn: Any) -> T:
+            self.reload()  # read per call: others may have changed the cloud
+            self._depth = 1
+            try:
+                return call()
+            finally:
+                self._depth = 0
+                self.reload()
+
+        return self.store.retrying(body, write=True, locks=(f"stub/{self.cloud}",),
+                                   rerun_unknown=False)
 
     def reload(self) -> None:
         """Read the tables again at next use: another process may have changed the cloud."""
