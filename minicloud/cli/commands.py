@@ -235,7 +235,7 @@ def _run(opener: MiniCloud | Callable[[], MiniCloud | None], argv: Sequence[str]
             setattr(values, arg.name, _the_only(app, arg, values))
     if action.writes:
         # What a killed process left half-done (a remove, a Destroy) is finished first.
-        for line in app.clouds.finish_interrupted():
+        for line in app.sync.finish_interrupted():
             print(f"minicloud: {line}", file=sys.stderr)
     result = action.run(CommandContext(app, action, values), values)
     app.report_skipped()
@@ -272,9 +272,10 @@ def run_command(app: MiniCloud | Callable[[], MiniCloud | None], argv: Sequence[
         # Nobody reads the output any more (``| head``): leave quietly.
         silence_stdout()
         return OK
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        # One line, saying what was left pending (an Interrupted says it), never a repr.
         print(file=sys.stderr)
-        _err("interrupted")
+        _err("; ".join(filter(None, ["interrupted", str(interrupt)])))
         return INTERRUPTED
     except Exception as err:
         import logging  # only here: help and usage errors never pay for it

@@ -4,14 +4,17 @@ MiniCloud's ``public_ssh`` group, the login user, and the ssh command (DESIGN.md
 from __future__ import annotations
 
 import ipaddress
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..model.errors import InUseError, ValidationError
+from ..model.errors import CONFLICT, DriverError, InUseError, ValidationError
+from ..model.kinds import IMAGE, INSTANCE, NETWORK, PUBLIC_IP, ROUTER, SECURITY_GROUP
+from ..model.names import PUBLIC_SSH
 from ..model.objects import (
-    PUBLIC_SSH,
     Change,
     Instance,
     Intent,
@@ -30,10 +33,16 @@ if TYPE_CHECKING:
     from .networks import NetworkManager
     from .session import Session
 
+T = TypeVar("T")
+
 # Login users of well-known images, when the image's properties do not say.
 KNOWN_USERS = {"cirros": "cirros", "ubuntu": "ubuntu", "debian": "debian", "centos": "centos",
                "fedora": "fedora", "rocky": "rocky", "almalinux": "almalinux"}
 
+
+# How long a connect waits for another session's write that makes what it needs too (the
+# cloud's public_ssh group) before it says so.
+WAIT_FOR_OTHERS = 30.0
 
 # The keys ssh tries by default, in its order (the private half is what logs in).
 SSH_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
@@ -82,7 +91,7 @@ class AccessManager(Manager):
         self.networks = networks
 
     def public_ip_of(self, instance: Instance) -> PublicIP | None:
-        return next((f for f in self.cache.all("public_ip", instance.cloud)
+        return next((f for f in self.cache.all(PUBLIC_IP, instance.cloud)
                      if f.instance_id == instance.id), None)
 
     def gateway_network(self, instance: Instance) -> Network | None:
@@ -94,9 +103,9 @@ class AccessManager(Manager):
         """The router that routes one of the instance's networks out, and its external
         network (the first router by name); None when none does."""
         for nic in instance.nics:
-            for router in sorted(self.cache.all("router", instance.cloud), key=lambda r: r.name):
+            for router in sorted(self.cache.all(ROUTER, instance.cloud), key=lambda r: r.name):
                 if nic.network_id in router.interface_network_ids and router.gateway_network_id:
-                    external = self.cache.get("network", instance.cloud,
+                    external = self.cache.get(NETWORK, instance.cloud,
                                               router.gateway_network_id)
                     if external is not None:
                         return router, external
@@ -104,7 +113,8 @@ class AccessManager(Manager):
 
     # -- planning ------------------------------------------------------------------------------
 
-    def _plan_ip(self, instance: Instance, address: str | None) -> _Plan:
+    def _plan_ip(self, instance: Instance, address: str | None,
+                 passed: frozenset[str] = frozenset()) -> _Plan:
         current = self.public_ip_of(instance)
         if current is not None:
             if address and current.name != address:
@@ -120,9 +130,9 @@ class AccessManager(Manager):
         if address is not None:
             address = self._check_address(instance, external, address, router)
         # An address held for another router (a VPC's) cannot serve this instance.
-        free = sorted((f for f in self.cache.all("public_ip", instance.cloud)
+        free = sorted((f for f in self.cache.all(PUBLIC_IP, instance.cloud)
                        if f.network_id == external.id and not f.instance_id
-                       and f.router_id in (None, router.id)
+                       and f.router_id in (None, router.id) and f.id not in passed
                        and (address is None or f.name == address)),
                       key=lambda f: (not f.owned, f.name))
         if free:
@@ -141,17 +151,17 @@ class AccessManager(Manager):
             raise ValidationError(f"{addr} is not in the external network {external.name} "
                                   f"({', '.join(external.cidrs)})")
         self.early(Claims.address(external.id, str(addr)), instance.cloud)
-        kept = next((f for f in self.cache.all("public_ip", instance.cloud)
+        kept = next((f for f in self.cache.all(PUBLIC_IP, instance.cloud)
                      if f.name == str(addr) and f.router_id not in (None, router.id)), None)
         if kept is not None:
-            owner = self.cache.get("router", instance.cloud, kept.router_id or "")
+            owner = self.cache.get(ROUTER, instance.cloud, kept.router_id or "")
             raise InUseError(f"public IP {addr} is held for "
                              f"{'router ' + owner.name if owner else 'another router'}, not "
                              f"{router.name} that routes instance {instance.name}")
         return str(addr)
 
     def _needs_ssh(self, instance: Instance) -> bool:
-        groups = [g for g in self.cache.all("security_group", instance.cloud)
+        groups = [g for g in self.cache.all(SECURITY_GROUP, instance.cloud)
                   if g.name in instance.security_groups]
         return not any(g.allows_ssh() for g in groups)
 
@@ -201,9 +211,54 @@ class AccessManager(Manager):
                                          detail=PUBLIC_SSH))[0]
         return out
 
+    # -- another session first ----------------------------------------------------------------
+
+    def _first_come(self, instance: Instance, address: str | None,
+                    plan: Callable[[Instance, frozenset[str]], _Plan],
+                    do: Callable[[Instance, _Plan], T]) -> T:
+        """``do`` what ``plan`` decides; when another session gets there first, plan again.
+        A free public IP it took (or is taking) meanwhile is passed over for the next free
+        one, or a new one; while it makes something this needs too (``public_ssh``), this
+        waits for it.  An address the user asked for is theirs to retry: refused at once."""
+        passed: frozenset[str] = frozenset()
+        deadline = time.monotonic() + WAIT_FOR_OTHERS
+        delay = 0.1
+        while True:
+            chosen = plan(instance, passed)
+            try:
+                return do(instance, chosen)
+            except (InUseError, DriverError) as err:
+                if address is not None or \
+                        (isinstance(err, DriverError) and err.reason != CONFLICT):
+                    raise
+                fip = chosen.fip
+                if fip is not None and fip.id not in passed and \
+                        (isinstance(err, DriverError) or self._taken(fip)):
+                    passed |= {fip.id}
+                elif isinstance(err, InUseError) and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(2 * delay, 1.0)
+                else:
+                    raise
+            # As the store has it now (the failed begin re-read what moved).
+            instance = self.by_id(INSTANCE, instance.cloud, instance.id)
+
+    def _taken(self, fip: PublicIP) -> bool:
+        """Did another session take ``fip`` since it was planned, or is it taking it?"""
+        now = self.cache.get(PUBLIC_IP, fip.cloud, fip.id)
+        if now is None or now.instance_id:
+            return True
+        return self.work.claimed_by_others(fip.cloud, Claims.taking("public_ip", fip.id))
+
+    # -- the writes ----------------------------------------------------------------------------
+
     def assign_public_ip(self, instance: Instance, address: str | None = None) -> PublicIP:
         """Give the instance a public IP: reuse a free one before allocating."""
-        plan = self._plan_ip(instance, address)
+        return self._first_come(instance, address,
+                                lambda inst, passed: self._plan_ip(inst, address, passed),
+                                self._assign)
+
+    def _assign(self, instance: Instance, plan: _Plan) -> PublicIP:
         if plan.fip is None and not plan.allocate:
             current = self.public_ip_of(instance)
             assert current is not None
@@ -212,7 +267,7 @@ class AccessManager(Manager):
         with self.work.running(intent), Undo() as undo:
             puts = self._take_ip(instance, plan, undo)
             self.work.settle(intent, puts=puts)
-        return self.by_id("public_ip", instance.cloud, puts[0].id)
+        return self.by_id(PUBLIC_IP, instance.cloud, puts[0].id)
 
     def connect(self, instance: Instance, user: str | None = None,
                 address: str | None = None) -> ConnectPlan:
@@ -221,8 +276,27 @@ class AccessManager(Manager):
         if instance.status == State.SHUTOFF:
             raise ValidationError(f"instance {instance.name} is stopped: start it first")
         routed = self.gateway_network(instance) is not None or bool(address)
-        plan = self._plan_ip(instance, address) if routed else _Plan()
-        plan.ssh = self._needs_ssh(instance)
+
+        def plan(inst: Instance, passed: frozenset[str]) -> _Plan:
+            chosen = self._plan_ip(inst, address, passed) if routed else _Plan()
+            chosen.ssh = self._needs_ssh(inst)
+            return chosen
+
+        plan_done, ip = self._first_come(instance, address, plan, partial(self._open, routed))
+        if not ip:
+            raise ValidationError(f"instance {instance.name} has no address to connect to")
+        instance = self.by_id(INSTANCE, instance.cloud, instance.id)
+        user = check_login_user(user) if user else (self.login_user(instance) or "root")
+        command = [*self.session.config.ssh_command, f"{user}@{ip}"]
+        gave = plan_done.fip is not None or plan_done.allocate
+        return ConnectPlan(instance, ip, user, command, self.features(instance.cloud).hosts,
+                           public=routed, gave_public_ip=gave, opened_ssh=plan_done.ssh,
+                           router_without_gateway=None if routed else self._stuck(instance))
+
+    def _open(self, routed: bool, instance: Instance,
+              plan: _Plan) -> tuple[_Plan, str | None]:
+        """Connect's write: the public IP and SSH access ``plan`` says; the plan done and the
+        address to use."""
         ip = instance.private_ip
         if routed and plan.fip is None and not plan.allocate:
             current = self.public_ip_of(instance)
@@ -237,19 +311,11 @@ class AccessManager(Manager):
                 if plan.ssh:
                     puts += self._open_ssh(instance, undo)
                 self.work.settle(intent, puts=puts)
-        if not ip:
-            raise ValidationError(f"instance {instance.name} has no address to connect to")
-        instance = self.by_id("instance", instance.cloud, instance.id)
-        user = check_login_user(user) if user else (self.login_user(instance) or "root")
-        command = [*self.session.config.ssh_command, f"{user}@{ip}"]
-        return ConnectPlan(instance, ip, user, command, self.features(instance.cloud).hosts,
-                           public=routed, gave_public_ip=plan.fip is not None or plan.allocate,
-                           opened_ssh=plan.ssh,
-                           router_without_gateway=None if routed else self._stuck(instance))
+        return plan, ip
 
     def _stuck(self, instance: Instance) -> str | None:
         """The router attached to one of the instance's networks that has no gateway."""
-        return next((r.name for r in sorted(self.cache.all("router", instance.cloud),
+        return next((r.name for r in sorted(self.cache.all(ROUTER, instance.cloud),
                                             key=lambda r: r.name)
                      if not r.gateway_network_id
                      and any(n.network_id in r.interface_network_ids for n in instance.nics)),
@@ -258,7 +324,7 @@ class AccessManager(Manager):
     # -- who logs in ---------------------------------------------------------------------------
 
     def login_user(self, instance: Instance) -> str | None:
-        image = next((i for i in self.cache.all("image", instance.cloud)
+        image = next((i for i in self.cache.all(IMAGE, instance.cloud)
                       if i.name == instance.image), None)
         if image is not None:
             for prop in ("os_admin_user", "default_user"):

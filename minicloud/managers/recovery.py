@@ -9,15 +9,17 @@ intents of a cloud before it writes there, at the menu's start and on refresh:
 - a killed removal: finished (the cloud forgotten), said in one line;
 - anything else: the cloud is read (what the write created is adopted with MiniCloud's mark),
   and a change it made to someone else's resource is recorded when the cloud shows it made,
-  so that Reset undoes it; said in one line.
+  so that Reset undoes it; a Reset's lists the change records it undoes (marked ``undo``):
+  each goes when the cloud shows it undone; said in one line.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..model.codec import from_dict
-from ..model.objects import Change, Cloud, Intent
+from ..model.codec import from_dict, to_dict
+from ..model.kinds import CHANGE, INSTANCE, NETWORK, PUBLIC_IP, ROUTER
+from ..model.objects import Change, Cloud, Intent, State
 from ..state.unit_of_work import added_cloud, is_removal
 from .reconciler import read_cloud
 
@@ -80,10 +82,16 @@ class Recovery:
             if added_cloud(intent) is not None:
                 continue  # an add of an earlier incarnation of the name: nothing to record
             for data in intent.changes:
+                if data.get("undo"):  # a Reset's: the record goes once the cloud shows it undone
+                    record = cache.get(CHANGE, cloud.name, str(data.get("id") or ""))
+                    if record is not None and \
+                            made_change(cache, cloud.name, to_dict(record)) is None:
+                        deletes.append(record)
+                    continue
                 change = made_change(cache, cloud.name, data)
                 if change is None:
                     continue
-                opposite = cache.get("change", cloud.name, change.opposite_id or "")
+                opposite = cache.get(CHANGE, cloud.name, change.opposite_id or "")
                 if opposite is not None:
                     deletes.append(opposite)  # the two cancel out
                 else:
@@ -100,14 +108,14 @@ def made_change(cache: Any, cloud: str, data: dict[str, Any]) -> Change | None:
         return None  # not a change record (an added cloud's own description)
     change = from_dict(Change, data)
     if change.network_id is None and data.get("network_name"):
-        net = next((n for n in cache.all("network", cloud)
+        net = next((n for n in cache.all(NETWORK, cloud)
                     if n.name == data["network_name"] and n.owned), None)
         if net is None:
             return None
         change = Change.of(cloud, change.name, change.target_id, net.id, change.detail)
     what, target = change.name, change.target_id
     if what.startswith(("interface", "gateway")):
-        router = cache.get("router", cloud, target)
+        router = cache.get(ROUTER, cloud, target)
         if router is None:
             return None
         if what.startswith("interface"):
@@ -116,16 +124,16 @@ def made_change(cache: Any, cloud: str, data: dict[str, Any]) -> Change | None:
             present = router.gateway_network_id == change.network_id
         return change if present == (not what.endswith("_removed")) else None
     if what in ("association", "disassociation"):
-        ip = cache.get("public_ip", cloud, target)
+        ip = cache.get(PUBLIC_IP, cloud, target)
         if ip is None:
             return None
         return change if bool(ip.instance_id) == (what == "association") else None
-    server = cache.get("instance", cloud, target)
+    server = cache.get(INSTANCE, cloud, target)
     if server is None:
         return None
     if what.startswith("server_group"):  # ``detail`` names the group
         present = change.detail in server.security_groups
         return change if present == (what == "server_group") else None
     if what == "power":
-        return change if server.status != change.detail else None
+        return None if State.restored(change.detail, server.status) else change
     return None

@@ -4,7 +4,8 @@ Reads come from the cache and never reach a driver.  Writes go through the unit 
 (unit_of_work.py), in :meth:`Inventory.transaction`: the caller has already changed the cloud;
 the store is written in one transaction that holds the clouds' locks and bumps their
 generations; the cache changes last, only after the commit, so a failed write leaves the cache
-as it was.
+as it was.  A write of what a cloud has done for good (a Reset's settle) that the store could not
+take is handed back to be written first at this session's next read or write (``later``).
 """
 
 from __future__ import annotations
@@ -12,18 +13,37 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from ..model.codec import from_dict, to_dict
-from ..model.errors import StaleError
-from ..model.kinds import KINDS
+from ..model.errors import MiniCloudError, StaleError, StoreError
+from ..model.kinds import (
+    CLOUD,
+    CLUSTER,
+    INSTANCE,
+    KINDS,
+    NETWORK,
+    PUBLIC_IP,
+    ROUTER,
+    SECURITY_GROUP,
+    Kind,
+    kind_name,
+)
 from ..model.objects import Deployment
 from .store import STORE_LOCK, Query, Store
 from .table import record_key
 
 T = TypeVar("T")
+
+log = logging.getLogger("minicloud")
+
+# After a read found the store still unable to take what this session could not record, the
+# reads of the next moment do not try again (a screen makes many); writes always try.
+RETRY_SECONDS = 1.0
 
 
 @contextmanager
@@ -53,30 +73,55 @@ class Cache:
         self._objs: dict[str, dict[tuple[str, str], Any]] = {kind: {} for kind in KINDS}
         self._loader = loader
 
-    def get(self, kind: str, cloud: str, ident: str) -> Any | None:
+    # Each read takes a kind's typed reference (``NETWORK``: the answer is typed) or its name.
+
+    @overload
+    def get(self, kind: Kind[T], cloud: str, ident: str) -> T | None: ...
+    @overload
+    def get(self, kind: str, cloud: str, ident: str) -> Any | None: ...
+
+    def get(self, kind: Kind[Any] | str, cloud: str, ident: str) -> Any | None:
+        name = kind_name(kind)
         if self._loader is not None:
             self._loader.current()
-        obj = self._objs[kind].get((cloud, ident))
+        obj = self._objs[name].get((cloud, ident))
         if obj is None and self._loader is not None:
-            obj = self._loader.fetch(kind, cloud, ident)
+            obj = self._loader.fetch(name, cloud, ident)
         return obj
 
-    def peek(self, kind: str, cloud: str, ident: str) -> Any | None:
-        """What the cache holds, without asking the store."""
-        return self._objs[kind].get((cloud, ident))
+    @overload
+    def peek(self, kind: Kind[T], cloud: str, ident: str) -> T | None: ...
+    @overload
+    def peek(self, kind: str, cloud: str, ident: str) -> Any | None: ...
 
-    def all(self, kind: str, cloud: str | None = None) -> list[Any]:
+    def peek(self, kind: Kind[Any] | str, cloud: str, ident: str) -> Any | None:
+        """What the cache holds, without asking the store."""
+        return self._objs[kind_name(kind)].get((cloud, ident))
+
+    @overload
+    def all(self, kind: Kind[T], cloud: str | None = None) -> list[T]: ...
+    @overload
+    def all(self, kind: str, cloud: str | None = None) -> list[Any]: ...
+
+    def all(self, kind: Kind[Any] | str, cloud: str | None = None) -> list[Any]:
+        name = kind_name(kind)
         if self._loader is not None:
             self._loader.current()
-            self._loader.need(kind, cloud)
-        objs = self._objs[kind].values()
+            self._loader.need(name, cloud)
+        objs = self._objs[name].values()
         if cloud is None:
             return list(objs)
         return [o for o in objs if o.key[0] == cloud]
 
-    def named(self, kind: str, cloud: str | None, name: str) -> list[Any]:
+    @overload
+    def named(self, kind: Kind[T], cloud: str | None, name: str) -> list[T]: ...
+    @overload
+    def named(self, kind: str, cloud: str | None, name: str) -> list[Any]: ...
+
+    def named(self, kind: Kind[Any] | str, cloud: str | None, name: str) -> list[Any]:
         """The objects of ``kind`` called ``name`` (in ``cloud``): by the store's name index
         unless the whole kind is here already."""
+        kind = kind_name(kind)
         if self._loader is not None:
             self._loader.current()
         if self._loader is not None and not self._loader.complete(kind, cloud):
@@ -84,10 +129,16 @@ class Cache:
         return [o for o in self._objs[kind].values()
                 if o.name == name and (cloud is None or o.key[0] == cloud)]
 
-    def holding(self, kind: str, cloud: str, key: str, value: str) -> list[Any]:
+    @overload
+    def holding(self, kind: Kind[T], cloud: str, key: str, value: str) -> list[T]: ...
+    @overload
+    def holding(self, kind: str, cloud: str, key: str, value: str) -> list[Any]: ...
+
+    def holding(self, kind: Kind[Any] | str, cloud: str, key: str, value: str) -> list[Any]:
         """Objects of ``cloud`` that may have ``key`` (at any depth) set to ``value``: only
         rows whose text holds the pair are read, unless the kind is here whole.  The caller
         checks the objects it gets."""
+        kind = kind_name(kind)
         if self._loader is not None:
             self._loader.current()
         if self._loader is not None and not self._loader.complete(kind, cloud):
@@ -113,13 +164,13 @@ class Cache:
     def deployment(self, cloud: str | None = None) -> Deployment:
         """What the tree and the views read: everything, or one cloud's part."""
         return Deployment(
-            clouds=[c for c in self.all("cloud") if cloud is None or c.name == cloud],
-            clusters=self.all("cluster", cloud),
-            networks=self.all("network", cloud),
-            routers=self.all("router", cloud),
-            instances=self.all("instance", cloud),
-            public_ips=self.all("public_ip", cloud),
-            security_groups=self.all("security_group", cloud),
+            clouds=[c for c in self.all(CLOUD) if cloud is None or c.name == cloud],
+            clusters=self.all(CLUSTER, cloud),
+            networks=self.all(NETWORK, cloud),
+            routers=self.all(ROUTER, cloud),
+            instances=self.all(INSTANCE, cloud),
+            public_ips=self.all(PUBLIC_IP, cloud),
+            security_groups=self.all(SECURITY_GROUP, cloud),
         )
 
 
@@ -164,7 +215,8 @@ class WriteTransaction:
 
 
 def _cloud_of(obj: Any) -> str:
-    return obj.key[0]
+    key: tuple[str, str] = obj.key
+    return key[0]
 
 
 def _data(obj: Any) -> dict[str, Any]:
@@ -203,6 +255,11 @@ class Inventory:
         self._unreadable: set[str] = set()
         # Time passed since the last read (see expire): the next read asks what moved.
         self._expired = False
+        # Writes of what clouds have done for good that the store could not take (see
+        # later), written first at the next read or write.
+        self._unrecorded: list[Callable[[], None]] = []
+        self._catching_up = False
+        self._quiet_until = 0.0
 
     @property
     def loaded(self) -> bool:
@@ -259,9 +316,14 @@ class Inventory:
         self._expired = True
 
     def current(self) -> None:
-        """Every read passes here first: after ``expire``, ask the store what moved.  Never
-        inside a store transaction (a write's own reads see what its locks hold)."""
-        if self._expired and not self.store.in_transaction:
+        """Every read passes here first: what this session could not record is written (see
+        later), then, after ``expire``, the store is asked what moved.  Never inside a store
+        transaction (a write's own reads see what its locks hold)."""
+        if self.store.in_transaction:
+            return
+        if self._unrecorded and time.monotonic() >= self._quiet_until and not self.catch_up():
+            self._quiet_until = time.monotonic() + RETRY_SECONDS
+        if self._expired:
             self.fresh()
 
     def fresh(self) -> list[str]:
@@ -468,6 +530,44 @@ class Inventory:
             self._committed(last[0])
         return result
 
+    # -- what the store could not take: written first, at the next read or write -------------
+
+    def later(self, write: Callable[[], None]) -> None:
+        """``write`` (a transaction of this inventory) recorded what a cloud has done for good
+        and the store could not take it (a full disk): it is written first at this session's
+        next read or write, so that the store and this session's copy of it come to agree
+        with the cloud as soon as the store can be written.  Until then this session's reads
+        keep what the store has (the cache changes only after a commit)."""
+        self._unrecorded.append(write)
+
+    @property
+    def unrecorded(self) -> bool:
+        """Some writes of what clouds have done wait for the store (see ``later``)."""
+        return bool(self._unrecorded)
+
+    def catch_up(self) -> bool:
+        """Write what waits (see ``later``), oldest first; True when nothing waits any more.
+        Never inside a store transaction (its locks must be its first statements): the next
+        read or write outside one does it."""
+        if self._catching_up or self.store.in_transaction:
+            return not self._unrecorded
+        self._catching_up = True
+        try:
+            while self._unrecorded:
+                try:
+                    self._unrecorded[0]()
+                except StoreError as err:
+                    log.warning("what a cloud did is still not recorded: %s", err)
+                    return False
+                except MiniCloudError as err:  # nothing left to record it in (cloud gone)
+                    log.warning("what a cloud did is not recorded: %s", err)
+                self._unrecorded.pop(0)
+        finally:
+            self._catching_up = False
+        return True
+
+    # -- writes --------------------------------------------------------------------------------
+
     @contextmanager
     def transaction(self, clouds: Iterable[str], store_wide: bool = False
                     ) -> Iterator[WriteTransaction]:
@@ -477,6 +577,7 @@ class Inventory:
         state of the cloud's rows, which other sessions re-read on and the saved views of the
         tree are keyed by).  The cache changes after the commit, only then: a failed write
         leaves it, and the generations this session holds, as they were."""
+        self.catch_up()  # what this session did and could not record comes first
         names = sorted(set(clouds))
         locks = ((STORE_LOCK,) if store_wide else ()) + tuple(names)
         tx = WriteTransaction(self)

@@ -17,7 +17,9 @@ Reset of one cloud) goes:
    transaction that checks the incarnation again and bumps the cloud's generation; the cache
    changes last.  If a cloud step fails, what was done is undone and the intent dropped; if
    the settle commit fails, the intent stays pending and is settled at the next write or
-   refresh.
+   refresh.  A settle nothing undoes (a Reset's: ``done``) is also kept by this session and
+   written first at its next read or write, so that its copy of the store never goes on
+   showing what the cloud no longer has (Inventory.later).
 
 Beside it: a cloud added (``begin_add``/``settle_add``: a new incarnation drawn, its first
 listing written with its row), removed (``begin_remove``: it waits for the live intents of
@@ -45,7 +47,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..model.codec import from_dict, to_dict
 from ..model.drift import Drift, compare
-from ..model.errors import InUseError, LeftoverError, MiniCloudError, NotFoundError
+from ..model.errors import (
+    Interrupted,
+    InUseError,
+    LeftoverError,
+    MiniCloudError,
+    NotFoundError,
+    StoreError,
+)
+from ..model.kinds import CLOUD, INTENT, KINDS
 from ..model.objects import Change, Cloud, CloudSnapshot, DriftRecord, Intent
 from .cache import Writes, WriteTransaction
 from .claims import WHOLE_CLOUD, Claim, CloudBusy, Exists, Name, StoreRows, WholeCloud
@@ -85,6 +95,11 @@ class Settler(Protocol):
 
 def gone(cloud: str) -> NotFoundError:
     return NotFoundError(f"cloud {cloud} was removed by another session; nothing was changed")
+
+
+def left_pending(intent: Intent) -> str:
+    """What an interrupted write says of its intent."""
+    return f"{intent.name} left pending (the next write or refresh settles it)"
 
 
 def is_removal(intent: Intent) -> bool:
@@ -166,6 +181,12 @@ class UnitOfWork:
                 found.setdefault(intent.cloud, []).append(intent)
         return dict(sorted(found.items()))
 
+    def claimed_by_others(self, cloud: str, claim: Claim) -> bool:
+        """Does a pending write of another session (live or not) take ``claim`` in
+        ``cloud``?  (A session that lost a race asks what the winner is taking.)"""
+        return claim.text is not None and any(
+            claim.text in i.claims for i in self._others(self._pending(cloud)))
+
     def settle_dead(self, cloud: str) -> None:
         """Hand the dead intents of ``cloud`` to the settler."""
         dead = self._dead(cloud)
@@ -179,13 +200,14 @@ class UnitOfWork:
               requires: Iterable[tuple[str, str]] = ()) -> Intent:
         """Record an intent in ``cloud`` after re-checking the store, under the cloud's lock.
         ``requires``: (kind, id) of objects the write relies on (existence claims)."""
+        self.inventory.catch_up()  # a settle this session could not write comes first
         self.settle_dead(cloud)
         checked = [*claims, *(Exists(kind, ident) for kind, ident in requires)]
         return self._record(cloud, what, checked, changes, self._incarnation(cloud))
 
     def _incarnation(self, cloud: str) -> str:
         """The incarnation of ``cloud`` this session read (refused when it read none)."""
-        row = self.inventory.cache.get("cloud", cloud, cloud)
+        row = self.inventory.cache.get(CLOUD, cloud, cloud)
         if row is None:
             raise gone(cloud)
         return str(row.incarnation)
@@ -239,7 +261,7 @@ class UnitOfWork:
     def _own(self, cloud: str, ident: str) -> Intent | None:
         """The intent ``ident`` of ``cloud`` as the store has it (None when it has none): how
         a commit whose answer was lost is told to have happened or not."""
-        found: Intent | None = StoreRows(self.store, cloud).get("intent", ident)
+        found: Intent | None = StoreRows(self.store, cloud).get(INTENT, ident)
         return found
 
     def _recorded(self, intent: Intent) -> bool:
@@ -250,7 +272,7 @@ class UnitOfWork:
         """The cloud's row as the store has it, when it is the incarnation this session read
         and no removal of it is pending; otherwise a one-line refusal (and this session reads
         the cloud again)."""
-        row = rows.get("cloud", rows.cloud)
+        row = rows.get(CLOUD, rows.cloud)
         if row is None or row.incarnation != incarnation:
             self.inventory.reload_cloud(rows.cloud)
             raise gone(rows.cloud)
@@ -266,26 +288,37 @@ class UnitOfWork:
                              "changed")
 
     @contextmanager
-    def running(self, intent: Intent) -> Iterator[Intent]:
+    def running(self, intent: Intent, undone: bool = True) -> Iterator[Intent]:
         """Around an operation's cloud calls: an error drops the intent once its undo is
         done.  It stays pending, for the settler to settle as the cloud shows it, when the
         undo left something behind, when the settle failed, or on Ctrl-C or an exit: those
-        can land just after a cloud call took effect and before its undo was known."""
+        can land just after a cloud call took effect and before its undo was known.  Ctrl-C
+        goes on as an interruption that says so (exit 130, one line).  ``undone``: False
+        when no undo takes the cloud calls back (a Reset's): any error leaves the intent
+        pending."""
         try:
             yield intent
-        except (LeftoverError, KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt as interrupt:
+            self._release(intent)
+            raise Interrupted.adding(interrupt, left_pending(intent)) from interrupt
+        except (LeftoverError, SystemExit):
             self._release(intent)
             raise
         except BaseException:
-            if intent.id in self.active:
+            if not undone:
+                self._release(intent)
+            elif intent.id in self.active:
                 self.drop(intent)
             raise
 
     def settle(self, intent: Intent, puts: Iterable[Any] = (),
-               deletes: Iterable[Any] = ()) -> None:
+               deletes: Iterable[Any] = (), done: bool = False) -> None:
         """Write what the cloud calls did and end the intent, in one transaction, in the
         incarnation the intent was recorded in.  When the commit fails, the intent stays
-        pending (the next write or refresh settles it as the cloud shows it)."""
+        pending (the next write or refresh settles it as the cloud shows it).  ``done``: no
+        undo takes the cloud calls back (a Reset's): a settle the store cannot take (a full
+        disk) is also written first at this session's next read or write (Inventory.later),
+        so that its copy of the store does not show what the cloud no longer has for long."""
         writes = Writes()
         for obj in puts:
             if obj is not None:
@@ -293,25 +326,35 @@ class UnitOfWork:
         for obj in deletes:
             writes.delete(obj, force=True)
         writes.delete(intent, force=True)
+        try:
+            self._settle(intent, writes)
+        except BaseException as err:
+            self._release(intent)
+            if done and isinstance(err, StoreError):
+                self.inventory.later(lambda: self._settle(intent, writes, late=True))
+            raise
+        self.active.pop(intent.id, None)
+
+    def _settle(self, intent: Intent, writes: Writes, late: bool = False) -> None:
+        """``settle``'s transaction, run again as a whole when it conflicts or loses its node,
+        and resolved by reading the intent back when its commit's answer was lost (the
+        settle ends it).  ``late``: written after the session went on, when the intent is
+        still pending (the settler may have settled it from the cloud meanwhile: then
+        nothing is written)."""
         runs = [0]
 
         def body(tx: WriteTransaction) -> None:
             runs[0] += 1
-            if runs[0] > 1 and not self._recorded(intent):
-                return  # an earlier run's commit happened after all: it ended the intent
-            row = StoreRows(self.store, intent.cloud).get("cloud", intent.cloud)
+            if (late or runs[0] > 1) and not self._recorded(intent):
+                return  # settled meanwhile, or an earlier run's commit happened after all
+            row = StoreRows(self.store, intent.cloud).get(CLOUD, intent.cloud)
             if row is None or row.incarnation != intent.incarnation:
                 raise NotFoundError(f"cloud {intent.cloud} was removed by another session "
                                     "meanwhile; nothing was recorded")
             tx.apply(writes)
 
-        try:
-            self.inventory.retrying([intent.cloud], body,
-                                    verify=lambda: not self._recorded(intent))
-        except BaseException:
-            self._release(intent)
-            raise
-        self.active.pop(intent.id, None)
+        self.inventory.retrying([intent.cloud], body,
+                                verify=lambda: not self._recorded(intent))
 
     def drop(self, intent: Intent) -> None:
         """End an intent whose cloud calls were all undone (or never made)."""
@@ -373,7 +416,7 @@ class UnitOfWork:
     def stored_cloud(self, cloud: str) -> Cloud | None:
         """The cloud's row as the store has it now (not this session's copy)."""
         row: Cloud | None = self.store.retrying(
-            lambda conn: StoreRows(self.store, cloud).get("cloud", cloud))
+            lambda conn: StoreRows(self.store, cloud).get(CLOUD, cloud))
         return row
 
     def begin_add(self, cloud: Cloud) -> Intent:
@@ -397,7 +440,7 @@ class UnitOfWork:
 
         def added() -> bool:
             """The cloud is in the store as this add wrote it (its intent ended)."""
-            row = StoreRows(self.store, name).get("cloud", name)
+            row = StoreRows(self.store, name).get(CLOUD, name)
             return row is not None and row.incarnation == cloud.incarnation \
                 and not self._recorded(intent)
 
@@ -444,7 +487,7 @@ class UnitOfWork:
         cloud = intent.cloud
 
         def body(tx: WriteTransaction) -> None:  # deletes only: right to run again
-            row = StoreRows(self.store, cloud).get("cloud", cloud)
+            row = StoreRows(self.store, cloud).get(CLOUD, cloud)
             if row is None or row.incarnation == intent.incarnation:
                 tx.delete_cloud(cloud)
 
@@ -461,8 +504,8 @@ class UnitOfWork:
 
         def read(conn: Any) -> tuple[int, Cloud | None, dict[tuple[str, str], Any]]:
             rows = StoreRows(self.store, cloud)
-            return (self.store.generations().get(cloud, 0), rows.get("cloud", cloud),
-                    {(o.kind, o.id): o for kind in BASELINE_KINDS for o in rows.all(kind)})
+            return (self.store.generations().get(cloud, 0), rows.get(CLOUD, cloud),
+                    {(o.kind, o.id): o for kind in BASELINE_KINDS for o in rows.all(KINDS[kind])})
 
         generation, row, objects = self.store.retrying(read)
         if row is None or row.incarnation != expected:
@@ -485,8 +528,9 @@ class UnitOfWork:
             current = None
             if tx.generations[name] != baseline.generation:
                 current = {(o.kind, o.id): o for kind in BASELINE_KINDS
-                           for o in rows.all(kind)}
-            found = merge(baseline, current, snapshot)
+                           for o in rows.all(KINDS[kind])}
+            found = merge(baseline, current, snapshot,
+                          lambda key: self.store.unreadable_object(key[0], name, key[1]))
             drift = Drift(name, at, compare(found.before, found.after))
             writes = Writes()
             writes.put(dataclasses.replace(row, reachable=True, synced_at=at,
@@ -508,7 +552,7 @@ class UnitOfWork:
 
         def written() -> bool:
             """The listing's commit happened: the cloud's row has its time."""
-            row = StoreRows(self.store, name).get("cloud", name)
+            row = StoreRows(self.store, name).get(CLOUD, name)
             return row is not None and row.synced_at == at
 
         listed: Listed = self.inventory.retrying([name], body, verify=written)
@@ -520,7 +564,7 @@ class UnitOfWork:
             return
 
         def body(tx: WriteTransaction) -> None:  # a put of the row as read: right to rerun
-            row = StoreRows(self.store, cloud.name).get("cloud", cloud.name)
+            row = StoreRows(self.store, cloud.name).get(CLOUD, cloud.name)
             if row is not None and row.incarnation == cloud.incarnation and \
                     row.reachable != reachable:
                 writes = Writes()

@@ -103,7 +103,7 @@ def _instance_with_public_ip(app: MiniCloud) -> None:
 
 
 def _reset(app: MiniCloud) -> None:
-    assert app.clouds.reset().failures == []  # the router and network of the base undone
+    assert app.resetter.reset().failures == []  # the router and network of the base undone
 
 
 OPERATIONS: list[tuple[str, Callable[[MiniCloud], Any]]] = [
@@ -111,7 +111,7 @@ OPERATIONS: list[tuple[str, Callable[[MiniCloud], Any]]] = [
     ("clouds add", lambda app: app.clouds.add("Far", "stub")),
     ("clouds remove", lambda app: app.clouds.remove(EDGE)),
     ("reset", _reset),
-    ("destroy", lambda app: app.clouds.destroy()),
+    ("destroy", lambda app: app.resetter.destroy()),
 ]
 
 
@@ -136,8 +136,8 @@ def _after(app: MiniCloud, what: str, before: dict[str, Any]) -> None:
         far = picture(app, "Far")
         assert ("public", True, ("203.0.113.0/24",)) in far["networks"], far
     # The store and the clouds agree: a refresh changes nothing, Reset restores the start.
-    assert app.clouds.refresh() == []
-    assert app.clouds.reset().failures == []
+    assert app.sync.refresh() == []
+    assert app.resetter.reset().failures == []
     for cloud in expected & {LAB, EDGE}:
         assert picture(app, cloud) == before[cloud], (what, cloud)
 
