@@ -1,5 +1,6 @@
 """The application: composes one session (its unit of work handed the settler of interrupted
-writes when it is built) with the reconciler, Reset and the four managers.
+writes when it is built) with the reconciler, Reset and the managers (the four resource
+managers, and the deployment files' that drives them).
 
 Every front end (the menu, the one-shot commands, tests) builds one of these and calls its
 managers; nothing here reads a keyboard or prints, and nothing here holds logic of its own.
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from .config import Config
 from .drivers.base import Driver
 from .managers.clouds import CloudManager
+from .managers.deployments import DeploymentManager
 from .managers.instances import InstanceManager
 from .managers.networks import NetworkManager
 from .managers.reconciler import Reconciler
@@ -38,6 +40,8 @@ class MiniCloud:
         self.routers = RouterManager(self.session)
         self.networks = NetworkManager(self.session)
         self.instances = InstanceManager(self.session, self.networks)
+        self.deployments = DeploymentManager(self.session, self.clouds, self.routers,
+                                             self.networks, self.instances)
 
     # Shortcuts for tests and benchmarks, which look under the managers on purpose.
     @property

@@ -122,18 +122,19 @@ class _Builder:
                 if not isinstance(key, str):
                     raise file_error(self.filename, line, path,
                                      f"key {key!r} is not a name (write it in quotes)")
+                here = (*path, key)
                 if key in out:
-                    raise file_error(self.filename, line, (*path, key),
-                                     f"{key!r} given twice (first on line "
-                                     f"{self.lines[(*path, key)]})")
-                self.lines[(*path, key)] = line
-                out[key] = self.build(value_node, (*path, key))
+                    raise file_error(self.filename, line, here,
+                                     f"{key!r} given twice (first on line {self.lines[here]})")
+                self.lines[here] = line
+                out[key] = self.build(value_node, here)
             return out
         if isinstance(node, yaml.SequenceNode):
             items = []
             for index, item in enumerate(node.value):
-                self.lines[(*path, index)] = item.start_mark.line + 1
-                items.append(self.build(item, (*path, index)))
+                at = (*path, index)
+                self.lines[at] = item.start_mark.line + 1
+                items.append(self.build(item, at))
             return items
         try:
             return self.scalars.construct_object(node)

@@ -66,7 +66,10 @@ def _resolve(root: dict[str, Any], node: dict[str, Any]) -> tuple[dict[str, Any]
 def _shown(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return WORDS["object" if isinstance(value, dict) else "array"]
-    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
+    if isinstance(value, str):
+        text = repr(value)
+    else:
+        text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= 48 else text[:45] + "..."
 
 

@@ -242,6 +242,28 @@ class Taking(Claim):
                              "try again in a moment")
 
 
+class Held(InUseError):
+    """A write of a sort that runs one at a time in a cloud is in progress in another
+    session (the caller may wait for it)."""
+
+
+@dataclass(frozen=True)
+class Exclusive(Claim):
+    """One write of its sort at a time in a cloud (``what``: an apply of a deployment file),
+    held while it runs, across the writes it makes."""
+
+    what: str
+
+    @property
+    def text(self) -> str:
+        return f"only:{self.what}"
+
+    def check(self, rows: Rows, pending: Sequence[Intent] = ()) -> None:
+        if self.text in _taken(pending):
+            raise Held(f"another session is running {self.what} in cloud {rows.cloud}; "
+                       "try again when it is done")
+
+
 @dataclass(frozen=True)
 class Exists(Claim):
     """An object the write relies on is still there (it takes nothing)."""
@@ -307,6 +329,10 @@ class Claims:
     @staticmethod
     def taking(kind: str, ident: str, shown: str = "") -> Claim:
         return Taking(kind, ident, shown)
+
+    @staticmethod
+    def exclusive(what: str) -> Claim:
+        return Exclusive(what)
 
     @staticmethod
     def exists(kind: str, ident: str) -> Claim:
