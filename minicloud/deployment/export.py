@@ -41,7 +41,7 @@ def cloud_data(state: CloudState) -> dict[str, Any]:
     if state.location:
         body["location"] = state.location
     if state.settings:
-        body["settings"] = dict(sorted(state.settings.items()))
+        body["settings"] = dict(state.settings)
     if state.clusters:
         body["clusters"] = sorted(state.clusters)
     routers = {name: ({"gateway": state.network_name(r.gateway_network_id)}
