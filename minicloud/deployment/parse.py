@@ -29,8 +29,9 @@ from .spec import (
 # A deployment of 10,000 instances is about 2 MB; a file far larger is a mistake (a log, an
 # image), refused before it is read.
 MAX_BYTES = 4 * 1024 * 1024
-# Aliases may repeat a node: never build more than this many (a "billion laughs" file).
-MAX_NODES = 1_000_000
+# Aliases may repeat a node: a file whose aliases build more than this many values beyond
+# ten times the nodes it has is refused (a "billion laughs" file).
+MAX_REPEATS = 10_000
 
 try:  # libyaml's parser when PyYAML was built with it: several times faster
     Loader: Any = yaml.CSafeLoader
@@ -107,11 +108,13 @@ class _Builder:
         self.filename = filename
         self.lines = lines
         self.count = 0
+        self.seen: set[int] = set()
         self.scalars = yaml.constructor.SafeConstructor()
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.count += 1
-        if self.count > MAX_NODES:
+        self.seen.add(id(node))
+        if self.count > 10 * len(self.seen) + MAX_REPEATS:
             raise file_error(self.filename, node.start_mark.line + 1, path,
                              "too many values (aliases repeating a large part?)")
         if isinstance(node, yaml.MappingNode):
