@@ -109,9 +109,11 @@ def test_files_that_cannot_be_read(tmp_path: Path) -> None:
 
 
 def test_aliases_cannot_blow_up() -> None:
+    names = "abcdefgh"
     layers = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
-    for n in range(1, 8):
-        layers.append(f"{'abcdefgh'[n]}: &{'abcdefgh'[n]} [{', '.join(['*' + 'abcdefgh'[n - 1]] * 10)}]")
+    for n in range(1, 8):  # each layer ten times the one before: 10^8 values in the end
+        aliases = ", ".join([f"*{names[n - 1]}"] * 10)
+        layers.append(f"{names[n]}: &{names[n]} [{aliases}]")
     with pytest.raises(FileError, match="too many values"):
         parse_text("\n".join(layers) + "\n", "f.yaml")
 
