@@ -94,7 +94,7 @@ class Plan:
 
     def as_dict(self) -> dict[str, Any]:
         return {"changes": [{"action": c.action, "kind": c.kind, "cloud": c.cloud,
-                             "name": c.name, "line": c.line(True)} for c in self.changes],
+                             "name": c.name, "line": c.line()} for c in self.changes],
                 **self.counts(), "unchecked_clouds": self.unchecked}
 
 
