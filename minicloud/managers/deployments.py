@@ -48,6 +48,8 @@ class PlanResult:
 
 @dataclass
 class ApplyReport:
+    # What was left to do once this apply held its clouds (another may have done the rest).
+    planned: int = 0
     done: list[str] = field(default_factory=list)
     failed: str | None = None  # the change that failed, with why
     not_done: list[str] = field(default_factory=list)
@@ -105,10 +107,17 @@ class DeploymentManager(Manager):
             [c.name for c in self.clouds.all()]
         return export.export_text([self.state(name) for name in names])
 
-    def plan(self, spec: DeploymentSpec, refresh: bool = False) -> PlanResult:
+    def plan(self, spec: DeploymentSpec, refresh: bool = False,
+             settle: bool = False) -> PlanResult:
         """What applying ``spec`` would do; with ``refresh``, the clouds it names are read
-        first (one that cannot be read is named in ``unreadable``)."""
+        first (one that cannot be read is named in ``unreadable``); with ``settle`` (before
+        an apply), what killed processes left pending in them is settled first, as a write
+        would, so that the plan shown is the one applied."""
         unreadable: list[str] = []
+        if settle:
+            for name in sorted(spec.clouds):
+                if self.cache.get("cloud", name, name) is not None:
+                    self.work.settle_dead(name)
         if refresh:
             for name in sorted(spec.clouds):
                 if self.cache.get("cloud", name, name) is not None:
@@ -140,6 +149,7 @@ class DeploymentManager(Manager):
         try:
             plan = self._plan(spec)
             self._check_agreed(plan, shown)
+            report.planned = len(report.done) + len(plan.changes)
             self._run(plan, report)
         finally:
             for intent in held:

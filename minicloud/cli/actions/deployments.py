@@ -65,6 +65,9 @@ class PlanFile(Action):
 
 def applied(report: ApplyReport) -> Result:
     """What an apply did: one line per change done, then what failed and was not done."""
+    if not report.planned and not report.failed:
+        return said("No changes: the clouds are as the file says (another session made them "
+                    "meanwhile).")
     lines = [f"done: {line}" for line in report.done]
     errors = []
     if report.failed:
@@ -86,7 +89,7 @@ class ApplyFile(Action):
     def run(self, ctx: Context, v: Values) -> Result:
         deployments = ctx.app.deployments
         spec = deployments.read(v.file, get(v, "cloud_map"))
-        found = deployments.plan(spec, refresh=bool(get(v, "refresh")))
+        found = deployments.plan(spec, refresh=bool(get(v, "refresh")), settle=True)
         if found.unreadable:
             return Result(errors=[*found.unreadable, "nothing was applied"])
         plan = found.plan
