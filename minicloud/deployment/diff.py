@@ -116,6 +116,9 @@ class CloudState:
     security_groups: set[str] = field(default_factory=set)
     images: set[str] = field(default_factory=set)
     flavors: set[str] = field(default_factory=set)
+    # A cloud may name a server's image or flavor by its id: id -> name.
+    image_ids: dict[str, str] = field(default_factory=dict)
+    flavor_ids: dict[str, str] = field(default_factory=dict)
     # What the cloud's type can do (its driver's Features).
     move_networks: bool = True  # attach and detach an existing network
 
@@ -135,6 +138,12 @@ class CloudState:
     def routers_of(self, network: Network) -> list[str]:
         return sorted(r.name for r in self.routers.values()
                       if network.id in r.interface_network_ids)
+
+    def image_of(self, instance: Instance) -> str:
+        return self.image_ids.get(instance.image, instance.image)
+
+    def flavor_of(self, instance: Instance) -> str:
+        return self.flavor_ids.get(instance.flavor, instance.flavor)
 
     def public_ip_of(self, instance: Instance) -> str | None:
         return next((f.name for f in self.public_ips if f.instance_id == instance.id), None)
@@ -390,8 +399,8 @@ class _Differ:
         network = state.network_name(current.primary_nic.network_id) \
             if current.primary_nic else None
         found = []
-        for what, have, want in (("image", current.image, instance.image),
-                                 ("flavor", current.flavor, instance.flavor),
+        for what, have, want in (("image", state.image_of(current), instance.image),
+                                 ("flavor", state.flavor_of(current), instance.flavor),
                                  ("network", network, instance.network),
                                  ("cluster", current.cluster, instance.cluster)):
             if have != want:

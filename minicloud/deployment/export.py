@@ -63,7 +63,7 @@ def cloud_data(state: CloudState) -> dict[str, Any]:
     for name, inst in sorted(state.instances.items()):
         if not inst.owned:
             continue
-        item: dict[str, Any] = {"image": inst.image, "flavor": inst.flavor}
+        item: dict[str, Any] = {"image": state.image_of(inst), "flavor": state.flavor_of(inst)}
         if inst.cluster:
             item["cluster"] = inst.cluster
         nic = inst.primary_nic

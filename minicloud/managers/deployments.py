@@ -89,6 +89,7 @@ class DeploymentManager(Manager):
             return CloudState(name)
         cache = self.cache
         features = driver_class(cloud.type).features
+        images, flavors = cache.all("image", name), cache.all("flavor", name)
         return CloudState(
             name, True, cloud.type, cloud.location, dict(cloud.settings),
             clusters={c.name for c in cache.all("cluster", name)},
@@ -97,8 +98,9 @@ class DeploymentManager(Manager):
             instances=CloudState.by_name(cache.all("instance", name)),
             public_ips=list(cache.all("public_ip", name)),
             security_groups={g.name for g in cache.all("security_group", name)},
-            images={i.name for i in cache.all("image", name)},
-            flavors={f.name for f in cache.all("flavor", name)},
+            images={i.name for i in images}, flavors={f.name for f in flavors},
+            image_ids={i.id: i.name for i in images},
+            flavor_ids={f.id: f.name for f in flavors},
             move_networks=features.attach_network and features.detach_network)
 
     def export(self, cloud: str | None = None) -> str:
