@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from ..model.errors import ValidationError
-from ..model.validation import parse_cidr
+from ..model.validation import check_no_overlap, parse_cidr
 from . import schema
 from .spec import (
     DEFAULT_GROUPS,
@@ -179,14 +179,13 @@ def _network(spec: DeploymentSpec, cloud: CloudSpec, name: str,
 
 
 def _no_overlaps(spec: DeploymentSpec, cloud: CloudSpec) -> None:
-    seen: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []
+    taken: list[tuple[str, str]] = []
     for network in cloud.networks.values():
-        net = ipaddress.ip_network(network.cidr)
-        for other, theirs in seen:
-            if theirs.version == net.version and net.overlaps(theirs):
-                raise spec.error(cloud.path("networks", network.name, "cidr"),
-                                 f"{net} overlaps network {other} ({theirs})")
-        seen.append((network.name, net))
+        try:
+            check_no_overlap(network.cidr, taken)
+        except ValidationError as err:
+            raise spec.error(cloud.path("networks", network.name, "cidr"), str(err)) from None
+        taken.append((f"network {network.name}", network.cidr))
 
 
 def _instance(spec: DeploymentSpec, cloud: CloudSpec, name: str,

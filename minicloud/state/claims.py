@@ -11,7 +11,6 @@ the intent as text; an existence claim (``Exists``) is only checked.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..model.codec import from_dict
 from ..model.errors import InUseError, NotFoundError, ValidationError
 from ..model.kinds import KINDS, label
+from ..model.validation import check_no_overlap
 from .table import record_key
 
 if TYPE_CHECKING:
@@ -163,17 +163,10 @@ class Cidr(Claim):
         return f"cidr:{self.cidr}"
 
     def check(self, rows: Rows, pending: Sequence[Intent] = ()) -> None:
-        net = ipaddress.ip_network(self.cidr, strict=False)
         taken = [(n.name, c) for n in rows.all("network") for c in n.cidrs]
         taken += [("a network being created", c[len("cidr:"):]) for c in _taken(pending)
                   if c.startswith("cidr:")]
-        for name, text in taken:
-            try:
-                theirs = ipaddress.ip_network(text, strict=False)
-            except ValueError:
-                continue
-            if theirs.version == net.version and net.overlaps(theirs):
-                raise ValidationError(f"{net} overlaps {name} ({theirs}) in cloud {rows.cloud}")
+        check_no_overlap(self.cidr, taken, f" in cloud {rows.cloud}")
 
 
 @dataclass(frozen=True)

@@ -78,8 +78,8 @@ def test_two_applies_of_one_file_at_once(round_: int, tmp_path: Path) -> None:
     url = backend_url("sqlite", tmp_path)
     home = tmp_path / "home"
     home.mkdir()
-    # The cloud exists: both take its apply lock; one applies, the other waits, then plans
-    # again and finds nothing left to do.
+    # The cloud exists: both take its apply lock; one applies, the other waits (or, when the
+    # first was quicker, comes after it), then plans again and finds nothing left to do.
     added = minicloud(home, url, "clouds", "add", "TryStack", "--type", "stub", "--location",
                       "trystack.org", "--external-network", "external", "--external-cidr",
                       "8.21.28.0/24", "--external-subnet", "trystack")
@@ -90,8 +90,6 @@ def test_two_applies_of_one_file_at_once(round_: int, tmp_path: Path) -> None:
     outputs = sorted(out for out, _, _ in results)
     assert outputs[0] == ("No changes: the clouds are as the file says (another session made "
                           "them meanwhile).\n"), results
-    assert "Waiting for another session's apply in cloud TryStack..." in \
-        "".join(err for _, err, _ in results)
     assert outputs[1].endswith("Apply complete: 8 changes made.\n"), results
     _as_the_file_says(home, url, f"race {round_}")
     listed = json.loads(minicloud(home, url, "instances", "list", "--json").stdout)

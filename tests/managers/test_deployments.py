@@ -414,3 +414,34 @@ def test_apply_refuses_when_the_store_changed_since_the_plan_shown(app: MiniClou
         app.deployments.apply(spec_of(wanted), shown=shown)
     assert {n.name for n in app.networks.all(CLOUD)} == {"other", "public"}
     assert app.inventory.cache.all("intent") == []
+
+
+# -- one apply at a time ------------------------------------------------------------------
+
+
+def test_an_apply_waits_for_another_then_finds_it_done(app: MiniCloud, reopen: Any,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from minicloud.managers import deployments
+    from minicloud.state.claims import Claims, Held
+
+    app.clouds.add(CLOUD, "stub")
+    wanted = {"minicloud": 1, "clouds": {CLOUD: {"type": "stub", "clusters": ["A"]}}}
+    other = reopen(app)  # another session, holding the cloud as an apply does
+    held = other.session.work.begin(CLOUD, deployments.APPLYING,
+                                    claims=[Claims.exclusive(deployments.APPLYING)])
+    monkeypatch.setattr(deployments, "WAIT_SECONDS", 0.3)
+    said: list[str] = []
+    with pytest.raises(Held, match="^another session is running an apply of a deployment "
+                                   "file in cloud C; try again when it is done$"):
+        app.deployments.apply(spec_of(wanted), say=said.append)
+    assert said == ["Waiting for another session's apply in cloud C..."]
+    assert app.clouds.clusters(CLOUD) == []  # nothing was done
+    # The other apply makes the change and lets go: this one then plans nothing.
+    other.clouds.add_cluster(CLOUD, "A")
+    other.session.work.drop(held)
+    shown = app.deployments.plan(spec_of(wanted)).plan
+    assert shown.lines() == ["+ cluster A"]  # as this session last read it
+    report = app.deployments.apply(spec_of(wanted), shown=shown)
+    assert (report.planned, report.done, report.failed) == (0, [], None)
+    assert [c.name for c in app.clouds.clusters(CLOUD)] == ["A"]
+    assert app.inventory.cache.all("intent") == []
