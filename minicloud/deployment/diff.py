@@ -332,6 +332,10 @@ class _Differ:
                 raise self.error("instances", name, "network",
                                  text=f"no network {instance.network!r} in the file or in "
                                       f"cloud {self.cloud.name}")
+        if instance.public_ip is not None and not self._routed_out(instance.network):
+            raise self.error("instances", name, "public_ip",
+                             text=f"network {instance.network} is on no router with a gateway: "
+                                  "no public IP can reach it")
         if not self.checked:
             return
         for key, value, known in (("image", instance.image, state.images),
@@ -345,6 +349,26 @@ class _Differ:
                 raise self.error("instances", name, "security_groups", index,
                                  text=f"no security group {group!r} in cloud "
                                       f"{self.cloud.name}")
+
+    def _routed_out(self, network: str) -> bool:
+        """Whether the network will be on a router with a gateway (as the file says for its
+        own networks and routers, as the store holds it for the others)."""
+        state = self.state
+        routers: list[str | None]
+        if network in self.cloud.networks:
+            routers = [self.cloud.networks[network].router]
+        else:
+            found = state.networks.get(network)
+            routers = list(state.routers_of(found)) if found is not None else []
+        for router in routers:
+            if router is None:
+                continue
+            if router in self.cloud.routers:
+                if self.cloud.routers[router].gateway:
+                    return True
+            elif router in state.routers and state.routers[router].gateway_network_id:
+                return True
+        return not self.checked and network not in self.cloud.networks
 
     def instances(self) -> None:
         wanted, state = self.cloud.instances, self.state

@@ -219,7 +219,8 @@ class DeploymentManager(Manager):
             try:
                 self._do(step)
             except MiniCloudError as err:
-                report.failed = f"{change.line(several)}: {err}"
+                partly = " (partly done)" if left[id(change)] < len(change.steps) else ""
+                report.failed = f"{change.line(several)}{partly}: {err}"
                 report.not_done = [c.line(several) for c in plan.changes
                                    if left[id(c)] and c is not change]
                 return

@@ -445,3 +445,32 @@ def test_an_apply_waits_for_another_then_finds_it_done(app: MiniCloud, reopen: A
     assert (report.planned, report.done, report.failed) == (0, [], None)
     assert [c.name for c in app.clouds.clusters(CLOUD)] == ["A"]
     assert app.inventory.cache.all("intent") == []
+
+
+def test_a_public_ip_where_no_router_routes_out_is_refused_at_plan_time(app: MiniCloud) -> None:
+    app.clouds.add(CLOUD, "stub")
+    wanted = copy.deepcopy(BASE)
+    wanted["clouds"][CLOUD]["type"] = "stub"
+    wanted["clouds"][CLOUD]["instances"]["vm2"]["public_ip"] = True  # N2 is on R2: no gateway
+    with pytest.raises(FileError, match=r"clouds.C.instances.vm2.public_ip: network N2 is on no "
+                                        "router with a gateway: no public IP can reach it$"):
+        app.deployments.plan(spec_of(wanted))
+    wanted["clouds"][CLOUD]["routers"]["R2"] = {"gateway": "public"}
+    assert app.deployments.plan(spec_of(wanted)).plan.counts()["add"] == 8
+
+
+def test_a_change_refused_half_way_says_it_is_partly_done(app: MiniCloud) -> None:
+    app.clouds.add(CLOUD, "stub")
+    wanted = copy.deepcopy(BASE)
+    wanted["clouds"][CLOUD]["type"] = "stub"
+    wanted["clouds"][CLOUD]["instances"]["vm1"]["public_ip"] = "198.51.100.7"  # not public's
+    report = app.deployments.apply(spec_of(wanted))
+    assert report.failed == ("+ instance vm1: cirros, m1.tiny, network N1, fixed IP 10.1.0.10, "
+                             "cluster A, security groups default, public IP 198.51.100.7 (partly "
+                             "done): 198.51.100.7 is not in the external network public "
+                             "(203.0.113.0/24)")
+    # The instance was made: the next plan asks for its public IP only.
+    wanted["clouds"][CLOUD]["instances"]["vm1"]["public_ip"] = "203.0.113.9"
+    assert plan_lines(app, wanted) == ["~ instance vm1: public IP none -> 203.0.113.9"]
+    apply(app, wanted)
+    as_applied(app, wanted)
