@@ -1,6 +1,7 @@
 """The application: composes one session (its unit of work handed the settler of interrupted
-writes when it is built) with the reconciler, Reset and the managers (the four resource
-managers, and the deployment files' that drives them).
+writes when it is built) with the managers, each with one job: clouds, clusters, routers,
+networks, instances; synchronisation (sync); Reset and Destroy (resetter); the topology;
+deployment files (deployments: export, plan and apply, driving the others).
 
 Every front end (the menu, the one-shot commands, tests) builds one of these and calls its
 managers; nothing here reads a keyboard or prints, and nothing here holds logic of its own.
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from .config import Config
 from .drivers.base import Driver
 from .managers.clouds import CloudManager
+from .managers.clusters import ClusterManager
 from .managers.deployments import DeploymentManager
 from .managers.instances import InstanceManager
 from .managers.networks import NetworkManager
@@ -21,6 +23,9 @@ from .managers.recovery import Recovery
 from .managers.reset import Resetter
 from .managers.routers import RouterManager
 from .managers.session import Session
+from .managers.sync import Synchronizer
+from .managers.topology import Topology
+from .model.kinds import CLOUD
 from .model.objects import Cloud
 from .state.cache import Inventory
 from .state.store import Store
@@ -35,13 +40,17 @@ class MiniCloud:
         # hands what killed processes left pending there to Recovery, given to it here.
         self.session = Session(config, notify, progress, settler=Recovery)
         self.reconciler = Reconciler(self.session)
-        self.clouds = CloudManager(self.session, self.reconciler,
-                                   Resetter(self.session, self.reconciler))
+        self.resetter = Resetter(self.session, self.reconciler)
+        self.sync = Synchronizer(self.session, self.reconciler, self.resetter)
+        self.clouds = CloudManager(self.session)
+        self.clusters = ClusterManager(self.session)
         self.routers = RouterManager(self.session)
         self.networks = NetworkManager(self.session)
         self.instances = InstanceManager(self.session, self.networks)
-        self.deployments = DeploymentManager(self.session, self.clouds, self.routers,
-                                             self.networks, self.instances)
+        self.topology = Topology(self.session)
+        self.deployments = DeploymentManager(self.session, self.clouds, self.clusters,
+                                             self.routers, self.networks, self.instances,
+                                             self.sync)
 
     # Shortcuts for tests and benchmarks, which look under the managers on purpose.
     @property
@@ -65,7 +74,7 @@ class MiniCloud:
             inventory.ensure_loaded()
             self.report_skipped()
         elif not load:
-            inventory.cache.all("cloud")  # every command needs them; a bad store fails here
+            inventory.cache.all(CLOUD)  # every command needs them; a bad store fails here
         return self
 
     def expire_reads(self) -> None:

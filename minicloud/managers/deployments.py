@@ -28,10 +28,12 @@ from .base import Manager
 
 if TYPE_CHECKING:
     from .clouds import CloudManager
+    from .clusters import ClusterManager
     from .instances import InstanceManager
     from .networks import NetworkManager
     from .routers import RouterManager
     from .session import Session
+    from .sync import Synchronizer
 
 APPLYING = "an apply of a deployment file"
 DEMO_FILE = "trystack.yaml"
@@ -60,10 +62,13 @@ class StalePlan(MiniCloudError):
 
 
 class DeploymentManager(Manager):
-    def __init__(self, session: Session, clouds: CloudManager, routers: RouterManager,
-                 networks: NetworkManager, instances: InstanceManager) -> None:
+    def __init__(self, session: Session, clouds: CloudManager, clusters: ClusterManager,
+                 routers: RouterManager, networks: NetworkManager,
+                 instances: InstanceManager, sync: Synchronizer) -> None:
         super().__init__(session)
         self.clouds = clouds
+        self.clusters = clusters
+        self.sync = sync
         self.routers = routers
         self.networks = networks
         self.instances = instances
@@ -123,7 +128,7 @@ class DeploymentManager(Manager):
         if refresh:
             for name in sorted(spec.clouds):
                 if self.cache.get("cloud", name, name) is not None:
-                    unreadable += self.clouds.refresh(name)
+                    unreadable += self.sync.refresh(name)
         return PlanResult(self._plan(spec), unreadable)
 
     def _plan(self, spec: DeploymentSpec) -> Plan:
@@ -245,9 +250,9 @@ class DeploymentManager(Manager):
         elif do == "update_cloud":
             self.clouds.update(name, a["location"])
         elif do == "add_cluster":
-            self.clouds.add_cluster(cloud, name)
+            self.clusters.add(cloud, name)
         elif do == "remove_cluster":
-            self.clouds.remove_cluster(cloud, name)
+            self.clusters.remove(cloud, name)
         elif do == "create_router":
             self.routers.create(cloud, name, gateway=a["gateway"])
         elif do == "set_gateway":

@@ -101,7 +101,7 @@ def test_apply_shows_the_plan_asks_and_applies(demo: MiniCloud, tmp_path: Path,
     assert run_command(demo, ["apply", more]) == 2
     captured = capsys.readouterr()
     assert "+ cluster Paris" in captured.err and "confirm with --yes" in captured.err
-    assert [c.name for c in demo.clouds.clusters("TryStack")] == ["Antwerp", "London"]
+    assert [c.name for c in demo.clusters.all("TryStack")] == ["Antwerp", "London"]
     assert run_command(demo, ["apply", more, "--yes"]) == 0
     captured = capsys.readouterr()
     assert captured.out == "done: + cluster Paris\nApply complete: 1 change made.\n"
@@ -136,4 +136,4 @@ def test_the_menu_exports_and_applies(demo: MiniCloud, tmp_path: Path) -> None:
     assert "    clusters: [Antwerp, London]\n" in shown  # the export, shown
     assert shown.count("+ cluster Paris\n") == 3  # asked twice, then done
     assert "Nothing changed." in shown and "done: + cluster Paris" in shown
-    assert [c.name for c in demo.clouds.clusters("TryStack")] == ["Antwerp", "London", "Paris"]
+    assert [c.name for c in demo.clusters.all("TryStack")] == ["Antwerp", "London", "Paris"]

@@ -31,7 +31,7 @@ def _as_the_file_says(home: Path, url: str, what: str) -> None:
     cloud itself holding each object once."""
     app = open_app(home, url)
     try:
-        assert "\n".join(app.clouds.tree()) + "\n" == REFERENCE_TREE, what
+        assert "\n".join(app.topology.tree()) + "\n" == REFERENCE_TREE, what
         assert app.deployments.plan(app.deployments.read(str(EXAMPLE))).plan.empty, what
         assert app.inventory.cache.all("intent") == [], what
         driver = app.make_driver_for(app.clouds.get("TryStack"))

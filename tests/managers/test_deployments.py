@@ -270,9 +270,9 @@ def test_export_then_apply_into_an_empty_store_reproduces_the_deployment(
                              db_url=seeded_url(tmp_path / "other.db"))).open()
     try:
         apply(empty, text)
-        assert "\n".join(empty.clouds.tree()) + "\n" == REFERENCE_TREE
-        assert _without_ids(empty.clouds.topology_view()) == \
-            _without_ids(demo_app.clouds.topology_view())
+        assert "\n".join(empty.topology.tree()) + "\n" == REFERENCE_TREE
+        assert _without_ids(empty.topology.view()) == \
+            _without_ids(demo_app.topology.view())
         assert plan_lines(empty, text) == []
         assert empty.deployments.export() == text
     finally:
@@ -301,7 +301,7 @@ def test_the_example_on_an_empty_store_draws_the_readmes_tree(app: MiniCloud) ->
 def test_other_peoples_objects_are_neither_exported_nor_removed(app: MiniCloud) -> None:
     app.clouds.add(CLOUD, "stub")
     seed_foreign(app, CLOUD)
-    app.clouds.refresh(CLOUD)
+    app.sync.refresh(CLOUD)
     text = app.deployments.export()
     assert "legacy" not in text and "corp" not in text and "theirs" not in text
     assert set(yaml.safe_load(text)["clouds"][CLOUD]) == {"type"}
@@ -435,15 +435,15 @@ def test_an_apply_waits_for_another_then_finds_it_done(app: MiniCloud, reopen: A
                                    "file in cloud C; try again when it is done$"):
         app.deployments.apply(spec_of(wanted), say=said.append)
     assert said == ["Waiting for another session's apply in cloud C..."]
-    assert app.clouds.clusters(CLOUD) == []  # nothing was done
+    assert app.clusters.all(CLOUD) == []  # nothing was done
     # The other apply makes the change and lets go: this one then plans nothing.
-    other.clouds.add_cluster(CLOUD, "A")
+    other.clusters.add(CLOUD, "A")
     other.session.work.drop(held)
     shown = app.deployments.plan(spec_of(wanted)).plan
     assert shown.lines() == ["+ cluster A"]  # as this session last read it
     report = app.deployments.apply(spec_of(wanted), shown=shown)
     assert (report.planned, report.done, report.failed) == (0, [], None)
-    assert [c.name for c in app.clouds.clusters(CLOUD)] == ["A"]
+    assert [c.name for c in app.clusters.all(CLOUD)] == ["A"]
     assert app.inventory.cache.all("intent") == []
 
 
