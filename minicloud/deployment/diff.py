@@ -332,10 +332,6 @@ class _Differ:
                 raise self.error("instances", name, "network",
                                  text=f"no network {instance.network!r} in the file or in "
                                       f"cloud {self.cloud.name}")
-        if instance.public_ip is not None and not self._routed_out(instance.network):
-            raise self.error("instances", name, "public_ip",
-                             text=f"network {instance.network} is on no router with a gateway: "
-                                  "no public IP can reach it")
         if not self.checked:
             return
         for key, value, known in (("image", instance.image, state.images),
@@ -349,6 +345,15 @@ class _Differ:
                 raise self.error("instances", name, "security_groups", index,
                                  text=f"no security group {group!r} in cloud "
                                       f"{self.cloud.name}")
+
+    def _give_public_ip(self, instance: InstanceSpec, address: str | None) -> Step:
+        """The step that gives the instance its public IP, refused here (at its line) when no
+        router with a gateway will serve its network."""
+        if not self._routed_out(instance.network):
+            raise self.error("instances", instance.name, "public_ip",
+                             text=f"network {instance.network} is on no router with a gateway: "
+                                  "no public IP can reach it")
+        return self.step(GIVE_PUBLIC_IP, "give_public_ip", instance.name, address=address)
 
     def _routed_out(self, network: str) -> bool:
         """Whether the network will be on a router with a gateway (as the file says for its
@@ -376,16 +381,16 @@ class _Differ:
             self._references(instance)
             current = state.instances.get(name)
             self._theirs("instance", current)
-            create = self._create(instance)
             if current is None:
                 self.add("+", "instance", name, f"instance {name}: {_describe(instance)}",
-                         *create)
+                         *self._create(instance))
                 continue
             differences = self._differences(current, instance)
             if differences:
                 self.add("~", "instance", name,
                          f"instance {name}: {', '.join(differences)} (replaced)",
-                         self.step(REMOVE_INSTANCE, "remove_instance", name), *create)
+                         self.step(REMOVE_INSTANCE, "remove_instance", name),
+                         *self._create(instance))
                 continue
             have = state.public_ip_of(current)
             want = instance.public_ip
@@ -396,8 +401,8 @@ class _Differ:
             if have is not None:
                 steps.append(self.step(TAKE_PUBLIC_IP, "take_public_ip", name))
             if want is not None:
-                steps.append(self.step(GIVE_PUBLIC_IP, "give_public_ip", name,
-                                       address=want if isinstance(want, str) else None))
+                steps.append(self._give_public_ip(instance,
+                                                  want if isinstance(want, str) else None))
             shown = "any" if want is True else want or "none"
             self.add("~", "instance", name,
                      f"instance {name}: public IP {have or 'none'} -> {shown}", *steps)
@@ -414,8 +419,7 @@ class _Differ:
                            security_groups=list(instance.security_groups))]
         if instance.public_ip is not None:
             address = instance.public_ip if isinstance(instance.public_ip, str) else None
-            steps.append(self.step(GIVE_PUBLIC_IP, "give_public_ip", instance.name,
-                                   address=address))
+            steps.append(self._give_public_ip(instance, address))
         return steps
 
     def _differences(self, current: Instance, instance: InstanceSpec) -> list[str]:

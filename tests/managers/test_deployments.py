@@ -474,3 +474,24 @@ def test_a_change_refused_half_way_says_it_is_partly_done(app: MiniCloud) -> Non
     assert plan_lines(app, wanted) == ["~ instance vm1: public IP none -> 203.0.113.9"]
     apply(app, wanted)
     as_applied(app, wanted)
+
+
+def test_a_public_ip_the_instance_has_already_is_no_change_whatever_its_route(
+        app: MiniCloud) -> None:
+    """An export plans nothing on the store it came from, even where an instance holds a
+    public IP that no router of MiniCloud's routes (the cloud associated it another way)."""
+    app.clouds.add(CLOUD, "stub")
+    wanted = {"minicloud": 1, "clouds": {CLOUD: {"type": "stub", "routers": {
+        "R1": {"gateway": "public"}}, "networks": {"N1": {"cidr": "10.1.0.0/24",
+                                                           "router": "R1"}},
+        "instances": {"vm": {"image": "cirros", "flavor": "m1.tiny", "network": "N1",
+                             "public_ip": True}}}}}
+    apply(app, wanted)
+    # The file now says N1 is on no router: its instance keeps the public IP it has, and
+    # only the network's move is planned (a new public IP there would be refused).
+    data = yaml.safe_load(app.deployments.export())
+    data["clouds"][CLOUD]["networks"]["N1"].pop("router")
+    assert plan_lines(app, data) == ["~ network N1: router R1 -> none"]
+    data["clouds"][CLOUD]["instances"]["vm"]["public_ip"] = "203.0.113.99"
+    with pytest.raises(FileError, match="network N1 is on no router with a gateway"):
+        plan_lines(app, data)
