@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model.objects import PUBLIC_SSH, Instance, Network, PublicIP, Router
+from ..model.names import PUBLIC_SSH
+from ..model.objects import Instance, Network, PublicIP, Router
 from .spec import CloudSpec, DeploymentSpec, InstanceSpec, NetworkSpec
 
 # The phases, in the order apply runs them.

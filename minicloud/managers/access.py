@@ -287,7 +287,7 @@ class AccessManager(Manager):
             self.work.settle(intent, puts=[free], deletes=[
                 c for c in self.changes_of(fip.cloud, fip.id) if c.name == "association"])
         if fip.owned:
-            self.networks.release(self.by_id("public_ip", fip.cloud, fip.id))
+            self.networks.release(self.by_id(PUBLIC_IP, fip.cloud, fip.id))
 
     def add_security_group(self, instance: Instance, name: str) -> Instance:
         """Give the instance one more security group (``public_ssh`` is made when missing)."""
@@ -315,7 +315,7 @@ class AccessManager(Manager):
                       partial(driver.remove_server_security_group, instance.id, group.id))
             recorded, cancelled = self.record(change) if change else ([], [])
             self.work.settle(intent, puts=[*puts, server, *recorded], deletes=cancelled)
-        return self.by_id("instance", instance.cloud, instance.id)
+        return self.by_id(INSTANCE, instance.cloud, instance.id)
 
     def connect(self, instance: Instance, user: str | None = None,
                 address: str | None = None) -> ConnectPlan:

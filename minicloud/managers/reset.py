@@ -325,7 +325,10 @@ class Resetter:
     def destroy(self) -> ResetReport:
         """Reset, then forget every cloud and empty MiniCloud's tables.  Its intent (of the
         whole store) waits for the writes other sessions have in progress, refuses theirs
-        until it is done, and lets the next start finish a Destroy that was killed."""
+        until it is done, and lets the next start finish a Destroy that was killed.  Each
+        cloud keeps what Reset left in it, what existed before MiniCloud (a Stub cloud its
+        external network and default group): adding it again finds a whole cloud.  No driver
+        is built to forget a cloud (one that cannot be reached is forgotten all the same)."""
         work = self.session.work
         intent = work.begin_destroy()
         with work.running(intent):
@@ -336,8 +339,7 @@ class Resetter:
             cache = self.session.inventory.ensure_loaded()
             drivers = self.session.drivers
             for cloud in cache.all(CLOUD):
-                drivers.get(cloud).forget()
-                drivers.drop(cloud.name)
+                drivers.forget(cloud.name)
             drivers.forget_secrets()
             work.empty_all(intent)
         return report

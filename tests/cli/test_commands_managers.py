@@ -25,7 +25,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "trystack.yaml"
 menus_main = pytest.importorskip("minicloud.cli.menus.main")
 prompts = pytest.importorskip("minicloud.cli.prompts")
 
-ENV = ("MINICLOUD_SSH", "MINICLOUD_STUB_FAIL", "MINICLOUD_DB_URL", "MINICLOUD_CONFIG",
+ENV = ("MINICLOUD_SSH", "MINICLOUD_DB_URL", "MINICLOUD_CONFIG",
        "MINICLOUD_DB_PASSWORD")
 
 
