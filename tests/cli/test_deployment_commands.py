@@ -15,6 +15,7 @@ from minicloud.cli.commands import run_command
 from minicloud.config import Config
 from tests.backends import seed_demo_sqlite
 from tests.cli.test_commands_managers import ScriptedPrompter, menus_main
+from tests.faults import Faults
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "trystack.yaml"
 
@@ -86,10 +87,9 @@ def test_plan_exit_codes_and_words(demo: MiniCloud, tmp_path: Path,
 
 
 def test_plan_refresh_says_when_a_cloud_cannot_be_read(
-        demo: MiniCloud, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MINICLOUD_STUB_FAIL", "list_networks")
-    assert run_command(demo, ["plan", str(EXAMPLE), "--refresh"]) == 1
+        demo: MiniCloud, capsys: pytest.CaptureFixture[str]) -> None:
+    with Faults({"list_networks": None}).installed(demo):
+        assert run_command(demo, ["plan", str(EXAMPLE), "--refresh"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("minicloud: cloud TryStack:") and err.count("\n") == 1
 

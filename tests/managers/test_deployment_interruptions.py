@@ -58,7 +58,7 @@ def test_apply_killed_at_every_commit_then_applied_again(signal: str, db_url: st
     for n in sample(range(1, MAX_POINTS + 1), every=25, offset=5):
         home, url = point.copy(f"p{n}")
         done = minicloud(home, url, "apply", str(EXAMPLE), "--yes",
-                         env={"MINICLOUD_KILL_AFTER": f"{n}:{signal}"})
+                         kill_after=f"{n}:{signal}")
         assert "Traceback" not in done.stderr, (n, done.stderr)
         again = minicloud(home, url, "apply", str(EXAMPLE), "--yes")
         assert again.returncode == 0, (n, again.stdout, again.stderr)

@@ -101,7 +101,7 @@ def _stub_base() -> Path:
             apply(app, base_for("stub"))
         finally:
             app.close()
-        _STUB_BASE.append(folder / "mc.db")
+        _STUB_BASE.append(folder)
     return _STUB_BASE[0]
 
 
@@ -118,7 +118,9 @@ def world(request: pytest.FixtureRequest, tmp_path: Path
     deployment applied to it; and the fake (None on the Stub)."""
     base = base_for(request.param)
     if request.param == "stub":
-        shutil.copyfile(_stub_base(), tmp_path / "mc.db")
+        for item in _stub_base().iterdir():  # the store and the Stub's own database beside it
+            if item.is_file() and item.name.startswith("mc"):
+                shutil.copyfile(item, tmp_path / item.name)
         app = MiniCloud(Config(home=tmp_path, db_url=f"sqlite:///{tmp_path}/mc.db")).open()
         yield app, base, None
         app.close()
