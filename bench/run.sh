@@ -5,6 +5,6 @@
 # MINICLOUD_GALERA_PROXY_URL and MINICLOUD_GALERA_URLS (scripts/galera-test-cluster.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-for bench in scale startup render sync store memory galera; do
+for bench in scale startup render sync store memory galera plan; do
     python "$bench.py"
 done

@@ -1,6 +1,7 @@
 """The application: composes one session (its unit of work handed the settler of interrupted
 writes when it is built) with the managers, each with one job: clouds, clusters, routers,
-networks, instances; synchronisation (sync); Reset and Destroy (resetter); the topology.
+networks, instances; synchronisation (sync); Reset and Destroy (resetter); the topology;
+deployment files (deployments: export, plan and apply, driving the others).
 
 Every front end (the menu, the one-shot commands, tests) builds one of these and calls its
 managers; nothing here reads a keyboard or prints, and nothing here holds logic of its own.
@@ -14,6 +15,7 @@ from .config import Config
 from .drivers.base import Driver
 from .managers.clouds import CloudManager
 from .managers.clusters import ClusterManager
+from .managers.deployments import DeploymentManager
 from .managers.instances import InstanceManager
 from .managers.networks import NetworkManager
 from .managers.reconciler import Reconciler
@@ -46,6 +48,9 @@ class MiniCloud:
         self.networks = NetworkManager(self.session)
         self.instances = InstanceManager(self.session, self.networks)
         self.topology = Topology(self.session)
+        self.deployments = DeploymentManager(self.session, self.clouds, self.clusters,
+                                             self.routers, self.networks, self.instances,
+                                             self.sync)
 
     # Shortcuts for tests and benchmarks, which look under the managers on purpose.
     @property

@@ -48,7 +48,7 @@ def leaks(home: Path, proc: subprocess.CompletedProcess[bytes]) -> list[str]:
 
 def test_password_typed_for_an_openstack_cloud_stays_secret(tmp_path: Path) -> None:
     script = ("2\n3\nOS\nopenstack\nlab\nhttp://127.0.0.1:1/v3\nproj\nuser\n\n\n"
-              f"{PASSWORD}\n2\n10\n11\n1\n8\n")
+              f"{PASSWORD}\n2\n10\n13\n1\n8\n")
     proc = run(tmp_path, "--debug", stdin=script)
     out = proc.stdout.decode("utf-8", "replace")
     assert proc.returncode == 0, proc.stderr.decode()
@@ -60,7 +60,7 @@ def test_password_typed_for_an_openstack_cloud_stays_secret(tmp_path: Path) -> N
 
 
 def test_password_from_os_password_stays_secret(tmp_path: Path) -> None:
-    script = "2\n3\nOS\nopenstack\n\nhttp://127.0.0.1:1/v3\nproj\nuser\n\n\n11\n8\n"
+    script = "2\n3\nOS\nopenstack\n\nhttp://127.0.0.1:1/v3\nproj\nuser\n\n\n13\n8\n"
     proc = run(tmp_path, "--debug", stdin=script, env={"OS_PASSWORD": PASSWORD})
     assert proc.returncode == 0
     assert "taken from OS_PASSWORD" in proc.stdout.decode()

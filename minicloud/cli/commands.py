@@ -107,6 +107,9 @@ def add_argument(parser: Any, arg: Arg) -> None:
                             nargs=None if arg.required else "?", help=arg.help or None)
     elif arg.switch:
         parser.add_argument(option, dest=arg.name, action="store_true", help=arg.help or None)
+    elif arg.many:
+        parser.add_argument(option, dest=arg.name, action="append", metavar=arg.metavar,
+                            help=arg.help or None)
     else:
         parser.add_argument(option, dest=arg.name, required=arg.required, metavar=arg.metavar,
                             choices=arg.choices, help=arg.help or None)

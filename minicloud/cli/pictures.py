@@ -59,6 +59,12 @@ def save(path: str, text: str) -> Result:
         if isinstance(drawn, str):
             return Result(errors=[f"cannot draw {path}: {drawn}"])
         content = drawn
+    return write_whole(path, content)
+
+
+def write_whole(path: str, content: bytes) -> Result:
+    """Write ``content`` to ``path``: the file appears whole or not at all."""
+    target = Path(path)
     partial = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
         partial.write_bytes(content)

@@ -269,6 +269,54 @@ class AccessManager(Manager):
             self.work.settle(intent, puts=puts)
         return self.by_id(PUBLIC_IP, instance.cloud, puts[0].id)
 
+    def take_back_public_ip(self, instance: Instance) -> None:
+        """The instance (one MiniCloud created) loses its public IP: disassociated, then
+        released when MiniCloud allocated it (one it only associated is free again, and the
+        record of the association goes)."""
+        fip = self.public_ip_of(instance)
+        if fip is None:
+            return
+        intent = self.work.begin(instance.cloud, f"take the public IP of {instance.name}",
+                                 requires=[("instance", instance.id), ("public_ip", fip.id)])
+        driver = self.driver(instance.cloud)
+        with self.work.running(intent), Undo() as undo:
+            free = driver.disassociate_public_ip(fip.id)
+            undo.push(f"association of {fip.name}",
+                      partial(driver.associate_public_ip, fip.id, instance.id))
+            # Someone else's address MiniCloud associated: nothing is left for Reset to undo.
+            self.work.settle(intent, puts=[free], deletes=[
+                c for c in self.changes_of(fip.cloud, fip.id) if c.name == "association"])
+        if fip.owned:
+            self.networks.release(self.by_id(PUBLIC_IP, fip.cloud, fip.id))
+
+    def add_security_group(self, instance: Instance, name: str) -> Instance:
+        """Give the instance one more security group (``public_ssh`` is made when missing)."""
+        if name in instance.security_groups:
+            return instance
+        ssh = name == PUBLIC_SSH
+        group = None if ssh else self.find("security_group", name, instance.cloud)
+        change = None if instance.owned else Change.of(instance.cloud, "server_group",
+                                                       instance.id, detail=name)
+        requires = [("instance", instance.id)] + ([] if group is None else
+                                                 [("security_group", group.id)])
+        intent = self.work.begin(instance.cloud, f"add security group {name} to "
+                                 f"{instance.name}",
+                                 claims=[Claims.ensure("security_group", PUBLIC_SSH)] if ssh
+                                 else [],
+                                 changes=[change] if change else [], requires=requires)
+        driver = self.driver(instance.cloud)
+        with self.work.running(intent), Undo() as undo:
+            puts: list[Any] = []
+            if group is None:
+                group = public_ssh(self, instance.cloud, undo)
+                puts.append(group)
+            server = driver.add_server_security_group(instance.id, group.id)
+            undo.push(f"{name} on instance {instance.name}",
+                      partial(driver.remove_server_security_group, instance.id, group.id))
+            recorded, cancelled = self.record(change) if change else ([], [])
+            self.work.settle(intent, puts=[*puts, server, *recorded], deletes=cancelled)
+        return self.by_id(INSTANCE, instance.cloud, instance.id)
+
     def connect(self, instance: Instance, user: str | None = None,
                 address: str | None = None) -> ConnectPlan:
         """Public IP where the network is routed out, SSH access, then the ssh command.  The

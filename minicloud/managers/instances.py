@@ -267,6 +267,12 @@ class InstanceManager(Manager):
     def assign_public_ip(self, instance: Instance, address: str | None = None) -> PublicIP:
         return self.access.assign_public_ip(instance, address)
 
+    def take_back_public_ip(self, instance: Instance) -> None:
+        self.access.take_back_public_ip(instance)
+
+    def add_security_group(self, instance: Instance, name: str) -> Instance:
+        return self.access.add_security_group(instance, name)
+
     def connect(self, instance: Instance, user: str | None = None,
                 address: str | None = None) -> ConnectPlan:
         return self.access.connect(instance, user, address)

@@ -65,6 +65,19 @@ def parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     return net
 
 
+def check_no_overlap(cidr: str, taken: list[tuple[str, str]], where: str = "") -> None:
+    """The overlap rule (one place for it): ``cidr`` overlaps none of the ``(name, cidr)``
+    networks ``taken`` of the same IP version; ``where`` ends the refusal (`` in cloud C``)."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    for name, text in taken:
+        try:
+            theirs = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            continue
+        if theirs.version == net.version and net.overlaps(theirs):
+            raise ValidationError(f"{net} overlaps {name} ({theirs}){where}")
+
+
 LOCATION_LENGTH = 255
 
 

@@ -11,7 +11,6 @@ the intent as text; an existence claim (``Exists``) is only checked.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from ..model.codec import from_dict
 from ..model.errors import InUseError, NotFoundError, ValidationError
 from ..model.kinds import INSTANCE, KINDS, NETWORK, PUBLIC_IP, Kind, kind_name, label
+from ..model.validation import check_no_overlap
 from .table import record_key
 
 T = TypeVar("T")
@@ -168,17 +168,10 @@ class Cidr(Claim):
         return f"cidr:{self.cidr}"
 
     def check(self, rows: Rows, pending: Sequence[Intent] = ()) -> None:
-        net = ipaddress.ip_network(self.cidr, strict=False)
         taken = [(n.name, c) for n in rows.all(NETWORK) for c in n.cidrs]
         taken += [("a network being created", c[len("cidr:"):]) for c in _taken(pending)
                   if c.startswith("cidr:")]
-        for name, text in taken:
-            try:
-                theirs = ipaddress.ip_network(text, strict=False)
-            except ValueError:
-                continue
-            if theirs.version == net.version and net.overlaps(theirs):
-                raise ValidationError(f"{net} overlaps {name} ({theirs}) in cloud {rows.cloud}")
+        check_no_overlap(self.cidr, taken, f" in cloud {rows.cloud}")
 
 
 @dataclass(frozen=True)
@@ -254,6 +247,28 @@ class Taking(Claim):
             raise InUseError(f"{shown} is in use by another instance")
 
 
+class Held(InUseError):
+    """A write of a sort that runs one at a time in a cloud is in progress in another
+    session (the caller may wait for it)."""
+
+
+@dataclass(frozen=True)
+class Exclusive(Claim):
+    """One write of its sort at a time in a cloud (``what``: an apply of a deployment file),
+    held while it runs, across the writes it makes."""
+
+    what: str
+
+    @property
+    def text(self) -> str:
+        return f"only:{self.what}"
+
+    def check(self, rows: Rows, pending: Sequence[Intent] = ()) -> None:
+        if self.text in _taken(pending):
+            raise Held(f"another session is running {self.what} in cloud {rows.cloud}; "
+                       "try again when it is done")
+
+
 @dataclass(frozen=True)
 class Exists(Claim):
     """An object the write relies on is still there (it takes nothing)."""
@@ -319,6 +334,10 @@ class Claims:
     @staticmethod
     def taking(kind: str, ident: str, shown: str = "") -> Claim:
         return Taking(kind, ident, shown)
+
+    @staticmethod
+    def exclusive(what: str) -> Claim:
+        return Exclusive(what)
 
     @staticmethod
     def exists(kind: str, ident: str) -> Claim:

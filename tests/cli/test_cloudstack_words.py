@@ -181,7 +181,7 @@ def test_the_menu_says_what_a_silent_endpoint_is_waited_for(
                                timeouts={"cloudstack": 0.35}))
         out = io.StringIO()
         prompter = Prompter(io.StringIO(f"2\n3\ncs1\ncloudstack\n\n{url}/client/api\n"
-                                        f"{API_KEY}\n\n11\n8\n"), out)
+                                        f"{API_KEY}\n\n13\n8\n"), out)
         app = MiniCloud(app.config, progress=prompter.progress).open()
         try:
             assert run_menu(lambda: app, prompter) == 0

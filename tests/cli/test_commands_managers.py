@@ -21,6 +21,7 @@ from minicloud.cli.commands import run_command
 from minicloud.config import load_config
 from tests.backends import seed_demo_sqlite
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "trystack.yaml"
 menus_main = pytest.importorskip("minicloud.cli.menus.main")
 prompts = pytest.importorskip("minicloud.cli.prompts")
 
@@ -106,6 +107,9 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
         monkeypatch.setenv("MINICLOUD_HOME", str(home))
         home.mkdir(parents=True, exist_ok=True)
         seed_demo_sqlite(home / "minicloud.db")
+        # A deployment file for apply: the demo's, with one more cluster.
+        (tmp_path / "more.yaml").write_text(
+            EXAMPLE.read_text().replace("[Antwerp, London]", "[Antwerp, London, Paris]"))
         app = MiniCloud(load_config(), notify=lambda text: None).open()
         opened.append(app)
         return app
@@ -143,6 +147,12 @@ CASES = [
     (["instances", "connect", "Tower"], ["Instance management", "Connect", "Tower"],
      "instances", "connect"),
     (["reset", "--yes"], ["Reset to startup", "y"], "resetter", "reset"),
+    (["export", "--output", "out.yaml"], ["Cloud management", "Export the deployment",
+                                          "out.yaml"], "deployments", "export"),
+    (["apply", "more.yaml", "--yes"], ["Cloud management", "Apply a deployment file",
+                                       "more.yaml", "y"], "deployments", "plan"),
+    (["apply", "more.yaml", "--yes"], ["Cloud management", "Apply a deployment file",
+                                       "more.yaml", "y"], "clusters", "add"),
     # Commands that exist because the menu entry declares them.
     (["clouds", "update", "TryStack", "--location", "Brussels"],
      ["Cloud management", "Update a cloud", "TryStack", "Brussels"], "clouds", "update"),

@@ -133,7 +133,7 @@ def test_clouds_removed_added_or_destroyed_elsewhere_are_on_the_next_screen(
                elsewhere(demo_app, "clouds", "add", "Far", "--type", "stub",
                          "--external-cidr", "198.51.100.0/24"),
                "1",                                      # Cloud topology: Far, TryStack
-               "11",
+               "13",
                elsewhere(demo_app, "destroy", "--yes"),
                "1")                                      # the tree: nothing any more
     lists = [s for s in screens(out, "Clouds") if "NAME" in s]

@@ -48,7 +48,7 @@ EXAMPLES = int(os.environ.get("MINICLOUD_FUZZ_EXAMPLES", scaled(200, 2000)))
 
 # -- the input streams -------------------------------------------------------------------------
 
-NUMBERS = st.sampled_from([str(n) for n in range(1, 12)] + ["", "0", "13", "99", " 2 ", "-1",
+NUMBERS = st.sampled_from([str(n) for n in range(1, 14)] + ["", "0", "13", "99", " 2 ", "-1",
                                                               "1.5", "٣", "+3"])
 WEIGHTED_NUMBERS = st.one_of(NUMBERS, st.sampled_from(["1", "2", "3", "4", "5", "6", "7", "8",
                                                        ""]))
@@ -232,6 +232,10 @@ class World:
 
 def run_stream(demo_db: Path, text: str) -> None:
     world = World(demo_db)
+    # A file the menu writes (Export the deployment to a random answer) lands in the
+    # example's own folder, never in the checkout.
+    before = os.getcwd()
+    os.chdir(world.home)
     try:
         out = io.StringIO()
         code = run_menu(world.factory, Prompter(io.StringIO(text), out))
@@ -242,6 +246,7 @@ def run_stream(demo_db: Path, text: str) -> None:
         # Every run ends at a menu, a prompt, or after Exit; never mid-line garbage.
         check_store(world.db, world.app)
     finally:
+        os.chdir(before)
         world.close()
 
 
@@ -269,12 +274,13 @@ SCRIPTS = {
     "remove a network in use, then detach": "4\n8\n2\ny\n5\n1\n1\n9\n8\n",
     "router with interfaces removed": "3\n3\n\nr2\n2\n4\n2\n1\n8\n2\ny\n9\n8\n",
     "release a public IP in use": "4\n7\n1\ny\n9\n8\n",
-    "reset then destroy then use again": "6\ny\n7\ny\n1\n2\n3\nLab2\nopenstack\n\n\n\n\n11\n1\n8\n",
-    "remove the cloud": "2\n5\n1\ny\n11\n1\n8\n",
+    "reset then destroy then use again": "6\ny\n7\ny\n1\n2\n3\nLab2\nopenstack\n\n\n\n\n13\n1\n8\n",
+    "remove the cloud": "2\n5\n1\ny\n13\n1\n8\n",
     "add a second cloud with the same names": (
-        "2\n3\nOther\nopenstack\n\n\n\n\n11\n4\n3\n1\nLondonNet\n10.10.2.0/24\n1\n9\n1\n8\n"),
-    "openstack cloud with no server": "2\n3\nOS\nopenstack\n\nhttp://127.0.0.1:1/v3\np\nu\n\n\npw\n11\n8\n",
+        "2\n3\nOther\nopenstack\n\n\n\n\n13\n4\n3\n1\nLondonNet\n10.10.2.0/24\n1\n9\n1\n8\n"),
+    "openstack cloud with no server": "2\n3\nOS\nopenstack\n\nhttp://127.0.0.1:1/v3\np\nu\n\n\npw\n13\n8\n",
     "end of input everywhere": "5\n3\n\nvm1\n",
+    "export, then apply what was exported": "2\n11\nexported.yaml\n12\nexported.yaml\n13\n8\n",
     "long and control lines": "x" * 20_000 + "\n\x00\n\x1b[A\n2\n3\n" + "n" * 5000 + "\n8\n",
 }
 

@@ -42,7 +42,7 @@ def test_command_without_password_exits_2_saying_so(tmp_path: Path) -> None:
 def test_menu_asks_for_the_password_once_and_never_shows_it(tmp_path: Path) -> None:
     # Cloud management > Add a cloud > name, type openstack, no location, the clouds.yaml entry;
     # the entry has no password: asked; the (unreachable) cloud then fails in one line.
-    script = f"2\n3\nos1\nopenstack\n\n1\n{PASSWORD}\n11\n8\n"
+    script = f"2\n3\nos1\nopenstack\n\n1\n{PASSWORD}\n13\n8\n"
     done = run(tmp_path, [], script)
     assert done.returncode == 0
     assert "Password for cloud os1 (kept for this session only) : " in done.stdout

@@ -42,7 +42,7 @@ def keys(*answers: str) -> str:
 # and returns to it.
 # Cloud management > Add a cloud: name, type (stub), location, then the Stub's settings
 # (external network, its CIDR, its subnet, where its state lives), all defaults; Back.
-ADD_LAB = ("2", "3", "Lab", "", "lab.local", "", "", "", "", "11")
+ADD_LAB = ("2", "3", "Lab", "", "lab.local", "", "", "", "", "13")
 
 
 def test_exit_shows_exactly_the_main_menu_and_opens_nothing(run: Runner) -> None:
@@ -91,7 +91,7 @@ def test_cloud_management(run: Runner) -> None:
         "5", "2", "y",                            # remove Spare
         "5", "", "",                              # remove Lab? Enter = no
         "1",
-        "11", "8"))
+        "13", "8"))
     out = result.out
     assert result.code == 0, result.err
     assert "No clouds yet.\n" in out
@@ -231,7 +231,7 @@ def test_public_ips_and_removals(demo: Runner) -> None:
         "9",
         "3", "8", "", "y",                        # and the router
         "9",
-        "2", "7", "1", "y", "7", "", "y", "11",   # and the clusters
+        "2", "7", "1", "y", "7", "", "y", "13",   # and the clusters
         "8"))
     out = result.out
     assert result.code == 0, result.err
@@ -315,13 +315,13 @@ def test_garbage_at_every_prompt_kind(run: Runner) -> None:
         b"",                            # where its state lives: beside the store
         b"5", *MENU_GARBAGE, b"1",      # remove a cloud: pick
         b"abc", b"99", b"\xff", b"x" * 10_000, b"n",   # confirm
-        b"11", b"8",
+        b"13", b"8",
     ]
     result = run(stdin=b"\n".join(lines) + b"\n")
     out = result.out
     assert result.code == 0
     assert out.count("Please pick a number between 1 and 8.\n") == len(MENU_GARBAGE)
-    assert out.count("Please pick a number between 1 and 11.\n") == len(MENU_GARBAGE)
+    assert out.count("Please pick a number between 1 and 13.\n") == len(MENU_GARBAGE)
     types = len(DRIVERS) + 1  # the cloud types and Cancel
     assert out.count(f"Please pick a number between 1 and {types}.\n") == len(MENU_GARBAGE)
     assert out.count("Please pick a number between 1 and 2.\n") == len(MENU_GARBAGE)
@@ -460,7 +460,7 @@ def test_openstack_add_in_the_menu_refuses_a_bad_url_and_says_refused_in_one_lin
         port = sock.getsockname()[1]  # nothing listens there once closed
     code, out, _ = _run_with(
         run, keys("2", "3", "OS", "openstack", "", "notaurl", f"http://127.0.0.1:{port}/v3",
-                  "p", "u", "", "", "", "a-long-password", "11"),
+                  "p", "u", "", "", "", "a-long-password", "13"),
         OS_CLIENT_CONFIG_FILE=str(run.home / "no-clouds.yaml"))
     assert code == 0
     assert ("invalid auth URL 'notaurl': write http(s)://HOST[:PORT]/PATH, e.g. "

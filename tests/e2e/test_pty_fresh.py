@@ -73,7 +73,7 @@ def test_the_next_screen_shows_what_another_process_did(home: Path) -> None:
     assert "TryStack  stub" in listed and "Edge" not in listed, listed
 
     elsewhere(home, "instances", "connect", "Tower", "--public-ip", "8.21.28.30")
-    choose(child, "11", "1")                                # Back, the tree
+    choose(child, "13", "1")                                # Back, the tree
     shown(child)
     tree = shown(child)
     assert f"+---{TOWER} [8.21.28.30] [ACTIVE]\n" in tree and "Edge" not in tree, tree

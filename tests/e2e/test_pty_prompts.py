@@ -119,7 +119,7 @@ def test_ctrl_c_cancels_and_shows_the_submenu(home: Path, kind: str) -> None:
     child.expect_exact("[ Clouds ]")
     assert (child.before or "").strip() == ""
     child.expect_exact(PROMPT)
-    child.sendline("11")
+    child.sendline("13")
     child.expect_exact("[ MiniCloud ]")
     child.expect_exact(PROMPT)
     child.sendline("8")
@@ -165,7 +165,7 @@ def test_a_question_has_line_editing_and_history(home: Path) -> None:
     child.sendintr()
     child.expect_exact("[ Clouds ]")
     child.expect_exact(PROMPT)
-    child.sendline("11")
+    child.sendline("13")
     child.expect_exact(PROMPT)
     child.sendline("8")
     child.expect(pexpect.EOF)
@@ -190,7 +190,7 @@ def test_ctrl_c_works_when_started_with_sigint_ignored(home: Path) -> None:
     child.expect_exact("Cancelled.")
     child.expect_exact("[ Clouds ]")
     child.expect_exact(PROMPT)
-    child.sendline("11")
+    child.sendline("13")
     child.expect_exact(PROMPT)
     child.sendline("8")
     assert finish(child) == 0

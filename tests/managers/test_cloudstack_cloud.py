@@ -169,7 +169,7 @@ def test_the_menu_adds_a_cloudstack_cloud(tmp_path: Path,
     fake = FakeCloudStack()
     # Cloud management > Add a cloud > name, type cloudstack (first), no location, endpoint,
     # key, zone; the secret comes from CLOUDSTACK_SECRET.  Then Back, Exit.
-    script = f"2\n3\ncs1\ncloudstack\n\n{ENDPOINT}\n{API_KEY}\nzone1\n11\n8\n"
+    script = f"2\n3\ncs1\ncloudstack\n\n{ENDPOINT}\n{API_KEY}\nzone1\n13\n8\n"
     out = io.StringIO()
     with requests_mock.Mocker() as mocker:
         fake.install(mocker)

@@ -96,6 +96,8 @@ class Arg:
     exclusive: str | None = None
     # A command may leave it out when ``pick`` offers exactly one candidate (the one cloud).
     sole: bool = False
+    # A flag that may be given several times (its value is then a list).
+    many: bool = False
 
     @property
     def option(self) -> str | None:
@@ -113,6 +115,10 @@ class Entry:
 
     label: str
     preset: Mapping[str, Any] = field(default_factory=dict)
+
+
+# The commands that only read (besides lists and show): no interrupted write is finished first.
+READ_ONLY = (("topology",), ("drift",), ("plan",), ("export",))
 
 
 class Action:
@@ -158,8 +164,7 @@ class Action:
     @property
     def writes(self) -> bool:
         """Whether it changes anything (lists, show and the tree only read)."""
-        return self.path[-1] not in ("list", "show") and self.path not in (("topology",),
-                                                                            ("drift",))
+        return self.path[-1] not in ("list", "show") and self.path not in READ_ONLY
 
     @property
     def changes_nothing(self) -> bool:

@@ -3,13 +3,16 @@ from these."""
 
 from __future__ import annotations
 
-from . import clouds, clusters, general, instances, networks, public_ips, routers
+from . import clouds, clusters, deployments, general, instances, networks, public_ips, routers
 from .base import Action, Entry
 
 ACTIONS: tuple[Action, ...] = (
     general.Topology(),
     general.Refresh(),
     general.Drift(),
+    deployments.Export(),
+    deployments.PlanFile(),
+    deployments.ApplyFile(),
     *clouds.ACTIONS,
     *clusters.ACTIONS,
     *clouds.CATALOGUES,

@@ -25,7 +25,7 @@ SUBMENUS: dict[str, tuple[str, tuple[str, ...]]] = {
     "Cloud management": ("Clouds", (
         "Cloud topology", "List clouds", "Add a cloud", "Update a cloud", "Remove a cloud",
         "Add a cluster", "Remove a cluster", "List images", "List flavors",
-        "Refresh from clouds")),
+        "Refresh from clouds", "Export the deployment", "Apply a deployment file")),
     "Router management": ("Routers", (
         "Router topology", "List routers", "Create a router", "Attach a network",
         "Detach a network", "Set the gateway", "Clear the gateway", "Remove a router")),

@@ -52,7 +52,7 @@ def clouds_yaml_files() -> list[str]:
 def _yaml_problem(path: str) -> str | None:
     """``PATH, line N: PROBLEM`` when the file is no valid YAML (openstack.config skips such a
     file with a log line, then says only that the cloud "was not found")."""
-    import yaml  # type: ignore[import-untyped]  # PyYAML (openstacksdk needs it) has no stubs here
+    import yaml  # PyYAML: openstacksdk needs it, MiniCloud too (deployment files)
 
     try:
         with open(path, encoding="utf-8") as file:
