@@ -10,6 +10,7 @@ DOT text by Graphviz's ``dot``; ``.dot``/``.gv``, ``.mmd``/``.mermaid``, ``.json
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,7 +81,9 @@ def save(path: str, text: str) -> Result:
         if isinstance(drawn, str):
             return Result(errors=[f"cannot draw {path}: {drawn}"])
         content = drawn
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    # A short name of its own beside the target: never longer than the target's (a name at
+    # the file system's limit must still be written), never another writer's.
+    partial = target.with_name(f".mc-{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
         partial.write_bytes(content)
         os.replace(partial, target)
