@@ -69,7 +69,6 @@ def setting_arg(setting: Any, type_name: str) -> Arg:
     default = f" (default {setting.default})" if setting.default and \
         "default" not in words else ""
     env = setting.env
-    check = setting.check
     return Arg(
         setting.name,
         help=f"{type_name}: {words}{default}",
@@ -79,7 +78,9 @@ def setting_arg(setting: Any, type_name: str) -> Arg:
         prompt=setting.prompt,
         pick=(lambda app, v: _choices(setting)) if setting.choices is not None else None,
         other=BY_HAND if setting.choices is not None else None,
-        check=(lambda app, v, text: check(text)) if check is not None else None,
+        # The manager's check of the value, the one add runs again (a URL's password
+        # refused too): every setting of every type has one.
+        check=lambda app, v, text: app.clouds.check_setting(type_name, setting.name, text),
         default=setting.default or None,
         optional=setting.optional,
         secret=setting.secret,
