@@ -4,7 +4,9 @@ Exit codes: 0 done; 1 the operation failed (or the user declined); 2 bad usage, 
 ambiguous name, a request the managers or the cloud refuse as invalid (a malformed, reserved or
 outside address), or a configuration matter (a missing password included); an address in use
 is 1, whoever finds it; 130 interrupted.  Errors are one line on stderr
-(``minicloud: <text>``), never a traceback.
+(``minicloud: <text>``), never a traceback; bad usage that the parser finds (an unknown option,
+a missing argument) is worded as Python's command lines word it: the command's usage line,
+then ``minicloud COMMAND: error: <text>``.
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ class CommandContext:
 
     def note(self, text: str) -> None:
         print(text, file=sys.stderr)
+
+    adding_a_cloud = "with 'minicloud clouds add NAME --type TYPE'"
 
 
 # --- the parser ----------------------------------------------------------------------------

@@ -87,3 +87,68 @@ def test_a_url_with_a_password_is_refused_at_its_question(app: MiniCloud) -> Non
     assert f"{ask}Auth URL (Keystone v3) holds a password: give the URL without it" in out
     assert out.count(ask) == 2 and "Project : " in out
     assert "PW-s3cret" not in out
+
+
+# -- Words -------------------------------------------------------------------------------------
+
+
+def test_no_clouds_is_said_as_such(app: MiniCloud, capsys: pytest.CaptureFixture[str]) -> None:
+    out = menu(app, "3", "3")  # Router management > Create a router, with no cloud at all
+    assert "No clouds yet: add one in Cloud management.\n" in out
+    assert "No cloud here has routers." not in out
+    # The command user is told the command, the menu user the menu.
+    assert command(app, capsys, "topology") == (
+        0, "Nothing to show yet: add a cloud with 'minicloud clouds add NAME --type TYPE'.\n", "")
+    assert "Nothing to show yet: add a cloud in Cloud management.\n" in menu(app, "1")
+
+
+def test_no_public_ips_after_the_last_one_went(demo_app: MiniCloud,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert command(demo_app, capsys, "public-ips", "release", "8.21.28.30")[0] == 0
+    assert command(demo_app, capsys, "public-ips", "list") == (0, "No public IPs.\n", "")
+
+
+def test_usage_errors_are_as_the_readme_says(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_command(lambda: None, ["routers", "create"]) == 2
+    usage, error = capsys.readouterr().err.splitlines()
+    assert usage.startswith("usage: minicloud routers create ")
+    assert error == "minicloud routers create: error: the following arguments are required: NAME"
+    text = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    assert ("Bad usage found by the parser (an unknown command or option, a missing argument) is "
+            "said as Python command lines say it: the command's usage line, then "
+            "`minicloud COMMAND: error: <text>` (exit 2).") in text
+
+
+def test_help_names_the_default_group_and_the_types(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_command(lambda: None, ["help", "instances", "create"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "(default default)" not in shown
+    assert "its security group (default: the cloud's group named 'default')" in shown
+    assert run_command(lambda: None, ["help", "clouds", "add"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--type TYPE the cloud type: cloudstack, openstack or stub" in shown
+
+
+def test_a_very_long_answer_is_told_the_fields_limit(app: MiniCloud) -> None:
+    out = menu(app, "2", "3", "x" * 5000, "Lab")
+    assert "1000 characters at most" not in out
+    assert "Cloud name : invalid cloud name 'xxx" in out and "1-64 characters" in out
+
+
+def test_update_with_the_same_location_says_nothing_changed(demo_app: MiniCloud) -> None:
+    before = demo_app.clouds.get("TryStack").location
+    out = menu(demo_app, "2", "4", "", "")  # Update a cloud > TryStack > Enter on the default
+    assert f"Cloud TryStack: location unchanged ({before}).\n" in out
+    assert "location is now" not in out
+
+
+@pytest.mark.parametrize("name", ["trystack", "TRYSTACK"])
+def test_cloud_names_differing_only_in_case_are_one_name(
+        demo_app: MiniCloud, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    code, _, err = command(demo_app, capsys, "clouds", "add", name, "--type", "stub")
+    assert code == 2
+    assert err == ("minicloud: a cloud named 'TryStack' exists already (cloud names differ by "
+                   "more than case)\n")
+    assert [c.name for c in demo_app.clouds.all()] == ["TryStack"]
+    out = menu(demo_app, "2", "3", name, "Lab")
+    assert "Cloud name : a cloud named 'TryStack' exists already" in out

@@ -182,7 +182,8 @@ def test_bad_fault_plan_in_a_one_shot_command_exits_2(store: Store, tmp_path,
     assert len(err.splitlines()) == 1
     monkeypatch.delenv("MINICLOUD_STUB_FAIL")
     assert main(["topology"]) == 0
-    assert capsys.readouterr().out == "Nothing to show yet: add a cloud in Cloud management.\n"
+    assert capsys.readouterr().out == ("Nothing to show yet: add a cloud with "
+                                        "'minicloud clouds add NAME --type TYPE'.\n")
 
 
 def test_lowest_free_ip_after_the_gateway(store: Store) -> None:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from menu_helpers import EMPTY_TREE, MAIN_MENU, REFERENCE_TREE, Runner, with_demo
+from menu_helpers import EMPTY_TOPOLOGY, EMPTY_TREE, MAIN_MENU, REFERENCE_TREE, Runner, with_demo
 
 from minicloud.drivers import DRIVERS
 from tests.conftest import KNOWN_SECTIONS
@@ -235,7 +235,7 @@ def test_public_ips_and_removals(demo: Runner) -> None:
     assert "Error: MiniCloud did not create network external; it stays\n" in out
     assert "Release public IP 8.21.28.30 back to cloud TryStack? [y/N] Nothing changed.\n" in out
     assert "Public IP 8.21.28.30 released.\n" in out
-    assert "No public IPs yet.\n" in out
+    assert "No public IPs.\n" in out
     for name in ("Ben", "Bourla", "Tower"):
         assert f"Instance {name} removed.\n" in out
     assert "Network LondonNet removed.\n" in out
@@ -283,14 +283,14 @@ def test_destroy_leaves_a_first_start(demo: Runner) -> None:
     assert result.code == 0, result.err
     assert "All data destroyed: the next start is a first start.\n" in result.out
     assert "\n" + EMPTY_TREE in result.out  # the same session goes on as a first start
-    assert demo.topology() == EMPTY_TREE
+    assert demo.topology() == EMPTY_TOPOLOGY
     again = demo("--demo", "topology")  # a first start: the demo can be built again
     assert again.out == REFERENCE_TREE
 
 
 def test_destroy_then_exit_at_once(demo: Runner) -> None:
     assert demo(stdin=keys("7", "y", "8")).code == 0
-    assert demo.topology() == EMPTY_TREE
+    assert demo.topology() == EMPTY_TOPOLOGY
 
 
 MENU_GARBAGE = [b"abc", b"99", b"-1", b"0", b"x" * 10_000, b"9" * 10_000, b"\xff\xfe\x80",
@@ -349,7 +349,7 @@ def test_end_of_input_anywhere_exits_0_with_nothing_half_done(run: Runner) -> No
         result = run(stdin=script)
         assert result.code == 0
         assert result.out.endswith("\n")
-    assert run.topology() == EMPTY_TREE
+    assert run.topology() == EMPTY_TOPOLOGY
     # With every question answered the cloud is there; end of input at the confirmation.
     assert run(stdin="2\n3\nLab\n\nHere\n\n\n\n5\n\n").code == 0
     assert "Cloud: Lab (Here)" in run.topology()

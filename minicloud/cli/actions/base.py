@@ -50,6 +50,10 @@ class Context(Protocol):
     def note(self, text: str) -> None:
         """Say something while working (a command writes it to stderr)."""
 
+    @property
+    def adding_a_cloud(self) -> str:
+        """How this front end adds a cloud, to end a sentence ("add a cloud ...")."""
+
 
 @dataclass(frozen=True)
 class Arg:
@@ -222,9 +226,9 @@ CLOUD = Arg("cloud", metavar="C", sole=True,
 
 def cloud_that_can(feature: str, empty: str) -> Arg:
     """The CLOUD argument, offering in the menu only clouds whose type can do ``feature``
-    (as its driver declares it)."""
+    (as its driver declares it); ``empty`` is said when there are clouds, none of them such."""
     return dataclasses.replace(
-        CLOUD, empty=empty,
+        CLOUD, empty=lambda app, v: empty if app.clouds.all() else NO_CLOUDS,
         pick=lambda app, v: [c for c in app.clouds.all()
                              if getattr(app.clouds.features(c.name), feature)])
 

@@ -33,6 +33,8 @@ class Topology(Action):
         if output is None and chosen == "json":  # printed as every --json is
             return Result(data=ctx.app.clouds.topology_view())
         if output is None and chosen == "text":  # the menu's tree
+            if not ctx.app.clouds.all():  # how to begin, in this front end's words
+                return text(f"Nothing to show yet: add a cloud {ctx.adding_a_cloud}.\n")
             return text("\n".join(ctx.app.clouds.tree()) + "\n")
         dep = ctx.app.clouds.deployment()
         if output is not None:

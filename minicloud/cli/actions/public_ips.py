@@ -24,7 +24,7 @@ class PublicIpsList(Action):
 
         views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
         rows = [views.public_ip_view(f) for f in ctx.app.networks.public_ips(name_of(v.cloud))]
-        return table(rows, present.PUBLIC_IP_COLUMNS, "No public IPs yet.")
+        return table(rows, present.PUBLIC_IP_COLUMNS, "No public IPs.")
 
 
 def _public_ips(app: MiniCloud, v: Values) -> Sequence[Any]:
@@ -38,7 +38,7 @@ class PublicIpsRelease(Action):
     args = (
         Arg("address", metavar="ADDRESS", positional=True, required=True, help="the address",
             prompt="Public IP", pick=_public_ips, show=present.describe_public_ip,
-            empty="No public IPs yet."),
+            empty="No public IP to release."),
         CLOUD_HINT,
     )
     confirm = "menu"

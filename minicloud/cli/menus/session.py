@@ -65,6 +65,8 @@ class Session:
     def note(self, text: str) -> None:
         self.p.say(text)
 
+    adding_a_cloud = "in Cloud management"
+
 
 # -- questions ---------------------------------------------------------------------------------
 
