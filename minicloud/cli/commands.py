@@ -194,6 +194,10 @@ def _the_only(app: MiniCloud, arg: Arg, values: argparse.Namespace) -> str:
     found = [getattr(c, "name", str(c)) for c in (arg.pick(app, values) if arg.pick else [])]
     if len(found) == 1:
         return found[0]
+    if not found and len(app.clouds.all()) == 1:
+        # The one cloud there is, though the action does not apply to it now: the action
+        # says why (its refusal), not that there is no cloud.
+        return app.clouds.all()[0].name
     if not found:
         raise UsageError(f"{arg.option}: there is no {arg.name} to use yet")
     raise UsageError(f"{arg.option} is needed: one of {', '.join(sorted(found))}")

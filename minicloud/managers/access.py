@@ -214,12 +214,19 @@ class AccessManager(Manager):
             self.work.settle(intent, puts=puts)
         return self.by_id("public_ip", instance.cloud, puts[0].id)
 
+    def connect_refusal(self, instance: Instance) -> ValidationError | None:
+        """Why ``connect`` would refuse the instance now, or None."""
+        if instance.status == State.SHUTOFF:
+            return ValidationError(f"instance {instance.name} is stopped: start it first")
+        return None
+
     def connect(self, instance: Instance, user: str | None = None,
                 address: str | None = None) -> ConnectPlan:
         """Public IP where the network is routed out, SSH access, then the ssh command.  The
         intent is settled before ssh runs."""
-        if instance.status == State.SHUTOFF:
-            raise ValidationError(f"instance {instance.name} is stopped: start it first")
+        refusal = self.connect_refusal(instance)
+        if refusal is not None:
+            raise refusal
         routed = self.gateway_network(instance) is not None or bool(address)
         plan = self._plan_ip(instance, address) if routed else _Plan()
         plan.ssh = self._needs_ssh(instance)

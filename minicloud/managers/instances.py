@@ -16,6 +16,7 @@ from ..model.objects import (
     KEYPAIR_PREFIX,
     PUBLIC_SSH,
     Change,
+    Cloud,
     Instance,
     Network,
     PublicIP,
@@ -61,10 +62,29 @@ class InstanceManager(Manager):
 
     # -- create --------------------------------------------------------------------------------
 
+    def creation_refusal(self, cloud: str) -> ValidationError | None:
+        """Why no instance can be created in ``cloud`` now (no image, flavor or private
+        network), or None: a front end asks it before its first question."""
+        self.cloud(cloud)
+        if not self.cache.all("image", cloud):
+            return ValidationError(f"cloud {cloud} has no images")
+        if not self.cache.all("flavor", cloud):
+            return ValidationError(f"cloud {cloud} has no flavors")
+        if not any(not n.external for n in self.cache.all("network", cloud)):
+            return ValidationError(f"cloud {cloud} has no private network: create one first")
+        return None
+
+    def clouds_for_instances(self) -> list[Cloud]:
+        """The clouds an instance can be created in now."""
+        return [c for c in sorted(self.cache.all("cloud"), key=lambda c: c.name)
+                if self.creation_refusal(c.name) is None]
+
     def create(self, cloud: str, name: str, image: str, flavor: str, network: str,
                cluster: str | None = None, security_group: str = DEFAULT_GROUP,
                fixed_ip: str | None = None) -> Instance:
-        self.cloud(cloud)
+        refusal = self.creation_refusal(cloud)
+        if refusal is not None:
+            raise refusal
         self.check_new_name(cloud, name)
         if cluster is not None and self.cache.get("cluster", cloud, cluster) is None:
             raise ValidationError(f"no cluster named {cluster!r} in cloud {cloud}")
@@ -257,6 +277,13 @@ class InstanceManager(Manager):
 
     def assign_public_ip(self, instance: Instance, address: str | None = None) -> PublicIP:
         return self.access.assign_public_ip(instance, address)
+
+    def connect_refusal(self, instance: Instance) -> ValidationError | None:
+        return self.access.connect_refusal(instance)
+
+    def connectable(self) -> list[Instance]:
+        """The instances ``connect`` applies to now."""
+        return [i for i in self.all() if self.connect_refusal(i) is None]
 
     def connect(self, instance: Instance, user: str | None = None,
                 address: str | None = None) -> ConnectPlan:

@@ -152,3 +152,70 @@ def test_cloud_names_differing_only_in_case_are_one_name(
     assert [c.name for c in demo_app.clouds.all()] == ["TryStack"]
     out = menu(demo_app, "2", "3", name, "Lab")
     assert "Cloud name : a cloud named 'TryStack' exists already" in out
+
+
+# -- item 5: pickers offer what the action applies to; preconditions first --------------------
+
+
+def picker(out: str, title: str, nth: int = 0) -> list[str]:
+    """The entries of the ``nth`` picker titled ``title`` shown in ``out``."""
+    block = out.split(f"[ {title} ]\n")[nth + 1].split("Make a choice")[0]
+    return [line.split(" : ", 1)[1] for line in block.splitlines() if line.startswith("[")]
+
+
+def test_set_the_gateway_offers_no_router_that_has_one(demo_app: MiniCloud) -> None:
+    out = menu(demo_app, "3", "6")  # Router management > Set the gateway
+    assert ("No router can take a gateway now: router LondonGateway has a gateway already; "
+            "clear it first.\n") in out
+    assert "[ Router ]" not in out and "[ External network ]" not in out
+
+
+def test_detach_offers_no_router_without_a_network(demo_app: MiniCloud) -> None:
+    demo_app.networks.release(demo_app.networks.public_ips()[0])
+    demo_app.routers.create("TryStack", "Empty")
+    out = menu(demo_app, "3", "5")  # Router management > Detach a network
+    assert picker(out, "Router") == ["LondonGateway", "Cancel"]
+
+
+def test_attach_offers_no_network_that_is_on_every_router(demo_app: MiniCloud) -> None:
+    out = menu(demo_app, "4", "4")  # Network management > Attach to a router
+    assert [e.split()[0] for e in picker(out, "Network")] == ["AntwerpNet", "Cancel"]
+
+
+def test_connect_offers_no_stopped_instance(demo_app: MiniCloud) -> None:
+    demo_app.instances.stop(demo_app.instances.find("instance", "Ben", "TryStack"))
+    out = menu(demo_app, "5", "8")  # Instance management > Connect
+    assert [e.split()[0] for e in picker(out, "Instance")] == ["Bourla", "Tower", "Cancel"]
+
+
+def test_create_an_instance_says_first_that_the_cloud_has_no_private_network(
+        app: MiniCloud, capsys: pytest.CaptureFixture[str]) -> None:
+    app.clouds.add("Lab", "stub")
+    out = menu(app, "5", "3")  # Instance management > Create an instance
+    assert ("No cloud can take an instance now: cloud Lab has no private network: create one "
+            "first.\n") in out
+    assert "Instance name" not in out and "[ Cloud ]" not in out
+    code, _, err = command(app, capsys, "instances", "create", "I1", "--image", "cirros",
+                           "--flavor", "m1.tiny", "--network", "nope")
+    assert (code, err) == (2, "minicloud: cloud Lab has no private network: create one first\n")
+
+
+# -- Words: confirmations say what else goes --------------------------------------------------
+
+
+def test_removing_an_instance_says_its_public_ip_goes(demo_app: MiniCloud,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = menu(demo_app, "5", "9", "3", "")  # Remove an instance > Tower > Enter (no)
+    assert ("Remove instance Tower from cloud TryStack, releasing its public IP 8.21.28.30? "
+            "[y/N] Nothing changed.") in out
+    assert command(demo_app, capsys, "instances", "remove", "Tower") == (
+        0, "Instance Tower removed; public IP 8.21.28.30 released.\n", "")
+
+
+def test_releasing_a_public_ip_says_what_it_is_attached_to(
+        demo_app: MiniCloud, capsys: pytest.CaptureFixture[str]) -> None:
+    out = menu(demo_app, "4", "7", "", "")  # Release a public IP > the one > Enter (no)
+    assert ("Release public IP 8.21.28.30 back to cloud TryStack, detaching it from instance "
+            "Tower? [y/N] Nothing changed.") in out
+    assert command(demo_app, capsys, "public-ips", "release", "8.21.28.30") == (
+        0, "Public IP 8.21.28.30 released (it was attached to instance Tower).\n", "")

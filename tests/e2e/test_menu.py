@@ -140,7 +140,7 @@ def test_router_and_network_management(run: Runner) -> None:
         "7", "",                                  # clear Gw's gateway
         "7",                                      # no router has a gateway now
         "6", "1", "",                             # set Gw's gateway: public
-        "6", "1", "",                             # again: one-line error
+        "6", "2",                                 # again: only Inner is offered; Cancel
         "8", "2", "y",                            # remove Inner
         "2",
         "1",
@@ -161,7 +161,9 @@ def test_router_and_network_management(run: Runner) -> None:
     assert "Router Gw: gateway cleared.\n" in out
     assert "No router has a gateway.\n" in out
     assert "Router Gw: gateway is now public.\n" in out
-    assert "Error: public is the gateway of Gw already\n" in out
+    # Gw is not offered again: it has a gateway (issue 25, item 5).
+    assert "[ Router ]\n[1] : Inner\n[2] : Cancel\n" in out
+    assert "Error" not in out
     assert "Router Inner removed.\n" in out
     assert ("\nNAME  CLOUD  GATEWAY  NETWORKS  OWNED\n"
             "Gw    Lab    public   Net1      yes\n") in out
@@ -233,8 +235,9 @@ def test_public_ips_and_removals(demo: Runner) -> None:
             "8.21.28.30  TryStack  external  Tower     yes\n") in out
     assert "Error: network LondonNet has instances: Ben, Tower; remove them first\n" in out
     assert "Error: MiniCloud did not create network external; it stays\n" in out
-    assert "Release public IP 8.21.28.30 back to cloud TryStack? [y/N] Nothing changed.\n" in out
-    assert "Public IP 8.21.28.30 released.\n" in out
+    assert ("Release public IP 8.21.28.30 back to cloud TryStack, detaching it from instance "
+            "Tower? [y/N] Nothing changed.\n") in out
+    assert "Public IP 8.21.28.30 released (it was attached to instance Tower).\n" in out
     assert "No public IPs.\n" in out
     for name in ("Ben", "Bourla", "Tower"):
         assert f"Instance {name} removed.\n" in out
@@ -321,7 +324,10 @@ def test_garbage_at_every_prompt_kind(run: Runner) -> None:
     assert "Cloud name : A value is required.\n" in out
     assert "Cloud name : invalid cloud name 'bad name': use 1-64 characters" in out
     assert "Cloud name : invalid cloud name '-x'" in out
-    assert out.count("That is too long: 1000 characters at most.\n") == 2
+    # Too long, said with the field's own limit (issue 25, Words).
+    assert "That is too long" not in out
+    assert "Cloud name : invalid cloud name 'xxxxx" in out
+    assert "Location (e.g. a region or host) : location too long (255 characters at most)\n" in out
     assert out.count("That is not valid UTF-8 text.\n") == 2
     assert out.count("Control characters are not allowed.\n") == 2
     assert "External network CIDR : [203.0.113.0/24] invalid CIDR 'not-a-cidr'" in out

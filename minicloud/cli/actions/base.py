@@ -233,6 +233,15 @@ def cloud_that_can(feature: str, empty: str) -> Arg:
                              if getattr(app.clouds.features(c.name), feature)])
 
 
+def none_because(app: MiniCloud, what: str, refusals: Sequence[Any]) -> str:
+    """A picker's "nothing to pick" line, saying why from the managers' refusals (the first
+    one: a short line), or that there are no clouds at all."""
+    if not app.clouds.all():
+        return NO_CLOUDS
+    found = [str(r) for r in refusals if r is not None]
+    return f"{what}: {found[0]}." if found else f"{what}."
+
+
 def name_check(what: str) -> Check:
     return lambda app, v, text: check_name(text, what)
 
