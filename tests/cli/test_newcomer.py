@@ -219,3 +219,23 @@ def test_releasing_a_public_ip_says_what_it_is_attached_to(
             "Tower? [y/N] Nothing changed.") in out
     assert command(demo_app, capsys, "public-ips", "release", "8.21.28.30") == (
         0, "Public IP 8.21.28.30 released (it was attached to instance Tower).\n", "")
+
+
+# -- Words: an unusable clouds.yaml entry is one warning line in the log -----------------------
+
+
+def test_an_entry_without_auth_url_is_one_warning_not_a_traceback(
+        app: MiniCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "clouds.yaml"
+    path.write_text("clouds:\n  broken:\n    auth:\n      username: demo\n"
+                    "  good:\n    auth:\n      auth_url: https://keystone.example.com/v3\n"
+                    "      username: demo\n      project_name: demo\n")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(path))
+    caplog.set_level("DEBUG")
+    out = menu(app, "2", "3", "OS1", "2", "")  # Add a cloud > OS1, openstack, no location
+    assert picker(out, "clouds.yaml entry") == ["good", "Enter the details by hand", "Cancel"]
+    assert [r for r in caplog.records if r.levelname == "ERROR" or r.exc_info] == []
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "clouds.yaml entry broken cannot be used: Auth plugin requires parameters which were "
+        "not given: auth_url"]
