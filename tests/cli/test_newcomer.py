@@ -239,3 +239,20 @@ def test_an_entry_without_auth_url_is_one_warning_not_a_traceback(
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
         "clouds.yaml entry broken cannot be used: Auth plugin requires parameters which were "
         "not given: auth_url"]
+
+
+# -- Words: names are letters of any script ----------------------------------------------------
+
+
+def test_a_name_with_an_accented_letter_is_a_name(demo_app: MiniCloud,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert command(demo_app, capsys, "routers", "create", "Routeur-é") == (
+        0, "Router Routeur-é created in cloud TryStack.\n", "")
+    out = menu(demo_app, "4", "3", "", "Réseau-東京", "10.20.0.0/24", "1")
+    assert "Network Réseau-東京 [10.20.0.0/24] created in cloud TryStack.\n" in out
+    # A type whose API cannot take them says so in its own rule.
+    from minicloud.drivers.cloudstack.driver import CloudStackDriver
+    from minicloud.model.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="CloudStack instance names are host names"):
+        CloudStackDriver.check_name("instance", "Routeur-é")
