@@ -281,6 +281,12 @@ class InstanceManager(Manager):
     def connect_refusal(self, instance: Instance) -> ValidationError | None:
         return self.access.connect_refusal(instance)
 
+    def asks_public_ip(self, instance: Instance) -> bool:
+        return self.access.asks_public_ip(instance)
+
+    def check_public_ip(self, instance: Instance, address: str) -> str:
+        return self.access.check_public_ip(instance, address)
+
     def connectable(self) -> list[Instance]:
         """The instances ``connect`` applies to now."""
         return [i for i in self.all() if self.connect_refusal(i) is None]

@@ -256,3 +256,28 @@ def test_a_name_with_an_accented_letter_is_a_name(demo_app: MiniCloud,
 
     with pytest.raises(ValidationError, match="CloudStack instance names are host names"):
         CloudStackDriver.check_name("instance", "Routeur-é")
+
+
+# -- item 8: the menu's Connect asks for the public address ------------------------------------
+
+
+def test_a_deployment_built_in_the_menu_can_match_the_readme_tree(
+        demo_app: MiniCloud, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.reference import REFERENCE_TREE
+
+    assert command(demo_app, capsys, "public-ips", "release", "8.21.28.30")[0] == 0
+    # Instance management > Connect > Tower; an address outside the external network, then
+    # the README's.
+    out = menu(demo_app, "5", "8", "3", "9.9.9.9", "8.21.28.30")
+    ask = "Public IP (empty: any free one) : "
+    assert f"{ask}9.9.9.9 is not in the external network external (8.21.28.0/24)\n{ask}" in out
+    assert "Gave public IP 8.21.28.30 to Tower." in out
+    assert command(demo_app, capsys, "topology") == (0, REFERENCE_TREE, "")
+
+
+def test_connect_takes_any_free_address_on_enter(demo_app: MiniCloud) -> None:
+    out = menu(demo_app, "5", "8", "1", "")  # Connect > Ben > Enter
+    assert "Public IP (empty: any free one) : " in out
+    assert "Gave public IP 8.21.28." in out
+    # Tower has one already: nothing to ask.
+    assert "Public IP" not in menu(demo_app, "5", "8", "3")

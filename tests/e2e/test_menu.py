@@ -179,7 +179,7 @@ def test_instance_management_on_the_demo(demo: Runner) -> None:
         "5",
         "2",
         "8", "3",                                 # connect Tower
-        "8", "1",                                 # connect Ben: a new public IP
+        "8", "1", "",                             # connect Ben: any free public IP
         "3", "", "Extra", "3", "1", "1", "2", "", "10.10.2.99",
         "4", "3",
         "6", "3", "6", "4",                       # stop; Stop again does not offer it

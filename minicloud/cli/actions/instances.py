@@ -232,7 +232,12 @@ class InstancesConnect(Action):
     args = (
         chosen("instance", _connectable, _none_to_connect, present.describe_instance),
         CLOUD_HINT,
-        Arg("public_ip", metavar="IP", help="use (or allocate) this public IP"),
+        # Asked when connect would give it one and its type takes an address: Enter takes
+        # any free one, as the command does without --public-ip.
+        Arg("public_ip", metavar="IP", help="use (or allocate) this public IP",
+            prompt="Public IP (empty: any free one)", optional=True,
+            check=lambda app, v, text: app.instances.check_public_ip(v.name, text),
+            when=lambda app, v: app.instances.asks_public_ip(v.name)),
         # Asked only when neither the image's properties nor [ssh] user say who logs in.
         Arg("user", metavar="U", help="login user (default: from the image)",
             prompt="Login user", default="root",
