@@ -281,3 +281,34 @@ def test_connect_takes_any_free_address_on_enter(demo_app: MiniCloud) -> None:
     assert "Gave public IP 8.21.28." in out
     # Tower has one already: nothing to ask.
     assert "Public IP" not in menu(demo_app, "5", "8", "3")
+
+
+# -- item 4: each answer checked at its question; a refused Add is tried again -----------------
+
+
+def test_a_location_too_long_is_refused_at_its_question(demo_app: MiniCloud) -> None:
+    long = "L" * 300
+    out = menu(demo_app, "2", "3", "Lab", "", long, "Here", "", "", "")  # Add a cloud: stub
+    ask = "Location (e.g. a region or host) : "
+    assert f"{ask}location too long (255 characters at most)\n{ask}" in out
+    assert "Cloud Lab added (stub).\n" in out
+    # Update asks again instead of ending the entry.
+    out = menu(demo_app, "2", "4", "1", long, "Moon")  # Update a cloud > Lab
+    assert "Location : [Here] location too long (255 characters at most)\nLocation : " in out
+    assert "Cloud Lab: location is now Moon.\n" in out and "Error" not in out
+
+
+def test_a_refused_add_is_tried_again_changing_only_the_wrong_answer(app: MiniCloud) -> None:
+    from minicloud.state.store import Store
+    from tests.drivers.fake_openstack import AUTH_URL, PASSWORD, fake_openstack_driver
+
+    with fake_openstack_driver(Store(f"sqlite:///{app.config.home}/fake.db").open()):
+        out = menu(app, "2", "3", "OS1", "openstack", "Brussels", AUTH_URL, "demo", "demo",
+                   "", "", "", "wrong-pw",
+                   "Change Password: (hidden)", PASSWORD, "")
+    assert out.count("Cloud name : ") == 1 and out.count("Auth URL (Keystone v3) : ") == 1
+    assert out.count("[ Try again ]") == 2
+    assert "Error: cloud OS1: " in out
+    assert "Cloud OS1 added (openstack).\n" in out
+    assert PASSWORD not in out and "wrong-pw" not in out
+    assert [(c.name, c.location) for c in app.clouds.all()] == [("OS1", "Brussels")]

@@ -130,6 +130,9 @@ class Action:
     # "always": the command asks too (or takes --yes); "menu": only the menu asks, since a
     # command names its target itself.  The question is asked by run() through the context.
     confirm: ClassVar[Literal["no", "menu", "always"]] = "no"
+    # The menu offers to try a refused run again with the same answers, changing only the
+    # ones the user picks (many answers, and the cloud's refusal names what was wrong).
+    retry: ClassVar[bool] = False
 
     def arguments(self, app: MiniCloud | None = None,
                   values: Values | None = None) -> tuple[Arg, ...]:

@@ -141,6 +141,7 @@ class CloudsAdd(Action):
     help = ("add a cloud (a secret such as a password never goes on the command line: it "
             "comes from its type's variable, e.g. OS_PASSWORD, or configuration file)")
     menu = ("Add a cloud",)
+    retry = True
     args = (
         new_name("cloud", lambda app, v, text: app.clouds.check_new_name(text)),
         Arg("type", expand=lambda app, v: (_type_arg(),)),
