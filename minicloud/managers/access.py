@@ -240,6 +240,8 @@ class AccessManager(Manager):
         refusal = self.connect_refusal(instance)
         if refusal is not None:
             raise refusal
+        if user:  # every argument is checked before the first cloud call
+            user = check_login_user(user)
         routed = self.gateway_network(instance) is not None or bool(address)
         plan = self._plan_ip(instance, address) if routed else _Plan()
         plan.ssh = self._needs_ssh(instance)
@@ -260,7 +262,7 @@ class AccessManager(Manager):
         if not ip:
             raise ValidationError(f"instance {instance.name} has no address to connect to")
         instance = self.by_id("instance", instance.cloud, instance.id)
-        user = check_login_user(user) if user else (self.login_user(instance) or "root")
+        user = user or self.login_user(instance) or "root"
         command = [*self.session.config.ssh_command, f"{user}@{ip}"]
         return ConnectPlan(instance, ip, user, command, self.features(instance.cloud).hosts,
                            public=routed, gave_public_ip=plan.fip is not None or plan.allocate,
