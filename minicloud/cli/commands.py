@@ -280,9 +280,10 @@ def run_command(app: MiniCloud | Callable[[], MiniCloud | None], argv: Sequence[
         # Nobody reads the output any more (``| head``): leave quietly.
         silence_stdout()
         return OK
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        # One line, saying what was left pending (an Interrupted says it), never a repr.
         print(file=sys.stderr)
-        _err("interrupted")
+        _err("; ".join(filter(None, ["interrupted", str(interrupt)])))
         return INTERRUPTED
     except Exception as err:
         import logging  # only here: help and usage errors never pay for it

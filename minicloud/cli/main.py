@@ -83,9 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         prompter)
     try:
         return _one_shot(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         # Ctrl-C while the store opens or the demo is built (a command catches its own).
-        print("\nminicloud: interrupted", file=sys.stderr)
+        said = "; ".join(filter(None, ["interrupted", str(interrupt)]))
+        print(f"\nminicloud: {said}", file=sys.stderr)
         return 130
 
 

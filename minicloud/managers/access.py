@@ -4,12 +4,14 @@ MiniCloud's ``public_ssh`` group, the login user, and the ssh command (DESIGN.md
 from __future__ import annotations
 
 import ipaddress
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..model.errors import InUseError, ValidationError
+from ..model.errors import CONFLICT, DriverError, InUseError, ValidationError
 from ..model.objects import (
     PUBLIC_SSH,
     Change,
@@ -30,10 +32,16 @@ if TYPE_CHECKING:
     from .networks import NetworkManager
     from .session import Session
 
+T = TypeVar("T")
+
 # Login users of well-known images, when the image's properties do not say.
 KNOWN_USERS = {"cirros": "cirros", "ubuntu": "ubuntu", "debian": "debian", "centos": "centos",
                "fedora": "fedora", "rocky": "rocky", "almalinux": "almalinux"}
 
+
+# How long a connect waits for another session's write that makes what it needs too (the
+# cloud's public_ssh group) before it says so.
+WAIT_FOR_OTHERS = 30.0
 
 # The keys ssh tries by default, in its order (the private half is what logs in).
 SSH_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
@@ -104,7 +112,8 @@ class AccessManager(Manager):
 
     # -- planning ------------------------------------------------------------------------------
 
-    def _plan_ip(self, instance: Instance, address: str | None) -> _Plan:
+    def _plan_ip(self, instance: Instance, address: str | None,
+                 passed: frozenset[str] = frozenset()) -> _Plan:
         current = self.public_ip_of(instance)
         if current is not None:
             if address and current.name != address:
@@ -117,7 +126,7 @@ class AccessManager(Manager):
         # An address held for another router (a VPC's) cannot serve this instance.
         free = sorted((f for f in self.cache.all("public_ip", instance.cloud)
                        if f.network_id == external.id and not f.instance_id
-                       and f.router_id in (None, router.id)
+                       and f.router_id in (None, router.id) and f.id not in passed
                        and (address is None or f.name == address)),
                       key=lambda f: (not f.owned, f.name))
         if free:
@@ -196,9 +205,54 @@ class AccessManager(Manager):
                                          detail=PUBLIC_SSH))[0]
         return out
 
+    # -- another session first ----------------------------------------------------------------
+
+    def _first_come(self, instance: Instance, address: str | None,
+                    plan: Callable[[Instance, frozenset[str]], _Plan],
+                    do: Callable[[Instance, _Plan], T]) -> T:
+        """``do`` what ``plan`` decides; when another session gets there first, plan again.
+        A free public IP it took (or is taking) meanwhile is passed over for the next free
+        one, or a new one; while it makes something this needs too (``public_ssh``), this
+        waits for it.  An address the user asked for is theirs to retry: refused at once."""
+        passed: frozenset[str] = frozenset()
+        deadline = time.monotonic() + WAIT_FOR_OTHERS
+        delay = 0.1
+        while True:
+            chosen = plan(instance, passed)
+            try:
+                return do(instance, chosen)
+            except (InUseError, DriverError) as err:
+                if address is not None or \
+                        (isinstance(err, DriverError) and err.reason != CONFLICT):
+                    raise
+                fip = chosen.fip
+                if fip is not None and fip.id not in passed and \
+                        (isinstance(err, DriverError) or self._taken(fip)):
+                    passed |= {fip.id}
+                elif isinstance(err, InUseError) and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(2 * delay, 1.0)
+                else:
+                    raise
+            # As the store has it now (the failed begin re-read what moved).
+            instance = self.by_id("instance", instance.cloud, instance.id)
+
+    def _taken(self, fip: PublicIP) -> bool:
+        """Did another session take ``fip`` since it was planned, or is it taking it?"""
+        now = self.cache.get("public_ip", fip.cloud, fip.id)
+        if now is None or now.instance_id:
+            return True
+        return self.work.claimed_by_others(fip.cloud, Claims.taking("public_ip", fip.id))
+
+    # -- the writes ----------------------------------------------------------------------------
+
     def assign_public_ip(self, instance: Instance, address: str | None = None) -> PublicIP:
         """Give the instance a public IP: reuse a free one before allocating."""
-        plan = self._plan_ip(instance, address)
+        return self._first_come(instance, address,
+                                lambda inst, passed: self._plan_ip(inst, address, passed),
+                                self._assign)
+
+    def _assign(self, instance: Instance, plan: _Plan) -> PublicIP:
         if plan.fip is None and not plan.allocate:
             current = self.public_ip_of(instance)
             assert current is not None
@@ -243,8 +297,27 @@ class AccessManager(Manager):
         if user:  # every argument is checked before the first cloud call
             user = check_login_user(user)
         routed = self.gateway_network(instance) is not None or bool(address)
-        plan = self._plan_ip(instance, address) if routed else _Plan()
-        plan.ssh = self._needs_ssh(instance)
+
+        def plan(inst: Instance, passed: frozenset[str]) -> _Plan:
+            chosen = self._plan_ip(inst, address, passed) if routed else _Plan()
+            chosen.ssh = self._needs_ssh(inst)
+            return chosen
+
+        plan_done, ip = self._first_come(instance, address, plan, partial(self._open, routed))
+        if not ip:
+            raise ValidationError(f"instance {instance.name} has no address to connect to")
+        instance = self.by_id("instance", instance.cloud, instance.id)
+        user = user or self.login_user(instance) or "root"
+        command = [*self.session.config.ssh_command, f"{user}@{ip}"]
+        gave = plan_done.fip is not None or plan_done.allocate
+        return ConnectPlan(instance, ip, user, command, self.features(instance.cloud).hosts,
+                           public=routed, gave_public_ip=gave, opened_ssh=plan_done.ssh,
+                           router_without_gateway=None if routed else self._stuck(instance))
+
+    def _open(self, routed: bool, instance: Instance,
+              plan: _Plan) -> tuple[_Plan, str | None]:
+        """Connect's write: the public IP and SSH access ``plan`` says; the plan done and the
+        address to use."""
         ip = instance.private_ip
         if routed and plan.fip is None and not plan.allocate:
             current = self.public_ip_of(instance)
@@ -259,15 +332,7 @@ class AccessManager(Manager):
                 if plan.ssh:
                     puts += self._open_ssh(instance, undo)
                 self.work.settle(intent, puts=puts)
-        if not ip:
-            raise ValidationError(f"instance {instance.name} has no address to connect to")
-        instance = self.by_id("instance", instance.cloud, instance.id)
-        user = user or self.login_user(instance) or "root"
-        command = [*self.session.config.ssh_command, f"{user}@{ip}"]
-        return ConnectPlan(instance, ip, user, command, self.features(instance.cloud).hosts,
-                           public=routed, gave_public_ip=plan.fip is not None or plan.allocate,
-                           opened_ssh=plan.ssh,
-                           router_without_gateway=None if routed else self._stuck(instance))
+        return plan, ip
 
     def _stuck(self, instance: Instance) -> str | None:
         """The router attached to one of the instance's networks that has no gateway."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 from ..drivers import driver_class
 from ..model.errors import (
     AmbiguousError,
+    Interrupted,
     LeftoverError,
     MiniCloudError,
     NotFoundError,
@@ -74,10 +75,18 @@ class Undo:
             except Exception as err:  # noqa: BLE001 - every leftover must be named
                 log.warning("undo failed, %s left behind: %s", what, err)
                 leftovers.append(what)
-        if leftovers:
-            first = str(exc) if isinstance(exc, MiniCloudError) else repr(exc)
-            raise LeftoverError(f"{first}; undo failed, left behind: {', '.join(leftovers)} "
-                                "(the next refresh or reset cleans it)") from exc
+        if not leftovers:
+            return
+        behind = f"left behind: {', '.join(leftovers)}"
+        if isinstance(exc, KeyboardInterrupt):
+            # Ctrl-C stays an interruption (exit 130), and says what it left behind; the
+            # operation's intent stays pending, and says what settles it.
+            raise Interrupted.adding(exc, behind) from exc
+        if not isinstance(exc, Exception):
+            return  # an exit goes on as it is; the log names what is left
+        first = str(exc) if isinstance(exc, MiniCloudError) else repr(exc)
+        raise LeftoverError(f"{first}; undo failed, {behind} (the next refresh or reset "
+                            "cleans it)") from exc
 
 
 class Manager:

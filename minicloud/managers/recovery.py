@@ -9,15 +9,16 @@ intents of a cloud before it writes there, at the menu's start and on refresh:
 - a killed removal: finished (the cloud forgotten), said in one line;
 - anything else: the cloud is read (what the write created is adopted with MiniCloud's mark),
   and a change it made to someone else's resource is recorded when the cloud shows it made,
-  so that Reset undoes it; said in one line.
+  so that Reset undoes it; a Reset's lists the change records it undoes (marked ``undo``):
+  each goes when the cloud shows it undone; said in one line.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..model.codec import from_dict
-from ..model.objects import Change, Cloud, Intent
+from ..model.codec import from_dict, to_dict
+from ..model.objects import Change, Cloud, Intent, State
 from ..state.unit_of_work import added_cloud, is_removal
 from .reconciler import read_cloud
 
@@ -80,6 +81,12 @@ class Recovery:
             if added_cloud(intent) is not None:
                 continue  # an add of an earlier incarnation of the name: nothing to record
             for data in intent.changes:
+                if data.get("undo"):  # a Reset's: the record goes once the cloud shows it undone
+                    record = cache.get("change", cloud.name, str(data.get("id") or ""))
+                    if record is not None and \
+                            made_change(cache, cloud.name, to_dict(record)) is None:
+                        deletes.append(record)
+                    continue
                 change = made_change(cache, cloud.name, data)
                 if change is None:
                     continue
@@ -127,5 +134,5 @@ def made_change(cache: Any, cloud: str, data: dict[str, Any]) -> Change | None:
         present = change.detail in server.security_groups
         return change if present == (what == "server_group") else None
     if what == "power":
-        return change if server.status != change.detail else None
+        return None if State.restored(change.detail, server.status) else change
     return None

@@ -9,15 +9,19 @@ done, so a reset interrupted halfway can simply be run again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..drivers.base import Driver
-from ..model.errors import NOT_FOUND, DriverError, MiniCloudError
+from ..model.codec import to_dict
+from ..model.errors import NOT_FOUND, DriverError, MiniCloudError, StoreError
 from ..model.objects import Change, Cloud, Instance, PublicIP, Router, State
 from .reconciler import Reconciler
 from .session import Session
+
+log = logging.getLogger("minicloud")
 
 
 @dataclass
@@ -38,6 +42,7 @@ class CloudReset:
     puts: dict[tuple[str, str], Any] = field(default_factory=dict)
     deletes: list[Any] = field(default_factory=list)
     failed: set[str] = field(default_factory=set)  # ids whose undoing failed
+    kept: set[str] = field(default_factory=set)  # change records that stay, whatever their target
 
     def all(self, kind: str) -> list[Any]:
         return self.cache.all(kind, self.cloud.name)
@@ -197,17 +202,40 @@ def _keypairs(r: CloudReset) -> None:
 
 
 def _power(r: CloudReset) -> None:
-    """Other people's servers MiniCloud stopped (or started) go back to how they were."""
+    """Other people's servers MiniCloud stopped (or started) go back to how they were: one it
+    started is stopped again; one it stopped is started again whatever it was doing before
+    (building, running, paused...), since its owner expects it running.  A state MiniCloud
+    cannot put a server back into (PAUSED, ERROR...) is named and its record kept: the next
+    reset that finds the server in it again (its owner's doing) lets the record go."""
     for change in r.records("power"):
         server = r.cache.get("instance", r.cloud.name, change.target_id)
-        if server is None or server.status == change.detail:
+        before = change.detail or State.UNKNOWN
+        if server is None or State.restored(before, server.status):
             continue
-        if change.detail == State.ACTIVE:
-            r.keep(r.step(f"started instance {server.name} again", server,
-                          r.driver.start_server, server.id))
-        elif change.detail == State.SHUTOFF:
+        if before == State.SHUTOFF:
             r.keep(r.step(f"stopped instance {server.name} again", server,
                           r.driver.stop_server, server.id))
+            continue
+        now = server.status
+        if now != State.ACTIVE:
+            started = r.step(f"started instance {server.name} again", server,
+                             r.driver.start_server, server.id)
+            r.keep(started)
+            now = started.status if isinstance(started, Instance) else now
+        if before not in State.RUNNING:
+            r.report.failures.append(
+                f"instance {server.name}: was {before} before MiniCloud changed its power "
+                f"state, which MiniCloud cannot restore (it is {now} now); the record is kept "
+                f"until it is {before} again")
+            r.kept.add(change.id)
+
+
+def _undoing(change: Change) -> dict[str, Any]:
+    """A change record as the reset's intent lists it: one it will undo."""
+    data = to_dict(change)
+    data.pop("version", None)
+    data["undo"] = True
+    return data
 
 
 STEPS: tuple[Callable[[CloudReset], None], ...] = (
@@ -232,29 +260,54 @@ class Resetter:
     def reset(self) -> ResetReport:
         """Undo everything MiniCloud did in every cloud; keep clouds and clusters."""
         report = ResetReport()
-        cache = self.session.inventory.ensure_loaded()
+        inventory = self.session.inventory
+        cache = inventory.ensure_loaded()
         for cloud in sorted(cache.all("cloud"), key=lambda c: c.name):
+            unrecorded: StoreError | None = None
             try:
                 # Reset must see everything that exists, MiniCloud's unrecorded objects too.
                 self.reconciler.sync(cloud.name, notices=False)
-                self._reset_cloud(cloud, report)
-                self.reconciler.sync(cloud.name, notices=False)  # what reset removed is no news
+                unrecorded = self._reset_cloud(cloud, report)
+                # What reset removed is no news; a settle the store could not take is
+                # written first (Inventory.later).
+                self.reconciler.sync(cloud.name, notices=False)
             except MiniCloudError as err:
-                report.failures.append(str(err))
+                # A store that still refuses is said once, below.
+                if not (isinstance(err, StoreError) and unrecorded is not None
+                        and inventory.unrecorded):
+                    report.failures.append(str(err))
+            if unrecorded is not None and inventory.unrecorded:
+                report.failures.append(
+                    f"cloud {cloud.name}: reset in the cloud, but the store could not record "
+                    f"it ({unrecorded}); this session records it at its next read or write, "
+                    "or the next refresh does")
         return report
 
-    def _reset_cloud(self, cloud: Cloud, report: ResetReport) -> None:
+    def _reset_cloud(self, cloud: Cloud, report: ResetReport) -> StoreError | None:
+        """One cloud's steps under one intent, settled in one transaction.  The intent lists
+        the change records being undone, so that a reset killed before its settle is settled
+        from the cloud (the records it shows undone go).  The cloud calls are not taken back:
+        a settle the store cannot take is returned, and written at this session's next read
+        or write while the intent stays pending."""
         work = self.session.work
-        intent = work.begin(cloud.name, f"reset cloud {cloud.name}")
-        with work.running(intent):
+        cache = self.session.inventory.ensure_loaded()
+        intent = work.begin(cloud.name, f"reset cloud {cloud.name}",
+                            changes=[_undoing(c) for c in cache.all("change", cloud.name)])
+        with work.running(intent, undone=False):
             cache = self.session.inventory.ensure_loaded()
             run = CloudReset(cloud, self.session.drivers.get(cloud), cache, report,
                              cache.all("change", cloud.name))
             for step in STEPS:
                 step(run)
-            done = [c for c in run.changes if c.target_id not in run.failed]
-            work.settle(intent, puts=run.puts.values(),
-                        deletes=[*run.deletes, *done, *cache.all("keypair", cloud.name)])
+            done = [c for c in run.changes if c.target_id not in run.failed
+                    and c.id not in run.kept]
+            try:
+                work.settle(intent, puts=run.puts.values(), done=True,
+                            deletes=[*run.deletes, *done, *cache.all("keypair", cloud.name)])
+            except StoreError as err:
+                log.warning("reset of cloud %s not recorded: %s", cloud.name, err)
+                return err
+        return None
 
     def destroy(self) -> ResetReport:
         """Reset, then forget every cloud and empty MiniCloud's tables.  Its intent (of the

@@ -39,6 +39,21 @@ class LeftoverError(MiniCloudError):
     """An operation failed and undoing it failed too: names what is left behind."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during an operation, raised in place of its KeyboardInterrupt (so every
+    ``except KeyboardInterrupt`` still takes it): ``str(err)`` says in one line what it left
+    pending or behind, and is empty when there is nothing to say."""
+
+    def __init__(self, *parts: str) -> None:
+        super().__init__("; ".join(p for p in parts if p))
+
+    @classmethod
+    def adding(cls, interrupt: KeyboardInterrupt, text: str) -> Interrupted:
+        """``interrupt`` (a plain one, or one that says something already), saying ``text``
+        too."""
+        return cls(str(interrupt) if isinstance(interrupt, Interrupted) else "", text)
+
+
 # Why a cloud call failed; drivers map their own exceptions onto these.
 UNREACHABLE = "unreachable"
 UNAUTHORIZED = "unauthorized"

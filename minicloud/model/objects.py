@@ -28,6 +28,16 @@ class State:
     ERROR = "ERROR"
     UNKNOWN = "UNKNOWN"
 
+    # A server in one of these is running, or about to be: stopped, then started again, it is
+    # as it was.
+    RUNNING = (ACTIVE, BUILD, REBOOT)
+
+    @classmethod
+    def restored(cls, before: str | None, now: str) -> bool:
+        """Is a server whose power MiniCloud changed, recorded ``before``, back as it was?
+        One that was still building (or rebooting) is when it runs."""
+        return now == before or (before in cls.RUNNING and now == cls.ACTIVE)
+
 
 
 

@@ -4,7 +4,8 @@ Reads come from the cache and never reach a driver.  Writes go through the unit 
 (unit_of_work.py), in :meth:`Inventory.transaction`: the caller has already changed the cloud;
 the store is written in one transaction that holds the clouds' locks and bumps their
 generations; the cache changes last, only after the commit, so a failed write leaves the cache
-as it was.
+as it was.  A write of what a cloud has done for good (a Reset's settle) that the store could not
+take is handed back to be written first at this session's next read or write (``later``).
 """
 
 from __future__ import annotations
@@ -12,18 +13,26 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ..model.codec import from_dict, to_dict
-from ..model.errors import StaleError
+from ..model.errors import MiniCloudError, StaleError, StoreError
 from ..model.kinds import KINDS
 from ..model.objects import Deployment
 from .store import STORE_LOCK, Query, Store
 from .table import record_key
 
 T = TypeVar("T")
+
+log = logging.getLogger("minicloud")
+
+# After a read found the store still unable to take what this session could not record, the
+# reads of the next moment do not try again (a screen makes many); writes always try.
+RETRY_SECONDS = 1.0
 
 
 @contextmanager
@@ -203,6 +212,11 @@ class Inventory:
         self._unreadable: set[str] = set()
         # Time passed since the last read (see expire): the next read asks what moved.
         self._expired = False
+        # Writes of what clouds have done for good that the store could not take (see
+        # later), written first at the next read or write.
+        self._unrecorded: list[Callable[[], None]] = []
+        self._catching_up = False
+        self._quiet_until = 0.0
 
     @property
     def loaded(self) -> bool:
@@ -259,9 +273,14 @@ class Inventory:
         self._expired = True
 
     def current(self) -> None:
-        """Every read passes here first: after ``expire``, ask the store what moved.  Never
-        inside a store transaction (a write's own reads see what its locks hold)."""
-        if self._expired and not self.store.in_transaction:
+        """Every read passes here first: what this session could not record is written (see
+        later), then, after ``expire``, the store is asked what moved.  Never inside a store
+        transaction (a write's own reads see what its locks hold)."""
+        if self.store.in_transaction:
+            return
+        if self._unrecorded and time.monotonic() >= self._quiet_until and not self.catch_up():
+            self._quiet_until = time.monotonic() + RETRY_SECONDS
+        if self._expired:
             self.fresh()
 
     def fresh(self) -> list[str]:
@@ -425,6 +444,44 @@ class Inventory:
         with self.transaction(clouds | ({cloud} if cloud else set()), store_wide) as tx:
             tx.apply(writes)
 
+    # -- what the store could not take: written first, at the next read or write -------------
+
+    def later(self, write: Callable[[], None]) -> None:
+        """``write`` (a transaction of this inventory) recorded what a cloud has done for good
+        and the store could not take it (a full disk): it is written first at this session's
+        next read or write, so that the store and this session's copy of it come to agree
+        with the cloud as soon as the store can be written.  Until then this session's reads
+        keep what the store has (the cache changes only after a commit)."""
+        self._unrecorded.append(write)
+
+    @property
+    def unrecorded(self) -> bool:
+        """Some writes of what clouds have done wait for the store (see ``later``)."""
+        return bool(self._unrecorded)
+
+    def catch_up(self) -> bool:
+        """Write what waits (see ``later``), oldest first; True when nothing waits any more.
+        Never inside a store transaction (its locks must be its first statements): the next
+        read or write outside one does it."""
+        if self._catching_up or self.store.in_transaction:
+            return not self._unrecorded
+        self._catching_up = True
+        try:
+            while self._unrecorded:
+                try:
+                    self._unrecorded[0]()
+                except StoreError as err:
+                    log.warning("what a cloud did is still not recorded: %s", err)
+                    return False
+                except MiniCloudError as err:  # nothing left to record it in (cloud gone)
+                    log.warning("what a cloud did is not recorded: %s", err)
+                self._unrecorded.pop(0)
+        finally:
+            self._catching_up = False
+        return True
+
+    # -- writes --------------------------------------------------------------------------------
+
     @contextmanager
     def transaction(self, clouds: Iterable[str], store_wide: bool = False
                     ) -> Iterator[WriteTransaction]:
@@ -434,6 +491,7 @@ class Inventory:
         state of the cloud's rows, which other sessions re-read on and the saved views of the
         tree are keyed by).  The cache changes after the commit, only then: a failed write
         leaves it, and the generations this session holds, as they were."""
+        self.catch_up()  # what this session did and could not record comes first
         names = sorted(set(clouds))
         locks = ((STORE_LOCK,) if store_wide else ()) + tuple(names)
         tx = WriteTransaction(self)

@@ -226,7 +226,9 @@ class Ensure(Claim):
 
 @dataclass(frozen=True)
 class Taking(Claim):
-    """An existing object a write takes (a free public IP it associates)."""
+    """An existing object a write takes (a free public IP it associates): still free, and no
+    pending write of another session taking it.  A session that planned from an older copy
+    must not take it from the one that got there first."""
 
     kind: str
     ident: str
@@ -237,9 +239,14 @@ class Taking(Claim):
         return f"take:{self.kind}:{self.ident}"
 
     def check(self, rows: Rows, pending: Sequence[Intent] = ()) -> None:
+        now = rows.get(self.kind, self.ident)
+        shown = self.shown or (f"{label(self.kind)} {now.name}" if now is not None
+                               else self.ident)
         if self.text in _taken(pending):
-            raise InUseError(f"{self.shown or self.ident} is being taken by another session; "
-                             "try again in a moment")
+            raise InUseError(f"{shown} is being taken by another session; try again in a "
+                             "moment")
+        if getattr(now, "instance_id", None):
+            raise InUseError(f"{shown} is in use by another instance")
 
 
 @dataclass(frozen=True)

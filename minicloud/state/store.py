@@ -548,12 +548,17 @@ class Store:
 
         meta = self.sa_table(META_TABLE)
         key = f"lock/{name}"
-        conn.execute(meta.insert().prefix_with("OR IGNORE" if self.is_sqlite else "IGNORE")
-                     .values(name=key, value="0"))
         query = sa.select(meta.c.value).where(meta.c.name == key)
         if not self.is_sqlite:
             query = query.with_for_update()
+        # The row is locked first, and made only when missing: on InnoDB an INSERT IGNORE
+        # that finds the row takes a shared lock on it, and two transactions that both hold
+        # one and then ask for the exclusive lock deadlock.
         value = conn.execute(query).scalar()
+        if value is None:
+            conn.execute(meta.insert().prefix_with("OR IGNORE" if self.is_sqlite else "IGNORE")
+                         .values(name=key, value="0"))
+            value = conn.execute(query).scalar()
         if conn.info.get("galera"):
             conn.execute(sa.text(f"INSERT INTO {META_TABLE} (name, value) VALUES (:n, :v) "
                                  "ON DUPLICATE KEY UPDATE value = VALUES(value)"),

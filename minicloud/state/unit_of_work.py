@@ -17,7 +17,9 @@ Reset of one cloud) goes:
    transaction that checks the incarnation again and bumps the cloud's generation; the cache
    changes last.  If a cloud step fails, what was done is undone and the intent dropped; if
    the settle commit fails, the intent stays pending and is settled at the next write or
-   refresh.
+   refresh.  A settle nothing undoes (a Reset's: ``done``) is also kept by this session and
+   written first at its next read or write, so that its copy of the store never goes on
+   showing what the cloud no longer has (Inventory.later).
 
 Beside it: a cloud added (``begin_add``/``settle_add``: a new incarnation drawn, its first
 listing written with its row), removed (``begin_remove``: it waits for the live intents of
@@ -45,7 +47,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..model.codec import from_dict, to_dict
 from ..model.drift import Drift, compare
-from ..model.errors import InUseError, LeftoverError, MiniCloudError, NotFoundError
+from ..model.errors import (
+    Interrupted,
+    InUseError,
+    LeftoverError,
+    MiniCloudError,
+    NotFoundError,
+    StoreError,
+)
 from ..model.objects import Change, Cloud, CloudSnapshot, DriftRecord, Intent
 from .cache import Writes
 from .claims import WHOLE_CLOUD, Claim, CloudBusy, Exists, Name, StoreRows, WholeCloud
@@ -85,6 +94,11 @@ class Settler(Protocol):
 
 def gone(cloud: str) -> NotFoundError:
     return NotFoundError(f"cloud {cloud} was removed by another session; nothing was changed")
+
+
+def left_pending(intent: Intent) -> str:
+    """What an interrupted write says of its intent."""
+    return f"{intent.name} left pending (the next write or refresh settles it)"
 
 
 def is_removal(intent: Intent) -> bool:
@@ -166,6 +180,12 @@ class UnitOfWork:
                 found.setdefault(intent.cloud, []).append(intent)
         return dict(sorted(found.items()))
 
+    def claimed_by_others(self, cloud: str, claim: Claim) -> bool:
+        """Does a pending write of another session (live or not) take ``claim`` in
+        ``cloud``?  (A session that lost a race asks what the winner is taking.)"""
+        return claim.text is not None and any(
+            claim.text in i.claims for i in self._others(self._pending(cloud)))
+
     def settle_dead(self, cloud: str) -> None:
         """Hand the dead intents of ``cloud`` to the settler."""
         dead = self._dead(cloud)
@@ -179,6 +199,7 @@ class UnitOfWork:
               requires: Iterable[tuple[str, str]] = ()) -> Intent:
         """Record an intent in ``cloud`` after re-checking the store, under the cloud's lock.
         ``requires``: (kind, id) of objects the write relies on (existence claims)."""
+        self.inventory.catch_up()  # a settle this session could not write comes first
         self.settle_dead(cloud)
         checked = [*claims, *(Exists(kind, ident) for kind, ident in requires)]
         return self._record(cloud, what, checked, changes, self._incarnation(cloud))
@@ -247,26 +268,37 @@ class UnitOfWork:
                              "changed")
 
     @contextmanager
-    def running(self, intent: Intent) -> Iterator[Intent]:
+    def running(self, intent: Intent, undone: bool = True) -> Iterator[Intent]:
         """Around an operation's cloud calls: an error drops the intent once its undo is
         done.  It stays pending, for the settler to settle as the cloud shows it, when the
         undo left something behind, when the settle failed, or on Ctrl-C or an exit: those
-        can land just after a cloud call took effect and before its undo was known."""
+        can land just after a cloud call took effect and before its undo was known.  Ctrl-C
+        goes on as an interruption that says so (exit 130, one line).  ``undone``: False
+        when no undo takes the cloud calls back (a Reset's): any error leaves the intent
+        pending."""
         try:
             yield intent
-        except (LeftoverError, KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt as interrupt:
+            self._release(intent)
+            raise Interrupted.adding(interrupt, left_pending(intent)) from interrupt
+        except (LeftoverError, SystemExit):
             self._release(intent)
             raise
         except BaseException:
-            if intent.id in self.active:
+            if not undone:
+                self._release(intent)
+            elif intent.id in self.active:
                 self.drop(intent)
             raise
 
     def settle(self, intent: Intent, puts: Iterable[Any] = (),
-               deletes: Iterable[Any] = ()) -> None:
+               deletes: Iterable[Any] = (), done: bool = False) -> None:
         """Write what the cloud calls did and end the intent, in one transaction, in the
         incarnation the intent was recorded in.  When the commit fails, the intent stays
-        pending (the next write or refresh settles it as the cloud shows it)."""
+        pending (the next write or refresh settles it as the cloud shows it).  ``done``: no
+        undo takes the cloud calls back (a Reset's): a settle the store cannot take (a full
+        disk) is also written first at this session's next read or write (Inventory.later),
+        so that its copy of the store does not show what the cloud no longer has for long."""
         writes = Writes()
         for obj in puts:
             if obj is not None:
@@ -275,16 +307,27 @@ class UnitOfWork:
             writes.delete(obj, force=True)
         writes.delete(intent, force=True)
         try:
-            with self.inventory.transaction([intent.cloud]) as tx:
-                row = StoreRows(self.store, intent.cloud).get("cloud", intent.cloud)
-                if row is None or row.incarnation != intent.incarnation:
-                    raise NotFoundError(f"cloud {intent.cloud} was removed by another session "
-                                        "meanwhile; nothing was recorded")
-                tx.apply(writes)
-        except BaseException:
+            self._settle(intent, writes)
+        except BaseException as err:
             self._release(intent)
+            if done and isinstance(err, StoreError):
+                self.inventory.later(lambda: self._settle(intent, writes, late=True))
             raise
         self.active.pop(intent.id, None)
+
+    def _settle(self, intent: Intent, writes: Writes, late: bool = False) -> None:
+        """``settle``'s transaction.  ``late``: written after the session went on, when the
+        intent is still pending (the settler may have settled it from the cloud meanwhile:
+        then nothing is written)."""
+        with self.inventory.transaction([intent.cloud]) as tx:
+            if late and self.store.kind("intent").get(record_key(intent.cloud,
+                                                                 intent.id)) is None:
+                return
+            row = StoreRows(self.store, intent.cloud).get("cloud", intent.cloud)
+            if row is None or row.incarnation != intent.incarnation:
+                raise NotFoundError(f"cloud {intent.cloud} was removed by another session "
+                                    "meanwhile; nothing was recorded")
+            tx.apply(writes)
 
     def drop(self, intent: Intent) -> None:
         """End an intent whose cloud calls were all undone (or never made)."""

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from minicloud.cli.commands import run_command
+from minicloud.drivers.base import ServerSpec
 from minicloud.managers.base import Undo
 from minicloud.model.errors import DriverError
 from minicloud.model.objects import PUBLIC_SSH, State
@@ -142,3 +144,71 @@ def test_a_removed_foreign_server_ends_its_records(lab: tuple[Any, dict[str, Any
         driver2 = app.make_driver_for(app.clouds.get(CLOUD))
         driver2.start_server(legacy.id)
     assert app.clouds.reset().failures == []
+
+
+# -- power states Reset cannot simply flip back (issue 23, failure 9) ---------------------------
+
+def _reported(app: Any, monkeypatch: pytest.MonkeyPatch, states: dict[str, str]) -> None:
+    """The session's driver reports the running servers named in ``states`` in that state (a
+    real cloud's PAUSED or ERROR, which the Stub does not simulate); ``states`` may change."""
+    driver = app.session.drivers.get(app.clouds.get(CLOUD))
+    real = driver.snapshot
+
+    def snapshot() -> Any:
+        snap = real()
+        for server in snap.instances:
+            if server.status == State.ACTIVE and server.name in states:
+                server.status = states[server.name]
+        return snap
+
+    monkeypatch.setattr(driver, "snapshot", snapshot)
+
+
+def test_a_foreign_server_stopped_while_it_was_building_runs_again_after_reset(
+        lab: tuple[Any, dict[str, Any]]) -> None:
+    app, seeded = lab
+    driver = app.make_driver_for(app.clouds.get(CLOUD))
+    driver.seed_server(ServerSpec("young", "image-cirros", "flavor-m1.tiny",
+                                  seeded["network"].id))  # still BUILD
+    driver.close()
+    app.clouds.refresh()
+    before = picture(app, CLOUD)
+    plan = app.instances.connect(app.instances.find("instance", "young", CLOUD))
+    assert plan.instance.status == State.BUILD  # what the cloud said when it was connected
+    app.instances.stop(app.instances.find("instance", "young", CLOUD))
+    assert [c.detail for c in app.inventory.cache.all("change") if c.name == "power"] == \
+        [State.BUILD]
+    report = app.clouds.reset()
+    assert "started instance young again" in report.undone
+    assert report.failures == []
+    assert picture(app, CLOUD) == before  # running, as its owner left it
+    assert app.inventory.cache.all("change") == []
+
+
+@pytest.mark.parametrize("state", ["PAUSED", State.ERROR])
+def test_a_power_state_reset_cannot_restore_is_named_and_its_record_kept(
+        lab: tuple[Any, dict[str, Any]], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], state: str) -> None:
+    app, _ = lab
+    states = {"legacy": state}
+    _reported(app, monkeypatch, states)
+    app.clouds.refresh()
+    legacy = app.instances.find("instance", "legacy", CLOUD)
+    assert legacy.status == state
+    app.instances.stop(legacy)
+    states.clear()  # the cloud shows it as it is now: stopped
+
+    assert run_command(app, ["reset", "--yes"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    named = [line for line in err if "legacy" in line]
+    assert len(named) == 1 and state in named[0] and "record is kept" in named[0], err
+    assert app.instances.find("instance", "legacy", CLOUD).status == State.ACTIVE  # started
+    assert [c.detail for c in app.inventory.cache.all("change")] == [state]
+
+    report = app.clouds.reset()  # again: said again, nothing else done
+    assert report.undone == [] and len(report.failures) == 1 and state in report.failures[0]
+
+    states["legacy"] = state  # its owner put it back
+    report = app.clouds.reset()
+    assert report.failures == []
+    assert app.inventory.cache.all("change") == []

@@ -346,3 +346,39 @@ def test_sqlite_store_opens_and_reads_while_another_process_writes(tmp_path: Pat
         assert time.monotonic() - started < 4, "opening waited for the other writer"
     finally:
         kill(holder)
+
+
+def test_two_writers_of_one_cloud_at_once_wait_for_each_other(store_url: str) -> None:
+    """Two sessions that take one cloud's lock at the same moment: the second waits for the
+    first, neither is refused (on InnoDB, making the lock row with INSERT IGNORE before
+    locking it took a shared lock that both then wanted to upgrade: a deadlock)."""
+    import threading
+
+    stores = [Store(store_url).open() for _ in range(2)]
+    with stores[0].transaction(write=True, locks=("Lab",)):
+        pass  # the lock row exists, as it does after a cloud's first write
+    failures: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def write(store: Store) -> None:
+        start.wait()
+        try:
+            for _ in range(40):
+                with store.transaction(write=True, locks=("Lab",)) as conn:
+                    store.bump(conn, "Lab")
+        except StoreError as err:
+            failures.append(err)
+
+    threads = [threading.Thread(target=write, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for store in stores:
+        store.close()
+    assert failures == []
+    check = Store(store_url).open()
+    try:
+        assert check.generations().get("Lab") == 80  # every write went through, one by one
+    finally:
+        check.close()

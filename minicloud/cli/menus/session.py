@@ -243,9 +243,9 @@ def run_safely(session: Session, work: Callable[[], None]) -> None:
         pass
     except Declined:
         p.say(DECLINED)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         p.say()
-        p.say("Cancelled.")
+        p.say(f"Cancelled: {interrupt}" if str(interrupt) else "Cancelled.")
     except MiniCloudError as err:
         p.say(f"Error: {one_line(err)}")
     except Exception as err:  # noqa: BLE001 - never a traceback; the log has it
