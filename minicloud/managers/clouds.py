@@ -324,5 +324,7 @@ class CloudManager(Manager):
     def reset(self) -> ResetReport:
         return self.resetter.reset()
 
-    def destroy(self) -> ResetReport:
-        return self.resetter.destroy()
+    def destroy(self, agree: Callable[[ResetReport], bool] | None = None) -> ResetReport:
+        """Reset, then forget every cloud; ``agree`` is asked whether to forget them all the
+        same when some could not be reset (the report names what stays where)."""
+        return self.resetter.destroy(agree)

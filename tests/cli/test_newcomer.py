@@ -312,3 +312,74 @@ def test_a_refused_add_is_tried_again_changing_only_the_wrong_answer(app: MiniCl
     assert "Cloud OS1 added (openstack).\n" in out
     assert PASSWORD not in out and "wrong-pw" not in out
     assert [(c.name, c.location) for c in app.clouds.all()] == [("OS1", "Brussels")]
+
+
+# -- item 1: forgetting a cloud never needs it; Destroy with an unreachable cloud --------------
+
+
+@pytest.fixture
+def unreachable(demo_app: MiniCloud, monkeypatch: pytest.MonkeyPatch) -> Iterator[MiniCloud]:
+    """The demo with an OpenStack cloud os1 (added through the fake, with a router of
+    MiniCloud's in it) that can no longer be reached: every request fails to connect."""
+    import requests_mock
+
+    from minicloud.state.store import Store
+    from tests.drivers.fake_openstack import CLOUD_SETTINGS, PASSWORD, fake_openstack_driver
+
+    home = demo_app.config.home
+    with fake_openstack_driver(Store(f"sqlite:///{home}/fake.db").open()):
+        demo_app.clouds.add("os1", "openstack", "", dict(CLOUD_SETTINGS), PASSWORD)
+        demo_app.routers.create("os1", "r1")
+    demo_app.close()
+    again = _open(home)
+    with requests_mock.Mocker():  # no address answers
+        yield again
+    again.close()
+
+
+def test_the_menu_forgets_a_cloud_without_its_secret_or_a_request(
+        unreachable: MiniCloud) -> None:
+    out = menu(unreachable, "2", "5", "2", "y")  # Remove a cloud > os1 (after TryStack) > yes
+    assert "Password" not in out and "Error" not in out
+    assert "Cloud os1 forgotten; its resources stay in the cloud.\n" in out
+    assert [c.name for c in unreachable.clouds.all()] == ["TryStack"]
+
+
+def test_the_command_forgets_a_cloud_without_its_secret_or_a_request(
+        unreachable: MiniCloud, capsys: pytest.CaptureFixture[str]) -> None:
+    assert command(unreachable, capsys, "clouds", "remove", "os1", "--yes") == (
+        0, "Cloud os1 forgotten; its resources stay in the cloud.\n", "")
+
+
+def test_destroy_in_the_menu_names_what_stays_and_forgets_after_asking(
+        unreachable: MiniCloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OS_PASSWORD", "secret-pw")
+    out = menu(unreachable, "7", "y", "y")  # Destroy all data > yes > forget anyway: yes
+    assert "Reset failed: cloud os1: " in out
+    assert ("What MiniCloud made stays in cloud os1: router r1. Forget every cloud all the "
+            "same, leaving these where they are? [y/N] ") in out
+    assert "left in cloud os1: router r1\n" in out
+    assert "All data destroyed: the next start is a first start; what is listed above stays " \
+           "in its cloud.\n" in out
+    assert unreachable.clouds.all() == []
+
+
+def test_destroy_declined_forgets_nothing_and_says_so(unreachable: MiniCloud,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OS_PASSWORD", "secret-pw")
+    out = menu(unreachable, "7", "y", "")  # Destroy all data > yes > forget anyway: no
+    assert ("Error: destroy stopped: the reset failed, so no cloud was forgotten (What "
+            "MiniCloud made stays in cloud os1: router r1)") in out
+    assert [c.name for c in unreachable.clouds.all()] == ["TryStack", "os1"]
+
+
+def test_destroy_as_a_command_names_what_stays(unreachable: MiniCloud,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("OS_PASSWORD", "secret-pw")
+    code, out, err = command(unreachable, capsys, "destroy", "--yes")
+    assert code == 1
+    assert err.startswith("Reset failed: cloud os1: ")
+    assert "left in cloud os1: router r1\n" in out
+    assert "Destroy: " in out and "All data destroyed" in out
+    assert unreachable.clouds.all() == []

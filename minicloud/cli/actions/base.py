@@ -133,6 +133,9 @@ class Action:
     # The menu offers to try a refused run again with the same answers, changing only the
     # ones the user picks (many answers, and the cloud's refusal names what was wrong).
     retry: ClassVar[bool] = False
+    # The menu reads the clouds an action names before it runs (a first use in the session);
+    # an action that never calls its cloud (forgetting it, adding it) does not.
+    needs_cloud: ClassVar[bool] = True
 
     def arguments(self, app: MiniCloud | None = None,
                   values: Values | None = None) -> tuple[Arg, ...]:

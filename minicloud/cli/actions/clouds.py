@@ -142,6 +142,7 @@ class CloudsAdd(Action):
             "comes from its type's variable, e.g. OS_PASSWORD, or configuration file)")
     menu = ("Add a cloud",)
     retry = True
+    needs_cloud = False  # not MiniCloud's yet
     args = (
         new_name("cloud", lambda app, v, text: app.clouds.check_new_name(text)),
         Arg("type", expand=lambda app, v: (_type_arg(),)),
@@ -192,6 +193,7 @@ class CloudsRemove(Action):
     menu = ("Remove a cloud",)
     args = (chosen("cloud", clouds, NO_CLOUDS, present.describe_cloud), YES)
     confirm = "always"
+    needs_cloud = False  # forgetting a cloud never needs it: no secret, no request
 
     def run(self, ctx: Context, v: Values) -> Result:
         name = ctx.app.clouds.get(name_of(v.name) or "").name

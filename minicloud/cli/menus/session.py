@@ -180,7 +180,7 @@ def run_entry(session: Session, action: Action, entry: Entry) -> None:
     while True:
         try:
             ask_all(session, action, entry, v, asked)
-            if action.writes and action.path != ("clouds", "add"):
+            if action.writes and action.needs_cloud:
                 for cloud in action.clouds_touched(v):
                     session.app.clouds.use(cloud)  # the menu's first use reads the cloud
             result = action.run(session, v)
