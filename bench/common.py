@@ -99,10 +99,11 @@ def build_stub_store(home: Path, clouds: int = 3, instances: int = 1000) -> Path
     synced once into MiniCloud's (tests/bulk.py).  Returns the store's path."""
     from minicloud.app import MiniCloud
     from minicloud.config import Config
+    from minicloud.state.dburl import StoreURL
     from tests.bulk import bulk_stub_cloud
 
     path = home / "minicloud.db"
-    app = MiniCloud(Config(home=home, db_url=f"sqlite:///{path}"), notify=lambda line: None)
+    app = MiniCloud(Config(home=home, db_url=StoreURL.sqlite(path)), notify=lambda line: None)
     for c in range(clouds):
         share = instances // clouds + (1 if c < instances % clouds else 0)
         networks = max(1, share // 10)

@@ -8,6 +8,7 @@ from common import large_deployment, save_deployment, scratch_home
 
 from minicloud.app import MiniCloud
 from minicloud.config import Config
+from minicloud.state.dburl import StoreURL
 
 
 def rss_mb() -> float:
@@ -20,7 +21,7 @@ def rss_mb() -> float:
 
 def main() -> None:
     home = scratch_home()
-    url = f"sqlite:///{home}/minicloud.db"
+    url = StoreURL.sqlite(home / "minicloud.db")
     app = MiniCloud(Config(home=home, db_url=url)).open()
     save_deployment(app, large_deployment(instances=10000, networks=300, routers=30))
     app.close()

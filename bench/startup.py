@@ -21,6 +21,7 @@ from common import env_for, large_deployment, save_deployment, scratch_home
 from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.managers.demo import build_demo
+from minicloud.state.dburl import StoreURL
 
 RUNS = 7
 PROMPT = b"Make a choice : [1] "
@@ -65,11 +66,12 @@ def main() -> None:
           "(target < 100 ms)")
 
     demo_home = scratch_home()
-    app = MiniCloud(Config(home=demo_home, db_url=f"sqlite:///{demo_home}/minicloud.db")).open()
+    demo_url = StoreURL.sqlite(demo_home / "minicloud.db")
+    app = MiniCloud(Config(home=demo_home, db_url=demo_url)).open()
     build_demo(app)
     app.close()
     big_home = scratch_home()
-    app = MiniCloud(Config(home=big_home, db_url=f"sqlite:///{big_home}/minicloud.db")).open()
+    app = MiniCloud(Config(home=big_home, db_url=StoreURL.sqlite(big_home / "minicloud.db"))).open()
     save_deployment(app, large_deployment())
     app.close()
 

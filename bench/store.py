@@ -13,11 +13,11 @@ from common import large_deployment, save_deployment, scratch_home
 
 from minicloud.app import MiniCloud
 from minicloud.config import Config
-from minicloud.state.dburl import describe_url
+from minicloud.state.dburl import StoreURL, describe_url
 from minicloud.state.store import Store
 
 
-def bench(url: str, label: str) -> None:
+def bench(url: str | StoreURL, label: str) -> None:
     dep = large_deployment(clouds=3, instances=9000, networks=900, routers=90)
     total = sum(len(g) for g in (dep.clouds, dep.clusters, dep.networks, dep.routers,
                                  dep.instances, dep.public_ips))
@@ -37,7 +37,7 @@ def bench(url: str, label: str) -> None:
 
 
 def main() -> None:
-    bench(f"sqlite:///{scratch_home()}/bench.db", "sqlite")
+    bench(StoreURL.sqlite(scratch_home() / "bench.db"), "sqlite")
     url = os.environ.get("MINICLOUD_TEST_MYSQL_URL")
     if url:
         store = Store(url).open()

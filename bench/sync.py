@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from minicloud.drivers.openstack.driver import OpenStackDriver
 from minicloud.model.objects import Cloud
+from minicloud.state.dburl import StoreURL
 from minicloud.state.store import Store
 from tests.drivers.fake_openstack import (
     CLOUD_SETTINGS,
@@ -29,7 +30,7 @@ from tests.drivers.fake_openstack import (
 
 
 def measure(servers: int, latency: float = 0.0, page_size: int = 1000) -> None:
-    store = Store(f"sqlite:///{scratch_home()}/sync.db").open()
+    store = Store(StoreURL.sqlite(scratch_home() / "sync.db")).open()
     with fake_openstack_driver(store) as (driver, fake):
         net = fake.add_network("private")
         fake.add_subnet(net["id"], "private-subnet", "10.0.0.0/16")

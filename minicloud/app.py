@@ -77,8 +77,10 @@ class MiniCloud:
         self.session.store.upgrade = False
 
     def report_skipped(self) -> None:
-        """One notice for the rows read so far that are no valid object."""
-        skipped = self.session.inventory.take_skipped()
+        """One notice for the rows read so far that are no valid object (the cache's reads,
+        and the store's own: the write protocol's checks, the meta rows)."""
+        skipped = list(dict.fromkeys([*self.session.inventory.take_skipped(),
+                                      *self.session.store.take_skipped()]))
         if skipped:
             self.session.notify(f"skipped {len(skipped)} unreadable row(s) of the "
                                 f"store (a newer MiniCloud's, or damaged): "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .drivers import DRIVERS  # the registry's names only: no driver module is imported
 from .model.errors import ConfigError
-from .state.dburl import check_url, split_urls, with_password
+from .state.dburl import StoreURL, check_url
 
 CONFIG_NAME = "minicloud.ini"
 # Every section and key minicloud.ini may hold: anything else is warned about (a typo there
@@ -34,8 +34,10 @@ def home_dir() -> Path:
 @dataclass
 class Config:
     home: Path
-    # The store: one URL, or several separated by one space (the nodes of a Galera cluster).
-    db_url: str
+    # Where the store is: an SQLite file, or one server URL or several (the nodes of a
+    # Galera cluster).  The text of a setting is taken too (tests, scripts) and read as
+    # StoreURL.of reads it.
+    db_url: StoreURL
     ssh_command: list[str] = field(default_factory=lambda: ["ssh"])
     ssh_user: str = ""
     path: Path | None = None
@@ -45,6 +47,9 @@ class Config:
     timeouts: dict[str, float] = field(default_factory=dict)
     # One line each, for the front end to show (unknown sections or keys).
     warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.db_url = StoreURL.of(self.db_url)
 
     @property
     def log_file(self) -> Path:
@@ -67,16 +72,6 @@ def find_config(explicit: str | None = None) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
-
-
-def _sqlite_relative(url: str, base: Path) -> str:
-    """A relative SQLite path in a config file is relative to that file's folder."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/"):
-        rest = url[len(prefix):]
-        if rest and rest != ":memory:":
-            return prefix + str((base / rest).resolve())
-    return url
 
 
 def _check_home(home: Path) -> None:
@@ -125,6 +120,23 @@ def _timeouts(parser: configparser.ConfigParser, path: Path | None) -> dict[str,
     return out
 
 
+def _store_url(configured: str, path: Path | None, home: Path) -> StoreURL:
+    """MINICLOUD_DB_URL, else ``[database] url``, else the SQLite file in the data folder.
+    ``~`` in an SQLite path is the user's home; a relative path is relative to the folder
+    of the file that gives it (DESIGN.md 4d), or to the current folder when the variable
+    does: either way it is made absolute here, so that every message names the file.
+    Several server URLs (a cluster's nodes) may be on one line or on continuation lines."""
+    text = os.environ.get("MINICLOUD_DB_URL", "").strip()
+    base = None
+    if not text and configured:
+        text = configured
+        base = path.parent.resolve() if path is not None else None
+    if not text:
+        return StoreURL.sqlite(home / "minicloud.db")
+    check_url(text)  # before anything imports a database driver
+    return StoreURL.of(text, base)
+
+
 def load_config(explicit: str | None = None, debug: bool = False) -> Config:
     home = home_dir()
     _check_home(home)
@@ -140,15 +152,9 @@ def load_config(explicit: str | None = None, debug: bool = False) -> Config:
             first = str(exc).splitlines()[0]
             raise ConfigError(f"cannot read {path}: {first}") from None
         warnings = unknown_keys(parser, path)
-    url = parser.get("database", "url", fallback="").strip()
-    if url and path is not None:
-        url = _sqlite_relative(url, path.parent)
-    url = os.environ.get("MINICLOUD_DB_URL", "").strip() or url \
-        or f"sqlite:///{home / 'minicloud.db'}"
-    # Several URLs (a cluster's nodes) may be on one line or on continuation lines.
-    url = " ".join(split_urls(url)) or url
-    check_url(url)  # before anything imports a database driver
-    url = with_password(url, os.environ.get("MINICLOUD_DB_PASSWORD"))
+    url = _store_url(parser.get("database", "url", fallback="").strip(), path, home)
+    # Into every node's URL (one, or a cluster's), when it names a user but no password.
+    url = url.with_password(os.environ.get("MINICLOUD_DB_PASSWORD"))
     ssh = os.environ.get("MINICLOUD_SSH") or parser.get("ssh", "command", fallback="ssh")
     try:
         ssh_command = shlex.split(ssh) or ["ssh"]

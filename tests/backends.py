@@ -16,11 +16,24 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
 MYSQL_ENV = "MINICLOUD_TEST_MYSQL_URL"
+
+
+def intent_row(key: str, **extra: Any) -> dict[str, Any]:
+    """The data of a valid intent row stored under ``key`` ("CLOUD/ID"), with ``extra`` fields
+    (a newer MiniCloud's, as far as the row checks go): for tests that write raw rows into the
+    intents table, which every read checks against the Intent's shape."""
+    from minicloud.model.codec import to_dict
+    from minicloud.model.objects import Intent
+
+    cloud, ident = key.split("/", 1)
+    data = to_dict(Intent(cloud, ident, ident))
+    data.pop("version", None)
+    return {**data, **extra}
 
 
 def worker_url(url: str, worker: str) -> str:

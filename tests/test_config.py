@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from minicloud.config import find_config, load_config
 from minicloud.drivers import DRIVERS
 from minicloud.model.errors import ConfigError
+from minicloud.state.dburl import StoreURL
 from tests.conftest import KNOWN_SECTIONS
 
 VARS = ("MINICLOUD_CONFIG", "MINICLOUD_DB_URL", "MINICLOUD_DB_PASSWORD", "MINICLOUD_SSH",
@@ -46,7 +48,7 @@ def test_no_config_uses_the_defaults(home: Path) -> None:
     config = load_config()
     assert config.path is None
     assert config.home == home
-    assert config.db_url == f"sqlite:///{home / 'minicloud.db'}"
+    assert config.db_url == StoreURL(sqlite_file=str(home / "minicloud.db"))
     assert config.ssh_command == ["ssh"]
     assert config.ssh_user == ""
     assert config.log_file == home / "minicloud.log"
@@ -60,21 +62,21 @@ def test_home_defaults_to_dot_minicloud(home: Path, monkeypatch: pytest.MonkeyPa
 def test_search_order(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     in_home = ini(home / "minicloud.ini", "sqlite:////data/home.db")
     assert find_config() == in_home
-    assert load_config().db_url == "sqlite:////data/home.db"
+    assert load_config().db_url == StoreURL(sqlite_file="/data/home.db")
 
     in_cwd = ini(Path.cwd() / "minicloud.ini", "sqlite:////data/cwd.db")
     assert find_config().resolve() == in_cwd.resolve()
-    assert load_config().db_url == "sqlite:////data/cwd.db"
+    assert load_config().db_url == StoreURL(sqlite_file="/data/cwd.db")
 
     from_env = ini(tmp_path / "env" / "custom.ini", "sqlite:////data/env.db")
     monkeypatch.setenv("MINICLOUD_CONFIG", str(from_env))
     assert find_config() == from_env
-    assert load_config().db_url == "sqlite:////data/env.db"
+    assert load_config().db_url == StoreURL(sqlite_file="/data/env.db")
 
     explicit = ini(tmp_path / "explicit" / "mine.ini", "sqlite:////data/explicit.db")
     assert find_config(str(explicit)) == explicit
     config = load_config(str(explicit))
-    assert config.db_url == "sqlite:////data/explicit.db"
+    assert config.db_url == StoreURL(sqlite_file="/data/explicit.db")
     assert config.path == explicit
 
 
@@ -98,17 +100,17 @@ def test_db_url_env_overrides_the_file(home: Path, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     path = ini(tmp_path / "c.ini", "sqlite:///relative.db")
     monkeypatch.setenv("MINICLOUD_DB_URL", "sqlite:////elsewhere/x.db")
-    assert load_config(str(path)).db_url == "sqlite:////elsewhere/x.db"
+    assert load_config(str(path)).db_url == StoreURL(sqlite_file="/elsewhere/x.db")
     monkeypatch.delenv("MINICLOUD_CONFIG", raising=False)
-    assert load_config().db_url == "sqlite:////elsewhere/x.db"  # also without a file
+    assert load_config().db_url == StoreURL(sqlite_file="/elsewhere/x.db")  # without a file
 
 
 def test_relative_sqlite_path_is_relative_to_the_config_file(home: Path, tmp_path: Path) -> None:
     path = ini(tmp_path / "conf" / "minicloud.ini", "sqlite:///data/mini.db")
     config = load_config(str(path))
     expected = (tmp_path / "conf" / "data" / "mini.db").resolve()
-    assert config.db_url == f"sqlite:///{expected}"
-    assert not config.db_url.startswith(f"sqlite:///{Path.cwd()}")
+    assert config.db_url == StoreURL(sqlite_file=str(expected))
+    assert not config.db_url.sqlite_file.startswith(str(Path.cwd()))
 
 
 def test_relative_config_path_from_another_folder(home: Path, tmp_path: Path,
@@ -116,15 +118,15 @@ def test_relative_config_path_from_another_folder(home: Path, tmp_path: Path,
     ini(tmp_path / "conf" / "minicloud.ini", "sqlite:///mini.db")
     monkeypatch.chdir(tmp_path)
     config = load_config(os.path.join("conf", "minicloud.ini"))
-    assert config.db_url == f"sqlite:///{(tmp_path / 'conf' / 'mini.db').resolve()}"
+    assert config.db_url == StoreURL(sqlite_file=str((tmp_path / "conf" / "mini.db").resolve()))
 
 
 def test_absolute_sqlite_and_mysql_urls_are_kept(home: Path, tmp_path: Path) -> None:
     path = ini(tmp_path / "a.ini", "sqlite:////abs/mini.db")
-    assert load_config(str(path)).db_url == "sqlite:////abs/mini.db"
+    assert load_config(str(path)).db_url == StoreURL(sqlite_file="/abs/mini.db")
     url = "mysql+pymysql://mini@db:3306/minicloud?charset=utf8mb4"
     path = ini(tmp_path / "b.ini", url)
-    assert load_config(str(path)).db_url == url
+    assert load_config(str(path)).db_url == StoreURL(texts=(url,))
 
 
 def test_db_password_is_inserted(home: Path, tmp_path: Path,
@@ -132,9 +134,11 @@ def test_db_password_is_inserted(home: Path, tmp_path: Path,
     path = ini(tmp_path / "c.ini", "mysql+pymysql://mini@db:3306/minicloud?charset=utf8mb4")
     monkeypatch.setenv("MINICLOUD_DB_PASSWORD", "p@ss/word")
     config = load_config(str(path))
-    assert config.db_url == "mysql+pymysql://mini:p%40ss%2Fword@db:3306/minicloud?charset=utf8mb4"
+    assert config.db_url.rendered() == \
+        "mysql+pymysql://mini:p%40ss%2Fword@db:3306/minicloud?charset=utf8mb4"
     monkeypatch.setenv("MINICLOUD_DB_URL", "mysql+pymysql://other@dbhost/mc")
-    assert load_config(str(path)).db_url == "mysql+pymysql://other:p%40ss%2Fword@dbhost/mc"
+    assert load_config(str(path)).db_url.rendered() == \
+        "mysql+pymysql://other:p%40ss%2Fword@dbhost/mc"
 
 
 def test_ssh_command_and_user(home: Path, tmp_path: Path,
@@ -186,7 +190,7 @@ def test_supported_store_urls_pass(home: Path, monkeypatch: pytest.MonkeyPatch) 
                 "mysql+pymysql://mini@/mc?unix_socket=/run/mysqld/mysqld.sock",
                 "mysql+pymysql://mini:pw@db:3307/mc?charset=utf8mb4&connect_timeout=2"):
         monkeypatch.setenv("MINICLOUD_DB_URL", url)
-        assert load_config().db_url == url
+        assert load_config().db_url == StoreURL.of(url)
 
 
 def test_unsupported_url_one_shot_exits_2_without_importing_a_driver(
@@ -199,7 +203,8 @@ def test_unsupported_url_one_shot_exits_2_without_importing_a_driver(
     monkeypatch.delitem(sys.modules, "psycopg", raising=False)
     assert main(["topology"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("minicloud: unsupported store URL (the postgresql:// scheme)")
+    assert err.startswith("minicloud: unsupported store URL postgresql://mini@db/minicloud "
+                          "(the postgresql:// scheme)")
     assert len(err.splitlines()) == 1
     assert "psycopg" not in sys.modules and "psycopg2" not in sys.modules
 
@@ -320,3 +325,93 @@ def test_the_check_before_the_menu_is_cheap(home: Path) -> None:
     config = precheck(args)
     assert config is not None and config.warnings == []
     assert time.perf_counter() - started < 0.1
+
+
+# -- paths in the store URL, and the shipped minicloud.ini (issue 25 item 3) -----------------------
+
+SHIPPED = Path(__file__).resolve().parents[1] / "minicloud.ini"
+
+
+def test_tilde_in_an_sqlite_path_is_the_home_folder(home: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Uncommenting ``url = sqlite:///~/.minicloud/minicloud.db`` opened a store in a folder
+    literally named ``~`` beside the file."""
+    user = tmp_path / "user"
+    monkeypatch.setenv("HOME", str(user))
+    monkeypatch.delenv("MINICLOUD_HOME")
+    path = ini(tmp_path / "conf" / "minicloud.ini", "sqlite:///~/.minicloud/minicloud.db")
+    config = load_config(str(path))
+    assert config.db_url == StoreURL(sqlite_file=str(user / ".minicloud" / "minicloud.db"))
+    assert config.db_url == load_config().db_url  # the default store, exactly
+    monkeypatch.setenv("MINICLOUD_DB_URL", "sqlite:///~/other.db")
+    assert load_config().db_url == StoreURL(sqlite_file=str(user / "other.db"))
+
+
+def test_a_relative_path_in_the_variable_is_the_current_folder_s_and_said(
+        home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``sqlite:///tmp/x.db`` is ./tmp/x.db: every message names the file it resolves to."""
+    from minicloud.cli.main import main
+
+    monkeypatch.setenv("MINICLOUD_DB_URL", "sqlite:///tmp/x.db")
+    expected = Path.cwd() / "tmp" / "x.db"
+    assert load_config().db_url == StoreURL(sqlite_file=str(expected))
+    (Path.cwd() / "tmp").write_text("a file where the folder would be\n")
+    assert main(["clouds", "add", "Lab", "--type", "stub"]) in (1, 2)
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and f"store {expected}: cannot create its folder" in err
+
+
+def _effective(config: Any) -> dict[str, Any]:
+    """What a configuration makes MiniCloud do: a type without ``[TYPE] timeout`` waits its
+    driver's own default."""
+    from minicloud.drivers.cloudstack.session import API_TIMEOUT as CLOUDSTACK
+    from minicloud.drivers.openstack.session import API_TIMEOUT as OPENSTACK
+
+    waits = {"openstack": OPENSTACK, "cloudstack": CLOUDSTACK}
+    return {"store": config.db_url, "home": config.home, "ssh": config.ssh_command,
+            "user": config.ssh_user, "warnings": config.warnings,
+            "timeouts": {t: config.timeouts.get(t, waits.get(t)) for t in DRIVERS}}
+
+
+def _commented_settings(lines: list[str]) -> list[tuple[int, str, str]]:
+    """(line number, section, key) of each ``# key = value`` line of a known key."""
+    from minicloud.config import KNOWN_KEYS
+
+    found, section = [], ""
+    for number, line in enumerate(lines):
+        if line.startswith("["):
+            section = line.strip("[] \n")
+        elif line.startswith("# ") and "=" in line:
+            key = line[2:].split("=", 1)[0].strip()
+            if key in KNOWN_KEYS.get(section, ()):
+                found.append((number, section, key))
+    return found
+
+
+@pytest.mark.parametrize("data_folder", ["default", "MINICLOUD_HOME"])
+def test_the_shipped_ini_s_commented_values_are_exactly_the_defaults(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_folder: str) -> None:
+    import configparser
+
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    if data_folder == "default":
+        monkeypatch.delenv("MINICLOUD_HOME")
+    defaults = _effective(load_config())
+    lines = SHIPPED.read_text(encoding="utf-8").splitlines(keepends=True)
+    shipped = tmp_path / "conf" / "minicloud.ini"
+    shipped.parent.mkdir()
+    shipped.write_text("".join(lines), encoding="utf-8")
+    assert _effective(load_config(str(shipped))) == defaults
+    settings = _commented_settings(lines)
+    # Every key MiniCloud knows is there, for each section of the file.
+    assert {(section, key) for _, section, key in settings} == {
+        ("database", "url"), ("ssh", "command"), ("ssh", "user"), ("openstack", "timeout"),
+        ("cloudstack", "timeout")}
+    for number, section, key in settings:
+        changed = list(lines)
+        changed[number] = changed[number][2:]  # "# url =" -> "url ="
+        shipped.write_text("".join(changed), encoding="utf-8")
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(shipped, encoding="utf-8")
+        assert parser.has_option(section, key)  # really set, so really compared
+        assert _effective(load_config(str(shipped))) == defaults, changed[number]

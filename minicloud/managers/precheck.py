@@ -6,10 +6,11 @@ this module is the front ends' way to it, so that they need not know the state l
 
 from __future__ import annotations
 
+from ..state.dburl import StoreURL
 from ..state.sqlite_read import check_sqlite_file
 
 
-def check_store(url: str) -> None:
+def check_store(url: str | StoreURL) -> None:
     """One StoreError line when ``url`` names an SQLite file that is no database or whose
     schema cannot be read; anything else (an absent file, a server) is left to the first
     open of the store."""

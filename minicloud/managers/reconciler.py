@@ -161,4 +161,7 @@ class Reconciler:
         cloud = self._cloud(name)
         snapshot = self.session.drivers.get(cloud).snapshot()
         stored = [o for kind in WATCHED for o in self.cache.all(kind, cloud.name)]
-        return Drift(cloud.name, self.session.store.now(), compare(stored, snapshot.resources()))
+        # An object whose row this MiniCloud cannot read is not new: it is left out.
+        unreadable = self.session.store.unreadable_object
+        reported = [o for o in snapshot.resources() if not unreadable(o.kind, *o.key)]
+        return Drift(cloud.name, self.session.store.now(), compare(stored, reported))

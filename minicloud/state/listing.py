@@ -24,10 +24,14 @@ they are (or not: nothing tells), so it must never undo them.  The rule (DESIGN.
 6. A change record (what MiniCloud changed on someone else's resource) goes when its object
    is gone: when the record is unchanged since the baseline and neither the listing nor a
    kept row has its object.  A cluster a listed server names is added when the store has none.
+7. A row this MiniCloud cannot read (a newer MiniCloud's, or damaged: state/table.py skips
+   and names it) is kept too: its object is neither adopted (it is there, in a row that is
+   not rewritten) nor counted as drift.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,13 +92,15 @@ def moved_since(baseline: dict[Key, Any], current: dict[Key, Any]) -> set[Key]:
             != getattr(current.get(key), "version", None)}
 
 
-def merge(baseline: Baseline, current: dict[Key, Any] | None,
-          snapshot: CloudSnapshot) -> Merge:
+def merge(baseline: Baseline, current: dict[Key, Any] | None, snapshot: CloudSnapshot,
+          unreadable: Callable[[Key], bool] = lambda key: False) -> Merge:
     """The listing ``snapshot`` against the store: ``current`` is the cloud's rows read again
-    under the lock, or None when its generation did not move (then they are the baseline's)."""
+    under the lock, or None when its generation did not move (then they are the baseline's).
+    ``unreadable``: is the row of that object one the store could not read (rule 7)?"""
     now = baseline.rows if current is None else current
     kept = set() if current is None else moved_since(baseline.rows, current)
     reported = {(obj.kind, obj.id): obj for obj in snapshot.resources()}
+    kept |= {key for key in reported if key not in now and unreadable(key)}
     out = Merge(kept=kept)
     for key, obj in reported.items():
         if key in kept:

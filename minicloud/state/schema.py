@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from . import signals
-from .dburl import describe_url
+from .dburl import StoreURL, describe_url
 from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, NAME_LENGTH, decode, encode, name_of
 
 log = logging.getLogger(__name__)
@@ -34,14 +34,15 @@ def _step(what: str, action: Callable[[], Any], done: Callable[[], bool]) -> Non
     signals.kill_switch.step()
 
 
-def _connect(url: str) -> Any:
+def _connect(url: StoreURL) -> Any:
     with signals.deferred():  # a half-imported module would break the rest of the session
         import dataset  # heavy (alembic): only when the schema needs work
 
     kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
+    if url.is_sqlite:
         kwargs["connect_args"] = {"timeout": 5}
-    return dataset.connect(url, engine_kwargs=kwargs, ensure_schema=False)
+    # dataset takes text: the URL object's own rendering, which reads back as the same URL.
+    return dataset.connect(url.rendered(), engine_kwargs=kwargs, ensure_schema=False)
 
 
 def _record_table(db: Any, name: str) -> None:
@@ -143,7 +144,7 @@ def _meta_table(db: Any, meta: str) -> None:
               lambda: "value" in db.load_table(meta).columns)
 
 
-def create_tables(url: str, names: list[str]) -> None:
+def create_tables(url: StoreURL, names: list[str]) -> None:
     db = _connect(url)
     try:
         for name in names:
@@ -152,7 +153,7 @@ def create_tables(url: str, names: list[str]) -> None:
         db.close()
 
 
-def create_schema(url: str, names: list[str], version: int) -> None:
+def create_schema(url: StoreURL, names: list[str], version: int) -> None:
     """Every table, column and index (the rows of an older store brought to this version),
     then (last) the schema version."""
     db = _connect(url)

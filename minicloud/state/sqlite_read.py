@@ -9,27 +9,28 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from ..model.kinds import TABLES
-from .table import META_TABLE, NAME_LENGTH, Record, decode, record_key
+from .dburl import StoreURL
+from .meta import IDENTITY, LOCK_PREFIX, SCHEMA, TOKEN_PREFIX
+from .table import META_TABLE, NAME_LENGTH, Record, read_row, record_key
 
 SQLITE_BUSY_SECONDS = 5
-# The meta row holding the store's random id (see Store.identity).
-IDENTITY = "store_id"
-# The meta rows holding each lock's token, written with each generation (see Store.bump).
-TOKEN_PREFIX = "token/"
 # Every SQLite 3 database file starts with these 16 bytes.
 SQLITE_HEADER = b"SQLite format 3\0"
 
 
-def sqlite_path(url: str) -> str:
-    """The file of an SQLite URL; empty for another backend or an in-memory database."""
-    path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
-    return "" if path == ":memory:" else path
+def _connect_read_only(path: str, sqlite3: Any) -> Any:
+    """A read-only connection to the file at ``path``: named by a ``file:`` URI, in which
+    every character of the path is percent-escaped (a ``?`` or ``#`` in a folder's name would
+    otherwise end the path)."""
+    return sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True,
+                           timeout=SQLITE_BUSY_SECONDS)
 
 
-def check_sqlite_file(url: str) -> None:
+def check_sqlite_file(url: str | StoreURL) -> None:
     """Refuse an SQLite store file that is no database (or whose schema is damaged) in one
     line.  Cheap (16 bytes, then one read of the schema table), so the menu can say it
     before it is drawn rather than at the first choice."""
@@ -38,7 +39,10 @@ def check_sqlite_file(url: str) -> None:
     from ..model.errors import StoreError
     from .dburl import describe_url
 
-    path = sqlite_path(url)
+    url = StoreURL.of(url)
+    path = url.sqlite_path
+    if not path:
+        return  # a server, or memory: opening the store says what is wrong
     try:
         with open(path, "rb") as file:
             header = file.read(len(SQLITE_HEADER))
@@ -51,8 +55,7 @@ def check_sqlite_file(url: str) -> None:
         raise StoreError(f"store {where}: not an SQLite database (damaged, or another kind "
                          "of file); move it away or set [database] url to another file")
     try:
-        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True,
-                               timeout=SQLITE_BUSY_SECONDS)
+        conn = _connect_read_only(path, sqlite3)
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         finally:
@@ -95,28 +98,27 @@ class Query:
             where.append("instr(data, ?) > 0")
             params.append(self.contains)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        return f'SELECT key, data, version FROM "{TABLES[self.kind]}"{clause}', params
+        return (f'SELECT key, cloud, name, data, version FROM "{TABLES[self.kind]}"{clause}',
+                params)
 
 
-def read_sqlite(url: str, queries: list[Query], schema: int, skipped: list[str],
+def read_sqlite(url: StoreURL, queries: list[Query], schema: int, skipped: list[str],
                 ) -> tuple[dict[str, list[Record]], list[tuple[str, str]]] | None:
     """The records of each query's kind, and the meta rows of every lock's generation and
     token and of the store's id; None when this is no SQLite file ready to read (first start...)."""
     import sqlite3
 
-    if not url.startswith("sqlite:///"):
-        return None
-    path = url[len("sqlite:///"):]
-    if not path or path == ":memory:" or not os.path.isfile(path):
+    path = url.sqlite_path
+    if not path or not os.path.isfile(path):
         return None
     try:
-        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True,
-                               timeout=SQLITE_BUSY_SECONDS)
+        conn = _connect_read_only(path, sqlite3)
     except sqlite3.Error:
         return None
     try:
         conn.execute("BEGIN")  # one snapshot for the rows and the generations
-        row = conn.execute(f"SELECT value FROM {META_TABLE} WHERE name = 'schema'").fetchone()
+        row = conn.execute(f"SELECT value FROM {META_TABLE} WHERE name = ?",
+                           (SCHEMA,)).fetchone()
         if row is None or row[0] != str(schema):
             return None  # new, older or newer: the full open deals with it
         out: dict[str, list[Record]] = {}
@@ -124,13 +126,14 @@ def read_sqlite(url: str, queries: list[Query], schema: int, skipped: list[str],
             table = TABLES[query.kind]
             records = out.setdefault(query.kind, [])
             sql, params = query.sql()
-            for key, text, version in conn.execute(sql, params):
-                data = decode(table, key, text, skipped)
-                if data is not None and (query.name is None or data.get("name") == query.name):
-                    records.append((data, version))
-        meta = conn.execute(f"SELECT name, value FROM {META_TABLE} WHERE name LIKE 'lock/%' "
-                            "OR name LIKE ? OR name = ?",
-                            (f"{TOKEN_PREFIX}%", IDENTITY)).fetchall()
+            for key, cloud, name, text, version in conn.execute(sql, params):
+                record = read_row(table, key, cloud, name, text, version, skipped)
+                if record is not None and (query.name is None
+                                           or record[0].get("name") == query.name):
+                    records.append(record)
+        meta = conn.execute(f"SELECT name, value FROM {META_TABLE} "
+                            "WHERE name LIKE ? OR name LIKE ? OR name = ?",
+                            (f"{LOCK_PREFIX}%", f"{TOKEN_PREFIX}%", IDENTITY)).fetchall()
         return out, meta
     except sqlite3.Error:
         return None  # e.g. a table is missing: the full open creates it

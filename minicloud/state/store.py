@@ -59,14 +59,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from ..model.errors import StoreError
 from ..model.kinds import TABLES
+from . import meta as meta_rows
 from . import signals
-from .dburl import describe_url, explain, split_urls
+from .dburl import StoreURL, describe_url, explain, unknown_option
+from .meta import IDENTITY, SCHEMA, TOKEN_PREFIX, lock_row, row_name
 from .retry import ATTEMPTS, CONFLICT, LOST, UNKNOWN, Backoff, RetryTransaction, classify
-from .sqlite_read import IDENTITY, TOKEN_PREFIX, Query, read_sqlite
+from .sqlite_read import Query, read_sqlite
 from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, NAME_LENGTH, Record, Table, record_key
 
 __all__ = ["META_TABLE", "SCHEMA_VERSION", "Query", "Store", "record_key"]
@@ -92,11 +93,12 @@ T = TypeVar("T")
 class Store:
     """MiniCloud's database.  ``open()`` connects and makes sure the schema is current."""
 
-    def __init__(self, url: str, extra_tables: Iterable[str] = (),
+    def __init__(self, url: str | StoreURL, extra_tables: Iterable[str] = (),
                  notify: Callable[[str], None] | None = None):
-        # The store as configured: one URL, or several (a cluster's nodes) separated by spaces.
-        self.url = url
-        self._urls = split_urls(url) or [url]
+        # The store as configured: an SQLite file, or one server URL or several (a cluster's
+        # nodes, each a StoreURL of its own).
+        self.url = StoreURL.of(url)
+        self._urls = self.url.nodes
         # The node in use: an index into _urls.  Lost: the next connection goes to the next.
         self._node = 0
         self._node_lost = False
@@ -111,8 +113,10 @@ class Store:
         # One connection per transaction, shared by nested uses in the same thread.
         self._lock = threading.RLock()
         self._conn: Any = None
-        # Rows read since the last take_skipped() that are no JSON object ("table/key").
+        # Rows read since the last take_skipped() that do not fit their kind ("table/key"),
+        # and those taken before: every unreadable row this session has met.
         self._skipped: list[str] = []
+        self._unreadable: set[str] = set()
         # False for a command that must change nothing (``drift``): an older or half-made
         # schema is then refused instead of brought up to date.
         self.upgrade = True
@@ -122,6 +126,10 @@ class Store:
         # Each lock's token (meta row ``token/NAME``) as last read or committed:
         # "GENERATION:RANDOM", written with every bump (see bump and token).
         self.tokens: dict[str, str] = {}
+        # The generation a lock row that holds no number is read as: unknown, so a number no
+        # other reading gives (negative, and this session's own), so that no saved view and
+        # no other session's reading ever matches it.
+        self._unknown_generation = -1 - int.from_bytes(os.urandom(6), "big")
 
     @property
     def skipped(self) -> list[str]:
@@ -129,7 +137,19 @@ class Store:
 
     def take_skipped(self) -> list[str]:
         taken, self._skipped = self._skipped, []
+        self._unreadable.update(taken)
         return taken
+
+    def unreadable(self, table: str, key: str) -> bool:
+        """Did this session find that row unreadable?  A write then leaves it as it is."""
+        name = f"{table}/{key}"
+        return name in self._unreadable or name in self._skipped
+
+    def unreadable_object(self, kind: str, cloud: str, ident: str) -> bool:
+        """Is the row of that object one this session found unreadable?  A sync then neither
+        reports the object as new (it is there, in a row this MiniCloud cannot read) nor
+        writes it over that row."""
+        return self.unreadable(TABLES[kind], record_key(cloud, ident))
 
     @property
     def in_transaction(self) -> bool:
@@ -138,10 +158,10 @@ class Store:
 
     @property
     def is_sqlite(self) -> bool:
-        return self.url.startswith("sqlite")
+        return self.url.is_sqlite
 
     @property
-    def node_url(self) -> str:
+    def node_url(self) -> StoreURL:
         """The URL in use (one of several when the store names a cluster's nodes)."""
         return self._urls[self._node]
 
@@ -173,6 +193,12 @@ class Store:
                         self._skip_node(exc, node)  # a lost node: the next, without a word
                         continue
                     raise StoreError(self.explain(exc)) from None
+                except TypeError as exc:
+                    self._dispose()
+                    if not unknown_option(exc):
+                        raise
+                    # The URL's options are handed to the database driver as they are.
+                    raise StoreError(self.explain(exc)) from None
                 except StoreError as err:
                     self._dispose()
                     if classify(err) == LOST and tried < len(self._urls):
@@ -192,8 +218,8 @@ class Store:
         self._node_lost = False
 
     def _prepare_folder(self) -> None:
-        path = self.url[len("sqlite:///"):] if self.url.startswith("sqlite:///") else ""
-        if path and path != ":memory:":
+        path = self.url.sqlite_path
+        if path:
             try:
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             except OSError as exc:
@@ -206,10 +232,10 @@ class Store:
         self._metadata = sa.MetaData()
         self._sa_tables = {}
         if not self.is_sqlite:
-            server = sa.create_engine(self.node_url, pool_pre_ping=True)
+            server = sa.create_engine(self.node_url.sa(), pool_pre_ping=True)
             sa.event.listen(server, "connect", _on_connect)
             return server
-        engine = sa.create_engine(self.url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+        engine = sa.create_engine(self.url.sa(), connect_args={"timeout": SQLITE_BUSY_SECONDS})
 
         # pysqlite's own transaction handling begins late and never IMMEDIATE: take it over,
         # so that a write transaction holds the write lock from its first statement.
@@ -237,9 +263,10 @@ class Store:
             code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
             if code != 1049:  # ER_BAD_DB_ERROR: unknown database
                 raise
-            parts = urlsplit(self.node_url)
-            name = parts.path.lstrip("/")
-            server = sa.create_engine(urlunsplit(parts._replace(path="/")))
+            url = self.node_url.sa()
+            name = url.database or ""
+            # No database: the server's own connection (set() leaves a None unchanged).
+            server = sa.create_engine(url.set(database=""))
             try:
                 with server.connect() as conn:
                     conn.execute(sa.text(
@@ -260,16 +287,21 @@ class Store:
         meta = self.sa_table(META_TABLE)
         try:
             with self.engine.connect() as conn:
-                value = conn.execute(sa.select(meta.c.value)
-                                     .where(meta.c.name == "schema")).scalar()
+                row = conn.execute(sa.select(meta.c.value)
+                                   .where(meta.c.name == SCHEMA)).first()
         except sa.exc.SQLAlchemyError as exc:
             if classify(exc) is not None:
                 raise  # the node went, or was busy: not "no meta table"
             return None  # no meta table yet
-        try:
-            return int(value) if value is not None else None
-        except ValueError:
+        if row is None:
             return None
+        version = meta_rows.number(row.value)
+        if version is None:
+            # Made again, it could be the wrong schema for what the store holds.
+            raise StoreError(f"store {describe_url(self.node_url)}: its schema version (row "
+                             f"{row_name(SCHEMA)}) is unreadable, so MiniCloud cannot tell "
+                             "whether it may use the store; restore a copy of the store")
+        return version
 
     def _ensure_schema(self) -> None:
         version = self.schema_version()
@@ -297,16 +329,34 @@ class Store:
         """Give the store its id once (stores made before ids get one at their next open)."""
         import uuid
 
-        self.identity = self.meta(IDENTITY)
-        if self.identity is not None:
+        if self._read_identity():
             return  # every open but the first: a read, no write transaction
         meta = self.sa_table(META_TABLE)
         identity = uuid.uuid4().hex
         # Insert-if-missing: right to run again, even after a commit whose answer was lost.
+        # An unreadable id stays as it is (never rewritten): no view is saved then.
         self.retrying(lambda conn: conn.execute(
             meta.insert().prefix_with("OR IGNORE" if self.is_sqlite else "IGNORE")
             .values(name=IDENTITY, value=identity)), write=True)
-        self.identity = self.meta(IDENTITY)  # ours, or another process's made first
+        self._read_identity()  # ours, or another process's made first
+
+    def _read_identity(self) -> bool:
+        """Read the store's id; False when there is no id row yet."""
+        import sqlalchemy as sa
+
+        meta = self.sa_table(META_TABLE)
+        query = sa.select(meta.c.value).where(meta.c.name == IDENTITY)
+        row = self.retrying(lambda conn: conn.execute(query).first())
+        if row is None:
+            return False
+        self._keep_identity(row.value)
+        return True
+
+    def _keep_identity(self, value: Any) -> None:
+        """The store's id as read: None (and named) when the row holds none."""
+        self.identity = meta_rows.identity(value)
+        if self.identity is None:
+            self._unreadable_meta(IDENTITY)
 
     def _create_missing(self, names: list[str]) -> None:
         import sqlalchemy as sa
@@ -547,7 +597,7 @@ class Store:
         import sqlalchemy as sa
 
         meta = self.sa_table(META_TABLE)
-        key = f"lock/{name}"
+        key = lock_row(name)
         query = sa.select(meta.c.value).where(meta.c.name == key)
         if not self.is_sqlite:
             query = query.with_for_update()
@@ -563,7 +613,28 @@ class Store:
             conn.execute(sa.text(f"INSERT INTO {META_TABLE} (name, value) VALUES (:n, :v) "
                                  "ON DUPLICATE KEY UPDATE value = VALUES(value)"),
                          {"n": f"held/{name}", "v": uuid.uuid4().hex})
-        return int(value or 0)
+        generation = meta_rows.number(value)
+        if generation is None:
+            generation = self._past_every_generation(conn)
+            log.warning("lock row %s held no generation number; set past every earlier "
+                        "one: %d", row_name(key), generation)
+            conn.execute(meta.update().where(meta.c.name == key)
+                         .values(value=str(generation)))
+        return generation
+
+    def _past_every_generation(self, conn: Any) -> int:
+        """A generation for a lock row that held no number (damaged): none a session may
+        hold, so that every session re-reads what the lock covers.  Sessions hold the counts
+        they read before the damage (small numbers) or nothing (the damage was unreadable):
+        the store's clock in microseconds is past both, and past any earlier such setting.
+        Read on ``conn``, the transaction taking the lock (no transaction is open yet)."""
+        import sqlalchemy as sa
+
+        if self.is_sqlite:
+            now = time.time()
+        else:
+            now = float(conn.execute(sa.text("SELECT UNIX_TIMESTAMP(NOW(6))")).scalar())
+        return int(now * 1_000_000)
 
     def generation(self, conn: Any, name: str) -> int:
         """The generation of a lock held by the current transaction."""
@@ -582,7 +653,7 @@ class Store:
 
         meta = self.sa_table(META_TABLE)
         value = self.generation(conn, name) + 1
-        conn.execute(meta.update().where(meta.c.name == f"lock/{name}")
+        conn.execute(meta.update().where(meta.c.name == lock_row(name))
                      .values(value=str(value)))
         conn.info["minicloud_locks"][name] = value
         token = f"{value}:{uuid.uuid4().hex}"
@@ -606,25 +677,40 @@ class Store:
                 return self._generations(loaded[1])
         meta = self.sa_table(META_TABLE)
         query = sa.select(meta.c.name, meta.c.value).where(
-            meta.c.name.like("lock/%") | meta.c.name.like(f"{TOKEN_PREFIX}%")
+            meta.c.name.like(lock_row("%")) | meta.c.name.like(f"{TOKEN_PREFIX}%")
             | (meta.c.name == IDENTITY))
         rows = self.retrying(lambda conn: conn.execute(query).fetchall())
         return self._generations(rows)
 
     def _generations(self, rows: Iterable[Any]) -> dict[str, int]:
         """The locks' generations among meta rows (the store's id and the tokens are kept
-        aside: the tokens read replace those known, as one picture of the store)."""
+        aside: the tokens read replace those known, as one picture of the store).  A row
+        that holds no number, id or token is named as unreadable: a lock's generation is then
+        unknown (see _unknown_generation), a token stands for nothing."""
         found: dict[str, int] = {}
         tokens: dict[str, str] = {}
         for name, value in rows:
             if name == IDENTITY:
-                self.identity = value
+                self._keep_identity(value)
             elif name.startswith(TOKEN_PREFIX):
-                tokens[name[len(TOKEN_PREFIX):]] = str(value)
+                token = meta_rows.token(value)
+                if token is None:
+                    self._unreadable_meta(name)
+                else:
+                    tokens[name[len(TOKEN_PREFIX):]] = token
             else:
-                found[name[len("lock/"):]] = int(value or 0)
+                generation = meta_rows.number(value)
+                if generation is None:
+                    self._unreadable_meta(name)
+                    generation = self._unknown_generation
+                found[name[len(lock_row("")):]] = generation
         self.tokens = tokens
         return found
+
+    def _unreadable_meta(self, name: str) -> None:
+        log.warning("unreadable meta row %s", row_name(name))
+        if row_name(name) not in self._skipped:
+            self._skipped.append(row_name(name))
 
     def token(self, name: str, generation: int) -> str | None:
         """What tells the rows of lock ``name`` at ``generation`` apart from any other rows
@@ -669,8 +755,8 @@ class Store:
         """An SQLite store whose file does not exist yet: it holds nothing, and a read-only
         command (the first ``topology`` of a new home) need not create it; the first write
         does."""
-        path = self.url[len("sqlite:///"):] if self.url.startswith("sqlite:///") else ""
-        return bool(path) and path != ":memory:" and not os.path.exists(path)
+        path = self.url.sqlite_path
+        return bool(path) and not os.path.exists(path)
 
     def load(self, kind: str) -> list[Record]:
         return self.kind(kind).rows()

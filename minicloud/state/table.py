@@ -16,6 +16,8 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from ..model.errors import StaleError, StoreError
+from ..model.kinds import KINDS
+from ..model.shapes import Shape, shape
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,9 @@ class Database(Protocol):
     @property
     def skipped(self) -> list[str]: ...
 
+    def unreadable(self, table: str, key: str) -> bool: ...
+
+
 Record = tuple[dict[str, Any], int]
 
 
@@ -44,20 +49,73 @@ def record_key(cloud: str, ident: str) -> str:
     return f"{cloud}/{ident}"
 
 
+# The model class of each of MiniCloud's tables (a driver's own tables have none).
+CLASSES: dict[str, type] = {k.table: k.cls for k in KINDS.values()}
+# Their shapes, made at the first read of each.
+_SHAPES: dict[str, Shape] = {}
+
+
 def decode(table: str, key: str, text: str | None,
            skipped: list[str] | None = None) -> dict[str, Any] | None:
     """A row's data, or None (logged, and named in ``skipped``) when it is no JSON object: a
     newer MiniCloud's, or damaged.  Such rows are skipped, never rewritten."""
     try:
-        data = json.loads(text) if text is not None else None
+        # Text only: a column holding a number or bytes (SQLite keeps any type) is damage.
+        data = json.loads(text) if type(text) is str else None
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        log.warning("skipped unreadable row %s/%s", table, key)
-        if skipped is not None:
-            skipped.append(f"{table}/{key}")
+        _skip(table, key, "its data is no JSON object", skipped)
         return None
     return data
+
+
+def read_row(table: str, key: Any, cloud: Any, name: Any, text: Any, version: Any,
+             skipped: list[str] | None) -> Record | None:
+    """A row as ``(data, version)``, or None (logged, and named in ``skipped``) when any of
+    its columns does not fit: the data is no object of the table's kind (model.shapes), the
+    version is no whole number, or the key, cloud or name columns are not the ones the data
+    gives (the indexes would find the row under another cloud or name).  Every read of a
+    record passes here; what does not fit is skipped, never rewritten: a newer MiniCloud may
+    share the store."""
+    if type(key) is not str:
+        _skip(table, repr(key), "its key is no text", skipped)
+        return None
+    data = decode(table, key, text, skipped)
+    if data is None:
+        return None
+    kind = _SHAPES.get(table)
+    if kind is None and table in CLASSES:
+        kind = _SHAPES[table] = shape(CLASSES[table])
+    found = _column_problem(key, cloud, name, version) if kind is None else \
+        kind.problem(data) or _column_problem(key, cloud, name, version, kind, data)
+    if found is not None:
+        _skip(table, key, found, skipped)
+        return None
+    return data, version
+
+
+def _column_problem(key: str, cloud: Any, name: Any, version: Any, kind: Shape | None = None,
+                    data: dict[str, Any] | None = None) -> str | None:
+    if type(version) is not int:
+        return "its version is no whole number"
+    if kind is None or data is None:
+        return None  # a driver's own table: its rows are its business
+    owner_field, ident_field = kind.key_fields
+    owner = data[owner_field]
+    if key != record_key(owner, data[ident_field]):
+        return "its key is not the one its data gives"
+    if cloud != owner:
+        return "its cloud column is not the one its data gives"
+    if name != name_of(data):
+        return "its name column is not the one its data gives"
+    return None
+
+
+def _skip(table: str, key: str, why: str, skipped: list[str] | None) -> None:
+    log.warning("skipped unreadable row %s/%s: %s", table, key, why)
+    if skipped is not None:
+        skipped.append(f"{table}/{key}")
 
 
 def name_of(data: dict[str, Any]) -> str:
@@ -86,6 +144,21 @@ class Table:
     def sa(self) -> Any:
         return self.store.sa_table(self.name)
 
+    def _kept(self, key: str, version: Any, stored_cloud: Any, cloud: str) -> bool:
+        """A row of MiniCloud's that a write must leave as it is: this session found it
+        unreadable (a newer MiniCloud's, or damaged), or its version is no number, or its
+        cloud column is not its key's (reads by cloud never see it).  Such a row is never
+        rewritten; removing its object removes it."""
+        if self.name not in CLASSES:
+            return False  # a driver's own table: its rows are its business
+        if type(version) is not int or stored_cloud != cloud or \
+                self.store.unreadable(self.name, key):
+            log.warning("unreadable row %s/%s left as it is, not rewritten", self.name, key)
+            if f"{self.name}/{key}" not in self.store.skipped:  # not met by a read yet
+                self.store.skipped.append(f"{self.name}/{key}")
+            return True
+        return False
+
     def rows(self, cloud: str | None = None, name: str | None = None,
              contains: str | None = None) -> list[Record]:
         """``(data, version)`` of every readable record (of one cloud; of that name, by the
@@ -103,9 +176,10 @@ class Table:
             result = conn.execute(query).fetchall()
         out = []
         for row in result:
-            data = decode(self.name, row.key, row.data, self.store.skipped)
-            if data is not None and (name is None or data.get("name") == name):
-                out.append((data, row.version))
+            record = read_row(self.name, row.key, row.cloud, row.name, row.data, row.version,
+                              self.store.skipped)
+            if record is not None and (name is None or record[0].get("name") == name):
+                out.append(record)
         return out
 
     def get(self, key: str) -> Record | None:
@@ -114,8 +188,8 @@ class Table:
             row = conn.execute(t.select().where(t.c.key == key)).first()
         if row is None:
             return None
-        data = decode(self.name, key, row.data)
-        return None if data is None else (data, row.version)
+        return read_row(self.name, row.key, row.cloud, row.name, row.data, row.version,
+                        self.store.skipped)
 
     def put(self, key: str, cloud: str, data: dict[str, Any], expected: int | None = None) -> int:
         """Write a record; return its new version.
@@ -130,6 +204,8 @@ class Table:
         with self.store.transaction(write=True) as conn:
             if expected is None:
                 row = conn.execute(t.select().where(t.c.key == key)).first()
+                if row is not None and self._kept(key, row.version, row.cloud, cloud):
+                    return row.version if type(row.version) is int else 0
                 version = (row.version if row is not None else 0) + 1
                 if row is None:
                     conn.execute(t.insert().values(key=key, cloud=cloud, name=name, data=text,
@@ -138,6 +214,9 @@ class Table:
                     conn.execute(t.update().where(t.c.key == key)
                                  .values(cloud=cloud, name=name, data=text, version=version))
                 return version
+            if self.name in CLASSES and self.store.unreadable(self.name, key):
+                raise StoreError(f"row {self.name}/{key} of the store is unreadable (a newer "
+                                 "MiniCloud's, or damaged) and is not rewritten")
             if expected == 0:
                 if conn.execute(t.select().where(t.c.key == key)).first() is not None:
                     raise StaleError(f"{key} was created meanwhile by another MiniCloud; "
@@ -177,6 +256,7 @@ class Table:
         """Unversioned bulk write: one query to read versions, then batched inserts and updates.
 
         Returns the new version of each key.  This is how a sync writes what a cloud reports.
+        A row found unreadable is left as it is (its version is returned as it stands).
         """
         import sqlalchemy as sa
 
@@ -187,13 +267,21 @@ class Table:
             _check_lengths(key, cloud)
         t = self.sa
         versions: dict[str, int] = {}
+        stored_clouds: dict[str, Any] = {}
         with self.store.transaction(write=True) as conn:
             keys = [key for key, _, _ in records]
             for i in range(0, len(keys), BATCH):
-                query = sa.select(t.c.key, t.c.version).where(t.c.key.in_(keys[i:i + BATCH]))
-                versions.update({row.key: row.version for row in conn.execute(query)})
+                query = sa.select(t.c.key, t.c.cloud, t.c.version).where(
+                    t.c.key.in_(keys[i:i + BATCH]))
+                for row in conn.execute(query):
+                    versions[row.key] = row.version
+                    stored_clouds[row.key] = row.cloud
             inserts, updates = [], []
             for key, cloud, data in records:
+                if key in versions and self._kept(key, versions[key], stored_clouds[key], cloud):
+                    if type(versions[key]) is not int:
+                        versions[key] = 0
+                    continue
                 text = encode(data)
                 name = name_of(data)
                 if key in versions:

@@ -469,7 +469,8 @@ class UnitOfWork:
             if tx.generations[name] != baseline.generation:
                 current = {(o.kind, o.id): o for kind in BASELINE_KINDS
                            for o in rows.all(kind)}
-            found = merge(baseline, current, snapshot)
+            found = merge(baseline, current, snapshot,
+                          lambda key: self.store.unreadable_object(key[0], name, key[1]))
             drift = Drift(name, at, compare(found.before, found.after))
             writes = Writes()
             writes.put(dataclasses.replace(row, reachable=True, synced_at=at,

@@ -149,7 +149,7 @@ def test_a_backup_put_back_under_an_open_menu_is_shown_as_it_is(
         demo_app: MiniCloud, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The store's rows replaced by a backup, then written again by another session: the
     cloud has the generation the menu saw, with other rows; the token tells them apart."""
-    url = demo_app.config.db_url
+    url = demo_app.config.db_url.rendered()  # the URL as text, for the copy helpers
     backup = _elsewhere(url, "backup")
     out = menu(demo_app,
                lambda: _copy_store(url, backup),

@@ -169,7 +169,7 @@ def test_bad_fault_plan_in_a_one_shot_command_exits_2(store: Store, tmp_path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     from minicloud.cli.main import main
 
-    if not store.url.startswith("sqlite"):
+    if not store.is_sqlite:
         pytest.skip("the command runs on its own SQLite home")
     for name in ("MINICLOUD_CONFIG", "MINICLOUD_DB_URL"):
         monkeypatch.delenv(name, raising=False)

@@ -395,7 +395,7 @@ def test_unsupported_store_url_is_one_line_before_the_menu(run: Runner, url: str
     result = run(stdin="2\n1\n")
     assert result.code == 2
     assert result.out == ""  # said before the menu, once, not at every entry
-    assert result.err.startswith("minicloud: unsupported store URL (")
+    assert result.err.startswith(f"minicloud: unsupported store URL {url} (")
     assert "sqlite:///PATH or mysql+pymysql://" in result.err
     assert len(result.err.splitlines()) == 1
 

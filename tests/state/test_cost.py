@@ -15,7 +15,6 @@ from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
 from minicloud.config import Config
 from minicloud.drivers.stub.driver import StubDriver
-from minicloud.state import sqlite_read
 from minicloud.state import table as table_module
 from tests.backends import backend_url, seeded_url
 from tests.bulk import bulk_stub_cloud
@@ -26,7 +25,8 @@ Rows = Counter[tuple[str, str]]
 
 @pytest.fixture
 def rows_read(monkeypatch: pytest.MonkeyPatch) -> Rows:
-    """Every row decoded from the store, by (table, cloud): every read passes there."""
+    """Every row decoded from the store, by (table, cloud): every read passes there (the
+    store's reads and the sqlite3 ones alike, through table.read_row)."""
     counted: Rows = Counter()
     original = table_module.decode
 
@@ -35,7 +35,6 @@ def rows_read(monkeypatch: pytest.MonkeyPatch) -> Rows:
         return original(table, key, text, skipped)
 
     monkeypatch.setattr(table_module, "decode", counting)
-    monkeypatch.setattr(sqlite_read, "decode", counting)
     return counted
 
 

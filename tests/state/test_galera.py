@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from minicloud.model.errors import StoreError
 from minicloud.state.store import META_TABLE, NODE_LOST, Store
-from tests.backends import Cluster, needs_galera, seed_mysql
+from tests.backends import Cluster, intent_row, needs_galera, seed_mysql
 from tests.consistency import minicloud, open_app
 
 pytestmark = needs_galera
@@ -156,7 +156,8 @@ def test_two_lock_holders_on_two_nodes_writing_other_rows_are_serialized(
         table = store.table("intents")
         others = len(table.rows(CLOUD))
         seen.append((run, others))
-        table.put(f"{CLOUD}/intent-{id(store)}", CLOUD, {"name": "x"}, expected=0)
+        key = f"{CLOUD}/intent-{id(store)}"
+        table.put(key, CLOUD, intent_row(key), expected=0)
         return others
 
     try:
@@ -181,7 +182,8 @@ def test_the_loser_of_a_race_without_retries_is_refused_in_one_line(cluster: Clu
         try:
             with stores[i].transaction(write=True, locks=(CLOUD,)):
                 both.wait()
-                stores[i].table("intents").put(f"{CLOUD}/i{i}", CLOUD, {"n": i}, expected=0)
+                key = f"{CLOUD}/i{i}"
+                stores[i].table("intents").put(key, CLOUD, intent_row(key, n=i), expected=0)
         except StoreError as err:
             errors[i] = err
 
@@ -237,11 +239,13 @@ def test_a_node_lost_during_a_write_is_retried_on_another_without_a_duplicate(
 
     def body(conn: Any) -> None:
         runs[0] += 1
-        store.table("intents").put(f"{CLOUD}/first", CLOUD, {"n": 1}, expected=0)
+        first = f"{CLOUD}/first"
+        store.table("intents").put(first, CLOUD, intent_row(first, n=1), expected=0)
         if runs[0] == 1:  # the node this transaction runs on (the proxy chose one)
             killed.append(cluster.number(conn))
             cluster.kill(killed[0])
-        store.table("intents").put(f"{CLOUD}/second", CLOUD, {"n": 2}, expected=0)
+        second = f"{CLOUD}/second"
+        store.table("intents").put(second, CLOUD, intent_row(second, n=2), expected=0)
         store.bump(conn, CLOUD)
 
     try:

@@ -12,7 +12,7 @@ from minicloud.config import Config
 from minicloud.model.errors import StaleError, StoreError
 from minicloud.model.kinds import TABLES
 from minicloud.secrets import redact
-from minicloud.state.dburl import describe_url, with_password
+from minicloud.state.dburl import StoreURL, describe_url
 from minicloud.state.store import (
     META_TABLE,
     SCHEMA_VERSION,
@@ -20,6 +20,13 @@ from minicloud.state.store import (
     Store,
     record_key,
 )
+
+
+def fits(key: str, **fields: object) -> dict[str, object]:
+    """Data that fits every resource kind's shape for ``key`` ("cloud/id": its name is the
+    id), with ``fields`` beside it: what these tests check is the table, not the kinds."""
+    cloud, ident = key.split("/", 1)
+    return {"cloud": cloud, "id": ident, "name": ident, **fields}
 
 
 @pytest.fixture
@@ -56,7 +63,8 @@ def test_put_get_delete(store: Store) -> None:
     key = record_key("Lab", "net-1")
     assert key == "Lab/net-1"
     assert table.get(key) is None
-    data = {"id": "net-1", "name": "n", "nested": [{"cidr": "10.0.0.0/24"}], "text": "é✓"}
+    data = {"cloud": "Lab", "id": "net-1", "name": "n", "nested": [{"cidr": "10.0.0.0/24"}],
+            "text": "é✓"}
     assert table.put(key, "Lab", data) == 1
     assert table.get(key) == (data, 1)
     assert table.rows() == [(data, 1)]
@@ -69,67 +77,67 @@ def test_put_get_delete(store: Store) -> None:
 
 def test_version_increments(store: Store) -> None:
     table = store.kind("router")
-    assert table.put("c/r", "c", {"v": 1}) == 1
-    assert table.put("c/r", "c", {"v": 2}) == 2
-    assert table.put("c/r", "c", {"v": 3}, expected=2) == 3
-    assert table.put("c/r", "c", {"v": 4}, expected=3) == 4
-    assert table.get("c/r") == ({"v": 4}, 4)
-    assert table.put("c/new", "c", {"v": 1}, expected=0) == 1
+    assert table.put("c/r", "c", fits("c/r", v=1)) == 1
+    assert table.put("c/r", "c", fits("c/r", v=2)) == 2
+    assert table.put("c/r", "c", fits("c/r", v=3), expected=2) == 3
+    assert table.put("c/r", "c", fits("c/r", v=4), expected=3) == 4
+    assert table.get("c/r") == (fits("c/r", v=4), 4)
+    assert table.put("c/new", "c", fits("c/new", v=1), expected=0) == 1
 
 
 def test_stale_expected_version_raises_and_writes_nothing(store: Store) -> None:
     table = store.kind("router")
-    table.put("c/r", "c", {"v": 1})
-    table.put("c/r", "c", {"v": 2})
+    table.put("c/r", "c", fits("c/r", v=1))
+    table.put("c/r", "c", fits("c/r", v=2))
     with pytest.raises(StaleError):
-        table.put("c/r", "c", {"v": "late"}, expected=1)
-    assert table.get("c/r") == ({"v": 2}, 2)
+        table.put("c/r", "c", fits("c/r", v="late"), expected=1)
+    assert table.get("c/r") == (fits("c/r", v=2), 2)
     with pytest.raises(StaleError):  # "create" of a record that exists meanwhile
-        table.put("c/r", "c", {"v": "late"}, expected=0)
-    assert table.get("c/r") == ({"v": 2}, 2)
+        table.put("c/r", "c", fits("c/r", v="late"), expected=0)
+    assert table.get("c/r") == (fits("c/r", v=2), 2)
     with pytest.raises(StaleError):
         table.delete("c/r", expected=1)
-    assert table.get("c/r") == ({"v": 2}, 2)
+    assert table.get("c/r") == (fits("c/r", v=2), 2)
     table.delete("c/r", expected=2)
     assert table.get("c/r") is None
 
 
 def test_stale_write_inside_a_transaction_writes_nothing(store: Store) -> None:
     table = store.kind("network")
-    table.put("c/a", "c", {"v": 1})
+    table.put("c/a", "c", fits("c/a", v=1))
     with pytest.raises(StaleError), store.transaction():
-        table.put("c/b", "c", {"v": 1}, expected=0)
-        table.put("c/a", "c", {"v": "late"}, expected=7)
+        table.put("c/b", "c", fits("c/b", v=1), expected=0)
+        table.put("c/a", "c", fits("c/a", v="late"), expected=7)
     assert table.get("c/b") is None
-    assert table.get("c/a") == ({"v": 1}, 1)
+    assert table.get("c/a") == (fits("c/a", v=1), 1)
 
 
 def test_transaction_rollback_on_exception(store: Store) -> None:
     networks, routers = store.kind("network"), store.kind("router")
     with pytest.raises(RuntimeError), store.transaction():
-        networks.put("c/n", "c", {"n": 1})
-        routers.put("c/r", "c", {"r": 1})
+        networks.put("c/n", "c", fits("c/n"))
+        routers.put("c/r", "c", fits("c/r"))
         raise RuntimeError("boom")
     assert networks.get("c/n") is None
     assert routers.get("c/r") is None
     with store.transaction():
-        networks.put("c/n", "c", {"n": 1})
-        routers.put("c/r", "c", {"r": 1})
-    assert networks.get("c/n") == ({"n": 1}, 1)
-    assert routers.get("c/r") == ({"r": 1}, 1)
+        networks.put("c/n", "c", fits("c/n"))
+        routers.put("c/r", "c", fits("c/r"))
+    assert networks.get("c/n") == (fits("c/n"), 1)
+    assert routers.get("c/r") == (fits("c/r"), 1)
 
 
 def test_delete_cloud_removes_only_that_cloud(store: Store) -> None:
     table = store.kind("instance")
-    table.put("a/1", "a", {"x": 1})
-    table.put("b/1", "b", {"x": 2})
+    table.put("a/1", "a", fits("a/1", x=1))
+    table.put("b/1", "b", fits("b/1", x=2))
     table.delete_cloud("a")
-    assert table.rows() == [({"x": 2}, 1)]
+    assert table.rows() == [(fits("b/1", x=2), 1)]
 
 
 def test_put_many(store: Store) -> None:
     table = store.kind("image")
-    table.put_many((f"c/{i}", "c", {"i": i}) for i in range(5))
+    table.put_many((f"c/{i}", "c", fits(f"c/{i}", i=i)) for i in range(5))
     assert sorted(d["i"] for d, _ in table.rows()) == list(range(5))
 
 
@@ -142,12 +150,13 @@ def test_over_long_keys_are_refused(store: Store) -> None:
 
 def test_restart_sees_data(db_url: str) -> None:
     first = Store(db_url).open()
-    first.kind("cloud").put("Lab/Lab", "Lab", {"name": "Lab"})
+    lab = {"name": "Lab", "type": "stub"}
+    first.kind("cloud").put("Lab/Lab", "Lab", lab)
     first.close()
     second = Store(db_url).open()
     try:
-        assert second.kind("cloud").get("Lab/Lab") == ({"name": "Lab"}, 1)
-        assert second.load("cloud") == [({"name": "Lab"}, 1)]
+        assert second.kind("cloud").get("Lab/Lab") == (lab, 1)
+        assert second.load("cloud") == [(lab, 1)]
     finally:
         second.close()
 
@@ -233,13 +242,16 @@ def test_describe_url() -> None:
 
 
 def test_with_password() -> None:
-    url = with_password("mysql+pymysql://mini@db:3307/mc?charset=utf8mb4", SECRET)
-    assert url == "mysql+pymysql://mini:s3cr3t-P%40ss@db:3307/mc?charset=utf8mb4"
-    parsed = sqlalchemy.engine.make_url(url)
-    assert parsed.password == SECRET
-    assert with_password(URL, "other") == URL  # a URL's own password wins
-    assert with_password("sqlite:////tmp/x.db", SECRET) == "sqlite:////tmp/x.db"
-    assert with_password("mysql+pymysql://mini@db/mc", None) == "mysql+pymysql://mini@db/mc"
+    url = StoreURL.of("mysql+pymysql://mini@db:3307/mc?charset=utf8mb4").with_password(SECRET)
+    assert url.rendered() == "mysql+pymysql://mini:s3cr3t-P%40ss@db:3307/mc?charset=utf8mb4"
+    assert url.sa().password == SECRET
+    assert SECRET not in repr(url) and SECRET not in str(url)
+    # A URL's own password wins.
+    assert StoreURL.of(URL).with_password("other").sa() == sqlalchemy.engine.make_url(URL)
+    sqlite = StoreURL.of("sqlite:////tmp/x.db")
+    assert sqlite.with_password(SECRET) == sqlite
+    plain = StoreURL.of("mysql+pymysql://mini@db/mc")
+    assert plain.with_password(None).rendered() == "mysql+pymysql://mini@db/mc"
 
 
 def test_unreachable_server_message_has_no_password() -> None:
@@ -277,8 +289,12 @@ def test_explain_masks_urls_in_driver_messages() -> None:
 # -- migration from the schema without row versions --------------------------------------------
 
 def _old_schema(url: str) -> None:
-    """What a store written before row versions looks like: key, cloud, data; no version."""
+    """What a store written before row versions looks like: key, cloud, data; no version.
+    (The tables of the store the fixture made are dropped first: those are current.)"""
     engine = sqlalchemy.create_engine(url)
+    current = sqlalchemy.MetaData()
+    current.reflect(bind=engine)
+    current.drop_all(bind=engine)
     meta = sqlalchemy.MetaData()
     clouds = sqlalchemy.Table(
         "clouds", meta,

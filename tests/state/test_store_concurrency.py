@@ -161,7 +161,9 @@ for b in range(batches):
     with store.transaction():
         table = store.kind("image")
         for i in range(rows):
-            table.put(f"{prefix}/{b}/{i:03d}", "crash", {"prefix": prefix, "batch": b, "i": i})
+            ident = f"{prefix}-{b}-{i:03d}"  # an image's row, as the store reads it back
+            table.put(f"crash/{ident}", "crash", {"cloud": "crash", "id": ident, "name": ident,
+                                                  "prefix": prefix, "batch": b, "i": i})
 store.close()
 print("finished", flush=True)
 """

@@ -24,7 +24,7 @@ from minicloud.config import Config, load_config
 from minicloud.model.errors import StoreError
 from minicloud.model.kinds import TABLES
 from minicloud.model.objects import Cloud, Network, Subnet
-from minicloud.state.dburl import describe_url, with_password
+from minicloud.state.dburl import StoreURL, describe_url
 from minicloud.state.store import SCHEMA_VERSION, Store
 from tests.backends import BACKENDS, MYSQL_URL, NO_MYSQL, backend_url, drop_all_tables
 
@@ -72,7 +72,8 @@ def test_open_creates_every_table_and_round_trips(store_url: str) -> None:
     store = Store(store_url).open()
     try:
         assert set(TABLES.values()) <= store.table_names()
-        net = {"name": "ñet-" + "x" * 200, "cidrs": ["10.0.0.0/24"], "n": 1}
+        net = {"cloud": "c1", "id": "n1", "name": "ñet-" + "x" * 200,
+               "cidrs": ["10.0.0.0/24"], "n": 1}
         table = store.kind("network")
         assert table.put("c1/n1", "c1", net) == 1
         assert table.get("c1/n1") == (net, 1)
@@ -93,8 +94,12 @@ def test_open_creates_every_table_and_round_trips(store_url: str) -> None:
 # -- schema migration ---------------------------------------------------------------------------
 
 def write_old_store(url: str) -> None:
-    """Tables as MiniCloud wrote them before row versions: key, cloud, data; no version."""
+    """Tables as MiniCloud wrote them before row versions: key, cloud, data; no version.
+    (The tables of the store the fixture made are dropped first: those are current.)"""
     engine = sqlalchemy.create_engine(url)
+    current = sqlalchemy.MetaData()
+    current.reflect(bind=engine)
+    current.drop_all(bind=engine)
     meta = sqlalchemy.MetaData()
     tables = {
         name: sqlalchemy.Table(
@@ -167,13 +172,15 @@ def test_password_variable_fills_a_url_without_password(monkeypatch: pytest.Monk
     monkeypatch.setenv("MINICLOUD_DB_URL",
                        "mysql+pymysql://mc@db.example:3306/minicloud?charset=utf8mb4")
     monkeypatch.setenv("MINICLOUD_DB_PASSWORD", "p@ss/w:rd")
-    url = load_config().db_url
+    url = load_config().db_url.rendered()
     assert urlsplit(url).password == "p%40ss%2Fw%3Ard"
     assert sqlalchemy.engine.make_url(url).password == "p@ss/w:rd"
     assert url.endswith("@db.example:3306/minicloud?charset=utf8mb4")
     # A URL that has a password keeps it; SQLite URLs are left alone.
-    assert with_password("mysql+pymysql://mc:own@h/db", "other") == "mysql+pymysql://mc:own@h/db"
-    assert with_password("sqlite:////tmp/x.db", "other") == "sqlite:////tmp/x.db"
+    own = StoreURL.of("mysql+pymysql://mc:own@h/db").with_password("other")
+    assert own.rendered() == "mysql+pymysql://mc:own@h/db"
+    sqlite = StoreURL.of("sqlite:////tmp/x.db")
+    assert sqlite.with_password("other") == sqlite
 
 
 @pytest.mark.mysql

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from minicloud.config import load_config
 from minicloud.model.errors import ConfigError, StoreError
-from minicloud.state.dburl import check_url, describe_url, explain, with_password
+from minicloud.state.dburl import StoreURL, check_url, describe_url, explain
 from minicloud.state.retry import (
     ATTEMPTS,
     CONFLICT,
@@ -25,7 +25,7 @@ from minicloud.state.retry import (
     classify,
 )
 from minicloud.state.store import META_TABLE, NODE_LOST, Store
-from tests.backends import BACKENDS, MYSQL_URL, backend_url, needs_mysql
+from tests.backends import BACKENDS, MYSQL_URL, backend_url, intent_row, needs_mysql
 from tests.state.test_store_mysql import closed_port, url_with
 
 MYSQL = "mysql+pymysql://u:pw@db{n}.example.org:3306/mc?charset=utf8mb4"
@@ -93,7 +93,8 @@ def test_a_conflict_runs_the_whole_transaction_again(store: Any) -> None:
 
     def body(conn: Any) -> str:
         runs.append(store.generation(conn, "c"))
-        store.table("intents").put(f"c/i{len(runs)}", "c", {"n": f"i{len(runs)}"}, expected=0)
+        key = f"c/i{len(runs)}"
+        store.table("intents").put(key, "c", intent_row(key, n=f"i{len(runs)}"), expected=0)
         if len(runs) == 1:
             raise failure(1213, "Deadlock found when trying to get lock")
         return "done"
@@ -109,7 +110,8 @@ def test_retries_run_out_in_one_line_having_changed_nothing(store: Any) -> None:
 
     def body(conn: Any) -> None:
         runs[0] += 1
-        store.table("intents").put(f"c/i{runs[0]}", "c", {"n": "x"}, expected=0)
+        key = f"c/i{runs[0]}"
+        store.table("intents").put(key, "c", intent_row(key, n="x"), expected=0)
         raise failure(1213, "Deadlock found when trying to get lock")
 
     with pytest.raises(StoreError) as raised:
@@ -125,7 +127,8 @@ def test_a_node_lost_during_a_write_says_one_line_and_runs_again(store: Any) -> 
 
     def body(conn: Any) -> None:
         runs[0] += 1
-        store.table("intents").put(f"c/i{runs[0]}", "c", {"n": f"i{runs[0]}"}, expected=0)
+        key = f"c/i{runs[0]}"
+        store.table("intents").put(key, "c", intent_row(key, n=f"i{runs[0]}"), expected=0)
         if runs[0] == 1:
             raise failure(2013, "Lost connection to MySQL server during query")
 
@@ -185,7 +188,8 @@ def test_a_commit_whose_answer_was_lost_is_verified_by_reading_back(
 
     def body(conn: Any) -> str:
         runs[0] += 1  # a new id every run, as an intent has: running again would duplicate
-        store.table("intents").put(f"c/i{runs[0]}", "c", {"n": f"i{runs[0]}"}, expected=0)
+        key = f"c/i{runs[0]}"
+        store.table("intents").put(key, "c", intent_row(key, n=f"i{runs[0]}"), expected=0)
         return f"i{runs[0]}"
 
     def verify(conn: Any) -> bool:
@@ -205,7 +209,7 @@ def test_without_verify_a_lost_answer_runs_a_body_that_is_right_to_run_again(sto
     def body(conn: Any) -> None:  # insert-if-missing: finds its own commit the second time
         runs[0] += 1
         if store.table("intents").get("c/only") is None:
-            store.table("intents").put("c/only", "c", {"n": "only"}, expected=0)
+            store.table("intents").put("c/only", "c", intent_row("c/only", n="only"), expected=0)
 
     store.retrying(body, write=True)
     assert runs[0] == 2
@@ -233,9 +237,9 @@ def test_a_node_that_does_not_answer_is_skipped_without_a_word(backend: str,
     notices: list[str] = []
     store = Store(f"{dead} {MYSQL_URL}", notify=notices.append).open()
     try:
-        store.table("intents").put("c/a", "c", {"n": "a"}, expected=0)
+        store.table("intents").put("c/a", "c", intent_row("c/a", n="a"), expected=0)
         assert keys(store) == ["a"]
-        assert store.node_url == MYSQL_URL
+        assert store.node_url == StoreURL.of(MYSQL_URL)
         assert notices == []
     finally:
         store.close()
@@ -250,14 +254,18 @@ def test_several_urls_are_one_store_setting(tmp_path: Path,
     monkeypatch.setenv("MINICLOUD_HOME", str(tmp_path))
     monkeypatch.delenv("MINICLOUD_DB_PASSWORD", raising=False)
     monkeypatch.setenv("MINICLOUD_DB_URL", f"  {one}   {two} ")
-    assert load_config().db_url == f"{one} {two}"
+    assert load_config().db_url.texts == (one, two)
     monkeypatch.delenv("MINICLOUD_DB_URL")
     (tmp_path / "minicloud.ini").write_text(f"[database]\nurl = {one}\n    {two}\n")
-    assert load_config().db_url == f"{one} {two}"
+    assert load_config().db_url.texts == (one, two)
     assert describe_url(f"{one} {two}") == "db1.example.org:3306/mc, db2.example.org:3306/mc"
+    assert str(load_config().db_url) == "db1.example.org:3306/mc, db2.example.org:3306/mc"
+    # The password goes into every node's URL object (MINICLOUD_DB_PASSWORD).
     bare = "mysql+pymysql://u@db{n}/mc"
-    assert with_password(f"{bare.format(n=1)} {bare.format(n=2)}", "s3") == \
-        "mysql+pymysql://u:s3@db1/mc mysql+pymysql://u:s3@db2/mc"
+    nodes = StoreURL.of(f"{bare.format(n=1)} {bare.format(n=2)}").with_password("s3").nodes
+    assert [node.rendered() for node in nodes] == \
+        ["mysql+pymysql://u:s3@db1/mc", "mysql+pymysql://u:s3@db2/mc"]
+    assert all("s3" not in str(node) for node in nodes)
 
 
 def test_an_sqlite_path_with_spaces_is_one_url(tmp_path: Path,
@@ -266,10 +274,11 @@ def test_an_sqlite_path_with_spaces_is_one_url(tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MINICLOUD_HOME", str(home))
     monkeypatch.delenv("MINICLOUD_DB_URL", raising=False)
-    assert load_config().db_url == f"sqlite:///{home}/minicloud.db"
+    assert load_config().db_url == StoreURL.sqlite(home / "minicloud.db")
+    assert StoreURL.of(f"sqlite:///{home}/minicloud.db").nodes == (load_config().db_url,)
     store = Store(load_config().db_url).open()
     try:
-        assert store.node_url == f"sqlite:///{home}/minicloud.db"
+        assert store.node_url.sqlite_file == str(home / "minicloud.db")
         assert (home / "minicloud.db").exists()
     finally:
         store.close()
