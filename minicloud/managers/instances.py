@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..drivers.base import Driver, ServerSpec
-from ..model.errors import DriverError, ValidationError
+from ..model.errors import DriverError, NotFoundError, ValidationError
 from ..model.objects import (
     DEFAULT_GROUP,
     KEYPAIR_PREFIX,
@@ -82,15 +82,21 @@ class InstanceManager(Manager):
     def create(self, cloud: str, name: str, image: str, flavor: str, network: str,
                cluster: str | None = None, security_group: str = DEFAULT_GROUP,
                fixed_ip: str | None = None) -> Instance:
-        refusal = self.creation_refusal(cloud)
-        if refusal is not None:
-            raise refusal
+        self.cloud(cloud)
         self.check_new_name(cloud, name)
         if cluster is not None and self.cache.get("cluster", cloud, cluster) is None:
             raise ValidationError(f"no cluster named {cluster!r} in cloud {cloud}")
-        image_obj = self.find("image", image, cloud)
-        flavor_obj = self.find("flavor", flavor, cloud)
-        net = self.find("network", network, cloud)
+        try:
+            image_obj = self.find("image", image, cloud)
+            flavor_obj = self.find("flavor", flavor, cloud)
+            net = self.find("network", network, cloud)
+        except NotFoundError:
+            # What the cloud lacks says more than the name not found (read only then: a
+            # create reads the rows it names, not the cloud's).
+            refusal = self.creation_refusal(cloud)
+            if refusal is not None:
+                raise refusal from None
+            raise
         if net.external:
             raise ValidationError(f"{net.name} is an external network; pick a private one")
         if fixed_ip is not None:
