@@ -141,8 +141,8 @@ class CloudManager(Manager):
         # clouds a user cannot tell apart in a list or a command.
         same = next((c.name for c in self.all() if c.name.casefold() == name.casefold()), None)
         if same is not None:
-            raise ValidationError(f"a cloud named {same!r} exists already (cloud names differ "
-                                  "by more than case)")
+            raise ValidationError(f"cloud name {name!r} is cloud {same}'s: cloud names differ "
+                                  "by more than case")
         return name
 
     def add(self, name: str, type_name: str, location: str = "",

@@ -147,11 +147,11 @@ def test_cloud_names_differing_only_in_case_are_one_name(
         demo_app: MiniCloud, capsys: pytest.CaptureFixture[str], name: str) -> None:
     code, _, err = command(demo_app, capsys, "clouds", "add", name, "--type", "stub")
     assert code == 2
-    assert err == ("minicloud: a cloud named 'TryStack' exists already (cloud names differ by "
-                   "more than case)\n")
+    assert err == ("minicloud: cloud name "
+                   f"'{name}' is cloud TryStack's: cloud names differ by more than case\n")
     assert [c.name for c in demo_app.clouds.all()] == ["TryStack"]
     out = menu(demo_app, "2", "3", name, "Lab")
-    assert "Cloud name : a cloud named 'TryStack' exists already" in out
+    assert f"Cloud name : cloud name '{name}' is cloud TryStack's" in out
 
 
 # -- item 5: pickers offer what the action applies to; preconditions first --------------------
