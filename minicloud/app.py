@@ -1,5 +1,6 @@
 """The application: composes one session (its unit of work handed the settler of interrupted
-writes when it is built) with the reconciler, Reset and the four managers.
+writes when it is built) with the managers, each with one job: clouds, clusters, routers,
+networks, instances; synchronisation (sync); Reset and Destroy (resetter); the topology.
 
 Every front end (the menu, the one-shot commands, tests) builds one of these and calls its
 managers; nothing here reads a keyboard or prints, and nothing here holds logic of its own.
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from .config import Config
 from .drivers.base import Driver
 from .managers.clouds import CloudManager
+from .managers.clusters import ClusterManager
 from .managers.instances import InstanceManager
 from .managers.networks import NetworkManager
 from .managers.reconciler import Reconciler
@@ -19,6 +21,9 @@ from .managers.recovery import Recovery
 from .managers.reset import Resetter
 from .managers.routers import RouterManager
 from .managers.session import Session
+from .managers.sync import Synchronizer
+from .managers.topology import Topology
+from .model.kinds import CLOUD
 from .model.objects import Cloud
 from .state.cache import Inventory
 from .state.store import Store
@@ -33,11 +38,14 @@ class MiniCloud:
         # hands what killed processes left pending there to Recovery, given to it here.
         self.session = Session(config, notify, progress, settler=Recovery)
         self.reconciler = Reconciler(self.session)
-        self.clouds = CloudManager(self.session, self.reconciler,
-                                   Resetter(self.session, self.reconciler))
+        self.resetter = Resetter(self.session, self.reconciler)
+        self.sync = Synchronizer(self.session, self.reconciler, self.resetter)
+        self.clouds = CloudManager(self.session)
+        self.clusters = ClusterManager(self.session)
         self.routers = RouterManager(self.session)
         self.networks = NetworkManager(self.session)
         self.instances = InstanceManager(self.session, self.networks)
+        self.topology = Topology(self.session)
 
     # Shortcuts for tests and benchmarks, which look under the managers on purpose.
     @property
@@ -61,7 +69,7 @@ class MiniCloud:
             inventory.ensure_loaded()
             self.report_skipped()
         elif not load:
-            inventory.cache.all("cloud")  # every command needs them; a bad store fails here
+            inventory.cache.all(CLOUD)  # every command needs them; a bad store fails here
         return self
 
     def expire_reads(self) -> None:

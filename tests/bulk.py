@@ -30,7 +30,7 @@ def bulk_stub_cloud(app: MiniCloud, cloud: str, instances: int, networks: int,
     app.clouds.add(cloud, "stub", location)
     external = next(n for n in app.networks.all(cloud) if n.external)
     for cluster in CLUSTERS:
-        app.clouds.add_cluster(cloud, cluster)
+        app.clusters.add(cloud, cluster)
     rows: dict[str, list[Any]] = {}
 
     def put(obj: Any) -> None:
@@ -64,4 +64,4 @@ def bulk_stub_cloud(app: MiniCloud, cloud: str, instances: int, networks: int,
                          port_id=f"{cloud}-p{i}", fixed_ip=ip))
     for kind, records in rows.items():
         app.store.table(STUB_TABLES[kind]).put_many(records)
-    app.clouds.refresh(cloud)
+    app.sync.refresh(cloud)

@@ -58,7 +58,7 @@ def seed_foreign(app: MiniCloud, cloud: str) -> dict[str, Any]:
     driver.get_server(server.id)  # settles BUILD
     driver.seed_public_ip(external.id, "203.0.113.77")
     driver.close()
-    app.clouds.refresh()
+    app.sync.refresh()
     return {"external": external, "network": theirs, "router": corp}
 
 

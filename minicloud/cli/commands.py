@@ -243,7 +243,7 @@ def _run(opener: MiniCloud | Callable[[], MiniCloud | None], argv: Sequence[str]
             setattr(values, arg.name, _the_only(app, arg, values))
     if action.writes:
         # What a killed process left half-done (a remove, a Destroy) is finished first.
-        for line in app.clouds.finish_interrupted():
+        for line in app.sync.finish_interrupted():
             print(f"minicloud: {line}", file=sys.stderr)
     result = action.run(CommandContext(app, action, values), values)
     app.report_skipped()

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..model.errors import ValidationError
-from .present import Result, to_json
+from .present import Result
 
 if TYPE_CHECKING:
-    from ..model.objects import Deployment
+    pass
 
-FORMATS = ("text", "json", "dot", "mermaid")
 # Drawn by ``dot -T<format>`` from the DOT text.
 DRAWN = {".svg": "svg", ".png": "png"}
 WRITTEN = {".txt": "text", ".json": "json", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
@@ -29,25 +27,6 @@ WRITTEN = {".txt": "text", ".json": "json", ".dot": "dot", ".gv": "dot", ".mmd":
 MISSING_DOT = "the 'dot' program is not installed (apt-get install graphviz)"
 DOT_TIMEOUT = 300  # seconds; a deployment of thousands of objects takes a few
 
-
-
-def renderer(fmt: str) -> Callable[[Deployment], str]:
-    """The pure renderer of a format (imported here: help must not pay for them)."""
-    if fmt == "json":
-        from ..render.views import topology_view
-
-        return lambda dep: to_json(topology_view(dep), pretty=False) + "\n"  # as in a pipe
-    if fmt == "dot":
-        from ..render.topology_dot import render_dot
-
-        return render_dot
-    if fmt == "mermaid":
-        from ..render.topology_mermaid import render_mermaid
-
-        return render_mermaid
-    from ..render.topology import render_text
-
-    return render_text
 
 
 def chosen_format(given: str | None, as_json: bool, output: str | None) -> str:

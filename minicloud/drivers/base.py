@@ -18,10 +18,10 @@ question.  A driver that keeps state of its own (the Stub) names its tables in
 ``state_tables`` and is handed the store as ``state=`` (see
 :func:`minicloud.drivers.create_driver`); no other driver sees the store.
 
-What every driver says follows the same rules (:func:`error_detail`): one line, cut at a word,
-no URL query (a signed request carries its key and signature there), secrets masked; a wait
-for a cloud says what it waits for every ``heartbeat`` seconds (:meth:`Driver._heartbeat`,
-:meth:`Driver.poll`).
+What every driver says follows the same rules (drivers/support.py, ``error_detail``): one
+line, cut at a word, no URL query (a signed request carries its key and signature there),
+secrets masked; a wait for a cloud says what it waits for every ``heartbeat`` seconds
+(:meth:`Driver._heartbeat`, :meth:`Driver.poll`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar, TypeVar
 
 from ..model.errors import TIMEOUT, DriverError, ValidationError
 from ..model.kinds import label
@@ -53,13 +53,14 @@ from ..model.objects import (
     State,
 )
 from ..model.printable import quoted
-from ..secrets import redact
 
 HEARTBEAT = 5.0
 
 # Metadata key on servers that holds the cluster; tag/metadata value marking MiniCloud's objects.
 CLUSTER_KEY = "minicloud_cluster"
 OWNER_TAG = "minicloud"
+
+R = TypeVar("R")  # what a poll returns
 
 
 @dataclass
@@ -353,8 +354,8 @@ class Driver(ABC):
             done.set()
             ticker.join()
 
-    def poll(self, probe: Callable[[], tuple[bool, Any, str]], operation: str,
-             timeout: float) -> Any:
+    def poll(self, probe: Callable[[], tuple[bool, R, str]], operation: str,
+             timeout: float) -> R:
         """Call ``probe`` with backoff until it says done; it returns (done, result, state).
 
         Progress goes to ``self.progress``: what is waited for and how it stands, at the first
@@ -478,52 +479,3 @@ class Driver(ABC):
 
     @abstractmethod
     def delete_keypair(self, name: str) -> None: ...
-
-
-# -- what every driver's errors look like ------------------------------------------------------
-
-MAX_DETAIL = 300
-# A URL's query, or a request path's ("url: /client/api?command=...&signature=..."): a signed
-# request carries its API key, expiry and signature there.
-_QUERY = re.compile(r"(?<=[\w/\]])\?[^\s'\")]*")
-_URL = re.compile(r"https?://[^/\s:'\"?]+(:\d+)?")
-# What the socket said, in the words urllib3 and the C library use -> a few plain words.
-_CAUSES = (
-    ("refused", "connection refused"),
-    ("name or service not known", "unknown host"),
-    ("nodename nor servname", "unknown host"),
-    ("temporary failure in name resolution", "unknown host (name resolution failed)"),
-    ("no route to host", "no route to host"),
-    ("network is unreachable", "network unreachable"),
-    ("reset by peer", "connection reset"),
-    ("remote end closed", "connection closed by the server"),
-    ("certificate verify failed", "TLS certificate verification failed"),
-    ("timed out", "timed out"),
-)
-
-
-def server_of(text: str) -> str:
-    """``scheme://host[:port]`` of the first URL in ``text``; "the server" when none."""
-    found = _URL.search(text)
-    return found.group(0) if found else "the server"
-
-
-def unreachable_detail(message: str, server: str | None = None) -> str:
-    """A transport failure (urllib3's paragraph, "Max retries exceeded ... NewConnection
-    Error(...)") as one short line: ``cannot reach http://HOST:PORT: connection refused``;
-    ``server`` when the message names none."""
-    lowered = message.lower()
-    cause = next((words for key, words in _CAUSES if key in lowered), "connection failed")
-    return f"cannot reach {server or server_of(message)}: {cause}"
-
-
-def error_detail(text: str, limit: int = MAX_DETAIL) -> str:
-    """What a driver error says, as every driver says it: one line; no URL query; secrets in
-    their places masked (secrets.redact); at most ``limit`` characters, cut at a word."""
-    detail = redact(_QUERY.sub("", " ".join(text.split())))
-    if len(detail) <= limit:
-        return detail
-    cut = detail[:limit - 3]
-    if " " in cut[limit // 2:]:
-        cut = cut[:cut.rindex(" ")]
-    return cut.rstrip(" ,;:") + "..."

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..model.errors import CONFLICT, DriverError, InUseError, ValidationError
+from ..model.kinds import IMAGE, INSTANCE, NETWORK, PUBLIC_IP, ROUTER, SECURITY_GROUP
+from ..model.names import PUBLIC_SSH
 from ..model.objects import (
-    PUBLIC_SSH,
     Change,
     Instance,
     Intent,
@@ -90,7 +91,7 @@ class AccessManager(Manager):
         self.networks = networks
 
     def public_ip_of(self, instance: Instance) -> PublicIP | None:
-        return next((f for f in self.cache.all("public_ip", instance.cloud)
+        return next((f for f in self.cache.all(PUBLIC_IP, instance.cloud)
                      if f.instance_id == instance.id), None)
 
     def gateway_network(self, instance: Instance) -> Network | None:
@@ -102,9 +103,9 @@ class AccessManager(Manager):
         """The router that routes one of the instance's networks out, and its external
         network (the first router by name); None when none does."""
         for nic in instance.nics:
-            for router in sorted(self.cache.all("router", instance.cloud), key=lambda r: r.name):
+            for router in sorted(self.cache.all(ROUTER, instance.cloud), key=lambda r: r.name):
                 if nic.network_id in router.interface_network_ids and router.gateway_network_id:
-                    external = self.cache.get("network", instance.cloud,
+                    external = self.cache.get(NETWORK, instance.cloud,
                                               router.gateway_network_id)
                     if external is not None:
                         return router, external
@@ -124,7 +125,7 @@ class AccessManager(Manager):
         if address is not None:
             address = self._check_address(instance, external, router, address)
         # An address held for another router (a VPC's) cannot serve this instance.
-        free = sorted((f for f in self.cache.all("public_ip", instance.cloud)
+        free = sorted((f for f in self.cache.all(PUBLIC_IP, instance.cloud)
                        if f.network_id == external.id and not f.instance_id
                        and f.router_id in (None, router.id) and f.id not in passed
                        and (address is None or f.name == address)),
@@ -145,17 +146,17 @@ class AccessManager(Manager):
             raise ValidationError(f"{addr} is not in the external network {external.name} "
                                   f"({', '.join(external.cidrs)})")
         self.early(Claims.address(external.id, str(addr)), instance.cloud)
-        kept = next((f for f in self.cache.all("public_ip", instance.cloud)
+        kept = next((f for f in self.cache.all(PUBLIC_IP, instance.cloud)
                      if f.name == str(addr) and f.router_id not in (None, router.id)), None)
         if kept is not None:
-            owner = self.cache.get("router", instance.cloud, kept.router_id or "")
+            owner = self.cache.get(ROUTER, instance.cloud, kept.router_id or "")
             raise InUseError(f"public IP {addr} is held for "
                              f"{'router ' + owner.name if owner else 'another router'}, not "
                              f"{router.name} that routes instance {instance.name}")
         return str(addr)
 
     def _needs_ssh(self, instance: Instance) -> bool:
-        groups = [g for g in self.cache.all("security_group", instance.cloud)
+        groups = [g for g in self.cache.all(SECURITY_GROUP, instance.cloud)
                   if g.name in instance.security_groups]
         return not any(g.allows_ssh() for g in groups)
 
@@ -235,11 +236,11 @@ class AccessManager(Manager):
                 else:
                     raise
             # As the store has it now (the failed begin re-read what moved).
-            instance = self.by_id("instance", instance.cloud, instance.id)
+            instance = self.by_id(INSTANCE, instance.cloud, instance.id)
 
     def _taken(self, fip: PublicIP) -> bool:
         """Did another session take ``fip`` since it was planned, or is it taking it?"""
-        now = self.cache.get("public_ip", fip.cloud, fip.id)
+        now = self.cache.get(PUBLIC_IP, fip.cloud, fip.id)
         if now is None or now.instance_id:
             return True
         return self.work.claimed_by_others(fip.cloud, Claims.taking("public_ip", fip.id))
@@ -261,7 +262,7 @@ class AccessManager(Manager):
         with self.work.running(intent), Undo() as undo:
             puts = self._take_ip(instance, plan, undo)
             self.work.settle(intent, puts=puts)
-        return self.by_id("public_ip", instance.cloud, puts[0].id)
+        return self.by_id(PUBLIC_IP, instance.cloud, puts[0].id)
 
     def asks_public_ip(self, instance: Instance) -> bool:
         """Whether connect would give the instance a public IP, and its cloud's type lets
@@ -306,7 +307,7 @@ class AccessManager(Manager):
         plan_done, ip = self._first_come(instance, address, plan, partial(self._open, routed))
         if not ip:
             raise ValidationError(f"instance {instance.name} has no address to connect to")
-        instance = self.by_id("instance", instance.cloud, instance.id)
+        instance = self.by_id(INSTANCE, instance.cloud, instance.id)
         user = user or self.login_user(instance) or "root"
         command = [*self.session.config.ssh_command, f"{user}@{ip}"]
         gave = plan_done.fip is not None or plan_done.allocate
@@ -336,7 +337,7 @@ class AccessManager(Manager):
 
     def _stuck(self, instance: Instance) -> str | None:
         """The router attached to one of the instance's networks that has no gateway."""
-        return next((r.name for r in sorted(self.cache.all("router", instance.cloud),
+        return next((r.name for r in sorted(self.cache.all(ROUTER, instance.cloud),
                                             key=lambda r: r.name)
                      if not r.gateway_network_id
                      and any(n.network_id in r.interface_network_ids for n in instance.nics)),
@@ -345,7 +346,7 @@ class AccessManager(Manager):
     # -- who logs in ---------------------------------------------------------------------------
 
     def login_user(self, instance: Instance) -> str | None:
-        image = next((i for i in self.cache.all("image", instance.cloud)
+        image = next((i for i in self.cache.all(IMAGE, instance.cloud)
                       if i.name == instance.image), None)
         if image is not None:
             for prop in ("os_admin_user", "default_user"):

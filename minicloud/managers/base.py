@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
 from ..drivers import driver_class
 from ..model.errors import (
@@ -22,7 +22,7 @@ from ..model.errors import (
     NotFoundError,
     ValidationError,
 )
-from ..model.kinds import label
+from ..model.kinds import CHANGE, CLOUD, Kind, label
 from ..model.objects import Change
 from ..model.validation import check_name
 from ..state.claims import CacheRows, Claim, Claims
@@ -51,6 +51,7 @@ class Stored(Protocol):
 
 
 S = TypeVar("S", bound=Stored)
+T = TypeVar("T")
 
 
 class Undo:
@@ -105,7 +106,7 @@ class Manager:
         return self.session.inventory.cache
 
     def cloud(self, name: str) -> Cloud:
-        cloud = self.cache.get("cloud", name, name)
+        cloud = self.cache.get(CLOUD, name, name)
         if cloud is None:
             raise NotFoundError(f"no cloud named {name!r}")
         return cloud
@@ -138,15 +139,20 @@ class Manager:
     def record(self, change: Change) -> tuple[list[Any], list[Any]]:
         """(puts, deletes) that record a change to someone else's resource: one that undoes
         an earlier recorded change cancels it; otherwise it is kept for Reset."""
-        opposite = self.cache.get("change", change.cloud, change.opposite_id or "")
+        opposite = self.cache.get(CHANGE, change.cloud, change.opposite_id or "")
         if opposite is not None:
             return [], [opposite]
         return [change], []
 
     def changes_of(self, cloud: str, target_id: str) -> list[Change]:
-        return [c for c in self.cache.all("change", cloud) if c.target_id == target_id]
+        return [c for c in self.cache.all(CHANGE, cloud) if c.target_id == target_id]
 
-    def find(self, kind: str, name: str, cloud: str | None = None) -> Any:
+    @overload
+    def find(self, kind: Kind[T], name: str, cloud: str | None = None) -> T: ...
+    @overload
+    def find(self, kind: str, name: str, cloud: str | None = None) -> Any: ...
+
+    def find(self, kind: Kind[Any] | str, name: str, cloud: str | None = None) -> Any:
         """The one object of ``kind`` called ``name`` (in ``cloud`` when given); ``name`` may
         also be the object's id, as the ``openstack`` client takes a name or an ID, so that
         two objects of one name in one cloud can each be addressed."""
@@ -167,8 +173,8 @@ class Manager:
                                  f"{clouds[0]}; give the id of one instead: {ids}")
         return matches[0]
 
-    def _with_id(self, kind: str, ident: str, cloud: str | None) -> list[Any]:
-        clouds = [cloud] if cloud is not None else [c.name for c in self.cache.all("cloud")]
+    def _with_id(self, kind: Kind[Any] | str, ident: str, cloud: str | None) -> list[Any]:
+        clouds = [cloud] if cloud is not None else [c.name for c in self.cache.all(CLOUD)]
         found = (self.cache.get(kind, c, ident) for c in clouds)
         return [o for o in found if o is not None]
 
@@ -184,7 +190,12 @@ class Manager:
                                 "(removed by another session)")
         return found
 
-    def by_id(self, kind: str, cloud: str, ident: str) -> Any:
+    @overload
+    def by_id(self, kind: Kind[T], cloud: str, ident: str) -> T: ...
+    @overload
+    def by_id(self, kind: str, cloud: str, ident: str) -> Any: ...
+
+    def by_id(self, kind: Kind[Any] | str, cloud: str, ident: str) -> Any:
         obj = self.cache.get(kind, cloud, ident)
         if obj is None:
             raise NotFoundError(f"no {label(kind)} {ident} in cloud {cloud}")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from ..model.objects import PUBLIC_SSH
+from ..model.names import PUBLIC_SSH
 
 if TYPE_CHECKING:
     from .clouds import CloudManager
+    from .clusters import ClusterManager
     from .instances import InstanceManager
     from .networks import NetworkManager
     from .routers import RouterManager
@@ -16,10 +17,11 @@ CLOUD = "TryStack"
 
 
 class Managers(Protocol):
-    """What the demo is built through: the four managers (the app holds them; nothing here
+    """What the demo is built through: the managers it needs (the app holds them; nothing here
     knows the app)."""
 
     clouds: CloudManager
+    clusters: ClusterManager
     routers: RouterManager
     networks: NetworkManager
     instances: InstanceManager
@@ -35,7 +37,7 @@ def build_demo(app: Managers) -> bool:
         "external_subnet": "trystack",
     })
     for cluster in ("Antwerp", "London"):
-        app.clouds.add_cluster(CLOUD, cluster)
+        app.clusters.add(CLOUD, cluster)
     app.routers.create(CLOUD, "LondonGateway", gateway="external")
     app.networks.create(CLOUD, "LondonNet", "10.10.2.0/24", router="LondonGateway")
     app.networks.create(CLOUD, "AntwerpNet", "10.10.1.0/24")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..model.objects import PUBLIC_SSH, SecurityGroup, SecurityRule
+from ..model.kinds import SECURITY_GROUP
+from ..model.names import PUBLIC_SSH
+from ..model.objects import SecurityGroup, SecurityRule
 from .base import Manager, Undo
 
 SSH_RULES = (SecurityRule("ingress", "tcp", 22, 22, "IPv4", "0.0.0.0/0"),
@@ -16,7 +18,7 @@ def public_ssh(manager: Manager, cloud: str, undo: Undo) -> SecurityGroup:
     caller's intent claims it, so two writes do not both make it).  Returned for the
     caller's settle."""
     driver = manager.driver(cloud)
-    group = next((g for g in manager.cache.all("security_group", cloud)
+    group = next((g for g in manager.cache.all(SECURITY_GROUP, cloud)
                   if g.name == PUBLIC_SSH), None)
     if group is None:
         group = driver.create_security_group(PUBLIC_SSH, "SSH from anywhere (MiniCloud)")

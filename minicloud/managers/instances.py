@@ -11,10 +11,20 @@ from typing import TYPE_CHECKING, Any
 
 from ..drivers.base import Driver, ServerSpec
 from ..model.errors import DriverError, NotFoundError, ValidationError
+from ..model.kinds import (
+    CHANGE,
+    CLOUD,
+    CLUSTER,
+    FLAVOR,
+    IMAGE,
+    INSTANCE,
+    KEYPAIR,
+    NETWORK,
+    PUBLIC_IP,
+    SECURITY_GROUP,
+)
+from ..model.names import DEFAULT_GROUP, KEYPAIR_PREFIX, PUBLIC_SSH
 from ..model.objects import (
-    DEFAULT_GROUP,
-    KEYPAIR_PREFIX,
-    PUBLIC_SSH,
     Change,
     Cloud,
     Instance,
@@ -43,11 +53,11 @@ class InstanceManager(Manager):
         self.access = AccessManager(session, networks)
 
     def all(self, cloud: str | None = None) -> list[Instance]:
-        return sorted(self.cache.all("instance", self.known(cloud)),
+        return sorted(self.cache.all(INSTANCE, self.known(cloud)),
                       key=lambda i: (i.name, i.cloud))
 
     def security_groups(self, cloud: str | None = None) -> list[SecurityGroup]:
-        return sorted(self.cache.all("security_group", self.known(cloud)),
+        return sorted(self.cache.all(SECURITY_GROUP, self.known(cloud)),
                       key=lambda g: (g.name, g.cloud))
 
     def public_ip_of(self, instance: Instance) -> PublicIP | None:
@@ -56,7 +66,7 @@ class InstanceManager(Manager):
     def network_names(self, instance: Instance) -> list[str]:
         names = []
         for nic in instance.nics:
-            net = self.cache.get("network", instance.cloud, nic.network_id)
+            net = self.cache.get(NETWORK, instance.cloud, nic.network_id)
             names.append(net.name if net else nic.network_id)
         return names
 
@@ -66,17 +76,17 @@ class InstanceManager(Manager):
         """Why no instance can be created in ``cloud`` now (no image, flavor or private
         network), or None: a front end asks it before its first question."""
         self.cloud(cloud)
-        if not self.cache.all("image", cloud):
+        if not self.cache.all(IMAGE, cloud):
             return ValidationError(f"cloud {cloud} has no images")
-        if not self.cache.all("flavor", cloud):
+        if not self.cache.all(FLAVOR, cloud):
             return ValidationError(f"cloud {cloud} has no flavors")
-        if not any(not n.external for n in self.cache.all("network", cloud)):
+        if not any(not n.external for n in self.cache.all(NETWORK, cloud)):
             return ValidationError(f"cloud {cloud} has no private network: create one first")
         return None
 
     def clouds_for_instances(self) -> list[Cloud]:
         """The clouds an instance can be created in now."""
-        return [c for c in sorted(self.cache.all("cloud"), key=lambda c: c.name)
+        return [c for c in sorted(self.cache.all(CLOUD), key=lambda c: c.name)
                 if self.creation_refusal(c.name) is None]
 
     def create(self, cloud: str, name: str, image: str, flavor: str, network: str,
@@ -84,12 +94,12 @@ class InstanceManager(Manager):
                fixed_ip: str | None = None) -> Instance:
         self.cloud(cloud)
         self.check_new_name(cloud, name)
-        if cluster is not None and self.cache.get("cluster", cloud, cluster) is None:
+        if cluster is not None and self.cache.get(CLUSTER, cloud, cluster) is None:
             raise ValidationError(f"no cluster named {cluster!r} in cloud {cloud}")
         try:
-            image_obj = self.find("image", image, cloud)
-            flavor_obj = self.find("flavor", flavor, cloud)
-            net = self.find("network", network, cloud)
+            image_obj = self.find(IMAGE, image, cloud)
+            flavor_obj = self.find(FLAVOR, flavor, cloud)
+            net = self.find(NETWORK, network, cloud)
         except NotFoundError:
             # What the cloud lacks says more than the name not found (read only then: a
             # create reads the rows it names, not the cloud's).
@@ -108,7 +118,7 @@ class InstanceManager(Manager):
         if security_group == PUBLIC_SSH:
             claims.append(Claims.ensure("security_group", PUBLIC_SSH))
         else:
-            requires.append(("security_group", self.find("security_group", security_group,
+            requires.append(("security_group", self.find(SECURITY_GROUP, security_group,
                                                          cloud).id))
         intent = self.work.begin(cloud, f"create instance {name}", claims=claims,
                                  requires=requires)
@@ -126,7 +136,7 @@ class InstanceManager(Manager):
                       partial(driver.delete_server, server.id))
             server = driver.wait_server(server.id, State.ACTIVE)
             self.work.settle(intent, puts=[*pending, server])
-        return self.by_id("instance", cloud, server.id)
+        return self.by_id(INSTANCE, cloud, server.id)
 
     def _zones(self, cloud: str) -> set[str]:
         if not self.features(cloud).zones:
@@ -174,7 +184,7 @@ class InstanceManager(Manager):
             return None
         user = re.sub(r"[^A-Za-z0-9._-]", "-", getpass.getuser())[:40]
         name = f"{KEYPAIR_PREFIX}{user}"
-        if self.cache.get("keypair", cloud, name) is not None:
+        if self.cache.get(KEYPAIR, cloud, name) is not None:
             return name
         existing = next((k for k in driver.list_keypairs() if k.name == name), None)
         if existing is not None:  # uploaded earlier, by this or another MiniCloud
@@ -195,7 +205,7 @@ class InstanceManager(Manager):
 
     def _act(self, instance: Instance, action: str) -> Instance:
         change = self._power_change(instance, action)
-        earlier = self.cache.get("change", instance.cloud,
+        earlier = self.cache.get(CHANGE, instance.cloud,
                                  Change.make_id("power", instance.id))
         intent = self.work.begin(instance.cloud, f"{action} instance {instance.name}",
                                  changes=[change] if change and not earlier else [],
@@ -214,7 +224,7 @@ class InstanceManager(Manager):
                 elif earlier.detail == server.status:
                     deletes.append(earlier)  # back as it was: nothing left to restore
             self.work.settle(intent, puts=puts, deletes=deletes)
-        return self.by_id("instance", instance.cloud, instance.id)
+        return self.by_id(INSTANCE, instance.cloud, instance.id)
 
     def power_refusal(self, instance: Instance, action: str) -> str | None:
         """Why ``action`` (start, stop, reboot) does not apply to the instance now, or None
@@ -252,7 +262,7 @@ class InstanceManager(Manager):
     def remove(self, instance: Instance) -> None:
         """Delete an instance MiniCloud created; its public IP is released or given back."""
         self.check_removable(instance)
-        fips = [f for f in self.cache.all("public_ip", instance.cloud)
+        fips = [f for f in self.cache.all(PUBLIC_IP, instance.cloud)
                 if f.instance_id == instance.id]
         intent = self.work.begin(instance.cloud, f"remove instance {instance.name}",
                                  requires=[("instance", instance.id)])
@@ -274,7 +284,7 @@ class InstanceManager(Manager):
             self.work.settle(intent, puts=puts, deletes=deletes)
         for fip in fips:
             if fip.owned:  # an IP MiniCloud allocated goes back to the cloud
-                self.networks.release(self.by_id("public_ip", fip.cloud, fip.id))
+                self.networks.release(self.by_id(PUBLIC_IP, fip.cloud, fip.id))
 
     # -- reaching an instance ------------------------------------------------------------------
 

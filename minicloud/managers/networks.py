@@ -7,6 +7,7 @@ from typing import Any
 
 from ..model.codec import to_dict
 from ..model.errors import InUseError, MiniCloudError, NotFoundError, ValidationError
+from ..model.kinds import INSTANCE, NETWORK, PUBLIC_IP, ROUTER
 from ..model.objects import Change, Instance, Network, PublicIP, Router
 from ..model.validation import parse_cidr
 from ..state.cache import clone
@@ -18,18 +19,18 @@ __all__ = ["NetworkManager", "parse_cidr"]
 
 class NetworkManager(Manager):
     def all(self, cloud: str | None = None) -> list[Network]:
-        return sorted(self.cache.all("network", self.known(cloud)),
+        return sorted(self.cache.all(NETWORK, self.known(cloud)),
                       key=lambda n: (n.name, n.cloud))
 
     def name_of(self, cloud: str, network_id: str | None) -> str | None:
         """A network's name (its id when MiniCloud does not know it; None for no network)."""
         if not network_id:
             return None
-        net = self.cache.get("network", cloud, network_id)
+        net = self.cache.get(NETWORK, cloud, network_id)
         return net.name if net is not None else network_id
 
     def routers_of(self, network: Network) -> list[Router]:
-        return [r for r in self.cache.all("router", network.cloud)
+        return [r for r in self.cache.all(ROUTER, network.cloud)
                 if network.id in r.interface_network_ids]
 
     def check_cidr(self, cloud: str, cidr: str) -> str:
@@ -47,7 +48,7 @@ class NetworkManager(Manager):
         self.cloud(cloud)
         self.check_new_name(cloud, name)
         cidr = self.check_cidr(cloud, cidr)
-        target = self.find("router", router, cloud) if router else None
+        target = self.find(ROUTER, router, cloud) if router else None
         changes = [] if target is None or target.owned else [
             {**to_dict(Change.of(cloud, "interface", target.id)), "network_name": name}]
         intent = self.work.begin(cloud, f"create network {name}",
@@ -57,7 +58,7 @@ class NetworkManager(Manager):
         with self.work.running(intent), Undo() as undo:
             puts = self._make(undo, cloud, name, cidr, target)
             self.work.settle(intent, puts=puts)
-        return self.by_id("network", cloud, puts[0].id)
+        return self.by_id(NETWORK, cloud, puts[0].id)
 
     def _make(self, undo: Undo, cloud: str, name: str, cidr: str,
               router: Router | None) -> list[Any]:
@@ -146,7 +147,7 @@ class NetworkManager(Manager):
         return [r for r in self._routers(None) if self.detachable(r)]
 
     def _routers(self, cloud: str | None) -> list[Router]:
-        return sorted(self.cache.all("router", self.known(cloud)),
+        return sorted(self.cache.all(ROUTER, self.known(cloud)),
                       key=lambda r: (r.name, r.cloud))
 
     def attach(self, network: Network, router: Router) -> Router:
@@ -162,7 +163,7 @@ class NetworkManager(Manager):
             updated = self._attach(undo, router, network)[0]
             recorded, cancelled = self.record(change) if change else ([], [])
             self.work.settle(intent, puts=[updated, *recorded], deletes=cancelled)
-        return self.by_id("router", router.cloud, router.id)
+        return self.by_id(ROUTER, router.cloud, router.id)
 
     def _attach(self, undo: Undo, router: Router, network: Network) -> list[Any]:
         """Add the interface; returns the router as the cloud now reports it, and the change
@@ -192,10 +193,10 @@ class NetworkManager(Manager):
                       partial(driver.add_router_interface, router.id, network.id))
             recorded, cancelled = self.record(change) if change else ([], [])
             self.work.settle(intent, puts=[updated, *recorded], deletes=cancelled)
-        return self.by_id("router", router.cloud, router.id)
+        return self.by_id(ROUTER, router.cloud, router.id)
 
     def _instances_on(self, network: Network) -> list[Any]:
-        return [i for i in self.cache.holding("instance", network.cloud, "network_id",
+        return [i for i in self.cache.holding(INSTANCE, network.cloud, "network_id",
                                               network.id)
                 if any(n.network_id == network.id for n in i.nics)]
 
@@ -208,7 +209,7 @@ class NetworkManager(Manager):
                       partial(driver.add_router_interface, router.id, network.id))
 
     def _public_ips_of(self, instance_id: str, cloud: str) -> list[PublicIP]:
-        return [f for f in self.cache.all("public_ip", cloud) if f.instance_id == instance_id]
+        return [f for f in self.cache.all(PUBLIC_IP, cloud) if f.instance_id == instance_id]
 
     def check_removable(self, network: Network) -> None:
         """Refuse (as remove does) a network MiniCloud did not create, one with instances, a
@@ -219,7 +220,7 @@ class NetworkManager(Manager):
         if users:
             raise InUseError(f"network {network.name} has instances: {', '.join(users)}; "
                              "remove them first")
-        if any(r.gateway_network_id == network.id for r in self.cache.all("router",
+        if any(r.gateway_network_id == network.id for r in self.cache.all(ROUTER,
                                                                           network.cloud)):
             raise InUseError(f"network {network.name} is a router's gateway; clear it first")
 
@@ -250,11 +251,11 @@ class NetworkManager(Manager):
     # -- public IPs ----------------------------------------------------------------------------
 
     def public_ips(self, cloud: str | None = None) -> list[PublicIP]:
-        return sorted(self.cache.all("public_ip", self.known(cloud)),
+        return sorted(self.cache.all(PUBLIC_IP, self.known(cloud)),
                       key=lambda f: (f.cloud, f.name))
 
     def find_public_ip(self, address: str, cloud: str | None = None) -> PublicIP:
-        matches = [f for f in self.cache.all("public_ip", cloud) if f.name == address]
+        matches = [f for f in self.cache.all(PUBLIC_IP, cloud) if f.name == address]
         if not matches:
             raise NotFoundError(f"no public IP {address!r}")
         if len(matches) > 1:
@@ -275,7 +276,7 @@ class NetworkManager(Manager):
         """The instance the public IP is attached to, if any (a release takes it away)."""
         if not fip.instance_id:
             return None
-        return self.cache.get("instance", fip.cloud, fip.instance_id)
+        return self.cache.get(INSTANCE, fip.cloud, fip.instance_id)
 
     def release(self, fip: PublicIP) -> None:
         """Give a public IP MiniCloud allocated back to the cloud."""

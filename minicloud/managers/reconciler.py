@@ -11,13 +11,13 @@ keep their type on the way up, so that a front end can still tell a missing pass
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from ..drivers.base import Driver
 from ..model.drift import WATCHED, Drift, compare
 from ..model.errors import DriverError, InUseError, MiniCloudError, NotFoundError
-from ..model.kinds import KINDS, label
+from ..model.kinds import CLOUD, DRIFT, KINDS, label
 from ..model.objects import Cloud, CloudSnapshot, DriftRecord
+from ..state.cache import Cache
 from ..state.listing import Baseline
 from ..state.unit_of_work import Listed
 from .session import Session
@@ -71,11 +71,11 @@ class Reconciler:
         self.drifts: dict[str, Drift] = {}
 
     @property
-    def cache(self) -> Any:
+    def cache(self) -> Cache:
         return self.session.inventory.cache
 
     def _cloud(self, name: str) -> Cloud:
-        cloud = self.cache.get("cloud", name, name)
+        cloud = self.cache.get(CLOUD, name, name)
         if cloud is None:
             raise NotFoundError(f"no cloud named {name!r}")
         return cloud
@@ -98,7 +98,7 @@ class Reconciler:
         could not be read; a cloud another session removed meanwhile is only said."""
         self.settle_all(None if name is None else [name])
         self.session.inventory.forget()
-        clouds = [self._cloud(name)] if name else sorted(self.cache.all("cloud"),
+        clouds = [self._cloud(name)] if name else sorted(self.cache.all(CLOUD),
                                                          key=lambda c: c.name)
         work = self.session.work
         started: dict[str, tuple[Driver, Baseline]] = {}
@@ -153,7 +153,7 @@ class Reconciler:
 
     def records(self, cloud: str) -> list[DriftRecord]:
         """The drift the syncs of a cloud recorded, oldest first."""
-        return sorted(self.cache.all("drift", cloud), key=lambda r: (r.at, r.id))
+        return sorted(self.cache.all(DRIFT, cloud), key=lambda r: (r.at, r.id))
 
     def check(self, name: str) -> Drift:
         """Read a cloud and say what changed outside MiniCloud, changing nothing (not even

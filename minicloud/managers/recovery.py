@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..model.codec import from_dict, to_dict
+from ..model.kinds import CHANGE, INSTANCE, NETWORK, PUBLIC_IP, ROUTER
 from ..model.objects import Change, Cloud, Intent, State
 from ..state.unit_of_work import added_cloud, is_removal
 from .reconciler import read_cloud
@@ -82,7 +83,7 @@ class Recovery:
                 continue  # an add of an earlier incarnation of the name: nothing to record
             for data in intent.changes:
                 if data.get("undo"):  # a Reset's: the record goes once the cloud shows it undone
-                    record = cache.get("change", cloud.name, str(data.get("id") or ""))
+                    record = cache.get(CHANGE, cloud.name, str(data.get("id") or ""))
                     if record is not None and \
                             made_change(cache, cloud.name, to_dict(record)) is None:
                         deletes.append(record)
@@ -90,7 +91,7 @@ class Recovery:
                 change = made_change(cache, cloud.name, data)
                 if change is None:
                     continue
-                opposite = cache.get("change", cloud.name, change.opposite_id or "")
+                opposite = cache.get(CHANGE, cloud.name, change.opposite_id or "")
                 if opposite is not None:
                     deletes.append(opposite)  # the two cancel out
                 else:
@@ -107,14 +108,14 @@ def made_change(cache: Any, cloud: str, data: dict[str, Any]) -> Change | None:
         return None  # not a change record (an added cloud's own description)
     change = from_dict(Change, data)
     if change.network_id is None and data.get("network_name"):
-        net = next((n for n in cache.all("network", cloud)
+        net = next((n for n in cache.all(NETWORK, cloud)
                     if n.name == data["network_name"] and n.owned), None)
         if net is None:
             return None
         change = Change.of(cloud, change.name, change.target_id, net.id, change.detail)
     what, target = change.name, change.target_id
     if what.startswith(("interface", "gateway")):
-        router = cache.get("router", cloud, target)
+        router = cache.get(ROUTER, cloud, target)
         if router is None:
             return None
         if what.startswith("interface"):
@@ -123,11 +124,11 @@ def made_change(cache: Any, cloud: str, data: dict[str, Any]) -> Change | None:
             present = router.gateway_network_id == change.network_id
         return change if present == (not what.endswith("_removed")) else None
     if what in ("association", "disassociation"):
-        ip = cache.get("public_ip", cloud, target)
+        ip = cache.get(PUBLIC_IP, cloud, target)
         if ip is None:
             return None
         return change if bool(ip.instance_id) == (what == "association") else None
-    server = cache.get("instance", cloud, target)
+    server = cache.get(INSTANCE, cloud, target)
     if server is None:
         return None
     if what.startswith("server_group"):  # ``detail`` names the group

@@ -12,16 +12,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..drivers.base import Driver
 from ..model.codec import to_dict
 from ..model.errors import NOT_FOUND, DriverError, MiniCloudError, StoreError
-from ..model.kinds import label
+from ..model.kinds import (
+    CHANGE,
+    CLOUD,
+    INSTANCE,
+    KEYPAIR,
+    NETWORK,
+    PUBLIC_IP,
+    ROUTER,
+    SECURITY_GROUP,
+    Kind,
+    label,
+)
 from ..model.objects import Change, Cloud, Instance, PublicIP, Router, State
+from ..state.cache import Cache
 from .reconciler import Reconciler
 from .session import Session
 
+T = TypeVar("T")
 log = logging.getLogger("minicloud")
 
 
@@ -37,7 +50,7 @@ class ResetReport:
 
 
 # What MiniCloud makes in a cloud, in the order a leftover is named.
-MADE = ("instance", "public_ip", "router", "network", "security_group", "keypair")
+MADE = (INSTANCE, PUBLIC_IP, ROUTER, NETWORK, SECURITY_GROUP, KEYPAIR)
 
 
 def left_in(cache: Any, cloud: str) -> list[str]:
@@ -46,7 +59,7 @@ def left_in(cache: Any, cloud: str) -> list[str]:
     found = [f"{label(kind)} {obj.name}" for kind in MADE
              for obj in sorted(cache.all(kind, cloud), key=lambda o: o.name)
              if getattr(obj, "owned", False)]
-    changes = len(cache.all("change", cloud))
+    changes = len(cache.all(CHANGE, cloud))
     if changes:
         found.append(f"{changes} change{'s' if changes != 1 else ''} to resources MiniCloud "
                      "did not create")
@@ -59,7 +72,7 @@ class CloudReset:
 
     cloud: Cloud
     driver: Driver
-    cache: Any
+    cache: Cache
     report: ResetReport
     changes: list[Change]
     puts: dict[tuple[str, str], Any] = field(default_factory=dict)
@@ -67,7 +80,7 @@ class CloudReset:
     failed: set[str] = field(default_factory=set)  # ids whose undoing failed
     kept: set[str] = field(default_factory=set)  # change records that stay, whatever their target
 
-    def all(self, kind: str) -> list[Any]:
+    def all(self, kind: Kind[T]) -> list[T]:
         return self.cache.all(kind, self.cloud.name)
 
     def changed(self, what: str) -> set[tuple[str, str | None]]:
@@ -94,14 +107,14 @@ class CloudReset:
             self.puts[(obj.kind, obj.id)] = obj
 
     def group_id(self, name: str | None) -> str | None:
-        return next((g.id for g in self.all("security_group") if g.name == name), None)
+        return next((g.id for g in self.all(SECURITY_GROUP) if g.name == name), None)
 
 
 # -- the steps, in the order they run (what uses a thing goes before the thing) ----------------
 
 def _public_ips(r: CloudReset) -> None:
     associated = {target for target, _ in r.changed("association")}
-    for fip in r.all("public_ip"):
+    for fip in r.all(PUBLIC_IP):
         if fip.owned:
             if r.step(f"released public IP {fip.name}", fip, r.driver.release_public_ip,
                       fip.id):
@@ -115,7 +128,7 @@ def _server_groups(r: CloudReset) -> None:
     """Take MiniCloud's groups off other people's servers (before the groups go), and put
     back the ones it took off."""
     for change in r.records("server_group") + r.records("server_group_removed"):
-        server = r.cache.get("instance", r.cloud.name, change.target_id)
+        server = r.cache.get(INSTANCE, r.cloud.name, change.target_id)
         group = r.group_id(change.detail)
         if server is None or group is None:
             continue
@@ -129,7 +142,7 @@ def _server_groups(r: CloudReset) -> None:
 
 
 def _instances(r: CloudReset) -> None:
-    for inst in r.all("instance"):
+    for inst in r.all(INSTANCE):
         if inst.owned and r.step(f"deleted instance {inst.name}", inst, r.driver.delete_server,
                                  inst.id):
             r.deletes.append(inst)
@@ -140,17 +153,17 @@ def _router_interfaces(r: CloudReset) -> None:
     router (``features.detach_network`` false), MiniCloud's networks on routers are deleted
     now instead, which takes them off."""
     if not r.driver.features.detach_network:
-        for router in r.all("router"):
+        for router in r.all(ROUTER):
             ids = set(router.interface_network_ids)
-            _delete_networks(r, [net for net in r.all("network") if net.id in ids])
+            _delete_networks(r, [net for net in r.all(NETWORK) if net.id in ids])
             if ids & r.failed:  # a network still on it: the router stays too
                 r.failed.add(router.id)
         return
     added = r.changed("interface")
-    for router in r.all("router"):
+    for router in r.all(ROUTER):
         for net_id in router.interface_network_ids:
             if router.owned or (router.id, net_id) in added:
-                net = r.cache.get("network", r.cloud.name, net_id)
+                net = r.cache.get(NETWORK, r.cloud.name, net_id)
                 r.keep(r.step(f"detached network {net.name if net else net_id} from router "
                               f"{router.name}", router,
                               r.driver.remove_router_interface, router.id, net_id))
@@ -158,7 +171,7 @@ def _router_interfaces(r: CloudReset) -> None:
 
 def _routers(r: CloudReset) -> None:
     gateways = {target for target, _ in r.changed("gateway")}
-    for router in r.all("router"):
+    for router in r.all(ROUTER):
         if router.owned:
             if router.id not in r.failed and r.step(f"deleted router {router.name}", router,
                                                     r.driver.delete_router, router.id):
@@ -180,13 +193,13 @@ def _routers(r: CloudReset) -> None:
 def _restore_routers(r: CloudReset) -> None:
     """Put back what MiniCloud took from other people's routers: gateways, interfaces."""
     for change in r.records("gateway_removed"):
-        router = r.cache.get("router", r.cloud.name, change.target_id)
+        router = r.cache.get(ROUTER, r.cloud.name, change.target_id)
         if router is not None and not router.gateway_network_id and change.network_id:
             r.keep(r.step(f"restored the gateway of router {router.name}", router,
                           r.driver.set_router_gateway, router.id, change.network_id))
     for change in r.records("interface_removed"):
-        router = r.cache.get("router", r.cloud.name, change.target_id)
-        net = r.cache.get("network", r.cloud.name, change.network_id or "")
+        router = r.cache.get(ROUTER, r.cloud.name, change.target_id)
+        net = r.cache.get(NETWORK, r.cloud.name, change.network_id or "")
         if router is not None and net is not None and \
                 net.id not in router.interface_network_ids:
             r.keep(r.step(f"re-attached network {net.name} to router {router.name}", router,
@@ -194,7 +207,7 @@ def _restore_routers(r: CloudReset) -> None:
 
 
 def _networks(r: CloudReset) -> None:
-    _delete_networks(r, r.all("network"))
+    _delete_networks(r, r.all(NETWORK))
 
 
 def _delete_networks(r: CloudReset, networks: list[Any]) -> None:
@@ -207,7 +220,7 @@ def _delete_networks(r: CloudReset, networks: list[Any]) -> None:
 
 
 def _security_groups(r: CloudReset) -> None:
-    for group in r.all("security_group"):
+    for group in r.all(SECURITY_GROUP):
         if group.owned and r.step(f"deleted security group {group.name}", group,
                                   r.driver.delete_security_group, group.id):
             r.deletes.append(group)
@@ -231,7 +244,7 @@ def _power(r: CloudReset) -> None:
     cannot put a server back into (PAUSED, ERROR...) is named and its record kept: the next
     reset that finds the server in it again (its owner's doing) lets the record go."""
     for change in r.records("power"):
-        server = r.cache.get("instance", r.cloud.name, change.target_id)
+        server = r.cache.get(INSTANCE, r.cloud.name, change.target_id)
         before = change.detail or State.UNKNOWN
         if server is None or State.restored(before, server.status):
             continue
@@ -285,7 +298,7 @@ class Resetter:
         report = ResetReport()
         inventory = self.session.inventory
         cache = inventory.ensure_loaded()
-        for cloud in sorted(cache.all("cloud"), key=lambda c: c.name):
+        for cloud in sorted(cache.all(CLOUD), key=lambda c: c.name):
             unrecorded: StoreError | None = None
             try:
                 # Reset must see everything that exists, MiniCloud's unrecorded objects too.
@@ -315,18 +328,18 @@ class Resetter:
         work = self.session.work
         cache = self.session.inventory.ensure_loaded()
         intent = work.begin(cloud.name, f"reset cloud {cloud.name}",
-                            changes=[_undoing(c) for c in cache.all("change", cloud.name)])
+                            changes=[_undoing(c) for c in cache.all(CHANGE, cloud.name)])
         with work.running(intent, undone=False):
             cache = self.session.inventory.ensure_loaded()
             run = CloudReset(cloud, self.session.drivers.get(cloud), cache, report,
-                             cache.all("change", cloud.name))
+                             cache.all(CHANGE, cloud.name))
             for step in STEPS:
                 step(run)
             done = [c for c in run.changes if c.target_id not in run.failed
                     and c.id not in run.kept]
             try:
                 work.settle(intent, puts=run.puts.values(), done=True,
-                            deletes=[*run.deletes, *done, *cache.all("keypair", cloud.name)])
+                            deletes=[*run.deletes, *done, *cache.all(KEYPAIR, cloud.name)])
             except StoreError as err:
                 log.warning("reset of cloud %s not recorded: %s", cloud.name, err)
                 return err
@@ -347,7 +360,7 @@ class Resetter:
             if report.failures:
                 # What a reset leaves of MiniCloud's in a cloud is what the store still holds.
                 cache = self.session.inventory.ensure_loaded()
-                report.left = {c.name: found for c in sorted(cache.all("cloud"),
+                report.left = {c.name: found for c in sorted(cache.all(CLOUD),
                                                              key=lambda c: c.name)
                                for found in [left_in(cache, c.name)] if found}
                 if not report.left or agree is None or not agree(report):
@@ -356,7 +369,7 @@ class Resetter:
                 report.forgot_anyway = True
             cache = self.session.inventory.ensure_loaded()
             drivers = self.session.drivers
-            for cloud in cache.all("cloud"):
+            for cloud in cache.all(CLOUD):
                 drivers.get(cloud).forget()
                 drivers.drop(cloud.name)
             drivers.forget_secrets()

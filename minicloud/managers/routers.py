@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from ..model.errors import InUseError, MiniCloudError, ValidationError
+from ..model.kinds import INSTANCE, NETWORK, PUBLIC_IP, ROUTER
 from ..model.objects import Change, Network, Router
 from ..state.claims import Claims
 from .base import Manager, Undo, check_name
@@ -12,15 +13,15 @@ from .base import Manager, Undo, check_name
 
 class RouterManager(Manager):
     def all(self, cloud: str | None = None) -> list[Router]:
-        return sorted(self.cache.all("router", self.known(cloud)),
+        return sorted(self.cache.all(ROUTER, self.known(cloud)),
                       key=lambda r: (r.name, r.cloud))
 
     def external_networks(self, cloud: str) -> list[Network]:
-        return sorted((n for n in self.cache.all("network", cloud) if n.external),
+        return sorted((n for n in self.cache.all(NETWORK, cloud) if n.external),
                       key=lambda n: n.name)
 
     def _gateway(self, cloud: str, name: str) -> Network:
-        network = self.find("network", name, cloud)
+        network = self.find(NETWORK, name, cloud)
         if not network.external:
             raise ValidationError(f"{name} is not an external network; external networks: "
                                   f"{', '.join(n.name for n in self.external_networks(cloud))}")
@@ -44,7 +45,7 @@ class RouterManager(Manager):
             router = driver.create_router(name, network.id if network else None)
             undo.push(f"router {name} in cloud {cloud}", partial(driver.delete_router, router.id))
             self.work.settle(intent, puts=[router])
-        return self.by_id("router", cloud, router.id)
+        return self.by_id(ROUTER, cloud, router.id)
 
     # -- what the gateway actions apply to (a front end offers only these) -------------------
 
@@ -111,7 +112,7 @@ class RouterManager(Manager):
                       partial(driver.clear_router_gateway, router.id))
             puts, deletes = self.record(change) if change else ([], [])
             self.work.settle(intent, puts=[updated, *puts], deletes=deletes)
-        return self.by_id("router", router.cloud, router.id)
+        return self.by_id(ROUTER, router.cloud, router.id)
 
     def clear_gateway(self, router: Router) -> Router:
         refusal = self.clear_refusal(router)
@@ -130,14 +131,14 @@ class RouterManager(Manager):
                       partial(driver.set_router_gateway, router.id, previous))
             puts, deletes = self.record(change) if change else ([], [])
             self.work.settle(intent, puts=[updated, *puts], deletes=deletes)
-        return self.by_id("router", router.cloud, router.id)
+        return self.by_id(ROUTER, router.cloud, router.id)
 
     def _check_no_public_ips(self, router: Router) -> None:
         nets = set(router.interface_network_ids)
-        users = sorted(i.name for i in self.cache.all("instance", router.cloud)
+        users = sorted(i.name for i in self.cache.all(INSTANCE, router.cloud)
                        if any(n.network_id in nets for n in i.nics)
                        and any(f.instance_id == i.id
-                               for f in self.cache.all("public_ip", router.cloud)))
+                               for f in self.cache.all(PUBLIC_IP, router.cloud)))
         if users and router.gateway_network_id:
             raise InUseError(f"router {router.name} carries public IPs of "
                              f"{', '.join(users)}; release them first")
@@ -149,7 +150,7 @@ class RouterManager(Manager):
             return
         names = sorted(net.name if net is not None else net_id
                        for net_id in router.interface_network_ids
-                       for net in [self.cache.get("network", router.cloud, net_id)])
+                       for net in [self.cache.get(NETWORK, router.cloud, net_id)])
         raise InUseError(f"router {router.name} has networks that cannot leave it in cloud "
                          f"{router.cloud}: {', '.join(names)}; remove them first")
 

@@ -61,7 +61,7 @@ class _Names:
     """Names of networks and instances by id, from both sides (for readable details)."""
 
     def __init__(self, objects: Iterable[Any]) -> None:
-        self.names = {(o.kind, o.id): o.name for o in objects}
+        self.names: dict[tuple[str, str], str] = {(o.kind, o.id): o.name for o in objects}
 
     def of(self, kind: str, ident: str | None) -> str:
         return self.names.get((kind, ident or ""), ident or "none")

@@ -7,6 +7,7 @@ simulated cloud in tables derived from the same names, and messages use the labe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from .objects import (
     Change,
@@ -24,11 +25,16 @@ from .objects import (
     SecurityGroup,
 )
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
-class Kind:
+class Kind(Generic[T]):
+    """A kind is also the typed reference readers pass: ``cache.get(NETWORK, cloud, id)`` is a
+    ``Network | None`` to the type checker."""
+
     name: str
-    cls: type
+    cls: type[T]
     table: str
     label: str
     # Reported by a full sync of a cloud (the others are MiniCloud's own records).
@@ -43,29 +49,41 @@ class Kind:
         return f"{self.label}s"
 
 
+CLOUD: Kind[Cloud] = Kind("cloud", Cloud, "clouds", "cloud")
+CLUSTER: Kind[Cluster] = Kind("cluster", Cluster, "clusters", "cluster")
+NETWORK: Kind[Network] = Kind("network", Network, "networks", "network", synced=True,
+                              noticed=True, simulated=True)
+ROUTER: Kind[Router] = Kind("router", Router, "routers", "router", synced=True, noticed=True,
+                            simulated=True)
+INSTANCE: Kind[Instance] = Kind("instance", Instance, "instances", "instance", synced=True,
+                                noticed=True, simulated=True)
+PUBLIC_IP: Kind[PublicIP] = Kind("public_ip", PublicIP, "public_ips", "public IP", synced=True,
+                                 noticed=True, simulated=True)
+SECURITY_GROUP: Kind[SecurityGroup] = Kind("security_group", SecurityGroup, "security_groups",
+                                           "security group", synced=True, noticed=True,
+                                           simulated=True)
+KEYPAIR: Kind[KeyPair] = Kind("keypair", KeyPair, "keypairs", "key pair", simulated=True)
+IMAGE: Kind[Image] = Kind("image", Image, "images", "image", synced=True)
+FLAVOR: Kind[Flavor] = Kind("flavor", Flavor, "flavors", "flavor", synced=True)
+CHANGE: Kind[Change] = Kind("change", Change, "changes", "change")
+INTENT: Kind[Intent] = Kind("intent", Intent, "intents", "write in progress")
+DRIFT: Kind[DriftRecord] = Kind("drift", DriftRecord, "drifts", "drift record")
+
 # In the order a load restores them.
-KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("cloud", Cloud, "clouds", "cloud"),
-    Kind("cluster", Cluster, "clusters", "cluster"),
-    Kind("network", Network, "networks", "network", synced=True, noticed=True, simulated=True),
-    Kind("router", Router, "routers", "router", synced=True, noticed=True, simulated=True),
-    Kind("instance", Instance, "instances", "instance", synced=True, noticed=True,
-         simulated=True),
-    Kind("public_ip", PublicIP, "public_ips", "public IP", synced=True, noticed=True,
-         simulated=True),
-    Kind("security_group", SecurityGroup, "security_groups", "security group", synced=True,
-         noticed=True, simulated=True),
-    Kind("keypair", KeyPair, "keypairs", "key pair", simulated=True),
-    Kind("image", Image, "images", "image", synced=True),
-    Kind("flavor", Flavor, "flavors", "flavor", synced=True),
-    Kind("change", Change, "changes", "change"),
-    Kind("intent", Intent, "intents", "write in progress"),
-    Kind("drift", DriftRecord, "drifts", "drift record"),
+KINDS: dict[str, Kind[Any]] = {k.name: k for k in (
+    CLOUD, CLUSTER, NETWORK, ROUTER, INSTANCE, PUBLIC_IP, SECURITY_GROUP, KEYPAIR, IMAGE, FLAVOR,
+    CHANGE, INTENT, DRIFT,
 )}
+
+
+def kind_name(kind: Kind[Any] | str) -> str:
+    return kind if isinstance(kind, str) else kind.name
+
 
 SYNCED = tuple(k.name for k in KINDS.values() if k.synced)
 TABLES = {k.name: k.table for k in KINDS.values()}
 
 
-def label(kind: str) -> str:
-    return KINDS[kind].label if kind in KINDS else kind.replace("_", " ")
+def label(kind: Kind[Any] | str) -> str:
+    name = kind_name(kind)
+    return KINDS[name].label if name in KINDS else name.replace("_", " ")

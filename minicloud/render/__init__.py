@@ -6,3 +6,6 @@ flowchart): pure functions of the model, no store, no driver, no remote call.  `
 keeps each cloud's rendered part in ``$MINICLOUD_HOME/views/`` (its only I/O), to be used again
 while the cloud's generation stays.
 """
+
+# What a topology can be rendered as (managers/topology.py renders each; a front end offers them).
+FORMATS = ("text", "json", "dot", "mermaid")

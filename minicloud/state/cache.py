@@ -17,11 +17,22 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from ..model.codec import from_dict, to_dict
 from ..model.errors import MiniCloudError, StaleError, StoreError
-from ..model.kinds import KINDS
+from ..model.kinds import (
+    CLOUD,
+    CLUSTER,
+    INSTANCE,
+    KINDS,
+    NETWORK,
+    PUBLIC_IP,
+    ROUTER,
+    SECURITY_GROUP,
+    Kind,
+    kind_name,
+)
 from ..model.objects import Deployment
 from .store import STORE_LOCK, Query, Store
 from .table import record_key
@@ -62,30 +73,55 @@ class Cache:
         self._objs: dict[str, dict[tuple[str, str], Any]] = {kind: {} for kind in KINDS}
         self._loader = loader
 
-    def get(self, kind: str, cloud: str, ident: str) -> Any | None:
+    # Each read takes a kind's typed reference (``NETWORK``: the answer is typed) or its name.
+
+    @overload
+    def get(self, kind: Kind[T], cloud: str, ident: str) -> T | None: ...
+    @overload
+    def get(self, kind: str, cloud: str, ident: str) -> Any | None: ...
+
+    def get(self, kind: Kind[Any] | str, cloud: str, ident: str) -> Any | None:
+        name = kind_name(kind)
         if self._loader is not None:
             self._loader.current()
-        obj = self._objs[kind].get((cloud, ident))
+        obj = self._objs[name].get((cloud, ident))
         if obj is None and self._loader is not None:
-            obj = self._loader.fetch(kind, cloud, ident)
+            obj = self._loader.fetch(name, cloud, ident)
         return obj
 
-    def peek(self, kind: str, cloud: str, ident: str) -> Any | None:
-        """What the cache holds, without asking the store."""
-        return self._objs[kind].get((cloud, ident))
+    @overload
+    def peek(self, kind: Kind[T], cloud: str, ident: str) -> T | None: ...
+    @overload
+    def peek(self, kind: str, cloud: str, ident: str) -> Any | None: ...
 
-    def all(self, kind: str, cloud: str | None = None) -> list[Any]:
+    def peek(self, kind: Kind[Any] | str, cloud: str, ident: str) -> Any | None:
+        """What the cache holds, without asking the store."""
+        return self._objs[kind_name(kind)].get((cloud, ident))
+
+    @overload
+    def all(self, kind: Kind[T], cloud: str | None = None) -> list[T]: ...
+    @overload
+    def all(self, kind: str, cloud: str | None = None) -> list[Any]: ...
+
+    def all(self, kind: Kind[Any] | str, cloud: str | None = None) -> list[Any]:
+        name = kind_name(kind)
         if self._loader is not None:
             self._loader.current()
-            self._loader.need(kind, cloud)
-        objs = self._objs[kind].values()
+            self._loader.need(name, cloud)
+        objs = self._objs[name].values()
         if cloud is None:
             return list(objs)
         return [o for o in objs if o.key[0] == cloud]
 
-    def named(self, kind: str, cloud: str | None, name: str) -> list[Any]:
+    @overload
+    def named(self, kind: Kind[T], cloud: str | None, name: str) -> list[T]: ...
+    @overload
+    def named(self, kind: str, cloud: str | None, name: str) -> list[Any]: ...
+
+    def named(self, kind: Kind[Any] | str, cloud: str | None, name: str) -> list[Any]:
         """The objects of ``kind`` called ``name`` (in ``cloud``): by the store's name index
         unless the whole kind is here already."""
+        kind = kind_name(kind)
         if self._loader is not None:
             self._loader.current()
         if self._loader is not None and not self._loader.complete(kind, cloud):
@@ -93,10 +129,16 @@ class Cache:
         return [o for o in self._objs[kind].values()
                 if o.name == name and (cloud is None or o.key[0] == cloud)]
 
-    def holding(self, kind: str, cloud: str, key: str, value: str) -> list[Any]:
+    @overload
+    def holding(self, kind: Kind[T], cloud: str, key: str, value: str) -> list[T]: ...
+    @overload
+    def holding(self, kind: str, cloud: str, key: str, value: str) -> list[Any]: ...
+
+    def holding(self, kind: Kind[Any] | str, cloud: str, key: str, value: str) -> list[Any]:
         """Objects of ``cloud`` that may have ``key`` (at any depth) set to ``value``: only
         rows whose text holds the pair are read, unless the kind is here whole.  The caller
         checks the objects it gets."""
+        kind = kind_name(kind)
         if self._loader is not None:
             self._loader.current()
         if self._loader is not None and not self._loader.complete(kind, cloud):
@@ -122,13 +164,13 @@ class Cache:
     def deployment(self, cloud: str | None = None) -> Deployment:
         """What the tree and the views read: everything, or one cloud's part."""
         return Deployment(
-            clouds=[c for c in self.all("cloud") if cloud is None or c.name == cloud],
-            clusters=self.all("cluster", cloud),
-            networks=self.all("network", cloud),
-            routers=self.all("router", cloud),
-            instances=self.all("instance", cloud),
-            public_ips=self.all("public_ip", cloud),
-            security_groups=self.all("security_group", cloud),
+            clouds=[c for c in self.all(CLOUD) if cloud is None or c.name == cloud],
+            clusters=self.all(CLUSTER, cloud),
+            networks=self.all(NETWORK, cloud),
+            routers=self.all(ROUTER, cloud),
+            instances=self.all(INSTANCE, cloud),
+            public_ips=self.all(PUBLIC_IP, cloud),
+            security_groups=self.all(SECURITY_GROUP, cloud),
         )
 
 
@@ -173,7 +215,8 @@ class WriteTransaction:
 
 
 def _cloud_of(obj: Any) -> str:
-    return obj.key[0]
+    key: tuple[str, str] = obj.key
+    return key[0]
 
 
 def _data(obj: Any) -> dict[str, Any]:

@@ -15,12 +15,14 @@ import ipaddress
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..model.codec import from_dict
 from ..model.errors import InUseError, NotFoundError, ValidationError
-from ..model.kinds import KINDS, label
+from ..model.kinds import INSTANCE, KINDS, NETWORK, PUBLIC_IP, Kind, kind_name, label
 from .table import record_key
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from ..model.objects import Intent
@@ -41,13 +43,13 @@ class Rows(Protocol):
 
     cloud: str
 
-    def named(self, kind: str, name: str) -> list[Any]: ...
+    def named(self, kind: Kind[Any] | str, name: str) -> list[Any]: ...
 
-    def all(self, kind: str) -> list[Any]: ...
+    def all(self, kind: Kind[T]) -> list[T]: ...
 
-    def get(self, kind: str, ident: str) -> Any | None: ...
+    def get(self, kind: Kind[T], ident: str) -> T | None: ...
 
-    def holding(self, kind: str, key: str, value: str) -> list[Any]: ...
+    def holding(self, kind: Kind[T], key: str, value: str) -> list[T]: ...
 
 
 class CacheRows:
@@ -57,16 +59,16 @@ class CacheRows:
         self.cache = cache
         self.cloud = cloud
 
-    def named(self, kind: str, name: str) -> list[Any]:
-        return self.cache.named(kind, self.cloud, name)
+    def named(self, kind: Kind[Any] | str, name: str) -> list[Any]:
+        return self.cache.named(kind_name(kind), self.cloud, name)
 
-    def all(self, kind: str) -> list[Any]:
+    def all(self, kind: Kind[T]) -> list[T]:
         return self.cache.all(kind, self.cloud)
 
-    def get(self, kind: str, ident: str) -> Any | None:
+    def get(self, kind: Kind[T], ident: str) -> T | None:
         return self.cache.get(kind, self.cloud, ident)
 
-    def holding(self, kind: str, key: str, value: str) -> list[Any]:
+    def holding(self, kind: Kind[T], key: str, value: str) -> list[T]:
         return self.cache.holding(kind, self.cloud, key, value)
 
 
@@ -91,24 +93,27 @@ class StoreRows:
             objs.append(obj)
         return objs
 
-    def named(self, kind: str, name: str) -> list[Any]:
+    def named(self, kind: Kind[Any] | str, name: str) -> list[Any]:
+        kind = kind_name(kind)
         if kind in self._all:
             return [o for o in self._all[kind] if o.name == name]
         return self._objects(kind, self.store.kind(kind).rows(self.cloud, name=name))
 
-    def all(self, kind: str) -> list[Any]:
-        if kind not in self._all:
-            self._all[kind] = self._objects(kind, self.store.kind(kind).rows(self.cloud))
-        return self._all[kind]
+    def all(self, kind: Kind[T]) -> list[T]:
+        if kind.name not in self._all:
+            self._all[kind.name] = self._objects(kind.name,
+                                                 self.store.kind(kind.name).rows(self.cloud))
+        return self._all[kind.name]
 
-    def get(self, kind: str, ident: str) -> Any | None:
-        found = self.store.kind(kind).get(record_key(self.cloud, ident))
-        objs = self._objects(kind, [found] if found else [])
+    def get(self, kind: Kind[T], ident: str) -> T | None:
+        found = self.store.kind(kind.name).get(record_key(self.cloud, ident))
+        objs = self._objects(kind.name, [found] if found else [])
         return objs[0] if objs else None
 
-    def holding(self, kind: str, key: str, value: str) -> list[Any]:
+    def holding(self, kind: Kind[T], key: str, value: str) -> list[T]:
         fragment = json.dumps({key: value}, separators=(",", ":"))[1:-1]
-        return self._objects(kind, self.store.kind(kind).rows(self.cloud, contains=fragment))
+        return self._objects(kind.name,
+                             self.store.kind(kind.name).rows(self.cloud, contains=fragment))
 
 
 # -- the claims ----------------------------------------------------------------------------------
@@ -164,7 +169,7 @@ class Cidr(Claim):
 
     def check(self, rows: Rows, pending: Sequence[Intent] = ()) -> None:
         net = ipaddress.ip_network(self.cidr, strict=False)
-        taken = [(n.name, c) for n in rows.all("network") for c in n.cidrs]
+        taken = [(n.name, c) for n in rows.all(NETWORK) for c in n.cidrs]
         taken += [("a network being created", c[len("cidr:"):]) for c in _taken(pending)
                   if c.startswith("cidr:")]
         for name, text in taken:
@@ -189,16 +194,16 @@ class Address(Claim):
         return f"ip:{self.network_id}:{self.address}"
 
     def check(self, rows: Rows, pending: Sequence[Intent] = ()) -> None:
-        holder = next((i.name for i in rows.holding("instance", "ip", self.address)
+        holder = next((i.name for i in rows.holding(INSTANCE, "ip", self.address)
                        if any(n.network_id == self.network_id and n.ip == self.address
                               for n in i.nics)), None)
         if holder is not None:
             raise InUseError(f"{self.address} is in use by instance {holder}")
-        held = next((f for f in rows.holding("public_ip", "name", self.address)
+        held = next((f for f in rows.holding(PUBLIC_IP, "name", self.address)
                      if f.network_id == self.network_id and f.name == self.address
                      and f.instance_id), None)
         if held is not None:
-            server = rows.get("instance", held.instance_id or "")
+            server = rows.get(INSTANCE, held.instance_id or "")
             raise InUseError(f"public IP {self.address} is in use by "
                              f"{'instance ' + server.name if server else 'another server'}")
         if self.text in _taken(pending):
@@ -239,7 +244,7 @@ class Taking(Claim):
         return f"take:{self.kind}:{self.ident}"
 
     def check(self, rows: Rows, pending: Sequence[Intent] = ()) -> None:
-        now = rows.get(self.kind, self.ident)
+        now = rows.get(KINDS[self.kind], self.ident)
         shown = self.shown or (f"{label(self.kind)} {now.name}" if now is not None
                                else self.ident)
         if self.text in _taken(pending):
@@ -257,7 +262,7 @@ class Exists(Claim):
     ident: str
 
     def check(self, rows: Rows, pending: Sequence[Intent] = ()) -> None:
-        if rows.get(self.kind, self.ident) is None:
+        if rows.get(KINDS[self.kind], self.ident) is None:
             raise NotFoundError(f"the {label(self.kind)} this needs is no longer in cloud "
                                 f"{rows.cloud} (removed by another session); refresh")
 

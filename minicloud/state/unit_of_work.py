@@ -55,6 +55,7 @@ from ..model.errors import (
     NotFoundError,
     StoreError,
 )
+from ..model.kinds import CLOUD, KINDS
 from ..model.objects import Change, Cloud, CloudSnapshot, DriftRecord, Intent
 from .cache import Writes
 from .claims import WHOLE_CLOUD, Claim, CloudBusy, Exists, Name, StoreRows, WholeCloud
@@ -206,7 +207,7 @@ class UnitOfWork:
 
     def _incarnation(self, cloud: str) -> str:
         """The incarnation of ``cloud`` this session read (refused when it read none)."""
-        row = self.inventory.cache.get("cloud", cloud, cloud)
+        row = self.inventory.cache.get(CLOUD, cloud, cloud)
         if row is None:
             raise gone(cloud)
         return str(row.incarnation)
@@ -252,7 +253,7 @@ class UnitOfWork:
         """The cloud's row as the store has it, when it is the incarnation this session read
         and no removal of it is pending; otherwise a one-line refusal (and this session reads
         the cloud again)."""
-        row = rows.get("cloud", rows.cloud)
+        row = rows.get(CLOUD, rows.cloud)
         if row is None or row.incarnation != incarnation:
             self.inventory.reload_cloud(rows.cloud)
             raise gone(rows.cloud)
@@ -323,7 +324,7 @@ class UnitOfWork:
             if late and self.store.kind("intent").get(record_key(intent.cloud,
                                                                  intent.id)) is None:
                 return
-            row = StoreRows(self.store, intent.cloud).get("cloud", intent.cloud)
+            row = StoreRows(self.store, intent.cloud).get(CLOUD, intent.cloud)
             if row is None or row.incarnation != intent.incarnation:
                 raise NotFoundError(f"cloud {intent.cloud} was removed by another session "
                                     "meanwhile; nothing was recorded")
@@ -375,7 +376,7 @@ class UnitOfWork:
     def stored_cloud(self, cloud: str) -> Cloud | None:
         """The cloud's row as the store has it now (not this session's copy)."""
         with self.store.transaction():
-            row: Cloud | None = StoreRows(self.store, cloud).get("cloud", cloud)
+            row: Cloud | None = StoreRows(self.store, cloud).get(CLOUD, cloud)
         return row
 
     def begin_add(self, cloud: Cloud) -> Intent:
@@ -434,7 +435,7 @@ class UnitOfWork:
         again since)."""
         cloud = intent.cloud
         with self.inventory.transaction([cloud], store_wide=True) as tx:
-            row = StoreRows(self.store, cloud).get("cloud", cloud)
+            row = StoreRows(self.store, cloud).get(CLOUD, cloud)
             if row is None or row.incarnation == intent.incarnation:
                 tx.delete_cloud(cloud)
         self.active.pop(intent.id, None)
@@ -448,8 +449,8 @@ class UnitOfWork:
         rows = StoreRows(self.store, cloud)
         with self.store.transaction():
             generation = self.store.generations().get(cloud, 0)
-            row = rows.get("cloud", cloud)
-            objects = {(o.kind, o.id): o for kind in BASELINE_KINDS for o in rows.all(kind)}
+            row = rows.get(CLOUD, cloud)
+            objects = {(o.kind, o.id): o for kind in BASELINE_KINDS for o in rows.all(KINDS[kind])}
         if row is None or row.incarnation != expected:
             self.inventory.reload_cloud(cloud)
             raise gone(cloud)
@@ -468,7 +469,7 @@ class UnitOfWork:
             current = None
             if tx.generations[name] != baseline.generation:
                 current = {(o.kind, o.id): o for kind in BASELINE_KINDS
-                           for o in rows.all(kind)}
+                           for o in rows.all(KINDS[kind])}
             found = merge(baseline, current, snapshot,
                           lambda key: self.store.unreadable_object(key[0], name, key[1]))
             drift = Drift(name, at, compare(found.before, found.after))
@@ -496,7 +497,7 @@ class UnitOfWork:
         if cloud.reachable == reachable:
             return
         with self.inventory.transaction([cloud.name]) as tx:
-            row = StoreRows(self.store, cloud.name).get("cloud", cloud.name)
+            row = StoreRows(self.store, cloud.name).get(CLOUD, cloud.name)
             if row is not None and row.incarnation == cloud.incarnation and \
                     row.reachable != reachable:
                 writes = Writes()

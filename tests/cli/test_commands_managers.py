@@ -122,8 +122,8 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
 CASES = [
     (["clouds", "list"], ["Cloud management", "List clouds"], "clouds", "all"),
     (["clusters", "add", "Paris", "--cloud", "TryStack"],
-     ["Cloud management", "Add a cluster", "TryStack", "Paris"], "clouds", "add_cluster"),
-    (["refresh"], ["Cloud management", "Refresh from clouds"], "clouds", "refresh"),
+     ["Cloud management", "Add a cluster", "TryStack", "Paris"], "clusters", "add"),
+    (["refresh"], ["Cloud management", "Refresh from clouds"], "sync", "refresh"),
     (["routers", "create", "R2", "--cloud", "TryStack", "--gateway", "external"],
      ["Router management", "Create a router", "TryStack", "R2", "external"],
      "routers", "create"),
@@ -142,7 +142,7 @@ CASES = [
      "instances", "stop"),
     (["instances", "connect", "Tower"], ["Instance management", "Connect", "Tower"],
      "instances", "connect"),
-    (["reset", "--yes"], ["Reset to startup", "y"], "clouds", "reset"),
+    (["reset", "--yes"], ["Reset to startup", "y"], "resetter", "reset"),
     # Commands that exist because the menu entry declares them.
     (["clouds", "update", "TryStack", "--location", "Brussels"],
      ["Cloud management", "Update a cloud", "TryStack", "Brussels"], "clouds", "update"),
@@ -182,13 +182,13 @@ def test_a_refused_request_is_refused_alike(make_app: Callable[[str], MiniCloud]
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """Validation lives in the manager: both front ends get the same refusal."""
     command_app = make_app("command")
-    by_command = record(monkeypatch, command_app, "clouds", "check_cluster_removable")
+    by_command = record(monkeypatch, command_app, "clusters", "check_removable")
     assert run_command(command_app, ["clusters", "remove", "London", "--cloud",
                                      "TryStack"]) == 1
     refusal = capsys.readouterr().err.strip().removeprefix("minicloud: ")
 
     menu_app = make_app("menu")
-    by_menu = record(monkeypatch, menu_app, "clouds", "check_cluster_removable")
+    by_menu = record(monkeypatch, menu_app, "clusters", "check_removable")
     prompter = ScriptedPrompter(["Cloud management", "Remove a cluster", "London"])
     menus_main.run_menu(lambda: menu_app, prompter)
     # Refused before the menu's confirmation: the script has no answer for one.

@@ -36,9 +36,9 @@ def _ctrl_c_after(app: MiniCloud, monkeypatch: pytest.MonkeyPatch, call: str) ->
 def _settles(app: MiniCloud) -> None:
     """What the interruption left is settled by the next refresh (Tower removed or not, as
     the cloud shows it), and Reset then cleans the cloud as usual."""
-    assert app.clouds.refresh() == []
+    assert app.sync.refresh() == []
     assert app.inventory.cache.all("intent") == []
-    assert app.clouds.reset().failures == []
+    assert app.resetter.reset().failures == []
     assert app.instances.all(CLOUD) == [] and app.networks.public_ips(CLOUD) == []
 
 

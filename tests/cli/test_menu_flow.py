@@ -126,7 +126,7 @@ def test_remove_cluster_asks_for_confirmation(demo_app: MiniCloud) -> None:
     assert "Remove cluster Paris from cloud TryStack? [y/N] Nothing changed.\n" in out
     assert "Remove cluster Paris from cloud TryStack? [y/N] Cluster Paris removed from cloud " \
            "TryStack.\n" in out
-    assert [c.name for c in demo_app.clouds.clusters()] == ["Antwerp", "London"]
+    assert [c.name for c in demo_app.clusters.all()] == ["Antwerp", "London"]
 
 
 def test_a_command_names_its_target_and_gets_the_same_refusal(

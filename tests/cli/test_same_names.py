@@ -16,7 +16,7 @@ def test_an_id_addresses_one_of_two_same_named_instances(
     net = demo_app.networks.find("network", "AntwerpNet", "TryStack")
     twins = [driver.create_server(ServerSpec("twin", "image-cirros", "flavor-m1.tiny", net.id))
              for _ in range(2)]  # straight in the cloud, as another tool would
-    demo_app.clouds.refresh("TryStack")
+    demo_app.sync.refresh("TryStack")
     capsys.readouterr()
     assert run_command(demo_app, ["instances", "remove", "twin"]) == 2
     err = capsys.readouterr().err

@@ -67,7 +67,7 @@ def test_unknown_format_is_bad_usage(app: MiniCloud, capsys: pytest.CaptureFixtu
 
 
 def test_dot_and_mermaid_of_the_demo(app: MiniCloud, capsys: pytest.CaptureFixture[str]) -> None:
-    dep = app.clouds.deployment()
+    dep = app.topology.deployment()
     code, out, err = run(app, capsys, "--format", "dot")
     assert (code, out, err) == (0, render_dot(dep), "")
     dot = read_dot(out)

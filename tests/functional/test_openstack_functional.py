@@ -38,7 +38,7 @@ import pytest
 from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.drivers.base import CLUSTER_KEY, OWNER_TAG
-from minicloud.model.objects import KEYPAIR_PREFIX, PUBLIC_SSH
+from minicloud.model.names import KEYPAIR_PREFIX, PUBLIC_SSH
 from minicloud.render.topology import render
 
 ENV = "MINICLOUD_TEST_OS_CLOUD"
@@ -424,7 +424,7 @@ def test_minicloud_against_openstack(env: Env, conn: Any,
     cloud = app.clouds.add(CLOUD, "openstack", LOCATION, {"os_cloud": ENTRY})
     assert cloud.settings == {"os_cloud": ENTRY}
     for cluster in ("alpha", "beta"):
-        app.clouds.add_cluster(CLOUD, cluster)
+        app.clusters.add(CLOUD, cluster)
     cirros = next(i for i in app.clouds.images(CLOUD) if i.name == "cirros")
     assert cirros.properties.get("os_admin_user") == "cirros"  # the SSH user connect uses
     assert {f.name for f in app.clouds.flavors(CLOUD)} >= {"m1.tiny", "m1.small"}
@@ -498,7 +498,7 @@ def test_minicloud_against_openstack(env: Env, conn: Any,
     # and again after a refresh from the cloud.
     app = env.app()
     assert tree_of(app) == menu_tree
-    assert app.clouds.refresh() == []
+    assert app.sync.refresh() == []
     assert tree_of(app) == menu_tree
     check_tree(tree_of(app), conn)
 
@@ -507,7 +507,7 @@ def test_minicloud_against_openstack(env: Env, conn: Any,
     driver = fresh.make_driver_for(fresh.clouds.get(CLOUD))
     calls = count_requests(driver)
     fresh.session.drivers.adopt(CLOUD, driver)
-    fresh.clouds.sync(CLOUD)
+    fresh.sync.reread(CLOUD)
     kinds = classify(calls)
     with capsys.disabled():
         print(f"\nfunctional: one full sync of cloud {CLOUD} ({len(names)} servers): "
@@ -570,7 +570,7 @@ def test_minicloud_against_openstack(env: Env, conn: Any,
 
     # MiniCloud's own view after the reset: the cloud, its clusters, the outside things.
     app = env.app()
-    assert {c.name for c in app.clouds.clusters(CLOUD)} == {"alpha", "beta"}
+    assert {c.name for c in app.clusters.all(CLOUD)} == {"alpha", "beta"}
     assert [i.name for i in app.instances.all(CLOUD)] == [OUTSIDE_VM]
     app.close()
     # The password stays in clouds.yaml: never in MiniCloud's database.
@@ -625,7 +625,7 @@ def test_reset_restores_other_peoples_resources(env: Env, conn: Any) -> None:
         changed = outside_state(conn, outside, router.id)
         assert changed["status"] == "SHUTOFF" and changed["gateway"] is None
         assert changed["interfaces"] == []
-        report = app.clouds.reset()
+        report = app.resetter.reset()
         assert report.failures == []
     finally:
         app.close()

@@ -70,7 +70,7 @@ def test_update_location(cloud_app, reopen) -> None:
 
 
 def test_remove_cloud(cloud_app, reopen, fresh_driver) -> None:
-    cloud_app.clouds.add_cluster(CLOUD, "C")
+    cloud_app.clusters.add(CLOUD, "C")
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
     text = cloud_app.clouds.remove(CLOUD)
     assert text == f"cloud {CLOUD} forgotten with its simulated resources"
@@ -86,24 +86,24 @@ def test_remove_cloud(cloud_app, reopen, fresh_driver) -> None:
 # -- clusters ----------------------------------------------------------------------------------
 
 def test_clusters(cloud_app, reopen) -> None:
-    cloud_app.clouds.add_cluster(CLOUD, "London")
-    cloud_app.clouds.add_cluster(CLOUD, "Antwerp")
-    assert [c.name for c in cloud_app.clouds.clusters(CLOUD)] == ["Antwerp", "London"]
+    cloud_app.clusters.add(CLOUD, "London")
+    cloud_app.clusters.add(CLOUD, "Antwerp")
+    assert [c.name for c in cloud_app.clusters.all(CLOUD)] == ["Antwerp", "London"]
     with pytest.raises(ValidationError, match="exists already"):
-        cloud_app.clouds.add_cluster(CLOUD, "London")
+        cloud_app.clusters.add(CLOUD, "London")
     with pytest.raises(ValidationError) as err:
-        cloud_app.clouds.add_cluster(CLOUD, "no spaces")
+        cloud_app.clusters.add(CLOUD, "no spaces")
     assert NAME_RULE in str(err.value)
     with pytest.raises(NotFoundError):
-        cloud_app.clouds.add_cluster("Nope", "X")
+        cloud_app.clusters.add("Nope", "X")
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
     cloud_app.instances.create(CLOUD, "vm", "cirros", "m1.tiny", "n1", cluster="London")
     with pytest.raises(InUseError, match="vm"):
-        cloud_app.clouds.remove_cluster(CLOUD, "London")
-    cloud_app.clouds.remove_cluster(CLOUD, "Antwerp")
+        cloud_app.clusters.remove(CLOUD, "London")
+    cloud_app.clusters.remove(CLOUD, "Antwerp")
     with pytest.raises(NotFoundError):
-        cloud_app.clouds.remove_cluster(CLOUD, "Antwerp")
-    assert [c.name for c in reopen(cloud_app).clouds.clusters(CLOUD)] == ["London"]
+        cloud_app.clusters.remove(CLOUD, "Antwerp")
+    assert [c.name for c in reopen(cloud_app).clusters.all(CLOUD)] == ["London"]
 
 
 # -- refresh -----------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def test_refresh_drops_what_was_deleted_behind_our_back(cloud_app, fresh_driver,
     net = cloud_app.networks.create(CLOUD, "gone", "10.1.0.0/24")
     fresh_driver(cloud_app).delete_network(net.id)
     notices.clear()
-    assert cloud_app.clouds.refresh() == []
+    assert cloud_app.sync.refresh() == []
     assert "gone" not in {n.name for n in cloud_app.networks.all()}
     assert "gone" not in {n.name for n in reopen(cloud_app).networks.all()}
     assert notices == [f"network gone is no longer in cloud {CLOUD}: dropped"]
@@ -123,7 +123,7 @@ def test_refresh_adopts_owned_objects_created_behind_our_back(cloud_app, fresh_d
                                                              notices, reopen) -> None:
     fresh_driver(cloud_app).create_network("stray", "10.2.0.0/24")
     notices.clear()
-    assert cloud_app.clouds.refresh(CLOUD) == []
+    assert cloud_app.sync.refresh(CLOUD) == []
     (stray,) = [n for n in cloud_app.networks.all() if n.name == "stray"]
     assert stray.owned
     assert "stray" in {n.name for n in reopen(cloud_app).networks.all()}
@@ -135,7 +135,7 @@ def test_refresh_after_restart_sees_changes(cloud_app, fresh_driver, reopen, not
     net = cloud_app.networks.create(CLOUD, "gone", "10.1.0.0/24")
     fresh_driver(cloud_app).delete_network(net.id)
     again = reopen(cloud_app, notices.append)
-    assert again.clouds.refresh() == []
+    assert again.sync.refresh() == []
     assert "gone" not in {n.name for n in again.networks.all()}
 
 
@@ -143,7 +143,7 @@ def test_unreachable_cloud_keeps_its_last_known_state(cloud_app, reopen,
                                                      monkeypatch) -> None:
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
     monkeypatch.setenv("MINICLOUD_STUB_FAIL", "list_networks")
-    failures = cloud_app.clouds.refresh()
+    failures = cloud_app.sync.refresh()
     assert len(failures) == 1 and CLOUD in failures[0]
     assert "last known state" in failures[0]
     assert cloud_app.clouds.get(CLOUD).reachable is False
@@ -152,7 +152,7 @@ def test_unreachable_cloud_keeps_its_last_known_state(cloud_app, reopen,
     assert "Cloud: Lab (the lab) (unreachable)" in render_text(
         cloud_app.inventory.cache.deployment())
     monkeypatch.delenv("MINICLOUD_STUB_FAIL")
-    assert cloud_app.clouds.refresh() == []
+    assert cloud_app.sync.refresh() == []
     assert cloud_app.clouds.get(CLOUD).reachable is True
     assert reopen(cloud_app).clouds.get(CLOUD).reachable is True
     assert {n.name for n in cloud_app.networks.all()} == {"n1", "public"}
@@ -162,10 +162,10 @@ def test_unreachable_at_first_use_in_a_session(cloud_app, reopen, monkeypatch) -
     again = reopen(cloud_app)
     monkeypatch.setenv("MINICLOUD_STUB_FAIL", "list_networks")
     with pytest.raises(DriverError, match="list networks"):
-        again.clouds.use(CLOUD)
+        again.sync.use(CLOUD)
     assert again.clouds.get(CLOUD).reachable is False
     monkeypatch.delenv("MINICLOUD_STUB_FAIL")
-    again.clouds.use(CLOUD)
+    again.sync.use(CLOUD)
     assert again.clouds.get(CLOUD).reachable is True
 
 
@@ -191,7 +191,7 @@ def seeded_app(app):
     pre.seed_server(ServerSpec("theirs", "image-cirros", "flavor-m1.tiny", legacy.id))
     pre.seed_public_ip(external.id, "203.0.113.77")
     app.clouds.add(CLOUD, "stub", "the lab")
-    app.clouds.add_cluster(CLOUD, "C")
+    app.clusters.add(CLOUD, "C")
     return app
 
 
@@ -213,7 +213,7 @@ def make_changes(app) -> None:
     # a key pair of MiniCloud's (Stub clouds get none on instance create): a sync does not
     # read key pairs (they cost a request and matter only to create and reset); reset lists them
     app.driver(CLOUD).create_keypair("minicloud-me", "ssh-ed25519 A")
-    assert app.clouds.refresh() == []
+    assert app.sync.refresh() == []
     assert app.inventory.cache.all("keypair", CLOUD) == []
 
 
@@ -223,7 +223,7 @@ def test_reset_undoes_only_what_minicloud_did(app, snapshot_state, fresh_driver,
     baseline = snapshot_state(app, versions=False)
     make_changes(app)
     assert snapshot_state(app, versions=False) != baseline
-    report = app.clouds.reset()
+    report = app.resetter.reset()
     assert report.failures == []
     assert report.undone
     after = snapshot_state(app, versions=False)
@@ -241,12 +241,12 @@ def test_reset_undoes_only_what_minicloud_did(app, snapshot_state, fresh_driver,
     assert fresh_driver(app).list_keypairs() == []
     again = reopen(app)
     assert [c.name for c in again.clouds.all()] == [CLOUD]
-    assert [c.name for c in again.clouds.clusters(CLOUD)] == ["C"]
+    assert [c.name for c in again.clusters.all(CLOUD)] == ["C"]
     assert again.inventory.cache.all("change") == []
 
 
 def test_reset_of_the_demo(demo_app, reopen) -> None:
-    report = demo_app.clouds.reset()
+    report = demo_app.resetter.reset()
     assert report.failures == []
     expected = AFTER_RESET_TREE
     assert render_text(demo_app.inventory.cache.deployment()) == expected
@@ -254,13 +254,13 @@ def test_reset_of_the_demo(demo_app, reopen) -> None:
 
 
 def test_reset_twice_is_harmless(demo_app) -> None:
-    demo_app.clouds.reset()
-    report = demo_app.clouds.reset()
+    demo_app.resetter.reset()
+    report = demo_app.resetter.reset()
     assert report.failures == [] and report.undone == []
 
 
 def test_destroy_leaves_a_first_start(demo_app, reopen) -> None:
-    report = demo_app.clouds.destroy()
+    report = demo_app.resetter.destroy()
     assert report.failures == []
     again = reopen(demo_app)
     assert again.clouds.all() == []
@@ -276,5 +276,5 @@ def test_refresh_sees_what_another_operator_committed(app, reopen) -> None:
     other = reopen(app)  # a second MiniCloud on the same store
     other.clouds.add("Second", "stub", "elsewhere")
     assert [c.name for c in app.clouds.all()] == []  # not yet: this one reads its cache
-    assert app.clouds.refresh() == []
+    assert app.sync.refresh() == []
     assert [c.name for c in app.clouds.all()] == ["Second"]

@@ -199,14 +199,14 @@ def test_a_mixed_deployment_in_one_tree_and_one_reset(tmp_path: Path) -> None:
             app.networks.create(cloud, f"{cloud}alone", "10.21.0.0/24")
             vm = app.instances.create(cloud, f"{cloud}vm", "cirros", "m1.tiny", f"{cloud}net")
             app.instances.assign_public_ip(vm)
-        lines = render(app.clouds.deployment())
+        lines = render(app.topology.deployment())
         for cloud in ("cs1", "os1", "st1"):
             assert any(line.endswith(f"Cloud: {cloud}") for line in lines), lines
             assert any(f"Instance: {cloud}vm [10.20.0." in line and "[203.0.113." in line
                        for line in lines), lines
             assert any(f"Network: {cloud}net [10.20.0.0/24] (1 instance)" in line
                        for line in lines), lines
-        report = app.clouds.reset()
+        report = app.resetter.reset()
         assert report.failures == []
         assert cloudstack.tables["vms"] == {} and cloudstack.tables["vpcs"] == {}
         assert cloudstack.tables["networks"] == {} and cloudstack.tables["ips"] == {}
@@ -229,13 +229,13 @@ def test_a_tier_on_someone_elses_vpc_is_recorded_and_reset_deletes_only_it(
         app.clouds.add("cs1", "cloudstack", "", {"endpoint": ENDPOINT, "api_key": API_KEY})
         theirs = app.make_driver_for(app.clouds.get("cs1")).create_router("Theirs")
         fake.tables["vpcs"][theirs.id]["tags"] = []  # someone else's VPC
-        app.clouds.refresh("cs1")
+        app.sync.refresh("cs1")
         assert not app.clouds.find("router", "Theirs").owned
         net = app.networks.create("cs1", "Mine", "10.30.0.0/24", router="Theirs")
         assert app.clouds.find("router", "Theirs").interface_network_ids == [net.id]
         assert [(c.name, c.target_id, c.network_id) for c in app.inventory.cache.all("change")] == [
             ("interface", theirs.id, net.id)]
-        assert app.clouds.reset().failures == []
+        assert app.resetter.reset().failures == []
         assert [v["name"] for v in fake.tables["vpcs"].values()] == ["Theirs"]
         assert fake.tiers(theirs.id) == [] and app.inventory.cache.all("change") == []
         app.close()

@@ -58,7 +58,7 @@ def with_foreign_ip_associated(app) -> None:
     with_instance(app)
     external = app.routers.find("network", "public")
     app.driver(CLOUD).seed_public_ip(external.id, "203.0.113.60")
-    app.clouds.refresh()
+    app.sync.refresh()
     fip = app.instances.assign_public_ip(find(app, "instance", "vm"))
     assert not fip.owned
 
@@ -66,7 +66,7 @@ def with_foreign_ip_associated(app) -> None:
 def with_net_on_foreign_router(app) -> None:
     app.clouds.add(CLOUD, "stub")
     app.driver(CLOUD).seed_router("corp")
-    app.clouds.refresh()
+    app.sync.refresh()
     app.networks.create(CLOUD, "n1", "10.1.0.0/24", router="corp")
     assert app.inventory.cache.all("change", CLOUD)
 
@@ -112,7 +112,7 @@ OPERATIONS: dict[str, tuple[Callable[[Any], None], Callable[[Any], Any]]] = {
 def _free_ip(app) -> None:
     """A public IP MiniCloud allocated, on no instance (adopted by a refresh)."""
     app.driver(CLOUD).allocate_public_ip(find(app, "network", "public").id)
-    assert app.clouds.refresh() == []
+    assert app.sync.refresh() == []
     (fip,) = app.networks.public_ips(CLOUD)
     assert fip.owned and fip.instance_id is None
 
@@ -267,11 +267,11 @@ def test_failed_reset_agrees_and_a_second_one_finishes(operation: str, tmp_path:
                                                        monkeypatch) -> None:
     import conftest
 
-    run = (lambda app: app.clouds.reset()) if operation == "reset" else \
-        (lambda app: app.clouds.destroy())
+    run = (lambda app: app.resetter.reset()) if operation == "reset" else \
+        (lambda app: app.resetter.destroy())
     setup = ResetWorlds(snapshot_state)
     counter = [0]
-    plan = fault_plan(tmp_path, db_url, setup, lambda app: app.clouds.reset(), counter)
+    plan = fault_plan(tmp_path, db_url, setup, lambda app: app.resetter.reset(), counter)
     assert len(plan) > 10, plan
     problems: list[str] = []
     for call, n in sample(plan, every=6, offset=0 if operation == "reset" else 2):
@@ -350,7 +350,7 @@ def test_reset_keeps_what_existed_and_undoes_a_connect(app, fresh_driver) -> Non
     assert [(f.name, f.instance_id) for f in during.public_ips] == [("203.0.113.99", vm.id)]
     assert {g.name for g in during.security_groups} == {"default", "public_ssh"}
 
-    report = app.clouds.reset()
+    report = app.resetter.reset()
     assert report.failures == []
     after = fresh_driver(app).snapshot()
     routers = {r.name: r for r in after.routers}

@@ -114,7 +114,7 @@ def test_a_gateway_that_cannot_be_cleared_is_not_offered_nor_replaced(
 
     cloud_app.driver(CLOUD).seed_router("corp")  # someone else's, no gateway
     cloud_app.driver(CLOUD).seed_network("ext2", "198.51.100.0/24", external=True)
-    cloud_app.clouds.refresh()
+    cloud_app.sync.refresh()
     cloud_app.routers.create(CLOUD, "r1", gateway="public")
     cloud_app.routers.create(CLOUD, "r2")
     pick = RoutersGateway().args[0].pick
@@ -148,13 +148,13 @@ def test_a_gateway_that_cannot_be_cleared_is_not_offered_nor_replaced(
 def test_reset_never_clears_a_gateway_the_type_cannot_clear(
         cloud_app: Any, fresh_driver: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     cloud_app.driver(CLOUD).seed_router("edge")  # someone else's, no gateway
-    cloud_app.clouds.refresh()
+    cloud_app.sync.refresh()
     cloud_app.routers.set_gateway(cloud_app.routers.find("router", "edge", CLOUD), "public")
     (change,) = cloud_app.inventory.cache.all("change")  # set before the type said it cannot
     monkeypatch.setattr(StubDriver, "features", Features(clear_gateway=False, hosts=False))
     monkeypatch.setattr(StubDriver, "clear_router_gateway",
                         lambda self, router_id: pytest.fail("the cloud was called"))
-    report = cloud_app.clouds.reset()
+    report = cloud_app.resetter.reset()
     assert report.failures == ["clear the gateway of router edge: cloud Lab (stub) cannot "
                                "clear a router's gateway"]
     assert fresh_driver(cloud_app).list_routers()[0].gateway_network_id is not None

@@ -12,7 +12,8 @@ from minicloud.cli.commands import run_command
 from minicloud.drivers.base import ServerSpec
 from minicloud.managers.base import Undo
 from minicloud.model.errors import DriverError
-from minicloud.model.objects import PUBLIC_SSH, State
+from minicloud.model.names import PUBLIC_SSH
+from minicloud.model.objects import State
 from tests.consistency import as_if_killed, picture, seed_foreign
 
 CLOUD = "Lab"
@@ -25,7 +26,7 @@ def lab(cloud_app: Any) -> tuple[Any, dict[str, Any]]:
 
 
 def _reset_leaves_it_as_before(app: Any, before: dict[str, Any]) -> None:
-    report = app.clouds.reset()
+    report = app.resetter.reset()
     assert report.failures == []
     assert picture(app, CLOUD) == before
 
@@ -38,7 +39,7 @@ def test_connect_to_a_foreign_server_is_undone(lab: tuple[Any, dict[str, Any]]) 
     assert PUBLIC_SSH in plan.instance.security_groups
     assert plan.address.startswith("203.0.113.")  # the foreign router routes it out
     _reset_leaves_it_as_before(app, before)
-    assert app.clouds.reset().failures == []  # and again: nothing left to undo
+    assert app.resetter.reset().failures == []  # and again: nothing left to undo
 
 
 def test_detach_and_gateway_clear_on_a_foreign_router_are_undone(
@@ -75,7 +76,7 @@ def test_attach_and_set_gateway_on_foreign_routers_are_undone(
     driver = app.make_driver_for(app.clouds.get(CLOUD))
     driver.seed_router("edge")
     driver.close()
-    app.clouds.refresh()
+    app.sync.refresh()
     before = picture(app, CLOUD)
     edge = app.routers.find("router", "edge", CLOUD)
     app.routers.set_gateway(edge, "public")
@@ -91,7 +92,7 @@ def test_a_failed_undo_keeps_the_record_for_the_next_reset(
     before = picture(app, CLOUD)
     app.instances.stop(app.instances.find("instance", "legacy", CLOUD))
     monkeypatch.setenv("MINICLOUD_STUB_FAIL", "start_server")
-    report = app.clouds.reset()
+    report = app.resetter.reset()
     assert any("legacy" in line for line in report.failures)
     monkeypatch.delenv("MINICLOUD_STUB_FAIL")
     _reset_leaves_it_as_before(app, before)
@@ -117,7 +118,7 @@ def test_interrupted_between_the_cloud_call_and_the_store_write(
     monkeypatch.undo()
     as_if_killed(app)  # the process is gone
     again = reopen(app)
-    assert again.clouds.refresh() == []
+    assert again.sync.refresh() == []
     assert [c.name for c in again.inventory.cache.all("change")] == ["interface_removed"]
     _reset_leaves_it_as_before(again, before)
 
@@ -143,7 +144,7 @@ def test_a_removed_foreign_server_ends_its_records(lab: tuple[Any, dict[str, Any
     with pytest.raises(DriverError):
         driver2 = app.make_driver_for(app.clouds.get(CLOUD))
         driver2.start_server(legacy.id)
-    assert app.clouds.reset().failures == []
+    assert app.resetter.reset().failures == []
 
 
 # -- power states Reset cannot simply flip back (issue 23, failure 9) ---------------------------
@@ -171,14 +172,14 @@ def test_a_foreign_server_stopped_while_it_was_building_runs_again_after_reset(
     driver.seed_server(ServerSpec("young", "image-cirros", "flavor-m1.tiny",
                                   seeded["network"].id))  # still BUILD
     driver.close()
-    app.clouds.refresh()
+    app.sync.refresh()
     before = picture(app, CLOUD)
     plan = app.instances.connect(app.instances.find("instance", "young", CLOUD))
     assert plan.instance.status == State.BUILD  # what the cloud said when it was connected
     app.instances.stop(app.instances.find("instance", "young", CLOUD))
     assert [c.detail for c in app.inventory.cache.all("change") if c.name == "power"] == \
         [State.BUILD]
-    report = app.clouds.reset()
+    report = app.resetter.reset()
     assert "started instance young again" in report.undone
     assert report.failures == []
     assert picture(app, CLOUD) == before  # running, as its owner left it
@@ -192,7 +193,7 @@ def test_a_power_state_reset_cannot_restore_is_named_and_its_record_kept(
     app, _ = lab
     states = {"legacy": state}
     _reported(app, monkeypatch, states)
-    app.clouds.refresh()
+    app.sync.refresh()
     legacy = app.instances.find("instance", "legacy", CLOUD)
     assert legacy.status == state
     app.instances.stop(legacy)
@@ -205,10 +206,10 @@ def test_a_power_state_reset_cannot_restore_is_named_and_its_record_kept(
     assert app.instances.find("instance", "legacy", CLOUD).status == State.ACTIVE  # started
     assert [c.detail for c in app.inventory.cache.all("change")] == [state]
 
-    report = app.clouds.reset()  # again: said again, nothing else done
+    report = app.resetter.reset()  # again: said again, nothing else done
     assert report.undone == [] and len(report.failures) == 1 and state in report.failures[0]
 
     states["legacy"] = state  # its owner put it back
-    report = app.clouds.reset()
+    report = app.resetter.reset()
     assert report.failures == []
     assert app.inventory.cache.all("change") == []

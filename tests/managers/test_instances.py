@@ -16,7 +16,7 @@ def lab(cloud_app):
     cloud_app.routers.create(CLOUD, "r1", gateway="public")
     cloud_app.networks.create(CLOUD, "routed", "10.1.0.0/24", router="r1")
     cloud_app.networks.create(CLOUD, "isolated", "10.2.0.0/24")
-    cloud_app.clouds.add_cluster(CLOUD, "C")
+    cloud_app.clusters.add(CLOUD, "C")
     return cloud_app
 
 
@@ -112,7 +112,7 @@ def test_remove_releases_an_allocated_ip(lab, fresh_driver, reopen) -> None:
 def test_remove_gives_back_a_foreign_ip(lab, fresh_driver, reopen) -> None:
     external = lab.routers.find("network", "public")
     lab.driver(CLOUD).seed_public_ip(external.id, "203.0.113.99")
-    lab.clouds.refresh()
+    lab.sync.refresh()
     vm = create(lab, "vm")
     fip = lab.instances.assign_public_ip(vm)
     assert (fip.name, fip.owned) == ("203.0.113.99", False)
@@ -130,7 +130,7 @@ def test_remove_foreign_instance_refused(lab, fresh_driver) -> None:
 
     net = lab.routers.find("network", "isolated")
     lab.driver(CLOUD).seed_server(ServerSpec("theirs", "image-cirros", "flavor-m1.tiny", net.id))
-    lab.clouds.refresh()
+    lab.sync.refresh()
     with pytest.raises(ValidationError, match="did not create instance theirs"):
         lab.instances.remove(lab.instances.all()[0])
     assert [s.name for s in fresh_driver(lab).list_servers()] == ["theirs"]
@@ -142,7 +142,7 @@ def test_connect_reuses_a_free_public_ip(lab, fresh_driver) -> None:
     lab.instances.remove(lab.instances.all()[0])  # releases it: allocate another free one
     external = lab.routers.find("network", "public")
     free = lab.driver(CLOUD).allocate_public_ip(external.id, "203.0.113.40")
-    lab.clouds.refresh()
+    lab.sync.refresh()
     vm = create(lab, "vm")
     plan = lab.instances.connect(vm)
     assert plan.address == "203.0.113.40" and fip.name != plan.address
@@ -173,7 +173,7 @@ def test_connect_adds_public_ssh_only_when_needed(lab, fresh_driver) -> None:
     driver = lab.driver(CLOUD)
     web = driver.create_security_group("web")
     driver.add_security_group_rule(web.id, SecurityRule("ingress", "tcp", 20, 30))
-    lab.clouds.refresh()
+    lab.sync.refresh()
     other = create(lab, "other", security_group="web")
     plan = lab.instances.connect(other)
     assert plan.instance.security_groups == ["web"]

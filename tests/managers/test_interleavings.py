@@ -29,7 +29,7 @@ def two(cloud_app: Any, reopen: Any) -> tuple[Any, Any]:
 def _agree(app: Any, reopen: Any) -> None:
     """Store, cache and cloud tell the same story after a refresh."""
     fresh = reopen(app)
-    assert fresh.clouds.refresh() == []
+    assert fresh.sync.refresh() == []
     seen = picture(fresh, CLOUD)
     assert sorted(i.name for i in fresh.instances.all(CLOUD)) == \
         sorted(entry[0] for entry in seen["instances"])
@@ -60,7 +60,7 @@ def test_an_attach_is_not_undone_by_a_stale_gateway_change(two: tuple[Any, Any],
 def test_a_gateway_set_by_one_session_is_not_undone_by_another(two: tuple[Any, Any]) -> None:
     a, b = two
     a.routers.create(CLOUD, "r2")
-    b.clouds.refresh()
+    b.sync.refresh()
     b.routers.set_gateway(b.routers.find("router", "r2", CLOUD), "public")
     stale = a.routers.find("router", "r2", CLOUD)
     assert stale.gateway_network_id is None  # a has not seen it
@@ -108,6 +108,6 @@ def test_a_session_whose_cloud_was_removed_refuses_to_write(two: tuple[Any, Any]
 
 def test_a_session_after_destroy_refuses_to_write(two: tuple[Any, Any]) -> None:
     a, b = two
-    assert b.clouds.destroy().failures == []
+    assert b.resetter.destroy().failures == []
     with pytest.raises(NotFoundError):
         a.instances.create(CLOUD, "x", "cirros", "m1.tiny", "n2")

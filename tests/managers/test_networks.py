@@ -188,13 +188,13 @@ def test_release_refuses_foreign_ips(cloud_app, fresh_driver) -> None:
     driver = cloud_app.driver(CLOUD)
     external = cloud_app.routers.find("network", "public")
     driver.seed_public_ip(external.id, "203.0.113.50")
-    cloud_app.clouds.refresh()
+    cloud_app.sync.refresh()
     fip = cloud_app.networks.find_public_ip("203.0.113.50")
     with pytest.raises(ValidationError, match="did not allocate"):
         cloud_app.networks.release(fip)
     assert [f.name for f in fresh_driver(cloud_app).list_public_ips()] == ["203.0.113.50"]
     # an IP MiniCloud allocated and that is free can be released
     mine = driver.allocate_public_ip(external.id)
-    cloud_app.clouds.refresh()
+    cloud_app.sync.refresh()
     cloud_app.networks.release(cloud_app.networks.find_public_ip(mine.name))
     assert [f.name for f in fresh_driver(cloud_app).list_public_ips()] == ["203.0.113.50"]

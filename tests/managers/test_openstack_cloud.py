@@ -50,7 +50,7 @@ def test_a_whole_deployment_on_openstack(tmp_path: Path) -> None:
         foreign = fake.add_server("not-ours", [outside["id"]])
         app = MiniCloud(Config(home=tmp_path, db_url=seeded_url(tmp_path / "mc.db"))).open()
         app.clouds.add("os1", "openstack", "example.com", dict(CLOUD_SETTINGS), PASSWORD)
-        app.clouds.add_cluster("os1", "London")
+        app.clusters.add("os1", "London")
         app.routers.create("os1", "gw", gateway="public")
         app.networks.create("os1", "LondonNet", "10.10.2.0/24", router="gw")
         vm = app.instances.create("os1", "Tower", "cirros", "m1.tiny", "LondonNet",
@@ -62,13 +62,13 @@ def test_a_whole_deployment_on_openstack(tmp_path: Path) -> None:
         assert fip["floating_network_id"] == fake.network_named("public")["id"]
         groups = [g for g in fake.security_groups.values() if g["name"] == "public_ssh"]
         assert len(groups) == 1
-        report = app.clouds.reset()
+        report = app.resetter.reset()
         assert report.failures == []
         assert set(fake.servers) == {foreign["id"]}
         assert {n["name"] for n in fake.networks.values()} == {"public", "theirs"}
         assert fake.routers == {} and fake.floating_ips == {}
         assert {g["name"] for g in fake.security_groups.values()} == {"default"}
-        assert [c.name for c in app.clouds.clusters("os1")] == ["London"]
+        assert [c.name for c in app.clusters.all("os1")] == ["London"]
         app.close()
 
 
@@ -78,7 +78,7 @@ def test_a_cluster_named_like_an_availability_zone_places_servers_there(tmp_path
         app = MiniCloud(Config(home=tmp_path, db_url=seeded_url(tmp_path / "mc.db"))).open()
         app.clouds.add("os1", "openstack", "", dict(CLOUD_SETTINGS), PASSWORD)
         for cluster in ("London", "Antwerp"):
-            app.clouds.add_cluster("os1", cluster)
+            app.clusters.add("os1", cluster)
         app.networks.create("os1", "n1", "10.0.0.0/24")
         app.instances.create("os1", "in-zone", "cirros", "m1.tiny", "n1", cluster="London")
         app.instances.create("os1", "label-only", "cirros", "m1.tiny", "n1", cluster="Antwerp")

@@ -107,9 +107,9 @@ def test_a_reset_whose_settle_fails_once_is_recorded_before_it_ends(
         demo_app: MiniCloud, monkeypatch: pytest.MonkeyPatch) -> None:
     disk = FullDisk(demo_app, monkeypatch)
     disk.at_the_reset_settle(demo_app, monkeypatch, DEMO, commits=1)
-    report = demo_app.clouds.reset()
+    report = demo_app.resetter.reset()
     assert report.failures == []  # the next write of the same reset recorded it
-    assert demo_app.clouds.tree() == EMPTY_DEMO
+    assert demo_app.topology.tree() == EMPTY_DEMO
     _store_agrees(demo_app, DEMO)
 
 
@@ -123,7 +123,7 @@ def test_a_reset_the_store_cannot_record_is_recorded_at_the_next_read(
     assert run_command(demo_app, ["reset", "--yes"]) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("minicloud")]
     disk.room()  # on the disk again
-    assert demo_app.clouds.tree() == EMPTY_DEMO  # not the 8 objects the cloud no longer has
+    assert demo_app.topology.tree() == EMPTY_DEMO  # not the 8 objects the cloud no longer has
     assert len(err) == 1 and "could not record" in err[0] and "disk is full" in err[0], err
     _store_agrees(demo_app, DEMO)
 
@@ -140,7 +140,7 @@ def test_a_reset_left_unrecorded_by_a_session_that_ended_is_settled_by_the_next_
     assert len(cloud_app.inventory.cache.all("change")) == 3
     disk = FullDisk(cloud_app, monkeypatch)
     disk.at_the_reset_settle(cloud_app, monkeypatch, "Lab")
-    assert cloud_app.clouds.reset().failures != []
+    assert cloud_app.resetter.reset().failures != []
     assert picture(cloud_app, "Lab") == before  # the cloud is reset
     monkeypatch.undo()
     as_if_killed(cloud_app)  # the session ends before it writes again
@@ -148,10 +148,10 @@ def test_a_reset_left_unrecorded_by_a_session_that_ended_is_settled_by_the_next_
     other = reopen_app(cloud_app)
     try:
         assert len(other.inventory.cache.all("intent")) == 1  # the reset, pending
-        assert other.clouds.refresh() == []
+        assert other.sync.refresh() == []
         assert other.inventory.cache.all("change") == []
         assert other.inventory.cache.all("intent") == []
-        assert other.clouds.reset().failures == []
+        assert other.resetter.reset().failures == []
         assert picture(other, "Lab") == before
     finally:
         other.close()

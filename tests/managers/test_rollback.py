@@ -25,7 +25,7 @@ CLOUD = "Lab"
 
 def base(app) -> None:
     app.clouds.add(CLOUD, "stub")
-    app.clouds.add_cluster(CLOUD, "C")
+    app.clusters.add(CLOUD, "C")
 
 
 def with_router(app) -> None:
@@ -57,14 +57,14 @@ def with_interfaces(app) -> None:
 def with_foreign_router(app) -> None:
     base(app)
     app.driver(CLOUD).seed_router("corp")
-    app.clouds.refresh()
+    app.sync.refresh()
 
 
 def with_foreign_ip(app) -> None:
     with_instance(app)
     external = app.routers.find("network", "public")
     app.driver(CLOUD).seed_public_ip(external.id, "203.0.113.60")
-    app.clouds.refresh()
+    app.sync.refresh()
 
 
 def find(app, kind: str, name: str) -> Any:

@@ -55,7 +55,7 @@ def test_set_and_clear_gateway(cloud_app, fresh_driver, reopen) -> None:
 
 def test_second_gateway_refused(cloud_app) -> None:
     cloud_app.driver(CLOUD).seed_network("ext2", "198.51.100.0/24", external=True)
-    cloud_app.clouds.refresh()
+    cloud_app.sync.refresh()
     router = cloud_app.routers.create(CLOUD, "r1", gateway="public")
     with pytest.raises(ValidationError, match="clear it first"):
         cloud_app.routers.set_gateway(router, "ext2")
@@ -63,7 +63,7 @@ def test_second_gateway_refused(cloud_app) -> None:
 
 def test_gateway_on_a_foreign_router_is_recorded(cloud_app, reopen) -> None:
     cloud_app.driver(CLOUD).seed_router("corp")
-    cloud_app.clouds.refresh()
+    cloud_app.sync.refresh()
     corp = cloud_app.routers.find("router", "corp")
     assert not corp.owned
     cloud_app.routers.set_gateway(corp, "public")
@@ -98,7 +98,7 @@ def test_remove(cloud_app, fresh_driver, reopen) -> None:
 
 def test_remove_foreign_router_refused(cloud_app, fresh_driver) -> None:
     cloud_app.driver(CLOUD).seed_router("corp")
-    cloud_app.clouds.refresh()
+    cloud_app.sync.refresh()
     with pytest.raises(ValidationError, match="did not create router corp"):
         cloud_app.routers.remove(cloud_app.routers.find("router", "corp"))
     assert [r.name for r in fresh_driver(cloud_app).list_routers()] == ["corp"]

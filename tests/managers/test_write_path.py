@@ -50,7 +50,7 @@ def _rows_of(app: Any, cloud: str) -> dict[str, int]:
 def _agree(app: Any, reopen: Any) -> None:
     """A refresh in a new session changes nothing more, and store and cloud tell one story."""
     fresh = reopen(app)
-    assert fresh.clouds.refresh() == []
+    assert fresh.sync.refresh() == []
     for cloud in fresh.clouds.all():
         seen = picture(fresh, cloud.name)
         assert sorted(n.name for n in fresh.networks.all(cloud.name)) == \
@@ -69,7 +69,7 @@ def test_a_network_created_while_a_refresh_lists_is_kept(cloud_app: Any, reopen:
                                                          notices: list[str]) -> None:
     other = reopen(cloud_app)
     during_listing(lambda: other.networks.create(CLOUD, "rf", "10.9.0.0/24"))
-    assert cloud_app.clouds.refresh() == []
+    assert cloud_app.sync.refresh() == []
     assert "rf" in {n.name for n in reopen(cloud_app).networks.all(CLOUD)}
     assert not any("dropped" in line for line in notices), notices
     _agree(cloud_app, reopen)
@@ -82,7 +82,7 @@ def test_an_attach_settled_while_a_refresh_lists_is_not_overwritten(
     other = reopen(cloud_app)
     during_listing(lambda: other.networks.attach(other.networks.find("network", "n1", CLOUD),
                                                  other.routers.find("router", "r1", CLOUD)))
-    assert cloud_app.clouds.refresh() == []
+    assert cloud_app.sync.refresh() == []
     again = reopen(cloud_app)
     r1 = again.routers.find("router", "r1", CLOUD)
     assert [again.networks.name_of(CLOUD, i) for i in r1.interface_network_ids] == ["n1"]
@@ -94,7 +94,7 @@ def test_a_network_removed_while_a_refresh_lists_is_not_brought_back(
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
     other = reopen(cloud_app)
     during_listing(lambda: other.networks.remove(other.networks.find("network", "n1", CLOUD)))
-    assert cloud_app.clouds.refresh() == []
+    assert cloud_app.sync.refresh() == []
     assert "n1" not in {n.name for n in reopen(cloud_app).networks.all(CLOUD)}
     _agree(cloud_app, reopen)
 
@@ -103,12 +103,12 @@ def test_what_settled_meanwhile_is_read_again_at_the_next_sync(
         cloud_app: Any, reopen: Any, during_listing: Any) -> None:
     other = reopen(cloud_app)
     during_listing(lambda: other.networks.create(CLOUD, "rf", "10.9.0.0/24"))
-    cloud_app.clouds.refresh()
+    cloud_app.sync.refresh()
     driver = cloud_app.make_driver_for(cloud_app.clouds.get(CLOUD))
     rf = next(n for n in driver.list_networks() if n.name == "rf")
     driver.delete_network(rf.id)  # gone behind MiniCloud's back after all
     driver.close()
-    assert cloud_app.clouds.refresh() == []
+    assert cloud_app.sync.refresh() == []
     assert "rf" not in {n.name for n in reopen(cloud_app).networks.all(CLOUD)}
 
 
@@ -119,7 +119,7 @@ def test_a_refresh_never_writes_into_a_cloud_removed_while_it_listed(
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
     other = reopen(cloud_app)
     during_listing(lambda: other.clouds.remove(CLOUD))
-    cloud_app.clouds.refresh()
+    cloud_app.sync.refresh()
     assert any(GONE in line for line in notices), notices
     assert _rows_of(cloud_app, CLOUD) == {}
     assert reopen(cloud_app).clouds.all() == []
@@ -199,7 +199,7 @@ def test_a_menu_creating_a_network_in_a_cloud_removed_meanwhile_writes_nothing(
     menu.open()  # the menu's start: every row read; then its questions are answered
     cloud_app.clouds.remove(CLOUD)
     with pytest.raises(NotFoundError, match=GONE):
-        menu.clouds.use(CLOUD)  # the menu's first use of the cloud, after the questions
+        menu.sync.use(CLOUD)  # the menu's first use of the cloud, after the questions
     with pytest.raises(NotFoundError):
         menu.networks.create(CLOUD, "en2", "10.2.0.0/24")
     assert _rows_of(cloud_app, CLOUD) == {}
@@ -212,9 +212,9 @@ def test_a_first_use_sync_after_a_destroy_resurrects_nothing(demo_app: Any,
                                                             reopen: Any) -> None:
     menu = reopen(demo_app)
     menu.open()  # the menu's start: every row read
-    assert demo_app.clouds.destroy().failures == []
+    assert demo_app.resetter.destroy().failures == []
     with pytest.raises(NotFoundError, match="cloud TryStack was removed by another session"):
-        menu.clouds.use("TryStack")  # the menu's first use of the cloud, after the questions
+        menu.sync.use("TryStack")  # the menu's first use of the cloud, after the questions
     with pytest.raises(NotFoundError):
         menu.networks.create("TryStack", "late", "10.99.0.0/24")
     after = reopen(demo_app)
@@ -232,7 +232,7 @@ def test_destroy_waits_for_a_write_in_progress_then_refuses(
     def create_then_destroy(self: StubDriver, *args: Any, **kwargs: Any) -> Any:
         made = real(self, *args, **kwargs)
         with pytest.raises(InUseError) as refused:
-            other.clouds.destroy()
+            other.resetter.destroy()
         said.append(str(refused.value))
         return made
 
@@ -257,7 +257,7 @@ def test_writes_are_refused_while_a_destroy_runs(cloud_app: Any, reopen: Any,
         real(self)
 
     monkeypatch.setattr(StubDriver, "forget", forget_while_another_writes)
-    assert cloud_app.clouds.destroy().failures == []
+    assert cloud_app.resetter.destroy().failures == []
     monkeypatch.undo()
     assert said == ["all data is being destroyed by another session; nothing was changed"]
     after = reopen(cloud_app)
@@ -290,8 +290,8 @@ def test_a_killed_clouds_add_is_repaired(app: Any, reopen: Any, monkeypatch: pyt
     said: list[str] = []
     later = reopen(app, said.append)
     if repair == "start":  # the menu's start
-        said += later.clouds.finish_interrupted()
-        later.clouds.settle_interrupted()
+        said += later.sync.finish_interrupted()
+        later.sync.settle_interrupted()
     elif repair == "refresh":
         assert run_command(later, ["refresh"]) == 0
     elif repair == "reset":

@@ -46,7 +46,7 @@ def _whole(home: Path, url: str) -> tuple[str, dict]:
     """The tree and the JSON view rendered from everything the store holds, nothing saved."""
     app = MiniCloud(Config(home=home, db_url=url), notify=lambda line: None)
     try:
-        dep = app.clouds.deployment()
+        dep = app.topology.deployment()
         return render_text(dep), Views(dep).topology()
     finally:
         app.close()

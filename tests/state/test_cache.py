@@ -51,7 +51,7 @@ def test_warm_reads_make_no_driver_call(app, reopen, driver_calls) -> None:
     tree = render_text(fresh.inventory.cache.deployment())
     assert "Instance: Tower [10.10.2.5]" in tree
     assert [c.name for c in fresh.clouds.all()] == ["TryStack"]
-    assert [c.name for c in fresh.clouds.clusters()] == ["Antwerp", "London"]
+    assert [c.name for c in fresh.clusters.all()] == ["Antwerp", "London"]
     assert {n.name for n in fresh.networks.all()} == {"AntwerpNet", "LondonNet", "external"}
     assert [r.name for r in fresh.routers.all()] == ["LondonGateway"]
     assert [i.name for i in fresh.instances.all()] == ["Ben", "Bourla", "Tower"]
@@ -73,9 +73,9 @@ def test_a_write_does_not_sync_and_a_menu_syncs_a_cloud_once(app, reopen, driver
     driver_calls.clear()
     fresh.networks.create("TryStack", "Extra", "10.10.9.0/24")
     assert driver_calls["list_networks"] == 0  # a write reads only what it depends on
-    fresh.clouds.use("TryStack")  # the menu's first use of the cloud
+    fresh.sync.use("TryStack")  # the menu's first use of the cloud
     fresh.networks.create("TryStack", "Extra2", "10.10.8.0/24")
-    fresh.clouds.use("TryStack")
+    fresh.sync.use("TryStack")
     assert driver_calls["list_networks"] == 1  # the first use syncs; the second does not
     assert driver_calls["create_network"] == 2
 
@@ -177,28 +177,28 @@ def test_failing_store_write_in_a_manager_undoes_the_cloud(cloud_app, fresh_driv
 
 def test_a_stale_session_writes_on_top_of_the_store_not_of_its_cache(app, reopen) -> None:
     app.clouds.add("Lab", "stub", "first")
-    app.clouds.add_cluster("Lab", "A")
+    app.clusters.add("Lab", "A")
     other = reopen(app)
     other.clouds.update("Lab", "second")  # another MiniCloud changed the cloud meanwhile
-    other.clouds.add_cluster("Lab", "B")
+    other.clusters.add("Lab", "B")
     assert app.clouds.get("Lab").location == "first"  # this one's cache is stale
     app.clouds.update("Lab", "third")
-    assert [c.name for c in app.clouds.clusters("Lab")] == ["A", "B"]  # re-read first
+    assert [c.name for c in app.clusters.all("Lab")] == ["A", "B"]  # re-read first
     again = reopen(app)
     assert again.clouds.get("Lab").location == "third"
-    assert [c.name for c in again.clouds.clusters("Lab")] == ["A", "B"]
+    assert [c.name for c in again.clusters.all("Lab")] == ["A", "B"]
 
 
 def test_stale_delete_is_refused(app, reopen) -> None:
     app.clouds.add("Lab", "stub")
-    app.clouds.add_cluster("Lab", "C")
+    app.clusters.add("Lab", "C")
     other = reopen(app)
-    other.clouds.remove_cluster("Lab", "C")  # removed meanwhile by another MiniCloud
+    other.clusters.remove("Lab", "C")  # removed meanwhile by another MiniCloud
     with pytest.raises(NotFoundError, match="removed by another session"):
-        app.clouds.remove_cluster("Lab", "C")
-    assert app.clouds.clusters("Lab") == []  # reloaded
-    app.clouds.add_cluster("Lab", "C")
-    assert [c.name for c in reopen(app).clouds.clusters("Lab")] == ["C"]
+        app.clusters.remove("Lab", "C")
+    assert app.clusters.all("Lab") == []  # reloaded
+    app.clusters.add("Lab", "C")
+    assert [c.name for c in reopen(app).clusters.all("Lab")] == ["C"]
 
 
 def test_clone_is_deep() -> None:
@@ -239,6 +239,6 @@ def test_a_sync_bumps_its_clouds_generation_only(app) -> None:
     app.clouds.add("A", "stub")
     app.clouds.add("B", "stub")
     before = app.store.generations()
-    app.clouds.refresh("A")  # what a cloud reported is a change of its rows
+    app.sync.refresh("A")  # what a cloud reported is a change of its rows
     after = app.store.generations()
     assert after["A"] > before["A"] and after["B"] == before["B"]

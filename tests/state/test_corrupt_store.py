@@ -66,13 +66,13 @@ def _build(home: Path, url: str) -> None:
         legacy = other.seed_server(ServerSpec("legacy", "image-cirros", "flavor-m1.tiny",
                                               theirs.id))
         other.get_server(legacy.id)  # settles BUILD
-        app.clouds.refresh()
+        app.sync.refresh()
         app.instances.stop(app.instances.find("instance", "legacy", CLOUD))
         app.networks.attach(app.networks.find("network", "AntwerpNet", CLOUD),
                             app.routers.find("router", "corp", CLOUD))
         other.seed_network("outside", "10.51.0.0/24")
         other.close()
-        app.clouds.refresh()  # records the drift: network outside appeared
+        app.sync.refresh()  # records the drift: network outside appeared
         # As the unit of work records them (state/intents.py: this_process), for a process
         # that is gone: host, pid, start time and session; the cloud's incarnation.
         gone = {"host": socket.gethostname(), "pid": 2 ** 22 + 7, "started": "1",

@@ -85,10 +85,10 @@ def test_the_next_read_after_time_passed_sees_another_sessions_write(
     assert rows_read[("instances", "Small")] == 20
     # The whole store again (a tree, a list of everything): Small's other kinds only.
     rows_read.clear()
-    tree = menu.clouds.tree()
+    tree = menu.topology.tree()
     assert "Instance: vm00003 [10.0.101.11] (net001) [default] [SHUTOFF]" in "\n".join(tree)
     assert not [k for k in rows_read if k[1] == "Big" and k[0] != "clouds"], rows_read
-    menu.clouds.deployment()
+    menu.topology.deployment()
     assert not [k for k in rows_read if k[1] == "Big" and k[0] != "clouds"], rows_read
     assert len(asked) == 1  # one question per moment, however many reads
 
@@ -97,12 +97,12 @@ def test_nothing_moved_costs_one_query_and_no_row(
         two: tuple[MiniCloud, Callable[[], MiniCloud]], rows_read: Rows,
         monkeypatch: pytest.MonkeyPatch) -> None:
     menu, _ = two
-    menu.clouds.deployment()
+    menu.topology.deployment()
     asked = _asks(menu, monkeypatch)
     rows_read.clear()
     for _ in range(3):
         menu.expire_reads()
-        menu.clouds.deployment()
+        menu.topology.deployment()
         menu.instances.all()
     assert len(asked) == 3 and not rows_read, rows_read
 

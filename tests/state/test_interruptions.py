@@ -267,7 +267,7 @@ def test_two_processes_race_for_the_same_thing(
         assert all("Traceback" not in err for _, err, _ in results), results
         app = open_app(home, url)
         try:
-            app.clouds.refresh()
+            app.sync.refresh()
             if what == "clouds":
                 clouds = [c.name for c in app.clouds.all()]
                 assert clouds.count("C3") == 1

@@ -344,16 +344,16 @@ def test_migrated_records_can_be_updated(tmp_path: Path, db_url: str) -> None:
     app = MiniCloud(Config(home=tmp_path, db_url=db_url)).open()
     try:
         assert [c.name for c in app.clouds.all()] == ["Old"]
-        assert [c.name for c in app.clouds.clusters("Old")] == ["A", "B"]
+        assert [c.name for c in app.clusters.all("Old")] == ["A", "B"]
         app.clouds.update("Old", "cellar")
-        app.clouds.remove_cluster("Old", "A")
+        app.clusters.remove("Old", "A")
         assert app.clouds.get("Old").location == "cellar"
     finally:
         app.close()
     again = MiniCloud(Config(home=tmp_path, db_url=db_url)).open()
     try:
         assert again.clouds.get("Old").location == "cellar"
-        assert [c.name for c in again.clouds.clusters("Old")] == ["B"]
+        assert [c.name for c in again.clusters.all("Old")] == ["B"]
     finally:
         again.close()
 

@@ -83,7 +83,7 @@ def test_a_row_that_does_not_fit_is_skipped_named_and_left_as_it_is(
     try:
         names = [n.name for n in other.networks.all(CLOUD)]
         assert "LondonNet" not in names and "AntwerpNet" in names
-        other.clouds.refresh()  # the cloud reports it: the row is still not written over
+        other.sync.refresh()  # the cloud reports it: the row is still not written over
         other.report_skipped()
     finally:
         other.close()
@@ -214,7 +214,7 @@ def test_an_unreadable_store_id_is_named_and_kept(demo: tuple[MiniCloud, str],
     notices: list[str] = []
     other = session(app, notices)
     try:
-        other.clouds.tree()
+        other.topology.tree()
         other.report_skipped()
         assert other.store.identity is None  # so no saved view is kept under it
     finally:

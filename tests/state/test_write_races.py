@@ -99,9 +99,9 @@ def _store_has(app: Any, kind: str, name: str) -> bool:
 
 def _agree(app: Any, cloud: str) -> None:
     """After a refresh the store, the tree and the cloud tell one story."""
-    assert app.clouds.refresh() == []
+    assert app.sync.refresh() == []
     shown = picture(app, cloud)
-    tree = "\n".join(app.clouds.tree())
+    tree = "\n".join(app.topology.tree())
     for kind, listed in (("network", "networks"), ("router", "routers"),
                          ("instance", "instances")):
         names = sorted(o.name for o in app.inventory.cache.all(kind, cloud))
@@ -111,7 +111,7 @@ def _agree(app: Any, cloud: str) -> None:
 
 
 def _reset_is_as_before(app: Any, before: dict[str, Any]) -> None:
-    assert app.clouds.reset().failures == []
+    assert app.resetter.reset().failures == []
     for cloud in app.clouds.all():
         assert picture(app, cloud.name) == before[cloud.name], cloud.name
 

@@ -42,7 +42,7 @@ class CloudsList(Action):
     def run(self, ctx: Context, v: Values) -> Result:
         from ...render.views import Views
 
-        views = Views(ctx.app.clouds.deployment())
+        views = Views(ctx.app.topology.deployment())
         rows = [views.cloud(c) for c in ctx.app.clouds.all()]
         now = time.time()
         shown = [dict(row, clusters=[c["name"] for c in row["clusters"]],

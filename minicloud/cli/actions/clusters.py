@@ -33,8 +33,8 @@ class ClustersList(Action):
     def run(self, ctx: Context, v: Values) -> Result:
         from ...render.views import Views
 
-        views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
-        rows = [views.cluster(c) for c in ctx.app.clouds.clusters(name_of(v.cloud))]
+        views = Views(ctx.app.topology.deployment(name_of(v.cloud)))
+        rows = [views.cluster(c) for c in ctx.app.clusters.all(name_of(v.cloud))]
         shown = [dict(row, instances=[i["name"] for i in row["instances"]]) for row in rows]
         return table(rows, present.CLUSTER_COLUMNS, "No clusters yet.", shown)
 
@@ -43,16 +43,16 @@ class ClustersAdd(Action):
     path = ("clusters", "add")
     help = "add a cluster to a cloud"
     menu = ("Add a cluster",)
-    args = (CLOUD, new_name("cluster", lambda app, v, text: app.clouds.check_new_cluster(
+    args = (CLOUD, new_name("cluster", lambda app, v, text: app.clusters.check_new_name(
         name_of(v.cloud) or "", text)))
 
     def run(self, ctx: Context, v: Values) -> Result:
-        cluster = ctx.app.clouds.add_cluster(name_of(v.cloud) or "", v.name)
+        cluster = ctx.app.clusters.add(name_of(v.cloud) or "", v.name)
         return said(f"Cluster {cluster.name} added to cloud {cluster.cloud}.")
 
 
 def _clusters(app: MiniCloud, v: Values) -> Sequence[Any]:
-    return app.clouds.clusters()
+    return app.clusters.all()
 
 
 class ClustersRemove(Action):
@@ -64,9 +64,9 @@ class ClustersRemove(Action):
 
     def run(self, ctx: Context, v: Values) -> Result:
         cluster = obj(ctx, "cluster", v.name, v.cloud)
-        ctx.app.clouds.check_cluster_removable(cluster)  # a refusal comes before the question
+        ctx.app.clusters.check_removable(cluster)  # a refusal comes before the question
         ctx.confirm(f"Remove cluster {cluster.name} from cloud {cluster.cloud}?")
-        ctx.app.clouds.remove_cluster(cluster.cloud, cluster.name)
+        ctx.app.clusters.remove(cluster.cloud, cluster.name)
         return said(f"Cluster {cluster.name} removed from cloud {cluster.cloud}.")
 
 

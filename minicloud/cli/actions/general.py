@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from ...model.errors import ValidationError
+from ...render import FORMATS
 from .. import pictures
 from ..present import Result, plural, said, text
 from .base import JSON, YES, Action, Arg, Context, Declined, Values, get, name_of
@@ -20,7 +21,7 @@ class Topology(Action):
             "Network topology", "Instance topology")
     args = (
         dataclasses.replace(JSON, exclusive="format", help="print JSON (as --format json)"),
-        Arg("format", metavar="FORMAT", choices=pictures.FORMATS, exclusive="format",
+        Arg("format", metavar="FORMAT", choices=FORMATS, exclusive="format",
             help="text (the tree, default), json, dot (Graphviz) or mermaid"),
         Arg("output", metavar="FILE",
             help="write to FILE instead; .svg and .png are drawn by Graphviz's dot, "
@@ -31,15 +32,16 @@ class Topology(Action):
         output = get(v, "output")
         chosen = pictures.chosen_format(get(v, "format"), bool(get(v, "json")), output)
         if output is None and chosen == "json":  # printed as every --json is
-            return Result(data=ctx.app.clouds.topology_view())
-        if output is None and chosen == "text":  # the menu's tree
-            if not ctx.app.clouds.all():  # how to begin, in this front end's words
-                return text(f"Nothing to show yet: add a cloud {ctx.adding_a_cloud}.\n")
-            return text("\n".join(ctx.app.clouds.tree()) + "\n")
-        dep = ctx.app.clouds.deployment()
+            return Result(data=ctx.app.topology.view())
+        if output is None and chosen == "text" and not ctx.app.clouds.all():
+            # How to begin, in this front end's words.
+            return text(f"Nothing to show yet: add a cloud {ctx.adding_a_cloud}.\n")
+        rendered = ctx.app.topology.render(chosen)
         if output is not None:
-            return pictures.save(output, pictures.renderer(chosen)(dep))
-        return Result(output=pictures.renderer(chosen)(dep))
+            return pictures.save(output, rendered)
+        if chosen == "text":  # the menu's tree
+            return text(rendered)
+        return Result(output=rendered)
 
 
 class Refresh(Action):
@@ -53,7 +55,7 @@ class Refresh(Action):
         count = 1 if cloud else len(app.clouds.all())
         if not count:
             return said("No clouds yet.")
-        failures = app.clouds.refresh(cloud)
+        failures = app.sync.refresh(cloud)
         names = [cloud] if cloud else [c.name for c in app.clouds.all()]
         count = len(names)  # a cloud another session removed meanwhile was only said
         lines = []
@@ -61,7 +63,7 @@ class Refresh(Action):
             if any(f.startswith(f"cloud {name}:") for f in failures):
                 continue
             lines.append(_summary(app, name))
-            drift = app.clouds.last_drift(name)
+            drift = app.sync.last_drift(name)
             if drift is not None and drift.found:
                 lines += drift_lines(name, [d.line() for d in drift.differences])
         lines.append(f"Refreshed {count - len(failures)} of {plural(count, 'cloud')}.")
@@ -100,7 +102,7 @@ class Drift(Action):
 
     def run(self, ctx: Context, v: Values) -> Result:
         since = seconds(v.since) if get(v, "since") else None
-        found = ctx.app.clouds.drift(name_of(v.cloud), since)
+        found = ctx.app.sync.drift(name_of(v.cloud), since)
         lines: list[str] = []
         for result in found:
             if result.drift is not None:
@@ -168,7 +170,7 @@ class Reset(Action):
     def run(self, ctx: Context, v: Values) -> Result:
         ctx.confirm("Reset to startup: undo everything MiniCloud did in every cloud "
                     "(clouds and clusters are kept)?")
-        result = report(ctx.app.clouds.reset(), "Reset")
+        result = report(ctx.app.resetter.reset(), "Reset")
         if not result.errors:
             result.lines.append("Reset done: the clouds are as when they were added.")
         return result
@@ -197,7 +199,7 @@ class Destroy(Action):
                 return False
             return True
 
-        done = ctx.app.clouds.destroy(agree)
+        done = ctx.app.resetter.destroy(agree)
         result = report(done, "Destroy")
         if done.forgot_anyway:
             # Its failures were said before the question; exit 1: something stays behind.

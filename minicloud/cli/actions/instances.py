@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...model.errors import MiniCloudError
+from ...model.kinds import NETWORK
 from ...model.names import DEFAULT_GROUP, PUBLIC_SSH
 from ...model.validation import check_login_user
 from .. import present
@@ -43,7 +44,7 @@ class InstancesList(Action):
     def run(self, ctx: Context, v: Values) -> Result:
         from ...render.views import Views
 
-        views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
+        views = Views(ctx.app.topology.deployment(name_of(v.cloud)))
         rows = [views.instance(i) for i in ctx.app.instances.all(name_of(v.cloud))]
         return table(rows, present.INSTANCE_COLUMNS, "No instances yet.")
 
@@ -61,7 +62,7 @@ def _fixed_ip(app: MiniCloud, v: Values, text: str) -> str:
     """A typed fixed IP, checked against the network just picked (as create checks it)."""
     network = v.network
     if isinstance(network, str):
-        network = app.clouds.find("network", network, _cloud(v))
+        network = app.clouds.find(NETWORK, network, _cloud(v))
     return app.instances.check_fixed_ip(network, text)
 
 
@@ -81,7 +82,7 @@ class InstancesCreate(Action):
                             empty=_no_cloud_for_instances),
         new_name("instance", lambda app, v, text: app.instances.check_new_name(_cloud(v), text)),
         Arg("cluster", metavar="K", help="put it in this cluster", prompt="Cluster",
-            none="No cluster", pick=lambda app, v: app.clouds.clusters(_cloud(v))),
+            none="No cluster", pick=lambda app, v: app.clusters.all(_cloud(v))),
         Arg("image", metavar="I", required=True, help="its image", prompt="Image",
             pick=lambda app, v: app.clouds.images(_cloud(v)),
             empty=lambda app, v: f"Cloud {_cloud(v)} has no images."),
@@ -131,7 +132,7 @@ class InstancesShow(Action):
         from ...render.views import Views
 
         inst = obj(ctx, "instance", v.name, v.cloud)
-        row = Views(ctx.app.clouds.deployment(inst.cloud)).instance(inst)
+        row = Views(ctx.app.topology.deployment(inst.cloud)).instance(inst)
         fields = [(label, row[key]) for label, key in SHOWN]
         return present.record(row, [*fields, ("Created by MiniCloud", inst.owned)])
 

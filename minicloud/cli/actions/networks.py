@@ -36,7 +36,7 @@ class NetworksList(Action):
     def run(self, ctx: Context, v: Values) -> Result:
         from ...render.views import Views
 
-        views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
+        views = Views(ctx.app.topology.deployment(name_of(v.cloud)))
         rows = [views.network(n) for n in ctx.app.networks.all(name_of(v.cloud))]
         return table(rows, present.NETWORK_COLUMNS, "No networks yet.")
 

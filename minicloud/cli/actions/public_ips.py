@@ -32,7 +32,7 @@ class PublicIpsList(Action):
     def run(self, ctx: Context, v: Values) -> Result:
         from ...render.views import Views
 
-        views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
+        views = Views(ctx.app.topology.deployment(name_of(v.cloud)))
         rows = [views.public_ip_view(f) for f in ctx.app.networks.public_ips(name_of(v.cloud))]
         return table(rows, present.PUBLIC_IP_COLUMNS, "No public IPs.")
 

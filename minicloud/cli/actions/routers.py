@@ -39,7 +39,7 @@ class RoutersList(Action):
     def run(self, ctx: Context, v: Values) -> Result:
         from ...render.views import Views
 
-        views = Views(ctx.app.clouds.deployment(name_of(v.cloud)))
+        views = Views(ctx.app.topology.deployment(name_of(v.cloud)))
         rows = [views.router(r) for r in ctx.app.routers.all(name_of(v.cloud))]
         return table(rows, present.ROUTER_COLUMNS, "No routers yet.")
 

@@ -47,9 +47,9 @@ class Session:
             self.p.answered = app.expire_reads
             app.expire_reads()
             # What killed processes left half-done is finished now, and said.
-            for line in app.clouds.finish_interrupted():
+            for line in app.sync.finish_interrupted():
                 self.p.say(line[:1].upper() + line[1:] + ".")
-            app.clouds.settle_interrupted()
+            app.sync.settle_interrupted()
         return self._app
 
     def close(self) -> None:
@@ -182,7 +182,7 @@ def run_entry(session: Session, action: Action, entry: Entry) -> None:
             ask_all(session, action, entry, v, asked)
             if action.writes and action.needs_cloud:
                 for cloud in action.clouds_touched(v):
-                    session.app.clouds.use(cloud)  # the menu's first use reads the cloud
+                    session.app.sync.use(cloud)  # the menu's first use reads the cloud
             result = action.run(session, v)
         except CredentialsNeeded as err:
             if secret_asked:

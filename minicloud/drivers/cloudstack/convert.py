@@ -12,8 +12,8 @@ import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ...model.names import KEYPAIR_PREFIX
 from ...model.objects import (
-    KEYPAIR_PREFIX,
     Flavor,
     Image,
     Instance,

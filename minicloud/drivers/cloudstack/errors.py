@@ -1,7 +1,7 @@
 """The one translation of ``cs`` / requests failures into :class:`DriverError`, in MiniCloud's
 words: one line, the server named by its scheme, host and port (never a request's query, where
 a signed request carries its API key and signature), secrets masked (drivers.base
-error_detail).
+support.error_detail).
 
 CloudStack answers an error with an HTTP status equal to its ApiErrorCode and a body
 ``{"<command>response": {"errorcode": N, "cserrorcode": M, "errortext": "..."}}``; a failed
@@ -30,7 +30,7 @@ from ...model.errors import (
     CredentialsNeeded,
     DriverError,
 )
-from ..base import error_detail, server_of, unreachable_detail
+from ..support import error_detail, server_of, unreachable_detail
 
 # CloudStack's ApiErrorCode -> MiniCloud's reason (org.apache.cloudstack.api.ApiErrorCode).
 REASONS = {

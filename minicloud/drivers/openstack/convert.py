@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ...model.names import KEYPAIR_PREFIX
 from ...model.objects import (
-    KEYPAIR_PREFIX,
     Flavor,
     Image,
     Instance,
@@ -66,7 +66,7 @@ def in_creation_order(ports: Iterable[Any]) -> list[Any]:
 def first_ip(port: Any) -> str | None:
     for fixed in port.fixed_ips or []:
         if fixed.get("ip_address"):
-            return fixed["ip_address"]
+            return str(fixed["ip_address"])
     return None
 
 

@@ -19,9 +19,8 @@ from ...model.errors import (
     CredentialsNeeded,
     DriverError,
 )
-from ...secrets import redact
+from ..support import error_detail, timeout_detail, unreachable_detail
 
-MAX_DETAIL = 300
 _IN_USE = re.compile(r"already (in use|allocated)", re.IGNORECASE)
 
 
@@ -51,42 +50,6 @@ def message_of(exc: BaseException) -> str:
 
 # keystoneauth appends these to its messages; the reason already says as much.
 _NOISE = re.compile(r"\s*\((HTTP \d+|Request-ID: [^)]*)\)")
-_URL = re.compile(r"https?://[^/\s:'\"]+(:\d+)?")
-# What the socket said, in the words urllib3 and the C library use -> a few plain words.
-_CAUSES = (
-    ("refused", "connection refused"),
-    ("name or service not known", "unknown host"),
-    ("nodename nor servname", "unknown host"),
-    ("temporary failure in name resolution", "unknown host (name resolution failed)"),
-    ("no route to host", "no route to host"),
-    ("network is unreachable", "network unreachable"),
-    ("reset by peer", "connection reset"),
-    ("remote end closed", "connection closed by the server"),
-    ("timed out", "timed out"),
-)
-
-
-def _server_of(message: str) -> str:
-    """``scheme://host[:port]`` of the first URL in a message; "the server" when none."""
-    found = _URL.search(message)
-    return found.group(0) if found else "the server"
-
-
-def unreachable_detail(message: str) -> str:
-    """urllib3's paragraph ("Max retries exceeded ... NewConnectionError(...)") as one short
-    line: ``cannot reach http://HOST:PORT: connection refused``."""
-    lowered = message.lower()
-    cause = next((words for key, words in _CAUSES if key in lowered), "connection failed")
-    return f"cannot reach {_server_of(message)}: {cause}"
-
-
-def timeout_detail(message: str, timeout: float | None) -> str:
-    """A request that got no answer in time, with the limit and where to change it."""
-    limit = f" within {timeout:g} s" if timeout else ""
-    return (f"no answer from {_server_of(message)}{limit} ([openstack] timeout in "
-            "minicloud.ini)")
-
-
 def map_error(cloud: str, operation: str, exc: BaseException,
               timeout: float | None = None) -> DriverError:
     """The one translation of openstacksdk / keystoneauth / requests failures (``timeout``:
@@ -102,7 +65,7 @@ def map_error(cloud: str, operation: str, exc: BaseException,
                         rq.Timeout, TimeoutError)) and status in (None, 408):
         reason = TIMEOUT
         if not isinstance(exc, sdk.ResourceTimeout):  # a wait for a status says its own
-            message = timeout_detail(message, timeout)
+            message = timeout_detail(message, timeout, "openstack")
     elif isinstance(exc, ks.SSLError):
         reason, message = UNREACHABLE, f"TLS verification failed: {message}"
     elif isinstance(exc, (ks.ConnectionError, rq.ConnectionError, ConnectionError)):
@@ -131,11 +94,9 @@ def map_error(cloud: str, operation: str, exc: BaseException,
     detail = " ".join(_NOISE.sub("", message).split())
     if status is not None and not detail.startswith(("HTTP", str(status))):
         detail = f"HTTP {status}: {detail}"
-    # Structural masking (secrets.redact): a password the cloud echoes in a field or a URL
-    # is hidden; the text is never searched for the password itself (that would reveal it).
-    detail = redact(detail)
-    if len(detail) > MAX_DETAIL:
-        detail = detail[:MAX_DETAIL - 3] + "..."
+    # As every driver says it (support.error_detail): a password the cloud echoes in a field
+    # or a URL is masked by place, never searched for (that would reveal it).
+    detail = error_detail(detail)
     if isinstance(exc, PasswordNeeded):
         return CredentialsNeeded(cloud, operation, reason, detail)
     return DriverError(cloud, operation, reason, detail)
