@@ -95,7 +95,7 @@ def save_deployment(app, dep: Deployment) -> None:
 
 def build_stub_store(home: Path, clouds: int = 3, instances: int = 1000) -> Path:
     """A store at ``home`` with ``clouds`` Stub clouds sharing ``instances`` servers (ten a
-    network, a router for every ten networks), written in bulk into the Stub's tables and
+    network, a router for every ten networks), written in bulk at the Stub clouds' location and
     synced once into MiniCloud's (tests/bulk.py).  Returns the store's path."""
     from minicloud.app import MiniCloud
     from minicloud.config import Config

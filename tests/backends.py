@@ -86,19 +86,28 @@ _TEMPLATE: list[Path] = []
 
 
 def seed_sqlite(path: Path) -> None:
-    """An empty store of the current schema at ``path``, copied from one made once per test
-    session: making the schema (through dataset) costs more than most tests.  Making it is
-    tested where it matters (tests/state/test_store.py, the first-start walks)."""
+    """An empty store of the current schema at ``path``, and beside it the default location
+    of its Stub clouds, empty too, copied from ones made once per test session: making the
+    schemas (the store's through dataset) costs more than most tests.  Making them is tested
+    where it matters (tests/state/test_store.py, tests/drivers/test_stub.py, the first-start
+    walks)."""
     import tempfile
 
-    from minicloud.drivers.stub.driver import TABLES as STUB_TABLES
+    from minicloud.drivers.pool import LOCATION_SUFFIX
+    from minicloud.drivers.stub import legacy
+    from minicloud.drivers.stub.location import Location
     from minicloud.state.store import Store
 
     if not _TEMPLATE:
         folder = Path(tempfile.mkdtemp(prefix="minicloud-template-"))
-        Store(f"sqlite:///{folder}/minicloud.db", STUB_TABLES.values()).open().close()
-        _TEMPLATE.append(folder / "minicloud.db")
+        store = f"sqlite:///{folder}/minicloud.db"
+        Store(store).open().close()
+        location = Location(f"sqlite:///{folder}/minicloud{LOCATION_SUFFIX}")
+        legacy.take_over(location, store)  # made, and marked: nothing to move here
+        location.close()
+        _TEMPLATE.extend([folder / "minicloud.db", folder / f"minicloud{LOCATION_SUFFIX}"])
     shutil.copyfile(_TEMPLATE[0], path)
+    shutil.copyfile(_TEMPLATE[1], path.with_name(f"{path.stem}{LOCATION_SUFFIX}"))
 
 
 def seeded_url(path: Path) -> str:
@@ -149,7 +158,7 @@ def seed_mysql(url: str) -> None:
     making the schema again.  Tests of making the schema drop the tables themselves."""
     from sqlalchemy.engine import make_url
 
-    from minicloud.drivers.stub.driver import TABLES as STUB_TABLES
+    from minicloud.drivers.stub.location import Location
     from minicloud.state.store import Store
 
     parsed = make_url(url)
@@ -157,7 +166,10 @@ def seed_mysql(url: str) -> None:
     server = f"{parsed.host}:{parsed.port}"
     if server not in _MYSQL_TEMPLATE:
         drop_all_tables(url)
-        Store(url, STUB_TABLES.values()).open().close()
+        Store(url).open().close()
+        # The Stub clouds' default location on a MySQL store is the store's database: its
+        # tables are made once here too (DDL costs more than copying them).
+        Location(url).open().close()
         _mysql_copy(url, template.database or "")
         _MYSQL_TEMPLATE[server] = template.render_as_string(hide_password=False)
     _mysql_copy(_MYSQL_TEMPLATE[server], parsed.database or "")

@@ -1,7 +1,7 @@
 """Large Stub clouds, written in bulk (the cost tests and bench/ use them).
 
-The servers, networks, routers and public IPs go straight into the Stub's own tables, as a
-cloud that was filled by other means would hold them; one refresh then brings them into
+The servers, networks, routers and public IPs go straight into the Stub cloud's location, in
+bulk, as a cloud that was filled by other means would hold them; one refresh then brings them into
 MiniCloud's tables, so the two agree and a write on the result works as on any other store.
 """
 
@@ -10,9 +10,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from minicloud.drivers.stub.driver import TABLES as STUB_TABLES
 from minicloud.drivers.stub.state import RUNNING
-from minicloud.model.codec import to_dict
 from minicloud.model.objects import Instance, Network, Nic, PublicIP, Router, Subnet
 
 if TYPE_CHECKING:
@@ -31,10 +29,10 @@ def bulk_stub_cloud(app: MiniCloud, cloud: str, instances: int, networks: int,
     external = next(n for n in app.networks.all(cloud) if n.external)
     for cluster in CLUSTERS:
         app.clusters.add(cloud, cluster)
-    rows: dict[str, list[Any]] = {}
+    rows: list[Any] = []
 
     def put(obj: Any) -> None:
-        rows.setdefault(obj.kind, []).append((f"{cloud}/{obj.id}", cloud, to_dict(obj)))
+        rows.append(obj)
 
     nets = []
     for n in range(max(1, networks)):
@@ -62,6 +60,9 @@ def bulk_stub_cloud(app: MiniCloud, cloud: str, instances: int, networks: int,
                                                  f"{2 + i // 10}", owned=True,
                          network_id=external.id, instance_id=server.id,
                          port_id=f"{cloud}-p{i}", fixed_ip=ip))
-    for kind, records in rows.items():
-        app.store.table(STUB_TABLES[kind]).put_many(records)
+    seeder = app.make_driver_for(app.clouds.get(cloud))
+    try:
+        seeder.seed_many(rows)  # type: ignore[attr-defined]
+    finally:
+        seeder.close()
     app.sync.refresh(cloud)

@@ -9,7 +9,6 @@ and start from an empty database: every table is dropped first (tests/backends.p
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ import pytest
 from minicloud.app import MiniCloud
 from minicloud.config import Config
 from minicloud.drivers import DRIVERS
-from minicloud.drivers.stub import driver as stub
 from minicloud.managers.demo import build_demo
 from minicloud.model.codec import to_dict
 from minicloud.model.kinds import KINDS
@@ -46,14 +44,6 @@ def _no_outside_cloud(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
     if request.node.get_closest_marker("functional") is None:
         for name in OUTSIDE_CLOUD_VARIABLES:
             monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(autouse=True)
-def _no_stub_faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("MINICLOUD_STUB_FAIL", raising=False)
-    stub.reset_fault_counters()
-    yield
-    stub.reset_fault_counters()
 
 
 @pytest.fixture
@@ -122,7 +112,8 @@ def _cache_picture(cache: Any, versions: bool) -> dict[str, list[str]]:
 
 
 def cloud_picture(app: MiniCloud, clouds: list[Any] | None = None) -> dict[str, dict]:
-    """What each cloud holds, read through a FRESH driver (its own tables, not the app's)."""
+    """What each cloud holds, read through a FRESH driver (its own connection, not the
+    app's)."""
     if clouds is None:
         clouds = app.inventory.cache.all("cloud")
     picture: dict[str, dict] = {}
@@ -148,18 +139,13 @@ def snapshot_state(app: MiniCloud, versions: bool = True) -> dict[str, Any]:
     versions count too (a rolled-back operation must not even bump them).  A router's
     interface list is compared as a set in the cloud part (undo re-attaches in reverse order).
     """
-    saved = os.environ.pop("MINICLOUD_STUB_FAIL", None)
+    other = reopen_app(app)  # a pool of its own: no driver of the app's, nor its faults
     try:
-        other = reopen_app(app)
-        try:
-            store = _cache_picture(other.inventory.cache, versions)
-            clouds = list(other.inventory.cache.all("cloud"))
-            cloud = cloud_picture(other, clouds)
-        finally:
-            other.close()
+        store = _cache_picture(other.inventory.cache, versions)
+        clouds = list(other.inventory.cache.all("cloud"))
+        cloud = cloud_picture(other, clouds)
     finally:
-        if saved is not None:
-            os.environ["MINICLOUD_STUB_FAIL"] = saved
+        other.close()
     return {"cloud": cloud, "store": store,
             "cache": _cache_picture(app.inventory.cache, versions)}
 

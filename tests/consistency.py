@@ -18,9 +18,8 @@ from minicloud.state.intents import read_intents
 from minicloud.state.table import record_key
 
 REPO = Path(__file__).resolve().parents[1]
-SCRUBBED = ("MINICLOUD_SSH", "MINICLOUD_STUB_FAIL", "MINICLOUD_DB_URL", "MINICLOUD_CONFIG",
-            "MINICLOUD_DB_PASSWORD", "MINICLOUD_KILL_AFTER", "OS_CLOUD", "OS_PASSWORD",
-            "OS_CLIENT_CONFIG_FILE")
+SCRUBBED = ("MINICLOUD_SSH", "MINICLOUD_DB_URL", "MINICLOUD_CONFIG", "MINICLOUD_DB_PASSWORD",
+            "OS_CLOUD", "OS_PASSWORD", "OS_CLIENT_CONFIG_FILE")
 
 
 def picture(app: MiniCloud, cloud_name: str) -> dict[str, Any]:
@@ -79,17 +78,34 @@ def open_app(home: Path, url: str) -> MiniCloud:
     return MiniCloud(Config(home=home, db_url=url)).open()
 
 
+def command(*args: str, fail: str = "", kill_after: str = "") -> list[str]:
+    """``python -m minicloud ARGS``, or the test launcher (tests/launch.py) when the run needs
+    a fault: ``fail`` (driver calls that fail, ``call[:N],...``), ``kill_after``
+    (``N[:SIGNAL]``: the process is signalled after its N-th commit)."""
+    if not fail and not kill_after:
+        return [sys.executable, "-m", "minicloud", *args]
+    launch = [sys.executable, "-m", "tests.launch"]
+    if fail:
+        launch += ["--fail", fail]
+    if kill_after:
+        launch += ["--kill-after", kill_after]
+    return [*launch, "--", *args]
+
+
 def minicloud(home: Path, url: str, *args: str, env: dict[str, str] | None = None,
-              timeout: float = 120, stdin: str = "") -> subprocess.CompletedProcess[str]:
+              timeout: float = 120, stdin: str = "", fail: str = "", kill_after: str = ""
+              ) -> subprocess.CompletedProcess[str]:
     """``python -m minicloud ARGS`` on the store at ``url`` (no ARGS: the menu, answering
-    ``stdin``)."""
+    ``stdin``); through the test launcher when ``fail`` or ``kill_after`` asks for a fault
+    (see :func:`command`)."""
     environ = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     environ.update(MINICLOUD_HOME=str(home), HOME=str(home), MINICLOUD_DB_URL=url,
                    PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
                                                             environ.get("PYTHONPATH")])))
     environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "minicloud", *args], cwd=home, env=environ,
-                          capture_output=True, text=True, timeout=timeout, input=stdin)
+    return subprocess.run(command(*args, fail=fail, kill_after=kill_after), cwd=home,
+                          env=environ, capture_output=True, text=True, timeout=timeout,
+                          input=stdin)
 
 
 def start(home: Path, url: str, *args: str, slow_listing: float = 0.0

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .base import Driver, Features, Setting
 
 if TYPE_CHECKING:
     from ..model.objects import Cloud
-    from ..state.store import Store
 
 # type name -> "module:Class", imported only when a cloud of that type is used (openstacksdk
 # is slow to import, and most sessions never need it).
@@ -27,15 +26,10 @@ def driver_class(type_name: str) -> type[Driver]:
     return driver
 
 
-def create_driver(cloud: Cloud, secrets: Mapping[str, str] | None, store: Store) -> Driver:
-    """The driver of ``cloud``.  Only a driver that keeps state of its own (``state_tables``)
-    is handed the store, as ``state=``, once its tables exist."""
-    cls = driver_class(cloud.type)
-    if not cls.state_tables:
-        return cls(cloud, secrets)
-    store.add_tables(cls.state_tables)
-    stateful: Callable[..., Driver] = cls
-    return stateful(cloud, secrets, state=store)
+def create_driver(cloud: Cloud, secrets: Mapping[str, str] | None) -> Driver:
+    """The driver of ``cloud``: its settings (a location already resolved, see pool.py) and
+    its secrets, nothing else."""
+    return driver_class(cloud.type)(cloud, secrets)
 
 
 __all__ = ["DRIVERS", "Driver", "Features", "Setting", "create_driver", "driver_class"]

@@ -14,9 +14,9 @@ MiniCloud's own :class:`~minicloud.model.objects.State`, and the ``name_rules`` 
 on names beyond MiniCloud's own (:class:`NameRule`, checked at the question and before any cloud
 call).  Its secret setting
 (:meth:`Driver.secret_setting`) names the value the managers hand it and words the menu's
-question.  A driver that keeps state of its own (the Stub) names its tables in
-``state_tables`` and is handed the store as ``state=`` (see
-:func:`minicloud.drivers.create_driver`); no other driver sees the store.
+question.  A setting that names a database (``Setting.location``, the Stub's state) is
+handed to the driver resolved, as a complete URL (:mod:`minicloud.drivers.pool`).  A driver
+gets its cloud's settings and secrets, nothing else: no store, no session.
 
 What every driver says follows the same rules (drivers/support.py, ``error_detail``): one
 line, cut at a word, no URL query (a signed request carries its key and signature there),
@@ -103,6 +103,10 @@ class Setting:
     alone: bool = False
     # May be left empty (otherwise a value or the default is required).
     optional: bool = False
+    # Names a database: a path (relative: to the folder of MiniCloud's store) or a URL; empty
+    # means the store's own place.  Stored as given; the driver pool hands the driver the
+    # complete URL it resolves to (drivers/pool.py), so a copied or moved home uses its own.
+    location: bool = False
 
     def __post_init__(self) -> None:
         if self.secret and self.flag is not None:
@@ -179,9 +183,6 @@ class Driver(ABC):
     settings: ClassVar[tuple[Setting, ...]] = ()
     # Native server status -> State value.  Every Instance a driver returns carries a State.
     status_map: ClassVar[dict[str, str]]
-    # Tables of the store the driver keeps its own state in; such a driver is constructed as
-    # ``cls(cloud, secrets, state=store)`` (see minicloud.drivers.create_driver).
-    state_tables: ClassVar[tuple[str, ...]] = ()
     # Kind (a model kind: "instance", "network"...) -> what the type's API asks of its names.
     name_rules: ClassVar[Mapping[str, NameRule]] = {}
     poll_interval: ClassVar[float] = 0.5  # first delay between polls; grows to 5 s
@@ -243,10 +244,18 @@ class Driver(ABC):
     # -- life cycle ----------------------------------------------------------------------------
 
     def setup(self) -> None:  # noqa: B027 - optional hook
-        """Called once when the cloud is added: check access, create simulated state..."""
+        """Called once when the cloud is added: check access, make what a new cloud has..."""
 
     def forget(self) -> None:  # noqa: B027 - optional hook
-        """Called when the cloud is removed from MiniCloud (its resources stay in the cloud)."""
+        """Called when MiniCloud forgets the cloud: release what the driver holds.  The
+        cloud's resources stay where they are, whatever its type."""
+
+    @classmethod  # noqa: B027 - optional hook
+    def take_over(cls, cloud: Cloud, store_url: str) -> None:
+        """Called by the driver pool before the first driver of ``cloud`` in a session, with
+        its settings resolved: a type whose earlier versions kept state in MiniCloud's store
+        (``store_url``) moves it to where it keeps it now.  Upgrades only: a driver never
+        reads the store otherwise."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

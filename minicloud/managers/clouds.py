@@ -87,10 +87,16 @@ class CloudManager(Manager):
         cloud = Cloud(name, type_name, location, self._check_settings(cls, settings or {}))
         cls.check_complete(cloud.settings)  # what is missing, before the cloud is touched
         secrets = self.secrets_for(type_name, secret)
+        # Built first: a cloud whose driver cannot even be made (a Stub location that
+        # cannot be opened) is refused before anything is recorded.
+        driver = self.session.drivers.build(cloud, secrets)
         # The store-wide lock and the claim make a second "add" of the name wait, then fail,
         # before it touches the cloud (a loser must never clean up the winner's cloud).
-        intent = self.work.begin_add(cloud)
-        driver = self.session.drivers.build(cloud, secrets)
+        try:
+            intent = self.work.begin_add(cloud)
+        except BaseException:
+            driver.close()
+            raise
         try:
             with self.work.running(intent):
                 driver.setup()

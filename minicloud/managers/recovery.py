@@ -4,8 +4,9 @@
 The unit of work is given a :class:`Recovery` when it is built (app.py) and hands it the dead
 intents of a cloud before it writes there, at the menu's start and on refresh:
 
-- in a cloud the store does not know, a killed ``clouds add``: abandoned (its driver told to
-  forget what its setup made, so that adding the name again starts afresh), said in one line;
+- in a cloud the store does not know, a killed ``clouds add``: abandoned (what its setup made
+  stays in the cloud, as for any cloud MiniCloud forgets; no driver is built), said in one
+  line;
 - a killed removal: finished (the cloud forgotten), said in one line;
 - anything else: the cloud is read (what the write created is adopted with MiniCloud's mark),
   and a change it made to someone else's resource is recorded when the cloud shows it made,
@@ -29,16 +30,15 @@ if TYPE_CHECKING:
 
 
 def forget(session: Session, cloud: Cloud, intent: Intent) -> str:
-    """Forget a cloud whose removal ``intent`` recorded: its driver first (a cloud call),
-    then every row the store has of it.  Returns what happened, in one line."""
-    driver = session.drivers.get(cloud)
-    driver.forget()
+    """Forget a cloud whose removal ``intent`` recorded: its driver first, if this session
+    built one (told and closed: no cloud call, and none is built for it, so a cloud that
+    cannot be reached is forgotten all the same), then every row the store has of it, then
+    the secrets typed for it.  Its resources stay in the cloud, whatever its type (a Stub
+    cloud's in its location).  Returns what happened, in one line."""
+    session.drivers.forget(cloud.name)
     session.work.forget_cloud(intent)
-    session.drivers.drop(cloud.name)
     session.drivers.forget_secrets(cloud.name)
-    if driver.features.hosts:
-        return f"cloud {cloud.name} forgotten; its resources stay in the cloud"
-    return f"cloud {cloud.name} forgotten with its simulated resources"
+    return f"cloud {cloud.name} forgotten; its resources stay in the cloud"
 
 
 class Recovery:
@@ -59,16 +59,13 @@ class Recovery:
             self._as_the_cloud_shows(work, row, dead)
 
     def _abandon(self, work: UnitOfWork, cloud: str, dead: list[Intent]) -> None:
-        """A ``clouds add`` that never finished: what its setup made goes, so that adding the
-        name again starts afresh.  Whatever else a cloud the store does not know left goes
-        too: no row of a gone cloud stays."""
-        adds = [(i, added) for i in dead for added in [added_cloud(i)] if added is not None]
-        for _, added in adds:
-            driver = self.session.drivers.build(added)
-            try:
-                driver.forget()
-            finally:
-                driver.close()
+        """A ``clouds add`` that never finished is dropped; what its setup made stays in the
+        cloud (a Stub cloud's external network and default group), as for any cloud MiniCloud
+        forgets, and adding the name again finds it.  No driver is built for it: one that
+        cannot be (a location that cannot be opened) must not keep the intent.  Whatever else
+        a cloud the store does not know left goes too: no row of a gone cloud stays."""
+        adds = [i for i in dead if added_cloud(i) is not None]
+        self.session.drivers.forget(cloud)
         work.end_dead(cloud, dead)
         if adds:
             self.session.notify(f"cloud {cloud}: an interrupted add was undone")

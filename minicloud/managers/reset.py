@@ -348,7 +348,10 @@ class Resetter:
     def destroy(self, agree: Callable[[ResetReport], bool] | None = None) -> ResetReport:
         """Reset, then forget every cloud and empty MiniCloud's tables.  Its intent (of the
         whole store) waits for the writes other sessions have in progress, refuses theirs
-        until it is done, and lets the next start finish a Destroy that was killed.
+        until it is done, and lets the next start finish a Destroy that was killed.  Each
+        cloud keeps what Reset left in it, what existed before MiniCloud (a Stub cloud its
+        external network and default group): adding it again finds a whole cloud.  No driver
+        is built to forget a cloud (one that cannot be reached is forgotten all the same).
 
         When some cloud could not be reset (unreachable...), ``agree`` is asked, with the
         report naming what stays in which cloud: when it agrees, every cloud is forgotten
@@ -370,8 +373,7 @@ class Resetter:
             cache = self.session.inventory.ensure_loaded()
             drivers = self.session.drivers
             for cloud in cache.all(CLOUD):
-                drivers.get(cloud).forget()
-                drivers.drop(cloud.name)
+                drivers.forget(cloud.name)
             drivers.forget_secrets()
             work.empty_all(intent)
         return report

@@ -1,7 +1,7 @@
 """Every kind of object MiniCloud keeps, declared once: model class, table, label, sync role.
 
-The store names its tables from here, the cache keeps one map per kind, the Stub keeps its
-simulated cloud in tables derived from the same names, and messages use the labels.
+The store names its tables from here, the cache keeps one map per kind, and messages use the
+labels.
 """
 
 from __future__ import annotations
@@ -41,8 +41,6 @@ class Kind(Generic[T]):
     synced: bool = False
     # Its disappearance from a cloud is worth a notice (images and flavors come and go quietly).
     noticed: bool = False
-    # Part of a cloud's own state, so the Stub simulates it.
-    simulated: bool = False
 
     @property
     def plural(self) -> str:
@@ -52,17 +50,15 @@ class Kind(Generic[T]):
 CLOUD: Kind[Cloud] = Kind("cloud", Cloud, "clouds", "cloud")
 CLUSTER: Kind[Cluster] = Kind("cluster", Cluster, "clusters", "cluster")
 NETWORK: Kind[Network] = Kind("network", Network, "networks", "network", synced=True,
-                              noticed=True, simulated=True)
-ROUTER: Kind[Router] = Kind("router", Router, "routers", "router", synced=True, noticed=True,
-                            simulated=True)
+                              noticed=True)
+ROUTER: Kind[Router] = Kind("router", Router, "routers", "router", synced=True, noticed=True)
 INSTANCE: Kind[Instance] = Kind("instance", Instance, "instances", "instance", synced=True,
-                                noticed=True, simulated=True)
+                                noticed=True)
 PUBLIC_IP: Kind[PublicIP] = Kind("public_ip", PublicIP, "public_ips", "public IP", synced=True,
-                                 noticed=True, simulated=True)
+                                 noticed=True)
 SECURITY_GROUP: Kind[SecurityGroup] = Kind("security_group", SecurityGroup, "security_groups",
-                                           "security group", synced=True, noticed=True,
-                                           simulated=True)
-KEYPAIR: Kind[KeyPair] = Kind("keypair", KeyPair, "keypairs", "key pair", simulated=True)
+                                           "security group", synced=True, noticed=True)
+KEYPAIR: Kind[KeyPair] = Kind("keypair", KeyPair, "keypairs", "key pair")
 IMAGE: Kind[Image] = Kind("image", Image, "images", "image", synced=True)
 FLAVOR: Kind[Flavor] = Kind("flavor", Flavor, "flavors", "flavor", synced=True)
 CHANGE: Kind[Change] = Kind("change", Change, "changes", "change")

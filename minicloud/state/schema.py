@@ -31,7 +31,7 @@ def _step(what: str, action: Callable[[], Any], done: Callable[[], bool]) -> Non
             if not done():
                 raise
             log.info("schema step done meanwhile by another process: %s", what)
-    signals.kill_switch.step()
+    signals.stepped()
 
 
 def _connect(url: StoreURL) -> Any:

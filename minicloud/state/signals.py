@@ -8,10 +8,9 @@ is never wrapped: a hung server must stay interruptible.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -38,28 +37,12 @@ def deferred() -> Iterator[None]:
             signal.raise_signal(signum)
 
 
-class KillSwitch:
-    """``MINICLOUD_KILL_AFTER=N[:SIGNAL]``: after the N-th commit or schema step of this
-    process, send it SIGNAL (default KILL).  The consistency tests walk N over an operation to
-    interrupt it at every point where the store changes."""
-
-    def __init__(self, spec: str | None = None) -> None:
-        spec = os.environ.get("MINICLOUD_KILL_AFTER", "") if spec is None else spec
-        count, _, name = spec.partition(":")
-        self.after = int(count) if count.strip().isdigit() else 0
-        self.signal: int = getattr(signal, f"SIG{name.upper()}", signal.SIGKILL) if name \
-            else signal.SIGKILL
-        self.seen = 0
-
-    def step(self) -> None:
-        if not self.after:
-            return
-        self.seen += 1
-        if self.seen == self.after:
-            if self.signal == signal.SIGINT:
-                # A process started in the background ignores SIGINT; a Ctrl-C is meant.
-                signal.signal(signal.SIGINT, signal.default_int_handler)
-            os.kill(os.getpid(), self.signal)
+# Called after each commit and each schema step of the store: none in the product; a test
+# may watch the points where the store changes (e.g. to interrupt a command at each one).
+after_step: list[Callable[[], None]] = []
 
 
-kill_switch = KillSwitch()
+def stepped() -> None:
+    """A commit or a schema step is done: tell the observers."""
+    for observer in list(after_step):
+        observer()

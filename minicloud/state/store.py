@@ -76,7 +76,6 @@ log = logging.getLogger(__name__)
 
 # 2: the indexed ``name`` column, compact JSON; 3: the drifts table.
 SCHEMA_VERSION = 3
-RECORD_COLUMNS = {"key", "cloud", "name", "data", "version"}
 # The name of the store-wide write lock (clouds add and remove, Destroy); a cloud's own lock
 # row is named after the cloud.
 STORE_LOCK = "*"
@@ -93,8 +92,7 @@ T = TypeVar("T")
 class Store:
     """MiniCloud's database.  ``open()`` connects and makes sure the schema is current."""
 
-    def __init__(self, url: str | StoreURL, extra_tables: Iterable[str] = (),
-                 notify: Callable[[str], None] | None = None):
+    def __init__(self, url: str | StoreURL, notify: Callable[[str], None] | None = None):
         # The store as configured: an SQLite file, or one server URL or several (a cluster's
         # nodes, each a StoreURL of its own).
         self.url = StoreURL.of(url)
@@ -106,7 +104,6 @@ class Store:
         self.notify: Callable[[str], None] = notify or (lambda text: log.warning("%s", text))
         self.backoff = Backoff()
         self.engine: Any = None
-        self._extra = list(extra_tables)
         self._tables: dict[str, Table] = {}
         self._sa_tables: dict[str, Any] = {}
         self._metadata: Any = None
@@ -315,13 +312,10 @@ class Store:
                              f"({version or 'none'}; this one writes {SCHEMA_VERSION}) and this "
                              "command changes nothing: run another command (e.g. refresh) "
                              "first")
-        if version == SCHEMA_VERSION:
-            if self._extra:
-                self._create_missing(self._extra)
-        else:
+        if version != SCHEMA_VERSION:
             from .schema import create_schema
 
-            create_schema(self.node_url, [*TABLES.values(), *self._extra], SCHEMA_VERSION)
+            create_schema(self.node_url, list(TABLES.values()), SCHEMA_VERSION)
         if self.upgrade:
             self._ensure_identity()
 
@@ -357,32 +351,6 @@ class Store:
         self.identity = meta_rows.identity(value)
         if self.identity is None:
             self._unreadable_meta(IDENTITY)
-
-    def _create_missing(self, names: list[str]) -> None:
-        import sqlalchemy as sa
-
-        inspector = sa.inspect(self.engine)
-        existing = set(inspector.get_table_names())
-        # A table whose creation was interrupted may lack columns: it is completed too.
-        missing = [n for n in names if n not in existing
-                   or not RECORD_COLUMNS <= {c["name"] for c in inspector.get_columns(n)}]
-        if missing:
-            from .schema import create_tables
-
-            create_tables(self.node_url, missing)
-
-    def add_tables(self, names: Iterable[str]) -> None:
-        """Tables a driver keeps (the Stub cloud's); created now, outside transactions."""
-        new = [n for n in names if n not in self._extra]
-        if not new:
-            return
-        self._extra.extend(new)
-        if self.engine is not None:
-            with self._lock:
-                try:
-                    self._create_missing(new)
-                except Exception as exc:  # noqa: BLE001 - one line, whatever the backend said
-                    raise StoreError(self.explain(exc)) from None
 
     def sa_table(self, name: str) -> Any:
         """The SQLAlchemy table; declared here rather than reflected (faster to open)."""
@@ -477,7 +445,7 @@ class Store:
                 info.pop("minicloud_locks", None)
                 info.pop("minicloud_tokens", None)
                 _quietly(conn.close)
-        signals.kill_switch.step()
+        signals.stepped()
 
     def _commit(self, tx: Any) -> None:
         """A method of its own: a test loses its answer here (a commit whose outcome is
@@ -799,9 +767,10 @@ class Store:
         return self.retrying(body)  # a read: run again elsewhere, without a word
 
     def empty_all(self) -> None:
-        """Delete every row of MiniCloud's tables and the drivers' (Destroy).  The tables
-        stay: other sessions may hold them open; the next start is a first start."""
-        names = [*TABLES.values(), *self._extra]
+        """Delete every row of MiniCloud's tables (Destroy).  The tables stay: other sessions
+        may hold them open; the next start is a first start.  Other tables of the database
+        are not MiniCloud's (on MySQL, the Stub clouds' location is the store's database)."""
+        names = list(TABLES.values())
         existing = self.table_names()
 
         def body(conn: Any) -> None:  # emptying and a bump: right to run again

@@ -35,7 +35,7 @@ CLI = Path(__file__).resolve().parents[2] / "minicloud" / "cli"
 
 @pytest.fixture
 def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MiniCloud]:
-    for name in ("MINICLOUD_DB_URL", "MINICLOUD_CONFIG", "MINICLOUD_STUB_FAIL", "OS_PASSWORD"):
+    for name in ("MINICLOUD_DB_URL", "MINICLOUD_CONFIG", "OS_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MINICLOUD_HOME", str(tmp_path))

@@ -24,7 +24,7 @@ from tests.backends import seed_demo_sqlite
 menus_main = pytest.importorskip("minicloud.cli.menus.main")
 prompts = pytest.importorskip("minicloud.cli.prompts")
 
-ENV = ("MINICLOUD_SSH", "MINICLOUD_STUB_FAIL", "MINICLOUD_DB_URL", "MINICLOUD_CONFIG",
+ENV = ("MINICLOUD_SSH", "MINICLOUD_DB_URL", "MINICLOUD_CONFIG",
        "MINICLOUD_DB_PASSWORD")
 
 

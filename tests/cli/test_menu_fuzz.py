@@ -6,8 +6,8 @@ checks that the loop ended as Exit does (return code 0, no traceback, no "Unexpe
 and that the store is still coherent: read back from the file (an independent reader, not the
 app's connection), every instance's networks exist, every public IP is free or belongs to an
 existing instance, every router's networks exist, the topology's instance counts match the
-store, the running app's cache equals the store, and the Stub cloud's own tables agree with
-MiniCloud's.
+store, the running app's cache equals the store, and the Stub cloud's location (a file beside
+the store) agrees with MiniCloud's tables.
 
 Marked ``heavy``: 200 examples by default, 2,000 (derandomized, so CI runs the same streams
 every time) with ``MINICLOUD_TEST_VOLUME=full`` (tests/volume.py).
@@ -35,6 +35,7 @@ from minicloud.app import MiniCloud
 from minicloud.cli.menus.main import run_menu
 from minicloud.cli.prompts import Prompter
 from minicloud.config import Config
+from minicloud.drivers.pool import LOCATION_SUFFIX
 from minicloud.drivers.stub.driver import STUB_KINDS, as_seen
 from minicloud.drivers.stub.driver import TABLES as STUB_TABLES
 from minicloud.managers.demo import build_demo
@@ -99,22 +100,28 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home / "minicloud.db"
 
 
+def stub_file(db_file: Path) -> Path:
+    """The Stub clouds' default location beside the store."""
+    return db_file.with_name(f"{db_file.stem}{LOCATION_SUFFIX}")
+
+
 def read_tables(db_file: Path) -> dict[str, list[tuple[dict[str, Any], int]]]:
-    """Every table of the store file, read with plain sqlite3 (a second, independent reader)."""
-    conn = sqlite3.connect(db_file)
-    try:
-        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master "
-                                                "WHERE type = 'table'")}
-        tables: dict[str, list[tuple[dict[str, Any], int]]] = {}
-        for name in [*TABLES.values(), *STUB_TABLES.values()]:
-            if name not in names:
-                tables[name] = []
-                continue
-            tables[name] = [(json.loads(data), version) for data, version in
-                            conn.execute(f'SELECT data, version FROM "{name}"')]
-        return tables
-    finally:
-        conn.close()
+    """Every table of the store file and of the Stub clouds' location beside it, read with
+    plain sqlite3 (a second, independent reader)."""
+    tables: dict[str, list[tuple[dict[str, Any], int]]] = {}
+    for path, wanted in ((db_file, TABLES.values()), (stub_file(db_file),
+                                                      STUB_TABLES.values())):
+        conn = sqlite3.connect(path)
+        try:
+            names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master "
+                                                    "WHERE type = 'table'")}
+            for name in wanted:
+                tables[name] = [] if name not in names else [
+                    (json.loads(data), version) for data, version in
+                    conn.execute(f'SELECT data, version FROM "{name}"')]
+        finally:
+            conn.close()
+    return tables
 
 
 def dump(obj: Any, versions: bool = True) -> str:
@@ -193,10 +200,11 @@ def check_store(db_file: Path, app: MiniCloud | None) -> None:
         for kind in KINDS:
             assert sorted(dump(o) for o in app.inventory.cache.all(kind)) == \
                 sorted(dump(o) for o in store[kind]), f"cache and store differ on {kind}s"
-    # The Stub clouds' own tables (the "cloud") agree with what MiniCloud recorded.
+    # The Stub clouds MiniCloud knows (the "cloud") agree with what it recorded; a cloud it
+    # forgot keeps its resources.
     for kind in STUB_KINDS:
         cloud_side = sorted(dump(as_seen(kind, data), versions=False)
-                            for data, _ in tables[STUB_TABLES[kind]])
+                            for data, _ in tables[STUB_TABLES[kind]] if data["cloud"] in clouds)
         store_side = sorted(dump(o, versions=False) for o in store[kind])
         assert cloud_side == store_side, f"cloud and store differ on {kind}s"
 
@@ -208,6 +216,7 @@ class World:
         self.home = Path(tempfile.mkdtemp(prefix="fuzz", dir=demo_db.parent))
         self.db = self.home / "minicloud.db"
         shutil.copyfile(demo_db, self.db)
+        shutil.copyfile(stub_file(demo_db), stub_file(self.db))
         self.app: MiniCloud | None = None
         self.notices: list[str] = []
 

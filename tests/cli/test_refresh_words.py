@@ -7,6 +7,7 @@ import pytest
 
 from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
+from tests.faults import Faults
 
 
 def test_refresh_sums_up_each_cloud(demo_app: MiniCloud,
@@ -18,10 +19,9 @@ def test_refresh_sums_up_each_cloud(demo_app: MiniCloud,
 
 
 def test_a_cloud_that_cannot_be_read_gets_no_summary(demo_app: MiniCloud,
-                                                     monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("MINICLOUD_STUB_FAIL", "list_servers")
-    assert run_command(demo_app, ["refresh"]) == 1
+    with Faults({"list_servers": None}).installed(demo_app):
+        assert run_command(demo_app, ["refresh"]) == 1
     out, err = capsys.readouterr()
     assert out.splitlines() == ["Refreshed 0 of 1 cloud."]
     assert "cloud TryStack: list servers failed" in err

@@ -26,7 +26,7 @@ MISSING = ("minicloud: cannot draw {}: the 'dot' program is not installed "
 
 @pytest.fixture
 def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MiniCloud]:
-    for name in ("MINICLOUD_DB_URL", "MINICLOUD_CONFIG", "MINICLOUD_STUB_FAIL"):
+    for name in ("MINICLOUD_DB_URL", "MINICLOUD_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MINICLOUD_HOME", str(tmp_path))

@@ -383,7 +383,7 @@ def fake_cloudstack_driver(cloud_name: str = "cs1", fake: FakeCloudStack | None 
 
 def _contract(generation: str, role: str) -> Callable[[Any], Any]:
     @contextmanager
-    def factory(store: Any) -> Iterator[tuple[CloudStackDriver, Any]]:
+    def factory(folder: Any) -> Iterator[tuple[CloudStackDriver, Any]]:
         fake = FakeCloudStack(generation=generation)
         account = None
         if role != ADMIN:
@@ -398,11 +398,11 @@ def _contract(generation: str, role: str) -> Callable[[Any], Any]:
 
 
 @contextmanager
-def contract_factory(store: Any) -> Iterator[tuple[CloudStackDriver, Any]]:
-    """The contract suite's factory (``store`` is unused: a CloudStack driver keeps no state
+def contract_factory(folder: Any) -> Iterator[tuple[CloudStackDriver, Any]]:
+    """The contract suite's factory (``folder`` is unused: a CloudStack driver keeps no state
     of its own); its ``variants`` run the suite against both API generations, as a root admin
     and as a regular user."""
-    with _contract("4.20", ADMIN)(store) as pair:
+    with _contract("4.20", ADMIN)(folder) as pair:
         yield pair
 
 

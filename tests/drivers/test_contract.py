@@ -1,8 +1,9 @@
 """ONE contract every driver honours, run against every driver in ``DRIVERS``.
 
-Each entry is a factory: ``factory(store)`` is a context manager yielding ``(driver, ports)``
-for a cloud that has images cirros and ubuntu, flavors m1.tiny/m1.small/m1.medium, a
-``default`` security group, one external network ``public`` (203.0.113.0/24) and no servers;
+Each entry is a factory: ``factory(folder)`` (a folder of the test's own, where a driver may
+keep its cloud) is a context manager yielding ``(driver, ports)`` for a cloud that has images
+cirros and ubuntu, flavors m1.tiny/m1.small/m1.medium, a ``default`` security group, one
+external network ``public`` (203.0.113.0/24) and no servers;
 ``ports()`` lists the cloud's ports as the cloud holds them (drivers list no ports: this is the
 test's own view).  Adding a driver is one line in ``DRIVERS`` (OpenStack runs against
 tests/drivers/fake_openstack.py, openstacksdk's real HTTP stack served by requests_mock).
@@ -37,9 +38,9 @@ import requests
 from minicloud.drivers import DRIVERS as REGISTRY
 from minicloud.drivers import create_driver, driver_class
 from minicloud.drivers.base import Driver, Features, ServerSpec, Setting
-from minicloud.drivers.stub.driver import TABLES as STUB_TABLES
+from minicloud.drivers.stub.location import Location
 from minicloud.model.codec import from_dict
-from minicloud.model.errors import ConfigError, DriverError
+from minicloud.model.errors import CONFLICT, NOT_FOUND, ConfigError, DriverError
 from minicloud.model.kinds import KINDS
 from minicloud.model.objects import (
     KEYPAIR_PREFIX,
@@ -50,24 +51,27 @@ from minicloud.model.objects import (
     SecurityRule,
     State,
 )
-from minicloud.state.store import Store
-from tests.backends import seed_sqlite
 from tests.drivers.fake_cloudstack import contract_factory as cloudstack_contract
 from tests.drivers.fake_openstack import fake_openstack_driver
 
 Ports = Callable[[], list[Port]]
-Factory = Callable[[Store], AbstractContextManager[tuple[Driver, Ports]]]
+Factory = Callable[[Path], AbstractContextManager[tuple[Driver, Ports]]]
 STATES = {value for name, value in vars(State).items() if name.isupper()}
 FEATURES = {f.name for f in fields(Features)}
 
 
-def stub_ports(store: Store, cloud: str) -> list[Port]:
-    """The Stub cloud's ports, read from its own tables: a server's NICs and a router's
+def stub_ports(url: str, cloud: str) -> list[Port]:
+    """The Stub cloud's ports, read at its location: a server's NICs and a router's
     interfaces (which hold their network's gateway address)."""
-    servers = [from_dict(Instance, d) for d, _ in store.table(STUB_TABLES["instance"]).rows(cloud)]
-    routers = [from_dict(Router, d) for d, _ in store.table(STUB_TABLES["router"]).rows(cloud)]
-    gateways = {d["id"]: d["subnets"][0]["gateway_ip"]
-                for d, _ in store.table(STUB_TABLES["network"]).rows(cloud) if d["subnets"]}
+    location = Location(url)
+    try:
+        with location.transaction(cloud) as tx:
+            servers = [from_dict(Instance, d) for d, _ in tx.rows("instance")]
+            routers = [from_dict(Router, d) for d, _ in tx.rows("router")]
+            gateways = {d["id"]: d["subnets"][0]["gateway_ip"]
+                        for d, _ in tx.rows("network") if d["subnets"]}
+    finally:
+        location.close()
     ports = [Port(nic.port_id or "", nic.network_id, server.id, "compute:nova",
                   [nic.ip] if nic.ip else []) for server in servers for nic in server.nics]
     ports += [Port(f"{router.id}-{net}", net, router.id, "network:router_interface",
@@ -77,17 +81,18 @@ def stub_ports(store: Store, cloud: str) -> list[Port]:
 
 
 @contextmanager
-def stub_driver(store: Store) -> Iterator[tuple[Driver, Ports]]:
-    driver = create_driver(Cloud("Contract", "stub", "here"), None, store)
+def stub_driver(folder: Path) -> Iterator[tuple[Driver, Ports]]:
+    url = f"sqlite:///{folder}/contract-stub.db"
+    driver = create_driver(Cloud("Contract", "stub", "here", settings={"state": url}), None)
     driver.setup()
     try:
-        yield driver, lambda: stub_ports(store, driver.cloud.name)
+        yield driver, lambda: stub_ports(url, driver.cloud.name)
     finally:
         driver.close()
 
 
 @contextmanager
-def openstack_driver(store: Store) -> Iterator[tuple[Driver, Ports]]:
+def openstack_driver(folder: Path) -> Iterator[tuple[Driver, Ports]]:
     with fake_openstack_driver() as (driver, fake):
         yield driver, fake.model_ports
 
@@ -113,13 +118,8 @@ VARIANTS = variants()
 
 @pytest.fixture(params=list(VARIANTS), ids=list(VARIANTS))
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Driver, Ports]]:
-    seed_sqlite(tmp_path / "contract.db")  # an empty store, copied: making one is slow
-    store = Store(f"sqlite:///{tmp_path}/contract.db").open()
-    try:
-        with VARIANTS[request.param](store) as pair:
-            yield pair
-    finally:
-        store.close()
+    with VARIANTS[request.param](tmp_path) as pair:
+        yield pair
 
 
 @pytest.fixture
@@ -230,7 +230,6 @@ def test_declarations(driver: Driver) -> None:
     assert driver_class(cls.type_name) is cls and cls.type_name in REGISTRY
     assert isinstance(cls.features, Features)
     assert set(cls.status_map.values()) <= STATES, "status_map must map onto State values"
-    assert all(isinstance(t, str) for t in cls.state_tables)
     names = [s.name for s in cls.settings]
     flags = [s.flag for s in cls.settings if s.flag is not None]
     assert len(set(names)) == len(names) and len(set(flags)) == len(flags)
@@ -435,6 +434,47 @@ def test_missing_server_is_a_driver_error(driver: Driver) -> None:
     for call in (driver.delete_server, driver.start_server, driver.stop_server,
                  driver.reboot_server):
         assert_driver_error(driver, lambda c=call: c(MISSING))
+
+
+# -- two sessions on one cloud ------------------------------------------------------------------
+
+def another_session(driver: Driver) -> Driver:
+    """A second driver on the cloud, sharing nothing with ``driver``: another operator's
+    session, built from the same settings and secrets (a Stub's are its location)."""
+    other = type(driver)(driver.cloud, driver._secrets)
+    other.poll_interval = driver.poll_interval
+    return other
+
+
+def test_two_sessions_see_each_other_and_conflict_as_the_cloud_says(driver: Driver) -> None:
+    """What one session makes, the other sees at its next call; what conflicts with the
+    other's change fails as Neutron and Nova say it, never overwriting it: an address the
+    other holds is in use (409), what the other removed is gone (404), and a network the
+    other's server is on is refused and stays."""
+    other = another_session(driver)
+    try:
+        net = driver.create_network("wnet", "10.43.0.0/24")
+        assert "wnet" in by_name(other.list_networks())
+        server = other.wait_server(
+            other.create_server(spec(other, "wvm", net.id, fixed_ip="10.43.0.20")).id,
+            State.ACTIVE, 60)
+        assert by_name(driver.list_servers())["wvm"].private_ip == "10.43.0.20"
+        taken = assert_driver_error(driver, lambda: driver.create_server(
+            spec(driver, "wvm2", net.id, fixed_ip="10.43.0.20")))
+        assert taken.reason == CONFLICT, str(taken)
+        # In use: refused (CloudStack says so as a server error, 530), and nothing went.
+        assert_driver_error(driver, lambda: driver.delete_network(net.id))
+        assert "wvm" in by_name(other.list_servers()) and "wnet" in by_name(
+            other.list_networks())
+        driver.delete_server(server.id)
+        gone = assert_driver_error(other, lambda: other.stop_server(server.id))
+        assert gone.reason == NOT_FOUND, str(gone)
+        other.delete_network(net.id)
+        gone = assert_driver_error(driver, lambda: driver.delete_network(net.id))
+        assert gone.reason == NOT_FOUND, str(gone)
+        assert "wnet" not in by_name(driver.list_networks())
+    finally:
+        other.close()
 
 
 # -- security groups ---------------------------------------------------------------------------

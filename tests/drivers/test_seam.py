@@ -37,7 +37,9 @@ NAMED_ABOVE = {
     "stub": "the demo deployment and clouds add's default type are Stub clouds",
 }
 TYPE_NAMES = tuple(name for name in DRIVERS if name not in NAMED_ABOVE)
-SEAM_MODULES = ("base",)  # the driver layer's modules the rest may import
+# The driver layer's modules the rest may import: the interface, and the pool that builds
+# drivers through the registry (it names no type).
+SEAM_MODULES = ("base", "pool")
 REGISTRY = "DRIVERS"  # the registry's name in the drivers package's __init__
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.backends import seed_demo_sqlite
+from tests.consistency import command as launch_command
 from tests.reference import REFERENCE_TREE as REFERENCE
 
 # What the topology command says with no cloud (the menu names its own entry instead).
@@ -25,7 +26,7 @@ EMPTY = "Nothing to show yet: add a cloud with 'minicloud clouds add NAME --type
 REPO = Path(__file__).resolve().parents[2]
 
 # Variables that would make the runs depend on the machine they happen on.
-SCRUBBED = ("MINICLOUD_SSH", "MINICLOUD_STUB_FAIL", "MINICLOUD_DB_URL", "MINICLOUD_CONFIG",
+SCRUBBED = ("MINICLOUD_SSH", "MINICLOUD_DB_URL", "MINICLOUD_CONFIG",
             "MINICLOUD_DB_PASSWORD", "OS_CLOUD", "OS_PASSWORD", "OS_CLIENT_CONFIG_FILE")
 
 INSTANCE_KEYS = {"name", "cloud", "cluster", "id", "status", "image", "flavor", "private_ip",
@@ -38,13 +39,15 @@ NETWORK_KEYS = {"name", "cloud", "id", "cidrs", "external", "subnet", "routers",
 
 
 def minicloud(home: Path, *args: str, env: dict[str, str] | None = None,
-              stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+              stdin: str | None = None, fail: str = "") -> subprocess.CompletedProcess[str]:
+    """``python -m minicloud ARGS`` (with ``fail``, the test launcher making those driver
+    calls fail: tests/launch.py)."""
     environ = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     environ.update(MINICLOUD_HOME=str(home), HOME=str(home),
                    PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
                                                             environ.get("PYTHONPATH")])))
     environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "minicloud", *args], cwd=home, env=environ,
+    return subprocess.run(launch_command(*args, fail=fail), cwd=home, env=environ,
                           capture_output=True, text=True, timeout=120,
                           input=stdin if stdin is not None else "")
 
@@ -199,7 +202,12 @@ def test_topology_json_has_the_documented_shape(demo: Path) -> None:
 def test_list_json_prints_lists_of_the_same_objects(demo: Path) -> None:
     topo = json_of(demo, "topology", "--json")
     assert isinstance(topo, dict)
-    assert json_of(demo, "clouds", "list", "--json") == topo["clouds"]
+    clouds = json_of(demo, "clouds", "list", "--json")
+    # clouds list also says each cloud's settings as given (a Stub's state: with the store)
+    assert [c.pop("settings") for c in clouds] == [{
+        "external_network": "external", "external_cidr": "8.21.28.0/24",
+        "external_subnet": "trystack"}]
+    assert clouds == topo["clouds"]
     assert json_of(demo, "routers", "list", "--json") == topo["routers"]
     assert json_of(demo, "networks", "list", "--json") == topo["networks"]
     assert json_of(demo, "networks", "list", "--cloud", "TryStack", "--json") == \
@@ -296,7 +304,7 @@ def test_validation_errors_exit_2(small: Path) -> None:
 def test_operation_failure_exits_1_and_leaves_nothing(small: Path) -> None:
     before = ok(small, "topology")
     line = fails(small, 1, "networks", "create", "Broken", "--cloud", "Alpha", "--cidr",
-                 "10.5.0.0/24", env={"MINICLOUD_STUB_FAIL": "create_network"})
+                 "10.5.0.0/24", fail="create_network")
     assert "create network" in line
     assert ok(small, "topology") == before
     ok(small, "networks", "create", "Broken", "--cloud", "Alpha", "--cidr", "10.5.0.0/24")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from minicloud.drivers import DRIVERS, create_driver
+from minicloud.drivers import DRIVERS
 from minicloud.drivers.base import ServerSpec
 from minicloud.model.errors import DriverError, InUseError, NotFoundError, ValidationError
 from minicloud.model.objects import NAME_RULE, Cloud
 from minicloud.render.topology import EMPTY, render_text
+from tests.faults import Faults
 from tests.reference import AFTER_RESET_TREE
 
 CLOUD = "Lab"
@@ -73,14 +74,19 @@ def test_remove_cloud(cloud_app, reopen, fresh_driver) -> None:
     cloud_app.clusters.add(CLOUD, "C")
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
     text = cloud_app.clouds.remove(CLOUD)
-    assert text == f"cloud {CLOUD} forgotten with its simulated resources"
+    assert text == f"cloud {CLOUD} forgotten; its resources stay in the cloud"
     assert cloud_app.clouds.all() == []
     again = reopen(cloud_app)
     assert again.clouds.all() == []
     for kind in ("network", "cluster", "security_group", "image"):
         assert again.inventory.cache.all(kind) == []
-    ghost = create_driver(Cloud(CLOUD, "stub"), None, again.store)
-    assert ghost.list_networks() == []  # the simulated resources went with it
+    # As for any cloud, what it holds stays where it is, and adding it again finds it.
+    cloud = again.make_driver_for(Cloud(CLOUD, "stub"))
+    assert sorted(n.name for n in cloud.list_networks()) == ["n1", "public"]
+    again.clouds.add(CLOUD, "stub")
+    assert [(n.name, n.owned) for n in again.networks.all(CLOUD)] == [("n1", True),
+                                                                     ("public", False)]
+    assert [g.name for g in again.inventory.cache.all("security_group", CLOUD)] == ["default"]
 
 
 # -- clusters ----------------------------------------------------------------------------------
@@ -139,42 +145,39 @@ def test_refresh_after_restart_sees_changes(cloud_app, fresh_driver, reopen, not
     assert "gone" not in {n.name for n in again.networks.all()}
 
 
-def test_unreachable_cloud_keeps_its_last_known_state(cloud_app, reopen,
-                                                     monkeypatch) -> None:
+def test_unreachable_cloud_keeps_its_last_known_state(cloud_app, reopen) -> None:
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24")
-    monkeypatch.setenv("MINICLOUD_STUB_FAIL", "list_networks")
-    failures = cloud_app.sync.refresh()
-    assert len(failures) == 1 and CLOUD in failures[0]
-    assert "last known state" in failures[0]
-    assert cloud_app.clouds.get(CLOUD).reachable is False
-    assert reopen(cloud_app).clouds.get(CLOUD).reachable is False
-    assert {n.name for n in cloud_app.networks.all()} == {"n1", "public"}
-    assert "Cloud: Lab (the lab) (unreachable)" in render_text(
-        cloud_app.inventory.cache.deployment())
-    monkeypatch.delenv("MINICLOUD_STUB_FAIL")
+    with Faults({"list_networks": None}).installed(cloud_app):
+        failures = cloud_app.sync.refresh()
+        assert len(failures) == 1 and CLOUD in failures[0]
+        assert "last known state" in failures[0]
+        assert cloud_app.clouds.get(CLOUD).reachable is False
+        assert reopen(cloud_app).clouds.get(CLOUD).reachable is False
+        assert {n.name for n in cloud_app.networks.all()} == {"n1", "public"}
+        assert "Cloud: Lab (the lab) (unreachable)" in render_text(
+            cloud_app.inventory.cache.deployment())
     assert cloud_app.sync.refresh() == []
     assert cloud_app.clouds.get(CLOUD).reachable is True
     assert reopen(cloud_app).clouds.get(CLOUD).reachable is True
     assert {n.name for n in cloud_app.networks.all()} == {"n1", "public"}
 
 
-def test_unreachable_at_first_use_in_a_session(cloud_app, reopen, monkeypatch) -> None:
+def test_unreachable_at_first_use_in_a_session(cloud_app, reopen) -> None:
     again = reopen(cloud_app)
-    monkeypatch.setenv("MINICLOUD_STUB_FAIL", "list_networks")
-    with pytest.raises(DriverError, match="list networks"):
-        again.sync.use(CLOUD)
-    assert again.clouds.get(CLOUD).reachable is False
-    monkeypatch.delenv("MINICLOUD_STUB_FAIL")
+    with Faults({"list_networks": None}).installed(again):
+        with pytest.raises(DriverError, match="list networks"):
+            again.sync.use(CLOUD)
+        assert again.clouds.get(CLOUD).reachable is False
     again.sync.use(CLOUD)
     assert again.clouds.get(CLOUD).reachable is True
 
 
-def test_a_write_does_not_read_its_whole_cloud_first(cloud_app, reopen, monkeypatch) -> None:
+def test_a_write_does_not_read_its_whole_cloud_first(cloud_app, reopen) -> None:
     again = reopen(cloud_app)
     lists = ("list_networks", "list_routers", "list_servers", "list_public_ips",
              "list_security_groups")
-    monkeypatch.setenv("MINICLOUD_STUB_FAIL", ",".join(lists))
-    again.networks.create(CLOUD, "n1", "10.1.0.0/24")
+    with Faults(dict.fromkeys(lists)).installed(again):
+        again.networks.create(CLOUD, "n1", "10.1.0.0/24")
     assert [n.name for n in reopen(cloud_app).networks.all(CLOUD)] == ["n1", "public"]
 
 
@@ -182,7 +185,7 @@ def test_a_write_does_not_read_its_whole_cloud_first(cloud_app, reopen, monkeypa
 
 def seeded_app(app):
     """A Stub cloud that held things before MiniCloud was pointed at it."""
-    pre = create_driver(Cloud(CLOUD, "stub", "the lab"), None, app.store)
+    pre = app.make_driver_for(Cloud(CLOUD, "stub", "the lab"))
     pre.setup()
     external = next(n for n in pre.list_networks() if n.external)
     legacy = pre.seed_network("legacy", "10.50.0.0/24")
@@ -265,11 +268,20 @@ def test_destroy_leaves_a_first_start(demo_app, reopen) -> None:
     again = reopen(demo_app)
     assert again.clouds.all() == []
     assert render_text(again.inventory.cache.deployment()) == EMPTY + "\n"
-    ghost = create_driver(Cloud("TryStack", "stub"), None, again.store)
-    assert ghost.list_networks() == [] and ghost.list_servers() == []
-    # and the first start can build again
+    # Destroy is Reset, then forget: the cloud keeps what it had before MiniCloud.
+    cloud = again.make_driver_for(Cloud("TryStack", "stub"))
+    assert [(n.name, n.external, n.owned) for n in cloud.list_networks()] == [
+        ("external", True, False)]
+    assert cloud.list_servers() == [] and cloud.list_routers() == []
+    assert [g.name for g in cloud.list_security_groups()] == ["default"]
+    # and the first start can build again, on a whole cloud
     again.clouds.add("TryStack", "stub")
-    assert [n.name for n in again.networks.all()] == ["public"]
+    assert [(n.name, n.cidrs) for n in again.networks.all()] == [("external",
+                                                                  ["8.21.28.0/24"])]
+    assert [g.name for g in again.inventory.cache.all("security_group")] == ["default"]
+    again.networks.create("TryStack", "n1", "10.1.0.0/24")
+    vm = again.instances.create("TryStack", "vm", "cirros", "m1.tiny", "n1")  # group default
+    assert vm.security_groups == ["default"]
 
 
 def test_refresh_sees_what_another_operator_committed(app, reopen) -> None:

@@ -15,17 +15,16 @@ import sqlalchemy
 from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
 from minicloud.config import Config
-from minicloud.drivers import create_driver
-from minicloud.drivers.stub.driver import reset_fault_counters
 from minicloud.model.kinds import TABLES
 from minicloud.state.store import META_TABLE
+from tests.faults import Faults
 
 CLOUD = "TryStack"
 
 
 def outside(app: MiniCloud) -> Any:
     """A driver of the demo cloud that shares nothing with the app: another tool."""
-    return create_driver(app.clouds.get(CLOUD), None, app.store)
+    return app.make_driver_for(app.clouds.get(CLOUD))
 
 
 def change_behind_minicloud(app: MiniCloud) -> None:
@@ -112,13 +111,11 @@ def test_refresh_reports_records_and_drift_since_sees_it(
 
 
 def test_a_cloud_that_cannot_be_read_wins_over_drift(
-        demo_app: MiniCloud, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        demo_app: MiniCloud, capsys: pytest.CaptureFixture[str]) -> None:
     demo_app.clouds.add("Aaa", "stub")
     change_behind_minicloud(demo_app)
-    reset_fault_counters()
-    monkeypatch.setenv("MINICLOUD_STUB_FAIL", "list_servers:1")  # Aaa, read first
-    code, out, err = run(demo_app, capsys, "drift")
+    with Faults({"list_servers": 1}).everywhere():  # Aaa, read first
+        code, out, err = run(demo_app, capsys, "drift")
     assert code == 1
     assert "cloud Aaa could not be read:" in err and "TryStack: 3 changes" in out
 

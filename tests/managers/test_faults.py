@@ -3,8 +3,8 @@
 test_rollback.py already fails every call of: create network on a router, create instance
 with public_ssh (group created), assign public IP (allocate / reuse), connect, attach network,
 remove network with cascade (own routers), remove router with interfaces, set gateway (own /
-foreign router), clear gateway.  Here, the same way (``MINICLOUD_STUB_FAIL=call:N`` for every
-call the operation makes, one at a time):
+foreign router), clear gateway.  Here, the same way (tests/faults.py failing ``call:N`` for
+every call the operation makes, one at a time):
 
 - instance create with the ``default`` group, and with ``public_ssh`` already in the cloud
   (``create_server`` then ``wait_server``'s ``get_server``);
@@ -34,8 +34,8 @@ import pytest
 from test_clouds import make_changes, seeded_app
 from test_rollback import CLOUD, World, find, recorded_calls, with_instance, with_network
 
-from minicloud.drivers.stub import driver as stub
 from minicloud.model.errors import MiniCloudError
+from tests.faults import Faults
 from tests.volume import sample
 
 PLURAL = {"networks": "network", "routers": "router", "instances": "instance",
@@ -190,7 +190,7 @@ def fault_plan(tmp_path: Path, db_url: str, setup: Callable, operation: Callable
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
 def test_every_failing_call_leaves_no_leftover(name: str, tmp_path: Path, db_url: str,
-                                               snapshot_state, monkeypatch) -> None:
+                                               snapshot_state) -> None:
     import conftest
 
     setup, operation = OPERATIONS[name]
@@ -203,15 +203,12 @@ def test_every_failing_call_leaves_no_leftover(name: str, tmp_path: Path, db_url
         try:
             before = snapshot_state(world.app)
             assert not problems_in(before), problems_in(before)
-            stub.reset_fault_counters()
-            monkeypatch.setenv("MINICLOUD_STUB_FAIL", f"{call}:{n}")
             error: MiniCloudError | None = None
             try:
-                operation(world.app)
+                with Faults({call: n}).installed(world.app):
+                    operation(world.app)
             except MiniCloudError as err:
                 error = err
-            finally:
-                monkeypatch.delenv("MINICLOUD_STUB_FAIL")
             after = snapshot_state(world.app)
             if error is None:
                 problems.append(f"{call}:{n}: the operation did not fail")
@@ -263,8 +260,7 @@ def names_of(cloud: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
 @pytest.mark.heavy
 @pytest.mark.parametrize("operation", ["reset", "destroy"])
 def test_failed_reset_agrees_and_a_second_one_finishes(operation: str, tmp_path: Path,
-                                                       db_url: str, snapshot_state,
-                                                       monkeypatch) -> None:
+                                                       db_url: str, snapshot_state) -> None:
     import conftest
 
     run = (lambda app: app.resetter.reset()) if operation == "reset" else \
@@ -278,15 +274,12 @@ def test_failed_reset_agrees_and_a_second_one_finishes(operation: str, tmp_path:
         world = World(tmp_path, db_url, setup, conftest.make_app, counter)
         app = world.app
         try:
-            stub.reset_fault_counters()
-            monkeypatch.setenv("MINICLOUD_STUB_FAIL", f"{call}:{n}")
             try:
-                report = run(app)
+                with Faults({call: n}).installed(app):
+                    report = run(app)
             except MiniCloudError as err:
                 problems.append(f"{call}:{n}: {operation} raised instead of reporting: {err}")
                 continue
-            finally:
-                monkeypatch.delenv("MINICLOUD_STUB_FAIL")
             if not report.failures:
                 problems.append(f"{call}:{n}: the failure was not reported")
             if operation == "destroy" and report.failures and not app.clouds.all():
@@ -328,11 +321,10 @@ def _diff(before: dict, after: dict) -> str:
 def test_reset_keeps_what_existed_and_undoes_a_connect(app, fresh_driver) -> None:
     """test_clouds covers reuse through assign_public_ip; here connect reuses the foreign IP,
     on a foreign router MiniCloud only added an interface to."""
-    from minicloud.drivers import create_driver
     from minicloud.drivers.base import ServerSpec
     from minicloud.model.objects import Cloud
 
-    pre = create_driver(Cloud(CLOUD, "stub"), None, app.store)
+    pre = app.make_driver_for(Cloud(CLOUD, "stub"))  # what was there before MiniCloud
     pre.setup()
     external = next(n for n in pre.list_networks() if n.external)
     legacy = pre.seed_network("legacy", "10.50.0.0/24")

@@ -15,6 +15,7 @@ from minicloud.model.errors import DriverError
 from minicloud.model.names import PUBLIC_SSH
 from minicloud.model.objects import State
 from tests.consistency import as_if_killed, picture, seed_foreign
+from tests.faults import Faults
 
 CLOUD = "Lab"
 
@@ -87,14 +88,13 @@ def test_attach_and_set_gateway_on_foreign_routers_are_undone(
 
 
 def test_a_failed_undo_keeps_the_record_for_the_next_reset(
-        lab: tuple[Any, dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+        lab: tuple[Any, dict[str, Any]]) -> None:
     app, _ = lab
     before = picture(app, CLOUD)
     app.instances.stop(app.instances.find("instance", "legacy", CLOUD))
-    monkeypatch.setenv("MINICLOUD_STUB_FAIL", "start_server")
-    report = app.resetter.reset()
+    with Faults({"start_server": None}).installed(app):
+        report = app.resetter.reset()
     assert any("legacy" in line for line in report.failures)
-    monkeypatch.delenv("MINICLOUD_STUB_FAIL")
     _reset_leaves_it_as_before(app, before)
 
 

@@ -1,14 +1,13 @@
 """Every multi-step operation, with every driver call it makes failing once in turn.
 
-For each operation the driver calls are first recorded (a clean run, counting
-``minicloud.drivers.stub.driver._calls``); then for every ``call`` and every ``n`` up to its count,
-``MINICLOUD_STUB_FAIL=call:n`` makes exactly that call fail, and cloud, store and cache must be
-exactly as before (``snapshot_state``), with no resource left behind.
+For each operation the driver calls are first recorded (a clean run, its app's drivers wrapped
+by tests/faults.py); then for every ``call`` and every ``n`` up to its count, a wrapper that
+fails exactly that call is installed, and cloud, store and cache must be exactly as before
+(``snapshot_state``), with no resource left behind.
 """
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from minicloud.drivers.stub import driver as stub
 from minicloud.model.errors import MiniCloudError
 from tests.backends import seed_mysql, seed_sqlite
+from tests.faults import Faults, recorded
 
 CLOUD = "Lab"
 
@@ -132,16 +131,12 @@ class World:
 
 
 def recorded_calls(world: World, operation: Callable[[Any], Any]) -> Counter[str]:
-    stub.reset_fault_counters()
-    operation(world.app)
-    calls = Counter(stub._calls)
-    stub.reset_fault_counters()
-    return calls
+    return recorded(world.app, operation)
 
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
 def test_every_failing_call_rolls_back(name: str, tmp_path: Path, db_url: str,
-                                       snapshot_state, monkeypatch) -> None:
+                                       snapshot_state) -> None:
     import conftest
 
     setup, operation = OPERATIONS[name]
@@ -160,16 +155,13 @@ def test_every_failing_call_rolls_back(name: str, tmp_path: Path, db_url: str,
     try:
         for call, n in plan:
             before = snapshot_state(world.app)
-            stub.reset_fault_counters()
-            monkeypatch.setenv("MINICLOUD_STUB_FAIL", f"{call}:{n}")
             try:
-                operation(world.app)
+                with Faults({call: n}).installed(world.app):
+                    operation(world.app)
             except MiniCloudError as err:
                 error: MiniCloudError | None = err
             else:
                 error = None
-            finally:
-                monkeypatch.delenv("MINICLOUD_STUB_FAIL")
             after = snapshot_state(world.app)
             if error is None:
                 problems.append(f"{call}:{n}: the operation did not fail")
@@ -180,7 +172,6 @@ def test_every_failing_call_rolls_back(name: str, tmp_path: Path, db_url: str,
     finally:
         world.close()
     assert not problems, f"{name}: calls {plan}:\n" + "\n".join(problems)
-    assert os.environ.get("MINICLOUD_STUB_FAIL") is None
 
 
 def describe(before: dict, after: dict) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from minicloud.app import MiniCloud
 from minicloud.cli.commands import run_command
 from minicloud.config import Config
+from minicloud.drivers.pool import LOCATION_SUFFIX
 from minicloud.drivers.stub.driver import StubDriver
 from minicloud.model.objects import State
 from minicloud.render import saved_views
@@ -149,7 +150,10 @@ def test_a_store_made_again_uses_no_part_of_the_old_one(
     first.close()
     before = _out(tmp_path, url, TREE, capsys)
     assert old_id and before.count("+---Instance: ") == 40
-    Path(url[len("sqlite:///"):]).unlink()
+    store_file = Path(url[len("sqlite:///"):])
+    store_file.unlink()
+    # Made again from nothing: its Stub clouds too (they live beside the store).
+    store_file.with_name(f"{store_file.stem}{LOCATION_SUFFIX}").unlink()
     _store(tmp_path, url, 10)  # the same clouds, written as often: the same generations
     again = Store(url).open()
     assert again.identity not in (None, old_id)

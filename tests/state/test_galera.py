@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from minicloud.drivers.stub.location import Location, LocationError
 from minicloud.model.errors import StoreError
 from minicloud.state.store import META_TABLE, NODE_LOST, Store
 from tests.backends import Cluster, intent_row, needs_galera, seed_mysql
@@ -201,6 +202,42 @@ def test_the_loser_of_a_race_without_retries_is_refused_in_one_line(cluster: Clu
     finally:
         for store in stores:
             store.close()
+
+
+def test_two_stub_calls_holding_one_cloud_on_two_nodes_collide_in_one_line(
+        cluster: Cluster) -> None:
+    """A Stub cloud's default location on a MySQL store is the store's database: on Galera
+    its calls take the cloud's lock on their own node, and the lock row is written, so the
+    later of two holders on two nodes fails whole (busy, one line) instead of both writing."""
+    locations = [Location(cluster.node(n)).open() for n in (1, 2)]
+    both = threading.Barrier(2, timeout=20)
+    errors: list[BaseException | None] = [None, None]
+
+    def run(i: int) -> None:
+        try:
+            with locations[i].transaction(CLOUD) as tx:
+                tx.rows("network")  # what a call checks (a free address, a name) under the lock
+                both.wait()
+                tx.insert("network", f"net-{i}", {"name": f"n{i}"})  # rows of its own
+        except LocationError as err:
+            errors[i] = err
+
+    try:
+        with locations[0].transaction(CLOUD):
+            pass  # the lock row exists (a first call): only the lock's own write can collide
+        threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        failed = [e for e in errors if e is not None]
+        assert len(failed) == 1, errors
+        assert "busy" in str(failed[0]) and "\n" not in str(failed[0]), failed
+        with locations[0].transaction(CLOUD) as tx:
+            assert len(tx.rows("network")) == 1
+    finally:
+        for location in locations:
+            location.close()
 
 
 # -- a node lost --------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def test_killed_at_every_commit(operation: tuple[str, list[list[str]], list[str]
     points, finished = 0, False
     for n in sample(range(1, MAX_POINTS + 1), every=3, offset=1):
         home, url = point.copy(f"p{n}")
-        done = minicloud(home, url, *command, env={"MINICLOUD_KILL_AFTER": f"{n}:{signal}"})
+        done = minicloud(home, url, *command, kill_after=f"{n}:{signal}")
         assert "Traceback" not in done.stderr, (name, n, done.stderr)
         if signal == "INT":  # Ctrl-C: 130 and one line, unless it was done before it landed
             assert done.returncode in (0, 130), (name, n, done.stderr)
@@ -157,7 +157,7 @@ def test_an_interrupted_first_start_is_finished_by_the_next(signal: str, db_url:
         home.mkdir()
         url = _empty(db_url, tmp_path, f"s{n}")
         done = minicloud(home, url, "clouds", "add", CLOUD, "--type", "stub",
-                         env={"MINICLOUD_KILL_AFTER": f"{n}:{signal}"})
+                         kill_after=f"{n}:{signal}")
         assert "Traceback" not in done.stderr, (n, done.stderr)
         again = minicloud(home, url, "topology")
         assert again.returncode == 0, (n, again.stderr)
@@ -192,7 +192,7 @@ def test_a_killed_remove_or_destroy_is_finished_by_the_next_write(
     points, finished = 0, False
     for n in sample(range(1, MAX_POINTS + 1), every=4, offset=1):
         home, url = point.copy(f"e{n}")
-        done = minicloud(home, url, *command, env={"MINICLOUD_KILL_AFTER": f"{n}:{signal}"})
+        done = minicloud(home, url, *command, kill_after=f"{n}:{signal}")
         assert "Traceback" not in done.stderr, (what, n, done.stderr)
         after = minicloud(home, url, "refresh")  # a write: finishes what was left half-done
         assert after.returncode == 0 and "Traceback" not in after.stderr, (what, n, after)
@@ -302,7 +302,7 @@ def test_a_killed_clouds_add_is_repaired_by_the_next_start_or_write(
     for n in sample(range(1, MAX_POINTS + 1), every=5, offset=2):
         home, url = point.copy(f"a{n}")
         done = minicloud(home, url, "clouds", "add", "Edge", "--type", "stub",
-                         env={"MINICLOUD_KILL_AFTER": f"{n}:{signal}"})
+                         kill_after=f"{n}:{signal}")
         assert "Traceback" not in done.stderr, (n, done.stderr)
         what, command = REPAIRS[points % len(REPAIRS)]
         if command:

@@ -51,13 +51,6 @@ def test_tables_created(store: Store, db_url: str) -> None:
         engine.dispose()
 
 
-def test_extra_tables_created(store: Store) -> None:
-    store.add_tables(["stub_things"])
-    assert "stub_things" in store.table_names()
-    store.table("stub_things").put("c/1", "c", {"a": 1})
-    assert store.table("stub_things").get("c/1") == ({"a": 1}, 1)
-
-
 def test_put_get_delete(store: Store) -> None:
     table = store.kind("network")
     key = record_key("Lab", "net-1")

@@ -43,7 +43,9 @@ class CloudsList(Action):
         from ...render.views import Views
 
         views = Views(ctx.app.topology.deployment())
-        rows = [views.cloud(c) for c in ctx.app.clouds.all()]
+        # The JSON also says each cloud's settings as they were given (never a secret: those
+        # are not stored), e.g. where a Stub cloud's state lives (empty: with the store).
+        rows = [dict(views.cloud(c), settings=dict(c.settings)) for c in ctx.app.clouds.all()]
         now = time.time()
         shown = [dict(row, clusters=[c["name"] for c in row["clusters"]],
                       instances=len(row["instances"])

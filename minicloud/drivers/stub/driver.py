@@ -1,10 +1,11 @@
 """A complete simulated cloud, for local use and tests.
 
-Its state lives in tables of its own in MiniCloud's store (``stub_*``, see
-:mod:`minicloud.drivers.stub.state`), so a Stub cloud survives a restart; it never reads
-MiniCloud's tables.  ``MINICLOUD_STUB_FAIL=call[,call:N]`` makes the named calls (the N-th one,
-or every one) raise :class:`DriverError`, for fault-injection tests.  Its servers have statuses
-of their own (``building``, ``running``, ``stopped``), mapped to MiniCloud's by ``status_map``.
+A Stub cloud is a cloud at a location: its state lives in a database its ``state`` setting
+names (by default a file beside MiniCloud's store, or the store's own MySQL database; see
+:mod:`minicloud.drivers.stub.location`), reached through a connection of its own, so it
+survives a restart, is shared by everyone who uses that cloud, and keeps its resources when
+MiniCloud forgets it.  Its servers have statuses of their own (``building``, ``running``,
+``stopped``), mapped to MiniCloud's by ``status_map``.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ...model.errors import CONFLICT, NOT_FOUND
+from ...model.errors import CONFLICT, NOT_FOUND, DriverError
+from ...model.kinds import INSTANCE, KEYPAIR, NETWORK, SECURITY_GROUP
+from ...model.names import DEFAULT_GROUP, KEYPAIR_PREFIX
 from ...model.objects import (
-    DEFAULT_GROUP,
-    KEYPAIR_PREFIX,
+    Cloud,
     CloudSnapshot,
     Flavor,
     Image,
@@ -32,22 +34,12 @@ from ...model.objects import (
 )
 from ...model.validation import check_name, check_optional_name, parse_cidr
 from ..base import Features, ServerSpec, Setting, map_state
-from .network import StubNetwork, new_id
-from .state import (
-    BUILDING,
-    RUNNING,
-    STOPPED,
-    STUB_KINDS,
-    TABLES,
-    _calls,
-    atomic,
-    faultable,
-    faultable_read,
-    load_row,
-    reset_fault_counters,
-)
+from . import legacy
+from .location import TABLES, Location, LocationError, check_location
+from .network import STATE, StubNetwork, new_id
+from .state import BUILDING, RUNNING, STOPPED, STUB_KINDS, api_call, fixed_call, load_row
 
-__all__ = ["STUB_KINDS", "TABLES", "StubDriver", "_calls", "as_seen", "reset_fault_counters"]
+__all__ = ["STATE", "STUB_KINDS", "TABLES", "StubDriver", "as_seen"]
 
 IMAGES = (("cirros", {"os_admin_user": "cirros"}), ("ubuntu", {"os_admin_user": "ubuntu"}))
 FLAVORS = (("m1.tiny", 1, 512, 1), ("m1.small", 1, 2048, 20), ("m1.medium", 2, 4096, 40))
@@ -58,7 +50,6 @@ class StubDriver(StubNetwork):
     type_name = "stub"
     features = Features(hosts=False, zones=False)
     status_map = {BUILDING: State.BUILD, RUNNING: State.ACTIVE, STOPPED: State.SHUTOFF}
-    state_tables = tuple(TABLES.values())
     settings = (
         Setting("external_network", "External network name", "--external-network",
                 f"name of its external network (default {DEFAULT_EXTERNAL[0]})",
@@ -70,6 +61,10 @@ class StubDriver(StubNetwork):
         Setting("external_subnet", "External subnet name (empty: none)", "--external-subnet",
                 "name of the external network's subnet (default: none)",
                 check=lambda v: check_optional_name(v, "external subnet name"), optional=True),
+        Setting(STATE, "Where its state lives (empty: with the store)", "--state",
+                "database holding the Stub cloud: a file (relative: to the store's folder) "
+                "or a database URL (default: a file beside the store, on MySQL the store's "
+                "database)", check=check_location, optional=True, location=True),
     )
 
     def _seen(self, server: Instance) -> Instance:
@@ -80,69 +75,87 @@ class StubDriver(StubNetwork):
 
     # -- life cycle ----------------------------------------------------------------------------
 
-    @faultable
+    @api_call
     def setup(self) -> None:
-        """A new Stub cloud: its own external network and a ``default`` group."""
-        if self.sim.of("network"):
-            return
-        opts = self.cloud.settings
-        name = opts.get("external_network") or DEFAULT_EXTERNAL[0]
-        cidr = opts.get("external_cidr") or DEFAULT_EXTERNAL[1]
-        self._new_network(name, cidr, True, opts.get("external_subnet", ""), owned=False)
-        self._save(SecurityGroup(self.cloud.name, new_id(), DEFAULT_GROUP,
-                                 description="Default security group"))
+        """What every Stub cloud has from its start: its own external network and a
+        ``default`` group; a cloud that has them already (added again, or known at its
+        location by others) keeps what it has, and gets whichever of the two it lacks."""
+        if not any(n.external for n in self.sim.of("network").values()):
+            opts = self.cloud.settings
+            name = opts.get("external_network") or DEFAULT_EXTERNAL[0]
+            cidr = opts.get("external_cidr") or DEFAULT_EXTERNAL[1]
+            self._new_network(name, cidr, True, opts.get("external_subnet", ""), owned=False)
+        if not any(g.name == DEFAULT_GROUP for g in self.sim.of("security_group").values()):
+            self._save(SecurityGroup(self.cloud.name, new_id(), DEFAULT_GROUP,
+                                     description="Default security group"))
 
-    @faultable
-    def forget(self) -> None:
-        self.sim.forget()
+    @classmethod
+    def take_over(cls, cloud: Cloud, store_url: str) -> None:
+        """Stub clouds an older MiniCloud kept in its store move to their location, once
+        (see :mod:`.legacy`)."""
+        location = Location(cloud.settings.get(STATE, ""))
+        operation = "open its location"
+        try:
+            location.open()
+            operation = "move its state from the store"
+            legacy.take_over(location, store_url)
+        except LocationError as exc:
+            raise DriverError(cloud.name, operation, exc.reason, str(exc)) from None
+        finally:
+            location.close()
 
     # -- seeding (what existed before MiniCloud; tests and the demo use it) --------------------
 
-    @atomic
+    @api_call
     def seed_network(self, name: str, cidr: str, external: bool = False,
                      subnet_name: str = "", owned: bool = False) -> Network:
         return self._new_network(name, cidr, external, subnet_name, owned)
 
-    @atomic
+    @api_call
     def seed_router(self, name: str, gateway_network_id: str | None = None) -> Router:
         return self._new_router(name, gateway_network_id, owned=False)
 
-    @atomic
+    @api_call
     def seed_server(self, spec: ServerSpec) -> Instance:
         return self._create_server(spec, owned=False)
 
-    @atomic
+    @api_call
     def seed_public_ip(self, network_id: str, address: str | None = None) -> PublicIP:
         return self._allocate(network_id, address, owned=False)
 
+    @api_call
+    def seed_many(self, objs: list[Resource]) -> None:
+        """Objects written as given, in bulk (a large cloud filled by other means)."""
+        self.sim.seed_many(objs)
+
     # -- reads ---------------------------------------------------------------------------------
 
-    @atomic
+    @api_call
     def snapshot(self) -> CloudSnapshot:
         # A sync re-reads the simulated cloud: another process may have changed it.
         self.sim.reload()
         return super().snapshot()
 
-    @faultable_read
+    @fixed_call
     def list_images(self) -> list[Image]:
         return [Image(self.cloud.name, f"image-{n}", n, properties=dict(p)) for n, p in IMAGES]
 
-    @faultable_read
+    @fixed_call
     def list_flavors(self) -> list[Flavor]:
         return [Flavor(self.cloud.name, f"flavor-{n}", n, vcpus=c, ram=r, disk=d)
                 for n, c, r, d in FLAVORS]
 
-    @faultable_read
+    @fixed_call
     def availability_zones(self) -> list[str]:
-        return []  # no zones (features.zones is false); a call all the same, so faultable
+        return []  # no zones (features.zones is false)
 
-    @faultable
+    @api_call
     def list_servers(self) -> list[Instance]:
         return [self._seen(self._settle(s)) for s in self._all("instance")]
 
-    @faultable
+    @api_call
     def get_server(self, server_id: str) -> Instance:
-        server = self._get("instance", server_id)
+        server = self._get(INSTANCE, server_id)
         if server.status == BUILDING:
             server = self._copy(server)
             server.status = RUNNING
@@ -155,22 +168,22 @@ class StubDriver(StubNetwork):
             server.status = RUNNING
         return server
 
-    @faultable
+    @api_call
     def list_security_groups(self) -> list[SecurityGroup]:
         return self._all("security_group")
 
-    @faultable
+    @api_call
     def list_keypairs(self) -> list[KeyPair]:
         return self._all("keypair")
 
     # -- servers -------------------------------------------------------------------------------
 
-    @faultable
+    @api_call
     def create_server(self, spec: ServerSpec) -> Instance:
         return self._create_server(spec, owned=True)
 
     def _create_server(self, spec: ServerSpec, owned: bool) -> Instance:
-        network = self._get("network", spec.network_id)
+        network = self._get(NETWORK, spec.network_id)
         groups = {g.name for g in self.sim.of("security_group").values()}
         for group in spec.security_groups:
             if group not in groups:
@@ -191,9 +204,9 @@ class StubDriver(StubNetwork):
         self._save(server)
         return self._seen(server)
 
-    @faultable
+    @api_call
     def delete_server(self, server_id: str) -> None:
-        server = self._get("instance", server_id)
+        server = self._get(INSTANCE, server_id)
         changed = []
         for fip in self.sim.of("public_ip").values():
             if fip.instance_id == server.id:
@@ -203,36 +216,36 @@ class StubDriver(StubNetwork):
         self._save(*changed, deleted=(server,))
 
     def _set_status(self, server_id: str, status: str) -> Instance:
-        server = self._copy(self._get("instance", server_id))
+        server = self._copy(self._get(INSTANCE, server_id))
         server.status = status
         self._save(server)
         return self._seen(server)
 
-    @faultable
+    @api_call
     def start_server(self, server_id: str) -> Instance:
         return self._set_status(server_id, RUNNING)
 
-    @faultable
+    @api_call
     def stop_server(self, server_id: str) -> Instance:
         return self._set_status(server_id, STOPPED)
 
-    @faultable
+    @api_call
     def reboot_server(self, server_id: str) -> Instance:
         return self._set_status(server_id, RUNNING)
 
-    @faultable
+    @api_call
     def add_server_security_group(self, server_id: str, group_id: str) -> Instance:
-        server = self._copy(self._get("instance", server_id))
-        group = self._get("security_group", group_id)
+        server = self._copy(self._get(INSTANCE, server_id))
+        group = self._get(SECURITY_GROUP, group_id)
         if group.name not in server.security_groups:
             server.security_groups.append(group.name)
             self._save(server)
         return self._seen(server)
 
-    @faultable
+    @api_call
     def remove_server_security_group(self, server_id: str, group_id: str) -> Instance:
-        server = self._copy(self._get("instance", server_id))
-        group = self._get("security_group", group_id)
+        server = self._copy(self._get(INSTANCE, server_id))
+        group = self._get(SECURITY_GROUP, group_id)
         if group.name in server.security_groups:
             server.security_groups.remove(group.name)
             self._save(server)
@@ -240,7 +253,7 @@ class StubDriver(StubNetwork):
 
     # -- security groups and key pairs ---------------------------------------------------------
 
-    @faultable
+    @api_call
     def create_security_group(self, name: str, description: str = "") -> SecurityGroup:
         if any(g.name == name for g in self.sim.of("security_group").values()):
             raise self.error(f"create security group {name}", CONFLICT, "name in use")
@@ -249,22 +262,22 @@ class StubDriver(StubNetwork):
         self._save(group)
         return self._copy(group)
 
-    @faultable
+    @api_call
     def delete_security_group(self, group_id: str) -> None:
-        group = self._get("security_group", group_id)
+        group = self._get(SECURITY_GROUP, group_id)
         if any(group.name in s.security_groups for s in self.sim.of("instance").values()):
             raise self.error(f"delete security group {group.name}", CONFLICT, "group in use")
         self._save(deleted=(group,))
 
-    @faultable
+    @api_call
     def add_security_group_rule(self, group_id: str, rule: SecurityRule) -> SecurityGroup:
-        group = self._copy(self._get("security_group", group_id))
+        group = self._copy(self._get(SECURITY_GROUP, group_id))
         if rule not in group.rules:
             group.rules.append(rule)
             self._save(group)
         return self._copy(group)
 
-    @faultable
+    @api_call
     def create_keypair(self, name: str, public_key: str) -> KeyPair:
         if self.sim.get("keypair", name) is not None:
             raise self.error(f"create key pair {name}", CONFLICT, "name in use")
@@ -274,9 +287,9 @@ class StubDriver(StubNetwork):
         self._save(pair)
         return self._copy(pair)
 
-    @faultable
+    @api_call
     def delete_keypair(self, name: str) -> None:
-        self._save(deleted=(self._get("keypair", name),))
+        self._save(deleted=(self._get(KEYPAIR, name),))
 
 
 def as_seen(kind: str, data: dict[str, Any]) -> Resource:

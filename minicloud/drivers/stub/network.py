@@ -9,45 +9,56 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from ...model.codec import from_dict, to_dict
-from ...model.errors import CONFLICT, FAILED, INVALID, NOT_FOUND
+from ...model.errors import CONFLICT, FAILED, INVALID, NOT_FOUND, ConfigError
+from ...model.kinds import INSTANCE, NETWORK, PUBLIC_IP, ROUTER, Kind
 from ...model.objects import Cloud, Network, PublicIP, Resource, Router, Subnet
 from ..base import Driver
-from .state import StubState, check_fault_plan, faultable
+from .location import Location
+from .state import StubState, api_call
 
-if TYPE_CHECKING:
-    from ...state.store import Store
+# The setting that names a Stub cloud's location (resolved by the driver pool: the driver is
+# handed a database URL).
+STATE = "state"
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
 
 
+M = TypeVar("M")  # a model object, copied
+
+
+
 class StubNetwork(Driver):
     """A Stub cloud's objects (``self.sim``) and its Neutron-like half."""
 
-    def __init__(self, cloud: Cloud, secrets: Mapping[str, str] | None = None, *,
-                 state: Store):
+    def __init__(self, cloud: Cloud, secrets: Mapping[str, str] | None = None):
         super().__init__(cloud, secrets)
-        # A malformed MINICLOUD_STUB_FAIL is said before the driver is used for anything
-        # (rather than at a call in the middle of a write).
-        check_fault_plan()
-        self.sim = StubState(state, cloud.name)
+        url = cloud.settings.get(STATE, "")
+        if "://" not in url:
+            raise ConfigError(f"cloud {cloud.name}: its Stub location is no database URL "
+                              f"({url or 'none'}): the driver pool resolves the {STATE} "
+                              "setting before a driver is built")
+        self.sim = StubState(Location(url), cloud.name)
+
+    def close(self) -> None:
+        self.sim.location.close()
 
     # -- the simulated objects -----------------------------------------------------------------
 
     def _save(self, *objs: Resource, deleted: tuple[Resource, ...] = ()) -> None:
         self.sim.save(*objs, deleted=deleted)
 
-    def _get(self, kind: str, ident: str) -> Any:
-        obj = self.sim.get(kind, ident)
+    def _get(self, kind: Kind[M], ident: str) -> M:
+        obj: M | None = self.sim.get(kind.name, ident)
         if obj is None:
-            raise self.error(f"find {kind.replace('_', ' ')} {ident}", NOT_FOUND)
+            raise self.error(f"find {kind.label} {ident}", NOT_FOUND)
         return obj
 
-    def _copy(self, obj: Any) -> Any:
+    def _copy(self, obj: M) -> M:
         # Callers get copies: nothing they change reaches the simulated cloud unsaved.
         return from_dict(type(obj), to_dict(obj))
 
@@ -56,15 +67,15 @@ class StubNetwork(Driver):
 
     # -- reads ---------------------------------------------------------------------------------
 
-    @faultable
+    @api_call
     def list_networks(self) -> list[Network]:
         return self._all("network")
 
-    @faultable
+    @api_call
     def list_routers(self) -> list[Router]:
         return self._all("router")
 
-    @faultable
+    @api_call
     def list_public_ips(self) -> list[PublicIP]:
         return self._all("public_ip")
 
@@ -109,20 +120,20 @@ class StubNetwork(Driver):
         self._save(network)
         return self._copy(network)
 
-    @faultable
+    @api_call
     def create_network(self, name: str, cidr: str, router_id: str | None = None) -> Network:
         # One transaction: a network whose interface fails is not kept.
         network = self._new_network(name, cidr, False, f"{name}-subnet", owned=True)
         return self._born_on(network, router_id)
 
-    @faultable
+    @api_call
     def delete_network(self, network_id: str) -> None:
-        network = self._get("network", network_id)
+        network = self._get(NETWORK, network_id)
         if self.sim.network_in_use(network_id):
             raise self.error(f"delete network {network.name}", CONFLICT, "network in use")
         self._save(deleted=(network,))
 
-    @faultable
+    @api_call
     def create_router(self, name: str, gateway_network_id: str | None = None) -> Router:
         if gateway_network_id is not None:
             self._external(gateway_network_id, f"create router {name}")
@@ -135,29 +146,29 @@ class StubNetwork(Driver):
         return self._copy(router)
 
     def _external(self, network_id: str, operation: str) -> Network:
-        network = self._get("network", network_id)
+        network = self._get(NETWORK, network_id)
         if not network.external:
             raise self.error(operation, CONFLICT, f"{network.name} is not an external network")
         return network
 
-    @faultable
+    @api_call
     def delete_router(self, router_id: str) -> None:
-        router = self._get("router", router_id)
+        router = self._get(ROUTER, router_id)
         if router.interface_network_ids:
             raise self.error(f"delete router {router.name}", CONFLICT, "router has interfaces")
         self._save(deleted=(router,))
 
-    @faultable
+    @api_call
     def set_router_gateway(self, router_id: str, network_id: str) -> Router:
-        router = self._copy(self._get("router", router_id))
+        router = self._copy(self._get(ROUTER, router_id))
         self._external(network_id, f"set gateway of {router.name}")
         router.gateway_network_id = network_id
         self._save(router)
         return self._copy(router)
 
-    @faultable
+    @api_call
     def clear_router_gateway(self, router_id: str) -> Router:
-        router = self._copy(self._get("router", router_id))
+        router = self._copy(self._get(ROUTER, router_id))
         if any(f.port_id for f in self.sim.of("public_ip").values()
                if f.network_id == router.gateway_network_id and self._routed_by(f, router)):
             raise self.error(f"clear gateway of {router.name}", CONFLICT,
@@ -171,10 +182,10 @@ class StubNetwork(Driver):
         return server is not None and any(n.network_id in router.interface_network_ids
                                           for n in server.nics)
 
-    @faultable
+    @api_call
     def add_router_interface(self, router_id: str, network_id: str) -> Router:
-        router = self._copy(self._get("router", router_id))
-        network = self._get("network", network_id)
+        router = self._copy(self._get(ROUTER, router_id))
+        network = self._get(NETWORK, network_id)
         if network.external:
             raise self.error(f"attach {network.name} to {router.name}", CONFLICT,
                              "an external network is a gateway, not an interface")
@@ -185,9 +196,9 @@ class StubNetwork(Driver):
         self._save(router)
         return self._copy(router)
 
-    @faultable
+    @api_call
     def remove_router_interface(self, router_id: str, network_id: str) -> Router:
-        router = self._copy(self._get("router", router_id))
+        router = self._copy(self._get(ROUTER, router_id))
         if network_id not in router.interface_network_ids:
             raise self.error(f"detach network from {router.name}", NOT_FOUND, "no such interface")
         router.interface_network_ids.remove(network_id)
@@ -196,7 +207,7 @@ class StubNetwork(Driver):
 
     # -- public IPs ----------------------------------------------------------------------------
 
-    @faultable
+    @api_call
     def allocate_public_ip(self, network_id: str, address: str | None = None,
                            router_id: str | None = None) -> PublicIP:
         return self._allocate(network_id, address, owned=True)
@@ -208,10 +219,10 @@ class StubNetwork(Driver):
         self._save(fip)
         return self._copy(fip)
 
-    @faultable
+    @api_call
     def associate_public_ip(self, ip_id: str, server_id: str) -> PublicIP:
-        fip = self._copy(self._get("public_ip", ip_id))
-        server = self._get("instance", server_id)
+        fip = self._copy(self._get(PUBLIC_IP, ip_id))
+        server = self._get(INSTANCE, server_id)
         if fip.port_id and fip.instance_id != server_id:
             raise self.error(f"associate {fip.name}", CONFLICT, "already associated")
         routed = {n for r in self.sim.of("router").values()
@@ -224,13 +235,13 @@ class StubNetwork(Driver):
         self._save(fip)
         return self._copy(fip)
 
-    @faultable
+    @api_call
     def disassociate_public_ip(self, ip_id: str) -> PublicIP:
-        fip = self._copy(self._get("public_ip", ip_id))
+        fip = self._copy(self._get(PUBLIC_IP, ip_id))
         fip.instance_id = fip.port_id = fip.fixed_ip = None
         self._save(fip)
         return self._copy(fip)
 
-    @faultable
+    @api_call
     def release_public_ip(self, ip_id: str) -> None:
-        self._save(deleted=(self._get("public_ip", ip_id),))
+        self._save(deleted=(self._get(PUBLIC_IP, ip_id),))

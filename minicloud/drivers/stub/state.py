@@ -1,9 +1,4 @@
-"""What the Stub cloud holds: its simulated objects, kept in tables of their own in MiniCloud's
-store (``stub_*``, one per kind the Stub simulates), and its fault injection.
-
-``MINICLOUD_STUB_FAIL=call[,call:N]`` makes the named driver calls (the N-th one, or every one)
-raise the driver's error type, for fault-injection tests.
-"""
+"""What one Stub cloud holds, read and written at its location, one call at a time."""
 
 from __future__ import annotations
 
@@ -11,24 +6,33 @@ import functools
 import ipaddress
 import json
 import logging
-import os
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ...model.codec import from_dict, to_dict
-from ...model.errors import FAILED, ConfigError
-from ...model.kinds import KINDS
-from ...model.objects import Instance, Network, Resource
-
-if TYPE_CHECKING:
-    from ...state.store import Store
+from ...model.objects import (
+    Instance,
+    KeyPair,
+    Network,
+    PublicIP,
+    Resource,
+    Router,
+    SecurityGroup,
+)
+from .location import Location, LocationError, Transaction
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-STUB_KINDS: dict[str, type[Resource]] = {k.name: k.cls for k in KINDS.values() if k.simulated}
-TABLES = {kind: f"stub_{KINDS[kind].table}" for kind in STUB_KINDS}
+# The kinds of object a Stub cloud holds (images and flavors are fixed, see the driver).
+STUB_KINDS: dict[str, type[Resource]] = {
+    "network": Network,
+    "router": Router,
+    "instance": Instance,
+    "public_ip": PublicIP,
+    "security_group": SecurityGroup,
+    "keypair": KeyPair,
+}
 
 # The Stub's own server statuses (StubDriver.status_map says what they mean to MiniCloud).
 BUILDING, RUNNING, STOPPED = "building", "running", "stopped"
@@ -37,101 +41,43 @@ LEGACY_STATUS = {"BUILD": BUILDING, "ACTIVE": RUNNING, "SHUTOFF": STOPPED}
 
 log = logging.getLogger("minicloud.drivers.stub")
 
-# -- fault injection ---------------------------------------------------------------------------
 
-# Calls made so far in this process, by name, for MINICLOUD_STUB_FAIL's call:N form.
-_calls: Counter[str] = Counter()
-
-
-def reset_fault_counters() -> None:
-    _calls.clear()
+def _said(self: Any, name: str, exc: LocationError) -> Exception:
+    """A location's failure as the driver's error for the call ``name``."""
+    error: Exception = self.error(name.replace("_", " "), exc.reason, str(exc))
+    return error
 
 
-# Every call MINICLOUD_STUB_FAIL may name (filled in as the Stub's modules define them).
-FAULTABLE: set[str] = set()
-
-
-def _fault_plan() -> dict[str, int | None]:
-    return _parse_plan(os.environ.get("MINICLOUD_STUB_FAIL", ""))
-
-
-@functools.lru_cache(maxsize=8)
-def _parse_plan(text: str) -> dict[str, int | None]:
-    """``call[,call:N]`` as call -> N (None: every call).  A name the Stub has no call of, or
-    an N that is no positive whole number, is refused: a typo would otherwise silently test
-    nothing."""
-    plan: dict[str, int | None] = {}
-    for item in text.split(","):
-        name, colon, nth = item.strip().partition(":")
-        if not name and not colon:
-            continue
-        if name not in FAULTABLE:
-            raise ConfigError(f"MINICLOUD_STUB_FAIL: no Stub call is named {name!r} "
-                              f"(known: {', '.join(sorted(FAULTABLE))})")
-        if colon and not (nth.isdigit() and int(nth) > 0):
-            raise ConfigError(f"MINICLOUD_STUB_FAIL: {item.strip()!r}: N in call:N must be "
-                              "a whole number from 1 (the N-th call fails)")
-        plan[name] = int(nth) if colon else None
-    return plan
-
-
-def check_fault_plan() -> None:
-    """Raise ConfigError now when MINICLOUD_STUB_FAIL is malformed (a Stub driver's start)."""
-    _fault_plan()
-
-
-def _inject(self: Any, name: str) -> None:
-    """Count one call of ``name``; raise the driver's error when the plan says so."""
-    log.debug("cloud %s (stub): %s", self.cloud.name, name)
-    _calls[name] += 1
-    plan = _fault_plan()
-    if name in plan and (plan[name] is None or plan[name] == _calls[name]):
-        raise self.error(name.replace("_", " "), FAILED, "injected fault")
-
-
-def faultable(method: F) -> F:
-    """One call of the simulated cloud's API: counted, failed when MINICLOUD_STUB_FAIL says
-    so, and atomic (see :func:`atomic`)."""
-    FAULTABLE.add(method.__name__)
+def api_call(method: F) -> F:
+    """One call of the simulated cloud's API: one transaction at its location (see
+    :meth:`StubState.atomic`), whose failures are the driver's errors."""
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _inject(self, method.__name__)
-        with self.sim.atomic():
-            return method(self, *args, **kwargs)
+        log.debug("cloud %s (stub): %s", self.cloud.name, method.__name__)
+        try:
+            with self.sim.atomic():
+                return method(self, *args, **kwargs)
+        except LocationError as exc:
+            raise _said(self, method.__name__, exc) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def faultable_read(method: F) -> F:
-    """A call that reads nothing of the simulated cloud (images, flavors, zones): counted and
-    failed like the others, without a store transaction it does not need."""
-    FAULTABLE.add(method.__name__)
+def fixed_call(method: F) -> F:
+    """A call that reads nothing of the simulated cloud (images, flavors, zones)."""
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _inject(self, method.__name__)
+        log.debug("cloud %s (stub): %s", self.cloud.name, method.__name__)
         return method(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
 
-def atomic(method: F) -> F:
-    """A change of the simulated cloud made as one transaction (see StubState.atomic)."""
-
-    @functools.wraps(method)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with self.sim.atomic():
-            return method(self, *args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-# -- the simulated objects ---------------------------------------------------------------------
-
-
 def load_row(kind: str, data: dict[str, Any]) -> Resource:
-    """One row of a ``stub_*`` table as the Stub holds it (servers with the Stub's statuses)."""
+    """One row of a location's table as the Stub holds it (servers with the Stub's
+    statuses)."""
     obj = from_dict(STUB_KINDS[kind], data)
     if isinstance(obj, Instance):
         obj.status = LEGACY_STATUS.get(obj.status, obj.status)
@@ -140,53 +86,64 @@ def load_row(kind: str, data: dict[str, Any]) -> Resource:
 
 class StubState:
     """One Stub cloud's objects by kind and id, as a shared cloud holds them: every API call
-    runs in one transaction that holds the simulated cloud's lock and reads its tables afresh,
-    so what one MiniCloud session changes another sees at its next call, and two conflicting
-    calls fail as Neutron or Nova would (in use, gone) instead of overwriting each other.
+    runs in one transaction of its location that holds the cloud's lock and reads its rows
+    afresh, so what one MiniCloud session changes another sees at its next call, and each
+    change is written against the row version it read: two conflicting calls fail as Neutron
+    or Nova would (in use, gone) instead of overwriting each other.
 
     A call reads what it needs, as a real cloud's database would: one object by key, the
     objects on one network, or a whole kind only when it lists one, so that a call on a cloud
     of 10,000 servers costs what it costs on a cloud of ten."""
 
-    def __init__(self, store: Store, cloud: str):
-        self.store = store
+    def __init__(self, location: Location, cloud: str):
+        self.location = location
         self.cloud = cloud
-        # Kinds read whole in this call, and objects read one by one.
+        self._tx: Transaction | None = None
+        # Kinds read whole in this call, objects read one by one, and the version of each
+        # row read (what a write of it is checked against).
         self._whole: dict[str, dict[str, Any]] = {}
         self._some: dict[str, dict[str, Any]] = {}
-        self._depth = 0
+        self._versions: dict[tuple[str, str], int] = {}
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
+        if self._tx is not None:
+            yield  # a call made by another call: one transaction
             return
-        with self.store.transaction(write=True, locks=(f"stub/{self.cloud}",)):
+        with self.location.transaction(self.cloud) as tx:
             self.reload()  # read per call: others may have changed the cloud
-            self._depth = 1
+            self._tx = tx
             try:
                 yield
             finally:
-                self._depth = 0
+                self._tx = None
                 self.reload()
 
     def reload(self) -> None:
-        """Read the tables again at next use: another process may have changed the cloud."""
+        """Read the rows again at next use: another process may have changed the cloud."""
         self._whole = {}
         self._some = {}
+        self._versions = {}
 
-    def _table(self, kind: str) -> Any:
-        return self.store.table(TABLES[kind])
+    @property
+    def tx(self) -> Transaction:
+        if self._tx is None:
+            raise RuntimeError("a Stub cloud is read and written inside one of its calls")
+        return self._tx
+
+    def _loaded(self, kind: str, records: Iterable[tuple[dict[str, Any], int]]) -> list[Any]:
+        objs = []
+        for data, version in records:
+            obj = load_row(kind, data)
+            self._versions[(kind, obj.id)] = version
+            objs.append(obj)
+        return objs
 
     def of(self, kind: str) -> dict[str, Any]:
         """The objects of one kind, by id (the Stub's own copies: never hand them out)."""
         if kind not in self._whole:
-            rows = self._table(kind).rows(self.cloud)
-            self._whole[kind] = {data["id"]: load_row(kind, data) for data, _ in rows}
+            objs = self._loaded(kind, self.tx.rows(kind))
+            self._whole[kind] = {o.id: o for o in objs}
             self._some.pop(kind, None)
         return self._whole[kind]
 
@@ -196,43 +153,47 @@ class StubState:
             return self._whole[kind].get(ident)
         some = self._some.setdefault(kind, {})
         if ident not in some:
-            found = self._table(kind).get(f"{self.cloud}/{ident}")
-            some[ident] = load_row(kind, found[0]) if found else None
+            found = self.tx.get(kind, ident)
+            some[ident] = self._loaded(kind, [found])[0] if found else None
         return some[ident]
 
     def holding(self, kind: str, key: str, value: str) -> list[Any]:
         """The objects of ``kind`` whose field ``key`` (at any depth) is ``value``: only the
         rows whose text holds that pair are read and decoded."""
         if kind in self._whole:
-            objs = list(self._whole[kind].values())
-        else:
-            fragment = json.dumps({key: value}, separators=(",", ":"))[1:-1]
-            rows = self._table(kind).rows(self.cloud, contains=fragment)
-            objs = [load_row(kind, data) for data, _ in rows]
-            self._some.setdefault(kind, {}).update((o.id, o) for o in objs)
+            return list(self._whole[kind].values())
+        fragment = json.dumps({key: value}, separators=(",", ":"))[1:-1]
+        objs = self._loaded(kind, self.tx.rows(kind, contains=fragment))
+        self._some.setdefault(kind, {}).update((o.id, o) for o in objs)
         return objs
 
     def save(self, *objs: Resource, deleted: Iterable[Resource] = ()) -> None:
+        """Write objects (new ones, or changed ones at the version they were read) and delete
+        others; a row changed or removed meanwhile fails the whole call."""
         deleted = tuple(deleted)
-        with self.store.transaction(write=True):
-            for obj in objs:
-                self._table(obj.kind).put(f"{self.cloud}/{obj.id}", self.cloud, to_dict(obj))
-            for obj in deleted:
-                self._table(obj.kind).delete(f"{self.cloud}/{obj.id}")
         for obj in objs:
+            read = self._versions.get((obj.kind, obj.id))
+            if read is None:
+                version = self.tx.insert(obj.kind, obj.id, to_dict(obj))
+            else:
+                version = self.tx.update(obj.kind, obj.id, to_dict(obj), read)
+            self._versions[(obj.kind, obj.id)] = version
             self._known(obj.kind)[obj.id] = obj
         for obj in deleted:
+            self.tx.delete(obj.kind, obj.id, self._versions.pop((obj.kind, obj.id), 0))
             self._known(obj.kind).pop(obj.id, None)
+
+    def seed_many(self, objs: Iterable[Resource]) -> None:
+        """New objects in bulk (a large cloud filled by other means)."""
+        by_kind: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for obj in objs:
+            by_kind.setdefault(obj.kind, []).append((obj.id, to_dict(obj)))
+        for kind, records in by_kind.items():
+            self.tx.insert_many(kind, records)
+        self.reload()
 
     def _known(self, kind: str) -> dict[str, Any]:
         return self._whole[kind] if kind in self._whole else self._some.setdefault(kind, {})
-
-    def forget(self) -> None:
-        """Drop the whole simulated cloud."""
-        with self.store.transaction(write=True):
-            for table in TABLES.values():
-                self.store.table(table).delete_cloud(self.cloud)
-        self.reload()
 
     # -- addresses -----------------------------------------------------------------------------
 
