@@ -40,8 +40,8 @@ def check_setting(type_name: str, setting: Setting, value: str) -> str:
             source = f"taken from {secret.env} or " if secret.env else ""
             where = (f"the {secret.prompt.lower()} is {source}asked with no echo, and "
                      "never stored")
-        raise ValidationError(f"{setting.prompt} holds a password: give the URL without it "
-                              f"({where})")
+        raise ValidationError(f"{setting.prompt}: put no password in this URL, it would be "
+                              f"stored ({where})")
     return setting.check(value) if setting.check is not None else value
 
 

@@ -73,7 +73,7 @@ def test_a_url_with_a_password_is_refused_by_the_command(
         what: str) -> None:
     code, out, err = command(app, capsys, "clouds", "add", "C1", "--type", type_name, *flags)
     assert (code, out) == (2, "")
-    assert err.startswith(f"minicloud: {what}") and "holds a password" in err
+    assert err.startswith(f"minicloud: {what}") and "put no password in this URL" in err
     assert "PW-s3cret" not in err and len(err.splitlines()) == 1
     assert app.clouds.all() == []
 
@@ -84,7 +84,9 @@ def test_a_url_with_a_password_is_refused_at_its_question(app: MiniCloud) -> Non
     out = menu(app, "2", "3", "OS1", "2", "", "http://admin:PW-s3cret@keystone.example.com/v3",
                "http://keystone.example.com/v3")
     ask = "Auth URL (Keystone v3) : "
-    assert f"{ask}Auth URL (Keystone v3) holds a password: give the URL without it" in out
+    assert (f"{ask}Auth URL (Keystone v3): put no password in this URL, it would be stored "
+            "(the password is taken from OS_PASSWORD or asked with no echo, and never "
+            "stored)\n") in out
     assert out.count(ask) == 2 and "Project : " in out
     assert "PW-s3cret" not in out
 
@@ -288,7 +290,8 @@ def test_connect_takes_any_free_address_on_enter(demo_app: MiniCloud) -> None:
 
 def test_a_location_too_long_is_refused_at_its_question(demo_app: MiniCloud) -> None:
     long = "L" * 300
-    out = menu(demo_app, "2", "3", "Lab", "", long, "Here", "", "", "")  # Add a cloud: stub
+    # Add a cloud: stub, the external network's three settings and the state's by default.
+    out = menu(demo_app, "2", "3", "Lab", "", long, "Here", "", "", "", "")
     ask = "Location (e.g. a region or host) : "
     assert f"{ask}location too long (255 characters at most)\n{ask}" in out
     assert "Cloud Lab added (stub).\n" in out

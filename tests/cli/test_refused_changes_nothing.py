@@ -68,8 +68,8 @@ VALID: dict[tuple[str, ...], dict[str, str]] = {
     ("instances", "remove"): {"name": "Ben", "cloud": "TryStack"},
 }
 # A value no argument takes: not a name, an address, a CIDR or a user; a location is text,
-# so its invalid value is a control character.
-INVALID = {"location": "bell\x07"}
+# so its invalid value is a control character; a Stub's state is a path or a URL.
+INVALID = {"location": "bell\x07", "state": "ftp://host/state"}
 WRONG = "a b"
 
 
