@@ -388,3 +388,43 @@ class Cluster:
             for name in first:
                 assert theirs[name] == first[name], (f"node {n} differs from node 1 in {name}")
         return first
+
+
+# -- where the two processes of a race write --------------------------------------------------
+
+# The same store URL (SQLite, one MySQL server), or two different nodes of one Galera cluster.
+RACE_BACKENDS = [*BACKENDS, pytest.param("galera", marks=needs_galera)]
+
+
+class RacePlaces:
+    """The store a race starts from (``url``), how the two processes reach a copy of it
+    (``places(url)``: the same URL twice, or on a cluster that store on node 1 and on node 2),
+    and ``check()``: after a round, on a cluster, the three nodes hold the same rows, table
+    by table (nothing lost, duplicated or left behind on one of them)."""
+
+    def __init__(self, url: str, cluster: Cluster | None = None) -> None:
+        self.url = url
+        self.cluster = cluster
+
+    def places(self, url: str) -> tuple[str, str]:
+        if self.cluster is None:
+            return url, url
+        return on_server(url, self.cluster.node(1)), on_server(url, self.cluster.node(2))
+
+    def check(self) -> None:
+        if self.cluster is not None:
+            from sqlalchemy.engine import make_url
+
+            self.cluster.assert_same_everywhere(make_url(self.url).database or "")
+
+
+@contextmanager
+def race_places(backend: str, tmp_path: Path) -> Iterator[RacePlaces]:
+    """The store for a race on ``backend`` (one of RACE_BACKENDS); a cluster is held for the
+    whole test (other workers wait) and healed afterwards."""
+    if backend != "galera":
+        yield RacePlaces(backend_url(backend, tmp_path))
+        return
+    with Cluster().held() as cluster:
+        seed_mysql(cluster.node(1))
+        yield RacePlaces(cluster.node(1), cluster)

@@ -479,13 +479,56 @@ class Inventory:
 
     @contextmanager
     def write(self, cloud: str | None = None, store_wide: bool = False) -> Iterator[Writes]:
-        """Collect writes, then apply them in one transaction (see :meth:`transaction`); the
-        clouds locked are ``cloud`` and every cloud whose rows are written."""
+        """Collect writes, then apply them in one transaction (see :meth:`retrying`: run
+        again as a whole when it conflicts or loses its node); the clouds locked are
+        ``cloud`` and every cloud whose rows are written."""
         writes = Writes()
         yield writes
         clouds = {_cloud_of(obj) for obj, _ in (*writes.puts, *writes.deletes)}
-        with self.transaction(clouds | ({cloud} if cloud else set()), store_wide) as tx:
-            tx.apply(writes)
+        self.retrying(clouds | ({cloud} if cloud else set()), lambda tx: tx.apply(writes),
+                      store_wide)
+
+    def retrying(self, clouds: Iterable[str], body: Callable[[WriteTransaction], T],
+                 store_wide: bool = False,
+                 verify: Callable[[], bool] | None = None) -> T:
+        """``body(tx)`` in one write transaction as :meth:`transaction` runs it, run again as
+        a whole when it fails in a way that may pass the next time (``Store.retrying``: a
+        conflict, a failed Galera certification, a lost node), each run from its first read
+        with a fresh ``tx``; its result.  ``verify()``, given, is asked when the connection
+        was lost during COMMIT, in a fresh transaction: True when the commit happened (the
+        unit of work reads its intent back by id); what it wrote is then read again from the
+        store instead of taken into the cache.  Without it the body must be right to run
+        again after its own commit."""
+        names = sorted(set(clouds))
+        locks = ((STORE_LOCK,) if store_wide else ()) + tuple(names)
+        last: list[WriteTransaction] = []
+        verified = [False]
+
+        def run(conn: Any) -> T:
+            tx = WriteTransaction(self)
+            last[:] = [tx]
+            tx.generations = {name: self.store.generation(conn, name) for name in names}
+            result = body(tx)
+            tx.bumped = {name: self.store.bump(conn, name) for name in names}
+            return result
+
+        def check(conn: Any) -> bool:
+            assert verify is not None
+            verified[0] = bool(verify())
+            return verified[0]
+
+        try:
+            result = self.store.retrying(run, write=True, locks=locks,
+                                         verify=check if verify is not None else None)
+        except StaleError:
+            self.forget()  # the refusal comes with a refresh
+            raise
+        if verified[0]:  # committed, its answer lost: what it wrote is read again
+            for name in [*names, *last[0].forgotten]:
+                self.reload_cloud(name)
+        else:
+            self._committed(last[0])
+        return result
 
     # -- what the store could not take: written first, at the next read or write -------------
 

@@ -100,6 +100,9 @@ class Store:
         # The node in use: an index into _urls.  Lost: the next connection goes to the next.
         self._node = 0
         self._node_lost = False
+        # A transaction has begun in this session: a node lost since is one that went (a
+        # proxy needs a moment to send new connections elsewhere), not a store that is down.
+        self._began = False
         # Where the one line of a write that lost its node goes (the session hands its own).
         self.notify: Callable[[str], None] = notify or (lambda text: log.warning("%s", text))
         self.backoff = Backoff()
@@ -454,10 +457,16 @@ class Store:
 
     def _begin(self, write: bool, locks: tuple[str, ...]) -> tuple[Any, Any]:
         """A connection with a transaction begun and ``locks`` taken, on the node in use or,
-        when it is lost, the next one that answers (nothing has run yet: no word needed)."""
+        when it is lost, the next one that answers (nothing has run yet: no word needed).
+        Once a transaction has begun in this session, a node lost is looked for again a few
+        rounds, with a pause (one URL through a proxy: the proxy takes a moment to notice)."""
         import sqlalchemy as sa
 
-        for tried in range(1, len(self._urls) + 1):
+        rounds = ATTEMPTS if self._began else 1
+        total = len(self._urls) * rounds
+        for tried in range(1, total + 1):
+            if tried > 1 and (tried - 1) % len(self._urls) == 0:
+                time.sleep(self.backoff.pause((tried - 1) // len(self._urls)))
             if self._node_lost:
                 self._switch_node()
             conn = None
@@ -468,6 +477,7 @@ class Store:
                 info["minicloud_write"] = write or bool(locks)
                 tx = conn.begin()
                 info["minicloud_locks"] = {name: self._take(conn, name) for name in locks}
+                self._began = True
                 return conn, tx
             except sa.exc.SQLAlchemyError as exc:
                 info.pop("minicloud_write", None)
@@ -475,7 +485,7 @@ class Store:
                 if conn is not None:
                     _quietly(conn.invalidate if classify(exc) == LOST else conn.close)
                 failure = self._failed(exc, started=False)
-                if classify(exc) == LOST and tried < len(self._urls):
+                if classify(exc) == LOST and tried < total:
                     log.info("%s: going on with the next node", failure)
                     continue
                 raise failure from None
@@ -513,10 +523,13 @@ class Store:
 
     def retrying(self, body: Callable[[Any], T], *, write: bool = False,
                  locks: tuple[str, ...] = (), verify: Callable[[Any], bool] | None = None,
-                 attempts: int = ATTEMPTS) -> T:
+                 attempts: int = ATTEMPTS, rerun_unknown: bool = True) -> T:
         """``body(conn)`` in one transaction, run again as a whole (a few times, with a random
         pause) when it fails in a way that may pass the next time; its result.  See the
-        module's docstring for the contract of ``body`` and ``verify``."""
+        module's docstring for the contract of ``body`` and ``verify``.  ``rerun_unknown``
+        False: a commit whose answer was lost (and that ``verify`` does not find) is not run
+        again but raised, in one line (a simulated cloud's call: it then failed, as a real
+        cloud's call whose answer was lost)."""
         if self._conn is not None:  # part of an open transaction: that one runs again
             with self.transaction(write=write, locks=locks) as conn:
                 return body(conn)
@@ -535,6 +548,8 @@ class Store:
                     and self._verified(verify):
                 log.info("store: the lost commit had happened (verified)")
                 return ran[0]
+            if failure.reason == UNKNOWN and not rerun_unknown:
+                raise failure
             if failure.started and failure.reason in (LOST, UNKNOWN) and (write or locks):
                 if attempt < attempts:
                     self.notify(NODE_LOST)

@@ -55,9 +55,9 @@ from ..model.errors import (
     NotFoundError,
     StoreError,
 )
-from ..model.kinds import CLOUD, KINDS
+from ..model.kinds import CLOUD, INTENT, KINDS
 from ..model.objects import Change, Cloud, CloudSnapshot, DriftRecord, Intent
-from .cache import Writes
+from .cache import Writes, WriteTransaction
 from .claims import WHOLE_CLOUD, Claim, CloudBusy, Exists, Name, StoreRows, WholeCloud
 from .intents import (
     LEASE_SECONDS,
@@ -218,35 +218,54 @@ class UnitOfWork:
         self.renew()
         store = self.store
         held = self.inventory.generations.get(cloud, 0)
-        found = held
+        found = [held]
         locks = ((STORE_LOCK,) if store_wide else ()) + (cloud,)
+        # Drawn once, so that every run of the transaction records the same intent, and a
+        # commit whose answer was lost is resolved by reading it back.
+        ident = uuid.uuid4().hex
+
+        def body(conn: Any) -> Intent:
+            found[0] = store.generation(conn, cloud)
+            mine = self._own(cloud, ident)
+            if mine is not None:  # an earlier run's commit happened after all
+                return mine
+            rows = StoreRows(store, cloud)
+            pending = self._others(self._pending(cloud))
+            if not new_cloud:
+                self._check_cloud(rows, incarnation, pending)
+            self._check_store()
+            now = store.now()
+            live = [i for i in pending if not self._is_dead(i, now)]
+            for claim in claims:
+                claim.check(rows, live if isinstance(claim, WholeCloud) else pending)
+            intent = Intent(cloud, ident, what, owned=True,
+                            claims=[c.text for c in claims if c.text is not None],
+                            changes=[c if isinstance(c, dict) else _data(c) for c in changes],
+                            owner=this_process(self.session),
+                            lease_until=now + LEASE_SECONDS, incarnation=incarnation)
+            intent.version = store.kind("intent").put(record_key(cloud, intent.id), cloud,
+                                                      _data(intent), expected=0)
+            return intent
+
         try:
-            with store.transaction(write=True, locks=locks) as conn:
-                found = store.generation(conn, cloud)
-                rows = StoreRows(store, cloud)
-                pending = self._others(self._pending(cloud))
-                if not new_cloud:
-                    self._check_cloud(rows, incarnation, pending)
-                self._check_store()
-                now = store.now()
-                live = [i for i in pending if not self._is_dead(i, now)]
-                for claim in claims:
-                    claim.check(rows, live if isinstance(claim, WholeCloud) else pending)
-                intent = Intent(cloud, uuid.uuid4().hex, what, owned=True,
-                                claims=[c.text for c in claims if c.text is not None],
-                                changes=[c if isinstance(c, dict) else _data(c)
-                                         for c in changes],
-                                owner=this_process(self.session),
-                                lease_until=now + LEASE_SECONDS, incarnation=incarnation)
-                intent.version = store.kind("intent").put(record_key(cloud, intent.id), cloud,
-                                                          _data(intent), expected=0)
+            intent = store.retrying(body, write=True, locks=locks,
+                                    verify=lambda conn: self._own(cloud, ident) is not None)
         finally:
             # Whatever the answer, this session now sees the cloud as the store has it.
-            if found != held:
+            if found[0] != held:
                 self.inventory.reload_cloud(cloud)
-                self.inventory.generations[cloud] = found
+                self.inventory.generations[cloud] = found[0]
         self.active[intent.id] = intent
         return intent
+
+    def _own(self, cloud: str, ident: str) -> Intent | None:
+        """The intent ``ident`` of ``cloud`` as the store has it (None when it has none): how
+        a commit whose answer was lost is told to have happened or not."""
+        found: Intent | None = StoreRows(self.store, cloud).get(INTENT, ident)
+        return found
+
+    def _recorded(self, intent: Intent) -> bool:
+        return self._own(intent.cloud, intent.id) is not None
 
     def _check_cloud(self, rows: StoreRows, incarnation: str,
                      pending: Sequence[Intent]) -> Cloud:
@@ -317,25 +336,34 @@ class UnitOfWork:
         self.active.pop(intent.id, None)
 
     def _settle(self, intent: Intent, writes: Writes, late: bool = False) -> None:
-        """``settle``'s transaction.  ``late``: written after the session went on, when the
-        intent is still pending (the settler may have settled it from the cloud meanwhile:
-        then nothing is written)."""
-        with self.inventory.transaction([intent.cloud]) as tx:
-            if late and self.store.kind("intent").get(record_key(intent.cloud,
-                                                                 intent.id)) is None:
-                return
+        """``settle``'s transaction, run again as a whole when it conflicts or loses its node,
+        and resolved by reading the intent back when its commit's answer was lost (the
+        settle ends it).  ``late``: written after the session went on, when the intent is
+        still pending (the settler may have settled it from the cloud meanwhile: then
+        nothing is written)."""
+        runs = [0]
+
+        def body(tx: WriteTransaction) -> None:
+            runs[0] += 1
+            if (late or runs[0] > 1) and not self._recorded(intent):
+                return  # settled meanwhile, or an earlier run's commit happened after all
             row = StoreRows(self.store, intent.cloud).get(CLOUD, intent.cloud)
             if row is None or row.incarnation != intent.incarnation:
                 raise NotFoundError(f"cloud {intent.cloud} was removed by another session "
                                     "meanwhile; nothing was recorded")
             tx.apply(writes)
 
+        self.inventory.retrying([intent.cloud], body,
+                                verify=lambda: not self._recorded(intent))
+
     def drop(self, intent: Intent) -> None:
         """End an intent whose cloud calls were all undone (or never made)."""
         self.active.pop(intent.id, None)
+        writes = Writes()
+        writes.delete(intent, force=True)
         try:
-            with self.inventory.write(cloud=intent.cloud) as tx:
-                tx.delete(intent, force=True)
+            self.inventory.retrying([intent.cloud], lambda tx: tx.apply(writes),
+                                    verify=lambda: not self._recorded(intent))
         except MiniCloudError as err:
             log.warning("intent %s left pending: %s", intent.id, err)
 
@@ -353,30 +381,42 @@ class UnitOfWork:
         if now - self._renewed < RENEW_SECONDS:
             return
         self._renewed = now
+        until = now + LEASE_SECONDS
+
+        def body(conn: Any) -> None:  # unversioned puts: right to run again
+            for intent in self.active.values():
+                intent.lease_until = until
+                store.kind("intent").put(record_key(intent.cloud, intent.id), intent.cloud,
+                                         _data(intent))
+
+        def renewed(conn: Any) -> bool:
+            return all(getattr(self._own(i.cloud, i.id), "lease_until", None) == until
+                       for i in self.active.values())
+
         try:
-            with store.transaction(write=True):
-                for intent in self.active.values():
-                    intent.lease_until = now + LEASE_SECONDS
-                    store.kind("intent").put(record_key(intent.cloud, intent.id), intent.cloud,
-                                             _data(intent))
+            store.retrying(body, write=True, verify=renewed)
         except MiniCloudError as err:
             log.warning("could not renew the leases of running writes: %s", err)
 
     def end_dead(self, cloud: str, dead: Iterable[Intent], puts: Iterable[Any] = (),
                  deletes: Iterable[Any] = ()) -> None:
         """End intents whose process is gone, with what the settler found they did."""
-        with self.inventory.write(cloud=cloud) as tx:
-            for obj in puts:
-                tx.put(obj, force=True)
-            for obj in [*deletes, *dead]:
-                tx.delete(obj, force=True)
+        dead = list(dead)
+        writes = Writes()
+        for obj in puts:
+            writes.put(obj, force=True)
+        for obj in [*deletes, *dead]:
+            writes.delete(obj, force=True)
+        clouds = {cloud, *(o.key[0] for o, _ in (*writes.puts, *writes.deletes))}
+        self.inventory.retrying(clouds, lambda tx: tx.apply(writes),
+                                verify=lambda: not any(self._recorded(i) for i in dead))
 
     # -- clouds --------------------------------------------------------------------------------
 
     def stored_cloud(self, cloud: str) -> Cloud | None:
         """The cloud's row as the store has it now (not this session's copy)."""
-        with self.store.transaction():
-            row: Cloud | None = StoreRows(self.store, cloud).get(CLOUD, cloud)
+        row: Cloud | None = self.store.retrying(
+            lambda conn: StoreRows(self.store, cloud).get(CLOUD, cloud))
         return row
 
     def begin_add(self, cloud: Cloud) -> Intent:
@@ -397,12 +437,23 @@ class UnitOfWork:
         for obj in merge(Baseline(cloud, 0, {}), None, snapshot).puts:
             writes.put(obj, force=True)
         writes.delete(intent, force=True)
+
+        def added() -> bool:
+            """The cloud is in the store as this add wrote it (its intent ended)."""
+            row = StoreRows(self.store, name).get(CLOUD, name)
+            return row is not None and row.incarnation == cloud.incarnation \
+                and not self._recorded(intent)
+
+        def body(tx: WriteTransaction) -> None:
+            if not self._recorded(intent):
+                if added():
+                    return  # an earlier run's commit happened after all
+                raise MiniCloudError(f"the add of cloud {name} was undone by another "
+                                     "session, which took this one for dead; add it again")
+            tx.apply(writes)
+
         try:
-            with self.inventory.transaction([name], store_wide=True) as tx:
-                if self.store.kind("intent").get(record_key(name, intent.id)) is None:
-                    raise MiniCloudError(f"the add of cloud {name} was undone by another "
-                                         "session, which took this one for dead; add it again")
-                tx.apply(writes)
+            self.inventory.retrying([name], body, store_wide=True, verify=added)
         except BaseException:
             self._release(intent)
             raise
@@ -434,10 +485,14 @@ class UnitOfWork:
         that incarnation (another session finished the removal, and the name was added
         again since)."""
         cloud = intent.cloud
-        with self.inventory.transaction([cloud], store_wide=True) as tx:
+
+        def body(tx: WriteTransaction) -> None:  # deletes only: right to run again
             row = StoreRows(self.store, cloud).get(CLOUD, cloud)
             if row is None or row.incarnation == intent.incarnation:
                 tx.delete_cloud(cloud)
+
+        self.inventory.retrying([cloud], body, store_wide=True,
+                                verify=lambda: not self._recorded(intent))
         self.active.pop(intent.id, None)
 
     # -- syncs ---------------------------------------------------------------------------------
@@ -446,11 +501,13 @@ class UnitOfWork:
         """The cloud as the store has it, read in one transaction before its listing is
         taken; refused in one line when it is not the incarnation this session read."""
         expected = self._incarnation(cloud)
-        rows = StoreRows(self.store, cloud)
-        with self.store.transaction():
-            generation = self.store.generations().get(cloud, 0)
-            row = rows.get(CLOUD, cloud)
-            objects = {(o.kind, o.id): o for kind in BASELINE_KINDS for o in rows.all(KINDS[kind])}
+
+        def read(conn: Any) -> tuple[int, Cloud | None, dict[tuple[str, str], Any]]:
+            rows = StoreRows(self.store, cloud)
+            return (self.store.generations().get(cloud, 0), rows.get(CLOUD, cloud),
+                    {(o.kind, o.id): o for kind in BASELINE_KINDS for o in rows.all(KINDS[kind])})
+
+        generation, row, objects = self.store.retrying(read)
         if row is None or row.incarnation != expected:
             self.inventory.reload_cloud(cloud)
             raise gone(cloud)
@@ -461,7 +518,9 @@ class UnitOfWork:
         it absorbed (recorded when there is any) and the cloud marked reachable."""
         name = baseline.cloud.name
         at = self.store.now()
-        with self.inventory.transaction([name]) as tx:
+        mark = uuid.uuid4().hex[:8]
+
+        def body(tx: WriteTransaction) -> Listed:
             rows = StoreRows(self.store, name)
             pending = self._others(self._pending(name))
             row = self._check_cloud(rows, baseline.cloud.incarnation, pending)
@@ -481,8 +540,7 @@ class UnitOfWork:
             for obj in found.deletes:
                 writes.delete(obj, force=True)
             if drift.found:
-                writes.put(DriftRecord(name, f"{at:.6f}-{uuid.uuid4().hex[:8]}", "",
-                                       owned=True, at=at,
+                writes.put(DriftRecord(name, f"{at:.6f}-{mark}", "", owned=True, at=at,
                                        differences=[d.as_dict() for d in drift.differences]),
                            force=True)
                 records = sorted((r for r in (current or baseline.rows).values()
@@ -490,19 +548,30 @@ class UnitOfWork:
                 for old in records[:max(0, len(records) - (KEPT_RECORDS - 1))]:
                     writes.delete(old, force=True)
             tx.apply(writes)
-        return Listed(drift, found, busy=bool(pending))
+            return Listed(drift, found, busy=bool(pending))
+
+        def written() -> bool:
+            """The listing's commit happened: the cloud's row has its time."""
+            row = StoreRows(self.store, name).get(CLOUD, name)
+            return row is not None and row.synced_at == at
+
+        listed: Listed = self.inventory.retrying([name], body, verify=written)
+        return listed
 
     def mark_reachable(self, cloud: Cloud, reachable: bool) -> None:
         """Say whether the last contact with the cloud worked (nothing when it is gone)."""
         if cloud.reachable == reachable:
             return
-        with self.inventory.transaction([cloud.name]) as tx:
+
+        def body(tx: WriteTransaction) -> None:  # a put of the row as read: right to rerun
             row = StoreRows(self.store, cloud.name).get(CLOUD, cloud.name)
             if row is not None and row.incarnation == cloud.incarnation and \
                     row.reachable != reachable:
                 writes = Writes()
                 writes.put(dataclasses.replace(row, reachable=reachable), force=True)
                 tx.apply(writes)
+
+        self.inventory.retrying([cloud.name], body)
 
     # -- Destroy -------------------------------------------------------------------------------
 
@@ -537,9 +606,12 @@ class UnitOfWork:
     def _record_destroy(self) -> Intent:
         self.renew()
         store = self.store
-        # Every cloud's lock too: a write that records its intent meanwhile is either seen
-        # here (and waited for), or sees this one (and is refused).
-        with store.transaction(write=True, locks=(STORE_LOCK, *self._cloud_names())):
+        ident = uuid.uuid4().hex  # every run records this one (see _record)
+
+        def body(conn: Any) -> Intent:
+            mine = self._own(STORE_LOCK, ident)
+            if mine is not None:  # an earlier run's commit happened after all
+                return mine
             now = store.now()
             others = self._others(self._pending(None))
             live = [i for i in others if not self._is_dead(i, now)]
@@ -547,25 +619,35 @@ class UnitOfWork:
                 raise CloudBusy(None, sorted(f"{i.name} in cloud {i.cloud}" for i in live))
             for earlier in [i for i in others if i.cloud == STORE_LOCK]:  # finished by this one
                 store.kind("intent").delete(record_key(STORE_LOCK, earlier.id))
-            intent = Intent(STORE_LOCK, uuid.uuid4().hex, DESTROY, owned=True,
+            intent = Intent(STORE_LOCK, ident, DESTROY, owned=True,
                             claims=[WHOLE_CLOUD], owner=this_process(self.session),
                             lease_until=now + LEASE_SECONDS)
             intent.version = store.kind("intent").put(record_key(STORE_LOCK, intent.id),
                                                       STORE_LOCK, _data(intent), expected=0)
+            return intent
+
+        # Every cloud's lock too: a write that records its intent meanwhile is either seen
+        # here (and waited for), or sees this one (and is refused).
+        intent = store.retrying(body, write=True, locks=(STORE_LOCK, *self._cloud_names()),
+                                verify=lambda conn: self._own(STORE_LOCK, ident) is not None)
         self.active[intent.id] = intent
         return intent
 
     def _cloud_names(self) -> list[str]:
         """Every cloud the store knows, in name order (read before their locks are taken;
         a cloud is added under the store's lock, which whoever asks this takes next)."""
-        return sorted(str(data.get("name")) for data, _ in self.store.kind("cloud").rows())
+        return sorted(str(data.get("name")) for data, _ in self.store.retrying(
+            lambda conn: self.store.kind("cloud").rows()))
 
     def empty_all(self, intent: Intent) -> None:
         """The end of a Destroy: every row of every table (the intents included, this one
         too) in one store-wide transaction; every cloud's generation and the store's epoch
         bumped, so that every open session sees it at its next read or write."""
-        with self.inventory.transaction(self._cloud_names(), store_wide=True):
+        def body(tx: WriteTransaction) -> None:  # emptying: right to run again
             self.store.empty_all()
             self.store.set_meta(DESTROYING, None)
+
+        self.inventory.retrying(self._cloud_names(), body, store_wide=True,
+                                verify=lambda: not self._recorded(intent))
         self.active.pop(intent.id, None)
         self.inventory.forget()

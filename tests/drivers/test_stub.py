@@ -390,3 +390,30 @@ def test_a_node_that_does_not_answer_is_skipped_for_the_next(backend: str) -> No
     with pytest.raises(DriverError) as err:
         alone.list_networks()
     assert "unreachable" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_call_that_lost_to_a_concurrent_change_runs_again(
+        where: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deadlock or failed certification at the location (MySQL 1213, Galera) is the cloud's
+    own business: the call runs again whole, as Neutron's and Nova's API servers retry theirs,
+    and the caller sees one answer (found by a two-process race on MariaDB)."""
+    from minicloud.drivers.stub import state as stub_state
+
+    driver = make(where)
+    real = Location.transaction
+    lost = {"left": 2}
+
+    def losing(self: Location, cloud: str):  # type: ignore[no-untyped-def]
+        if lost["left"]:
+            lost["left"] -= 1
+            raise LocationError("failed", "Stub location x: busy (deadlock)", busy=True)
+        return real(self, cloud)
+
+    monkeypatch.setattr(Location, "transaction", losing)
+    net = driver.create_network("n", "10.9.0.0/24")
+    assert lost["left"] == 0
+    assert [n.name for n in driver.list_networks() if n.id == net.id] == ["n"]  # made once
+    lost["left"] = stub_state.BUSY_ATTEMPTS  # still losing after every attempt: one error
+    with pytest.raises(DriverError, match="busy"):
+        driver.create_network("m", "10.8.0.0/24")
+    assert lost["left"] == 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,12 @@ import pytest
 
 from tests.backends import (
     BACKENDS,
-    Cluster,
+    RACE_BACKENDS,
+    RacePlaces,
     StartingPoint,
     backend_url,
     drop_all_tables,
-    needs_galera,
-    on_server,
-    seed_mysql,
+    race_places,
 )
 from tests.consistency import minicloud, open_app, picture, seed_foreign, start
 from tests.volume import FULL, sample
@@ -232,35 +231,24 @@ RACES = [
 ROUNDS = 3 if FULL else 1
 
 
-# Where the two processes of a race write: the same store URL (SQLite, one MySQL server), or
-# two different nodes of one Galera cluster (the URL of a copy, then that store on node 2).
-RACE_BACKENDS = [*BACKENDS, pytest.param("galera", marks=needs_galera)]
-
-
 @pytest.fixture(params=RACE_BACKENDS)
-def race_store(request: pytest.FixtureRequest, tmp_path: Path
-               ) -> Iterator[tuple[str, Callable[[str], tuple[str, str]]]]:
-    """The store a race starts from, and how the two processes reach a copy of it."""
-    if request.param != "galera":
-        yield backend_url(request.param, tmp_path), lambda url: (url, url)
-        return
-    with Cluster().held() as cluster:
-        seed_mysql(cluster.node(1))
-        yield cluster.node(1), lambda url: (url, on_server(url, cluster.node(2)))
+def race_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RacePlaces]:
+    """The store a race starts from, and how the two processes reach a copy of it (on a
+    Galera cluster: two different nodes)."""
+    with race_places(request.param, tmp_path) as places:
+        yield places
 
 
 @pytest.mark.parametrize("race", sample(RACES, every=2, offset=1),
                          ids=[r[0] for r in sample(RACES, every=2, offset=1)])
 def test_two_processes_race_for_the_same_thing(
-        race: tuple[str, list[str]], race_store: tuple[str, Callable[[str], tuple[str, str]]],
-        tmp_path: Path) -> None:
+        race: tuple[str, list[str]], race_store: RacePlaces, tmp_path: Path) -> None:
     what, command = race
-    db_url, places = race_store
-    point, _ = _prepared(db_url, tmp_path)
+    point, _ = _prepared(race_store.url, tmp_path)
     for round_ in range(ROUNDS):
         home, url = point.copy(f"r{round_}")
         procs = [start(home, where, *[a.format(i=i + 3) for a in command])
-                 for i, where in enumerate(places(url))]
+                 for i, where in enumerate(race_store.places(url))]
         results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
         codes = sorted(code for _, _, code in results)
         assert codes[0] == 0 and codes[1] in (1, 2), (what, results)
@@ -281,6 +269,7 @@ def test_two_processes_race_for_the_same_thing(
                 assert len(made) == 1, (what, made)
         finally:
             app.close()
+        race_store.check()
 
 
 @pytest.fixture(params=BACKENDS)

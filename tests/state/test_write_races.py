@@ -11,7 +11,10 @@ behind, and adding it again gives a whole cloud; Reset leaves the cloud as befor
 touched it.  tests/managers/test_write_path.py plays the same crossings step by step.
 
 Heavy: 2 rounds each by default (and two of the create kinds), 10 rounds of every one at
-``MINICLOUD_TEST_VOLUME=full``; on MariaDB too when ``MINICLOUD_TEST_MYSQL_URL`` is set.
+``MINICLOUD_TEST_VOLUME=full``; on MariaDB too when ``MINICLOUD_TEST_MYSQL_URL`` is set, and
+with the two processes on two different nodes of a Galera cluster when
+``MINICLOUD_GALERA_URLS`` is set (scripts/galera-test-cluster.sh), the three nodes then
+compared table by table after each round.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from minicloud.model.kinds import KINDS
-from tests.backends import BACKENDS, StartingPoint, backend_url
+from tests.backends import RACE_BACKENDS, RacePlaces, StartingPoint, race_places
 from tests.consistency import REPO, SCRUBBED, open_app, picture, start
 from tests.volume import sample, scaled
 
@@ -55,9 +59,12 @@ CREATES = [
 RACED = sample(CREATES, every=3)
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request.param, tmp_path)
+@pytest.fixture(params=RACE_BACKENDS)
+def race_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RacePlaces]:
+    """The store a race starts from, and how the two processes reach a copy of it (on a
+    Galera cluster: two different nodes)."""
+    with race_places(request.param, tmp_path) as places:
+        yield places
 
 
 def _base(home: Path, url: str) -> dict[str, Any]:
@@ -77,13 +84,14 @@ def _base(home: Path, url: str) -> dict[str, Any]:
         app.close()
 
 
-def _race(home: Path, url: str, first: list[str], second: list[str], delay: float
-          ) -> list[tuple[str, str, int]]:
-    """Both commands, the second ``delay`` seconds after the first: (stdout, stderr, code).
-    A refresh lists slowly."""
-    procs = [start(home, url, *first, slow_listing=SLOW if first == ["refresh"] else 0)]
+def _race(home: Path, urls: tuple[str, str], first: list[str], second: list[str],
+          delay: float) -> list[tuple[str, str, int]]:
+    """Both commands (each on its URL), the second ``delay`` seconds after the first:
+    (stdout, stderr, code).  A refresh lists slowly."""
+    procs = [start(home, urls[0], *first, slow_listing=SLOW if first == ["refresh"] else 0)]
     time.sleep(delay)
-    procs.append(start(home, url, *second, slow_listing=SLOW if second == ["refresh"] else 0))
+    procs.append(start(home, urls[1], *second,
+                       slow_listing=SLOW if second == ["refresh"] else 0))
     results = [p.communicate(timeout=180) + (p.returncode,) for p in procs]
     for _, err, _ in results:
         assert "Traceback" not in err, err
@@ -133,14 +141,15 @@ def _whole_when_added_again(app: Any, before: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("create", RACED, ids=[c[0] for c in RACED])
 def test_a_refresh_racing_a_create_keeps_what_the_create_made(
-        create: tuple[str, list[str], str, str], db_url: str, tmp_path: Path) -> None:
+        create: tuple[str, list[str], str, str], race_store: RacePlaces, tmp_path: Path
+        ) -> None:
     what, command, kind, name = create
-    point = StartingPoint(db_url, tmp_path)
+    point = StartingPoint(race_store.url, tmp_path)
     before = point.build(_base)
     for round_ in range(ROUNDS):
         home, url = point.copy(f"r{round_}")
         pair = [["refresh"], command] if round_ % 2 == 0 else [command, ["refresh"]]
-        results = _race(home, url, *pair, DELAYS[round_ % len(DELAYS)])
+        results = _race(home, race_store.places(url), *pair, DELAYS[round_ % len(DELAYS)])
         codes = {tuple(args): code for args, (_, _, code) in zip(pair, results, strict=True)}
         assert set(codes.values()) == {0}, (what, round_, results)
         app = open_app(home, url)
@@ -151,6 +160,7 @@ def test_a_refresh_racing_a_create_keeps_what_the_create_made(
             _reset_is_as_before(app, before)
         finally:
             app.close()
+        race_store.check()
 
 
 REMOVE = ["clouds", "remove", EDGE, "--yes"]
@@ -162,14 +172,14 @@ IN_EDGE = [
 
 @pytest.mark.parametrize("other", IN_EDGE, ids=[o[0] for o in IN_EDGE])
 def test_clouds_remove_racing_a_write_in_that_cloud_leaves_no_ghost(
-        other: tuple[str, list[str]], db_url: str, tmp_path: Path) -> None:
+        other: tuple[str, list[str]], race_store: RacePlaces, tmp_path: Path) -> None:
     what, command = other
-    point = StartingPoint(db_url, tmp_path)
+    point = StartingPoint(race_store.url, tmp_path)
     before = point.build(_base)
     for round_ in range(ROUNDS):
         home, url = point.copy(f"r{round_}")
         pair = [REMOVE, command] if round_ % 2 == 0 else [command, REMOVE]
-        results = _race(home, url, *pair, DELAYS[round_ % len(DELAYS)])
+        results = _race(home, race_store.places(url), *pair, DELAYS[round_ % len(DELAYS)])
         by = {tuple(args): (code, err) for args, (_, err, code) in zip(pair, results, strict=True)}
         removed, other_code = by[tuple(REMOVE)][0], by[tuple(command)][0]
         assert removed in (0, 1) and other_code in (0, 1, 2), (what, round_, results)
@@ -188,6 +198,7 @@ def test_clouds_remove_racing_a_write_in_that_cloud_leaves_no_ghost(
             _reset_is_as_before(app, before)
         finally:
             app.close()
+        race_store.check()
 
 
 # -- Destroy while a menu is mid-way through Create a network -----------------------------------
@@ -228,19 +239,20 @@ def _demo(home: Path, url: str) -> None:
         app.close()
 
 
-def test_destroy_while_a_menu_creates_a_network_resurrects_nothing(db_url: str,
+def test_destroy_while_a_menu_creates_a_network_resurrects_nothing(race_store: RacePlaces,
                                                                     tmp_path: Path) -> None:
-    point = StartingPoint(db_url, tmp_path)
+    point = StartingPoint(race_store.url, tmp_path)
     point.build(_demo)
     for round_ in range(ROUNDS):
         home, url = point.copy(f"r{round_}")
-        menu = _menu(home, url)
+        menu_url, destroy_url = race_store.places(url)
+        menu = _menu(home, menu_url)
         assert menu.stdin is not None
         # Network management, Create a network: the cloud (the only one), a name, a CIDR...
         menu.stdin.write(b"4\n3\n\nlate\n10.99.0.0/24\n")
         menu.stdin.flush()
         _read_until(menu, "[ Attach to router ]")  # ...and the last question is on screen
-        destroyed = start(home, url, "destroy", "--yes")
+        destroyed = start(home, destroy_url, "destroy", "--yes")
         out, err = destroyed.communicate(timeout=180)
         assert destroyed.returncode == 0, (round_, out, err)
         # No router, then Back and Exit.
@@ -261,3 +273,4 @@ def test_destroy_while_a_menu_creates_a_network_resurrects_nothing(db_url: str,
             assert all(app.inventory.cache.all(kind) == [] for kind in KINDS), round_
         finally:
             app.close()
+        race_store.check()

@@ -69,9 +69,12 @@ class LocationError(Exception):
     """A location that cannot be used, or a change that lost to another one.  ``reason`` is
     one of the drivers' reasons (model.errors); the text never holds a password."""
 
-    def __init__(self, reason: str, text: str) -> None:
+    def __init__(self, reason: str, text: str, busy: bool = False) -> None:
         super().__init__(text)
         self.reason = reason
+        # Lost to a concurrent change (a deadlock, a failed certification, a lock wait that
+        # ran out): the whole call may run again.
+        self.busy = busy
 
 
 def sqlite_file(url: str) -> str | None:
@@ -326,7 +329,8 @@ class Location:
             return LocationError(UNREACHABLE, f"Stub location {self}: server unreachable")
         if code in (1205, 1213):  # a lock wait timed out; a deadlock or failed certification
             return LocationError(FAILED, f"Stub location {self}: busy (another session changed "
-                                         "the same cloud at the same time); try again")
+                                         "the same cloud at the same time); try again",
+                                 busy=True)
         if code == 1047:
             return LocationError(UNREACHABLE, f"Stub location {self}: this node is cut off "
                                               "from its cluster (not primary)")
@@ -334,7 +338,7 @@ class Location:
             return LocationError(UNREACHABLE, f"Stub location {self}: access denied")
         if "locked" in text or "busy" in text:
             return LocationError(FAILED, f"Stub location {self}: busy (another session is "
-                                         "changing it); try again")
+                                         "changing it); try again", busy=True)
         if "unable to open" in text:
             return LocationError(UNREACHABLE, f"Stub location {self}: cannot open the file; "
                                               "check the folder and its permissions")

@@ -6,6 +6,8 @@ import functools
 import ipaddress
 import json
 import logging
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -40,6 +42,8 @@ BUILDING, RUNNING, STOPPED = "building", "running", "stopped"
 LEGACY_STATUS = {"BUILD": BUILDING, "ACTIVE": RUNNING, "SHUTOFF": STOPPED}
 
 log = logging.getLogger("minicloud.drivers.stub")
+# How often a call that lost to a concurrent change runs, at most.
+BUSY_ATTEMPTS = 5
 
 
 def _said(self: Any, name: str, exc: LocationError) -> Exception:
@@ -55,11 +59,19 @@ def api_call(method: F) -> F:
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         log.debug("cloud %s (stub): %s", self.cloud.name, method.__name__)
-        try:
-            with self.sim.atomic():
-                return method(self, *args, **kwargs)
-        except LocationError as exc:
-            raise _said(self, method.__name__, exc) from None
+        outermost = not self.sim.in_call
+        for attempt in range(1, BUSY_ATTEMPTS + 1):
+            try:
+                with self.sim.atomic():
+                    return method(self, *args, **kwargs)
+            except LocationError as exc:
+                if not (exc.busy and outermost and attempt < BUSY_ATTEMPTS):
+                    raise _said(self, method.__name__, exc) from None
+                # Rolled back whole: run the call again, as a cloud's API server retries its
+                # own deadlocks (oslo.db's wrap_db_retry(retry_on_deadlock=True) in Neutron
+                # and Nova) rather than answer them.
+                time.sleep(random.uniform(0.01, 0.05) * attempt)
+        raise AssertionError("unreachable")  # the last attempt returned or raised
 
     return wrapper  # type: ignore[return-value]
 
@@ -104,6 +116,11 @@ class StubState:
         self._whole: dict[str, dict[str, Any]] = {}
         self._some: dict[str, dict[str, Any]] = {}
         self._versions: dict[tuple[str, str], int] = {}
+
+    @property
+    def in_call(self) -> bool:
+        """Inside a call already (a call made by another call shares its transaction)."""
+        return self._tx is not None
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
