@@ -47,12 +47,15 @@ def leaks(home: Path, proc: subprocess.CompletedProcess[bytes]) -> list[str]:
 
 
 def test_password_typed_for_an_openstack_cloud_stays_secret(tmp_path: Path) -> None:
-    script = ("2\n3\nOS\nopenstack\nlab\nhttp://127.0.0.1:1/v3\nproj\nuser\n\n\n"
-              f"{PASSWORD}\n2\n10\n13\n1\n8\n")
+    # ... user, both domains and the region by default, the password; the refused add is
+    # not tried again (Cancel).
+    script = ("2\n3\nOS\nopenstack\nlab\nhttp://127.0.0.1:1/v3\nproj\nuser\n\n\n\n"
+              f"{PASSWORD}\nCancel\n2\n10\n13\n1\n8\n")
     proc = run(tmp_path, "--debug", stdin=script)
     out = proc.stdout.decode("utf-8", "replace")
     assert proc.returncode == 0, proc.stderr.decode()
     assert "Password : " in out and "Error:" in out  # asked, then the log-in failed
+    assert "Change Password: (hidden)" in out  # offered again, never shown
     assert "Traceback" not in out  # (--debug logs tracebacks of failed calls on stderr)
     assert (tmp_path / "minicloud.log").is_file()
     assert (tmp_path / "minicloud.db").is_file()

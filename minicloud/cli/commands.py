@@ -4,7 +4,9 @@ Exit codes: 0 done; 1 the operation failed (or the user declined); 2 bad usage, 
 ambiguous name, a request the managers or the cloud refuse as invalid (a malformed, reserved or
 outside address), or a configuration matter (a missing password included); an address in use
 is 1, whoever finds it; 130 interrupted.  Errors are one line on stderr
-(``minicloud: <text>``), never a traceback.
+(``minicloud: <text>``), never a traceback; bad usage that the parser finds (an unknown option,
+a missing argument) is worded as Python's command lines word it: the command's usage line,
+then ``minicloud COMMAND: error: <text>``.
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ class CommandContext:
 
     def note(self, text: str) -> None:
         print(text, file=sys.stderr)
+
+    adding_a_cloud = "with 'minicloud clouds add NAME --type TYPE'"
 
 
 # --- the parser ----------------------------------------------------------------------------
@@ -193,6 +197,10 @@ def _the_only(app: MiniCloud, arg: Arg, values: argparse.Namespace) -> str:
     found = [getattr(c, "name", str(c)) for c in (arg.pick(app, values) if arg.pick else [])]
     if len(found) == 1:
         return found[0]
+    if not found and len(app.clouds.all()) == 1:
+        # The one cloud there is, though the action does not apply to it now: the action
+        # says why (its refusal), not that there is no cloud.
+        return app.clouds.all()[0].name
     if not found:
         raise UsageError(f"{arg.option}: there is no {arg.name} to use yet")
     raise UsageError(f"{arg.option} is needed: one of {', '.join(sorted(found))}")

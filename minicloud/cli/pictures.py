@@ -10,6 +10,7 @@ DOT text by Graphviz's ``dot``; ``.dot``/``.gv``, ``.mmd``/``.mermaid``, ``.json
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,7 +66,9 @@ def save(path: str, text: str) -> Result:
 def write_whole(path: str, content: bytes) -> Result:
     """Write ``content`` to ``path``: the file appears whole or not at all."""
     target = Path(path)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    # A short name of its own beside the target: never longer than the target's (a name at
+    # the file system's limit must still be written), never another writer's.
+    partial = target.with_name(f".mc-{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
         partial.write_bytes(content)
         os.replace(partial, target)

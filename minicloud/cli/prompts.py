@@ -139,6 +139,12 @@ class Prompter:
         while True:
             raw = self.read_line(prompt)
             problem = input_problem(raw)
+            if problem and len(raw) > MAX_INPUT and validate is not None:
+                # The field's own limit (a name's 64 characters) says more than ours.
+                try:
+                    validate(raw.strip())
+                except (ValidationError, ValueError) as err:
+                    problem = one_line(err) or problem
             if problem:
                 self.say(problem)
                 continue

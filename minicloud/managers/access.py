@@ -121,14 +121,9 @@ class AccessManager(Manager):
                 raise ValidationError(f"instance {instance.name} has public IP {current.name}")
             return _Plan()
         self.require(instance.cloud, "public_ips", "give public IPs")
-        route = self.route(instance)
-        if route is None:
-            raise ValidationError(f"instance {instance.name} is on no network routed to an "
-                                  "external network; attach its network to a router with a "
-                                  "gateway")
-        router, external = route
+        external, router = self._routed(instance)
         if address is not None:
-            address = self._check_address(instance, external, address, router)
+            address = self._check_address(instance, external, router, address)
         # An address held for another router (a VPC's) cannot serve this instance.
         free = sorted((f for f in self.cache.all(PUBLIC_IP, instance.cloud)
                        if f.network_id == external.id and not f.instance_id
@@ -139,8 +134,8 @@ class AccessManager(Manager):
             return _Plan(fip=free[0], external=external, router=router)
         return _Plan(allocate=True, address=address, external=external, router=router)
 
-    def _check_address(self, instance: Instance, external: Network, address: str,
-                       router: Router) -> str:
+    def _check_address(self, instance: Instance, external: Network, router: Router,
+                       address: str) -> str:
         """A requested public IP: an address of the external network that no other instance
         holds, and that no other router holds for its own instances."""
         try:
@@ -317,12 +312,39 @@ class AccessManager(Manager):
             self.work.settle(intent, puts=[*puts, server, *recorded], deletes=cancelled)
         return self.by_id(INSTANCE, instance.cloud, instance.id)
 
+    def asks_public_ip(self, instance: Instance) -> bool:
+        """Whether connect would give the instance a public IP, and its cloud's type lets
+        the user name the address (a front end then asks which; empty: any free one)."""
+        return (self.public_ip_of(instance) is None and self.route(instance) is not None
+                and self.features(instance.cloud).public_ip_by_address)
+
+    def check_public_ip(self, instance: Instance, address: str) -> str:
+        """A public IP typed for the instance, checked as connect checks it."""
+        return self._check_address(instance, *self._routed(instance), address)
+
+    def _routed(self, instance: Instance) -> tuple[Network, Router]:
+        route = self.route(instance)
+        if route is None:
+            raise ValidationError(f"instance {instance.name} is on no network routed to an "
+                                  "external network; attach its network to a router with a "
+                                  "gateway")
+        return route[1], route[0]
+
+    def connect_refusal(self, instance: Instance) -> ValidationError | None:
+        """Why ``connect`` would refuse the instance now, or None."""
+        if instance.status == State.SHUTOFF:
+            return ValidationError(f"instance {instance.name} is stopped: start it first")
+        return None
+
     def connect(self, instance: Instance, user: str | None = None,
                 address: str | None = None) -> ConnectPlan:
         """Public IP where the network is routed out, SSH access, then the ssh command.  The
         intent is settled before ssh runs."""
-        if instance.status == State.SHUTOFF:
-            raise ValidationError(f"instance {instance.name} is stopped: start it first")
+        refusal = self.connect_refusal(instance)
+        if refusal is not None:
+            raise refusal
+        if user:  # every argument is checked before the first cloud call
+            user = check_login_user(user)
         routed = self.gateway_network(instance) is not None or bool(address)
 
         def plan(inst: Instance, passed: frozenset[str]) -> _Plan:
@@ -334,7 +356,7 @@ class AccessManager(Manager):
         if not ip:
             raise ValidationError(f"instance {instance.name} has no address to connect to")
         instance = self.by_id(INSTANCE, instance.cloud, instance.id)
-        user = check_login_user(user) if user else (self.login_user(instance) or "root")
+        user = user or self.login_user(instance) or "root"
         command = [*self.session.config.ssh_command, f"{user}@{ip}"]
         gave = plan_done.fip is not None or plan_done.allocate
         return ConnectPlan(instance, ip, user, command, self.features(instance.cloud).hosts,

@@ -126,9 +126,15 @@ class Manager:
         return driver_class(self.cloud(cloud).type).features
 
     def require(self, cloud: str, feature: str, what: str) -> None:
-        if not getattr(self.features(cloud), feature):
-            kind = self.cloud(cloud).type
-            raise ValidationError(f"cloud {cloud} ({kind}) cannot {what}")
+        refusal = self.lacks(cloud, feature, what)
+        if refusal is not None:
+            raise refusal
+
+    def lacks(self, cloud: str, feature: str, what: str) -> ValidationError | None:
+        """The refusal of an operation the cloud's type cannot do, or None when it can."""
+        if getattr(self.features(cloud), feature):
+            return None
+        return ValidationError(f"cloud {cloud} ({self.cloud(cloud).type}) cannot {what}")
 
     def record(self, change: Change) -> tuple[list[Any], list[Any]]:
         """(puts, deletes) that record a change to someone else's resource: one that undoes

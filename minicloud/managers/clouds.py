@@ -56,10 +56,21 @@ class CloudManager(Manager):
             raise ValidationError(f"a {type_name} cloud takes no secret")
         return {setting.name: value}
 
+    def check_setting(self, type_name: str, name: str, value: str) -> str:
+        """A value typed for one of the type's settings, checked as ``add`` checks it."""
+        setting = next(s for s in catalog.settings_for(type_name) if s.name == name)
+        return catalog.check_setting(type_name, setting, value)
+
     def check_new_name(self, name: str) -> str:
         """The name of a cloud to add: valid and free (asked as soon as it is typed)."""
         check_name(name, "cloud name")
         self.early(Claims.name("cloud", name), name)
+        # One cloud name is one cloud, whatever its case: TryStack and trystack would be two
+        # clouds a user cannot tell apart in a list or a command.
+        same = next((c.name for c in self.all() if c.name.casefold() == name.casefold()), None)
+        if same is not None:
+            raise ValidationError(f"cloud name {name!r} is cloud {same}'s: cloud names differ "
+                                  "by more than case")
         return name
 
     def add(self, name: str, type_name: str, location: str = "",
@@ -111,8 +122,8 @@ class CloudManager(Manager):
                                       f"settings: {', '.join(known) or 'none'}")
             if known[key].secret:
                 raise ValidationError(f"{key} is secret: MiniCloud does not store it")
-            check = known[key].check
-            checked[key] = check(value) if check and value is not None else value
+            checked[key] = catalog.check_setting(cls.type_name, known[key], value) \
+                if value is not None else value
         return checked
 
     def update(self, name: str, location: str) -> Cloud:

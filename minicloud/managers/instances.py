@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..drivers.base import Driver, ServerSpec
-from ..model.errors import DriverError, ValidationError
+from ..model.errors import DriverError, NotFoundError, ValidationError
 from ..model.kinds import (
     CHANGE,
+    CLOUD,
     CLUSTER,
     FLAVOR,
     IMAGE,
@@ -25,6 +26,7 @@ from ..model.kinds import (
 from ..model.names import DEFAULT_GROUP, KEYPAIR_PREFIX, PUBLIC_SSH
 from ..model.objects import (
     Change,
+    Cloud,
     Instance,
     Network,
     PublicIP,
@@ -70,6 +72,23 @@ class InstanceManager(Manager):
 
     # -- create --------------------------------------------------------------------------------
 
+    def creation_refusal(self, cloud: str) -> ValidationError | None:
+        """Why no instance can be created in ``cloud`` now (no image, flavor or private
+        network), or None: a front end asks it before its first question."""
+        self.cloud(cloud)
+        if not self.cache.all(IMAGE, cloud):
+            return ValidationError(f"cloud {cloud} has no images")
+        if not self.cache.all(FLAVOR, cloud):
+            return ValidationError(f"cloud {cloud} has no flavors")
+        if not any(not n.external for n in self.cache.all(NETWORK, cloud)):
+            return ValidationError(f"cloud {cloud} has no private network: create one first")
+        return None
+
+    def clouds_for_instances(self) -> list[Cloud]:
+        """The clouds an instance can be created in now."""
+        return [c for c in sorted(self.cache.all(CLOUD), key=lambda c: c.name)
+                if self.creation_refusal(c.name) is None]
+
     def create(self, cloud: str, name: str, image: str, flavor: str, network: str,
                cluster: str | None = None, security_group: str = DEFAULT_GROUP,
                fixed_ip: str | None = None) -> Instance:
@@ -77,9 +96,17 @@ class InstanceManager(Manager):
         self.check_new_name(cloud, name)
         if cluster is not None and self.cache.get(CLUSTER, cloud, cluster) is None:
             raise ValidationError(f"no cluster named {cluster!r} in cloud {cloud}")
-        image_obj = self.find(IMAGE, image, cloud)
-        flavor_obj = self.find(FLAVOR, flavor, cloud)
-        net = self.find(NETWORK, network, cloud)
+        try:
+            image_obj = self.find(IMAGE, image, cloud)
+            flavor_obj = self.find(FLAVOR, flavor, cloud)
+            net = self.find(NETWORK, network, cloud)
+        except NotFoundError:
+            # What the cloud lacks says more than the name not found (read only then: a
+            # create reads the rows it names, not the cloud's).
+            refusal = self.creation_refusal(cloud)
+            if refusal is not None:
+                raise refusal from None
+            raise
         if net.external:
             raise ValidationError(f"{net.name} is an external network; pick a private one")
         if fixed_ip is not None:
@@ -272,6 +299,19 @@ class InstanceManager(Manager):
 
     def add_security_group(self, instance: Instance, name: str) -> Instance:
         return self.access.add_security_group(instance, name)
+
+    def connect_refusal(self, instance: Instance) -> ValidationError | None:
+        return self.access.connect_refusal(instance)
+
+    def asks_public_ip(self, instance: Instance) -> bool:
+        return self.access.asks_public_ip(instance)
+
+    def check_public_ip(self, instance: Instance, address: str) -> str:
+        return self.access.check_public_ip(instance, address)
+
+    def connectable(self) -> list[Instance]:
+        """The instances ``connect`` applies to now."""
+        return [i for i in self.all() if self.connect_refusal(i) is None]
 
     def connect(self, instance: Instance, user: str | None = None,
                 address: str | None = None) -> ConnectPlan:

@@ -6,9 +6,9 @@ from functools import partial
 from typing import Any
 
 from ..model.codec import to_dict
-from ..model.errors import InUseError, NotFoundError, ValidationError
+from ..model.errors import InUseError, MiniCloudError, NotFoundError, ValidationError
 from ..model.kinds import INSTANCE, NETWORK, PUBLIC_IP, ROUTER
-from ..model.objects import Change, Network, PublicIP, Router
+from ..model.objects import Change, Instance, Network, PublicIP, Router
 from ..model.validation import parse_cidr
 from ..state.cache import clone
 from ..state.claims import Claims
@@ -83,17 +83,77 @@ class NetworkManager(Manager):
         updated.interface_network_ids.append(network.id)
         return [updated] if router.owned else [updated, Change.interface(router, network.id)]
 
-    def attach(self, network: Network, router: Router) -> Router:
+    # -- what attach and detach apply to (a front end offers only these) ---------------------
+
+    def attach_refusal(self, network: Network, router: Router) -> MiniCloudError | None:
+        """Why ``attach(network, router)`` would be refused now, or None."""
         if network.cloud != router.cloud:
-            raise ValidationError(f"network {network.name} and router {router.name} are in "
-                                  "different clouds")
-        self.require(router.cloud, "attach_network", "attach an existing network to a router")
+            return ValidationError(f"network {network.name} and router {router.name} are in "
+                                   "different clouds")
+        lacking = self.lacks(router.cloud, "attach_network",
+                             "attach an existing network to a router")
+        if lacking is not None:
+            return lacking
         if network.external:
-            raise ValidationError(f"{network.name} is an external network: set it as the "
-                                  "router's gateway instead")
+            return ValidationError(f"{network.name} is an external network: set it as the "
+                                   "router's gateway instead")
         if network.id in router.interface_network_ids:
-            raise ValidationError(f"network {network.name} is attached to {router.name} "
-                                  "already")
+            return ValidationError(f"network {network.name} is attached to {router.name} "
+                                   "already")
+        return None
+
+    def routers_taking(self, network: Network) -> list[Router]:
+        """The routers ``network`` can be attached to."""
+        return [r for r in self._routers(network.cloud)
+                if self.attach_refusal(network, r) is None]
+
+    def attachable(self, router: Router | None = None) -> list[Network]:
+        """The networks that can be attached to ``router`` (to some router, without one)."""
+        if router is not None:
+            return [n for n in self.all(router.cloud) if self.attach_refusal(n, router) is None]
+        return [n for n in self.all() if self.routers_taking(n)]
+
+    def routers_to_attach_to(self) -> list[Router]:
+        """The routers some network can be attached to."""
+        return [r for r in self._routers(None) if self.attachable(r)]
+
+    def detach_refusal(self, network: Network, router: Router) -> MiniCloudError | None:
+        """Why ``detach(network, router)`` would be refused now, or None."""
+        lacking = self.lacks(router.cloud, "detach_network",
+                             "detach a network from its router (remove the network instead)")
+        if lacking is not None:
+            return lacking
+        if network.id not in router.interface_network_ids:
+            return ValidationError(f"network {network.name} is not attached to {router.name}")
+        users = [i.name for i in self._instances_on(network)
+                 if self._public_ips_of(i.id, network.cloud)]
+        if users:
+            return InUseError(f"instances on {network.name} use public IPs through "
+                              f"{router.name}: {', '.join(sorted(users))}; release them first")
+        return None
+
+    def routers_releasing(self, network: Network) -> list[Router]:
+        """The routers ``network`` can be detached from."""
+        return [r for r in self.routers_of(network) if self.detach_refusal(network, r) is None]
+
+    def detachable(self, router: Router | None = None) -> list[Network]:
+        """The networks that can be detached from ``router`` (from some router, without one)."""
+        if router is not None:
+            return [n for n in self.all(router.cloud) if self.detach_refusal(n, router) is None]
+        return [n for n in self.all() if self.routers_releasing(n)]
+
+    def routers_to_detach_from(self) -> list[Router]:
+        """The routers some network can be detached from."""
+        return [r for r in self._routers(None) if self.detachable(r)]
+
+    def _routers(self, cloud: str | None) -> list[Router]:
+        return sorted(self.cache.all(ROUTER, self.known(cloud)),
+                      key=lambda r: (r.name, r.cloud))
+
+    def attach(self, network: Network, router: Router) -> Router:
+        refusal = self.attach_refusal(network, router)
+        if refusal is not None:
+            raise refusal
         change = None if router.owned else Change.interface(router, network.id)
         intent = self.work.begin(router.cloud,
                                  f"attach network {network.name} to router {router.name}",
@@ -117,15 +177,9 @@ class NetworkManager(Manager):
         return [updated, Change.interface(router, network.id)]
 
     def detach(self, network: Network, router: Router) -> Router:
-        self.require(router.cloud, "detach_network",
-                     "detach a network from its router (remove the network instead)")
-        if network.id not in router.interface_network_ids:
-            raise ValidationError(f"network {network.name} is not attached to {router.name}")
-        users = [i.name for i in self._instances_on(network)
-                 if self._public_ips_of(i.id, network.cloud)]
-        if users:
-            raise InUseError(f"instances on {network.name} use public IPs through "
-                             f"{router.name}: {', '.join(sorted(users))}; release them first")
+        refusal = self.detach_refusal(network, router)
+        if refusal is not None:
+            raise refusal
         change = None if router.owned else \
             Change.of(router.cloud, "interface_removed", router.id, network.id)
         intent = self.work.begin(router.cloud,
@@ -208,10 +262,27 @@ class NetworkManager(Manager):
             raise ValidationError(f"public IP {address} exists in several clouds; name the cloud")
         return matches[0]
 
+    def release_refusal(self, fip: PublicIP) -> ValidationError | None:
+        """Why ``release(fip)`` would be refused, or None."""
+        if not fip.owned:
+            return ValidationError(f"MiniCloud did not allocate {fip.name}; it stays")
+        return None
+
+    def releasable(self) -> list[PublicIP]:
+        """The public IPs that can be released."""
+        return [f for f in self.public_ips() if self.release_refusal(f) is None]
+
+    def holder(self, fip: PublicIP) -> Instance | None:
+        """The instance the public IP is attached to, if any (a release takes it away)."""
+        if not fip.instance_id:
+            return None
+        return self.cache.get(INSTANCE, fip.cloud, fip.instance_id)
+
     def release(self, fip: PublicIP) -> None:
         """Give a public IP MiniCloud allocated back to the cloud."""
-        if not fip.owned:
-            raise ValidationError(f"MiniCloud did not allocate {fip.name}; it stays")
+        refusal = self.release_refusal(fip)
+        if refusal is not None:
+            raise refusal
         intent = self.work.begin(fip.cloud, f"release public IP {fip.name}",
                                  requires=[("public_ip", fip.id)])
         with self.work.running(intent):

@@ -27,6 +27,7 @@ from ..model.kinds import (
     ROUTER,
     SECURITY_GROUP,
     Kind,
+    label,
 )
 from ..model.objects import Change, Cloud, Instance, PublicIP, Router, State
 from ..state.cache import Cache
@@ -41,6 +42,28 @@ log = logging.getLogger("minicloud")
 class ResetReport:
     undone: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    # The clouds whose reset failed, each with what MiniCloud made or changed that stays
+    # there (a Destroy names it before forgetting them).
+    left: dict[str, list[str]] = field(default_factory=dict)
+    # A Destroy that forgot every cloud though some could not be reset (the user agreed).
+    forgot_anyway: bool = False
+
+
+# What MiniCloud makes in a cloud, in the order a leftover is named.
+MADE = (INSTANCE, PUBLIC_IP, ROUTER, NETWORK, SECURITY_GROUP, KEYPAIR)
+
+
+def left_in(cache: Any, cloud: str) -> list[str]:
+    """What MiniCloud made or changed in ``cloud`` as the store knows it: what a reset that
+    failed leaves there."""
+    found = [f"{label(kind)} {obj.name}" for kind in MADE
+             for obj in sorted(cache.all(kind, cloud), key=lambda o: o.name)
+             if getattr(obj, "owned", False)]
+    changes = len(cache.all(CHANGE, cloud))
+    if changes:
+        found.append(f"{changes} change{'s' if changes != 1 else ''} to resources MiniCloud "
+                     "did not create")
+    return found
 
 
 @dataclass
@@ -322,20 +345,31 @@ class Resetter:
                 return err
         return None
 
-    def destroy(self) -> ResetReport:
+    def destroy(self, agree: Callable[[ResetReport], bool] | None = None) -> ResetReport:
         """Reset, then forget every cloud and empty MiniCloud's tables.  Its intent (of the
         whole store) waits for the writes other sessions have in progress, refuses theirs
         until it is done, and lets the next start finish a Destroy that was killed.  Each
         cloud keeps what Reset left in it, what existed before MiniCloud (a Stub cloud its
         external network and default group): adding it again finds a whole cloud.  No driver
-        is built to forget a cloud (one that cannot be reached is forgotten all the same)."""
+        is built to forget a cloud (one that cannot be reached is forgotten all the same).
+
+        When some cloud could not be reset (unreachable...), ``agree`` is asked, with the
+        report naming what stays in which cloud: when it agrees, every cloud is forgotten
+        all the same (what stays, stays in its cloud); otherwise nothing is forgotten."""
         work = self.session.work
         intent = work.begin_destroy()
         with work.running(intent):
             report = self.reset()
             if report.failures:
-                work.drop(intent)
-                return report
+                # What a reset leaves of MiniCloud's in a cloud is what the store still holds.
+                cache = self.session.inventory.ensure_loaded()
+                report.left = {c.name: found for c in sorted(cache.all(CLOUD),
+                                                             key=lambda c: c.name)
+                               for found in [left_in(cache, c.name)] if found}
+                if not report.left or agree is None or not agree(report):
+                    work.drop(intent)
+                    return report
+                report.forgot_anyway = True
             cache = self.session.inventory.ensure_loaded()
             drivers = self.session.drivers
             for cloud in cache.all(CLOUD):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..model.errors import InUseError, ValidationError
+from ..model.errors import InUseError, MiniCloudError, ValidationError
 from ..model.kinds import INSTANCE, NETWORK, PUBLIC_IP, ROUTER
 from ..model.objects import Change, Network, Router
 from ..state.claims import Claims
@@ -47,21 +47,60 @@ class RouterManager(Manager):
             self.work.settle(intent, puts=[router])
         return self.by_id(ROUTER, cloud, router.id)
 
-    def set_gateway(self, router: Router, network_name: str) -> Router:
-        network = self._gateway(router.cloud, network_name)
-        if router.gateway_network_id == network.id:
-            raise ValidationError(f"{network.name} is the gateway of {router.name} already")
+    # -- what the gateway actions apply to (a front end offers only these) -------------------
+
+    def gateway_refusal(self, router: Router,
+                        network: Network | None = None) -> ValidationError | None:
+        """Why setting a gateway on ``router`` (``network``, when given) would be refused
+        now, or None."""
+        if network is not None and router.gateway_network_id == network.id:
+            return ValidationError(f"{network.name} is the gateway of {router.name} already")
         if router.gateway_network_id:
             if not self.features(router.cloud).clear_gateway:
-                raise ValidationError(f"router {router.name} keeps the gateway it has: cloud "
-                                      f"{router.cloud} ({self.cloud(router.cloud).type}) "
-                                      "cannot clear a router's gateway")
-            raise ValidationError(f"router {router.name} has a gateway already; clear it first")
+                return ValidationError(f"router {router.name} keeps the gateway it has: cloud "
+                                       f"{router.cloud} ({self.cloud(router.cloud).type}) "
+                                       "cannot clear a router's gateway")
+            return ValidationError(f"router {router.name} has a gateway already; clear it "
+                                   "first")
         if not router.owned:
             # Reset puts someone else's router back by clearing the gateway set on it.
-            self.require(router.cloud, "clear_gateway",
-                         f"clear a router's gateway: Reset could not take back one set on "
-                         f"router {router.name}, which MiniCloud did not create")
+            return self.lacks(router.cloud, "clear_gateway",
+                              f"clear a router's gateway: Reset could not take back one set "
+                              f"on router {router.name}, which MiniCloud did not create")
+        return None
+
+    def routers_for_gateway(self) -> list[Router]:
+        """The routers a gateway can be set on now."""
+        return [r for r in self.all() if self.gateway_refusal(r) is None
+                and self.gateways_for(r)]
+
+    def gateways_for(self, router: Router) -> list[Network]:
+        """The external networks that can become ``router``'s gateway."""
+        return [n for n in self.external_networks(router.cloud)
+                if self.gateway_refusal(router, n) is None]
+
+    def clear_refusal(self, router: Router) -> MiniCloudError | None:
+        """Why clearing ``router``'s gateway would be refused now, or None."""
+        lacking = self.lacks(router.cloud, "clear_gateway", "clear a router's gateway")
+        if lacking is not None:
+            return lacking
+        if not router.gateway_network_id:
+            return ValidationError(f"router {router.name} has no gateway")
+        try:
+            self._check_no_public_ips(router)
+        except InUseError as err:
+            return err
+        return None
+
+    def routers_to_clear(self) -> list[Router]:
+        """The routers whose gateway can be cleared now."""
+        return [r for r in self.all() if self.clear_refusal(r) is None]
+
+    def set_gateway(self, router: Router, network_name: str) -> Router:
+        network = self._gateway(router.cloud, network_name)
+        refusal = self.gateway_refusal(router, network)
+        if refusal is not None:
+            raise refusal
         change = None if router.owned else Change.gateway(router, network.id)
         intent = self.work.begin(router.cloud, f"set the gateway of router {router.name}",
                                  changes=[change] if change else [],
@@ -76,11 +115,10 @@ class RouterManager(Manager):
         return self.by_id(ROUTER, router.cloud, router.id)
 
     def clear_gateway(self, router: Router) -> Router:
-        self.require(router.cloud, "clear_gateway", "clear a router's gateway")
-        previous = router.gateway_network_id
-        if not previous:
-            raise ValidationError(f"router {router.name} has no gateway")
-        self._check_no_public_ips(router)
+        refusal = self.clear_refusal(router)
+        if refusal is not None:
+            raise refusal
+        previous = router.gateway_network_id or ""  # set: clear_refusal says so
         change = None if router.owned else \
             Change.of(router.cloud, "gateway_removed", router.id, previous)
         intent = self.work.begin(router.cloud, f"clear the gateway of router {router.name}",

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from ..model.objects import Cloud, Deployment, Instance, Network, Router, ip_sort_key
 from ..model.printable import printable
 
-EMPTY = "Nothing to show yet: add a cloud in Cloud management."
+# Said by every format with no clouds; a front end adds how to add one, in its own words.
+EMPTY = "Nothing to show yet: no clouds."
 
 ROOT_LABEL = "MiniCloud"
 MARGIN = " " * 6

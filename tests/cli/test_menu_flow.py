@@ -103,9 +103,8 @@ def test_start_offers_stopped_instances_and_stop_running_ones(demo_app: MiniClou
 
 
 def test_attach_says_when_the_network_is_on_every_router(demo_app: MiniCloud) -> None:
-    out = menu(demo_app, "4", "4", "2")          # Attach LondonNet (on LondonGateway)
-    assert "Network LondonNet is on every router already.\n" in out
-    assert "[ Router ]" not in out
+    out = menu(demo_app, "4", "4")               # Attach: LondonNet is on the one router
+    assert picker(out, "Network") == ["AntwerpNet [10.10.1.0/24]", "Cancel"]
 
 
 def test_in_use_refusals_come_before_the_confirmation(demo_app: MiniCloud) -> None:

@@ -130,3 +130,13 @@ def test_unwritable_file_is_one_line(app: MiniCloud, tmp_path: Path,
     code, out, err = run(app, capsys, "--output", target)
     assert (code, out) == (1, "") and err == f"minicloud: cannot write {target}: " \
                                              "No such file or directory\n"
+
+
+def test_output_to_a_name_at_the_file_systems_limit(app: MiniCloud, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 25 (7): the file is written through a temporary name of its own, never longer
+    than the target's (it was the target's plus a suffix: 'File name too long')."""
+    name = "t" * 251 + ".txt"  # 255 characters, the usual limit of one name
+    assert run(app, capsys, "--output", str(tmp_path / name)) == (0, "", "")
+    assert (tmp_path / name).read_text() == REFERENCE_TREE
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []

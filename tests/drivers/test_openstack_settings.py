@@ -245,7 +245,8 @@ def test_clouds_add_unknown_or_malformed_entry_exits_2(cli_home, monkeypatch, ca
     from minicloud.cli.main import main
 
     assert main(["topology"]) == 0  # nothing was half-added
-    assert capsys.readouterr().out == "Nothing to show yet: add a cloud in Cloud management.\n"
+    assert capsys.readouterr().out == ("Nothing to show yet: add a cloud with "
+                                        "'minicloud clouds add NAME --type TYPE'.\n")
 
 
 def _free_port() -> int:

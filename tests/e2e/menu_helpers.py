@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 REFERENCE_TREE = _TREE
 
 EMPTY_TREE = "Nothing to show yet: add a cloud in Cloud management.\n"
+# The same, as the topology command says it.
+EMPTY_TOPOLOGY = "Nothing to show yet: add a cloud with 'minicloud clouds add NAME --type TYPE'.\n"
 
 MAIN_MENU = """
 [ MiniCloud ]

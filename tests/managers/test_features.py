@@ -81,7 +81,8 @@ def test_the_attach_and_detach_pickers_offer_what_the_type_allows(
         pick = action.args[0].pick
         return sorted(o.name for o in pick(cloud_app, Namespace()))
 
-    assert names(NetworksAttach()) == ["n1", "n2"]
+    # n2 is on the only router already: attaching it would be refused (issue 25, item 5).
+    assert names(NetworksAttach()) == ["n1"]
     assert names(RoutersAttach()) == ["r1"] and names(RoutersDetach()) == ["r1"]
 
 
@@ -121,7 +122,8 @@ def test_a_gateway_that_cannot_be_cleared_is_not_offered_nor_replaced(
     def names(clear: bool) -> list[str]:
         return sorted(r.name for r in pick(cloud_app, Namespace(clear=clear)))
 
-    assert names(clear=True) == ["r1"] and names(clear=False) == ["corp", "r1", "r2"]
+    # r1 has a gateway: setting another is refused until it is cleared (issue 25, item 5).
+    assert names(clear=True) == ["r1"] and names(clear=False) == ["corp", "r2"]
     monkeypatch.setattr(StubDriver, "features", Features(clear_gateway=False, hosts=False))
     assert names(clear=True) == [] and names(clear=False) == ["r2"]
     with pytest.raises(ValidationError) as err:
@@ -139,8 +141,8 @@ def test_a_gateway_that_cannot_be_cleared_is_not_offered_nor_replaced(
     out = io.StringIO()
     # Router management > Clear the gateway, Back; Exit: nothing is offered, and it says why.
     assert run_menu(lambda: cloud_app, Prompter(io.StringIO("3\n7\n9\n8\n"), out)) == 0
-    assert "No router's gateway can be cleared: on these clouds a router keeps its gateway " \
-           "until it is removed." in out.getvalue(), out.getvalue()
+    assert "No router's gateway can be cleared: cloud Lab (stub) cannot clear a router's " \
+           "gateway." in out.getvalue(), out.getvalue()
 
 
 def test_reset_never_clears_a_gateway_the_type_cannot_clear(

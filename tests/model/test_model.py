@@ -35,13 +35,15 @@ ALLOWED = ALLOWED_FIRST + "._-"
 # -- the name rule -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["a", "Z", "7", "LondonNet", "m1.tiny", "a_b-c.d", "1-2",
-                                  "x" * 64, "A" + "-" * 63])
+                                  "x" * 64, "A" + "-" * 63,
+                                  # Letters of any script (issue 25, Words).
+                                  "é", "caf\u00e9", "Routeur-é", "東京", "Ωmega"])
 def test_valid_names(name: str) -> None:
     assert valid_name(name)
 
 
-@pytest.mark.parametrize("name", ["", "-a", ".a", "_a", "a b", "a/b", "a@b", "x" * 65, "é",
-                                  "caf\u00e9", "a\n", "\na", " a", "a\t", "a:b"])
+@pytest.mark.parametrize("name", ["", "-a", ".a", "_a", "a b", "a/b", "a@b", "x" * 65,
+                                  "a\n", "\na", " a", "a\t", "a:b", "a\u00a0b", "é" * 65])
 def test_invalid_names(name: str) -> None:
     assert not valid_name(name)
 
@@ -53,8 +55,8 @@ def test_every_name_of_the_allowed_alphabet_is_valid(first: str, rest: str) -> N
 
 
 @given(st.text(alphabet=ALLOWED, max_size=30), st.characters(
-    blacklist_characters=ALLOWED, blacklist_categories=("Cs",)), st.text(alphabet=ALLOWED,
-                                                                          max_size=30))
+    blacklist_characters=ALLOWED, blacklist_categories=("Cs",)).filter(
+        lambda ch: not ch.isalnum()), st.text(alphabet=ALLOWED, max_size=30))
 def test_any_other_character_makes_a_name_invalid(before: str, bad: str, after: str) -> None:
     assert not valid_name(before + bad + after)
 

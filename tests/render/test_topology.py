@@ -139,7 +139,7 @@ def test_build_orders_sections() -> None:
 def test_empty_deployment() -> None:
     assert render(Deployment()) == [EMPTY]
     assert render_text(Deployment()) == EMPTY + "\n"
-    assert EMPTY == "Nothing to show yet: add a cloud in Cloud management."
+    assert EMPTY == "Nothing to show yet: no clouds."
 
 
 def test_objects_without_a_cloud_are_not_shown() -> None:

@@ -50,6 +50,10 @@ class Context(Protocol):
     def note(self, text: str) -> None:
         """Say something while working (a command writes it to stderr)."""
 
+    @property
+    def adding_a_cloud(self) -> str:
+        """How this front end adds a cloud, to end a sentence ("add a cloud ...")."""
+
 
 @dataclass(frozen=True)
 class Arg:
@@ -132,6 +136,12 @@ class Action:
     # "always": the command asks too (or takes --yes); "menu": only the menu asks, since a
     # command names its target itself.  The question is asked by run() through the context.
     confirm: ClassVar[Literal["no", "menu", "always"]] = "no"
+    # The menu offers to try a refused run again with the same answers, changing only the
+    # ones the user picks (many answers, and the cloud's refusal names what was wrong).
+    retry: ClassVar[bool] = False
+    # The menu reads the clouds an action names before it runs (a first use in the session);
+    # an action that never calls its cloud (forgetting it, adding it) does not.
+    needs_cloud: ClassVar[bool] = True
 
     def arguments(self, app: MiniCloud | None = None,
                   values: Values | None = None) -> tuple[Arg, ...]:
@@ -227,11 +237,20 @@ CLOUD = Arg("cloud", metavar="C", sole=True,
 
 def cloud_that_can(feature: str, empty: str) -> Arg:
     """The CLOUD argument, offering in the menu only clouds whose type can do ``feature``
-    (as its driver declares it)."""
+    (as its driver declares it); ``empty`` is said when there are clouds, none of them such."""
     return dataclasses.replace(
-        CLOUD, empty=empty,
+        CLOUD, empty=lambda app, v: empty if app.clouds.all() else NO_CLOUDS,
         pick=lambda app, v: [c for c in app.clouds.all()
                              if getattr(app.clouds.features(c.name), feature)])
+
+
+def none_because(app: MiniCloud, what: str, refusals: Sequence[Any]) -> str:
+    """A picker's "nothing to pick" line, saying why from the managers' refusals (the first
+    one: a short line), or that there are no clouds at all."""
+    if not app.clouds.all():
+        return NO_CLOUDS
+    found = [str(r) for r in refusals if r is not None]
+    return f"{what}: {found[0]}." if found else f"{what}."
 
 
 def name_check(what: str) -> Check:

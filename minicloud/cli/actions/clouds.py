@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...model.errors import ConfigError
+from ...model.validation import check_location
 from .. import present
 from ..present import Result, said, table
 from .base import (
@@ -71,7 +72,6 @@ def setting_arg(setting: Any, type_name: str) -> Arg:
     default = f" (default {setting.default})" if setting.default and \
         "default" not in words else ""
     env = setting.env
-    check = setting.check
     return Arg(
         setting.name,
         help=f"{type_name}: {words}{default}",
@@ -81,7 +81,9 @@ def setting_arg(setting: Any, type_name: str) -> Arg:
         prompt=setting.prompt,
         pick=(lambda app, v: _choices(setting)) if setting.choices is not None else None,
         other=BY_HAND if setting.choices is not None else None,
-        check=(lambda app, v, text: check(text)) if check is not None else None,
+        # The manager's check of the value, the one add runs again (a URL's password
+        # refused too): every setting of every type has one.
+        check=lambda app, v, text: app.clouds.check_setting(type_name, setting.name, text),
         default=setting.default or None,
         optional=setting.optional,
         secret=setting.secret,
@@ -119,18 +121,35 @@ def _types(app: MiniCloud, v: Values) -> Sequence[str]:
     return app.clouds.types()
 
 
+def _type_arg() -> Arg:
+    """``--type``, naming the types there are: read from the catalog when the command's
+    parser or the menu's question is built (help of other commands does not load it)."""
+    from ...managers import catalog
+
+    types = tuple(catalog.types())
+    return Arg("type", metavar="TYPE", required=True, choices=types,
+               help=f"the cloud type: {', '.join(types[:-1])} or {types[-1]}",
+               prompt="Cloud type", pick=_types,
+               default=lambda app, v: "stub" if "stub" in app.clouds.types() else None)
+
+
+def _location_check(app: MiniCloud, v: Values, text: str) -> str:
+    """The rule add and update apply, at the question."""
+    return check_location(text)
+
+
 class CloudsAdd(Action):
     path = ("clouds", "add")
     help = ("add a cloud (a secret such as a password never goes on the command line: it "
             "comes from its type's variable, e.g. OS_PASSWORD, or configuration file)")
     menu = ("Add a cloud",)
+    retry = True
+    needs_cloud = False  # not MiniCloud's yet
     args = (
         new_name("cloud", lambda app, v, text: app.clouds.check_new_name(text)),
-        Arg("type", metavar="TYPE", required=True, help="the cloud type, e.g. stub",
-            prompt="Cloud type", pick=_types,
-            default=lambda app, v: "stub" if "stub" in app.clouds.types() else None),
+        Arg("type", expand=lambda app, v: (_type_arg(),)),
         Arg("location", metavar="LOC", help="where the cloud is (shown in the tree)",
-            prompt="Location (e.g. a region or host)", optional=True),
+            prompt="Location (e.g. a region or host)", optional=True, check=_location_check),
         Arg("settings", expand=settings_args),
     )
 
@@ -159,11 +178,14 @@ class CloudsUpdate(Action):
     args = (
         chosen("cloud", clouds, NO_CLOUDS, present.describe_cloud),
         Arg("location", metavar="LOC", required=True, help="where the cloud is",
-            prompt="Location", default=_location),
+            prompt="Location", default=_location, check=_location_check),
     )
 
     def run(self, ctx: Context, v: Values) -> Result:
-        cloud = ctx.app.clouds.update(name_of(v.name) or "", v.location or "")
+        name, location = name_of(v.name) or "", v.location or ""
+        if ctx.app.clouds.get(name).location == location:
+            return said(f"Cloud {name}: location unchanged ({location or '-'}).")
+        cloud = ctx.app.clouds.update(name, location)
         return said(f"Cloud {cloud.name}: location is now {cloud.location or '-'}.")
 
 
@@ -173,6 +195,7 @@ class CloudsRemove(Action):
     menu = ("Remove a cloud",)
     args = (chosen("cloud", clouds, NO_CLOUDS, present.describe_cloud), YES)
     confirm = "always"
+    needs_cloud = False  # forgetting a cloud never needs it: no secret, no request
 
     def run(self, ctx: Context, v: Values) -> Result:
         name = ctx.app.clouds.get(name_of(v.name) or "").name

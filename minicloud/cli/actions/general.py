@@ -11,7 +11,7 @@ from ...model.errors import ValidationError
 from ...render import FORMATS
 from .. import pictures
 from ..present import Result, plural, said, text
-from .base import JSON, YES, Action, Arg, Context, Values, get, name_of
+from .base import JSON, YES, Action, Arg, Context, Declined, Values, get, name_of
 
 
 class Topology(Action):
@@ -33,6 +33,9 @@ class Topology(Action):
         chosen = pictures.chosen_format(get(v, "format"), bool(get(v, "json")), output)
         if output is None and chosen == "json":  # printed as every --json is
             return Result(data=ctx.app.topology.view())
+        if output is None and chosen == "text" and not ctx.app.clouds.all():
+            # How to begin, in this front end's words.
+            return text(f"Nothing to show yet: add a cloud {ctx.adding_a_cloud}.\n")
         rendered = ctx.app.topology.render(chosen)
         if output is not None:
             return pictures.save(output, rendered)
@@ -183,9 +186,40 @@ class Destroy(Action):
     def run(self, ctx: Context, v: Values) -> Result:
         ctx.confirm("Destroy all data: reset every cloud, then forget every cloud and "
                     "cluster?")
-        result = report(ctx.app.resetter.destroy(), "Destroy")
-        if result.errors:
-            result.errors.append("destroy stopped: the reset failed, so no cloud was forgotten")
+
+        def agree(done: Any) -> bool:
+            """Forget them all the same?  Asked, naming what stays in which cloud, when some
+            cloud could not be reset (unreachable...)."""
+            for line in done.failures:
+                ctx.note(f"Reset failed: {line}")
+            try:
+                ctx.confirm(f"{_staying(done.left)}. Forget every cloud all the same, "
+                            "leaving these where they are?")
+            except Declined:
+                return False
+            return True
+
+        done = ctx.app.resetter.destroy(agree)
+        result = report(done, "Destroy")
+        if done.forgot_anyway:
+            # Its failures were said before the question; exit 1: something stays behind.
+            result.errors, result.code = [], 1
+            result.lines += _left_lines(done.left)
+            result.lines.append("All data destroyed: the next start is a first start; what "
+                                "is listed above stays in its cloud.")
+        elif result.errors:
+            result.errors.append("destroy stopped: the reset failed, so no cloud was forgotten"
+                                 + (f" ({_staying(done.left)})" if done.left else ""))
         else:
             result.lines.append("All data destroyed: the next start is a first start.")
         return result
+
+
+def _left_lines(left: dict[str, list[str]]) -> list[str]:
+    return [f"left in cloud {cloud}: {', '.join(items)}" for cloud, items in left.items()]
+
+
+def _staying(left: dict[str, list[str]]) -> str:
+    """What a failed reset leaves of MiniCloud's, cloud by cloud, in one sentence."""
+    return "What MiniCloud made stays " + "; ".join(
+        f"in cloud {cloud}: {', '.join(items)}" for cloud, items in left.items())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,6 +25,7 @@ from .base import (
     chosen,
     name_of,
     new_name,
+    none_because,
     obj,
 )
 
@@ -64,12 +66,20 @@ def _fixed_ip(app: MiniCloud, v: Values, text: str) -> str:
     return app.instances.check_fixed_ip(network, text)
 
 
+def _no_cloud_for_instances(app: MiniCloud, v: Values) -> str:
+    return none_because(app, "No cloud can take an instance now",
+                        [app.instances.creation_refusal(c.name) for c in app.clouds.all()])
+
+
 class InstancesCreate(Action):
     path = ("instances", "create")
     help = "create an instance"
     menu = ("Create an instance",)
     args = (
-        CLOUD,
+        # Only the clouds it can be created in (an image, a flavor, a private network): the
+        # other questions are not asked for nothing.
+        dataclasses.replace(CLOUD, pick=lambda app, v: app.instances.clouds_for_instances(),
+                            empty=_no_cloud_for_instances),
         new_name("instance", lambda app, v, text: app.instances.check_new_name(_cloud(v), text)),
         Arg("cluster", metavar="K", help="put it in this cluster", prompt="Cluster",
             none="No cluster", pick=lambda app, v: app.clusters.all(_cloud(v))),
@@ -83,7 +93,8 @@ class InstancesCreate(Action):
             pick=lambda app, v: [n for n in app.networks.all(_cloud(v)) if not n.external],
             show=present.describe_network,
             empty=lambda app, v: f"Cloud {_cloud(v)} has no private network: create one first."),
-        Arg("security_group", metavar="G", help=f"its security group (default {DEFAULT_GROUP})",
+        Arg("security_group", metavar="G",
+            help=f"its security group (default: the cloud's group named '{DEFAULT_GROUP}')",
             prompt="Security group", pick=_groups,
             default=lambda app, v: DEFAULT_GROUP if DEFAULT_GROUP in _groups(app, v) else None),
         Arg("fixed_ip", metavar="IP", help="its private IP",
@@ -204,15 +215,30 @@ def run_ssh(ctx: Context, plan: ConnectPlan) -> Result:
     return Result(code=code, status=f"{plan.command[0]} exited with code {code}.")
 
 
+def _connectable(app: MiniCloud, v: Values) -> Sequence[Any]:
+    return app.instances.connectable()
+
+
+def _none_to_connect(app: MiniCloud, v: Values) -> str:
+    return none_because(app, "No instance to connect to",
+                        [app.instances.connect_refusal(i) for i in app.instances.all()]) \
+        if app.instances.all() else "No instances yet."
+
+
 class InstancesConnect(Action):
     path = ("instances", "connect")
     help = ("give an instance a public IP and SSH access, then run ssh to it (on a Stub "
             "cloud: print the command)")
     menu = ("Connect",)
     args = (
-        INSTANCE,
+        chosen("instance", _connectable, _none_to_connect, present.describe_instance),
         CLOUD_HINT,
-        Arg("public_ip", metavar="IP", help="use (or allocate) this public IP"),
+        # Asked when connect would give it one and its type takes an address: Enter takes
+        # any free one, as the command does without --public-ip.
+        Arg("public_ip", metavar="IP", help="use (or allocate) this public IP",
+            prompt="Public IP (empty: any free one)", optional=True,
+            check=lambda app, v, text: app.instances.check_public_ip(v.name, text),
+            when=lambda app, v: app.instances.asks_public_ip(v.name)),
         # Asked only when neither the image's properties nor [ssh] user say who logs in.
         Arg("user", metavar="U", help="login user (default: from the image)",
             prompt="Login user", default="root",
@@ -235,9 +261,18 @@ class InstancesRemove(Action):
     def run(self, ctx: Context, v: Values) -> Result:
         inst = obj(ctx, "instance", v.name, v.cloud)
         ctx.app.instances.check_removable(inst)  # a refusal comes before the question
-        ctx.confirm(f"Remove instance {inst.name} from cloud {inst.cloud}?")
+        # What else goes is said in the question, and again when it is done.
+        fip = ctx.app.instances.public_ip_of(inst)
+        also = ""
+        if fip is not None:
+            also = (f", releasing its public IP {fip.name}" if fip.owned else
+                    f", taking back its public IP {fip.name} (it stays in the cloud)")
+        ctx.confirm(f"Remove instance {inst.name} from cloud {inst.cloud}{also}?")
         ctx.app.instances.remove(inst)
-        return said(f"Instance {inst.name} removed.")
+        if fip is None:
+            return said(f"Instance {inst.name} removed.")
+        done = "released" if fip.owned else "taken back, free in the cloud"
+        return said(f"Instance {inst.name} removed; public IP {fip.name} {done}.")
 
 
 class SecurityGroupsList(Action):

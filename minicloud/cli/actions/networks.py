@@ -65,21 +65,24 @@ class NetworksCreate(Action):
 
 
 def _attachable(app: MiniCloud, v: Values) -> Sequence[Any]:
-    """Private networks that their cloud's type lets join an existing router."""
-    return [n for n in app.networks.all()
-            if not n.external and app.clouds.features(n.cloud).attach_network]
+    """Networks some router can take (the managers say which)."""
+    return app.networks.attachable()
 
 
 def _no_network_to_attach(app: MiniCloud, v: Values) -> str:
-    if any(not n.external for n in app.networks.all()):
+    private = [n for n in app.networks.all() if not n.external]
+    if not private:
+        return "No private networks yet."
+    if not any(app.clouds.features(n.cloud).attach_network for n in private):
         return ("No network can be attached to a router: on these clouds a network joins a "
                 "router only when it is created on it.")
-    return "No private networks yet."
+    if not app.routers.all():
+        return "No routers yet."
+    return "No network can be attached to a router: each is on every router of its cloud."
 
 
 def _unattached_routers(app: MiniCloud, v: Values) -> Sequence[Any]:
-    attached = {r.id for r in app.networks.routers_of(v.name)}
-    return [r for r in app.routers.all(v.name.cloud) if r.id not in attached]
+    return app.networks.routers_taking(v.name)
 
 
 def _no_router_to_attach(app: MiniCloud, v: Values) -> str:
@@ -106,9 +109,8 @@ class NetworksAttach(Action):
 
 
 def _attached(app: MiniCloud, v: Values) -> Sequence[Any]:
-    """Networks on a router that their cloud's type lets leave it."""
-    return [n for n in app.networks.all() if app.networks.routers_of(n)
-            and app.clouds.features(n.cloud).detach_network]
+    """Networks some router of theirs can let go (the managers say which)."""
+    return app.networks.detachable()
 
 
 class NetworksDetach(Action):
@@ -119,7 +121,7 @@ class NetworksDetach(Action):
         chosen("network", _attached, "No network to detach from a router.",
                present.describe_network),
         Arg("router", metavar="ROUTER", positional=True, required=True, help="the router",
-            prompt="Router", pick=lambda app, v: app.networks.routers_of(v.name)),
+            prompt="Router", pick=lambda app, v: app.networks.routers_releasing(v.name)),
         CLOUD_HINT,
     )
 

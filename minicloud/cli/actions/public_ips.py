@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 from .. import present
 from ..present import Result, said, table
-from .base import CLOUD_FILTER, CLOUD_HINT, JSON, Action, Arg, Context, Values, name_of
+from .base import (
+    CLOUD_FILTER,
+    CLOUD_HINT,
+    JSON,
+    Action,
+    Arg,
+    Context,
+    Values,
+    name_of,
+    none_because,
+)
 
 if TYPE_CHECKING:
     from ...app import MiniCloud
@@ -24,11 +34,18 @@ class PublicIpsList(Action):
 
         views = Views(ctx.app.topology.deployment(name_of(v.cloud)))
         rows = [views.public_ip_view(f) for f in ctx.app.networks.public_ips(name_of(v.cloud))]
-        return table(rows, present.PUBLIC_IP_COLUMNS, "No public IPs yet.")
+        return table(rows, present.PUBLIC_IP_COLUMNS, "No public IPs.")
 
 
 def _public_ips(app: MiniCloud, v: Values) -> Sequence[Any]:
-    return app.networks.public_ips()
+    return app.networks.releasable()
+
+
+def _none_to_release(app: MiniCloud, v: Values) -> str:
+    if not app.networks.public_ips():
+        return "No public IP to release."
+    return none_because(app, "No public IP to release",
+                        [app.networks.release_refusal(f) for f in app.networks.public_ips()])
 
 
 class PublicIpsRelease(Action):
@@ -38,7 +55,7 @@ class PublicIpsRelease(Action):
     args = (
         Arg("address", metavar="ADDRESS", positional=True, required=True, help="the address",
             prompt="Public IP", pick=_public_ips, show=present.describe_public_ip,
-            empty="No public IPs yet."),
+            empty=_none_to_release),
         CLOUD_HINT,
     )
     confirm = "menu"
@@ -49,9 +66,15 @@ class PublicIpsRelease(Action):
             fip = ctx.app.networks.find_public_ip(fip, name_of(v.cloud))
         else:
             fip = ctx.app.networks.current(fip)  # picked a moment ago: as the store has it
-        ctx.confirm(f"Release public IP {fip.name} back to cloud {fip.cloud}?")
+        refusal = ctx.app.networks.release_refusal(fip)
+        if refusal is not None:  # before the question
+            raise refusal
+        holder = ctx.app.networks.holder(fip)
+        also = f", detaching it from instance {holder.name}" if holder is not None else ""
+        ctx.confirm(f"Release public IP {fip.name} back to cloud {fip.cloud}{also}?")
         ctx.app.networks.release(fip)
-        return said(f"Public IP {fip.name} released.")
+        was = f" (it was attached to instance {holder.name})" if holder is not None else ""
+        return said(f"Public IP {fip.name} released{was}.")
 
 
 ACTIONS: tuple[Action, ...] = (PublicIpsList(), PublicIpsRelease())

@@ -21,6 +21,7 @@ from .base import (
     cloud_that_can,
     name_of,
     new_name,
+    none_because,
     obj,
 )
 
@@ -88,35 +89,34 @@ def _routers(app: MiniCloud, v: Values) -> Sequence[Any]:
 
 
 def _taking(app: MiniCloud, v: Values) -> Sequence[Any]:
-    """Routers that their cloud's type lets an existing network join."""
-    return [r for r in app.routers.all() if app.clouds.features(r.cloud).attach_network]
+    """Routers some existing network can be attached to (the managers say which)."""
+    return app.networks.routers_to_attach_to()
 
 
 def _releasing(app: MiniCloud, v: Values) -> Sequence[Any]:
-    """Routers that their cloud's type lets a network leave."""
-    return [r for r in app.routers.all() if app.clouds.features(r.cloud).detach_network]
+    """Routers some network can be detached from."""
+    return app.networks.routers_to_detach_from()
 
 
-def _no_router(why: str) -> Callable[[MiniCloud, Values], str]:
-    """The line shown when no router is offered: none yet, or none that the clouds' types
-    allow the operation on (``why``)."""
-    return lambda app, v: f"No router {why}." if app.routers.all() else "No routers yet."
+def _no_router(why: str, features: tuple[str, str]) -> Callable[[MiniCloud, Values], str]:
+    """The line shown when no router is offered: none yet, none that the clouds' types allow
+    the operation on (``features``), or none that it applies to now (``why``)."""
+    def line(app: MiniCloud, v: Values) -> str:
+        routers = app.routers.all()
+        if not routers:
+            return "No routers yet."
+        if not any(getattr(app.clouds.features(r.cloud), features[0]) for r in routers):
+            return f"No router {features[1]}."
+        return f"No router {why}."
+    return line
 
 
 def _attachable(app: MiniCloud, v: Values) -> list[Network]:
-    router = v.router
-    if not app.clouds.features(router.cloud).attach_network:
-        return []
-    return [n for n in app.networks.all(router.cloud)
-            if not n.external and n.id not in router.interface_network_ids]
+    return app.networks.attachable(v.router)
 
 
 def _attached(app: MiniCloud, v: Values) -> list[Network]:
-    """The router's networks, where its cloud's type lets them leave it."""
-    router = v.router
-    if not app.clouds.features(router.cloud).detach_network:
-        return []
-    return [n for n in app.networks.all(router.cloud) if n.id in router.interface_network_ids]
+    return app.networks.detachable(v.router)
 
 
 class RoutersAttach(Action):
@@ -125,8 +125,10 @@ class RoutersAttach(Action):
     menu = ("Attach a network",)
     args = (
         chosen("router", _taking,
-               _no_router("takes an existing network: on these clouds a network joins a "
-                          "router only when it is created on it"), name="router"),
+               _no_router("can take another network: every network is on it already",
+                          ("attach_network", "takes an existing network: on these clouds a "
+                           "network joins a router only when it is created on it")),
+               name="router"),
         Arg("network", metavar="NETWORK", positional=True, required=True, help="the network",
             prompt="Network", pick=_attachable, show=present.describe_network,
             empty=lambda app, v: f"No network of cloud {v.router.cloud} can be attached to "
@@ -145,8 +147,11 @@ class RoutersDetach(Action):
     menu = ("Detach a network",)
     args = (
         chosen("router", _releasing,
-               _no_router("lets a network leave it: on these clouds a network leaves its "
-                          "router only when it is removed"), name="router"),
+               _no_router("has a network that can be detached (none has a network, or its "
+                          "instances use public IPs through it)",
+                          ("detach_network", "lets a network leave it: on these clouds a "
+                           "network leaves its router only when it is removed")),
+               name="router"),
         Arg("network", metavar="NETWORK", positional=True, required=True, help="the network",
             prompt="Network", pick=_attached, show=present.describe_network,
             empty=lambda app, v: f"Router {v.router.name} has no network to detach."),
@@ -159,30 +164,23 @@ class RoutersDetach(Action):
 
 
 def _gateway_routers(app: MiniCloud, v: Values) -> Sequence[Any]:
-    """To clear: routers with a gateway that their cloud's type can clear.  To set: routers
-    whose gateway can be set: none yet, or one their type can clear first (someone else's
-    router only where it can, so that Reset can take the gateway back)."""
-    def clears(router: Router) -> bool:
-        return app.clouds.features(router.cloud).clear_gateway
-
-    routers = app.routers.all()
-    if v.clear:
-        return [r for r in routers if r.gateway_network_id and clears(r)]
-    return [r for r in routers if clears(r) or (r.owned and not r.gateway_network_id)]
+    """The routers whose gateway can be cleared now, or set now (the managers say which)."""
+    return app.routers.routers_to_clear() if v.clear else app.routers.routers_for_gateway()
 
 
 def _no_gateway_router(app: MiniCloud, v: Values) -> str:
-    """The line shown when no router is offered to set or clear the gateway of."""
-    routers = app.routers.all()
+    """The line shown when no router is offered to set or clear the gateway of: why not,
+    from the managers' refusals."""
+    routers: list[Router] = app.routers.all()
+    if not routers:
+        return "No routers yet."
     if v.clear:
-        if any(r.gateway_network_id for r in routers):
-            return ("No router's gateway can be cleared: on these clouds a router keeps its "
-                    "gateway until it is removed.")
-        return "No router has a gateway."
-    if routers:
-        return ("No router's gateway can be set: on these clouds a router keeps the gateway "
-                "it was created with.")
-    return "No routers yet."
+        if not any(r.gateway_network_id for r in routers):
+            return "No router has a gateway."
+        return none_because(app, "No router's gateway can be cleared",
+                            [app.routers.clear_refusal(r) for r in routers])
+    return none_because(app, "No router can take a gateway now",
+                        [app.routers.gateway_refusal(r) for r in routers])
 
 
 class RoutersGateway(Action):
@@ -195,7 +193,7 @@ class RoutersGateway(Action):
             empty=_no_gateway_router),
         Arg("network", metavar="NETWORK", positional=True, help="an external network",
             prompt="External network", show=present.describe_network,
-            pick=lambda app, v: _externals(app, v.router.cloud),
+            pick=lambda app, v: app.routers.gateways_for(v.router),
             empty=lambda app, v: f"Cloud {v.router.cloud} has no external network.",
             when=lambda app, v: not v.clear),
         Arg("clear", switch=True, help="clear the gateway"),

@@ -65,6 +65,8 @@ class Session:
     def note(self, text: str) -> None:
         self.p.say(text)
 
+    adding_a_cloud = "in Cloud management"
+
 
 # -- questions ---------------------------------------------------------------------------------
 
@@ -170,23 +172,58 @@ def _keep_secret(session: Session, action: Action, v: Values, err: CredentialsNe
 
 
 def run_entry(session: Session, action: Action, entry: Entry) -> None:
-    """Ask, run, show.  A missing secret is asked (no echo), then the action runs again."""
+    """Ask, run, show.  A missing secret is asked (no echo), then the action runs again.  A
+    refused run of an action that allows it is offered again with the same answers."""
     v = action.values(entry.preset)
     asked: set[str] = set()
-    for attempt in (1, 2):
+    secret_asked = False
+    while True:
         try:
             ask_all(session, action, entry, v, asked)
-            if action.writes and action.path != ("clouds", "add"):
+            if action.writes and action.needs_cloud:
                 for cloud in action.clouds_touched(v):
                     session.app.sync.use(cloud)  # the menu's first use reads the cloud
             result = action.run(session, v)
         except CredentialsNeeded as err:
-            if attempt == 2:
+            if secret_asked:
                 raise
+            secret_asked = True
             _keep_secret(session, action, v, err)
+            continue
+        except MiniCloudError as err:
+            if not action.retry:
+                raise
+            session.p.say(f"Error: {one_line(err)}")
+            change_answers(session, action, v, asked)  # Cancel ends the entry
             continue
         show(session.p, result)
         return
+
+
+_AGAIN = object()
+
+
+def change_answers(session: Session, action: Action, v: Values, asked: set[str]) -> None:
+    """After a refusal: the answers given, to change one by one before trying again with
+    them all; Cancel gives up.  The type is not offered (another type asks other questions:
+    that is another entry)."""
+    app, p = session.app, session.p
+    while True:
+        answers = [a for a in action.arguments(app, v)
+                   if a.name in asked and a.prompt and a.name != "type"]
+
+        def describe(item: Any) -> str:
+            if item is _AGAIN:
+                return "Try again with these answers"
+            value = get(v, item.name)
+            shown = "(hidden)" if item.secret and value else \
+                "-" if value is None else item.show(app, value) if item.pick else str(value)
+            return f"Change {item.prompt}: {shown}"
+
+        choice = p.pick("Try again", [_AGAIN, *answers], describe, default=_AGAIN)
+        if not isinstance(choice, Arg):
+            return
+        setattr(v, choice.name, ask(session, choice, v))
 
 
 def report_unexpected(p: Prompter, err: BaseException) -> None:

@@ -35,10 +35,23 @@ def clouds_yaml_entries() -> list[str]:
     try:
         import openstack.config
 
-        regions = openstack.config.OpenStackConfig().get_all()
-        return list(dict.fromkeys(region.name for region in regions))
+        config = openstack.config.OpenStackConfig()
+        names = config.get_cloud_names()
     except Exception:  # noqa: BLE001 - a broken clouds.yaml just means "no entries"
         return []
+    usable = []
+    for name in names:
+        # Loaded one by one: get_all() logs a traceback at ERROR for an entry it cannot
+        # load (no auth_url...); such an entry is one warning line here, and not offered.
+        try:
+            config.get_one(name)
+        except Exception as exc:  # noqa: BLE001 - any unusable entry is skipped alike
+            said = str(exc).strip().splitlines()
+            log.warning("clouds.yaml entry %s cannot be used: %s", name,
+                        said[0] if said else type(exc).__name__)
+            continue
+        usable.append(name)
+    return list(dict.fromkeys(usable))
 
 
 def clouds_yaml_files() -> list[str]:
