@@ -216,7 +216,10 @@ class Location:
 
         if not self.is_sqlite:
             # Read committed: what a call reads after taking its cloud's lock is current.
-            server = sa.create_engine(self.node_url, pool_pre_ping=True,
+            # No pool: a Stub cloud is reached by every driver built for it (a session's, a
+            # test's, a seeder's), and pooled idle connections of drivers nobody closes would
+            # add up to the server's max_connections; a call opens one and gives it back.
+            server = sa.create_engine(self.node_url, poolclass=sa.pool.NullPool,
                                       isolation_level="READ COMMITTED")
             sa.event.listen(server, "connect", _on_connect)
             return server
