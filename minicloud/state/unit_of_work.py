@@ -147,6 +147,9 @@ class UnitOfWork:
         self.session = uuid.uuid4().hex
         # The intents this session is running (recorded, not settled yet).
         self.active: dict[str, Intent] = {}
+        # A Ctrl-C that came during a settle whose commit happened: raised once the
+        # operation's block ends, so that no undo takes back what the store now records.
+        self._interrupted_after_settle: KeyboardInterrupt | None = None
         self._renewed = 0.0
 
     # -- reading intents -----------------------------------------------------------------------
@@ -310,6 +313,9 @@ class UnitOfWork:
             elif intent.id in self.active:
                 self.drop(intent)
             raise
+        after, self._interrupted_after_settle = self._interrupted_after_settle, None
+        if after is not None:
+            raise after  # the operation is done and recorded: exit 130 all the same
 
     def settle(self, intent: Intent, puts: Iterable[Any] = (),
                deletes: Iterable[Any] = (), done: bool = False) -> None:
@@ -328,6 +334,16 @@ class UnitOfWork:
         writes.delete(intent, force=True)
         try:
             self._settle(intent, writes)
+        except KeyboardInterrupt as interrupt:
+            # Held during the commit and raised after it: when the commit happened, the
+            # cloud calls are recorded and must not be undone (the store would list what the
+            # cloud no longer has); the interruption goes on after the operation's block.
+            if self._recorded(intent):
+                self._release(intent)
+                raise
+            self.active.pop(intent.id, None)
+            self._interrupted_after_settle = interrupt
+            return
         except BaseException as err:
             self._release(intent)
             if done and isinstance(err, StoreError):
