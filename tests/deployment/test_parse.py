@@ -50,7 +50,7 @@ MISTAKES = [
      "f.yaml, line 5, clouds.A.clusters[2]: cluster 'a' listed twice"),
     ("bad name", HEAD + "    routers:\n      bad name: {}\n",
      "f.yaml, line 6, clouds.A.routers.bad name: invalid name 'bad name': use 1-64 characters: "
-     "letters, digits, '.', '_' or '-', starting with a letter or digit"),
+     "letters (of any script), digits, '.', '_' or '-', starting with a letter or digit"),
     ("unknown cluster", HEAD + "    instances:\n      vm: {image: i, flavor: f, network: n, "
      "cluster: c}\n",
      "f.yaml, line 6, clouds.A.instances.vm.cluster: no cluster 'c' in the clusters of cloud A"),
