@@ -296,15 +296,21 @@ def seed() -> None:
         name=MEMBER, password=pw[MEMBER], domain_id=domain.id, default_project_id=project.id)
     ident.assign_project_role_to_user(project, user, _role(conn, "member"))
 
-    net = conn.network.find_network("public")
-    if net is None:
+    # Two external networks: "public" for the functional scenario, and TryStack's own
+    # ("external", subnet "trystack", 8.21.28.0/24), so that the README's deployment file
+    # (examples/trystack.yaml: its router's gateway, Tower's public IP 8.21.28.30) applies here
+    # unchanged with --cloud-map.
+    for name, physnet, subnet, prefix in (("public", "public", "public-subnet", "203.0.113"),
+                                          ("external", "trystack", "trystack", "8.21.28")):
+        if conn.network.find_network(name) is not None:
+            continue
         net = conn.network.create_network(
-            name="public", is_router_external=True, is_shared=True,
-            provider_network_type="flat", provider_physical_network="public")
+            name=name, is_router_external=True, is_shared=True,
+            provider_network_type="flat", provider_physical_network=physnet)
         conn.network.create_subnet(
-            name="public-subnet", network_id=net.id, ip_version=4, cidr="203.0.113.0/24",
-            gateway_ip="203.0.113.1", is_dhcp_enabled=False,
-            allocation_pools=[{"start": "203.0.113.10", "end": "203.0.113.250"}])
+            name=subnet, network_id=net.id, ip_version=4, cidr=f"{prefix}.0/24",
+            gateway_ip=f"{prefix}.1", is_dhcp_enabled=False,
+            allocation_pools=[{"start": f"{prefix}.10", "end": f"{prefix}.250"}])
 
     for name, ram, vcpus, disk in (("m1.tiny", 512, 1, 1), ("m1.small", 2048, 1, 20)):
         if conn.compute.find_flavor(name) is None:
