@@ -27,7 +27,7 @@ ADD_CLOUD, UPDATE_CLOUD, ADD_CLUSTER = 0, 1, 2
 TAKE_PUBLIC_IP, REMOVE_INSTANCE, CLEAR_GATEWAY, DETACH = 3, 4, 5, 6
 REMOVE_NETWORK, REMOVE_ROUTER, REMOVE_CLUSTER = 7, 8, 9
 CREATE_ROUTER, SET_GATEWAY, CREATE_NETWORK, ATTACH = 10, 11, 12, 13
-CREATE_INSTANCE, GIVE_PUBLIC_IP = 14, 15
+CREATE_INSTANCE, CHANGE_GROUPS, GIVE_PUBLIC_IP = 14, 15, 16
 
 KIND_ORDER = {"cloud": 0, "cluster": 1, "router": 2, "network": 3, "instance": 4}
 
@@ -387,26 +387,31 @@ class _Differ:
                          *self._create(instance))
                 continue
             differences = self._differences(current, instance)
+            groups = self._groups(current, instance)
             if differences:
-                self.add("~", "instance", name,
-                         f"instance {name}: {', '.join(differences)} (replaced)",
+                self.add("~", "instance", name, f"instance {name}: "
+                         f"{', '.join(differences + groups[:1])} (replaced)",
                          self.step(REMOVE_INSTANCE, "remove_instance", name),
                          *self._create(instance))
                 continue
+            texts, steps = groups[:1], [
+                *(self.step(CHANGE_GROUPS, "add_group", name, group=g)
+                  for g in instance.security_groups if g not in current.security_groups),
+                *(self.step(CHANGE_GROUPS, "remove_group", name, group=g)
+                  for g in current.security_groups if g not in instance.security_groups)]
             have = state.public_ip_of(current)
             want = instance.public_ip
-            if (want is None and have is None) or (want is True and have is not None) or \
-                    (isinstance(want, str) and want == have):
-                continue
-            steps = []
-            if have is not None:
-                steps.append(self.step(TAKE_PUBLIC_IP, "take_public_ip", name))
-            if want is not None:
-                steps.append(self._give_public_ip(instance,
-                                                  want if isinstance(want, str) else None))
-            shown = "any" if want is True else want or "none"
-            self.add("~", "instance", name,
-                     f"instance {name}: public IP {have or 'none'} -> {shown}", *steps)
+            if not ((want is None and have is None) or (want is True and have is not None)
+                    or (isinstance(want, str) and want == have)):
+                if have is not None:
+                    steps.append(self.step(TAKE_PUBLIC_IP, "take_public_ip", name))
+                if want is not None:
+                    steps.append(self._give_public_ip(instance,
+                                                      want if isinstance(want, str) else None))
+                shown = "any" if want is True else want or "none"
+                texts.append(f"public IP {have or 'none'} -> {shown}")
+            if texts:
+                self.add("~", "instance", name, f"instance {name}: {', '.join(texts)}", *steps)
         for name, current in sorted(state.instances.items()):
             if current.owned and name not in wanted:
                 self.add("-", "instance", name, f"instance {name}",
@@ -436,12 +441,18 @@ class _Differ:
                 found.append(f"{what} {have or 'none'} -> {want or 'none'}")
         if instance.fixed_ip is not None and current.private_ip != instance.fixed_ip:
             found.append(f"fixed IP {current.private_ip or 'none'} -> {instance.fixed_ip}")
-        if sorted(current.security_groups) != sorted(instance.security_groups):
-            found.append(f"security groups {', '.join(current.security_groups) or 'none'} -> "
-                         f"{', '.join(instance.security_groups)}")
         if not found and instance.network in self.replaced_networks:
             found.append(f"network {instance.network} replaced")
         return found
+
+    @staticmethod
+    def _groups(current: Instance, instance: InstanceSpec) -> list[str]:
+        """The change of security groups, if any: made in place (a server keeps running
+        while its groups change), unless the instance is replaced anyway."""
+        if sorted(current.security_groups) == sorted(instance.security_groups):
+            return []
+        return [f"security groups {', '.join(current.security_groups) or 'none'} -> "
+                f"{', '.join(instance.security_groups)}"]
 
 
 def _same_net(have: str | None, want: str) -> bool:

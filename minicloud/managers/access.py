@@ -312,6 +312,28 @@ class AccessManager(Manager):
             self.work.settle(intent, puts=[*puts, server, *recorded], deletes=cancelled)
         return self.by_id(INSTANCE, instance.cloud, instance.id)
 
+    def remove_security_group(self, instance: Instance, name: str) -> Instance:
+        """Take one security group off the instance (Reset gives it back to an instance
+        MiniCloud did not create)."""
+        if name not in instance.security_groups:
+            return instance
+        self.require(instance.cloud, "security_groups", "change an instance's security groups")
+        group = self.find("security_group", name, instance.cloud)
+        change = None if instance.owned else Change.of(instance.cloud, "server_group_removed",
+                                                       instance.id, detail=name)
+        intent = self.work.begin(instance.cloud, f"remove security group {name} from "
+                                 f"{instance.name}", changes=[change] if change else [],
+                                 requires=[("instance", instance.id),
+                                           ("security_group", group.id)])
+        driver = self.driver(instance.cloud)
+        with self.work.running(intent), Undo() as undo:
+            server = driver.remove_server_security_group(instance.id, group.id)
+            undo.push(f"{name} back on instance {instance.name}",
+                      partial(driver.add_server_security_group, instance.id, group.id))
+            recorded, cancelled = self.record(change) if change else ([], [])
+            self.work.settle(intent, puts=[server, *recorded], deletes=cancelled)
+        return self.by_id(INSTANCE, instance.cloud, instance.id)
+
     def asks_public_ip(self, instance: Instance) -> bool:
         """Whether connect would give the instance a public IP, and its cloud's type lets
         the user name the address (a front end then asks which; empty: any free one)."""

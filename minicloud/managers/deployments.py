@@ -278,6 +278,11 @@ class DeploymentManager(Manager):
                                              security_group=groups[0], fixed_ip=a["fixed_ip"])
             for group in groups[1:]:
                 instance = self.instances.add_security_group(instance, group)
+        elif do == "add_group":
+            self.instances.add_security_group(self._mine("instance", cloud, name), a["group"])
+        elif do == "remove_group":
+            self.instances.remove_security_group(self._mine("instance", cloud, name),
+                                                 a["group"])
         elif do == "remove_instance":
             self.instances.remove(self._mine("instance", cloud, name))
         elif do == "give_public_ip":

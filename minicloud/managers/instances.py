@@ -300,6 +300,9 @@ class InstanceManager(Manager):
     def add_security_group(self, instance: Instance, name: str) -> Instance:
         return self.access.add_security_group(instance, name)
 
+    def remove_security_group(self, instance: Instance, name: str) -> Instance:
+        return self.access.remove_security_group(instance, name)
+
     def connect_refusal(self, instance: Instance) -> ValidationError | None:
         return self.access.connect_refusal(instance)
 

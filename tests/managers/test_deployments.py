@@ -176,9 +176,20 @@ CHANGES: list[tuple[str, list[Callable[[dict[str, Any]], None]], list[str]]] = [
      ["~ instance vm2: cluster none -> B (replaced)"]),
     ("change a fixed IP", [_change("instances.vm1.fixed_ip", "10.1.0.11")],
      ["~ instance vm1: fixed IP 10.1.0.10 -> 10.1.0.11 (replaced)"]),
-    ("change security groups", [_change("instances.vm2.security_groups",
-                                        ["default", "public_ssh"])],
-     ["~ instance vm2: security groups default -> default, public_ssh (replaced)"]),
+    ("add a security group", [_change("instances.vm2.security_groups",
+                                      ["default", "public_ssh"])],
+     ["~ instance vm2: security groups default -> default, public_ssh"]),
+    ("swap security groups", [_change("instances.vm2.security_groups", ["public_ssh"])],
+     ["~ instance vm2: security groups default -> public_ssh"]),
+    ("security groups and the public IP at once",
+     [_change("instances.vm1.security_groups", ["public_ssh"]),
+      _change("instances.vm1.public_ip", None)],
+     ["~ instance vm1: security groups default -> public_ssh, public IP ADDRESS -> none"]),
+    ("security groups of an instance replaced anyway",
+     [_change("instances.vm2.security_groups", ["public_ssh"]),
+      _change("instances.vm2.flavor", "m1.small")],
+     ["~ instance vm2: flavor m1.tiny -> m1.small, security groups default -> public_ssh "
+      "(replaced)"]),
     ("take a public IP away", [_change("instances.vm1.public_ip", None)],
      ["~ instance vm1: public IP ADDRESS -> none"]),
     ("ask for another public IP", [_change("instances.vm1.public_ip", "203.0.113.50")],
@@ -220,9 +231,15 @@ def test_each_kind_of_change_is_planned_and_applied(
     lines = plan_lines(app, wanted)
     assert (fake.request_count if fake is not None else 0) == before  # plan reads the store
     assert lines == [line.replace("ADDRESS", address) for line in expected]
+    ids = {i.name: i.id for i in app.inventory.cache.all("instance", CLOUD)}
     done = apply(app, wanted)
     assert sorted(done) == sorted(lines)
     as_applied(app, wanted)
+    # An instance changed but not replaced is the same server.
+    for line in lines:
+        if line.startswith("~ instance ") and not line.endswith("(replaced)"):
+            name = line.split()[2].rstrip(":")
+            assert app.instances.find("instance", name, CLOUD).id == ids[name], line
 
 
 def test_plan_and_apply_of_an_unchanged_file_make_no_request(

@@ -206,3 +206,32 @@ def test_assign_requested_address(lab) -> None:
     assert lab.instances.assign_public_ip(lab.instances.all()[0]) == fip
     with pytest.raises(ValidationError, match="has public IP"):
         lab.instances.assign_public_ip(lab.instances.all()[0], "203.0.113.78")
+
+
+def test_security_groups_change_in_place_and_reset_gives_back_what_was_removed(
+        lab, fresh_driver) -> None:
+    """A group added and one removed keep the server; on a server MiniCloud did not create,
+    Reset takes the added group off and gives the removed one back."""
+    from minicloud.drivers.base import ServerSpec
+
+    vm = create(lab, "vm")
+    vm = lab.instances.add_security_group(vm, "public_ssh")
+    vm = lab.instances.remove_security_group(vm, "default")
+    assert vm.security_groups == ["public_ssh"]
+    assert lab.instances.remove_security_group(vm, "default") == vm  # not there: nothing
+    assert {s.name: s.security_groups for s in fresh_driver(lab).list_servers()}["vm"] == [
+        "public_ssh"]
+    driver = lab.make_driver_for(lab.clouds.get(CLOUD))
+    network = driver.seed_network("theirs", "10.50.0.0/24")
+    server = driver.seed_server(ServerSpec("theirs", "image-cirros", "flavor-m1.tiny",
+                                           network.id))
+    driver.get_server(server.id)  # settles BUILD
+    driver.close()
+    lab.sync.refresh()
+    theirs = lab.instances.find("instance", "theirs", CLOUD)
+    theirs = lab.instances.add_security_group(theirs, "public_ssh")
+    theirs = lab.instances.remove_security_group(theirs, "default")
+    assert theirs.security_groups == ["public_ssh"]
+    assert lab.resetter.reset().failures == []
+    servers = {s.name: s for s in fresh_driver(lab).list_servers()}
+    assert "vm" not in servers and servers["theirs"].security_groups == ["default"]
