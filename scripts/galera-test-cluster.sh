@@ -25,8 +25,8 @@
 #   export MINICLOUD_GALERA_PROXY_URL='URL'         (the store through HAProxy)
 #   export MINICLOUD_GALERA_DIR='DIR'               (for the node commands above)
 #
-# Ports (loopback only), from MINICLOUD_GALERA_PORT=BASE (default 4400; never 3307, CI's
-# single server): HAProxy BASE, node N's SQL BASE+N, its group communication BASE+10+N, its
+# Ports (loopback only), from MINICLOUD_GALERA_PORT=BASE at `start` (default 4400; never 3307,
+# CI's single server; the other commands take it from DIR): HAProxy BASE, node N's SQL BASE+N, its group communication BASE+10+N, its
 # incremental state transfer BASE+20+N, its rsync state transfer BASE+30+N.
 #
 # HAProxy sends every client to node 1 while it is healthy, else to node 2, else node 3 (one
@@ -402,6 +402,15 @@ rejoin_node() {
 
 [ $# -ge 2 ] || usage
 DIR="$2"
+# The ports are the cluster's: `start` records its base in DIR, and every later command on that
+# DIR uses it, whatever MINICLOUD_GALERA_PORT says then (a node restarted on other ports could
+# never rejoin the others).
+if [ "$1" = start ]; then
+    mkdir -p "$DIR"
+    echo "$BASE" > "$DIR/base-port"
+elif [ -f "$DIR/base-port" ]; then
+    BASE="$(cat "$DIR/base-port")"
+fi
 case "$1" in
     start) [ $# -eq 2 ] || usage; start ;;
     stop) [ $# -eq 2 ] || usage; stop ;;

@@ -193,6 +193,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     compileall.compile_dir(Path(__file__).resolve().parents[1] / "minicloud", quiet=1)
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from tests.scheduling import make_scheduler
+
+    return make_scheduler(config, log)
+
+
 # -- volume --------------------------------------------------------------------------------------
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -14,10 +14,10 @@ from tests.functional.harness import Env, clean_leftovers, public_key, sdk
 
 @pytest.fixture(autouse=True)
 def _one_at_a_time(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """One OpenStack for every case: under pytest-xdist the cases may land on several
-    workers, so each holds a lock (a file beside the workers' temporary folders) while it runs.
-    (xdist_group with --dist loadgroup would say the same, but pytest 9.2 no longer honours
-    it: pytest-dev/pytest-xdist#1386.)"""
+    """One OpenStack for every case: each holds a lock (a file beside the workers' temporary
+    folders) while it runs.  The suite's scheduler gives these cases to one worker anyway
+    (tests/scheduling.py); the lock keeps any other way of running them (another --dist, two
+    runs at once) correct."""
     import fcntl
 
     shared = tmp_path_factory.getbasetemp().parent
