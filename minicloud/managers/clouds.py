@@ -65,12 +65,6 @@ class CloudManager(Manager):
         """The name of a cloud to add: valid and free (asked as soon as it is typed)."""
         check_name(name, "cloud name")
         self.early(Claims.name("cloud", name), name)
-        # One cloud name is one cloud, whatever its case: TryStack and trystack would be two
-        # clouds a user cannot tell apart in a list or a command.
-        same = next((c.name for c in self.all() if c.name.casefold() == name.casefold()), None)
-        if same is not None:
-            raise ValidationError(f"cloud name {name!r} is cloud {same}'s: cloud names differ "
-                                  "by more than case")
         return name
 
     def add(self, name: str, type_name: str, location: str = "",

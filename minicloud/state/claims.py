@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..model.codec import from_dict
 from ..model.errors import InUseError, NotFoundError, ValidationError
-from ..model.kinds import INSTANCE, KINDS, NETWORK, PUBLIC_IP, Kind, kind_name, label
+from ..model.kinds import CLOUD, INSTANCE, KINDS, NETWORK, PUBLIC_IP, Kind, kind_name, label
 from ..model.validation import check_no_overlap
 from .table import record_key
 
@@ -51,6 +51,8 @@ class Rows(Protocol):
 
     def holding(self, kind: Kind[T], key: str, value: str) -> list[T]: ...
 
+    def cloud_names(self) -> list[str]: ...
+
 
 class CacheRows:
     """The session's copy (the early refusal at the question): read as the cache reads."""
@@ -70,6 +72,9 @@ class CacheRows:
 
     def holding(self, kind: Kind[T], key: str, value: str) -> list[T]:
         return self.cache.holding(kind, self.cloud, key, value)
+
+    def cloud_names(self) -> list[str]:
+        return [c.name for c in self.cache.all(CLOUD)]
 
 
 class StoreRows:
@@ -92,6 +97,9 @@ class StoreRows:
             obj.version = version
             objs.append(obj)
         return objs
+
+    def cloud_names(self) -> list[str]:
+        return [c.name for c in self._objects(CLOUD.name, self.store.kind(CLOUD.name).rows())]
 
     def named(self, kind: Kind[Any] | str, name: str) -> list[Any]:
         kind = kind_name(kind)
@@ -152,9 +160,19 @@ class Name(Claim):
         if rows.named(self.kind, self.name):
             raise ValidationError(f"{a_label(self.kind)} named {self.name!r} exists "
                                   f"already{where}")
-        if self.text in _taken(pending):
+        # A cloud's name is one cloud whatever its case (TryStack and trystack would be two
+        # clouds nobody can tell apart in a list or a command): pending adds are the whole
+        # store's for a cloud (the unit of work passes them).
+        fold = str.casefold if self.kind == "cloud" else str
+        if fold(self.text) in {fold(t) for t in _taken(pending)}:
             raise ValidationError(f"{a_label(self.kind)} named {self.name!r} is being created"
                                   f"{where} by another session; try again in a moment")
+        if self.kind == "cloud":
+            same = next((n for n in rows.cloud_names()
+                         if n.casefold() == self.name.casefold()), None)
+            if same is not None:
+                raise ValidationError(f"cloud name {self.name!r} is cloud {same}'s: cloud "
+                                      "names differ by more than case")
 
 
 @dataclass(frozen=True)

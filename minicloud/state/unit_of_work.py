@@ -233,7 +233,8 @@ class UnitOfWork:
             if mine is not None:  # an earlier run's commit happened after all
                 return mine
             rows = StoreRows(store, cloud)
-            pending = self._others(self._pending(cloud))
+            # A new cloud's name is checked against every add pending in the store.
+            pending = self._others(self._pending(None if new_cloud else cloud))
             if not new_cloud:
                 self._check_cloud(rows, incarnation, pending)
             self._check_store()

@@ -315,3 +315,29 @@ def test_the_unit_of_work_is_handed_its_settler_when_it_is_built(app: Any) -> No
     work = app.session.work
     assert work.settler is not None  # given to its constructor by the composition root
     assert not hasattr(work, "reconcile")
+
+
+def test_two_adds_of_one_cloud_name_in_two_cases_at_once_make_one_cloud(
+        app: Any, reopen: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``clouds add Edge`` and ``clouds add edge`` at once: the second is refused under the
+    store's lock while the first is still mid-way (its intent recorded, its cloud not yet
+    written), not only by the session's copy."""
+    other = reopen(app)
+    real = StubDriver.snapshot
+    said: list[str] = []
+
+    def snapshot_while_another_adds(self: StubDriver) -> Any:
+        with pytest.raises(MiniCloudError) as refused:
+            other.clouds.add("edge", "stub")
+        said.append(str(refused.value))
+        return real(self)
+
+    monkeypatch.setattr(StubDriver, "snapshot", snapshot_while_another_adds)
+    app.clouds.add("Edge", "stub")
+    monkeypatch.undo()
+    assert said == ["a cloud named 'edge' is being created by another session; try again in a "
+                    "moment"]
+    with pytest.raises(MiniCloudError, match="'EDGE' is cloud Edge's: cloud names differ by "
+                                             "more than case"):
+        reopen(app).clouds.add("EDGE", "stub")
+    assert [c.name for c in reopen(app).clouds.all()] == ["Edge"]
