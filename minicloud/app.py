@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from .config import Config
 from .drivers.base import Driver
+from .managers.access import AccessManager
 from .managers.clouds import CloudManager
 from .managers.clusters import ClusterManager
 from .managers.deployments import DeploymentManager
@@ -47,10 +48,12 @@ class MiniCloud:
         self.routers = RouterManager(self.session)
         self.networks = NetworkManager(self.session)
         self.instances = InstanceManager(self.session, self.networks)
+        # Reaching an instance: public IPs, security groups, the SSH session.
+        self.access = AccessManager(self.session, self.networks)
         self.topology = Topology(self.session)
         self.deployments = DeploymentManager(self.session, self.clouds, self.clusters,
                                              self.routers, self.networks, self.instances,
-                                             self.sync)
+                                             self.access, self.sync)
 
     # Shortcuts for tests and benchmarks, which look under the managers on purpose.
     @property

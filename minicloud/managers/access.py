@@ -352,6 +352,11 @@ class AccessManager(Manager):
                                   "gateway")
         return route[1], route[0]
 
+    def connectable(self) -> list[Instance]:
+        """The instances ``connect`` applies to now."""
+        return [i for i in sorted(self.cache.all(INSTANCE), key=lambda i: (i.name, i.cloud))
+                if self.connect_refusal(i) is None]
+
     def connect_refusal(self, instance: Instance) -> ValidationError | None:
         """Why ``connect`` would refuse the instance now, or None."""
         if instance.status == State.SHUTOFF:

@@ -27,6 +27,7 @@ from ..state.claims import Claims, Held
 from .base import Manager
 
 if TYPE_CHECKING:
+    from .access import AccessManager
     from .clouds import CloudManager
     from .clusters import ClusterManager
     from .instances import InstanceManager
@@ -64,7 +65,8 @@ class StalePlan(MiniCloudError):
 class DeploymentManager(Manager):
     def __init__(self, session: Session, clouds: CloudManager, clusters: ClusterManager,
                  routers: RouterManager, networks: NetworkManager,
-                 instances: InstanceManager, sync: Synchronizer) -> None:
+                 instances: InstanceManager, access: AccessManager, sync: Synchronizer
+                 ) -> None:
         super().__init__(session)
         self.clouds = clouds
         self.clusters = clusters
@@ -72,6 +74,7 @@ class DeploymentManager(Manager):
         self.routers = routers
         self.networks = networks
         self.instances = instances
+        self.access = access
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -277,17 +280,17 @@ class DeploymentManager(Manager):
                                              network, cluster=a["cluster"],
                                              security_group=groups[0], fixed_ip=a["fixed_ip"])
             for group in groups[1:]:
-                instance = self.instances.add_security_group(instance, group)
+                instance = self.access.add_security_group(instance, group)
         elif do == "add_group":
-            self.instances.add_security_group(self._mine("instance", cloud, name), a["group"])
+            self.access.add_security_group(self._mine("instance", cloud, name), a["group"])
         elif do == "remove_group":
-            self.instances.remove_security_group(self._mine("instance", cloud, name),
+            self.access.remove_security_group(self._mine("instance", cloud, name),
                                                  a["group"])
         elif do == "remove_instance":
             self.instances.remove(self._mine("instance", cloud, name))
         elif do == "give_public_ip":
-            self.instances.assign_public_ip(self._mine("instance", cloud, name), a["address"])
+            self.access.assign_public_ip(self._mine("instance", cloud, name), a["address"])
         elif do == "take_public_ip":
-            self.instances.take_back_public_ip(self._mine("instance", cloud, name))
+            self.access.take_back_public_ip(self._mine("instance", cloud, name))
         else:  # pragma: no cover - diff.py and this table are written together
             raise AssertionError(f"unknown step {do}")

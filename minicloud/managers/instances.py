@@ -29,13 +29,11 @@ from ..model.objects import (
     Cloud,
     Instance,
     Network,
-    PublicIP,
     SecurityGroup,
     State,
 )
 from ..state.cache import clone
 from ..state.claims import Claims
-from .access import AccessManager, ConnectPlan
 from .base import Manager, Undo, log
 from .groups import public_ssh
 
@@ -43,14 +41,13 @@ if TYPE_CHECKING:
     from .networks import NetworkManager
     from .session import Session
 
-__all__ = ["ConnectPlan", "InstanceManager"]
+__all__ = ["InstanceManager"]
 
 
 class InstanceManager(Manager):
     def __init__(self, session: Session, networks: NetworkManager):
         super().__init__(session)
         self.networks = networks
-        self.access = AccessManager(session, networks)
 
     def all(self, cloud: str | None = None) -> list[Instance]:
         return sorted(self.cache.all(INSTANCE, self.known(cloud)),
@@ -59,9 +56,6 @@ class InstanceManager(Manager):
     def security_groups(self, cloud: str | None = None) -> list[SecurityGroup]:
         return sorted(self.cache.all(SECURITY_GROUP, self.known(cloud)),
                       key=lambda g: (g.name, g.cloud))
-
-    def public_ip_of(self, instance: Instance) -> PublicIP | None:
-        return self.access.public_ip_of(instance)
 
     def network_names(self, instance: Instance) -> list[str]:
         names = []
@@ -285,43 +279,3 @@ class InstanceManager(Manager):
         for fip in fips:
             if fip.owned:  # an IP MiniCloud allocated goes back to the cloud
                 self.networks.release(self.by_id(PUBLIC_IP, fip.cloud, fip.id))
-
-    # -- reaching an instance ------------------------------------------------------------------
-
-    def gateway_network(self, instance: Instance) -> Network | None:
-        return self.access.gateway_network(instance)
-
-    def assign_public_ip(self, instance: Instance, address: str | None = None) -> PublicIP:
-        return self.access.assign_public_ip(instance, address)
-
-    def take_back_public_ip(self, instance: Instance) -> None:
-        self.access.take_back_public_ip(instance)
-
-    def add_security_group(self, instance: Instance, name: str) -> Instance:
-        return self.access.add_security_group(instance, name)
-
-    def remove_security_group(self, instance: Instance, name: str) -> Instance:
-        return self.access.remove_security_group(instance, name)
-
-    def connect_refusal(self, instance: Instance) -> ValidationError | None:
-        return self.access.connect_refusal(instance)
-
-    def asks_public_ip(self, instance: Instance) -> bool:
-        return self.access.asks_public_ip(instance)
-
-    def check_public_ip(self, instance: Instance, address: str) -> str:
-        return self.access.check_public_ip(instance, address)
-
-    def connectable(self) -> list[Instance]:
-        """The instances ``connect`` applies to now."""
-        return [i for i in self.all() if self.connect_refusal(i) is None]
-
-    def connect(self, instance: Instance, user: str | None = None,
-                address: str | None = None) -> ConnectPlan:
-        return self.access.connect(instance, user, address)
-
-    def login_user(self, instance: Instance) -> str | None:
-        return self.access.login_user(instance)
-
-    def asks_login_user(self, instance: Instance) -> bool:
-        return self.access.asks_login_user(instance)

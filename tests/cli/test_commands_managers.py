@@ -145,7 +145,7 @@ CASES = [
     (["instances", "stop", "Ben"], ["Instance management", "Stop", "Ben"],
      "instances", "stop"),
     (["instances", "connect", "Tower"], ["Instance management", "Connect", "Tower"],
-     "instances", "connect"),
+     "access", "connect"),
     (["reset", "--yes"], ["Reset to startup", "y"], "resetter", "reset"),
     (["export", "--output", "out.yaml"], ["Cloud management", "Export the deployment",
                                           "out.yaml"], "deployments", "export"),

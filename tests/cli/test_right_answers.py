@@ -65,7 +65,7 @@ def test_a_requested_public_ip_is_refused_not_replaced(
                     "--public-ip", address)
     assert words in line
     ben = next(i for i in demo_app.instances.all() if i.name == "Ben")
-    assert demo_app.instances.public_ip_of(ben) is None
+    assert demo_app.access.public_ip_of(ben) is None
 
 
 @pytest.mark.parametrize(("reason", "code"), [("conflict", 1), ("refused as invalid", 2)])
@@ -146,7 +146,7 @@ def test_connect_refuses_a_stopped_instance_in_one_line(
     line = _refused(demo_app, capsys, 2, "instances", "connect", "Ben")
     assert line == "minicloud: instance Ben is stopped: start it first"
     ben = next(i for i in demo_app.instances.all() if i.name == "Ben")
-    assert demo_app.instances.public_ip_of(ben) is None  # nothing was given on the way
+    assert demo_app.access.public_ip_of(ben) is None  # nothing was given on the way
 
 
 def test_connect_says_what_it_gave(demo_app: MiniCloud, capsys: pytest.CaptureFixture[str],

@@ -305,7 +305,7 @@ def test_reset_restores_other_peoples_resources(env: Env, conn: Any) -> None:
         app.networks.detach(app.networks.find("network", OUTSIDE_NET, CLOUD), corp)
         app.routers.clear_gateway(app.routers.find("router", OUTSIDE_ROUTER, CLOUD))
         theirs = app.instances.find("instance", OUTSIDE_VM, CLOUD)
-        plan = app.instances.connect(theirs)  # no route out now: the private address
+        plan = app.access.connect(theirs)  # no route out now: the private address
         assert PUBLIC_SSH in plan.instance.security_groups
         app.instances.stop(app.instances.find("instance", OUTSIDE_VM, CLOUD))
         changed = outside_state(conn, outside, router.id)

@@ -207,12 +207,12 @@ def make_changes(app) -> None:
     app.routers.create(CLOUD, "own", gateway="public")
     app.networks.create(CLOUD, "mine3", "10.62.0.0/24", router="own")
     web = app.instances.create(CLOUD, "web", "cirros", "m1.tiny", "mine", cluster="C")
-    fip = app.instances.assign_public_ip(web)
+    fip = app.access.assign_public_ip(web)
     assert fip.name == "203.0.113.77" and not fip.owned  # the pre-existing free IP, reused
     db = app.instances.create(CLOUD, "db", "cirros", "m1.tiny", "mine3",
                               security_group="public_ssh")
-    assert app.instances.assign_public_ip(db).owned  # none free: allocated
-    app.instances.connect(app.instances.create(CLOUD, "app", "ubuntu", "m1.small", "mine2"))
+    assert app.access.assign_public_ip(db).owned  # none free: allocated
+    app.access.connect(app.instances.create(CLOUD, "app", "ubuntu", "m1.small", "mine2"))
     # a key pair of MiniCloud's (Stub clouds get none on instance create): a sync does not
     # read key pairs (they cost a request and matter only to create and reset); reset lists them
     app.driver(CLOUD).create_keypair("minicloud-me", "ssh-ed25519 A")

@@ -198,7 +198,7 @@ def test_a_mixed_deployment_in_one_tree_and_one_reset(tmp_path: Path) -> None:
             app.networks.create(cloud, f"{cloud}net", "10.20.0.0/24", router=f"{cloud}router")
             app.networks.create(cloud, f"{cloud}alone", "10.21.0.0/24")
             vm = app.instances.create(cloud, f"{cloud}vm", "cirros", "m1.tiny", f"{cloud}net")
-            app.instances.assign_public_ip(vm)
+            app.access.assign_public_ip(vm)
         lines = render(app.topology.deployment())
         for cloud in ("cs1", "os1", "st1"):
             assert any(line.endswith(f"Cloud: {cloud}") for line in lines), lines

@@ -57,8 +57,8 @@ def test_a_session_that_planned_from_an_older_copy_takes_the_next_address(
     other = reopen(cloud_app)
     vm1 = other.instances.find("instance", "vm1", CLOUD)
     assert FREE in {f.name for f in other.networks.public_ips(CLOUD) if not f.instance_id}
-    cloud_app.instances.connect(cloud_app.instances.find("instance", "vm0", CLOUD))
-    plan = other.instances.connect(vm1)  # its copy still says FREE is free
+    cloud_app.access.connect(cloud_app.instances.find("instance", "vm0", CLOUD))
+    plan = other.access.connect(vm1)  # its copy still says FREE is free
     assert plan.gave_public_ip and plan.address != FREE
     assert _addresses(other) == {"vm0": FREE, "vm1": plan.address}
 
@@ -72,8 +72,8 @@ def test_a_session_that_comes_while_another_takes_the_address_takes_the_next(
     plans: list[Any] = []
     # The first has its intent on FREE when the second begins.
     _when(cloud_app, monkeypatch, "associate_public_ip",
-          lambda: plans.append(other.instances.connect(vm1)))
-    first = cloud_app.instances.connect(cloud_app.instances.find("instance", "vm0", CLOUD))
+          lambda: plans.append(other.access.connect(vm1)))
+    first = cloud_app.access.connect(cloud_app.instances.find("instance", "vm0", CLOUD))
     assert first.address == FREE and plans and plans[0].address != FREE
     assert _addresses(cloud_app) == {"vm0": FREE, "vm1": plans[0].address}
 
@@ -88,13 +88,13 @@ def test_a_session_waits_while_another_makes_public_ssh(
 
     def second() -> None:
         try:
-            done.append(other.instances.connect(vm1))
+            done.append(other.access.connect(vm1))
         except Exception as err:  # noqa: BLE001 - said by the assertion below
             done.append(err)
 
     racer = threading.Thread(target=second)
     _when(cloud_app, monkeypatch, "create_security_group", racer.start)
-    first = cloud_app.instances.connect(cloud_app.instances.find("instance", "vm0", CLOUD))
+    first = cloud_app.access.connect(cloud_app.instances.find("instance", "vm0", CLOUD))
     racer.join(timeout=60)
     assert len(done) == 1 and not isinstance(done[0], Exception), done
     assert first.opened_ssh and done[0].opened_ssh

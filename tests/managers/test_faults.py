@@ -51,7 +51,7 @@ def with_public_ssh(app) -> None:
 
 def with_owned_ip(app) -> None:
     with_instance(app)
-    app.instances.assign_public_ip(find(app, "instance", "vm"))
+    app.access.assign_public_ip(find(app, "instance", "vm"))
 
 
 def with_foreign_ip_associated(app) -> None:
@@ -59,7 +59,7 @@ def with_foreign_ip_associated(app) -> None:
     external = app.routers.find("network", "public")
     app.driver(CLOUD).seed_public_ip(external.id, "203.0.113.60")
     app.sync.refresh()
-    fip = app.instances.assign_public_ip(find(app, "instance", "vm"))
+    fip = app.access.assign_public_ip(find(app, "instance", "vm"))
     assert not fip.owned
 
 
@@ -336,7 +336,7 @@ def test_reset_keeps_what_existed_and_undoes_a_connect(app, fresh_driver) -> Non
 
     app.networks.create(CLOUD, "mine", "10.70.0.0/24", router="corp")
     vm = app.instances.create(CLOUD, "vm", "cirros", "m1.tiny", "mine")
-    plan = app.instances.connect(vm)
+    plan = app.access.connect(vm)
     assert plan.address == "203.0.113.99"  # the free foreign IP, reused, not allocated
     during = fresh_driver(app).snapshot()
     assert [(f.name, f.instance_id) for f in during.public_ips] == [("203.0.113.99", vm.id)]

@@ -36,7 +36,7 @@ def test_connect_to_a_foreign_server_is_undone(lab: tuple[Any, dict[str, Any]]) 
     app, _ = lab
     before = picture(app, CLOUD)
     legacy = app.instances.find("instance", "legacy", CLOUD)
-    plan = app.instances.connect(legacy)
+    plan = app.access.connect(legacy)
     assert PUBLIC_SSH in plan.instance.security_groups
     assert plan.address.startswith("203.0.113.")  # the foreign router routes it out
     _reset_leaves_it_as_before(app, before)
@@ -174,7 +174,7 @@ def test_a_foreign_server_stopped_while_it_was_building_runs_again_after_reset(
     driver.close()
     app.sync.refresh()
     before = picture(app, CLOUD)
-    plan = app.instances.connect(app.instances.find("instance", "young", CLOUD))
+    plan = app.access.connect(app.instances.find("instance", "young", CLOUD))
     assert plan.instance.status == State.BUILD  # what the cloud said when it was connected
     app.instances.stop(app.instances.find("instance", "young", CLOUD))
     assert [c.detail for c in app.inventory.cache.all("change") if c.name == "power"] == \

@@ -101,7 +101,7 @@ def test_power_actions(lab, fresh_driver, reopen) -> None:
 
 def test_remove_releases_an_allocated_ip(lab, fresh_driver, reopen) -> None:
     vm = create(lab, "vm")
-    assert lab.instances.assign_public_ip(vm).owned
+    assert lab.access.assign_public_ip(vm).owned
     lab.instances.remove(lab.instances.all()[0])
     snap = fresh_driver(lab).snapshot()
     assert snap.instances == [] and snap.public_ips == []
@@ -114,7 +114,7 @@ def test_remove_gives_back_a_foreign_ip(lab, fresh_driver, reopen) -> None:
     lab.driver(CLOUD).seed_public_ip(external.id, "203.0.113.99")
     lab.sync.refresh()
     vm = create(lab, "vm")
-    fip = lab.instances.assign_public_ip(vm)
+    fip = lab.access.assign_public_ip(vm)
     assert (fip.name, fip.owned) == ("203.0.113.99", False)
     assert [c.name for c in lab.inventory.cache.all("change")] == ["association"]
     lab.instances.remove(lab.instances.all()[0])
@@ -138,13 +138,13 @@ def test_remove_foreign_instance_refused(lab, fresh_driver) -> None:
 
 def test_connect_reuses_a_free_public_ip(lab, fresh_driver) -> None:
     first = create(lab, "first")
-    fip = lab.instances.assign_public_ip(first)
+    fip = lab.access.assign_public_ip(first)
     lab.instances.remove(lab.instances.all()[0])  # releases it: allocate another free one
     external = lab.routers.find("network", "public")
     free = lab.driver(CLOUD).allocate_public_ip(external.id, "203.0.113.40")
     lab.sync.refresh()
     vm = create(lab, "vm")
-    plan = lab.instances.connect(vm)
+    plan = lab.access.connect(vm)
     assert plan.address == "203.0.113.40" and fip.name != plan.address
     assert [f.id for f in fresh_driver(lab).list_public_ips()] == [free.id]  # none allocated
     assert plan.command == ["ssh", "cirros@203.0.113.40"]
@@ -153,21 +153,21 @@ def test_connect_reuses_a_free_public_ip(lab, fresh_driver) -> None:
 
 def test_connect_allocates_when_none_is_free(lab, fresh_driver, reopen) -> None:
     vm = create(lab, "vm")
-    plan = lab.instances.connect(vm)
+    plan = lab.access.connect(vm)
     (fip,) = fresh_driver(lab).list_public_ips()
     assert fip.owned and fip.instance_id == vm.id and plan.address == fip.name
     assert [f.name for f in reopen(lab).networks.public_ips()] == [fip.name]
-    again = lab.instances.connect(lab.instances.all()[0])  # a second connect reuses it
+    again = lab.access.connect(lab.instances.all()[0])  # a second connect reuses it
     assert again.address == fip.name
     assert len(fresh_driver(lab).list_public_ips()) == 1
 
 
 def test_connect_adds_public_ssh_only_when_needed(lab, fresh_driver) -> None:
     vm = create(lab, "vm")
-    plan = lab.instances.connect(vm)
+    plan = lab.access.connect(vm)
     assert plan.instance.security_groups == ["default", "public_ssh"]
     assert fresh_driver(lab).list_servers()[0].security_groups == ["default", "public_ssh"]
-    lab.instances.connect(lab.instances.all()[0])
+    lab.access.connect(lab.instances.all()[0])
     assert len(ssh_groups(fresh_driver, lab)) == 1
     # a group that already lets TCP 22 in: nothing is added
     driver = lab.driver(CLOUD)
@@ -175,7 +175,7 @@ def test_connect_adds_public_ssh_only_when_needed(lab, fresh_driver) -> None:
     driver.add_security_group_rule(web.id, SecurityRule("ingress", "tcp", 20, 30))
     lab.sync.refresh()
     other = create(lab, "other", security_group="web")
-    plan = lab.instances.connect(other)
+    plan = lab.access.connect(other)
     assert plan.instance.security_groups == ["web"]
     assert {s.name: s.security_groups for s in fresh_driver(lab).list_servers()}["other"] == [
         "web"]
@@ -183,29 +183,29 @@ def test_connect_adds_public_ssh_only_when_needed(lab, fresh_driver) -> None:
 
 def test_connect_on_a_network_with_no_route_uses_the_private_ip(lab, fresh_driver) -> None:
     vm = create(lab, "vm", network="isolated")
-    plan = lab.instances.connect(vm)
+    plan = lab.access.connect(vm)
     assert plan.address == vm.private_ip == "10.2.0.2"
     assert fresh_driver(lab).list_public_ips() == []
     assert lab.networks.public_ips() == []
     with pytest.raises(ValidationError, match="no network routed"):
-        lab.instances.assign_public_ip(vm)
+        lab.access.assign_public_ip(vm)
 
 
 def test_connect_uses_the_configured_ssh(lab) -> None:
     lab.config.ssh_command = ["myssh", "-v"]
-    plan = lab.instances.connect(create(lab, "vm", network="isolated"))
+    plan = lab.access.connect(create(lab, "vm", network="isolated"))
     assert plan.command == ["myssh", "-v", "cirros@10.2.0.2"]
-    assert lab.instances.connect(lab.instances.all()[0], user="root").command[-1] == \
+    assert lab.access.connect(lab.instances.all()[0], user="root").command[-1] == \
         "root@10.2.0.2"
 
 
 def test_assign_requested_address(lab) -> None:
     vm = create(lab, "vm")
-    fip = lab.instances.assign_public_ip(vm, "203.0.113.77")
+    fip = lab.access.assign_public_ip(vm, "203.0.113.77")
     assert fip.name == "203.0.113.77"
-    assert lab.instances.assign_public_ip(lab.instances.all()[0]) == fip
+    assert lab.access.assign_public_ip(lab.instances.all()[0]) == fip
     with pytest.raises(ValidationError, match="has public IP"):
-        lab.instances.assign_public_ip(lab.instances.all()[0], "203.0.113.78")
+        lab.access.assign_public_ip(lab.instances.all()[0], "203.0.113.78")
 
 
 def test_security_groups_change_in_place_and_reset_gives_back_what_was_removed(
@@ -215,10 +215,10 @@ def test_security_groups_change_in_place_and_reset_gives_back_what_was_removed(
     from minicloud.drivers.base import ServerSpec
 
     vm = create(lab, "vm")
-    vm = lab.instances.add_security_group(vm, "public_ssh")
-    vm = lab.instances.remove_security_group(vm, "default")
+    vm = lab.access.add_security_group(vm, "public_ssh")
+    vm = lab.access.remove_security_group(vm, "default")
     assert vm.security_groups == ["public_ssh"]
-    assert lab.instances.remove_security_group(vm, "default") == vm  # not there: nothing
+    assert lab.access.remove_security_group(vm, "default") == vm  # not there: nothing
     assert {s.name: s.security_groups for s in fresh_driver(lab).list_servers()}["vm"] == [
         "public_ssh"]
     driver = lab.make_driver_for(lab.clouds.get(CLOUD))
@@ -229,8 +229,8 @@ def test_security_groups_change_in_place_and_reset_gives_back_what_was_removed(
     driver.close()
     lab.sync.refresh()
     theirs = lab.instances.find("instance", "theirs", CLOUD)
-    theirs = lab.instances.add_security_group(theirs, "public_ssh")
-    theirs = lab.instances.remove_security_group(theirs, "default")
+    theirs = lab.access.add_security_group(theirs, "public_ssh")
+    theirs = lab.access.remove_security_group(theirs, "default")
     assert theirs.security_groups == ["public_ssh"]
     assert lab.resetter.reset().failures == []
     servers = {s.name: s for s in fresh_driver(lab).list_servers()}

@@ -130,7 +130,7 @@ def test_detach_refused_while_public_ips_use_it(cloud_app) -> None:
     router = cloud_app.routers.create(CLOUD, "r1", gateway="public")
     net = cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24", router="r1")
     vm = cloud_app.instances.create(CLOUD, "vm", "cirros", "m1.tiny", "n1")
-    cloud_app.instances.assign_public_ip(vm)
+    cloud_app.access.assign_public_ip(vm)
     with pytest.raises(InUseError, match="vm"):
         cloud_app.networks.detach(net, cloud_app.routers.find("router", "r1"))
     assert router.id
@@ -174,7 +174,7 @@ def test_public_ips_list_and_release(cloud_app, fresh_driver) -> None:
     cloud_app.routers.create(CLOUD, "r1", gateway="public")
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24", router="r1")
     vm = cloud_app.instances.create(CLOUD, "vm", "cirros", "m1.tiny", "n1")
-    fip = cloud_app.instances.assign_public_ip(vm, "203.0.113.9")
+    fip = cloud_app.access.assign_public_ip(vm, "203.0.113.9")
     assert [f.name for f in cloud_app.networks.public_ips(CLOUD)] == ["203.0.113.9"]
     assert cloud_app.networks.find_public_ip("203.0.113.9") == fip
     with pytest.raises(NotFoundError):

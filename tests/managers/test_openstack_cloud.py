@@ -55,7 +55,7 @@ def test_a_whole_deployment_on_openstack(tmp_path: Path) -> None:
         app.networks.create("os1", "LondonNet", "10.10.2.0/24", router="gw")
         vm = app.instances.create("os1", "Tower", "cirros", "m1.tiny", "LondonNet",
                                   cluster="London", fixed_ip="10.10.2.5")
-        plan = app.instances.connect(vm)
+        plan = app.access.connect(vm)
         assert plan.runnable and plan.command[-1] == f"cirros@{plan.address}"
         fip = next(f for f in fake.floating_ips.values() if f["floating_ip_address"]
                    == plan.address)

@@ -135,7 +135,7 @@ def test_a_reset_left_unrecorded_by_a_session_that_ended_is_settled_by_the_next_
     seed_foreign(cloud_app, "Lab")
     before = picture(cloud_app, "Lab")
     legacy = cloud_app.instances.find("instance", "legacy", "Lab")
-    cloud_app.instances.connect(legacy)
+    cloud_app.access.connect(legacy)
     cloud_app.instances.stop(cloud_app.instances.find("instance", "legacy", "Lab"))
     assert len(cloud_app.inventory.cache.all("change")) == 3
     disk = FullDisk(cloud_app, monkeypatch)

@@ -80,13 +80,13 @@ OPERATIONS: dict[str, tuple[Callable[[Any], None], Callable[[Any], Any]]] = {
                                          cluster="C", security_group="public_ssh")),
     "assign public IP (allocate)": (
         with_instance,
-        lambda app: app.instances.assign_public_ip(find(app, "instance", "vm"))),
+        lambda app: app.access.assign_public_ip(find(app, "instance", "vm"))),
     "assign public IP (reuse a foreign one)": (
         with_foreign_ip,
-        lambda app: app.instances.assign_public_ip(find(app, "instance", "vm"))),
+        lambda app: app.access.assign_public_ip(find(app, "instance", "vm"))),
     "connect": (
         with_instance,
-        lambda app: app.instances.connect(find(app, "instance", "vm"))),
+        lambda app: app.access.connect(find(app, "instance", "vm"))),
     "attach network": (
         lambda app: (with_two_routers(app), app.networks.create(CLOUD, "n3", "10.3.0.0/24")),
         lambda app: app.networks.attach(find(app, "network", "n3"), find(app, "router", "r2"))),

@@ -78,7 +78,7 @@ def test_clear_gateway_refused_while_public_ips_use_it(cloud_app) -> None:
     cloud_app.routers.create(CLOUD, "r1", gateway="public")
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24", router="r1")
     vm = cloud_app.instances.create(CLOUD, "vm", "cirros", "m1.tiny", "n1")
-    cloud_app.instances.assign_public_ip(vm)
+    cloud_app.access.assign_public_ip(vm)
     with pytest.raises(InUseError, match="vm"):
         cloud_app.routers.clear_gateway(cloud_app.routers.find("router", "r1"))
     with pytest.raises(InUseError, match="vm"):

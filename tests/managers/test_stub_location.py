@@ -180,7 +180,7 @@ def test_destroy_then_add_again_gives_a_whole_cloud(cloud_app: MiniCloud, reopen
     cloud_app.networks.create("Lab", "n1", "10.1.0.0/24", router="r1")
     vm = cloud_app.instances.create("Lab", "vm", "cirros", "m1.tiny", "n1",
                                     security_group="public_ssh")
-    cloud_app.instances.assign_public_ip(vm)
+    cloud_app.access.assign_public_ip(vm)
     assert cloud_app.resetter.destroy().failures == []
     again = reopen(cloud_app)
     assert again.clouds.all() == []

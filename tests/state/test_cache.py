@@ -60,7 +60,7 @@ def test_warm_reads_make_no_driver_call(app, reopen, driver_calls) -> None:
     assert [f.name for f in fresh.clouds.flavors("TryStack")] == ["m1.tiny", "m1.small",
                                                                   "m1.medium"]
     tower = fresh.routers.find("instance", "Tower")
-    assert fresh.instances.public_ip_of(tower).name == "8.21.28.30"
+    assert fresh.access.public_ip_of(tower).name == "8.21.28.30"
     assert fresh.instances.network_names(tower) == ["LondonNet"]
     assert render_text(fresh.inventory.cache.deployment()) == tree
     assert sum(driver_calls.values()) == 0, driver_calls

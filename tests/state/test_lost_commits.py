@@ -99,7 +99,7 @@ def _base(home: Path, url: str) -> dict[str, Any]:
 
 def _instance_with_public_ip(app: MiniCloud) -> None:
     vm = app.instances.create(LAB, "vm", "cirros", "m1.tiny", "n")
-    app.instances.assign_public_ip(vm)
+    app.access.assign_public_ip(vm)
 
 
 def _reset(app: MiniCloud) -> None:
@@ -128,7 +128,7 @@ def _after(app: MiniCloud, what: str, before: dict[str, Any]) -> None:
     if what == "instance with a public IP":
         vms = [i for i in app.inventory.cache.all("instance", LAB) if i.name == "vm"]
         assert len(vms) == 1, vms
-        assert app.instances.public_ip_of(vms[0]) is not None
+        assert app.access.public_ip_of(vms[0]) is not None
         assert len(picture(app, LAB)["public_ips"]) == 1
     if what == "reset":
         assert picture(app, LAB) == before[LAB]

@@ -101,7 +101,7 @@ def _race(home: Path, urls: tuple[str, str], first: list[str], second: list[str]
 def _store_has(app: Any, kind: str, name: str) -> bool:
     if kind == "public_ip":  # the instance named has a public IP
         vm = app.instances.find("instance", name, LAB)
-        return app.instances.public_ip_of(vm) is not None
+        return app.access.public_ip_of(vm) is not None
     return name in {o.name for o in app.inventory.cache.all(kind, LAB)}
 
 

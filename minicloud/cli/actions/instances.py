@@ -31,7 +31,7 @@ from .base import (
 
 if TYPE_CHECKING:
     from ...app import MiniCloud
-    from ...managers.instances import ConnectPlan
+    from ...managers.access import ConnectPlan
     from ...model.objects import SecurityGroup
 
 
@@ -216,12 +216,12 @@ def run_ssh(ctx: Context, plan: ConnectPlan) -> Result:
 
 
 def _connectable(app: MiniCloud, v: Values) -> Sequence[Any]:
-    return app.instances.connectable()
+    return app.access.connectable()
 
 
 def _none_to_connect(app: MiniCloud, v: Values) -> str:
     return none_because(app, "No instance to connect to",
-                        [app.instances.connect_refusal(i) for i in app.instances.all()]) \
+                        [app.access.connect_refusal(i) for i in app.instances.all()]) \
         if app.instances.all() else "No instances yet."
 
 
@@ -237,18 +237,18 @@ class InstancesConnect(Action):
         # any free one, as the command does without --public-ip.
         Arg("public_ip", metavar="IP", help="use (or allocate) this public IP",
             prompt="Public IP (empty: any free one)", optional=True,
-            check=lambda app, v, text: app.instances.check_public_ip(v.name, text),
-            when=lambda app, v: app.instances.asks_public_ip(v.name)),
+            check=lambda app, v, text: app.access.check_public_ip(v.name, text),
+            when=lambda app, v: app.access.asks_public_ip(v.name)),
         # Asked only when neither the image's properties nor [ssh] user say who logs in.
         Arg("user", metavar="U", help="login user (default: from the image)",
             prompt="Login user", default="root",
             check=lambda app, v, text: check_login_user(text),
-            when=lambda app, v: app.instances.asks_login_user(v.name)),
+            when=lambda app, v: app.access.asks_login_user(v.name)),
     )
 
     def run(self, ctx: Context, v: Values) -> Result:
         inst = obj(ctx, "instance", v.name, v.cloud)
-        return run_ssh(ctx, ctx.app.instances.connect(inst, user=v.user, address=v.public_ip))
+        return run_ssh(ctx, ctx.app.access.connect(inst, user=v.user, address=v.public_ip))
 
 
 class InstancesRemove(Action):
@@ -262,7 +262,7 @@ class InstancesRemove(Action):
         inst = obj(ctx, "instance", v.name, v.cloud)
         ctx.app.instances.check_removable(inst)  # a refusal comes before the question
         # What else goes is said in the question, and again when it is done.
-        fip = ctx.app.instances.public_ip_of(inst)
+        fip = ctx.app.access.public_ip_of(inst)
         also = ""
         if fip is not None:
             also = (f", releasing its public IP {fip.name}" if fip.owned else
