@@ -19,6 +19,7 @@ from .managers.clusters import ClusterManager
 from .managers.deployments import DeploymentManager
 from .managers.instances import InstanceManager
 from .managers.networks import NetworkManager
+from .managers.public_ips import PublicIPManager
 from .managers.reconciler import Reconciler
 from .managers.recovery import Recovery
 from .managers.reset import Resetter
@@ -47,9 +48,10 @@ class MiniCloud:
         self.clusters = ClusterManager(self.session)
         self.routers = RouterManager(self.session)
         self.networks = NetworkManager(self.session)
-        self.instances = InstanceManager(self.session, self.networks)
-        # Reaching an instance: public IPs, security groups, the SSH session.
-        self.access = AccessManager(self.session, self.networks)
+        self.public_ips = PublicIPManager(self.session)
+        self.instances = InstanceManager(self.session, self.public_ips)
+        # Reaching an instance: its public IP, its security groups, the SSH session.
+        self.access = AccessManager(self.session, self.public_ips)
         self.topology = Topology(self.session)
         self.deployments = DeploymentManager(self.session, self.clouds, self.clusters,
                                              self.routers, self.networks, self.instances,

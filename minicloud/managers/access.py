@@ -30,7 +30,7 @@ from .base import Manager, Undo
 from .groups import public_ssh
 
 if TYPE_CHECKING:
-    from .networks import NetworkManager
+    from .public_ips import PublicIPManager
     from .session import Session
 
 T = TypeVar("T")
@@ -86,9 +86,9 @@ class _Plan:
 
 
 class AccessManager(Manager):
-    def __init__(self, session: Session, networks: NetworkManager):
+    def __init__(self, session: Session, public_ips: PublicIPManager):
         super().__init__(session)
-        self.networks = networks
+        self.public_ips = public_ips
 
     def public_ip_of(self, instance: Instance) -> PublicIP | None:
         return next((f for f in self.cache.all(PUBLIC_IP, instance.cloud)
@@ -282,7 +282,7 @@ class AccessManager(Manager):
             self.work.settle(intent, puts=[free], deletes=[
                 c for c in self.changes_of(fip.cloud, fip.id) if c.name == "association"])
         if fip.owned:
-            self.networks.release(self.by_id(PUBLIC_IP, fip.cloud, fip.id))
+            self.public_ips.release(self.by_id(PUBLIC_IP, fip.cloud, fip.id))
 
     def add_security_group(self, instance: Instance, name: str) -> Instance:
         """Give the instance one more security group (``public_ssh`` is made when missing)."""

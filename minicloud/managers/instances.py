@@ -38,16 +38,16 @@ from .base import Manager, Undo, log
 from .groups import public_ssh
 
 if TYPE_CHECKING:
-    from .networks import NetworkManager
+    from .public_ips import PublicIPManager
     from .session import Session
 
 __all__ = ["InstanceManager"]
 
 
 class InstanceManager(Manager):
-    def __init__(self, session: Session, networks: NetworkManager):
+    def __init__(self, session: Session, public_ips: PublicIPManager):
         super().__init__(session)
-        self.networks = networks
+        self.public_ips = public_ips
 
     def all(self, cloud: str | None = None) -> list[Instance]:
         return sorted(self.cache.all(INSTANCE, self.known(cloud)),
@@ -278,4 +278,4 @@ class InstanceManager(Manager):
             self.work.settle(intent, puts=puts, deletes=deletes)
         for fip in fips:
             if fip.owned:  # an IP MiniCloud allocated goes back to the cloud
-                self.networks.release(self.by_id(PUBLIC_IP, fip.cloud, fip.id))
+                self.public_ips.release(self.by_id(PUBLIC_IP, fip.cloud, fip.id))

@@ -6,9 +6,9 @@ from functools import partial
 from typing import Any
 
 from ..model.codec import to_dict
-from ..model.errors import InUseError, MiniCloudError, NotFoundError, ValidationError
+from ..model.errors import InUseError, MiniCloudError, ValidationError
 from ..model.kinds import INSTANCE, NETWORK, PUBLIC_IP, ROUTER
-from ..model.objects import Change, Instance, Network, PublicIP, Router
+from ..model.objects import Change, Network, PublicIP, Router
 from ..model.validation import parse_cidr
 from ..state.cache import clone
 from ..state.claims import Claims
@@ -247,44 +247,3 @@ class NetworkManager(Manager):
                 deletes += [c for c in self.changes_of(router.cloud, router.id)
                             if c.network_id == network.id]
             self.work.settle(intent, puts=puts, deletes=deletes)
-
-    # -- public IPs ----------------------------------------------------------------------------
-
-    def public_ips(self, cloud: str | None = None) -> list[PublicIP]:
-        return sorted(self.cache.all(PUBLIC_IP, self.known(cloud)),
-                      key=lambda f: (f.cloud, f.name))
-
-    def find_public_ip(self, address: str, cloud: str | None = None) -> PublicIP:
-        matches = [f for f in self.cache.all(PUBLIC_IP, cloud) if f.name == address]
-        if not matches:
-            raise NotFoundError(f"no public IP {address!r}")
-        if len(matches) > 1:
-            raise ValidationError(f"public IP {address} exists in several clouds; name the cloud")
-        return matches[0]
-
-    def release_refusal(self, fip: PublicIP) -> ValidationError | None:
-        """Why ``release(fip)`` would be refused, or None."""
-        if not fip.owned:
-            return ValidationError(f"MiniCloud did not allocate {fip.name}; it stays")
-        return None
-
-    def releasable(self) -> list[PublicIP]:
-        """The public IPs that can be released."""
-        return [f for f in self.public_ips() if self.release_refusal(f) is None]
-
-    def holder(self, fip: PublicIP) -> Instance | None:
-        """The instance the public IP is attached to, if any (a release takes it away)."""
-        if not fip.instance_id:
-            return None
-        return self.cache.get(INSTANCE, fip.cloud, fip.instance_id)
-
-    def release(self, fip: PublicIP) -> None:
-        """Give a public IP MiniCloud allocated back to the cloud."""
-        refusal = self.release_refusal(fip)
-        if refusal is not None:
-            raise refusal
-        intent = self.work.begin(fip.cloud, f"release public IP {fip.name}",
-                                 requires=[("public_ip", fip.id)])
-        with self.work.running(intent):
-            self.driver(fip.cloud).release_public_ip(fip.id)
-            self.work.settle(intent, deletes=[fip, *self.changes_of(fip.cloud, fip.id)])

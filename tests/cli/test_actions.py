@@ -148,7 +148,7 @@ def test_the_menu_asks_exactly_the_declared_questions(app: MiniCloud, label: str
     # IP, nor a gateway on the router that has one.
     if label in ("Clear the gateway", "Set the gateway", "Detach a network",
                  "Detach from a router"):
-        app.networks.release(app.networks.public_ips()[0])
+        app.public_ips.release(app.public_ips.public_ips()[0])
     if label == "Set the gateway":
         app.routers.clear_gateway(app.routers.all()[0])
     p = Recorder({"Cloud type": "stub"})

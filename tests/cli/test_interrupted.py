@@ -39,7 +39,7 @@ def _settles(app: MiniCloud) -> None:
     assert app.sync.refresh() == []
     assert app.inventory.cache.all("intent") == []
     assert app.resetter.reset().failures == []
-    assert app.instances.all(CLOUD) == [] and app.networks.public_ips(CLOUD) == []
+    assert app.instances.all(CLOUD) == [] and app.public_ips.public_ips(CLOUD) == []
 
 
 @pytest.mark.parametrize("call", CALLS)

@@ -173,7 +173,7 @@ def test_set_the_gateway_offers_no_router_that_has_one(demo_app: MiniCloud) -> N
 
 
 def test_detach_offers_no_router_without_a_network(demo_app: MiniCloud) -> None:
-    demo_app.networks.release(demo_app.networks.public_ips()[0])
+    demo_app.public_ips.release(demo_app.public_ips.public_ips()[0])
     demo_app.routers.create("TryStack", "Empty")
     out = menu(demo_app, "3", "5")  # Router management > Detach a network
     assert picker(out, "Router") == ["LondonGateway", "Cancel"]

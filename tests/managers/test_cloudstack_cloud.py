@@ -213,7 +213,7 @@ def test_a_mixed_deployment_in_one_tree_and_one_reset(tmp_path: Path) -> None:
         assert openstack.servers == {} and openstack.routers == {}
         assert {n["name"] for n in openstack.networks.values()} == {"public"}
         assert app.instances.all() == [] and app.routers.all() == []
-        assert app.networks.public_ips() == []
+        assert app.public_ips.public_ips() == []
         assert {(n.cloud, n.name) for n in app.networks.all()} == {
             ("cs1", "public"), ("os1", "public"), ("st1", "public")}
         app.close()
@@ -301,7 +301,7 @@ def test_connect_never_takes_a_free_address_held_for_another_vpc(
     kept = fake._acquire(None, vpc_a, "8.21.28.40")
     kept["tags"] = [{"key": "minicloud", "value": "true"}]
     assert _run(app, "refresh") == 0, capsys.readouterr().err
-    fips = {f.name: f for f in app.networks.public_ips("TryStack")}
+    fips = {f.name: f for f in app.public_ips.public_ips("TryStack")}
     assert fips["8.21.28.40"].router_id == vpc_a and not fips["8.21.28.40"].instance_id
     # Asked for by address, it is refused in one line before any request.
     capsys.readouterr()

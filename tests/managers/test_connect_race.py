@@ -56,7 +56,7 @@ def test_a_session_that_planned_from_an_older_copy_takes_the_next_address(
     _two_instances(cloud_app, PUBLIC_SSH)
     other = reopen(cloud_app)
     vm1 = other.instances.find("instance", "vm1", CLOUD)
-    assert FREE in {f.name for f in other.networks.public_ips(CLOUD) if not f.instance_id}
+    assert FREE in {f.name for f in other.public_ips.public_ips(CLOUD) if not f.instance_id}
     cloud_app.access.connect(cloud_app.instances.find("instance", "vm0", CLOUD))
     plan = other.access.connect(vm1)  # its copy still says FREE is free
     assert plan.gave_public_ip and plan.address != FREE
@@ -68,7 +68,7 @@ def test_a_session_that_comes_while_another_takes_the_address_takes_the_next(
     _two_instances(cloud_app, PUBLIC_SSH)
     other = reopen(cloud_app)
     vm1 = other.instances.find("instance", "vm1", CLOUD)
-    other.networks.public_ips(CLOUD)
+    other.public_ips.public_ips(CLOUD)
     plans: list[Any] = []
     # The first has its intent on FREE when the second begins.
     _when(cloud_app, monkeypatch, "associate_public_ip",
@@ -83,7 +83,7 @@ def test_a_session_waits_while_another_makes_public_ssh(
     _two_instances(cloud_app, DEFAULT_GROUP)  # both need public_ssh, which is not there yet
     other = reopen(cloud_app)
     vm1 = other.instances.find("instance", "vm1", CLOUD)
-    other.networks.public_ips(CLOUD)
+    other.public_ips.public_ips(CLOUD)
     done: list[Any] = []
 
     def second() -> None:

@@ -98,7 +98,7 @@ OPERATIONS: dict[str, tuple[Callable[[Any], None], Callable[[Any], Any]]] = {
         lambda app: app.networks.detach(find(app, "network", "n1"), find(app, "router", "r1"))),
     "release public IP": (
         lambda app: (with_instance(app), _free_ip(app)),
-        lambda app: app.networks.release(app.networks.public_ips(CLOUD)[0])),
+        lambda app: app.public_ips.release(app.public_ips.public_ips(CLOUD)[0])),
     "stop": (with_instance, lambda app: app.instances.stop(find(app, "instance", "vm"))),
     "start": (with_stopped, lambda app: app.instances.start(find(app, "instance", "vm"))),
     "reboot": (with_instance, lambda app: app.instances.reboot(find(app, "instance", "vm"))),
@@ -113,7 +113,7 @@ def _free_ip(app) -> None:
     """A public IP MiniCloud allocated, on no instance (adopted by a refresh)."""
     app.driver(CLOUD).allocate_public_ip(find(app, "network", "public").id)
     assert app.sync.refresh() == []
-    (fip,) = app.networks.public_ips(CLOUD)
+    (fip,) = app.public_ips.public_ips(CLOUD)
     assert fip.owned and fip.instance_id is None
 
 

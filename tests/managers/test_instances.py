@@ -106,7 +106,7 @@ def test_remove_releases_an_allocated_ip(lab, fresh_driver, reopen) -> None:
     snap = fresh_driver(lab).snapshot()
     assert snap.instances == [] and snap.public_ips == []
     again = reopen(lab)
-    assert again.instances.all() == [] and again.networks.public_ips() == []
+    assert again.instances.all() == [] and again.public_ips.public_ips() == []
 
 
 def test_remove_gives_back_a_foreign_ip(lab, fresh_driver, reopen) -> None:
@@ -120,7 +120,7 @@ def test_remove_gives_back_a_foreign_ip(lab, fresh_driver, reopen) -> None:
     lab.instances.remove(lab.instances.all()[0])
     (left,) = fresh_driver(lab).list_public_ips()
     assert (left.name, left.instance_id) == ("203.0.113.99", None)
-    assert [(f.name, f.instance_id) for f in reopen(lab).networks.public_ips()] == [
+    assert [(f.name, f.instance_id) for f in reopen(lab).public_ips.public_ips()] == [
         ("203.0.113.99", None)]
     assert lab.inventory.cache.all("change") == []
 
@@ -156,7 +156,7 @@ def test_connect_allocates_when_none_is_free(lab, fresh_driver, reopen) -> None:
     plan = lab.access.connect(vm)
     (fip,) = fresh_driver(lab).list_public_ips()
     assert fip.owned and fip.instance_id == vm.id and plan.address == fip.name
-    assert [f.name for f in reopen(lab).networks.public_ips()] == [fip.name]
+    assert [f.name for f in reopen(lab).public_ips.public_ips()] == [fip.name]
     again = lab.access.connect(lab.instances.all()[0])  # a second connect reuses it
     assert again.address == fip.name
     assert len(fresh_driver(lab).list_public_ips()) == 1
@@ -186,7 +186,7 @@ def test_connect_on_a_network_with_no_route_uses_the_private_ip(lab, fresh_drive
     plan = lab.access.connect(vm)
     assert plan.address == vm.private_ip == "10.2.0.2"
     assert fresh_driver(lab).list_public_ips() == []
-    assert lab.networks.public_ips() == []
+    assert lab.public_ips.public_ips() == []
     with pytest.raises(ValidationError, match="no network routed"):
         lab.access.assign_public_ip(vm)
 

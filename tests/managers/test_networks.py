@@ -175,12 +175,12 @@ def test_public_ips_list_and_release(cloud_app, fresh_driver) -> None:
     cloud_app.networks.create(CLOUD, "n1", "10.1.0.0/24", router="r1")
     vm = cloud_app.instances.create(CLOUD, "vm", "cirros", "m1.tiny", "n1")
     fip = cloud_app.access.assign_public_ip(vm, "203.0.113.9")
-    assert [f.name for f in cloud_app.networks.public_ips(CLOUD)] == ["203.0.113.9"]
-    assert cloud_app.networks.find_public_ip("203.0.113.9") == fip
+    assert [f.name for f in cloud_app.public_ips.public_ips(CLOUD)] == ["203.0.113.9"]
+    assert cloud_app.public_ips.find_public_ip("203.0.113.9") == fip
     with pytest.raises(NotFoundError):
-        cloud_app.networks.find_public_ip("203.0.113.10")
+        cloud_app.public_ips.find_public_ip("203.0.113.10")
     cloud_app.instances.remove(cloud_app.instances.all()[0])  # gives the IP back
-    assert cloud_app.networks.public_ips() == []
+    assert cloud_app.public_ips.public_ips() == []
     assert fresh_driver(cloud_app).list_public_ips() == []
 
 
@@ -189,12 +189,12 @@ def test_release_refuses_foreign_ips(cloud_app, fresh_driver) -> None:
     external = cloud_app.routers.find("network", "public")
     driver.seed_public_ip(external.id, "203.0.113.50")
     cloud_app.sync.refresh()
-    fip = cloud_app.networks.find_public_ip("203.0.113.50")
+    fip = cloud_app.public_ips.find_public_ip("203.0.113.50")
     with pytest.raises(ValidationError, match="did not allocate"):
-        cloud_app.networks.release(fip)
+        cloud_app.public_ips.release(fip)
     assert [f.name for f in fresh_driver(cloud_app).list_public_ips()] == ["203.0.113.50"]
     # an IP MiniCloud allocated and that is free can be released
     mine = driver.allocate_public_ip(external.id)
     cloud_app.sync.refresh()
-    cloud_app.networks.release(cloud_app.networks.find_public_ip(mine.name))
+    cloud_app.public_ips.release(cloud_app.public_ips.find_public_ip(mine.name))
     assert [f.name for f in fresh_driver(cloud_app).list_public_ips()] == ["203.0.113.50"]

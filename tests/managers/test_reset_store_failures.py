@@ -96,7 +96,7 @@ def _store_agrees(app: MiniCloud, cloud: str) -> None:
             sorted(name for name, *_ in shown["networks"])
         assert sorted(r.name for r in other.routers.all(cloud)) == \
             sorted(name for name, *_ in shown["routers"])
-        assert sorted(f.name for f in other.networks.public_ips(cloud)) == \
+        assert sorted(f.name for f in other.public_ips.public_ips(cloud)) == \
             sorted(name for name, _ in shown["public_ips"])
         assert other.inventory.cache.all("intent") == []
     finally:

@@ -55,7 +55,7 @@ def test_warm_reads_make_no_driver_call(app, reopen, driver_calls) -> None:
     assert {n.name for n in fresh.networks.all()} == {"AntwerpNet", "LondonNet", "external"}
     assert [r.name for r in fresh.routers.all()] == ["LondonGateway"]
     assert [i.name for i in fresh.instances.all()] == ["Ben", "Bourla", "Tower"]
-    assert [f.name for f in fresh.networks.public_ips()] == ["8.21.28.30"]
+    assert [f.name for f in fresh.public_ips.public_ips()] == ["8.21.28.30"]
     assert [i.name for i in fresh.clouds.images("TryStack")] == ["cirros", "ubuntu"]
     assert [f.name for f in fresh.clouds.flavors("TryStack")] == ["m1.tiny", "m1.small",
                                                                   "m1.medium"]

@@ -145,7 +145,7 @@ def _summary(app: Any, cloud: str) -> str:
     counts = [plural(len(app.instances.all(cloud)), "instance"),
               plural(len(app.networks.all(cloud)), "network"),
               plural(len(app.routers.all(cloud)), "router"),
-              plural(len(app.networks.public_ips(cloud)), "public IP")]
+              plural(len(app.public_ips.public_ips(cloud)), "public IP")]
     return f"{cloud}: {', '.join(counts)}."
 
 

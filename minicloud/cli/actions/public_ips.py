@@ -33,19 +33,19 @@ class PublicIpsList(Action):
         from ...render.views import Views
 
         views = Views(ctx.app.topology.deployment(name_of(v.cloud)))
-        rows = [views.public_ip_view(f) for f in ctx.app.networks.public_ips(name_of(v.cloud))]
+        rows = [views.public_ip_view(f) for f in ctx.app.public_ips.public_ips(name_of(v.cloud))]
         return table(rows, present.PUBLIC_IP_COLUMNS, "No public IPs.")
 
 
 def _public_ips(app: MiniCloud, v: Values) -> Sequence[Any]:
-    return app.networks.releasable()
+    return app.public_ips.releasable()
 
 
 def _none_to_release(app: MiniCloud, v: Values) -> str:
-    if not app.networks.public_ips():
+    if not app.public_ips.public_ips():
         return "No public IP to release."
     return none_because(app, "No public IP to release",
-                        [app.networks.release_refusal(f) for f in app.networks.public_ips()])
+                        [app.public_ips.release_refusal(f) for f in app.public_ips.public_ips()])
 
 
 class PublicIpsRelease(Action):
@@ -63,16 +63,16 @@ class PublicIpsRelease(Action):
     def run(self, ctx: Context, v: Values) -> Result:
         fip = v.address
         if isinstance(fip, str):
-            fip = ctx.app.networks.find_public_ip(fip, name_of(v.cloud))
+            fip = ctx.app.public_ips.find_public_ip(fip, name_of(v.cloud))
         else:
             fip = ctx.app.networks.current(fip)  # picked a moment ago: as the store has it
-        refusal = ctx.app.networks.release_refusal(fip)
+        refusal = ctx.app.public_ips.release_refusal(fip)
         if refusal is not None:  # before the question
             raise refusal
-        holder = ctx.app.networks.holder(fip)
+        holder = ctx.app.public_ips.holder(fip)
         also = f", detaching it from instance {holder.name}" if holder is not None else ""
         ctx.confirm(f"Release public IP {fip.name} back to cloud {fip.cloud}{also}?")
-        ctx.app.networks.release(fip)
+        ctx.app.public_ips.release(fip)
         was = f" (it was attached to instance {holder.name})" if holder is not None else ""
         return said(f"Public IP {fip.name} released{was}.")
 
