@@ -6,7 +6,7 @@ Stub cloud's, whose state is that cloud's business): just ``before`` its COMMIT 
 (the client loses the answer: the outcome is unknown to it) or just ``after`` it returned.
 The node killed is the one that commit's connection is on (the proxy's choice, or the node in
 use of several URLs), through ``scripts/galera-test-cluster.sh kill`` (``MINICLOUD_GALERA_DIR``
-and ``MINICLOUD_GALERA_PORT`` from the environment).  It says ``node_kill: killed node K at
+from the environment; the cluster's ports from that folder).  It says ``node_kill: killed node K at
 commit N`` on stderr, or, when the process made fewer write commits, ``node_kill: C write
 commits`` (N = 0 only counts).  The exit code is the last command's, or the first that failed.
 
@@ -30,7 +30,13 @@ def node_of(conn: Any) -> int:
     import sqlalchemy as sa
 
     port = int(conn.execute(sa.text("SELECT @@port")).scalar())
-    return port - int(os.environ.get("MINICLOUD_GALERA_PORT", "4400"))
+    return port - base_port()
+
+
+def base_port() -> int:
+    """The cluster's base port, as its ``start`` recorded it in its folder."""
+    recorded = Path(os.environ["MINICLOUD_GALERA_DIR"]) / "base-port"
+    return int(recorded.read_text().strip()) if recorded.exists() else 4400
 
 
 def kill(node: int) -> None:

@@ -16,17 +16,23 @@ from typing import Any
 
 from xdist.scheduler import LoadScopeScheduling
 
+GALERA, OPENSTACK = "the Galera cluster", "the local OpenStack"
 # Test module -> the service its cases share.
 SHARED_SERVICES = {
-    "tests/state/test_galera.py": "the Galera cluster",
-    "tests/state/test_galera_walks.py": "the Galera cluster",
-    "tests/functional/": "the local OpenStack",
+    "tests/state/test_galera.py": GALERA,
+    "tests/state/test_galera_walks.py": GALERA,
+    "tests/functional/": OPENSTACK,
 }
+# A case elsewhere parametrized with this backend (tests/backends.py RACE_BACKENDS) holds the
+# cluster too.
+GALERA_BACKEND = "galera"
 
 
 def service_of(nodeid: str) -> str | None:
-    return next((service for prefix, service in SHARED_SERVICES.items()
-                 if nodeid.startswith(prefix)), None)
+    found = next((service for prefix, service in SHARED_SERVICES.items()
+                  if nodeid.startswith(prefix)), None)
+    params = nodeid.partition("[")[2].removesuffix("]").split("-")
+    return found or (GALERA if GALERA_BACKEND in params else None)
 
 
 class SharedServiceScheduling(LoadScopeScheduling):

@@ -6,11 +6,12 @@
 Heavy tests are marked ``heavy`` and take their sizes from here, never from the variable
 directly::
 
-    from tests.volume import scaled, sample
+    from tests.volume import scaled, sample, shared
 
     STREAMS = scaled(10, 50)                    # 10 by default, 50 in CI
     for point in sample(plan, every=4, offset=1):   # a quarter of the plan, all of it in CI
         ...
+    for n in shared(points, SIGNALS, signal):   # KILL the odd points, INT the even ones
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ if VOLUME not in VOLUMES:
 FULL = VOLUME == "full"
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 def scaled(small: int, full: int) -> int:
@@ -51,3 +53,11 @@ def sample(points: Sequence[T], every: int, offset: int = 0) -> list[T]:
     if start >= len(points):
         start = offset % len(points)
     return points[start::every]
+
+
+def shared(points: Sequence[T], among: Sequence[S], one: S) -> list[T]:
+    """``one``'s turn of a walk that several cases share: each point once, by each in turn
+    (two signals: the first takes points 1, 3, 5..., the second 2, 4, 6...).  Together they
+    interrupt every point; alone (a single case, as by default) it takes them all."""
+    points = list(points)
+    return points[among.index(one)::len(among)]
