@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
+from tests.volume import FULL, shared
 
 MYSQL_ENV = "MINICLOUD_TEST_MYSQL_URL"
 
@@ -58,6 +60,19 @@ NO_MYSQL = f"{MYSQL_ENV} is not set (scripts/mysql-test-server.sh start DIR prin
 needs_mysql = [pytest.mark.mysql, pytest.mark.skipif(not MYSQL_URL, reason=NO_MYSQL)]
 # Parameters of a fixture that runs once per backend; the ids name it.
 BACKENDS = ["sqlite", pytest.param("mysql", marks=needs_mysql)]
+
+
+def turn_of(points: Iterable[T], db_url: str, signal: str, signals: Sequence[str]) -> list[T]:
+    """This case's turn along a kill walk that the store backends here (SQLite, and MariaDB
+    when it is set) and the ``signals`` share: each point is interrupted once, by one
+    (backend, signal) pair after the other; every pair still lands at every kind of step.
+    By default (a small volume, sampled by the caller) a case takes every point."""
+    if not FULL:
+        return list(points)
+    pairs = [(b, s) for b in ("sqlite", "mysql") if b == "sqlite" or MYSQL_URL
+             for s in signals]
+    backend = "sqlite" if db_url.startswith("sqlite") else "mysql"
+    return shared(points, pairs, (backend, signal))
 
 
 def drop_all_tables(url: str) -> None:

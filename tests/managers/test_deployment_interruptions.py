@@ -3,7 +3,8 @@ the file's state with nothing duplicated; two applies of one file at once: one m
 changes, the other waits for it and then finds nothing to do (issue 28).
 
 Heavy: by default a sample of the kill points; ``MINICLOUD_TEST_VOLUME=full`` walks every one,
-SIGKILL and SIGINT taking turns (each point interrupted once), and races more rounds.
+the backends and the signals taking turns along it (each point interrupted once: tests/
+backends.py ``turn_of``), and races more rounds.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.backends import StartingPoint, backend_url
+from tests.backends import StartingPoint, backend_url, turn_of
 from tests.consistency import minicloud, open_app, start
 from tests.reference import REFERENCE_TREE
-from tests.volume import FULL, sample, scaled, shared
+from tests.volume import FULL, sample, scaled
 
 pytestmark = pytest.mark.heavy
 
@@ -55,7 +56,8 @@ def test_apply_killed_at_every_commit_then_applied_again(signal: str, db_url: st
     point = StartingPoint(db_url, tmp_path)
     point.build(lambda home, url: None)  # an empty store of the current schema
     points, finished = 0, False
-    for n in sample(shared(range(1, MAX_POINTS + 1), SIGNALS, signal), every=25, offset=5):
+    for n in sample(turn_of(range(1, MAX_POINTS + 1), db_url, signal, SIGNALS), every=25,
+                    offset=5):
         home, url = point.copy(f"p{n}")
         done = minicloud(home, url, "apply", str(EXAMPLE), "--yes",
                          kill_after=f"{n}:{signal}")
