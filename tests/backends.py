@@ -417,9 +417,22 @@ class RacePlaces:
     and ``check()``: after a round, on a cluster, the three nodes hold the same rows, table
     by table (nothing lost, duplicated or left behind on one of them)."""
 
-    def __init__(self, url: str, cluster: Cluster | None = None) -> None:
+    def __init__(self, url: str, cluster: Cluster | None = None, backend: str = "sqlite"
+                 ) -> None:
         self.url = url
         self.cluster = cluster
+        self.backend = backend
+
+    def turn(self, rounds: Iterable[T]) -> list[T]:
+        """This backend's rounds: at full volume the race backends here take turns through
+        them (each round, with its delay, raced once on one backend or another); by default
+        all of them."""
+        rounds = list(rounds)
+        if not FULL:
+            return rounds
+        present = ["sqlite", *(["mysql"] if MYSQL_URL else []),
+                   *(["galera"] if os.environ.get(GALERA_ENV) else [])]
+        return shared(rounds, present, self.backend)
 
     def places(self, url: str) -> tuple[str, str]:
         if self.cluster is None:
@@ -438,8 +451,8 @@ def race_places(backend: str, tmp_path: Path) -> Iterator[RacePlaces]:
     """The store for a race on ``backend`` (one of RACE_BACKENDS); a cluster is held for the
     whole test (other workers wait) and healed afterwards."""
     if backend != "galera":
-        yield RacePlaces(backend_url(backend, tmp_path))
+        yield RacePlaces(backend_url(backend, tmp_path), backend=backend)
         return
     with Cluster().held() as cluster:
         seed_mysql(cluster.node(1))
-        yield RacePlaces(cluster.node(1), cluster)
+        yield RacePlaces(cluster.node(1), cluster, backend="galera")

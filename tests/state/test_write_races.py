@@ -10,9 +10,10 @@ while it listed); a refresh and the tree agree with the cloud; a removed cloud l
 behind, and adding it again gives a whole cloud; Reset leaves the cloud as before MiniCloud
 touched it.  tests/managers/test_write_path.py plays the same crossings step by step.
 
-Heavy: 2 rounds each by default (and two of the create kinds), 10 rounds of every one at
-``MINICLOUD_TEST_VOLUME=full``; on MariaDB too when ``MINICLOUD_TEST_MYSQL_URL`` is set, and
-with the two processes on two different nodes of a Galera cluster when
+Heavy: 2 rounds each by default (and two of the create kinds); at ``MINICLOUD_TEST_VOLUME=full``
+every kind and 10 rounds (each with its delay), each round raced once, the backends here taking
+turns through them (``RacePlaces.turn``).  On MariaDB too when ``MINICLOUD_TEST_MYSQL_URL`` is
+set, and with the two processes on two different nodes of a Galera cluster when
 ``MINICLOUD_GALERA_URLS`` is set (scripts/galera-test-cluster.sh), the three nodes then
 compared table by table after each round.
 """
@@ -146,7 +147,7 @@ def test_a_refresh_racing_a_create_keeps_what_the_create_made(
     what, command, kind, name = create
     point = StartingPoint(race_store.url, tmp_path)
     before = point.build(_base)
-    for round_ in range(ROUNDS):
+    for round_ in race_store.turn(range(ROUNDS)):
         home, url = point.copy(f"r{round_}")
         pair = [["refresh"], command] if round_ % 2 == 0 else [command, ["refresh"]]
         results = _race(home, race_store.places(url), *pair, DELAYS[round_ % len(DELAYS)])
@@ -176,7 +177,7 @@ def test_clouds_remove_racing_a_write_in_that_cloud_leaves_no_ghost(
     what, command = other
     point = StartingPoint(race_store.url, tmp_path)
     before = point.build(_base)
-    for round_ in range(ROUNDS):
+    for round_ in race_store.turn(range(ROUNDS)):
         home, url = point.copy(f"r{round_}")
         pair = [REMOVE, command] if round_ % 2 == 0 else [command, REMOVE]
         results = _race(home, race_store.places(url), *pair, DELAYS[round_ % len(DELAYS)])
@@ -243,7 +244,7 @@ def test_destroy_while_a_menu_creates_a_network_resurrects_nothing(race_store: R
                                                                     tmp_path: Path) -> None:
     point = StartingPoint(race_store.url, tmp_path)
     point.build(_demo)
-    for round_ in range(ROUNDS):
+    for round_ in race_store.turn(range(ROUNDS)):
         home, url = point.copy(f"r{round_}")
         menu_url, destroy_url = race_store.places(url)
         menu = _menu(home, menu_url)
