@@ -18,9 +18,10 @@ the store's references hold, and the cloud holds nothing that was not there befo
 
 Reset and destroy have another contract: after a failed one, cloud, store and cache agree;
 a second run finishes the job (only what existed before MiniCloud remains).  Those two walks
-are marked ``heavy``: by default each fails every 4th of the reset's calls (from different
+are marked ``heavy``: by default each fails every 6th of the reset's calls (from different
 starting points, so the two walks fail different calls); with ``MINICLOUD_TEST_VOLUME=full``
-each fails every one of them (tests/volume.py).
+each fails every one of them, the store backends here taking turns (tests/backends.py
+``turn_of``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from test_clouds import make_changes, seeded_app
 from test_rollback import CLOUD, World, find, recorded_calls, with_instance, with_network
 
 from minicloud.model.errors import MiniCloudError
+from tests.backends import turn_of
 from tests.faults import Faults
 from tests.volume import sample
 
@@ -270,7 +272,8 @@ def test_failed_reset_agrees_and_a_second_one_finishes(operation: str, tmp_path:
     plan = fault_plan(tmp_path, db_url, setup, lambda app: app.resetter.reset(), counter)
     assert len(plan) > 10, plan
     problems: list[str] = []
-    for call, n in sample(plan, every=6, offset=0 if operation == "reset" else 2):
+    for call, n in sample(turn_of(plan, db_url, "fail", ["fail"]), every=6,
+                          offset=0 if operation == "reset" else 2):
         world = World(tmp_path, db_url, setup, conftest.make_app, counter)
         app = world.app
         try:
