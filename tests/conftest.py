@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from minicloud.app import MiniCloud
-from minicloud.config import Config
 from minicloud.drivers import DRIVERS
 from minicloud.managers.demo import build_demo
 from minicloud.model.codec import to_dict
 from minicloud.model.kinds import KINDS
 from tests.backends import BACKENDS, backend_url, seed_demo_sqlite
+from tests.consistency import open_app
 
 # What a warning about an unknown minicloud.ini section lists: the two general sections, then
 # a [<type>] section (its timeout) for each registered cloud type.
@@ -52,13 +52,9 @@ def notices() -> list[str]:
     return []
 
 
-def make_app(home: Path, url: str, notify: Callable[[str], None] | None = None) -> MiniCloud:
-    return MiniCloud(Config(home=home, db_url=url), notify=notify).open()
-
-
 @pytest.fixture
 def app(tmp_path: Path, db_url: str, notices: list[str]) -> Iterator[MiniCloud]:
-    application = make_app(tmp_path, db_url, notices.append)
+    application = open_app(tmp_path, db_url, notices.append)
     yield application
     application.close()
 
@@ -68,7 +64,7 @@ def demo_app(tmp_path: Path, db_url: str, notices: list[str]) -> Iterator[MiniCl
     """The app on a store holding the README's demo (a copy of one built once, on SQLite)."""
     if db_url.startswith("sqlite"):
         seed_demo_sqlite(tmp_path / "minicloud.db")
-    application = make_app(tmp_path, db_url, notices.append)
+    application = open_app(tmp_path, db_url, notices.append)
     if not db_url.startswith("sqlite"):
         assert build_demo(application) is True
     yield application
@@ -77,7 +73,7 @@ def demo_app(tmp_path: Path, db_url: str, notices: list[str]) -> Iterator[MiniCl
 
 def reopen_app(app: MiniCloud, notify: Callable[[str], None] | None = None) -> MiniCloud:
     """A restart: a new MiniCloud on the same store URL (the caller closes it)."""
-    return make_app(app.config.home, app.config.db_url, notify)
+    return open_app(app.config.home, app.config.db_url, notify)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,8 @@ def as_if_killed(app: MiniCloud) -> None:
             app.store.kind("intent").put(record_key(intent.cloud, intent.id), intent.cloud, data)
 
 
-def open_app(home: Path, url: str) -> MiniCloud:
-    return MiniCloud(Config(home=home, db_url=url)).open()
+def open_app(home: Path, url: str, notify: Callable[[str], None] | None = None) -> MiniCloud:
+    return MiniCloud(Config(home=home, db_url=url), notify=notify).open()
 
 
 def command(*args: str, fail: str = "", kill_after: str = "") -> list[str]:

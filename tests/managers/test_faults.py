@@ -37,6 +37,8 @@ from test_rollback import CLOUD, World, find, recorded_calls, with_instance, wit
 
 from minicloud.model.errors import MiniCloudError
 from tests.backends import turn_of
+from tests.conftest import reopen_app
+from tests.consistency import open_app
 from tests.faults import Faults
 from tests.volume import sample
 
@@ -180,9 +182,8 @@ def leftovers(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 def fault_plan(tmp_path: Path, db_url: str, setup: Callable, operation: Callable,
                counter: list[int]) -> list[tuple[str, int]]:
-    import conftest
 
-    probe = World(tmp_path, db_url, setup, conftest.make_app, counter)
+    probe = World(tmp_path, db_url, setup, open_app, counter)
     try:
         calls = recorded_calls(probe, operation)
     finally:
@@ -193,7 +194,6 @@ def fault_plan(tmp_path: Path, db_url: str, setup: Callable, operation: Callable
 @pytest.mark.parametrize("name", list(OPERATIONS))
 def test_every_failing_call_leaves_no_leftover(name: str, tmp_path: Path, db_url: str,
                                                snapshot_state) -> None:
-    import conftest
 
     setup, operation = OPERATIONS[name]
     counter = [0]
@@ -201,7 +201,7 @@ def test_every_failing_call_leaves_no_leftover(name: str, tmp_path: Path, db_url
     assert plan, f"{name} made no driver call"
     problems: list[str] = []
     for call, n in plan:
-        world = World(tmp_path, db_url, setup, conftest.make_app, counter)
+        world = World(tmp_path, db_url, setup, open_app, counter)
         try:
             before = snapshot_state(world.app)
             assert not problems_in(before), problems_in(before)
@@ -263,7 +263,6 @@ def names_of(cloud: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
 @pytest.mark.parametrize("operation", ["reset", "destroy"])
 def test_failed_reset_agrees_and_a_second_one_finishes(operation: str, tmp_path: Path,
                                                        db_url: str, snapshot_state) -> None:
-    import conftest
 
     run = (lambda app: app.resetter.reset()) if operation == "reset" else \
         (lambda app: app.resetter.destroy())
@@ -274,7 +273,7 @@ def test_failed_reset_agrees_and_a_second_one_finishes(operation: str, tmp_path:
     problems: list[str] = []
     for call, n in sample(turn_of(plan, db_url, "fail", ["fail"]), every=6,
                           offset=0 if operation == "reset" else 2):
-        world = World(tmp_path, db_url, setup, conftest.make_app, counter)
+        world = World(tmp_path, db_url, setup, open_app, counter)
         app = world.app
         try:
             try:
@@ -303,7 +302,7 @@ def test_failed_reset_agrees_and_a_second_one_finishes(operation: str, tmp_path:
                 problems += [f"{call}:{n}: after the second reset: {p}"
                              for p in problems_in(final)]
             else:
-                other = conftest.reopen_app(app)
+                other = reopen_app(app)
                 try:
                     if other.clouds.all():
                         problems.append(f"{call}:{n}: a second destroy left clouds")

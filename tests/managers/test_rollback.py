@@ -17,6 +17,7 @@ import pytest
 
 from minicloud.model.errors import MiniCloudError
 from tests.backends import seed_mysql, seed_sqlite
+from tests.consistency import open_app
 from tests.faults import Faults, recorded
 
 CLOUD = "Lab"
@@ -137,13 +138,12 @@ def recorded_calls(world: World, operation: Callable[[Any], Any]) -> Counter[str
 @pytest.mark.parametrize("name", list(OPERATIONS))
 def test_every_failing_call_rolls_back(name: str, tmp_path: Path, db_url: str,
                                        snapshot_state) -> None:
-    import conftest
 
     setup, operation = OPERATIONS[name]
     counter = [0]
 
     def new_world() -> World:
-        return World(tmp_path, db_url, setup, conftest.make_app, counter)
+        return World(tmp_path, db_url, setup, open_app, counter)
 
     probe = new_world()
     calls = recorded_calls(probe, operation)
@@ -193,9 +193,8 @@ def describe(before: dict, after: dict) -> str:
 
 
 def test_the_recorder_sees_every_call(tmp_path: Path, db_url: str) -> None:
-    import conftest
 
-    world = World(tmp_path, db_url, with_network, conftest.make_app, [0])
+    world = World(tmp_path, db_url, with_network, open_app, [0])
     try:
         calls = recorded_calls(world, OPERATIONS["create instance with public_ssh"][1])
     finally:

@@ -22,7 +22,7 @@ from minicloud.model.kinds import TABLES
 from minicloud.model.objects import Cloud
 from minicloud.render.topology import render_text
 from tests.backends import needs_mysql, seed_demo_sqlite
-from tests.conftest import make_app
+from tests.consistency import open_app
 from tests.reference import AFTER_RESET_TREE, REFERENCE_TREE
 
 LEGACY_DUMP = Path(__file__).resolve().parents[1] / "data" / "legacy-demo-store.sql"
@@ -144,13 +144,13 @@ def test_a_copied_home_uses_its_own_copy(tmp_path: Path) -> None:
     seed_demo_sqlite(original / "minicloud.db")
     copy = tmp_path / "copy"
     shutil.copytree(original, copy)
-    moved = make_app(copy, f"sqlite:///{copy}/minicloud.db")
+    moved = open_app(copy, f"sqlite:///{copy}/minicloud.db")
     try:
         moved.instances.remove(moved.instances.find("instance", "Ben", "TryStack"))
         assert "Ben" not in names(moved, "TryStack", "instances")
     finally:
         moved.close()
-    first = make_app(original, f"sqlite:///{original}/minicloud.db")
+    first = open_app(original, f"sqlite:///{original}/minicloud.db")
     try:
         assert first.sync.refresh() == []
         assert names(first, "TryStack", "instances") == ["Ben", "Bourla", "Tower"]
@@ -222,7 +222,7 @@ def test_an_old_store_keeps_its_demo_after_upgrading(tmp_path: Path, notices: li
                                                      ) -> None:
     store = legacy_store(tmp_path)
     assert stub_rows(store) == 10  # 3 networks, a router, 3 servers, a public IP, 2 groups
-    app = make_app(tmp_path, f"sqlite:///{store}", notices.append)
+    app = open_app(tmp_path, f"sqlite:///{store}", notices.append)
     try:
         assert tree(app) == REFERENCE_TREE
         assert app.sync.refresh() == []  # the first use moves the cloud to its location
@@ -234,7 +234,7 @@ def test_an_old_store_keeps_its_demo_after_upgrading(tmp_path: Path, notices: li
         assert tree(app) == AFTER_RESET_TREE
     finally:
         app.close()
-    again = make_app(tmp_path, f"sqlite:///{store}")
+    again = open_app(tmp_path, f"sqlite:///{store}")
     try:
         assert again.sync.refresh() == [] and tree(again) == AFTER_RESET_TREE
     finally:
@@ -267,7 +267,7 @@ def test_a_move_cut_short_is_finished_and_never_copies_twice(tmp_path: Path) -> 
             tx.delete("network", data["id"], version)
     finally:
         location.close()
-    app = make_app(tmp_path, f"sqlite:///{store}")
+    app = open_app(tmp_path, f"sqlite:///{store}")
     try:
         assert app.sync.refresh() == []  # the move finished: the store's rows deleted
         assert "AntwerpNet" not in names(app, "TryStack")
@@ -290,7 +290,7 @@ def test_an_old_mysql_store_reads_its_tables_where_they_are(demo_app: MiniCloud,
             conn.execute(sqlalchemy.text(f"DROP TABLE {stub_location.META}"))
     finally:
         engine.dispose()
-    app = make_app(demo_app.config.home, db_url)
+    app = open_app(demo_app.config.home, db_url)
     try:
         assert app.sync.refresh() == [] and tree(app) == REFERENCE_TREE
         assert names(app, "TryStack", "instances") == ["Ben", "Bourla", "Tower"]

@@ -18,7 +18,7 @@ from minicloud.drivers.stub.driver import StubDriver
 from minicloud.state import table as table_module
 from tests.backends import backend_url, seeded_url
 from tests.bulk import bulk_stub_cloud
-from tests.conftest import make_app
+from tests.consistency import open_app
 
 Rows = Counter[tuple[str, str]]
 
@@ -41,7 +41,7 @@ def rows_read(monkeypatch: pytest.MonkeyPatch) -> Rows:
 def _store(tmp_path: Path, db_url: str, big: int) -> Callable[[], MiniCloud]:
     """Cloud Big with ``big`` servers, ten a network, and cloud Small with 20; a new session
     each call."""
-    app = make_app(tmp_path, db_url, notify=lambda line: None)
+    app = open_app(tmp_path, db_url, notify=lambda line: None)
     bulk_stub_cloud(app, "Big", big, networks=max(1, big // 10), routers=2)
     bulk_stub_cloud(app, "Small", 20, networks=2, routers=1, net_base=100)
     app.close()
