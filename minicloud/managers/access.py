@@ -294,22 +294,21 @@ class AccessManager(Manager):
                                                        instance.id, detail=name)
         requires = [("instance", instance.id)] + ([] if group is None else
                                                  [("security_group", group.id)])
-        intent = self.work.begin(instance.cloud, f"add security group {name} to "
-                                 f"{instance.name}",
-                                 claims=[Claims.ensure("security_group", PUBLIC_SSH)] if ssh
-                                 else [],
-                                 changes=[change] if change else [], requires=requires)
         driver = self.driver(instance.cloud)
-        with self.work.running(intent), Undo() as undo:
-            puts: list[Any] = []
-            if group is None:
-                group = public_ssh(self, instance.cloud, undo)
-                puts.append(group)
-            server = driver.add_server_security_group(instance.id, group.id)
+
+        def add_it(undo: Undo) -> list[Any]:
+            made = public_ssh(self, instance.cloud, undo) if group is None else None
+            target = made or group
+            assert target is not None
+            server = driver.add_server_security_group(instance.id, target.id)
             undo.push(f"{name} on instance {instance.name}",
-                      partial(driver.remove_server_security_group, instance.id, group.id))
-            recorded, cancelled = self.record(change) if change else ([], [])
-            self.work.settle(intent, puts=[*puts, server, *recorded], deletes=cancelled)
+                      partial(driver.remove_server_security_group, instance.id, target.id))
+            return [*([made] if made else []), server]
+
+        self.change_in_place(instance.cloud, f"add security group {name} to {instance.name}",
+                             change, requires, add_it,
+                             claims=[Claims.ensure("security_group", PUBLIC_SSH)] if ssh
+                             else None)
         return self.by_id(INSTANCE, instance.cloud, instance.id)
 
     def remove_security_group(self, instance: Instance, name: str) -> Instance:
@@ -321,17 +320,18 @@ class AccessManager(Manager):
         group = self.find("security_group", name, instance.cloud)
         change = None if instance.owned else Change.of(instance.cloud, "server_group_removed",
                                                        instance.id, detail=name)
-        intent = self.work.begin(instance.cloud, f"remove security group {name} from "
-                                 f"{instance.name}", changes=[change] if change else [],
-                                 requires=[("instance", instance.id),
-                                           ("security_group", group.id)])
         driver = self.driver(instance.cloud)
-        with self.work.running(intent), Undo() as undo:
+
+        def remove_it(undo: Undo) -> list[Any]:
             server = driver.remove_server_security_group(instance.id, group.id)
             undo.push(f"{name} back on instance {instance.name}",
                       partial(driver.add_server_security_group, instance.id, group.id))
-            recorded, cancelled = self.record(change) if change else ([], [])
-            self.work.settle(intent, puts=[server, *recorded], deletes=cancelled)
+            return [server]
+
+        self.change_in_place(instance.cloud, f"remove security group {name} from "
+                             f"{instance.name}", change,
+                             [("instance", instance.id), ("security_group", group.id)],
+                             remove_it)
         return self.by_id(INSTANCE, instance.cloud, instance.id)
 
     def asks_public_ip(self, instance: Instance) -> bool:

@@ -136,6 +136,20 @@ class Manager:
             return None
         return ValidationError(f"cloud {cloud} ({self.cloud(cloud).type}) cannot {what}")
 
+    def change_in_place(self, cloud: str, what: str, change: Change | None,
+                        requires: list[tuple[str, str]], do: Callable[[Undo], list[Any]],
+                        claims: list[Claim] | None = None) -> None:
+        """A change to objects that exist, through the write path: the intent (holding
+        ``change`` when the object is someone else's, so that Reset can undo it whatever
+        happens next), ``do``'s cloud calls (each pushing its undo), then the settle of what
+        ``do`` returns with ``change`` kept for Reset, or cancelling the one it undoes."""
+        intent = self.work.begin(cloud, what, claims=claims or [],
+                                 changes=[change] if change else [], requires=requires)
+        with self.work.running(intent), Undo() as undo:
+            puts = do(undo)
+            recorded, cancelled = self.record(change) if change else ([], [])
+            self.work.settle(intent, puts=[*puts, *recorded], deletes=cancelled)
+
     def record(self, change: Change) -> tuple[list[Any], list[Any]]:
         """(puts, deletes) that record a change to someone else's resource: one that undoes
         an earlier recorded change cancels it; otherwise it is kept for Reset."""

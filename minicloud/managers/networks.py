@@ -155,14 +155,10 @@ class NetworkManager(Manager):
         if refusal is not None:
             raise refusal
         change = None if router.owned else Change.interface(router, network.id)
-        intent = self.work.begin(router.cloud,
-                                 f"attach network {network.name} to router {router.name}",
-                                 changes=[change] if change else [],
-                                 requires=[("router", router.id), ("network", network.id)])
-        with self.work.running(intent), Undo() as undo:
-            updated = self._attach(undo, router, network)[0]
-            recorded, cancelled = self.record(change) if change else ([], [])
-            self.work.settle(intent, puts=[updated, *recorded], deletes=cancelled)
+        self.change_in_place(router.cloud,
+                             f"attach network {network.name} to router {router.name}", change,
+                             [("router", router.id), ("network", network.id)],
+                             lambda undo: self._attach(undo, router, network)[:1])
         return self.by_id(ROUTER, router.cloud, router.id)
 
     def _attach(self, undo: Undo, router: Router, network: Network) -> list[Any]:
@@ -182,17 +178,17 @@ class NetworkManager(Manager):
             raise refusal
         change = None if router.owned else \
             Change.of(router.cloud, "interface_removed", router.id, network.id)
-        intent = self.work.begin(router.cloud,
-                                 f"detach network {network.name} from router {router.name}",
-                                 changes=[change] if change else [],
-                                 requires=[("router", router.id), ("network", network.id)])
         driver = self.driver(router.cloud)
-        with self.work.running(intent), Undo() as undo:
+
+        def detach_it(undo: Undo) -> list[Any]:
             updated = driver.remove_router_interface(router.id, network.id)
             undo.push(f"interface of {network.name} on router {router.name}",
                       partial(driver.add_router_interface, router.id, network.id))
-            recorded, cancelled = self.record(change) if change else ([], [])
-            self.work.settle(intent, puts=[updated, *recorded], deletes=cancelled)
+            return [updated]
+
+        self.change_in_place(router.cloud,
+                             f"detach network {network.name} from router {router.name}", change,
+                             [("router", router.id), ("network", network.id)], detach_it)
         return self.by_id(ROUTER, router.cloud, router.id)
 
     def _instances_on(self, network: Network) -> list[Any]:

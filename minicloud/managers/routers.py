@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from ..model.errors import InUseError, MiniCloudError, ValidationError
 from ..model.kinds import INSTANCE, NETWORK, PUBLIC_IP, ROUTER
@@ -102,16 +103,16 @@ class RouterManager(Manager):
         if refusal is not None:
             raise refusal
         change = None if router.owned else Change.gateway(router, network.id)
-        intent = self.work.begin(router.cloud, f"set the gateway of router {router.name}",
-                                 changes=[change] if change else [],
-                                 requires=[("router", router.id), ("network", network.id)])
         driver = self.driver(router.cloud)
-        with self.work.running(intent), Undo() as undo:
+
+        def set_it(undo: Undo) -> list[Any]:
             updated = driver.set_router_gateway(router.id, network.id)
             undo.push(f"gateway of router {router.name}",
                       partial(driver.clear_router_gateway, router.id))
-            puts, deletes = self.record(change) if change else ([], [])
-            self.work.settle(intent, puts=[updated, *puts], deletes=deletes)
+            return [updated]
+
+        self.change_in_place(router.cloud, f"set the gateway of router {router.name}", change,
+                             [("router", router.id), ("network", network.id)], set_it)
         return self.by_id(ROUTER, router.cloud, router.id)
 
     def clear_gateway(self, router: Router) -> Router:
@@ -121,16 +122,16 @@ class RouterManager(Manager):
         previous = router.gateway_network_id or ""  # set: clear_refusal says so
         change = None if router.owned else \
             Change.of(router.cloud, "gateway_removed", router.id, previous)
-        intent = self.work.begin(router.cloud, f"clear the gateway of router {router.name}",
-                                 changes=[change] if change else [],
-                                 requires=[("router", router.id)])
         driver = self.driver(router.cloud)
-        with self.work.running(intent), Undo() as undo:
+
+        def clear_it(undo: Undo) -> list[Any]:
             updated = driver.clear_router_gateway(router.id)
             undo.push(f"gateway of router {router.name}",
                       partial(driver.set_router_gateway, router.id, previous))
-            puts, deletes = self.record(change) if change else ([], [])
-            self.work.settle(intent, puts=[updated, *puts], deletes=deletes)
+            return [updated]
+
+        self.change_in_place(router.cloud, f"clear the gateway of router {router.name}", change,
+                             [("router", router.id)], clear_it)
         return self.by_id(ROUTER, router.cloud, router.id)
 
     def _check_no_public_ips(self, router: Router) -> None:
