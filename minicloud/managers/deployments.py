@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from ..deployment import diff, export, parse
+from ..deployment import diff
 from ..deployment.diff import ADD_CLOUD, CloudState, Plan, Step
 from ..deployment.spec import DeploymentSpec
 from ..drivers import driver_class
@@ -82,11 +82,15 @@ class DeploymentManager(Manager):
     def read(path: str, cloud_map: list[str] | None = None) -> DeploymentSpec:
         """The deployment file at ``path``, checked (one line naming its line and key when
         it is wrong), applied to the clouds ``cloud_map`` (``OLD=NEW`` each) names."""
+        from ..deployment import parse  # YAML is read only by the commands that need it
+
         return parse.map_clouds(parse.read_file(path), parse.parse_map(cloud_map))
 
     @staticmethod
     def demo() -> DeploymentSpec:
         """The README's demo deployment (examples/trystack.yaml, shipped in the package)."""
+        from ..deployment import parse
+
         data = resources.files("minicloud.deployment").joinpath(DEMO_FILE).read_bytes()
         return parse.parse_bytes(data, DEMO_FILE)
 
@@ -115,6 +119,8 @@ class DeploymentManager(Manager):
         """The deployment file of every cloud (or one): what MiniCloud created there."""
         names = [self.cloud(cloud).name] if cloud is not None else \
             [c.name for c in self.clouds.all()]
+        from ..deployment import export
+
         return export.export_text([self.state(name) for name in names])
 
     def plan(self, spec: DeploymentSpec, refresh: bool = False,

@@ -128,7 +128,7 @@ def test_killed_at_every_commit(operation: tuple[str, list[list[str]], list[str]
     name, setup, command = operation
     point, before = _prepared(db_url, tmp_path, setup)
     points, finished = 0, False
-    for n in sample(turn_of(range(1, MAX_POINTS + 1), db_url, signal, SIGNALS), every=3,
+    for n in sample(turn_of(range(1, MAX_POINTS + 1), db_url, signal, SIGNALS), every=5,
                     offset=1):
         home, url = point.copy(f"p{n}")
         done = minicloud(home, url, *command, kill_after=f"{n}:{signal}")
@@ -154,7 +154,7 @@ def test_an_interrupted_first_start_is_finished_by_the_next(signal: str, db_url:
     # At full volume the backends and signals take turns along the walk: the steps are DDL
     # statements of one kind, and together they are all interrupted.
     walk = (turn_of(range(1, 201), db_url, signal, SIGNALS) if FULL
-            else sample(range(1, 201), every=33, offset=2))
+            else sample(range(1, 201), every=50, offset=2))
     for n in walk:
         home = tmp_path / f"s{n}"
         home.mkdir()
@@ -193,7 +193,7 @@ def test_a_killed_remove_or_destroy_is_finished_by_the_next_write(
     point, _ = _prepared(db_url, tmp_path, [["networks", "create", "mine", *CIDR,
                                              "10.62.0.0/24"]])
     points, finished = 0, False
-    for n in sample(turn_of(range(1, MAX_POINTS + 1), db_url, signal, SIGNALS), every=4,
+    for n in sample(turn_of(range(1, MAX_POINTS + 1), db_url, signal, SIGNALS), every=6,
                     offset=1):
         home, url = point.copy(f"e{n}")
         done = minicloud(home, url, *command, kill_after=f"{n}:{signal}")
