@@ -297,3 +297,40 @@ def test_an_old_mysql_store_reads_its_tables_where_they_are(demo_app: MiniCloud,
     finally:
         app.close()
     assert set(TABLES.values()).isdisjoint(stub_location.TABLES.values())
+
+
+class _Lost(Exception):
+    """A MySQL client's answer when the server went away under it (CR_SERVER_LOST)."""
+
+
+def test_a_node_lost_after_opening_is_looked_for_again(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through a proxy (one URL), a node killed just before a call is refused at the call's
+    first statement until the proxy notices: the call is tried again after a pause, as the
+    store's transactions are; a location never opened says so at once."""
+    import sqlalchemy as sa
+
+    location = Location(f"sqlite:///{tmp_path}/stub.db").open()
+    real, failures, pauses = Location._begin, [2], []
+
+    def lost_then_back(self: Location, cloud: str) -> Any:
+        if failures[0]:
+            failures[0] -= 1
+            raise sa.exc.OperationalError("BEGIN", {}, _Lost(2013, "Lost connection"))
+        return real(self, cloud)
+
+    monkeypatch.setattr(Location, "_begin", lost_then_back)
+    monkeypatch.setattr(stub_location.time, "sleep", pauses.append)
+    with location.transaction("Lab"):
+        pass
+    assert failures == [0] and pauses == list(stub_location.NODE_PAUSES[:2])
+    location.close()
+
+    def lost(self: Location) -> Any:
+        raise sa.exc.OperationalError("SELECT", {}, _Lost(2013, "Lost connection"))
+
+    monkeypatch.setattr(Location, "_schema_version", lost)
+    pauses.clear()
+    with pytest.raises(stub_location.LocationError, match="server unreachable"):
+        Location(f"sqlite:///{tmp_path}/other.db").open()
+    assert pauses == []

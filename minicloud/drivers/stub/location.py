@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -60,6 +61,9 @@ EVERY_CLOUD = "*"
 # A MySQL/MariaDB answer that says this node cannot be used now: unreachable, gone away, lost
 # during a query, shutting down, or cut off from its cluster's primary component (WSREP).
 NODE_LOST = frozenset({2002, 2003, 2006, 2013, 2055, 1053, 1927, 1047, 1180})
+# The pauses between rounds over every node when one is lost after the location was opened
+# (3.1 s in all: as the store's retries, time for a proxy or a cluster to drop a lost node).
+NODE_PAUSES = (0.1, 0.2, 0.4, 0.8, 1.6)
 
 # Called after each commit and each schema step (none in the product; a test may watch).
 after_step: list[Callable[[], None]] = []
@@ -157,6 +161,7 @@ class Location:
         # One URL, or a cluster's nodes (MySQL only: an SQLite path may hold spaces).
         self._urls = [self.url] if self.is_sqlite else self.url.split() or [self.url]
         self._node = 0  # the node in use: an index into _urls
+        self._opened = False  # opened once: a node lost later is looked for again
         self.engine: Any = None
         self._tables: dict[str, Any] = {}
         self._meta: Any = None
@@ -187,6 +192,7 @@ class Location:
             version = self._on_a_node(self._schema_version)
             if version != SCHEMA_VERSION:
                 self._make_schema()
+            self._opened = True
         except LocationError:
             self.close()
             raise
@@ -247,14 +253,19 @@ class Location:
 
     def _on_a_node(self, first: Callable[[], Any]) -> Any:
         """``first()`` (what nothing has run before: opening, a call's lock), on the node in
-        use or, when it cannot be used, on the next one that can (a single URL: raised)."""
+        use or, when it cannot be used, on the next one that can.  Once the location has been
+        opened, every node is looked for again a few rounds, with a pause, as the store does
+        (one URL through a proxy: the proxy takes a second or two to notice a lost node)."""
         import sqlalchemy as sa
 
-        for tried in range(1, len(self._urls) + 1):
+        total = len(self._urls) * (len(NODE_PAUSES) + 1 if self._opened else 1)
+        for tried in range(1, total + 1):
+            if tried > 1 and (tried - 1) % len(self._urls) == 0:
+                time.sleep(NODE_PAUSES[(tried - 1) // len(self._urls) - 1])
             try:
                 return first()
             except sa.exc.DBAPIError as exc:
-                if _code(exc) not in NODE_LOST or tried == len(self._urls):
+                if _code(exc) not in NODE_LOST or tried == total:
                     raise
                 log.info("Stub location %s: %s; going on with the next node", self,
                          str(getattr(exc, "orig", exc)).splitlines()[0][:200])
