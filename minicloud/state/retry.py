@@ -30,6 +30,9 @@ CONFLICT_CODES = frozenset({1213, 1205})
 # The node is gone or will not work: the connection was lost or refused, the server shuts down
 # or killed the connection, or it is a Galera node outside the primary component.
 LOST_CODES = frozenset({2002, 2003, 2006, 2013, 2055, 1053, 1927, 1047, 1180})
+# Of those, the answers of a server that is there but cannot serve now: a connection dropped
+# at its handshake (a proxy whose node is gone), shutting down, not in the primary component.
+DROPPED = frozenset({2013, 1053, 1047})
 # Words of the same failures when the driver gives no code (a connection closed under PyMySQL).
 LOST_WORDS = ("already closed", "lost connection", "gone away", "broken pipe",
               "connection reset", "not yet prepared node")

@@ -66,7 +66,17 @@ from . import meta as meta_rows
 from . import signals
 from .dburl import StoreURL, describe_url, explain, unknown_option
 from .meta import IDENTITY, SCHEMA, TOKEN_PREFIX, lock_row, row_name
-from .retry import ATTEMPTS, CONFLICT, LOST, UNKNOWN, Backoff, RetryTransaction, classify
+from .retry import (
+    ATTEMPTS,
+    CONFLICT,
+    DROPPED,
+    LOST,
+    UNKNOWN,
+    Backoff,
+    RetryTransaction,
+    classify,
+    error_code,
+)
 from .sqlite_read import Query, read_sqlite
 from .table import CLOUD_LENGTH, KEY_LENGTH, META_TABLE, NAME_LENGTH, Record, Table, record_key
 
@@ -464,7 +474,9 @@ class Store:
 
         rounds = ATTEMPTS if self._began else 1
         total = len(self._urls) * rounds
-        for tried in range(1, total + 1):
+        tried = 0
+        while tried < total:
+            tried += 1
             if tried > 1 and (tried - 1) % len(self._urls) == 0:
                 time.sleep(self.backoff.pause((tried - 1) // len(self._urls)))
             if self._node_lost:
@@ -485,6 +497,10 @@ class Store:
                 if conn is not None:
                     _quietly(conn.invalidate if classify(exc) == LOST else conn.close)
                 failure = self._failed(exc, started=False)
+                if error_code(exc) in DROPPED:
+                    # Something listens there (a proxy whose node is gone, a node starting):
+                    # looked for again, even at a first transaction.
+                    total = len(self._urls) * ATTEMPTS
                 if classify(exc) == LOST and tried < total:
                     log.info("%s: going on with the next node", failure)
                     continue

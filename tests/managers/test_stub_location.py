@@ -307,7 +307,8 @@ def test_a_node_lost_after_opening_is_looked_for_again(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Through a proxy (one URL), a node killed just before a call is refused at the call's
     first statement until the proxy notices: the call is tried again after a pause, as the
-    store's transactions are; a location never opened says so at once."""
+    store's transactions are; a location never opened where nothing listens says so at
+    once."""
     import sqlalchemy as sa
 
     location = Location(f"sqlite:///{tmp_path}/stub.db").open()
@@ -326,8 +327,8 @@ def test_a_node_lost_after_opening_is_looked_for_again(tmp_path: Path,
     assert failures == [0] and pauses == list(stub_location.NODE_PAUSES[:2])
     location.close()
 
-    def lost(self: Location) -> Any:
-        raise sa.exc.OperationalError("SELECT", {}, _Lost(2013, "Lost connection"))
+    def lost(self: Location) -> Any:  # nothing listens there (CR_CONN_HOST_ERROR)
+        raise sa.exc.OperationalError("SELECT", {}, _Lost(2003, "Can't connect"))
 
     monkeypatch.setattr(Location, "_schema_version", lost)
     pauses.clear()

@@ -64,6 +64,9 @@ NODE_LOST = frozenset({2002, 2003, 2006, 2013, 2055, 1053, 1927, 1047, 1180})
 # The pauses between rounds over every node when one is lost after the location was opened
 # (3.1 s in all: as the store's retries, time for a proxy or a cluster to drop a lost node).
 NODE_PAUSES = (0.1, 0.2, 0.4, 0.8, 1.6)
+# A server that is there but cannot serve now (dropped at the handshake: a proxy whose node is
+# gone; shutting down; not primary): looked for again even before the location was opened.
+NODE_DROPPED = frozenset({2013, 1053, 1047})
 
 # Called after each commit and each schema step (none in the product; a test may watch).
 after_step: list[Callable[[], None]] = []
@@ -258,13 +261,18 @@ class Location:
         (one URL through a proxy: the proxy takes a second or two to notice a lost node)."""
         import sqlalchemy as sa
 
-        total = len(self._urls) * (len(NODE_PAUSES) + 1 if self._opened else 1)
-        for tried in range(1, total + 1):
+        rounds = len(NODE_PAUSES) + 1
+        total = len(self._urls) * (rounds if self._opened else 1)
+        tried = 0
+        while tried < total:
+            tried += 1
             if tried > 1 and (tried - 1) % len(self._urls) == 0:
                 time.sleep(NODE_PAUSES[(tried - 1) // len(self._urls) - 1])
             try:
                 return first()
             except sa.exc.DBAPIError as exc:
+                if _code(exc) in NODE_DROPPED:  # a server is there: looked for again
+                    total = len(self._urls) * rounds
                 if _code(exc) not in NODE_LOST or tried == total:
                     raise
                 log.info("Stub location %s: %s; going on with the next node", self,
