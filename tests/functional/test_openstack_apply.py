@@ -177,6 +177,17 @@ def nova_shows(conn: Any, name: str, address: str) -> None:
         time.sleep(0.5)
 
 
+def same_tree_as_the_stubs(env: Env, conn: Any, stub_home: Path, text: str) -> None:
+    """MiniCloud's tree of the OpenStack agrees with openstacksdk, and is the tree the file's
+    ``text`` draws on a Stub cloud (the OpenStack's other external network aside)."""
+    app = env.app()
+    tree = tree_of(app)
+    app.close()
+    check_tree(tree, conn)
+    assert [line for line in tree if line != OTHER_EXTERNAL] == stub_tree(stub_home, text), \
+        "\n".join(tree)
+
+
 def check_networks(conn: Any, networks: dict[str, tuple[str, bool]]) -> None:
     router = conn.network.find_router("LondonGateway")
     assert router is not None and OWNER_TAG in router.tags
@@ -224,12 +235,7 @@ def applied_and_reset(env: Env, conn: Any, tmp_path: Path,
     nova_shows(conn, "Tower", "8.21.28.30")
     groups = [g for g in conn.network.security_groups() if g.name == PUBLIC_SSH]
     assert len(groups) == 1, groups
-    app = env.app()
-    tree = tree_of(app)
-    app.close()
-    check_tree(tree, conn)
-    assert [line for line in tree if line != OTHER_EXTERNAL] == \
-        stub_tree(tmp_path / "stub", text), "\n".join(tree)
+    same_tree_as_the_stubs(env, conn, tmp_path / "stub", text)
     assert command(env, capsys, "plan", str(FILE), *MAP)[0] == 0
     code, out, _ = command(env, capsys, "plan", str(FILE), *MAP, "--refresh")
     assert code == 0, out
@@ -256,12 +262,7 @@ def applied_and_reset(env: Env, conn: Any, tmp_path: Path,
                           "ParisNet": ("10.10.3.0/24", False)})
     assert [f.port_id for f in conn.network.ips() if f.floating_ip_address == "8.21.28.30"] \
         == [None], "the address Tower gave back is still bound"
-    app = env.app()
-    tree = tree_of(app)
-    app.close()
-    check_tree(tree, conn)
-    assert [line for line in tree if line != OTHER_EXTERNAL] == \
-        stub_tree(tmp_path / "stub-changed", text), "\n".join(tree)
+    same_tree_as_the_stubs(env, conn, tmp_path / "stub-changed", text)
     assert command(env, capsys, "plan", str(changed), *MAP, "--refresh")[0] == 0
 
     # An image this cloud lacks: refused at plan time, at its line, nothing changed.
